@@ -1,0 +1,1 @@
+//! Request/response framing (to be written).
