@@ -12,8 +12,13 @@ pub mod messages;
 pub mod records;
 pub mod wire;
 
+#[cfg(test)]
+mod roundtrip_tests;
+#[cfg(test)]
+mod testgen;
+
 pub use error_code::ErrorCode;
-// pub use messages::{ApiKey, Request, Response};
+pub use messages::{ApiKey, Request, Response};
 pub use wire::{RawTaggedField, Uuid};
 
 use bytes::{Bytes, BytesMut};

@@ -363,6 +363,39 @@ pub fn put_raw_tagged_field(buf: &mut BytesMut, f: &RawTaggedField) -> Result<()
     Ok(())
 }
 
+
+/// Writes a tagged-field section: known fields (already encoded, with
+/// their tags) merged with unknown ones kept from decoding, in tag order.
+pub fn put_tagged_section(
+    buf: &mut BytesMut,
+    mut known: Vec<(u32, BytesMut)>,
+    unknown: &[RawTaggedField],
+) -> Result<(), EncodeError> {
+    let count = known.len() + unknown.len();
+    put_uvarint(buf, u32::try_from(count).map_err(|_| EncodeError::TooLong(count))?);
+    if count == 0 {
+        return Ok(());
+    }
+    if unknown.is_empty() {
+        known.sort_by_key(|(t, _)| *t);
+        for (tag, data) in &known {
+            put_uvarint(buf, *tag);
+            put_uvarint(buf, u32::try_from(data.len()).map_err(|_| EncodeError::TooLong(data.len()))?);
+            buf.put_slice(data);
+        }
+        return Ok(());
+    }
+    let mut all: Vec<(u32, &[u8])> = known.iter().map(|(t, d)| (*t, &d[..])).collect();
+    all.extend(unknown.iter().map(|f| (f.tag, &f.data[..])));
+    all.sort_by_key(|(t, _)| *t);
+    for (tag, data) in all {
+        put_uvarint(buf, tag);
+        put_uvarint(buf, u32::try_from(data.len()).map_err(|_| EncodeError::TooLong(data.len()))?);
+        buf.put_slice(data);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

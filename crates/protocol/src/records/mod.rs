@@ -1,9 +1,24 @@
 //! Record batches (magic v2): header view, validation, in-place rewrites,
 //! record iteration, building, control batches and compression.
 
+mod builder;
+mod compression;
+mod control;
 mod header;
+#[cfg(test)]
+mod interop_tests;
+mod recompress;
+mod record;
 
+pub use builder::{BatchBuilder, NO_TIMESTAMP};
+pub use compression::{compress, decompress, XERIAL_MAGIC};
+pub use control::{
+    control_batch, control_record_type, parse_control_record, parse_end_txn_marker, ControlType,
+    EndTxnMarker,
+};
 pub use header::*;
+pub use recompress::recompress;
+pub use record::{records, validate_records, Header, Record, RecordIter};
 
 /// Why a record batch was rejected.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -24,6 +39,8 @@ pub enum RecordsError {
     Codec(String),
     #[error("malformed record: {0}")]
     InvalidRecord(&'static str),
+    #[error("unknown control record type {0}")]
+    UnknownControlType(i16),
 }
 
 /// Compression codec in the low three attribute bits.

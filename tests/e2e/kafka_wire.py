@@ -1,0 +1,471 @@
+"""Minimal Kafka wire-protocol helpers for raw-socket tests and capture tools.
+
+Only what the e2e suite needs: request framing (header v1/v2), ApiVersions
+requests/responses (v0..v3, including the KIP-511 fallback body), a Fetch v4
+request for probing unknown topics, Metadata v1, and frame reading. Pure
+standard library on purpose, so that the capture tools run anywhere.
+
+Request frame layout: int32 size | int16 api_key | int16 api_version |
+int32 correlation_id | nullable-string client_id | [tagged fields if header v2] | body
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import time
+from dataclasses import dataclass, field
+
+# API keys the fjord spec (issue 1) says the broker serves.
+API_NAMES = {
+    0: "Produce",
+    1: "Fetch",
+    2: "ListOffsets",
+    3: "Metadata",
+    8: "OffsetCommit",
+    9: "OffsetFetch",
+    10: "FindCoordinator",
+    11: "JoinGroup",
+    12: "Heartbeat",
+    13: "LeaveGroup",
+    14: "SyncGroup",
+    15: "DescribeGroups",
+    16: "ListGroups",
+    17: "SaslHandshake",
+    18: "ApiVersions",
+    19: "CreateTopics",
+    20: "DeleteTopics",
+    21: "DeleteRecords",
+    22: "InitProducerId",
+    23: "OffsetForLeaderEpoch",
+    32: "DescribeConfigs",
+    33: "AlterConfigs",
+    35: "DescribeLogDirs",
+    37: "CreatePartitions",
+    42: "DeleteGroups",
+    44: "IncrementalAlterConfigs",
+    47: "OffsetDelete",
+    60: "DescribeCluster",
+    75: "DescribeTopicPartitions",
+}
+
+REQUIRED_APIS = {
+    0: "Produce",
+    1: "Fetch",
+    2: "ListOffsets",
+    3: "Metadata",
+    18: "ApiVersions",
+    19: "CreateTopics",
+    20: "DeleteTopics",
+    21: "DeleteRecords",
+    23: "OffsetForLeaderEpoch",
+    32: "DescribeConfigs",
+    33: "AlterConfigs",
+    35: "DescribeLogDirs",
+    37: "CreatePartitions",
+    44: "IncrementalAlterConfigs",
+    60: "DescribeCluster",
+}
+
+# Consumer-group APIs (issue 4); used to decide whether group tests can run.
+GROUP_APIS = {10: "FindCoordinator", 11: "JoinGroup", 12: "Heartbeat", 13: "LeaveGroup", 14: "SyncGroup",
+              8: "OffsetCommit", 9: "OffsetFetch"}
+
+ERROR_NONE = 0
+ERROR_UNKNOWN_TOPIC_OR_PARTITION = 3
+ERROR_UNSUPPORTED_VERSION = 35
+
+
+# ---------------------------------------------------------------- primitives
+
+def int8(v: int) -> bytes:
+    return struct.pack(">b", v)
+
+
+def int16(v: int) -> bytes:
+    return struct.pack(">h", v)
+
+
+def int32(v: int) -> bytes:
+    return struct.pack(">i", v)
+
+
+def int64(v: int) -> bytes:
+    return struct.pack(">q", v)
+
+
+def uvarint(v: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        if v:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def string(s: str | None) -> bytes:
+    if s is None:
+        return int16(-1)
+    b = s.encode()
+    return int16(len(b)) + b
+
+
+def compact_string(s: str | None) -> bytes:
+    if s is None:
+        return uvarint(0)
+    b = s.encode()
+    return uvarint(len(b) + 1) + b
+
+
+class Reader:
+    """Cursor over a bytes object with Kafka primitive decoders."""
+
+    def __init__(self, data: bytes, pos: int = 0):
+        self.data = data
+        self.pos = pos
+
+    def _take(self, n: int) -> bytes:
+        if self.pos + n > len(self.data):
+            raise ValueError(f"truncated: need {n} bytes at {self.pos}, have {len(self.data) - self.pos}")
+        b = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return b
+
+    def int8(self) -> int:
+        return struct.unpack(">b", self._take(1))[0]
+
+    def int16(self) -> int:
+        return struct.unpack(">h", self._take(2))[0]
+
+    def int32(self) -> int:
+        return struct.unpack(">i", self._take(4))[0]
+
+    def int64(self) -> int:
+        return struct.unpack(">q", self._take(8))[0]
+
+    def uvarint(self) -> int:
+        shift = 0
+        result = 0
+        while True:
+            b = self._take(1)[0]
+            result |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return result
+            shift += 7
+            if shift > 63:
+                raise ValueError("varint too long")
+
+    def string(self) -> str | None:
+        n = self.int16()
+        if n < 0:
+            return None
+        return self._take(n).decode("utf-8", "replace")
+
+    def compact_string(self) -> str | None:
+        n = self.uvarint()
+        if n == 0:
+            return None
+        return self._take(n - 1).decode("utf-8", "replace")
+
+    def bytes_(self) -> bytes | None:
+        n = self.int32()
+        if n < 0:
+            return None
+        return self._take(n)
+
+    def tagged_fields(self) -> dict[int, bytes]:
+        out = {}
+        for _ in range(self.uvarint()):
+            tag = self.uvarint()
+            size = self.uvarint()
+            out[tag] = self._take(size)
+        return out
+
+    def remaining(self) -> int:
+        return len(self.data) - self.pos
+
+
+# ---------------------------------------------------------------- requests
+
+def request_header(api_key: int, api_version: int, correlation_id: int, client_id: str | None,
+                   flexible: bool) -> bytes:
+    hdr = int16(api_key) + int16(api_version) + int32(correlation_id) + string(client_id)
+    if flexible:
+        hdr += uvarint(0)  # empty tagged fields
+    return hdr
+
+
+def frame(payload: bytes) -> bytes:
+    return int32(len(payload)) + payload
+
+
+def encode_request(api_key: int, api_version: int, correlation_id: int, body: bytes = b"",
+                   client_id: str | None = "fjord-e2e", flexible: bool = False) -> bytes:
+    """A complete, length-prefixed request frame."""
+    return frame(request_header(api_key, api_version, correlation_id, client_id, flexible) + body)
+
+
+def api_versions_request(version: int = 3, correlation_id: int = 1, client_id: str = "fjord-e2e",
+                         software_name: str = "fjord-e2e", software_version: str = "1.0") -> bytes:
+    """ApiVersions request frame. v3+ is flexible (header v2 + compact strings)."""
+    if version >= 3:
+        body = compact_string(software_name) + compact_string(software_version) + uvarint(0)
+        return encode_request(18, version, correlation_id, body, client_id, flexible=True)
+    return encode_request(18, version, correlation_id, b"", client_id, flexible=False)
+
+
+def metadata_request_v1(topics: list[str] | None, correlation_id: int = 1) -> bytes:
+    """Metadata v1 (no auto-create flag: v1..v3 always auto-create, so pass [] or None to list all)."""
+    if topics is None:
+        body = int32(-1)
+    else:
+        body = int32(len(topics)) + b"".join(string(t) for t in topics)
+    return encode_request(3, 1, correlation_id, body)
+
+
+def metadata_request_v4(topics: list[str] | None, allow_auto_create: bool, correlation_id: int = 1) -> bytes:
+    if topics is None:
+        body = int32(-1)
+    else:
+        body = int32(len(topics)) + b"".join(string(t) for t in topics)
+    body += int8(1 if allow_auto_create else 0)
+    return encode_request(3, 4, correlation_id, body)
+
+
+def fetch_request_v4(topic: str, partition: int = 0, offset: int = 0, correlation_id: int = 1,
+                     max_wait_ms: int = 100) -> bytes:
+    body = (int32(-1) + int32(max_wait_ms) + int32(1) + int32(1 << 20) + int8(0)
+            + int32(1) + string(topic)
+            + int32(1) + int32(partition) + int64(offset) + int32(1 << 20))
+    return encode_request(1, 4, correlation_id, body)
+
+
+# ---------------------------------------------------------------- parsing
+
+@dataclass
+class RequestHeader:
+    api_key: int
+    api_version: int
+    correlation_id: int
+    client_id: str | None
+    body_offset: int  # offset of the body within the frame payload (excluding length prefix),
+    # valid for header v1 only; for flexible requests use parse_request_header(..., flexible=True)
+
+
+def parse_request_header(payload: bytes, flexible: bool = False) -> RequestHeader:
+    """Parse the request header from a frame payload (the bytes after the 4-byte size)."""
+    r = Reader(payload)
+    api_key = r.int16()
+    api_version = r.int16()
+    corr = r.int32()
+    client_id = r.string()
+    if flexible:
+        r.tagged_fields()
+    return RequestHeader(api_key, api_version, corr, client_id, r.pos)
+
+
+@dataclass
+class ApiVersionsResponse:
+    correlation_id: int
+    error_code: int
+    apis: dict[int, tuple[int, int]] = field(default_factory=dict)
+    throttle_time_ms: int | None = None
+
+
+def parse_api_versions_response(payload: bytes, version: int) -> ApiVersionsResponse:
+    """Parse an ApiVersions response payload (after the size prefix).
+
+    The response header is always v0 (correlation id only) for ApiVersions, even for
+    v3+ (KIP-511). When the broker does not support the requested version it answers
+    with error 35 and a v0-format body (KIP-511), which is what callers should pass
+    version=0 for.
+    """
+    r = Reader(payload)
+    corr = r.int32()
+    err = r.int16()
+    apis: dict[int, tuple[int, int]] = {}
+    throttle = None
+    if version >= 3:
+        n = r.uvarint() - 1
+        for _ in range(max(n, 0)):
+            key, lo, hi = r.int16(), r.int16(), r.int16()
+            r.tagged_fields()
+            apis[key] = (lo, hi)
+        throttle = r.int32()
+        r.tagged_fields()
+    else:
+        n = r.int32()
+        for _ in range(max(n, 0)):
+            key, lo, hi = r.int16(), r.int16(), r.int16()
+            apis[key] = (lo, hi)
+        if version >= 1 and r.remaining() >= 4:
+            throttle = r.int32()
+    return ApiVersionsResponse(corr, err, apis, throttle)
+
+
+@dataclass
+class FetchPartitionV4:
+    partition: int
+    error_code: int
+    high_watermark: int
+    records: bytes | None
+
+
+def parse_fetch_response_v4(payload: bytes) -> tuple[int, dict[str, list[FetchPartitionV4]]]:
+    r = Reader(payload)
+    corr = r.int32()
+    r.int32()  # throttle_time_ms
+    topics: dict[str, list[FetchPartitionV4]] = {}
+    for _ in range(r.int32()):
+        name = r.string()
+        parts = []
+        for _ in range(r.int32()):
+            p = r.int32()
+            err = r.int16()
+            hw = r.int64()
+            r.int64()  # last_stable_offset
+            n_aborted = r.int32()
+            for _ in range(max(n_aborted, 0)):
+                r.int64()
+                r.int64()
+            recs = r.bytes_()
+            parts.append(FetchPartitionV4(p, err, hw, recs))
+        topics[name or ""] = parts
+    return corr, topics
+
+
+def parse_metadata_response_v1_topics(payload: bytes) -> tuple[int, dict[str, int], dict[str, int]]:
+    """Returns (correlation_id, {topic: error_code}, {topic: partition_count})."""
+    r = Reader(payload)
+    corr = r.int32()
+    for _ in range(r.int32()):  # brokers
+        r.int32()
+        r.string()
+        r.int32()
+        r.string()  # rack
+    r.int32()  # controller id
+    errors, counts = {}, {}
+    for _ in range(r.int32()):
+        err = r.int16()
+        name = r.string() or ""
+        r.int8()  # is_internal
+        n = r.int32()
+        for _ in range(n):
+            r.int16()
+            r.int32()
+            r.int32()
+            for _ in range(r.int32()):
+                r.int32()
+            for _ in range(r.int32()):
+                r.int32()
+        errors[name] = err
+        counts[name] = n
+    return corr, errors, counts
+
+
+def parse_metadata_response_v4_topics(payload: bytes) -> tuple[int, dict[str, int], dict[str, int]]:
+    """Metadata v4 = v3 layout: throttle_time_ms first, cluster_id after brokers."""
+    r = Reader(payload)
+    corr = r.int32()
+    r.int32()  # throttle
+    for _ in range(r.int32()):
+        r.int32()
+        r.string()
+        r.int32()
+        r.string()
+    r.string()  # cluster id
+    r.int32()  # controller
+    errors, counts = {}, {}
+    for _ in range(r.int32()):
+        err = r.int16()
+        name = r.string() or ""
+        r.int8()
+        n = r.int32()
+        for _ in range(n):
+            r.int16()
+            r.int32()
+            r.int32()
+            for _ in range(r.int32()):
+                r.int32()
+            for _ in range(r.int32()):
+                r.int32()
+        errors[name] = err
+        counts[name] = n
+    return corr, errors, counts
+
+
+# ---------------------------------------------------------------- sockets
+
+def connect(hostport: str, timeout: float = 5.0) -> socket.socket:
+    host, port = hostport.rsplit(":", 1)
+    s = socket.create_connection((host, int(port)), timeout=timeout)
+    s.settimeout(timeout)
+    return s
+
+
+def recv_exact(sock: socket.socket, n: int, deadline: float) -> bytes | None:
+    """Read exactly n bytes; None on clean EOF before any byte; raises on timeout/partial EOF."""
+    buf = bytearray()
+    while len(buf) < n:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"timed out reading {n} bytes (got {len(buf)})")
+        sock.settimeout(remaining)
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            if not buf:
+                return None
+            raise ConnectionError(f"EOF after {len(buf)} of {n} bytes")
+        buf += chunk
+    return bytes(buf)
+
+
+def read_frame(sock: socket.socket, timeout: float = 10.0, max_size: int = 256 << 20) -> bytes | None:
+    """Read one size-prefixed frame; returns the payload, or None if the peer closed first."""
+    deadline = time.monotonic() + timeout
+    hdr = recv_exact(sock, 4, deadline)
+    if hdr is None:
+        return None
+    (size,) = struct.unpack(">i", hdr)
+    if size < 0 or size > max_size:
+        raise ValueError(f"bad frame size {size}")
+    body = recv_exact(sock, size, deadline)
+    if body is None:
+        raise ConnectionError("EOF before frame body")
+    return body
+
+
+def roundtrip(hostport: str, request_frame: bytes, timeout: float = 10.0) -> bytes | None:
+    """Send one request frame on a fresh connection and return the response payload."""
+    with connect(hostport, timeout) as s:
+        s.sendall(request_frame)
+        return read_frame(s, timeout)
+
+
+def api_versions(hostport: str, version: int = 3, timeout: float = 10.0) -> ApiVersionsResponse:
+    payload = roundtrip(hostport, api_versions_request(version, correlation_id=7), timeout)
+    if payload is None:
+        raise ConnectionError(f"broker at {hostport} closed the connection on ApiVersions v{version}")
+    resp = parse_api_versions_response(payload, version if version <= 3 else 3)
+    return resp
+
+
+def wait_closed(sock: socket.socket, timeout: float) -> bool:
+    """True if the peer closes (EOF or reset) within timeout; data received is discarded."""
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        sock.settimeout(remaining)
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            return False
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        if not chunk:
+            return True
