@@ -1,1 +1,17 @@
-//! broker (in progress)
+//! fjord's broker: the Kafka listener, one connection task per client, one
+//! handler module per Kafka API, and the partitions this node hosts.
+//!
+//! Architecture invariant: the broker translates between Kafka requests
+//! and storage calls; it never parses segment files itself, and storage
+//! never sees a request.
+
+pub mod config;
+pub mod connection;
+pub mod handlers;
+pub mod http;
+pub mod partition;
+pub mod server;
+pub mod state;
+
+pub use config::BrokerConfig;
+pub use server::{run, Started};

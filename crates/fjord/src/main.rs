@@ -1,1 +1,158 @@
-fn main() {}
+//! The `fjord` binary: `fjord broker` runs a broker with zero
+//! configuration; later subcommands are the operator CLI.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use fjord_broker::BrokerConfig;
+
+#[derive(Parser)]
+#[command(name = "fjord", version, about = "Kafka-compatible event streaming in one binary")]
+struct Cli {
+    /// Log format: text (default) or json.
+    #[arg(long, env = "FJORD_LOG_FORMAT", default_value = "text", global = true)]
+    log_format: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a single-node broker (creates and formats its data directory).
+    Broker(BrokerArgs),
+}
+
+#[derive(clap::Args)]
+struct BrokerArgs {
+    /// Data directory (created and formatted on first start).
+    #[arg(long, env = "FJORD_DATA_DIR", default_value = "fjord-data")]
+    data_dir: PathBuf,
+    /// Kafka listener address.
+    #[arg(long, env = "FJORD_LISTEN", default_value = "127.0.0.1:9092")]
+    listen: String,
+    /// Address clients are told to connect to (defaults to --listen).
+    #[arg(long, env = "FJORD_ADVERTISE")]
+    advertise: Option<String>,
+    /// HTTP listener for /health and /ready.
+    #[arg(long, env = "FJORD_HTTP", default_value = "127.0.0.1:9644")]
+    http: String,
+    /// Node id of this broker.
+    #[arg(long, env = "FJORD_NODE_ID")]
+    node_id: Option<i32>,
+    /// TOML file with Kafka config names (log.retention.ms, num.partitions, ...).
+    #[arg(long, env = "FJORD_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FJORD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn build_config(args: BrokerArgs) -> Result<BrokerConfig, String> {
+    let mut config = BrokerConfig::default();
+    if let Some(path) = &args.config {
+        let unknown = config.load_toml(path).map_err(|e| e.to_string())?;
+        for key in unknown {
+            tracing::warn!(key, "unknown config key ignored");
+        }
+    }
+    config.data_dir = args.data_dir;
+    config.listen = args.listen;
+    config.http = args.http;
+    config.advertise = args.advertise;
+    if let Some(id) = args.node_id {
+        config.node_id = id;
+    }
+    if fjord_broker::config::split_host_port(config.advertised()).is_none() {
+        return Err(format!("advertised address {:?} is not HOST:PORT", config.advertised()));
+    }
+    let listen_host = config.listen.rsplit_once(':').map(|(h, _)| h).unwrap_or("");
+    let adv_host = config.advertised().rsplit_once(':').map(|(h, _)| h).unwrap_or("");
+    let all_interfaces = matches!(listen_host, "0.0.0.0" | "[::]" | "::" | "");
+    let loopback = adv_host == "localhost" || adv_host.starts_with("127.") || adv_host == "[::1]";
+    if all_interfaces && (loopback || adv_host == "0.0.0.0") {
+        tracing::warn!(
+            listen = %config.listen,
+            advertise = %config.advertised(),
+            "listening on all interfaces but advertising an address other hosts cannot reach; set --advertise HOST:PORT"
+        );
+    }
+    Ok(config)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("signal received");
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log_format);
+    match cli.command {
+        Command::Broker(args) => {
+            let config = match build_config(args) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("fjord: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("fjord: cannot start runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let advertised = config.advertised().to_string();
+            let result = runtime.block_on(fjord_broker::run(config, shutdown_signal(), |s| {
+                tracing::info!(
+                    kafka = %s.kafka,
+                    http = %s.http,
+                    node_id = s.node_id,
+                    cluster_id = %s.cluster_id,
+                    data_dir = %s.data_dir.display(),
+                    "fjord is serving"
+                );
+                eprintln!(
+                    "\nfjord broker ready\n  kafka:     {advertised}\n  http:      http://{}/health\n  data dir:  {}\n  try:       echo hello | kcat -b {advertised} -P -t demo && kcat -b {advertised} -C -t demo -e\n",
+                    s.http,
+                    s.data_dir.display()
+                );
+            }));
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "broker failed");
+                    eprintln!("fjord: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

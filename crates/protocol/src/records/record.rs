@@ -593,7 +593,14 @@ mod tests {
         }
     }
 
-    fn arb_batch() -> impl Strategy<Value = Bytes> {
+    type ArbRecord = (
+        i64,
+        Option<Vec<u8>>,
+        Option<Vec<u8>>,
+        Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    );
+
+    fn arb_records() -> impl Strategy<Value = (usize, Vec<ArbRecord>)> {
         (
             0usize..5,
             proptest::collection::vec(
@@ -612,19 +619,48 @@ mod tests {
                 0..12,
             ),
         )
-            .prop_map(|(codec, recs)| {
-                let mut b = BatchBuilder::new(ALL[codec]);
-                for (ts, k, v, hs) in &recs {
-                    let hs: Vec<(&[u8], Option<&[u8]>)> =
-                        hs.iter().map(|(k, v)| (&k[..], v.as_deref())).collect();
-                    b.append(*ts, k.as_deref(), v.as_deref(), &hs).unwrap();
-                }
-                b.build().unwrap()
-            })
+    }
+
+    fn build(codec: usize, recs: &[ArbRecord]) -> Bytes {
+        let mut b = BatchBuilder::new(ALL[codec]);
+        for (ts, k, v, hs) in recs {
+            let hs: Vec<(&[u8], Option<&[u8]>)> =
+                hs.iter().map(|(k, v)| (&k[..], v.as_deref())).collect();
+            b.append(*ts, k.as_deref(), v.as_deref(), &hs).unwrap();
+        }
+        b.build().unwrap()
+    }
+
+    fn arb_batch() -> impl Strategy<Value = Bytes> {
+        arb_records().prop_map(|(codec, recs)| build(codec, &recs))
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn random_records_round_trip((codec, recs) in arb_records()) {
+            let batch = build(codec, &recs);
+            let h = validate_records(&batch, LIMIT).unwrap();
+            prop_assert_eq!(h.record_count as usize, recs.len());
+            let got: Vec<Record> = records(&batch, LIMIT).unwrap().map(Result::unwrap).collect();
+            prop_assert_eq!(got.len(), recs.len());
+            for (i, (g, (ts, k, v, hs))) in got.iter().zip(&recs).enumerate() {
+                prop_assert_eq!(g.offset_delta, i as i32);
+                prop_assert_eq!(g.timestamp(&h), *ts);
+                prop_assert_eq!(g.key.as_deref(), k.as_deref());
+                prop_assert_eq!(g.value.as_deref(), v.as_deref());
+                let ghs: Vec<(Vec<u8>, Option<Vec<u8>>)> = g
+                    .headers
+                    .iter()
+                    .map(|x| (x.key.to_vec(), x.value.as_ref().map(|v| v.to_vec())))
+                    .collect();
+                prop_assert_eq!(&ghs, hs);
+            }
+            if let Some(max) = recs.iter().map(|r| r.0).max() {
+                prop_assert_eq!(h.max_timestamp, max);
+            }
+        }
 
         #[test]
         fn mutated_batches_never_panic(

@@ -1,0 +1,204 @@
+//! Broker configuration: zero-config defaults, a TOML file with Kafka's
+//! config names, and the broker-level log defaults topics inherit.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use fjord_storage::LogConfig;
+
+/// Maps a broker-level log setting to the topic-level name it defaults.
+pub const BROKER_TO_TOPIC: &[(&str, &str)] = &[
+    ("log.segment.bytes", "segment.bytes"),
+    ("log.roll.ms", "segment.ms"),
+    ("log.retention.ms", "retention.ms"),
+    ("log.retention.bytes", "retention.bytes"),
+    ("log.index.interval.bytes", "index.interval.bytes"),
+    ("log.flush.interval.messages", "flush.messages"),
+    ("log.flush.interval.ms", "flush.ms"),
+    ("message.max.bytes", "max.message.bytes"),
+    ("log.message.timestamp.type", "message.timestamp.type"),
+    ("log.cleanup.policy", "cleanup.policy"),
+    ("log.segment.delete.delay.ms", "file.delete.delay.ms"),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path}: {msg}")]
+    File { path: String, msg: String },
+    #[error("invalid value for {key}: {msg}")]
+    Invalid { key: String, msg: String },
+}
+
+/// Everything the broker needs to start. `Default` is the zero-config
+/// developer setup.
+#[derive(Clone, Debug)]
+pub struct BrokerConfig {
+    pub node_id: i32,
+    pub data_dir: PathBuf,
+    /// Kafka listener address.
+    pub listen: String,
+    /// Address given to clients in metadata; defaults to `listen`.
+    pub advertise: Option<String>,
+    /// HTTP listener (health, later metrics).
+    pub http: String,
+    /// `num.partitions` for auto-created topics.
+    pub num_partitions: i32,
+    /// `auto.create.topics.enable`.
+    pub auto_create_topics: bool,
+    /// `socket.request.max.bytes`: larger frames are refused unread.
+    pub socket_request_max_bytes: usize,
+    /// `log.retention.check.interval.ms`.
+    pub retention_check_interval_ms: u64,
+    /// `delete.topic.enable`.
+    pub delete_topic_enable: bool,
+    /// Defaults for every topic's log config.
+    pub log: LogConfig,
+    /// Broker-level settings given explicitly (by file), Kafka names.
+    pub static_overrides: BTreeMap<String, String>,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            node_id: 1,
+            data_dir: PathBuf::from("fjord-data"),
+            listen: "127.0.0.1:9092".into(),
+            advertise: None,
+            http: "127.0.0.1:9644".into(),
+            num_partitions: 1,
+            auto_create_topics: true,
+            socket_request_max_bytes: 100 * 1024 * 1024,
+            retention_check_interval_ms: 300_000,
+            delete_topic_enable: true,
+            log: LogConfig::default(),
+            static_overrides: BTreeMap::new(),
+        }
+    }
+}
+
+impl BrokerConfig {
+    /// Applies one broker setting by its Kafka name. Unknown names are
+    /// reported back as `Ok(false)` so the caller can warn.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, ConfigError> {
+        let invalid = |msg: String| ConfigError::Invalid {
+            key: key.to_string(),
+            msg,
+        };
+        let parse_i64 = |v: &str| v.trim().parse::<i64>().map_err(|e| invalid(format!("{v:?}: {e}")));
+        match key {
+            "node.id" | "broker.id" => {
+                self.node_id = i32::try_from(parse_i64(value)?).map_err(|e| invalid(e.to_string()))?;
+            }
+            "log.dirs" | "log.dir" => self.data_dir = PathBuf::from(value),
+            "num.partitions" => {
+                let n = parse_i64(value)?;
+                if !(1..=100_000).contains(&n) {
+                    return Err(invalid(format!("{n} is not between 1 and 100000")));
+                }
+                self.num_partitions = n as i32;
+            }
+            "auto.create.topics.enable" => self.auto_create_topics = parse_bool(value).map_err(invalid)?,
+            "delete.topic.enable" => self.delete_topic_enable = parse_bool(value).map_err(invalid)?,
+            "socket.request.max.bytes" => {
+                let n = parse_i64(value)?;
+                if n < 1024 {
+                    return Err(invalid(format!("{n} is below 1024")));
+                }
+                self.socket_request_max_bytes = n as usize;
+            }
+            "log.retention.check.interval.ms" => {
+                let n = parse_i64(value)?;
+                if n < 1 {
+                    return Err(invalid(format!("{n} must be positive")));
+                }
+                self.retention_check_interval_ms = n as u64;
+            }
+            "log.retention.hours" => return self.set("log.retention.ms", &(parse_i64(value)? * 3_600_000).to_string()),
+            "log.retention.minutes" => return self.set("log.retention.ms", &(parse_i64(value)? * 60_000).to_string()),
+            "log.roll.hours" => return self.set("log.roll.ms", &(parse_i64(value)? * 3_600_000).to_string()),
+            _ => {
+                let Some((_, topic_key)) = BROKER_TO_TOPIC.iter().find(|(b, _)| *b == key) else {
+                    return Ok(false);
+                };
+                self.log.set(topic_key, value).map_err(|e| invalid(e.to_string()))?;
+            }
+        }
+        self.static_overrides.insert(key.to_string(), value.to_string());
+        Ok(true)
+    }
+
+    /// Loads a TOML file of `"kafka.name" = value` pairs (nested tables are
+    /// flattened with dots). Returns the keys fjord does not know.
+    pub fn load_toml(&mut self, path: &std::path::Path) -> Result<Vec<String>, ConfigError> {
+        let file_err = |msg: String| ConfigError::File {
+            path: path.display().to_string(),
+            msg,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| file_err(e.to_string()))?;
+        let mut flat = Vec::new();
+        flatten("", &table, &mut flat);
+        let mut unknown = Vec::new();
+        for (k, v) in flat {
+            if !self.set(&k, &v)? {
+                unknown.push(k);
+            }
+        }
+        Ok(unknown)
+    }
+
+    /// The address clients are told to connect to.
+    pub fn advertised(&self) -> &str {
+        self.advertise.as_deref().unwrap_or(&self.listen)
+    }
+}
+
+fn flatten(prefix: &str, t: &toml::Table, out: &mut Vec<(String, String)>) {
+    for (k, v) in t {
+        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        match v {
+            toml::Value::Table(inner) => flatten(&key, inner, out),
+            toml::Value::String(s) => out.push((key, s.clone())),
+            other => out.push((key, other.to_string())),
+        }
+    }
+}
+
+fn parse_bool(v: &str) -> Result<bool, String> {
+    match v.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(format!("{other:?} is not true or false")),
+    }
+}
+
+/// Splits `host:port` (IPv6 in brackets) for metadata responses.
+pub fn split_host_port(addr: &str) -> Option<(String, i32)> {
+    let (host, port) = addr.rsplit_once(':')?;
+    let port: i32 = port.parse().ok()?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Some((host.to_string(), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_names_map_to_topic_defaults() {
+        let mut c = BrokerConfig::default();
+        assert!(c.set("log.retention.hours", "1").unwrap());
+        assert_eq!(c.log.retention_ms, 3_600_000);
+        assert!(c.set("num.partitions", "3").unwrap());
+        assert!(!c.set("no.such.key", "1").unwrap());
+        assert!(c.set("num.partitions", "zero").is_err());
+        assert!(c.set("log.segment.bytes", "-5").is_err());
+    }
+
+    #[test]
+    fn host_port() {
+        assert_eq!(split_host_port("127.0.0.1:9092"), Some(("127.0.0.1".into(), 9092)));
+        assert_eq!(split_host_port("[::1]:9"), Some(("::1".into(), 9)));
+        assert_eq!(split_host_port("nohost"), None);
+    }
+}

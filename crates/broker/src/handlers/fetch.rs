@@ -1,0 +1,161 @@
+//! Fetch (key 1), versions 4+: long poll honouring max_wait_ms and
+//! min_bytes, response and per-partition byte limits (the first batch is
+//! always returned whole, as KIP-74 requires), OFFSET_OUT_OF_RANGE, and
+//! topic ids from v13. Fetch sessions are answered sessionless (id 0),
+//! which every client handles by sending full requests.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use fjord_protocol::messages::fetch_response::{FetchableTopicResponse, LeaderIdAndEpoch, PartitionData};
+use fjord_protocol::messages::{FetchRequest, FetchResponse};
+use fjord_protocol::ErrorCode;
+
+use super::RequestCtx;
+use crate::connection::storage_error_code;
+use crate::state::BrokerState;
+
+crate::handler!(Fetch, 4, 17);
+
+/// Cap on the wait a client may ask for.
+const MAX_WAIT_MS: i32 = 30_000;
+
+fn partition_error(index: i32, code: ErrorCode) -> PartitionData {
+    PartitionData {
+        partition_index: index,
+        error_code: code.code(),
+        high_watermark: -1,
+        last_stable_offset: -1,
+        log_start_offset: -1,
+        preferred_read_replica: -1,
+        records: Some(Bytes::new()),
+        ..Default::default()
+    }
+}
+
+/// One pass over the requested partitions. Returns the response and the
+/// number of record bytes it carries.
+fn read_once(state: &BrokerState, ctx_version: i16, req: &FetchRequest) -> (Vec<FetchableTopicResponse>, usize, bool) {
+    let mut total = 0usize;
+    let mut any_error = false;
+    let response_limit = usize::try_from(req.max_bytes).unwrap_or(0).max(1);
+    let mut topics = Vec::with_capacity(req.topics.len());
+    for ft in &req.topics {
+        let topic = if ctx_version >= 13 {
+            state.topic_by_id(&ft.topic_id)
+        } else {
+            state.topic(&ft.topic)
+        };
+        let mut parts = Vec::with_capacity(ft.partitions.len());
+        for fp in &ft.partitions {
+            let Some(topic) = &topic else {
+                any_error = true;
+                let code = if ctx_version >= 13 { ErrorCode::UnknownTopicId } else { ErrorCode::UnknownTopicOrPartition };
+                parts.push(partition_error(fp.partition, code));
+                continue;
+            };
+            let Some(p) = usize::try_from(fp.partition).ok().and_then(|i| topic.partitions.get(i)) else {
+                any_error = true;
+                parts.push(partition_error(fp.partition, ErrorCode::UnknownTopicOrPartition));
+                continue;
+            };
+            if fp.current_leader_epoch >= 0 && fp.current_leader_epoch != p.leader_epoch {
+                any_error = true;
+                let code = if fp.current_leader_epoch < p.leader_epoch {
+                    ErrorCode::FencedLeaderEpoch
+                } else {
+                    ErrorCode::UnknownLeaderEpoch
+                };
+                parts.push(partition_error(fp.partition, code));
+                continue;
+            }
+            let hw = p.high_watermark();
+            let log_start = p.log.log_start_offset();
+            let mut pd = PartitionData {
+                partition_index: fp.partition,
+                error_code: ErrorCode::None.code(),
+                high_watermark: hw,
+                last_stable_offset: hw,
+                log_start_offset: log_start,
+                preferred_read_replica: -1,
+                current_leader: LeaderIdAndEpoch {
+                    leader_id: state.node_id,
+                    leader_epoch: p.leader_epoch,
+                    ..Default::default()
+                },
+                aborted_transactions: if req.isolation_level == 1 { Some(Vec::new()) } else { None },
+                records: Some(Bytes::new()),
+                ..Default::default()
+            };
+            if fp.fetch_offset < log_start || fp.fetch_offset > p.log.log_end_offset() {
+                any_error = true;
+                pd.error_code = ErrorCode::OffsetOutOfRange.code();
+                parts.push(pd);
+                continue;
+            }
+            let room = response_limit.saturating_sub(total);
+            let part_limit = usize::try_from(fp.partition_max_bytes).unwrap_or(0);
+            if fp.fetch_offset < hw && (room > 0 || total == 0) {
+                let max = part_limit.min(room);
+                match crate::partition::read_bytes(&p.log, fp.fetch_offset, max, hw, total == 0) {
+                    Ok(bytes) => {
+                        total += bytes.len();
+                        pd.records = Some(bytes);
+                    }
+                    Err(e) => {
+                        any_error = true;
+                        tracing::warn!(topic = %topic.name, partition = fp.partition, error = %e, "fetch read failed");
+                        let code = storage_error_code(&e);
+                        pd = partition_error(fp.partition, code);
+                    }
+                }
+            }
+            parts.push(pd);
+        }
+        topics.push(FetchableTopicResponse {
+            topic: ft.topic.clone(),
+            topic_id: ft.topic_id,
+            partitions: parts,
+            ..Default::default()
+        });
+    }
+    (topics, total, any_error)
+}
+
+async fn handle(state: Arc<BrokerState>, ctx: RequestCtx, req: FetchRequest) -> FetchResponse {
+    let wait = Duration::from_millis(req.max_wait_ms.clamp(0, MAX_WAIT_MS) as u64);
+    let deadline = tokio::time::Instant::now() + wait;
+    let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0).max(1);
+    let mut changes = state.data_version.subscribe();
+    let req = Arc::new(req);
+    loop {
+        changes.borrow_and_update();
+        let st = state.clone();
+        let r = req.clone();
+        let version = ctx.api_version;
+        // Reading may touch the disk; keep it off the async workers.
+        let (topics, total, any_error) = match tokio::task::spawn_blocking(move || read_once(&st, version, &r)).await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::error!(error = %e, "fetch task failed");
+                return FetchResponse {
+                    error_code: ErrorCode::UnknownServerError.code(),
+                    ..Default::default()
+                };
+            }
+        };
+        if total >= min_bytes || any_error || tokio::time::Instant::now() >= deadline {
+            return FetchResponse {
+                error_code: ErrorCode::None.code(),
+                session_id: 0,
+                responses: topics,
+                ..Default::default()
+            };
+        }
+        tokio::select! {
+            _ = changes.changed() => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! ListOffsets (key 2): earliest (-2), latest (-1), max timestamp (-3),
+//! earliest local (-4), and the first offset at or after a timestamp.
+
+use std::sync::Arc;
+
+use fjord_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+use fjord_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
+use fjord_protocol::ErrorCode;
+
+use super::RequestCtx;
+use crate::connection::storage_error_code;
+use crate::partition::Partition;
+use crate::state::BrokerState;
+
+crate::handler!(ListOffsets, 1, 9);
+
+pub const LATEST: i64 = -1;
+pub const EARLIEST: i64 = -2;
+pub const MAX_TIMESTAMP: i64 = -3;
+pub const EARLIEST_LOCAL: i64 = -4;
+pub const LATEST_TIERED: i64 = -5;
+
+fn lookup(p: &Partition, timestamp: i64) -> Result<(i64, i64), ErrorCode> {
+    match timestamp {
+        EARLIEST | EARLIEST_LOCAL => Ok((-1, p.log.log_start_offset())),
+        LATEST | LATEST_TIERED => Ok((-1, p.high_watermark())),
+        MAX_TIMESTAMP => match p.log.max_timestamp_offset() {
+            Ok(Some((offset, ts))) if offset < p.high_watermark() => Ok((ts, offset)),
+            Ok(_) => Ok((-1, -1)),
+            Err(e) => Err(storage_error_code(&e)),
+        },
+        ts if ts < 0 => Err(ErrorCode::InvalidRequest),
+        ts => match p.log.offset_for_timestamp(ts) {
+            Ok(Some((offset, found_ts))) if offset < p.high_watermark() => Ok((found_ts, offset)),
+            Ok(_) => Ok((-1, -1)),
+            Err(e) => Err(storage_error_code(&e)),
+        },
+    }
+}
+
+async fn handle(state: Arc<BrokerState>, _ctx: RequestCtx, req: ListOffsetsRequest) -> ListOffsetsResponse {
+    let mut topics = Vec::with_capacity(req.topics.len());
+    for t in req.topics {
+        let topic = state.topic(&t.name);
+        let mut parts = Vec::with_capacity(t.partitions.len());
+        for rp in t.partitions {
+            let mut r = ListOffsetsPartitionResponse {
+                partition_index: rp.partition_index,
+                error_code: ErrorCode::None.code(),
+                timestamp: -1,
+                offset: -1,
+                leader_epoch: -1,
+                ..Default::default()
+            };
+            let p = topic
+                .as_ref()
+                .and_then(|t| usize::try_from(rp.partition_index).ok().and_then(|i| t.partitions.get(i)));
+            let Some(p) = p else {
+                r.error_code = ErrorCode::UnknownTopicOrPartition.code();
+                parts.push(r);
+                continue;
+            };
+            if rp.current_leader_epoch >= 0 && rp.current_leader_epoch != p.leader_epoch {
+                r.error_code = if rp.current_leader_epoch < p.leader_epoch {
+                    ErrorCode::FencedLeaderEpoch.code()
+                } else {
+                    ErrorCode::UnknownLeaderEpoch.code()
+                };
+                parts.push(r);
+                continue;
+            }
+            match lookup(p, rp.timestamp) {
+                Ok((ts, offset)) => {
+                    r.timestamp = ts;
+                    r.offset = offset;
+                    r.old_style_offsets = if offset >= 0 { vec![offset] } else { Vec::new() };
+                    r.leader_epoch = if offset >= 0 { p.leader_epoch } else { -1 };
+                }
+                Err(code) => r.error_code = code.code(),
+            }
+            parts.push(r);
+        }
+        topics.push(ListOffsetsTopicResponse {
+            name: t.name,
+            partitions: parts,
+            ..Default::default()
+        });
+    }
+    ListOffsetsResponse {
+        topics,
+        ..Default::default()
+    }
+}

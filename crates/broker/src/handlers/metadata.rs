@@ -1,0 +1,135 @@
+//! Metadata (key 3): brokers, topics and partitions, auto-creating topics
+//! when `auto.create.topics.enable` allows it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use fjord_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use fjord_protocol::messages::{MetadataRequest, MetadataResponse};
+use fjord_protocol::{ErrorCode, Uuid};
+
+use super::RequestCtx;
+use crate::config::split_host_port;
+use crate::state::{validate_topic_name, BrokerState, Topic};
+
+crate::handler!(Metadata, 0, 12);
+
+pub fn broker_endpoint(state: &BrokerState) -> (String, i32) {
+    split_host_port(state.config.advertised()).unwrap_or_else(|| ("127.0.0.1".into(), 9092))
+}
+
+fn topic_entry(state: &BrokerState, t: &Topic) -> MetadataResponseTopic {
+    MetadataResponseTopic {
+        error_code: ErrorCode::None.code(),
+        name: Some(t.name.clone()),
+        topic_id: t.id,
+        is_internal: t.internal,
+        partitions: t
+            .partitions
+            .iter()
+            .map(|p| MetadataResponsePartition {
+                error_code: ErrorCode::None.code(),
+                partition_index: p.index,
+                leader_id: state.node_id,
+                leader_epoch: p.leader_epoch,
+                replica_nodes: vec![state.node_id],
+                isr_nodes: vec![state.node_id],
+                offline_replicas: Vec::new(),
+                ..Default::default()
+            })
+            .collect(),
+        topic_authorized_operations: i32::MIN,
+        ..Default::default()
+    }
+}
+
+fn error_entry(name: Option<String>, id: Uuid, code: ErrorCode) -> MetadataResponseTopic {
+    MetadataResponseTopic {
+        error_code: code.code(),
+        name,
+        topic_id: id,
+        topic_authorized_operations: i32::MIN,
+        ..Default::default()
+    }
+}
+
+/// Creates `name` with broker defaults, as auto-creation does.
+pub async fn auto_create(state: &BrokerState, name: &str) -> Result<Arc<Topic>, ErrorCode> {
+    if validate_topic_name(name).is_err() {
+        return Err(ErrorCode::InvalidTopicException);
+    }
+    if name.starts_with("__") {
+        // Internal topics are never auto-created on a client's behalf.
+        return Err(ErrorCode::UnknownTopicOrPartition);
+    }
+    let _guard = state.admin_lock.lock().await;
+    if let Some(t) = state.topic(name) {
+        return Ok(t);
+    }
+    match state.create_topic(name, state.config.num_partitions, BTreeMap::new()) {
+        Ok(t) => {
+            tracing::info!(topic = name, partitions = state.config.num_partitions, "auto-created topic");
+            Ok(t)
+        }
+        Err(e) => {
+            tracing::error!(topic = name, error = %e, "auto-create failed");
+            Err(ErrorCode::KafkaStorageError)
+        }
+    }
+}
+
+async fn handle(state: Arc<BrokerState>, ctx: RequestCtx, req: MetadataRequest) -> MetadataResponse {
+    let (host, port) = broker_endpoint(&state);
+    let mut topics = Vec::new();
+    match req.topics {
+        None => {
+            for t in state.all_topics() {
+                topics.push(topic_entry(&state, &t));
+            }
+        }
+        Some(requested) => {
+            // Before v4 auto-creation was implied.
+            let allow_create = ctx.api_version < 4 || req.allow_auto_topic_creation;
+            for rt in requested {
+                let name = rt.name.clone().filter(|n| !n.is_empty());
+                let found = match &name {
+                    Some(n) => state.topic(n),
+                    None => state.topic_by_id(&rt.topic_id),
+                };
+                match (found, name) {
+                    (Some(t), _) => topics.push(topic_entry(&state, &t)),
+                    (None, Some(n)) => {
+                        if let Err(msg) = validate_topic_name(&n) {
+                            tracing::debug!(topic = %n, msg, "metadata for invalid topic name");
+                            topics.push(error_entry(Some(n), Uuid::ZERO, ErrorCode::InvalidTopicException));
+                        } else if allow_create && state.config.auto_create_topics {
+                            match auto_create(&state, &n).await {
+                                Ok(t) => topics.push(topic_entry(&state, &t)),
+                                Err(code) => topics.push(error_entry(Some(n), Uuid::ZERO, code)),
+                            }
+                        } else {
+                            topics.push(error_entry(Some(n), Uuid::ZERO, ErrorCode::UnknownTopicOrPartition));
+                        }
+                    }
+                    (None, None) => topics.push(error_entry(None, rt.topic_id, ErrorCode::UnknownTopicId)),
+                }
+            }
+        }
+    }
+    MetadataResponse {
+        brokers: vec![MetadataResponseBroker {
+            node_id: state.node_id,
+            host,
+            port,
+            rack: None,
+            ..Default::default()
+        }],
+        cluster_id: Some(state.cluster_id.clone()),
+        controller_id: state.node_id,
+        topics,
+        cluster_authorized_operations: i32::MIN,
+        ..Default::default()
+    }
+}

@@ -1,0 +1,105 @@
+//! One module per Kafka API. Each declares the version range it serves
+//! next to its handler; dispatch goes through the `HANDLERS` table, and
+//! ApiVersions advertises exactly what is in it.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use fjord_protocol::{ApiKey, Request, Response};
+
+use crate::state::BrokerState;
+
+pub mod api_versions;
+pub mod create_partitions;
+pub mod create_topics;
+pub mod delete_records;
+pub mod delete_topics;
+pub mod describe_cluster;
+pub mod describe_configs;
+pub mod describe_log_dirs;
+pub mod fetch;
+pub mod alter_configs;
+pub mod incremental_alter_configs;
+pub mod list_offsets;
+pub mod metadata;
+pub mod offset_for_leader_epoch;
+pub mod produce;
+
+/// What a handler knows about the request beyond its body.
+pub struct RequestCtx {
+    pub api_version: i16,
+    pub correlation_id: i32,
+    pub client_id: Option<String>,
+    pub peer: SocketAddr,
+    /// For produce: this connection's turn to append, released once the
+    /// batches are in the log (before any fsync wait).
+    pub append_guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
+
+/// A table entry: the api, its served version range, and the handler.
+#[derive(Clone, Copy)]
+pub struct Handler {
+    pub key: ApiKey,
+    pub min_version: i16,
+    pub max_version: i16,
+    pub handle: fn(Arc<BrokerState>, RequestCtx, Request) -> HandlerFuture,
+}
+
+/// Declares `HANDLER` for a module whose `handle` takes the typed request.
+#[macro_export]
+macro_rules! handler {
+    ($key:ident, $min:expr, $max:expr) => {
+        pub const HANDLER: $crate::handlers::Handler = $crate::handlers::Handler {
+            key: fjord_protocol::ApiKey::$key,
+            min_version: $min,
+            max_version: $max,
+            handle: |state, ctx, req| {
+                Box::pin(async move {
+                    match req {
+                        fjord_protocol::Request::$key(r) => fjord_protocol::Response::$key(handle(state, ctx, r).await),
+                        // The dispatcher routes only matching requests here;
+                        // an empty response is the safe answer otherwise.
+                        _ => fjord_protocol::Response::$key(Default::default()),
+                    }
+                })
+            },
+        };
+    };
+}
+
+/// Every API this broker serves.
+pub const HANDLERS: &[Handler] = &[
+    produce::HANDLER,
+    fetch::HANDLER,
+    list_offsets::HANDLER,
+    metadata::HANDLER,
+    api_versions::HANDLER,
+    create_topics::HANDLER,
+    delete_topics::HANDLER,
+    delete_records::HANDLER,
+    offset_for_leader_epoch::HANDLER,
+    describe_configs::HANDLER,
+    alter_configs::HANDLER,
+    incremental_alter_configs::HANDLER,
+    create_partitions::HANDLER,
+    describe_log_dirs::HANDLER,
+    describe_cluster::HANDLER,
+];
+
+/// The handler for `key` if `version` is in its served range.
+pub fn find(key: ApiKey, version: i16) -> Option<&'static Handler> {
+    HANDLERS
+        .iter()
+        .find(|h| h.key == key && version >= h.min_version && version <= h.max_version)
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

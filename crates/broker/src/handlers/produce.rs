@@ -1,0 +1,227 @@
+//! Produce (key 0), versions 3+ (record batch v2 only).
+//!
+//! Each partition's batches are validated (magic, CRC, record framing,
+//! size), appended in connection order, and — under the default flush
+//! policy — fsynced before the acknowledgement, with concurrent producers
+//! sharing fsyncs (group commit in storage). The high watermark follows
+//! what is durable, so a consumer never sees a record a crash could lose.
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use fjord_protocol::messages::produce_response::{BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse};
+use fjord_protocol::messages::{ProduceRequest, ProduceResponse};
+use fjord_protocol::records::{self, BatchIter, RecordsError};
+use fjord_protocol::ErrorCode;
+use fjord_storage::FlushPolicy;
+
+use super::{now_ms, RequestCtx};
+use crate::connection::storage_error_code;
+use crate::partition::Partition;
+use crate::state::BrokerState;
+
+crate::handler!(Produce, 3, 11);
+
+/// Bound on a batch's decompressed size while validating it.
+const DECOMPRESS_LIMIT: usize = 256 * 1024 * 1024;
+
+struct Pending {
+    topic_idx: usize,
+    part_idx: usize,
+    partition: Arc<Partition>,
+    next_offset: i64,
+}
+
+fn part_error(index: i32, code: ErrorCode, msg: Option<String>) -> PartitionProduceResponse {
+    PartitionProduceResponse {
+        index,
+        error_code: code.code(),
+        base_offset: -1,
+        log_append_time_ms: -1,
+        log_start_offset: -1,
+        error_message: msg,
+        ..Default::default()
+    }
+}
+
+/// Checks every batch of a produce payload; returns the error to send.
+fn validate(data: &Bytes, max_message_bytes: usize) -> Result<(), (ErrorCode, Option<String>, Vec<BatchIndexAndErrorMessage>)> {
+    if data.is_empty() {
+        return Err((ErrorCode::InvalidRecord, Some("empty record set".into()), Vec::new()));
+    }
+    let mut pos = 0usize;
+    for (i, item) in BatchIter::new(data).enumerate() {
+        let (h, raw) = match item {
+            Ok(x) => x,
+            Err(RecordsError::UnsupportedMagic(m)) => {
+                return Err((ErrorCode::UnsupportedForMessageFormat, Some(format!("record batch magic {m} is not supported; use v2")), Vec::new()))
+            }
+            Err(e) => return Err((ErrorCode::CorruptMessage, Some(e.to_string()), Vec::new())),
+        };
+        if raw.len() > max_message_bytes {
+            return Err((
+                ErrorCode::MessageTooLarge,
+                Some(format!("batch of {} bytes exceeds max.message.bytes {max_message_bytes}", raw.len())),
+                Vec::new(),
+            ));
+        }
+        if let Err(e) = records::validate(raw) {
+            return Err((ErrorCode::CorruptMessage, Some(e.to_string()), Vec::new()));
+        }
+        let invalid = |msg: String| {
+            (
+                ErrorCode::InvalidRecord,
+                Some(msg.clone()),
+                vec![BatchIndexAndErrorMessage {
+                    batch_index: i as i32,
+                    batch_index_error_message: Some(msg),
+                    ..Default::default()
+                }],
+            )
+        };
+        if h.is_control() {
+            return Err(invalid("clients may not produce control batches".into()));
+        }
+        if h.record_count <= 0 || i64::from(h.record_count) != i64::from(h.last_offset_delta) + 1 {
+            return Err(invalid(format!(
+                "record count {} does not match last offset delta {}",
+                h.record_count, h.last_offset_delta
+            )));
+        }
+        let slice = data.slice(pos..pos + raw.len());
+        if let Err(e) = records::validate_records(&slice, DECOMPRESS_LIMIT) {
+            return Err(invalid(e.to_string()));
+        }
+        pos += raw.len();
+    }
+    Ok(())
+}
+
+async fn handle(state: Arc<BrokerState>, mut ctx: RequestCtx, req: ProduceRequest) -> ProduceResponse {
+    let acks = req.acks;
+    let mut responses: Vec<TopicProduceResponse> = Vec::with_capacity(req.topic_data.len());
+    let mut pending: Vec<Pending> = Vec::new();
+    let now = now_ms();
+    for (ti, td) in req.topic_data.into_iter().enumerate() {
+        let mut parts = Vec::with_capacity(td.partition_data.len());
+        let topic = state.topic(&td.name);
+        for (pi, pd) in td.partition_data.into_iter().enumerate() {
+            if !matches!(acks, -1 | 0 | 1) {
+                parts.push(part_error(pd.index, ErrorCode::InvalidRequiredAcks, None));
+                continue;
+            }
+            let Some(topic) = &topic else {
+                parts.push(part_error(pd.index, ErrorCode::UnknownTopicOrPartition, None));
+                continue;
+            };
+            if topic.internal {
+                parts.push(part_error(
+                    pd.index,
+                    ErrorCode::InvalidTopicException,
+                    Some(format!("cannot produce to internal topic {}", topic.name)),
+                ));
+                continue;
+            }
+            let Some(partition) = usize::try_from(pd.index).ok().and_then(|i| topic.partitions.get(i)).cloned() else {
+                parts.push(part_error(pd.index, ErrorCode::UnknownTopicOrPartition, None));
+                continue;
+            };
+            let Some(data) = pd.records else {
+                parts.push(part_error(pd.index, ErrorCode::InvalidRecord, Some("null records".into())));
+                continue;
+            };
+            if let Err((code, msg, record_errors)) = validate(&data, topic.log_config.max_message_bytes) {
+                tracing::debug!(topic = %topic.name, partition = pd.index, code = %code, msg = ?msg, "produce rejected");
+                let mut r = part_error(pd.index, code, msg);
+                r.record_errors = record_errors;
+                parts.push(r);
+                continue;
+            }
+            let mut buf = BytesMut::from(&data[..]);
+            let log = partition.log.clone();
+            let epoch = partition.leader_epoch;
+            match log.append(&mut buf, epoch, now) {
+                Ok(info) => {
+                    parts.push(PartitionProduceResponse {
+                        index: pd.index,
+                        error_code: ErrorCode::None.code(),
+                        base_offset: info.first_offset,
+                        log_append_time_ms: info.log_append_time,
+                        log_start_offset: info.log_start_offset,
+                        ..Default::default()
+                    });
+                    pending.push(Pending {
+                        topic_idx: ti,
+                        part_idx: pi,
+                        partition,
+                        next_offset: info.last_offset + 1,
+                    });
+                }
+                Err(e) => {
+                    tracing::error!(topic = %topic.name, partition = pd.index, error = %e, "append failed");
+                    parts.push(part_error(pd.index, storage_error_code(&e), Some(e.to_string())));
+                }
+            }
+        }
+        responses.push(TopicProduceResponse {
+            name: td.name,
+            partition_responses: parts,
+            ..Default::default()
+        });
+    }
+    // Our batches are in the logs: the next request on this connection may append.
+    ctx.append_guard.take();
+
+    let mut syncs = Vec::new();
+    for p in pending {
+        let partition = p.partition.clone();
+        let st = state.clone();
+        let task = tokio::task::spawn_blocking(move || make_visible(&st, &partition, p.next_offset));
+        syncs.push((p.topic_idx, p.part_idx, task));
+    }
+    if acks == 0 {
+        // Nobody waits for the answer, but the data must still become durable.
+        tokio::spawn(async move {
+            for (_, _, t) in syncs {
+                let _ = t.await;
+            }
+        });
+        return ProduceResponse::default();
+    }
+    for (ti, pi, task) in syncs {
+        let result = match task.await {
+            Ok(r) => r,
+            Err(e) => Err(fjord_storage::StorageError::Offline(e.to_string())),
+        };
+        if let Err(e) = result {
+            tracing::error!(error = %e, "making produced data durable failed");
+            if let Some(r) = responses.get_mut(ti).and_then(|t| t.partition_responses.get_mut(pi)) {
+                *r = part_error(r.index, ErrorCode::KafkaStorageError, Some(e.to_string()));
+            }
+        }
+    }
+    ProduceResponse {
+        responses,
+        ..Default::default()
+    }
+}
+
+/// Syncs (or not, per flush policy) and advances the high watermark.
+fn make_visible(state: &BrokerState, partition: &Partition, next_offset: i64) -> Result<(), fjord_storage::StorageError> {
+    let log = &partition.log;
+    match log.flush_policy() {
+        FlushPolicy::SyncBeforeAck => {
+            log.sync_to(next_offset)?;
+            if partition.advance_high_watermark(log.durable_offset()) {
+                state.notify_data();
+            }
+        }
+        FlushPolicy::PageCache { .. } => {
+            log.flush_if_due(now_ms())?;
+            if partition.advance_high_watermark(log.log_end_offset()) {
+                state.notify_data();
+            }
+        }
+    }
+    Ok(())
+}

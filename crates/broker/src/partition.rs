@@ -1,0 +1,68 @@
+//! One partition replica hosted by this broker: its log, leader epoch and
+//! the high watermark that gates what consumers see.
+//!
+//! Lifecycle: created when its topic is created or loaded at start,
+//! dropped (and its directory deleted) when the topic is deleted. The
+//! broker leads every partition it hosts while single-node, but leader
+//! epochs, the high watermark and the log start offset are tracked as a
+//! replicated partition needs them.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use fjord_storage::Log;
+
+pub struct Partition {
+    pub topic: String,
+    pub index: i32,
+    pub log: Arc<Log>,
+    /// Bumped on every leadership change (here: every broker start).
+    pub leader_epoch: i32,
+    /// Offsets below this are committed: durable under the default flush
+    /// policy (the only replica is this one), visible to consumers.
+    high_watermark: AtomicI64,
+}
+
+impl Partition {
+    pub fn new(topic: &str, index: i32, log: Arc<Log>, leader_epoch: i32) -> Partition {
+        // After a restart everything recovered from disk is committed:
+        // this broker is the whole ISR.
+        let hw = log.log_end_offset();
+        Partition {
+            topic: topic.to_string(),
+            index,
+            log,
+            leader_epoch,
+            high_watermark: AtomicI64::new(hw),
+        }
+    }
+
+    pub fn high_watermark(&self) -> i64 {
+        self.high_watermark.load(Ordering::Acquire)
+    }
+
+    /// Moves the high watermark forward (never back); true if it moved.
+    pub fn advance_high_watermark(&self, to: i64) -> bool {
+        let prev = self.high_watermark.fetch_max(to, Ordering::AcqRel);
+        if to > prev {
+            self.log.set_high_watermark(to);
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Reads whole batches from `start` into memory, bounded by `max_bytes`
+/// (except that with `min_one` the first batch is returned whole) and by
+/// `upto` (exclusive; the high watermark).
+pub fn read_bytes(
+    log: &Log,
+    start: i64,
+    max_bytes: usize,
+    upto: i64,
+    min_one: bool,
+) -> Result<bytes::Bytes, fjord_storage::StorageError> {
+    let r = log.read(start, max_bytes, upto, min_one)?;
+    r.to_bytes()
+}

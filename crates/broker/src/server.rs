@@ -1,0 +1,160 @@
+//! Starts the broker: opens the data directory, binds the Kafka and HTTP
+//! listeners, runs background tasks (retention, periodic flush), and shuts
+//! down cleanly: stop accepting, let connections finish what they were
+//! answering, then sync and close every log.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::BrokerConfig;
+use crate::state::BrokerState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot open data directory: {0}")]
+    State(#[from] crate::state::StateError),
+    #[error("startup task failed: {0}")]
+    Join(String),
+}
+
+/// Bound addresses, reported once the broker is serving.
+#[derive(Clone, Debug)]
+pub struct Started {
+    pub kafka: std::net::SocketAddr,
+    pub http: std::net::SocketAddr,
+    pub cluster_id: String,
+    pub node_id: i32,
+    pub data_dir: std::path::PathBuf,
+}
+
+/// Runs until `shutdown` resolves. `on_started` is called once serving.
+pub async fn run(
+    config: BrokerConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+    on_started: impl FnOnce(&Started),
+) -> Result<(), ServerError> {
+    let kafka_addr = config.listen.clone();
+    let http_addr = config.http.clone();
+    let listener = TcpListener::bind(&kafka_addr).await.map_err(|source| ServerError::Bind {
+        addr: kafka_addr.clone(),
+        source,
+    })?;
+    let http_listener = TcpListener::bind(&http_addr).await.map_err(|source| ServerError::Bind {
+        addr: http_addr.clone(),
+        source,
+    })?;
+    let (ready_tx, ready_rx) = watch::channel(false);
+    tokio::spawn(crate::http::serve(http_listener, ready_rx.clone()));
+
+    // Log recovery may scan segments: do it off the async workers.
+    let state = tokio::task::spawn_blocking(move || BrokerState::open(config))
+        .await
+        .map_err(|e| ServerError::Join(e.to_string()))??;
+    let state = Arc::new(state);
+    let _ = ready_tx.send(true);
+
+    let started = Started {
+        kafka: listener.local_addr().map_err(|source| ServerError::Bind {
+            addr: kafka_addr.clone(),
+            source,
+        })?,
+        http: http_listener_addr(&http_addr),
+        cluster_id: state.cluster_id.clone(),
+        node_id: state.node_id,
+        data_dir: state.config.data_dir.clone(),
+    };
+    on_started(&started);
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let background = tokio::spawn(background_tasks(state.clone(), stop_rx.clone()));
+    let mut connections = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    tracing::debug!(%peer, "connection accepted");
+                    connections.spawn(crate::connection::serve(state.clone(), stream, peer, stop_rx.clone()));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = &mut shutdown => break,
+        }
+    }
+    tracing::info!("shutting down: answering in-flight requests");
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let drain = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(10), drain).await.is_err() {
+        tracing::warn!("connections did not finish within 10 s; closing anyway");
+        connections.abort_all();
+    }
+    background.abort();
+    let st = state.clone();
+    let _ = tokio::task::spawn_blocking(move || st.close_all()).await;
+    tracing::info!("clean shutdown complete");
+    Ok(())
+}
+
+fn http_listener_addr(addr: &str) -> std::net::SocketAddr {
+    addr.parse().unwrap_or_else(|_| std::net::SocketAddr::from(([127, 0, 0, 1], 9644)))
+}
+
+/// Retention and page-cache flushing, on their configured intervals.
+async fn background_tasks(state: Arc<BrokerState>, mut stop: watch::Receiver<bool>) {
+    let retention_every = Duration::from_millis(state.config.retention_check_interval_ms);
+    let mut retention = tokio::time::interval(retention_every);
+    let mut flush = tokio::time::interval(Duration::from_millis(1000));
+    loop {
+        tokio::select! {
+            _ = retention.tick() => {
+                let st = state.clone();
+                let _ = tokio::task::spawn_blocking(move || enforce_retention(&st)).await;
+            }
+            _ = flush.tick() => {
+                let st = state.clone();
+                let _ = tokio::task::spawn_blocking(move || periodic_flush(&st)).await;
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+fn enforce_retention(state: &BrokerState) {
+    let now = crate::handlers::now_ms();
+    for t in state.all_topics() {
+        for p in &t.partitions {
+            match p.log.enforce_retention(now) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(topic = %t.name, partition = p.index, segments = n, log_start = p.log.log_start_offset(), "retention deleted segments"),
+                Err(e) => tracing::error!(topic = %t.name, partition = p.index, error = %e, "retention failed"),
+            }
+        }
+    }
+}
+
+fn periodic_flush(state: &BrokerState) {
+    let now = crate::handlers::now_ms();
+    for t in state.all_topics() {
+        for p in &t.partitions {
+            if let fjord_storage::FlushPolicy::PageCache { .. } = p.log.flush_policy() {
+                if let Err(e) = p.log.flush_if_due(now) {
+                    tracing::error!(topic = %t.name, partition = p.index, error = %e, "flush failed");
+                }
+            }
+        }
+    }
+}
