@@ -36,7 +36,8 @@ pub(crate) fn write_atomic(dir: &Path, name: &str, contents: &[u8]) -> Result<()
         .and_then(|_| f.sync_all())
         .ctx(|| format!("write {}", tmp.display()))?;
     drop(f);
-    fs::rename(&tmp, &target).ctx(|| format!("rename {} to {}", tmp.display(), target.display()))?;
+    fs::rename(&tmp, &target)
+        .ctx(|| format!("rename {} to {}", tmp.display(), target.display()))?;
     sync_dir(dir)
 }
 

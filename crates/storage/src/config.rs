@@ -172,13 +172,7 @@ impl LogConfig {
                 self.message_timestamp_type = match value.trim() {
                     "CreateTime" => TimestampType::CreateTime,
                     "LogAppendTime" => TimestampType::LogAppendTime,
-                    _ => {
-                        return Err(invalid(
-                            name,
-                            value,
-                            "must be CreateTime or LogAppendTime",
-                        ))
-                    }
+                    _ => return Err(invalid(name, value, "must be CreateTime or LogAppendTime")),
                 }
             }
             CLEANUP_POLICY => {

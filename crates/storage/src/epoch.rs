@@ -199,19 +199,46 @@ mod tests {
         assert_eq!(
             c.entries(),
             &[
-                EpochEntry { epoch: 1, start_offset: 0 },
-                EpochEntry { epoch: 3, start_offset: 100 },
-                EpochEntry { epoch: 4, start_offset: 200 }
+                EpochEntry {
+                    epoch: 1,
+                    start_offset: 0
+                },
+                EpochEntry {
+                    epoch: 3,
+                    start_offset: 100
+                },
+                EpochEntry {
+                    epoch: 4,
+                    start_offset: 200
+                }
             ]
         );
         assert!(c.truncate_from_end(150));
-        assert_eq!(c.latest(), Some(EpochEntry { epoch: 3, start_offset: 100 }));
+        assert_eq!(
+            c.latest(),
+            Some(EpochEntry {
+                epoch: 3,
+                start_offset: 100
+            })
+        );
         assert!(c.truncate_from_start(120));
-        assert_eq!(c.entries(), &[EpochEntry { epoch: 3, start_offset: 120 }]);
+        assert_eq!(
+            c.entries(),
+            &[EpochEntry {
+                epoch: 3,
+                start_offset: 120
+            }]
+        );
         assert!(!c.truncate_from_start(120));
         let mut c = cache(&[(1, 0), (3, 100)]);
         assert!(c.truncate_from_start(100));
-        assert_eq!(c.entries(), &[EpochEntry { epoch: 3, start_offset: 100 }]);
+        assert_eq!(
+            c.entries(),
+            &[EpochEntry {
+                epoch: 3,
+                start_offset: 100
+            }]
+        );
     }
 
     #[test]

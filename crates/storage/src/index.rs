@@ -59,7 +59,7 @@ impl<E: IndexEntry> IndexFile<E> {
             .metadata()
             .ctx(|| format!("stat {}", path.display()))?
             .len() as usize;
-        if bytes % E::SIZE != 0 {
+        if !bytes.is_multiple_of(E::SIZE) {
             return Err(StorageError::Corrupt(format!(
                 "{}: size {bytes} is not a multiple of {}",
                 path.display(),
@@ -85,7 +85,7 @@ impl<E: IndexEntry> IndexFile<E> {
     /// Reads every entry of an index file.
     pub fn read_all(path: &Path) -> Result<Vec<E>> {
         let bytes = fs::read(path).ctx(|| format!("read {}", path.display()))?;
-        if bytes.len() % E::SIZE != 0 {
+        if !bytes.len().is_multiple_of(E::SIZE) {
             return Err(StorageError::Corrupt(format!(
                 "{}: size {} is not a multiple of {}",
                 path.display(),
@@ -98,13 +98,6 @@ impl<E: IndexEntry> IndexFile<E> {
 
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    pub fn len(&self) -> usize {
-        match &*self.state.read() {
-            State::Memory(v) => v.len(),
-            State::Disk { len, .. } => *len,
-        }
     }
 
     pub fn last(&self) -> Option<E> {
@@ -171,14 +164,6 @@ impl<E: IndexEntry> IndexFile<E> {
         match &mut *self.state.write() {
             State::Memory(v) => v.push(e),
             State::Disk { .. } => {}
-        }
-    }
-
-    /// All entries (reads the file when sealed).
-    pub fn entries(&self) -> Result<Vec<E>> {
-        match &*self.state.read() {
-            State::Memory(v) => Ok(v.clone()),
-            State::Disk { .. } => IndexFile::<E>::read_all(&self.path),
         }
     }
 

@@ -57,6 +57,19 @@
 //! length of whole batches for `sendfile`, valid even if retention unlinks
 //! the file meanwhile.
 //!
+//! # Benchmarking notes
+//!
+//! - `append` is one `pwrite` plus in-memory index updates under a mutex;
+//!   no allocation per call once warm. Measure it without `sync_to` for raw
+//!   write throughput, and with it for acked-produce latency.
+//! - `sync_count()` divided by the number of acked appends is the group
+//!   commit ratio; it should fall as concurrency rises.
+//! - `read` costs an index binary search (in memory for the active segment)
+//!   and about two 8 KiB `pread`s of headers, whatever `max_bytes` is; the
+//!   data itself is meant to go out with `sendfile` from the returned
+//!   [`FileSlice`] (`ReadResult::to_bytes` copies, for tests or TLS).
+//! - Tmpfs makes fsync free; measure durability on the real disk.
+//!
 //! # Recovery
 //!
 //! With the clean-shutdown marker present, [`Log::open`] trusts the files
@@ -80,6 +93,8 @@ mod offset_index;
 mod records;
 mod retention;
 mod segment;
+#[cfg(test)]
+mod test_util;
 mod time_index;
 
 use std::fs;
@@ -100,8 +115,8 @@ pub mod config_names {
 }
 
 /// The directory of one partition: `<data_dir>/<topic>-<partition>`.
-pub fn partition_dir(data_dir: &Path, topic: &str, partition: i32) -> PathBuf {
-    data_dir.join(format!("{topic}-{partition}"))
+pub fn partition_dir(data_dir: impl AsRef<Path>, topic: &str, partition: i32) -> PathBuf {
+    data_dir.as_ref().join(format!("{topic}-{partition}"))
 }
 
 /// Parses a partition directory name (`<topic>-<partition>`). Topics may
@@ -109,8 +124,7 @@ pub fn partition_dir(data_dir: &Path, topic: &str, partition: i32) -> PathBuf {
 /// as Kafka's `topic-0.uuid-delete` do not parse.
 pub fn parse_partition_dir(name: &str) -> Option<(String, i32)> {
     let (topic, partition) = name.rsplit_once('-')?;
-    if topic.is_empty() || partition.is_empty() || !partition.bytes().all(|b| b.is_ascii_digit())
-    {
+    if topic.is_empty() || partition.is_empty() || !partition.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let partition: i32 = partition.parse().ok()?;
@@ -119,7 +133,8 @@ pub fn parse_partition_dir(name: &str) -> Option<(String, i32)> {
 
 /// Every partition directory under `data_dir` as (topic, partition, path),
 /// sorted. A missing `data_dir` yields an empty list.
-pub fn list_partition_dirs(data_dir: &Path) -> Result<Vec<(String, i32, PathBuf)>> {
+pub fn list_partition_dirs(data_dir: impl AsRef<Path>) -> Result<Vec<(String, i32, PathBuf)>> {
+    let data_dir = data_dir.as_ref();
     let entries = match fs::read_dir(data_dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -152,7 +167,10 @@ mod tests {
             partition_dir(d, "my-topic", 3),
             PathBuf::from("/data/my-topic-3")
         );
-        assert_eq!(parse_partition_dir("my-topic-3"), Some(("my-topic".into(), 3)));
+        assert_eq!(
+            parse_partition_dir("my-topic-3"),
+            Some(("my-topic".into(), 3))
+        );
         assert_eq!(parse_partition_dir("t-0"), Some(("t".into(), 0)));
         assert_eq!(parse_partition_dir("topic"), None);
         assert_eq!(parse_partition_dir("-1"), None);

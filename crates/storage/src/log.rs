@@ -33,8 +33,8 @@ use crate::error::{IoContext, Result, StorageError};
 use crate::index::remove_if_exists;
 use crate::records::find_record;
 use crate::segment::{
-    parse_segment_file_name, segment_file_name, BatchWalker, IndexCadence, Segment,
-    INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX,
+    parse_segment_file_name, segment_file_name, BatchWalker, IndexCadence, Segment, INDEX_SUFFIX,
+    LOG_SUFFIX, TIME_INDEX_SUFFIX,
 };
 
 /// In SyncBeforeAck mode, `flush_if_due` still syncs writes nobody waited
@@ -299,8 +299,10 @@ impl Log {
             None => LeaderEpochCache::empty(&dir),
         };
 
-        let map: BTreeMap<i64, Arc<Segment>> =
-            segments.iter().map(|s| (s.base_offset, s.clone())).collect();
+        let map: BTreeMap<i64, Arc<Segment>> = segments
+            .iter()
+            .map(|s| (s.base_offset, s.clone()))
+            .collect();
         for (e, o) in recovered_epochs {
             epochs.assign(e, o);
         }
@@ -362,7 +364,8 @@ impl Log {
             // Recovered data may only be in the page cache (the process died,
             // not the machine): make it durable before calling it durable.
             for f in &to_sync {
-                f.sync_data().ctx(|| format!("fsync segment in {}", dir.display()))?;
+                f.sync_data()
+                    .ctx(|| format!("fsync segment in {}", dir.display()))?;
             }
             w.active
                 .file
@@ -438,12 +441,7 @@ impl Log {
     ///
     /// On a write error (ENOSPC, ...) the partial write is cut off again and
     /// the log is unchanged; `batches` may already have been rewritten.
-    pub fn append(
-        &self,
-        batches: &mut [u8],
-        leader_epoch: i32,
-        now_ms: i64,
-    ) -> Result<AppendInfo> {
+    pub fn append(&self, batches: &mut [u8], leader_epoch: i32, now_ms: i64) -> Result<AppendInfo> {
         let config = self.config();
         let mut guard = self.writer.lock();
         self.check_writable()?;
@@ -678,7 +676,9 @@ impl Log {
         if sealed && active_base > self.recovery_point.load(Ordering::Acquire) {
             match checkpoint::write_offset(&self.dir, RECOVERY_POINT_FILE, active_base) {
                 Ok(()) => self.recovery_point.store(active_base, Ordering::Release),
-                Err(e) => tracing::warn!(dir = %self.dir.display(), "cannot write recovery point: {e}"),
+                Err(e) => {
+                    tracing::warn!(dir = %self.dir.display(), "cannot write recovery point: {e}")
+                }
             }
         }
         Ok(())
@@ -717,7 +717,8 @@ impl Log {
             self.last_flush_ms.store(now_ms, Ordering::Release);
         }
         let (written, at) = *self.hw_checkpoint.lock();
-        if written != self.high_watermark() && now_ms.saturating_sub(at) >= HW_CHECKPOINT_INTERVAL_MS
+        if written != self.high_watermark()
+            && now_ms.saturating_sub(at) >= HW_CHECKPOINT_INTERVAL_MS
         {
             self.checkpoint_high_watermark()?;
         }
@@ -824,13 +825,20 @@ impl Log {
         if start_offset >= limit {
             return Ok(result);
         }
-        let mut seg = {
-            let segs = self.segments.read();
-            segs.range(..=start_offset)
-                .next_back()
-                .or_else(|| segs.iter().next())
-                .map(|(_, s)| s.clone())
-        };
+        let mut seg = self
+            .segments
+            .read()
+            .range(..=start_offset)
+            .next_back()
+            .map(|(_, s)| s.clone());
+        if seg.is_none() {
+            // Retention deleted the segment since we looked at the log start.
+            return Err(StorageError::OffsetOutOfRange {
+                requested: start_offset,
+                log_start: self.log_start_offset(),
+                log_end: leo,
+            });
+        }
         while let Some(s) = seg {
             let end = s.size();
             let Some((pos, h)) = s.find_batch(start_offset, end)? else {
@@ -932,7 +940,7 @@ impl Log {
                 continue;
             }
             let (ts, off) = s.max_timestamp();
-            if ts >= 0 && best.map_or(true, |(_, b, _)| ts > b) {
+            if ts >= 0 && best.is_none_or(|(_, b, _)| ts > b) {
                 best = Some((s, ts, off));
             }
         }
@@ -1005,13 +1013,7 @@ impl Log {
         if offset >= leo {
             return Ok(());
         }
-        let first_base = self
-            .segments
-            .read()
-            .keys()
-            .next()
-            .copied()
-            .unwrap_or(leo);
+        let first_base = self.segments.read().keys().next().copied().unwrap_or(leo);
         if offset < self.log_start_offset() || offset <= first_base {
             return self.truncate_fully(w, offset.max(0));
         }
@@ -1026,7 +1028,9 @@ impl Log {
             }
         }
         let Some(seg) = self.segments.read().values().next_back().cloned() else {
-            return Err(StorageError::Corrupt("no segment left after truncation".into()));
+            return Err(StorageError::Corrupt(
+                "no segment left after truncation".into(),
+            ));
         };
         seg.index.file.to_memory()?;
         seg.time_index.file.to_memory()?;
@@ -1084,7 +1088,8 @@ impl Log {
         }
         if seg.base_offset < self.recovery_point.load(Ordering::Acquire) {
             checkpoint::write_offset(&self.dir, RECOVERY_POINT_FILE, seg.base_offset)?;
-            self.recovery_point.store(seg.base_offset, Ordering::Release);
+            self.recovery_point
+                .store(seg.base_offset, Ordering::Release);
         }
         checkpoint::sync_dir(&self.dir)
     }
@@ -1166,8 +1171,7 @@ impl Log {
             .sync_data()
             .ctx(|| format!("fsync {}", active.log_path.display()))?;
         w.active_unsynced = false;
-        self.durable
-            .store(self.log_end_offset(), Ordering::Release);
+        self.durable.store(self.log_end_offset(), Ordering::Release);
         checkpoint::write_offset(&self.dir, LOG_START_OFFSET_FILE, self.log_start_offset())?;
         checkpoint::write_offset(&self.dir, HIGH_WATERMARK_FILE, self.high_watermark())?;
         checkpoint::write_offset(&self.dir, RECOVERY_POINT_FILE, active.base_offset)?;
@@ -1202,4 +1206,47 @@ fn rebuild_epochs(dir: &Path, segments: &[Arc<Segment>]) -> Result<LeaderEpochCa
         }
     }
     Ok(cache)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_util::simple_batch;
+
+    #[test]
+    fn failed_write_is_cut_off_and_the_log_continues() {
+        let d = tempfile::tempdir().unwrap();
+        let log = Log::open(d.path(), LogConfig::default()).unwrap();
+        log.append(&mut simple_batch(2, 1, 10), 0, 0).unwrap();
+        let size = log.size_bytes();
+        *log.fail_write_after.lock() = Some(30);
+        let err = log.append(&mut simple_batch(3, 1, 10), 0, 0).unwrap_err();
+        assert!(err.is_disk_full(), "{err}");
+        assert_eq!(log.log_end_offset(), 2);
+        assert_eq!(log.size_bytes(), size);
+        let path = log.writer.lock().active.log_path.clone();
+        assert_eq!(fs::metadata(&path).unwrap().len(), size);
+        let info = log.append(&mut simple_batch(3, 1, 10), 0, 0).unwrap();
+        assert_eq!(info.first_offset, 2);
+        let r = log.read(0, 1 << 20, i64::MAX, true).unwrap();
+        assert_eq!(r.next_offset, 5);
+        drop(log);
+        let log = Log::open(d.path(), LogConfig::default()).unwrap();
+        assert_eq!(log.log_end_offset(), 5);
+    }
+
+    #[test]
+    fn open_is_idempotent_and_marker_is_removed() {
+        let d = tempfile::tempdir().unwrap();
+        let log = Log::open(d.path(), LogConfig::default()).unwrap();
+        log.append(&mut simple_batch(2, 1, 10), 3, 0).unwrap();
+        log.close().unwrap();
+        log.close().unwrap();
+        assert!(d.path().join(CLEAN_SHUTDOWN_FILE).exists());
+        let log = Log::open(d.path(), LogConfig::default()).unwrap();
+        assert!(!d.path().join(CLEAN_SHUTDOWN_FILE).exists());
+        assert_eq!(log.log_end_offset(), 2);
+        assert_eq!(log.durable_offset(), 2);
+        assert_eq!(log.latest_epoch(), Some(3));
+    }
 }

@@ -162,9 +162,18 @@ mod tests {
         idx.file.seal().unwrap();
         let disk = OffsetIndex::open_disk(path, 100).unwrap();
         for probe in (0i64..21_000).step_by(7) {
-            assert_eq!(disk.lookup(probe).unwrap(), idx.lookup(probe).unwrap(), "{probe}");
+            assert_eq!(
+                disk.lookup(probe).unwrap(),
+                idx.lookup(probe).unwrap(),
+                "{probe}"
+            );
         }
-        for (p, o) in [(45_500u64, 10_000i64), (45_500, 300), (999, 10_000), (10, 0)] {
+        for (p, o) in [
+            (45_500u64, 10_000i64),
+            (45_500, 300),
+            (999, 10_000),
+            (10, 0),
+        ] {
             assert_eq!(
                 disk.lookup_bounded(p, o).unwrap(),
                 idx.lookup_bounded(p, o).unwrap()

@@ -52,8 +52,8 @@ impl Log {
                 break;
             }
             let by_start = !is_active && upper <= lso;
-            let by_time = time_on
-                && now_ms.saturating_sub(s.retention_timestamp()) > config.retention_ms;
+            let by_time =
+                time_on && now_ms.saturating_sub(s.retention_timestamp()) > config.retention_ms;
             let by_size = size_on && excess >= i128::from(size);
             if !(by_start || by_time || by_size) {
                 break;

@@ -38,6 +38,11 @@ pub(crate) fn parse_segment_file_name(name: &str) -> Option<(i64, &str)> {
     Some((stem.parse().ok()?, suffix))
 }
 
+/// An offset index entry to add: (offset, position).
+pub(crate) type OffsetPoint = (i64, u64);
+/// A time index entry to add: (timestamp, offset).
+pub(crate) type TimePoint = (i64, i64);
+
 /// Decides where index entries go. Append and recovery feed it the same
 /// batches and so build identical indexes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,7 +77,7 @@ impl IndexCadence {
         max_timestamp: i64,
         position: u64,
         size: u64,
-    ) -> (Option<(i64, u64)>, Option<(i64, i64)>) {
+    ) -> (Option<OffsetPoint>, Option<TimePoint>) {
         if max_timestamp > self.max_timestamp {
             self.max_timestamp = max_timestamp;
             self.offset_of_max_timestamp = base_offset;
@@ -98,6 +103,13 @@ impl IndexCadence {
     }
 }
 
+/// Offsets whose arithmetic cannot overflow (garbage can hold anything).
+fn sane_offsets(h: &BatchHeader) -> bool {
+    h.base_offset >= 0
+        && h.last_offset_delta >= 0
+        && h.base_offset < i64::MAX - i64::from(i32::MAX) - 1
+}
+
 /// Reads a file range through a buffer.
 pub(crate) struct FileReader<'a> {
     file: &'a File,
@@ -121,7 +133,12 @@ impl<'a> FileReader<'a> {
     /// Bytes `[pos, pos + n)`; the range must lie below `end`.
     pub fn get(&mut self, pos: u64, n: usize) -> Result<&[u8]> {
         let want_end = pos + n as u64;
-        debug_assert!(want_end <= self.end);
+        if want_end > self.end {
+            return Err(StorageError::Corrupt(format!(
+                "read of {n} bytes at {pos} past the end ({})",
+                self.end
+            )));
+        }
         let have_end = self.buf_start + self.buf.len() as u64;
         if pos < self.buf_start || want_end > have_end {
             let len = (n.max(self.chunk) as u64).min(self.end - pos) as usize;
@@ -156,10 +173,6 @@ impl<'a> BatchWalker<'a> {
         }
     }
 
-    pub fn position(&self) -> u64 {
-        self.pos
-    }
-
     /// The next batch as (position, header).
     pub fn next_batch(&mut self) -> Result<Option<(u64, BatchHeader)>> {
         if self.pos >= self.end {
@@ -174,6 +187,11 @@ impl<'a> BatchWalker<'a> {
         let bytes = self.reader.get(pos, BATCH_HEADER_LEN)?;
         let h = BatchHeader::parse(bytes)
             .map_err(|e| StorageError::Corrupt(format!("batch at position {pos}: {e}")))?;
+        if !sane_offsets(&h) {
+            return Err(StorageError::Corrupt(format!(
+                "batch at position {pos} has impossible offsets"
+            )));
+        }
         let size = h.total_size() as u64;
         if pos + size > self.end {
             return Err(StorageError::Corrupt(format!(
@@ -285,22 +303,28 @@ impl Segment {
                 cadence.offset_of_max_timestamp = off;
                 cadence.last_time_entry = ts;
             }
-            // Walk the unindexed tail: it must end exactly at end of file.
-            let mut walker = BatchWalker::new(&file, index.last_position(), size);
+            // Validate the unindexed tail (at most about one index interval
+            // plus one batch): whole batches with good CRCs and increasing
+            // offsets, ending exactly at the end of the file.
+            let from = index.last_position();
+            let mut walker = BatchWalker::new(&file, from, size);
+            let mut reader = FileReader::new(&file, size, 1 << 16);
             let mut next_offset = base;
-            let mut first = true;
+            if from > 0 {
+                // The indexed batch must be where the index says.
+                next_offset = index.lookup(i64::MAX)?.0;
+            }
             while let Some((pos, h)) = walker.next_batch()? {
-                if first && index.last_position() > 0 {
-                    let (indexed, _) = index.lookup(i64::MAX)?;
-                    if indexed != h.base_offset {
-                        return Err(StorageError::Corrupt(format!(
-                            "{}: last index entry says offset {indexed}, batch has {}",
-                            log_path.display(),
-                            h.base_offset
-                        )));
-                    }
+                if h.base_offset != next_offset {
+                    return Err(StorageError::Corrupt(format!(
+                        "{}: batch at {pos} has offset {}, expected {next_offset}",
+                        log_path.display(),
+                        h.base_offset
+                    )));
                 }
-                first = false;
+                validate(reader.get(pos, h.total_size())?).map_err(|e| {
+                    StorageError::Corrupt(format!("{}: batch at {pos}: {e}", log_path.display()))
+                })?;
                 let (o, t) = cadence.on_batch(
                     interval,
                     h.base_offset,
@@ -342,7 +366,7 @@ impl Segment {
     }
 
     /// Scans the whole segment validating every batch (header, length,
-    /// CRC32C, increasing offsets), truncates the file at the first bad
+    /// CRC32C, contiguous offsets from the segment's base), truncates the file at the first bad
     /// one and rebuilds both indexes. A non-`active` segment gets its index
     /// files written (not yet fsynced).
     pub fn recover(
@@ -383,13 +407,15 @@ impl Segment {
                 problem = Some(format!("torn batch of {size} bytes, {remaining} present"));
                 break;
             }
-            if h.base_offset < next_offset
-                || h.last_offset_delta < 0
+            // Offsets are contiguous (no compaction): this also catches
+            // corruption of the base offset, which the CRC does not cover.
+            if !sane_offsets(&h)
+                || h.base_offset != next_offset
                 || h.last_offset() - base > i64::from(u32::MAX)
                 || pos + size > u64::from(u32::MAX)
             {
                 problem = Some(format!(
-                    "batch offsets {}..={} out of order (expected >= {next_offset})",
+                    "batch offsets {}..={} where {next_offset} was expected",
                     h.base_offset,
                     h.last_offset()
                 ));
@@ -413,7 +439,7 @@ impl Segment {
                 });
             }
             let epoch = h.partition_leader_epoch;
-            if epoch >= 0 && epochs.last().map_or(true, |&(e, _)| e != epoch) {
+            if epoch >= 0 && epochs.last().is_none_or(|&(e, _)| e != epoch) {
                 epochs.push((epoch, h.base_offset));
             }
             next_offset = h.next_offset();
@@ -562,13 +588,19 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(segment_file_name(42, LOG_SUFFIX), "00000000000000000042.log");
+        assert_eq!(
+            segment_file_name(42, LOG_SUFFIX),
+            "00000000000000000042.log"
+        );
         assert_eq!(
             parse_segment_file_name("00000000000000000042.timeindex"),
             Some((42, TIME_INDEX_SUFFIX))
         );
         assert_eq!(parse_segment_file_name("0000000000000000042.log"), None);
-        assert_eq!(parse_segment_file_name("00000000000000000042.log.tmp"), None);
+        assert_eq!(
+            parse_segment_file_name("00000000000000000042.log.tmp"),
+            None
+        );
         assert_eq!(parse_segment_file_name("leader-epoch-checkpoint"), None);
     }
 
@@ -578,7 +610,10 @@ mod tests {
         assert_eq!(c.on_batch(100, 0, 5, 0, 60), (None, None));
         assert_eq!(c.on_batch(100, 1, 3, 60, 60), (None, None));
         // 120 bytes since the last entry > 100: index this batch.
-        assert_eq!(c.on_batch(100, 2, 4, 120, 60), (Some((2, 120)), Some((5, 0))));
+        assert_eq!(
+            c.on_batch(100, 2, 4, 120, 60),
+            (Some((2, 120)), Some((5, 0)))
+        );
         // Max did not grow: offset entry only.
         assert_eq!(c.on_batch(100, 3, 4, 180, 60), (None, None));
         assert_eq!(c.on_batch(100, 4, 4, 240, 60), (Some((4, 240)), None));

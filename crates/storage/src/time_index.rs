@@ -120,7 +120,10 @@ mod tests {
         idx.file.seal().unwrap();
         let disk = TimeIndex::open_disk(path, 50).unwrap();
         for ts in (900..11_100).step_by(3) {
-            assert_eq!(disk.lookup_before(ts).unwrap(), idx.lookup_before(ts).unwrap());
+            assert_eq!(
+                disk.lookup_before(ts).unwrap(),
+                idx.lookup_before(ts).unwrap()
+            );
         }
         assert_eq!(disk.last(), idx.last());
     }

@@ -1,1 +1,84 @@
-//! placeholder
+//! AlterConfigs (key 33), the legacy non-incremental form: the configs
+//! given for a topic replace its whole set of overrides. Only topic
+//! resources can be altered; broker configs are static in fjord.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use fjord_protocol::messages::alter_configs_request::AlterConfigsResource;
+use fjord_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
+use fjord_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse};
+use fjord_protocol::ErrorCode;
+
+use super::configs::{self, ConfigError};
+use super::RequestCtx;
+use crate::state::BrokerState;
+
+crate::handler!(AlterConfigs, 0, 2);
+
+fn alter(
+    state: &BrokerState,
+    r: &AlterConfigsResource,
+    validate_only: bool,
+) -> Result<(), ConfigError> {
+    let topic = configs::alter_target(state, r.resource_type, &r.resource_name)?;
+    let mut overrides = BTreeMap::new();
+    for c in &r.configs {
+        let Some(value) = &c.value else {
+            return Err(ConfigError::new(
+                ErrorCode::InvalidRequest,
+                format!("Null value not supported for : {}", c.name),
+            ));
+        };
+        overrides.insert(c.name.clone(), value.clone());
+    }
+    let log = configs::validate_topic_configs(&state.config, &overrides)?;
+    if validate_only {
+        return Ok(());
+    }
+    configs::apply_topic_configs(state, &topic, overrides, log)?;
+    tracing::info!(topic = %topic.name, "replaced topic configs");
+    Ok(())
+}
+
+async fn handle(
+    state: Arc<BrokerState>,
+    _ctx: RequestCtx,
+    req: AlterConfigsRequest,
+) -> AlterConfigsResponse {
+    let duplicates = configs::duplicate_resources(
+        req.resources
+            .iter()
+            .map(|r| (r.resource_type, r.resource_name.as_str())),
+    );
+    let _guard = state.admin_lock.lock().await;
+    let responses = req
+        .resources
+        .iter()
+        .map(|r| {
+            let outcome = if duplicates.contains(&(r.resource_type, r.resource_name.clone())) {
+                Err(ConfigError::new(
+                    ErrorCode::InvalidRequest,
+                    "Duplicate resource.",
+                ))
+            } else {
+                alter(&state, r, req.validate_only)
+            };
+            let (code, message) = match outcome {
+                Ok(()) => (ErrorCode::None, None),
+                Err(e) => (e.code, Some(e.message)),
+            };
+            AlterConfigsResourceResponse {
+                error_code: code.code(),
+                error_message: message,
+                resource_type: r.resource_type,
+                resource_name: r.resource_name.clone(),
+                ..Default::default()
+            }
+        })
+        .collect();
+    AlterConfigsResponse {
+        responses,
+        ..Default::default()
+    }
+}

@@ -1,1 +1,170 @@
-//! placeholder
+//! CreatePartitions (key 37): grows topics to a new partition count
+//! (never shrinks); manual assignments may only name this broker.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use fjord_protocol::messages::create_partitions_request::CreatePartitionsTopic;
+use fjord_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
+use fjord_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
+use fjord_protocol::ErrorCode;
+
+use super::configs::ConfigError;
+use super::create_topics::MAX_PARTITIONS;
+use super::RequestCtx;
+use crate::state::{BrokerState, Topic};
+
+crate::handler!(CreatePartitions, 0, 3);
+
+/// Checks the request for one topic; returns the topic to grow.
+fn check(state: &BrokerState, t: &CreatePartitionsTopic) -> Result<Arc<Topic>, ConfigError> {
+    let Some(topic) = state.topic(&t.name) else {
+        return Err(ConfigError::new(
+            ErrorCode::UnknownTopicOrPartition,
+            format!("The topic '{}' does not exist.", t.name),
+        ));
+    };
+    let current = topic.partitions.len() as i32;
+    if t.count < current {
+        return Err(ConfigError::new(
+            ErrorCode::InvalidPartitions,
+            format!(
+                "Topic currently has {current} partitions, which is higher than the requested {}.",
+                t.count
+            ),
+        ));
+    }
+    if t.count == current {
+        return Err(ConfigError::new(
+            ErrorCode::InvalidPartitions,
+            format!("Topic already has {current} partitions."),
+        ));
+    }
+    if t.count > MAX_PARTITIONS {
+        return Err(ConfigError::new(
+            ErrorCode::InvalidPartitions,
+            format!(
+                "Number of partitions {} is more than the limit of {MAX_PARTITIONS}.",
+                t.count
+            ),
+        ));
+    }
+    if let Some(assignments) = &t.assignments {
+        let added = t.count - current;
+        if assignments.len() as i64 != i64::from(added) {
+            return Err(ConfigError::new(
+                ErrorCode::InvalidReplicaAssignment,
+                format!(
+                    "Attempted to add {added} additional partitions, but only {} assignments were specified.",
+                    assignments.len()
+                ),
+            ));
+        }
+        for a in assignments {
+            if a.broker_ids.is_empty() {
+                return Err(ConfigError::new(
+                    ErrorCode::InvalidReplicaAssignment,
+                    "The manual partition assignment includes an empty replica list.",
+                ));
+            }
+            // Existing partitions have one replica; new ones must match.
+            if a.broker_ids.len() != 1 {
+                return Err(ConfigError::new(
+                    ErrorCode::InvalidReplicaAssignment,
+                    format!(
+                        "The manual partition assignment has {} replicas, but the topic's replication factor is 1.",
+                        a.broker_ids.len()
+                    ),
+                ));
+            }
+            if let Some(b) = a.broker_ids.iter().find(|b| **b != state.node_id) {
+                return Err(ConfigError::new(
+                    ErrorCode::InvalidReplicaAssignment,
+                    format!("The manual partition assignment includes broker {b}, but no such broker is registered."),
+                ));
+            }
+        }
+    }
+    Ok(topic)
+}
+
+fn result(name: String, e: Option<ConfigError>) -> CreatePartitionsTopicResult {
+    let (code, message) = match e {
+        Some(e) => (e.code, Some(e.message)),
+        None => (ErrorCode::None, None),
+    };
+    CreatePartitionsTopicResult {
+        name,
+        error_code: code.code(),
+        error_message: message,
+        ..Default::default()
+    }
+}
+
+async fn handle(
+    state: Arc<BrokerState>,
+    _ctx: RequestCtx,
+    req: CreatePartitionsRequest,
+) -> CreatePartitionsResponse {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for t in &req.topics {
+        *counts.entry(t.name.as_str()).or_default() += 1;
+    }
+    let _guard = state.admin_lock.lock().await;
+    let mut results = Vec::with_capacity(req.topics.len());
+    let mut reported: Vec<&str> = Vec::new();
+    for t in &req.topics {
+        if counts.get(t.name.as_str()).copied().unwrap_or(0) > 1 {
+            if !reported.contains(&t.name.as_str()) {
+                reported.push(&t.name);
+                results.push(result(
+                    t.name.clone(),
+                    Some(ConfigError::new(
+                        ErrorCode::InvalidRequest,
+                        "Duplicate topic name.",
+                    )),
+                ));
+            }
+            continue;
+        }
+        let topic = match check(&state, t) {
+            Ok(topic) => topic,
+            Err(e) => {
+                results.push(result(t.name.clone(), Some(e)));
+                continue;
+            }
+        };
+        if req.validate_only {
+            results.push(result(t.name.clone(), None));
+            continue;
+        }
+        let grown = state
+            .grow_topic(&topic, t.count)
+            .and_then(|g| state.replace_topic(g));
+        match grown {
+            Ok(g) => {
+                tracing::info!(
+                    topic = %t.name,
+                    from = topic.partitions.len(),
+                    to = g.partitions.len(),
+                    "added partitions"
+                );
+                results.push(result(t.name.clone(), None));
+            }
+            Err(e) => {
+                tracing::error!(topic = %t.name, error = %e, "adding partitions failed");
+                results.push(result(
+                    t.name.clone(),
+                    Some(ConfigError::new(
+                        ErrorCode::KafkaStorageError,
+                        format!("Adding partitions failed: {e}"),
+                    )),
+                ));
+            }
+        }
+    }
+    CreatePartitionsResponse {
+        results,
+        ..Default::default()
+    }
+}

@@ -1,1 +1,308 @@
-//! placeholder
+//! CreateTopics (key 19): checks names, partition counts, replication
+//! factors, manual assignments and configs, then creates the topics (or,
+//! with `validate_only`, only reports what would be created).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use fjord_protocol::messages::create_topics_request::{CreatableReplicaAssignment, CreatableTopic};
+use fjord_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
+use fjord_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
+use fjord_protocol::{ErrorCode, Uuid};
+use fjord_storage::LogConfig;
+
+use super::configs::{self, ConfigError};
+use super::RequestCtx;
+use crate::state::{validate_topic_name, BrokerState};
+
+crate::handler!(CreateTopics, 0, 7);
+
+/// The most partitions one topic may have (as `num.partitions`).
+pub const MAX_PARTITIONS: i32 = 100_000;
+
+/// A topic that passed every check.
+struct Plan {
+    partitions: i32,
+    overrides: BTreeMap<String, String>,
+    log: LogConfig,
+}
+
+/// Kafka's `Topic.hasCollision`: `.` and `_` collide in metric names.
+fn collides(a: &str, b: &str) -> bool {
+    a != b && a.replace('.', "_") == b.replace('.', "_")
+}
+
+fn check_assignments(
+    node_id: i32,
+    assignments: &[CreatableReplicaAssignment],
+) -> Result<i32, ConfigError> {
+    let invalid = |m: String| ConfigError::new(ErrorCode::InvalidReplicaAssignment, m);
+    let mut indexes: Vec<i32> = assignments.iter().map(|a| a.partition_index).collect();
+    indexes.sort_unstable();
+    if indexes
+        .iter()
+        .enumerate()
+        .any(|(i, p)| i64::from(*p) != i as i64)
+    {
+        return Err(invalid(
+            "Partitions in the manual assignment should be a consecutive 0-based integer sequence."
+                .into(),
+        ));
+    }
+    for a in assignments {
+        if a.broker_ids.is_empty() {
+            return Err(invalid(format!(
+                "The manual partition assignment of partition {} includes an empty replica list.",
+                a.partition_index
+            )));
+        }
+        for (i, b) in a.broker_ids.iter().enumerate() {
+            if a.broker_ids[..i].contains(b) {
+                return Err(invalid(format!(
+                    "The manual partition assignment includes the broker {b} more than once."
+                )));
+            }
+            if *b != node_id {
+                return Err(invalid(format!(
+                    "The manual partition assignment includes broker {b}, but no such broker is registered."
+                )));
+            }
+        }
+    }
+    Ok(assignments.len() as i32)
+}
+
+fn plan(state: &BrokerState, t: &CreatableTopic) -> Result<Plan, ConfigError> {
+    validate_topic_name(&t.name)
+        .map_err(|m| ConfigError::new(ErrorCode::InvalidTopicException, m))?;
+    if state.topic(&t.name).is_some() {
+        return Err(ConfigError::new(
+            ErrorCode::TopicAlreadyExists,
+            format!("Topic '{}' already exists.", t.name),
+        ));
+    }
+    if let Some(other) = state
+        .all_topics()
+        .iter()
+        .find(|o| collides(&o.name, &t.name))
+    {
+        return Err(ConfigError::new(
+            ErrorCode::InvalidTopicException,
+            format!(
+                "Topic '{}' collides with existing topic: {}",
+                t.name, other.name
+            ),
+        ));
+    }
+    let partitions = if !t.assignments.is_empty() {
+        if t.num_partitions != -1 || t.replication_factor != -1 {
+            return Err(ConfigError::new(
+                ErrorCode::InvalidRequest,
+                "Both numPartitions or replicationFactor and replicasAssignments were set. \
+                 Both cannot be used at the same time.",
+            ));
+        }
+        check_assignments(state.node_id, &t.assignments)?
+    } else {
+        match t.replication_factor {
+            -1 | 1 => {}
+            rf if rf <= 0 => {
+                return Err(ConfigError::new(
+                    ErrorCode::InvalidReplicationFactor,
+                    "Replication factor must be larger than 0, or -1 to use the default value.",
+                ))
+            }
+            rf => {
+                return Err(ConfigError::new(
+                    ErrorCode::InvalidReplicationFactor,
+                    format!("Replication factor: {rf} larger than available brokers: 1."),
+                ))
+            }
+        }
+        match t.num_partitions {
+            -1 => state.config.num_partitions,
+            n if n <= 0 => {
+                return Err(ConfigError::new(
+                    ErrorCode::InvalidPartitions,
+                    "Number of partitions was set to an invalid non-positive value.",
+                ))
+            }
+            n => n,
+        }
+    };
+    if partitions > MAX_PARTITIONS {
+        return Err(ConfigError::new(
+            ErrorCode::InvalidPartitions,
+            format!(
+                "Number of partitions {partitions} is more than the limit of {MAX_PARTITIONS}."
+            ),
+        ));
+    }
+    let mut overrides = BTreeMap::new();
+    for c in &t.configs {
+        let Some(value) = &c.value else {
+            return Err(ConfigError::new(
+                ErrorCode::InvalidRequest,
+                format!("Null value not supported for topic configs: {}", c.name),
+            ));
+        };
+        overrides.insert(c.name.clone(), value.clone());
+    }
+    let log = configs::validate_topic_configs(&state.config, &overrides)?;
+    Ok(Plan {
+        partitions,
+        overrides,
+        log,
+    })
+}
+
+fn error_result(name: String, e: ConfigError) -> CreatableTopicResult {
+    CreatableTopicResult {
+        name,
+        topic_id: Uuid::ZERO,
+        error_code: e.code.code(),
+        error_message: Some(e.message),
+        num_partitions: -1,
+        replication_factor: -1,
+        configs: Some(Vec::new()),
+        ..Default::default()
+    }
+}
+
+fn described_configs(
+    state: &BrokerState,
+    overrides: &BTreeMap<String, String>,
+    log: &LogConfig,
+) -> Vec<CreatableTopicConfigs> {
+    configs::describe_topic(&state.config, overrides, log)
+        .into_iter()
+        .map(|d| CreatableTopicConfigs {
+            name: d.name,
+            value: d.value,
+            read_only: d.read_only,
+            config_source: d.source,
+            is_sensitive: d.sensitive,
+            ..Default::default()
+        })
+        .collect()
+}
+
+async fn handle(
+    state: Arc<BrokerState>,
+    _ctx: RequestCtx,
+    req: CreateTopicsRequest,
+) -> CreateTopicsResponse {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for t in &req.topics {
+        *counts.entry(t.name.as_str()).or_default() += 1;
+    }
+    // Checks and creation happen under one lock so no other admin request
+    // can create a clashing topic in between.
+    let _guard = state.admin_lock.lock().await;
+    let mut results = Vec::with_capacity(req.topics.len());
+    let mut reported_duplicates: Vec<&str> = Vec::new();
+    for t in &req.topics {
+        if counts.get(t.name.as_str()).copied().unwrap_or(0) > 1 {
+            if !reported_duplicates.contains(&t.name.as_str()) {
+                reported_duplicates.push(&t.name);
+                results.push(error_result(
+                    t.name.clone(),
+                    ConfigError::new(ErrorCode::InvalidRequest, "Duplicate topic name."),
+                ));
+            }
+            continue;
+        }
+        let plan = match plan(&state, t) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::debug!(topic = %t.name, error = %e.message, "create topic refused");
+                results.push(error_result(t.name.clone(), e));
+                continue;
+            }
+        };
+        let configs = Some(described_configs(&state, &plan.overrides, &plan.log));
+        if req.validate_only {
+            results.push(CreatableTopicResult {
+                name: t.name.clone(),
+                topic_id: Uuid::ZERO,
+                error_code: ErrorCode::None.code(),
+                error_message: None,
+                num_partitions: plan.partitions,
+                replication_factor: 1,
+                configs,
+                ..Default::default()
+            });
+            continue;
+        }
+        match state.create_topic(&t.name, plan.partitions, plan.overrides) {
+            Ok(created) => {
+                tracing::info!(topic = %t.name, partitions = plan.partitions, "created topic");
+                results.push(CreatableTopicResult {
+                    name: t.name.clone(),
+                    topic_id: created.id,
+                    error_code: ErrorCode::None.code(),
+                    error_message: None,
+                    num_partitions: created.partitions.len() as i32,
+                    replication_factor: 1,
+                    configs,
+                    ..Default::default()
+                });
+            }
+            Err(e) => {
+                tracing::error!(topic = %t.name, error = %e, "create topic failed");
+                results.push(error_result(
+                    t.name.clone(),
+                    ConfigError::new(
+                        ErrorCode::KafkaStorageError,
+                        format!("Creating the topic failed: {e}"),
+                    ),
+                ));
+            }
+        }
+    }
+    CreateTopicsResponse {
+        topics: results,
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_collisions() {
+        assert!(collides("a.b", "a_b"));
+        assert!(!collides("a.b", "a.b"));
+        assert!(!collides("ab", "a_b"));
+    }
+
+    #[test]
+    fn assignments() {
+        let a = |p: i32, b: Vec<i32>| CreatableReplicaAssignment {
+            partition_index: p,
+            broker_ids: b,
+            ..Default::default()
+        };
+        assert_eq!(check_assignments(1, &[a(1, vec![1]), a(0, vec![1])]), Ok(2));
+        let err = |r: Result<i32, ConfigError>| r.unwrap_err().code;
+        assert_eq!(
+            err(check_assignments(1, &[a(0, vec![1]), a(2, vec![1])])),
+            ErrorCode::InvalidReplicaAssignment
+        );
+        assert_eq!(
+            err(check_assignments(1, &[a(0, vec![2])])),
+            ErrorCode::InvalidReplicaAssignment
+        );
+        assert_eq!(
+            err(check_assignments(1, &[a(0, vec![1, 1])])),
+            ErrorCode::InvalidReplicaAssignment
+        );
+        assert_eq!(
+            err(check_assignments(1, &[a(0, vec![])])),
+            ErrorCode::InvalidReplicaAssignment
+        );
+    }
+}

@@ -1,1 +1,65 @@
-//! placeholder
+//! DescribeCluster (key 60): the cluster id, this node as the only broker
+//! and as the controller.
+
+use std::sync::Arc;
+
+use fjord_protocol::messages::describe_cluster_response::DescribeClusterBroker;
+use fjord_protocol::messages::{DescribeClusterRequest, DescribeClusterResponse};
+use fjord_protocol::ErrorCode;
+
+use super::metadata::broker_endpoint;
+use super::RequestCtx;
+use crate::state::BrokerState;
+
+crate::handler!(DescribeCluster, 0, 1);
+
+/// `EndpointType` ids (v1+).
+const ENDPOINT_BROKER: i8 = 1;
+const ENDPOINT_CONTROLLER: i8 = 2;
+
+async fn handle(
+    state: Arc<BrokerState>,
+    ctx: RequestCtx,
+    req: DescribeClusterRequest,
+) -> DescribeClusterResponse {
+    let refuse = |v1_code: ErrorCode, message: String| DescribeClusterResponse {
+        error_code: if ctx.api_version == 0 {
+            ErrorCode::InvalidRequest
+        } else {
+            v1_code
+        }
+        .code(),
+        error_message: Some(message),
+        endpoint_type: ENDPOINT_BROKER,
+        ..Default::default()
+    };
+    match req.endpoint_type {
+        ENDPOINT_BROKER => {}
+        ENDPOINT_CONTROLLER => {
+            return refuse(
+                ErrorCode::MismatchedEndpointType,
+                "The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER"
+                    .into(),
+            )
+        }
+        other => return refuse(ErrorCode::UnsupportedEndpointType, format!("Unsupported endpoint type {other}")),
+    }
+    let (host, port) = broker_endpoint(&state);
+    DescribeClusterResponse {
+        error_code: ErrorCode::None.code(),
+        error_message: None,
+        endpoint_type: ENDPOINT_BROKER,
+        cluster_id: state.cluster_id.clone(),
+        controller_id: state.node_id,
+        brokers: vec![DescribeClusterBroker {
+            broker_id: state.node_id,
+            host,
+            port,
+            rack: None,
+            ..Default::default()
+        }],
+        // No authorizer: operations are not reported.
+        cluster_authorized_operations: i32::MIN,
+        ..Default::default()
+    }
+}

@@ -21,6 +21,7 @@ pub mod describe_configs;
 pub mod describe_log_dirs;
 pub mod fetch;
 pub mod alter_configs;
+pub mod configs;
 pub mod incremental_alter_configs;
 pub mod list_offsets;
 pub mod metadata;
