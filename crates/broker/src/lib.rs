@@ -10,6 +10,7 @@ pub mod connection;
 pub mod handlers;
 pub mod http;
 pub mod partition;
+pub mod producer_state;
 pub mod server;
 pub mod state;
 

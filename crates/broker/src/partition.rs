@@ -12,6 +12,8 @@ use std::sync::Arc;
 
 use fjord_storage::Log;
 
+use crate::producer_state::ProducerStates;
+
 pub struct Partition {
     pub topic: String,
     pub index: i32,
@@ -21,6 +23,9 @@ pub struct Partition {
     /// Offsets below this are committed: durable under the default flush
     /// policy (the only replica is this one), visible to consumers.
     high_watermark: AtomicI64,
+    /// Idempotent producers' sequence state; appends of batches with a
+    /// producer id hold this lock from check to record.
+    pub producers: std::sync::Mutex<ProducerStates>,
 }
 
 impl Partition {
@@ -28,13 +33,25 @@ impl Partition {
         // After a restart everything recovered from disk is committed:
         // this broker is the whole ISR.
         let hw = log.log_end_offset();
+        let producers = ProducerStates::load(&log, crate::handlers::now_ms());
         Partition {
             topic: topic.to_string(),
             index,
             log,
             leader_epoch,
             high_watermark: AtomicI64::new(hw),
+            producers: std::sync::Mutex::new(producers),
         }
+    }
+
+    /// Snapshots producer state, then syncs and closes the log.
+    pub fn close(&self) -> Result<(), fjord_storage::StorageError> {
+        if let Ok(states) = self.producers.lock() {
+            if let Err(e) = states.write_snapshot(self.log.dir(), self.log.log_end_offset()) {
+                tracing::warn!(topic = %self.topic, partition = self.index, error = %e, "producer snapshot failed");
+            }
+        }
+        self.log.close()
     }
 
     pub fn high_watermark(&self) -> i64 {

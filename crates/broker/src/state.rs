@@ -52,7 +52,13 @@ struct MetaFile {
     cluster_id: String,
     node_id: i32,
     topics: Vec<TopicMeta>,
+    /// Producer ids below this may have been handed out.
+    #[serde(default)]
+    producer_id_block_end: i64,
 }
+
+/// Producer ids are reserved in blocks so a restart never reuses one.
+const PRODUCER_ID_BLOCK: i64 = 1000;
 
 pub struct Topic {
     pub name: String,
@@ -74,6 +80,8 @@ pub struct BrokerState {
     /// Bumped whenever any high watermark moves; long-poll fetches wait on it.
     pub data_version: watch::Sender<u64>,
     meta_path: PathBuf,
+    /// (next producer id, end of the reserved block).
+    producer_ids: std::sync::Mutex<(i64, i64)>,
 }
 
 pub fn uuid_hex(u: &Uuid) -> String {
@@ -127,6 +135,7 @@ impl BrokerState {
                 cluster_id: cluster_id_string(&random_uuid()),
                 node_id: config.node_id,
                 topics: Vec::new(),
+                producer_id_block_end: 0,
             }
         };
         let (data_version, _) = watch::channel(0u64);
@@ -137,6 +146,7 @@ impl BrokerState {
             admin_lock: tokio::sync::Mutex::new(()),
             data_version,
             meta_path,
+            producer_ids: std::sync::Mutex::new((file.producer_id_block_end, file.producer_id_block_end)),
             config,
         };
         let mut loaded = HashMap::new();
@@ -194,10 +204,12 @@ impl BrokerState {
             v.sort_by(|a, b| a.name.cmp(&b.name));
             v
         };
+        let producer_id_block_end = self.producer_ids.lock().map(|g| g.1).unwrap_or(0);
         let file = MetaFile {
             cluster_id: self.cluster_id.clone(),
             node_id: self.node_id,
             topics,
+            producer_id_block_end,
         };
         let text = serde_json::to_string_pretty(&file).map_err(|e| StateError::Corrupt("topics".into(), e.to_string()))?;
         let tmp = self.meta_path.with_extension("json.tmp");
@@ -214,6 +226,27 @@ impl BrokerState {
             }
         }
         Ok(())
+    }
+
+    /// Hands out a producer id never used before on this cluster.
+    pub fn allocate_producer_id(&self) -> Result<i64, StateError> {
+        let (id, needs_persist) = {
+            let mut g = self
+                .producer_ids
+                .lock()
+                .map_err(|_| StateError::Corrupt("producer ids".into(), "lock poisoned".into()))?;
+            let id = g.0;
+            g.0 += 1;
+            let needs = g.0 > g.1;
+            if needs {
+                g.1 = id + PRODUCER_ID_BLOCK;
+            }
+            (id, needs)
+        };
+        if needs_persist {
+            self.persist()?;
+        }
+        Ok(id)
     }
 
     pub fn topic(&self, name: &str) -> Option<Arc<Topic>> {
@@ -304,7 +337,7 @@ impl BrokerState {
     pub fn close_all(&self) {
         for t in self.all_topics() {
             for p in &t.partitions {
-                if let Err(e) = p.log.close() {
+                if let Err(e) = p.close() {
                     tracing::error!(topic = %t.name, partition = p.index, error = %e, "closing log failed");
                 }
             }

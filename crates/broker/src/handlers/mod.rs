@@ -23,6 +23,7 @@ pub mod fetch;
 pub mod alter_configs;
 pub mod configs;
 pub mod incremental_alter_configs;
+pub mod init_producer_id;
 pub mod list_offsets;
 pub mod metadata;
 pub mod offset_for_leader_epoch;
@@ -89,6 +90,7 @@ pub const HANDLERS: &[Handler] = &[
     create_partitions::HANDLER,
     describe_log_dirs::HANDLER,
     describe_cluster::HANDLER,
+    init_producer_id::HANDLER,
 ];
 
 /// The handler for `key` if `version` is in its served range.

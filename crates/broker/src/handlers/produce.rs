@@ -18,6 +18,7 @@ use fjord_storage::FlushPolicy;
 use super::{now_ms, RequestCtx};
 use crate::connection::storage_error_code;
 use crate::partition::Partition;
+use crate::producer_state;
 use crate::state::BrokerState;
 
 crate::handler!(Produce, 3, 11);
@@ -137,11 +138,8 @@ async fn handle(state: Arc<BrokerState>, mut ctx: RequestCtx, req: ProduceReques
                 parts.push(r);
                 continue;
             }
-            let mut buf = BytesMut::from(&data[..]);
-            let log = partition.log.clone();
-            let epoch = partition.leader_epoch;
-            match log.append(&mut buf, epoch, now) {
-                Ok(info) => {
+            match append(&partition, &data, now) {
+                Ok(Appended::New(info)) => {
                     parts.push(PartitionProduceResponse {
                         index: pd.index,
                         error_code: ErrorCode::None.code(),
@@ -157,9 +155,28 @@ async fn handle(state: Arc<BrokerState>, mut ctx: RequestCtx, req: ProduceReques
                         next_offset: info.last_offset + 1,
                     });
                 }
-                Err(e) => {
-                    tracing::error!(topic = %topic.name, partition = pd.index, error = %e, "append failed");
-                    parts.push(part_error(pd.index, storage_error_code(&e), Some(e.to_string())));
+                Ok(Appended::Duplicate { base_offset }) => {
+                    tracing::debug!(topic = %topic.name, partition = pd.index, base_offset, "duplicate idempotent batch");
+                    parts.push(PartitionProduceResponse {
+                        index: pd.index,
+                        error_code: ErrorCode::None.code(),
+                        base_offset,
+                        log_append_time_ms: -1,
+                        log_start_offset: partition.log.log_start_offset(),
+                        ..Default::default()
+                    });
+                    // The original may not be durable yet: wait for it too.
+                    let next_offset = partition.log.log_end_offset();
+                    pending.push(Pending {
+                        topic_idx: ti,
+                        part_idx: pi,
+                        partition,
+                        next_offset,
+                    });
+                }
+                Err((code, msg)) => {
+                    tracing::debug!(topic = %topic.name, partition = pd.index, code = %code, msg, "produce refused");
+                    parts.push(part_error(pd.index, code, Some(msg)));
                 }
             }
         }
@@ -204,6 +221,66 @@ async fn handle(state: Arc<BrokerState>, mut ctx: RequestCtx, req: ProduceReques
         responses,
         ..Default::default()
     }
+}
+
+enum Appended {
+    New(fjord_storage::AppendInfo),
+    Duplicate { base_offset: i64 },
+}
+
+/// Appends one partition's payload, applying idempotent-producer checks
+/// for batches that carry a producer id.
+fn append(partition: &Partition, data: &Bytes, now: i64) -> Result<Appended, (ErrorCode, String)> {
+    let first = BatchIter::new(data)
+        .next()
+        .and_then(|r| r.ok())
+        .map(|(h, _)| h)
+        .ok_or((ErrorCode::CorruptMessage, "no record batch".to_string()))?;
+    let mut buf = BytesMut::from(&data[..]);
+    let storage_err = |e: fjord_storage::StorageError| {
+        tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "append failed");
+        (storage_error_code(&e), e.to_string())
+    };
+    if !first.has_producer_id() {
+        return partition
+            .log
+            .append(&mut buf, partition.leader_epoch, now)
+            .map(Appended::New)
+            .map_err(storage_err);
+    }
+    let mut states = partition
+        .producers
+        .lock()
+        .map_err(|_| (ErrorCode::UnknownServerError, "producer state lock poisoned".to_string()))?;
+    let mut batch_count = 0;
+    for item in BatchIter::new(data) {
+        let (h, _) = item.map_err(|e| (ErrorCode::CorruptMessage, e.to_string()))?;
+        batch_count += 1;
+        if h.producer_id != first.producer_id || h.producer_epoch != first.producer_epoch {
+            return Err((ErrorCode::InvalidRecord, "batches of one partition must share a producer".into()));
+        }
+        if h.is_transactional() {
+            return Err((ErrorCode::InvalidTxnState, "transactions are not supported yet".into()));
+        }
+        match states.check(&h) {
+            producer_state::Check::Append => {}
+            producer_state::Check::Duplicate { base_offset } if batch_count == 1 && BatchIter::new(data).count() == 1 => {
+                return Ok(Appended::Duplicate { base_offset });
+            }
+            producer_state::Check::Duplicate { .. } => {
+                return Err((ErrorCode::DuplicateSequenceNumber, "duplicate batch in a multi-batch request".into()));
+            }
+            producer_state::Check::Reject(code, msg) => return Err((code, msg)),
+        }
+    }
+    let info = partition
+        .log
+        .append(&mut buf, partition.leader_epoch, now)
+        .map_err(storage_err)?;
+    for (h, _) in BatchIter::new(&buf).flatten() {
+        states.record(&h);
+    }
+    Ok(Appended::New(info))
 }
 
 /// Syncs (or not, per flush policy) and advances the high watermark.
