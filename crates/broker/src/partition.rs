@@ -33,6 +33,7 @@ impl Partition {
         // After a restart everything recovered from disk is committed:
         // this broker is the whole ISR.
         let hw = log.log_end_offset();
+        log.set_high_watermark(hw);
         let producers = ProducerStates::load(&log, crate::handlers::now_ms());
         Partition {
             topic: topic.to_string(),

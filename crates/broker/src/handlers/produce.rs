@@ -127,6 +127,20 @@ async fn handle(state: Arc<BrokerState>, mut ctx: RequestCtx, req: ProduceReques
                 parts.push(part_error(pd.index, ErrorCode::UnknownTopicOrPartition, None));
                 continue;
             };
+            let min_isr = topic
+                .configs
+                .get("min.insync.replicas")
+                .and_then(|v| v.parse::<i32>().ok())
+                .unwrap_or(1);
+            if acks == -1 && min_isr > 1 {
+                // This partition has one in-sync replica: this broker.
+                parts.push(part_error(
+                    pd.index,
+                    ErrorCode::NotEnoughReplicas,
+                    Some(format!("min.insync.replicas is {min_isr} but only 1 replica is in sync")),
+                ));
+                continue;
+            }
             let Some(data) = pd.records else {
                 parts.push(part_error(pd.index, ErrorCode::InvalidRecord, Some("null records".into())));
                 continue;
