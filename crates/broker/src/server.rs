@@ -150,10 +150,15 @@ fn periodic_flush(state: &BrokerState) {
     let now = crate::handlers::now_ms();
     for t in state.all_topics() {
         for p in &t.partitions {
-            if let fjord_storage::FlushPolicy::PageCache { .. } = p.log.flush_policy() {
-                if let Err(e) = p.log.flush_if_due(now) {
-                    tracing::error!(topic = %t.name, partition = p.index, error = %e, "flush failed");
+            // Page-cache mode syncs on its intervals; the default mode uses
+            // this to make acks=0 writes durable and checkpoint watermarks.
+            match p.log.flush_if_due(now) {
+                Ok(_) => {
+                    if p.advance_high_watermark(p.log.durable_offset()) {
+                        state.notify_data();
+                    }
                 }
+                Err(e) => tracing::error!(topic = %t.name, partition = p.index, error = %e, "flush failed"),
             }
         }
     }

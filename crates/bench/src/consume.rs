@@ -1,0 +1,217 @@
+//! `consume`: an assign-only BaseConsumer (a group.id is set because
+//! librdkafka requires one for assign(), but it never joins the group nor
+//! commits) reads every partition from the beginning.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use serde::Serialize;
+
+use crate::common::{partition_count, rate, ConnArgs, LogContext, Output, Result, MB};
+
+#[derive(Args, Debug)]
+pub struct ConsumeArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    /// Stop after this many records (default: stop when every partition
+    /// has reached its end).
+    #[arg(long, short = 'n')]
+    pub count: Option<u64>,
+    /// Stop after this many seconds even if not done (the report then
+    /// says complete=false).
+    #[arg(long, short = 'd')]
+    pub duration: Option<f64>,
+    /// Give up after this many seconds without a record.
+    #[arg(long, default_value_t = 10.0)]
+    pub idle_timeout: f64,
+    /// fetch.max.bytes.
+    #[arg(long, default_value_t = 50 * 1024 * 1024)]
+    pub fetch_max_bytes: usize,
+    /// max.partition.fetch.bytes.
+    #[arg(long, default_value_t = 8 * 1024 * 1024)]
+    pub max_partition_fetch_bytes: usize,
+    /// fetch.wait.max.ms.
+    #[arg(long, default_value_t = 100)]
+    pub fetch_wait_max_ms: u64,
+    /// fetch.min.bytes.
+    #[arg(long, default_value_t = 1)]
+    pub fetch_min_bytes: usize,
+}
+
+#[derive(Serialize)]
+struct ConsumeReport<'a> {
+    mode: &'static str,
+    brokers: &'a str,
+    topic: &'a str,
+    partitions: i32,
+    consumed: u64,
+    bytes: u64,
+    errors: u64,
+    first_error: Option<String>,
+    complete: bool,
+    first_record_ms: Option<f64>,
+    elapsed_s: f64,
+    msgs_per_sec: f64,
+    mb_per_sec: f64,
+}
+
+pub fn run(args: ConsumeArgs, out: &Output) -> Result<bool> {
+    let partitions = partition_count(&args.conn, Duration::from_secs(10))?;
+    let tuned = vec![
+        ("group.id", format!("fjord-bench-{}", std::process::id())),
+        ("enable.auto.commit", "false".to_string()),
+        ("enable.auto.offset.store", "false".to_string()),
+        ("enable.partition.eof", "true".to_string()),
+        ("auto.offset.reset", "earliest".to_string()),
+        ("fetch.min.bytes", args.fetch_min_bytes.to_string()),
+        ("fetch.wait.max.ms", args.fetch_wait_max_ms.to_string()),
+        ("fetch.max.bytes", args.fetch_max_bytes.to_string()),
+        (
+            "max.partition.fetch.bytes",
+            args.max_partition_fetch_bytes.to_string(),
+        ),
+        (
+            "receive.message.max.bytes",
+            (args.fetch_max_bytes.max(args.max_partition_fetch_bytes) + 1024 * 1024).to_string(),
+        ),
+        ("queued.min.messages", "1000000".to_string()),
+        ("queued.max.messages.kbytes", "262144".to_string()),
+        ("check.crcs", "false".to_string()),
+        ("socket.receive.buffer.bytes", "4194304".to_string()),
+    ];
+    let consumer: BaseConsumer<LogContext> = args
+        .conn
+        .client_config(&tuned)
+        .create_with_context(LogContext)?;
+    let topic = args.conn.topic.as_str();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)?;
+    }
+
+    // Warm this client's metadata cache so that assign() finds the leaders
+    // at once (otherwise librdkafka retries the offset lookup ~500 ms later).
+    consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    let start = Instant::now();
+    consumer.assign(&tpl)?;
+    let mut consumed: u64 = 0;
+    let mut bytes: u64 = 0;
+    let mut errors: u64 = 0;
+    let mut first_error: Option<String> = None;
+    let mut first_record: Option<Duration> = None;
+    let mut eof: HashSet<i32> = HashSet::new();
+    let mut idle_since: Option<Instant> = None;
+    let mut next_progress = start + Duration::from_secs(1);
+    let idle_timeout = Duration::from_secs_f64(args.idle_timeout);
+    let deadline = args.duration.map(|d| start + Duration::from_secs_f64(d));
+    let mut stopped_early = false;
+    let complete = loop {
+        if args.count.is_some_and(|n| consumed >= n) {
+            break true;
+        }
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                consumed += 1;
+                bytes += (m.payload_len() + m.key().map_or(0, <[u8]>::len)) as u64;
+                idle_since = None;
+                if first_record.is_none() {
+                    first_record = Some(start.elapsed());
+                }
+                if args.count.is_none() && !eof.is_empty() {
+                    eof.remove(&m.partition());
+                }
+                if consumed & 16383 == 0 {
+                    let now = Instant::now();
+                    if deadline.is_some_and(|d| now >= d) {
+                        stopped_early = true;
+                        break false;
+                    }
+                    if now >= next_progress {
+                        next_progress += Duration::from_secs(1);
+                        out.progress(format_args!(
+                            "[{:6.1}s] consumed {consumed}",
+                            now.duration_since(start).as_secs_f64()
+                        ));
+                    }
+                }
+            }
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                eof.insert(p);
+                if args.count.is_none() && eof.len() as i32 >= partitions {
+                    break true;
+                }
+            }
+            Some(Err(e)) => {
+                errors += 1;
+                if first_error.is_none() {
+                    eprintln!("consumer error: {e}");
+                    first_error = Some(e.to_string());
+                }
+            }
+            None => {
+                let now = Instant::now();
+                if deadline.is_some_and(|d| now >= d) {
+                    stopped_early = true;
+                    break false;
+                }
+                let since = *idle_since.get_or_insert(now);
+                if now.duration_since(since) >= idle_timeout {
+                    out.progress(format_args!(
+                        "no record for {:.1} s, stopping",
+                        idle_timeout.as_secs_f64()
+                    ));
+                    break false;
+                }
+            }
+        }
+    };
+    let mut elapsed = start.elapsed();
+    if let (false, false, Some(idle)) = (complete, stopped_early, idle_since) {
+        // Do not count the idle wait at the end.
+        elapsed = idle.duration_since(start);
+    }
+    let elapsed = elapsed.as_secs_f64();
+    let report = ConsumeReport {
+        mode: "consume",
+        brokers: &args.conn.brokers,
+        topic,
+        partitions,
+        consumed,
+        bytes,
+        errors,
+        first_error,
+        complete,
+        first_record_ms: first_record.map(|d| d.as_secs_f64() * 1000.0),
+        elapsed_s: elapsed,
+        msgs_per_sec: rate(consumed, elapsed),
+        mb_per_sec: rate(bytes, elapsed) / MB,
+    };
+    let mut human = format!(
+        "consume: {} records ({:.1} MB) from {:?} ({} partitions) in {:.3} s{}\n  throughput: {:.0} msgs/s, {:.2} MB/s\n",
+        report.consumed,
+        report.bytes as f64 / MB,
+        report.topic,
+        report.partitions,
+        report.elapsed_s,
+        match (report.complete, stopped_early) {
+            (true, _) => "",
+            (false, true) => " (INCOMPLETE: --duration reached)",
+            (false, false) => " (INCOMPLETE: idle timeout)",
+        },
+        report.msgs_per_sec,
+        report.mb_per_sec
+    );
+    if let Some(ms) = report.first_record_ms {
+        human += &format!("  first record after {ms:.1} ms\n");
+    }
+    if let Some(e) = &report.first_error {
+        human += &format!("  {} errors, first: {e}\n", report.errors);
+    }
+    out.report(&report, &human);
+    Ok((report.complete || stopped_early) && report.consumed > 0)
+}

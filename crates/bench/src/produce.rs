@@ -1,0 +1,202 @@
+//! `produce`: one BaseProducer, records enqueued as fast as librdkafka
+//! accepts them (or at `--rate`), delivery reports polled on the same
+//! thread. Throughput counts from the first enqueue to the last delivery
+//! report (after `flush`).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use serde::Serialize;
+
+use crate::common::{
+    ensure_topic, rate, ConnArgs, DeliveryStats, Latency, Output, PartitionerKind, PayloadPool,
+    ProducerOpts, Result, TopicArgs, MB,
+};
+
+#[derive(Args, Debug)]
+pub struct ProduceArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub topic: TopicArgs,
+    #[command(flatten)]
+    pub producer: ProducerOpts,
+    /// Number of records to send (default 1,000,000 unless --duration).
+    #[arg(long, short = 'n')]
+    pub count: Option<u64>,
+    /// Send for at most this many seconds (with --count: whichever comes
+    /// first).
+    #[arg(long, short = 'd')]
+    pub duration: Option<f64>,
+    /// Target records per second (0 = as fast as possible).
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
+}
+
+#[derive(Serialize)]
+struct ProduceReport<'a> {
+    mode: &'static str,
+    brokers: &'a str,
+    topic: &'a str,
+    partitions: i32,
+    record_size: usize,
+    acks: &'static str,
+    compression: &'static str,
+    linger_ms: f64,
+    batch_size: usize,
+    partitioner: PartitionerKind,
+    target_rate: u64,
+    sent: u64,
+    delivered: u64,
+    errors: u64,
+    first_error: Option<String>,
+    elapsed_s: f64,
+    msgs_per_sec: f64,
+    mb_per_sec: f64,
+    latency: Latency,
+}
+
+pub fn run(args: ProduceArgs, out: &Output) -> Result<bool> {
+    let partitions = ensure_topic(&args.conn, &args.topic, out)?;
+    let opts = &args.producer;
+    let producer: BaseProducer<DeliveryStats> = args
+        .conn
+        .client_config(&opts.tuned_config())
+        .create_with_context(DeliveryStats::new(Instant::now()))?;
+    // Connect and fetch the topic's metadata before the clock starts.
+    producer
+        .client()
+        .fetch_metadata(Some(&args.conn.topic), Duration::from_secs(10))?;
+
+    let count = match (args.count, args.duration) {
+        (Some(n), _) => Some(n),
+        (None, None) => Some(1_000_000),
+        (None, Some(_)) => None,
+    };
+    let pool = PayloadPool::new(opts.record_size);
+    let stats = Arc::clone(producer.context());
+    let topic = args.conn.topic.as_str();
+    let start = Instant::now();
+    let deadline = args.duration.map(|d| start + Duration::from_secs_f64(d));
+    let mut next_progress = start + Duration::from_secs(1);
+    let mut sent: u64 = 0;
+    let mut failed_enqueue: u64 = 0;
+    loop {
+        if count.is_some_and(|n| sent >= n) {
+            break;
+        }
+        if sent & 1023 == 0 {
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                break;
+            }
+            if now >= next_progress {
+                next_progress += Duration::from_secs(1);
+                out.progress(format_args!(
+                    "[{:6.1}s] sent {sent}, delivered {}, errors {}",
+                    now.duration_since(start).as_secs_f64(),
+                    stats.delivered.load(Ordering::Relaxed),
+                    stats.errors.load(Ordering::Relaxed)
+                ));
+            }
+            if args.rate > 0 {
+                let due = start + Duration::from_secs_f64(sent as f64 / args.rate as f64);
+                while Instant::now() < due {
+                    producer.poll(due.saturating_duration_since(Instant::now()));
+                }
+            }
+        }
+        let mut record =
+            BaseRecord::<(), [u8], usize>::with_opaque_to(topic, 0).payload(pool.get(sent));
+        if opts.partitioner == PartitionerKind::RoundRobin {
+            record = record.partition((sent % partitions as u64) as i32);
+        }
+        loop {
+            record.delivery_opaque = stats.now_ns();
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    record = r;
+                    producer.poll(Duration::from_millis(1));
+                }
+                Err((e, _)) => {
+                    failed_enqueue += 1;
+                    stats.note_error(format!("enqueue: {e}"));
+                    if failed_enqueue >= 100 {
+                        return Err(format!("enqueue keeps failing: {e}").into());
+                    }
+                    break;
+                }
+            }
+        }
+        sent += 1;
+        if sent & 127 == 0 {
+            producer.poll(Duration::ZERO);
+        }
+    }
+    let flush_result = producer.flush(Duration::from_secs(120));
+    let elapsed = start.elapsed().as_secs_f64();
+    if let Err(e) = flush_result {
+        stats.note_error(format!(
+            "flush: {e} ({} still queued)",
+            producer.in_flight_count()
+        ));
+    }
+    producer.poll(Duration::ZERO);
+
+    let delivered = stats.delivered.load(Ordering::Relaxed);
+    let bytes = stats.delivered_bytes.load(Ordering::Relaxed);
+    let errors = stats.errors.load(Ordering::Relaxed);
+    let latency = Latency::from_histogram(&stats.latency_us.lock().unwrap());
+    let report = ProduceReport {
+        mode: "produce",
+        brokers: &args.conn.brokers,
+        topic,
+        partitions,
+        record_size: opts.record_size,
+        acks: opts.acks.label(),
+        compression: opts.compression.label(),
+        linger_ms: opts.linger_ms,
+        batch_size: opts.batch_size,
+        partitioner: opts.partitioner,
+        target_rate: args.rate,
+        sent,
+        delivered,
+        errors,
+        first_error: stats.first_error.lock().unwrap().clone(),
+        elapsed_s: elapsed,
+        msgs_per_sec: rate(delivered, elapsed),
+        mb_per_sec: rate(bytes, elapsed) / MB,
+        latency,
+    };
+    let mut human = format!(
+        "produce: {} x {} B records to {:?} ({} partitions, acks={}, compression={}, linger.ms={}, batch.size={}, {:?})\n",
+        report.sent,
+        report.record_size,
+        report.topic,
+        report.partitions,
+        report.acks,
+        report.compression,
+        report.linger_ms,
+        report.batch_size,
+        report.partitioner,
+    );
+    human += &format!(
+        "  delivered {} in {:.3} s, {} errors\n  throughput: {:.0} msgs/s, {:.2} MB/s\n  produce latency ms: {}\n",
+        report.delivered,
+        report.elapsed_s,
+        report.errors,
+        report.msgs_per_sec,
+        report.mb_per_sec,
+        report.latency.human()
+    );
+    if let Some(e) = &report.first_error {
+        human += &format!("  first error: {e}\n");
+    }
+    out.report(&report, &human);
+    Ok(report.errors == 0 && report.delivered == report.sent)
+}
