@@ -201,6 +201,12 @@ pub struct ProducerOpts {
     /// queue.buffering.max.messages: records librdkafka may buffer.
     #[arg(long, default_value_t = 1_000_000)]
     pub queue_max_messages: u64,
+    /// queue.buffering.max.kbytes: bytes (KiB) librdkafka may buffer. Like
+    /// the Java client's buffer.memory it bounds how long a record waits
+    /// in the client, so produce latency at full throughput stays
+    /// meaningful.
+    #[arg(long, default_value_t = 65536)]
+    pub queue_max_kbytes: u64,
     /// How records are spread over partitions.
     #[arg(long, value_enum, default_value = "sticky")]
     pub partitioner: PartitionerKind,
@@ -221,7 +227,10 @@ impl ProducerOpts {
                 "queue.buffering.max.messages",
                 self.queue_max_messages.to_string(),
             ),
-            ("queue.buffering.max.kbytes", "1048576".to_string()),
+            (
+                "queue.buffering.max.kbytes",
+                self.queue_max_kbytes.to_string(),
+            ),
             ("enable.idempotence", "false".to_string()),
             ("message.timeout.ms", "120000".to_string()),
             ("socket.send.buffer.bytes", "4194304".to_string()),
@@ -459,5 +468,64 @@ pub fn rate(n: u64, secs: f64) -> f64 {
         n as f64 / secs
     } else {
         0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kv_pairs_parse() {
+        assert_eq!(
+            parse_kv("flush.messages = 10").unwrap(),
+            ("flush.messages".to_string(), "10".to_string())
+        );
+        assert_eq!(parse_kv("a=b=c").unwrap().1, "b=c");
+        assert!(parse_kv("novalue").is_err());
+        assert!(parse_kv("=x").is_err());
+    }
+
+    #[test]
+    fn payloads_have_the_size_and_vary() {
+        let pool = PayloadPool::new(100);
+        assert_eq!(pool.get(0).len(), 100);
+        assert_eq!(pool.get(u64::MAX).len(), 100);
+        assert_ne!(pool.get(0), pool.get(1));
+        assert!(pool.get(7).iter().all(u8::is_ascii_uppercase));
+    }
+
+    #[test]
+    fn latency_percentiles_in_ms() {
+        let mut h = new_histogram();
+        for us in 1..=1000u64 {
+            h.record(us * 1000).unwrap();
+        }
+        let l = Latency::from_histogram(&h);
+        assert_eq!(l.count, 1000);
+        assert!((l.p50_ms - 500.0).abs() < 1.0, "{l:?}");
+        assert!((l.p99_ms - 990.0).abs() < 2.0, "{l:?}");
+        assert!((l.max_ms - 1000.0).abs() < 1.0, "{l:?}");
+        assert_eq!(Latency::from_histogram(&new_histogram()).count, 0);
+    }
+
+    #[test]
+    fn producer_config_fits_batches() {
+        let opts = ProducerOpts {
+            record_size: 100,
+            acks: Acks::All,
+            compression: Compression::Lz4,
+            linger_ms: 5.0,
+            batch_size: 1 << 20,
+            queue_max_messages: 1_000_000,
+            queue_max_kbytes: 65536,
+            partitioner: PartitionerKind::Sticky,
+        };
+        let cfg = opts.tuned_config();
+        let get = |k: &str| cfg.iter().find(|(n, _)| *n == k).unwrap().1.clone();
+        assert_eq!(get("acks"), "-1");
+        assert_eq!(get("compression.type"), "lz4");
+        let max: usize = get("message.max.bytes").parse().unwrap();
+        assert!(max > 1 << 20);
     }
 }

@@ -103,11 +103,11 @@ pub fn run(args: ProduceArgs, out: &Output) -> Result<bool> {
                     stats.errors.load(Ordering::Relaxed)
                 ));
             }
-            if args.rate > 0 {
-                let due = start + Duration::from_secs_f64(sent as f64 / args.rate as f64);
-                while Instant::now() < due {
-                    producer.poll(due.saturating_duration_since(Instant::now()));
-                }
+        }
+        if args.rate > 0 {
+            let due = start + Duration::from_secs_f64(sent as f64 / args.rate as f64);
+            while Instant::now() < due {
+                producer.poll(due.saturating_duration_since(Instant::now()));
             }
         }
         let mut record =

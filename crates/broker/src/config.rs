@@ -84,10 +84,15 @@ impl BrokerConfig {
             key: key.to_string(),
             msg,
         };
-        let parse_i64 = |v: &str| v.trim().parse::<i64>().map_err(|e| invalid(format!("{v:?}: {e}")));
+        let parse_i64 = |v: &str| {
+            v.trim()
+                .parse::<i64>()
+                .map_err(|e| invalid(format!("{v:?}: {e}")))
+        };
         match key {
             "node.id" | "broker.id" => {
-                self.node_id = i32::try_from(parse_i64(value)?).map_err(|e| invalid(e.to_string()))?;
+                self.node_id =
+                    i32::try_from(parse_i64(value)?).map_err(|e| invalid(e.to_string()))?;
             }
             "log.dirs" | "log.dir" => self.data_dir = PathBuf::from(value),
             "num.partitions" => {
@@ -97,8 +102,12 @@ impl BrokerConfig {
                 }
                 self.num_partitions = n as i32;
             }
-            "auto.create.topics.enable" => self.auto_create_topics = parse_bool(value).map_err(invalid)?,
-            "delete.topic.enable" => self.delete_topic_enable = parse_bool(value).map_err(invalid)?,
+            "auto.create.topics.enable" => {
+                self.auto_create_topics = parse_bool(value).map_err(invalid)?
+            }
+            "delete.topic.enable" => {
+                self.delete_topic_enable = parse_bool(value).map_err(invalid)?
+            }
             "socket.request.max.bytes" => {
                 let n = parse_i64(value)?;
                 if n < 1024 {
@@ -113,17 +122,32 @@ impl BrokerConfig {
                 }
                 self.retention_check_interval_ms = n as u64;
             }
-            "log.retention.hours" => return self.set("log.retention.ms", &(parse_i64(value)? * 3_600_000).to_string()),
-            "log.retention.minutes" => return self.set("log.retention.ms", &(parse_i64(value)? * 60_000).to_string()),
-            "log.roll.hours" => return self.set("log.roll.ms", &(parse_i64(value)? * 3_600_000).to_string()),
+            "log.retention.hours" => {
+                return self.set(
+                    "log.retention.ms",
+                    &(parse_i64(value)? * 3_600_000).to_string(),
+                )
+            }
+            "log.retention.minutes" => {
+                return self.set(
+                    "log.retention.ms",
+                    &(parse_i64(value)? * 60_000).to_string(),
+                )
+            }
+            "log.roll.hours" => {
+                return self.set("log.roll.ms", &(parse_i64(value)? * 3_600_000).to_string())
+            }
             _ => {
                 let Some((_, topic_key)) = BROKER_TO_TOPIC.iter().find(|(b, _)| *b == key) else {
                     return Ok(false);
                 };
-                self.log.set(topic_key, value).map_err(|e| invalid(e.to_string()))?;
+                self.log
+                    .set(topic_key, value)
+                    .map_err(|e| invalid(e.to_string()))?;
             }
         }
-        self.static_overrides.insert(key.to_string(), value.to_string());
+        self.static_overrides
+            .insert(key.to_string(), value.to_string());
         Ok(true)
     }
 
@@ -135,7 +159,9 @@ impl BrokerConfig {
             msg,
         };
         let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| file_err(e.to_string()))?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| file_err(e.to_string()))?;
         let mut flat = Vec::new();
         flatten("", &table, &mut flat);
         let mut unknown = Vec::new();
@@ -155,7 +181,11 @@ impl BrokerConfig {
 
 fn flatten(prefix: &str, t: &toml::Table, out: &mut Vec<(String, String)>) {
     for (k, v) in t {
-        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
         match v {
             toml::Value::Table(inner) => flatten(&key, inner, out),
             toml::Value::String(s) => out.push((key, s.clone())),
@@ -197,7 +227,10 @@ mod tests {
 
     #[test]
     fn host_port() {
-        assert_eq!(split_host_port("127.0.0.1:9092"), Some(("127.0.0.1".into(), 9092)));
+        assert_eq!(
+            split_host_port("127.0.0.1:9092"),
+            Some(("127.0.0.1".into(), 9092))
+        );
         assert_eq!(split_host_port("[::1]:9"), Some(("::1".into(), 9)));
         assert_eq!(split_host_port("nohost"), None);
     }

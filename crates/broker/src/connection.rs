@@ -26,7 +26,12 @@ const MAX_IN_FLIGHT: usize = 128;
 
 type Reply = oneshot::Receiver<Option<BytesMut>>;
 
-pub async fn serve(state: Arc<BrokerState>, stream: TcpStream, peer: SocketAddr, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    state: Arc<BrokerState>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Reply>(MAX_IN_FLIGHT);
@@ -81,7 +86,9 @@ pub async fn serve(state: Arc<BrokerState>, stream: TcpStream, peer: SocketAddr,
                 let resp = api_versions::unsupported_version_response();
                 let (otx, orx) = oneshot::channel();
                 let mut out = BytesMut::new();
-                if frame::encode_response(&mut out, correlation_id, ApiKey::ApiVersions, 0, &resp).is_ok() {
+                if frame::encode_response(&mut out, correlation_id, ApiKey::ApiVersions, 0, &resp)
+                    .is_ok()
+                {
                     let _ = otx.send(Some(out));
                 }
                 if tx.send(orx).await.is_err() {
@@ -135,7 +142,8 @@ pub async fn serve(state: Arc<BrokerState>, stream: TcpStream, peer: SocketAddr,
                 return;
             }
             let mut out = BytesMut::new();
-            match frame::encode_response(&mut out, correlation_id, api_key, api_version, &response) {
+            match frame::encode_response(&mut out, correlation_id, api_key, api_version, &response)
+            {
                 Ok(()) => {
                     let _ = otx.send(Some(out));
                 }

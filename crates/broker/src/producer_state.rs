@@ -80,13 +80,19 @@ impl ProducerStates {
             }
             return Check::Reject(
                 ErrorCode::UnknownProducerId,
-                format!("unknown producer id {} with sequence {}", h.producer_id, h.base_sequence),
+                format!(
+                    "unknown producer id {} with sequence {}",
+                    h.producer_id, h.base_sequence
+                ),
             );
         };
         if h.producer_epoch < entry.epoch {
             return Check::Reject(
                 ErrorCode::InvalidProducerEpoch,
-                format!("producer epoch {} is older than {}", h.producer_epoch, entry.epoch),
+                format!(
+                    "producer epoch {} is older than {}",
+                    h.producer_epoch, entry.epoch
+                ),
             );
         }
         if h.producer_epoch > entry.epoch {
@@ -95,7 +101,10 @@ impl ProducerStates {
             }
             return Check::Reject(
                 ErrorCode::OutOfOrderSequenceNumber,
-                format!("new epoch {} must start at sequence 0, got {}", h.producer_epoch, h.base_sequence),
+                format!(
+                    "new epoch {} must start at sequence 0, got {}",
+                    h.producer_epoch, h.base_sequence
+                ),
             );
         }
         let last_seq = h.last_sequence();
@@ -111,7 +120,11 @@ impl ProducerStates {
         match entry.batches.back() {
             Some(last) if h.base_sequence != next_seq(last.last_seq) => Check::Reject(
                 ErrorCode::OutOfOrderSequenceNumber,
-                format!("expected sequence {}, got {}", next_seq(last.last_seq), h.base_sequence),
+                format!(
+                    "expected sequence {}, got {}",
+                    next_seq(last.last_seq),
+                    h.base_sequence
+                ),
             ),
             None if h.base_sequence != 0 => Check::Reject(
                 ErrorCode::OutOfOrderSequenceNumber,
@@ -162,8 +175,9 @@ impl ProducerStates {
 
     /// Drops producers idle since before `now_ms - expiration_ms`.
     pub fn expire(&mut self, now_ms: i64, expiration_ms: i64) {
-        self.producers
-            .retain(|_, e| e.last_timestamp < 0 || now_ms.saturating_sub(e.last_timestamp) <= expiration_ms);
+        self.producers.retain(|_, e| {
+            e.last_timestamp < 0 || now_ms.saturating_sub(e.last_timestamp) <= expiration_ms
+        });
     }
 
     fn snapshot_path(dir: &Path) -> PathBuf {
@@ -194,8 +208,12 @@ impl ProducerStates {
                     states.producers = s.producers;
                     from = s.offset;
                 }
-                Ok(s) => tracing::warn!(dir = %log.dir().display(), offset = s.offset, "producer snapshot beyond the log; replaying all"),
-                Err(e) => tracing::warn!(dir = %log.dir().display(), error = %e, "producer snapshot unreadable; replaying all"),
+                Ok(s) => {
+                    tracing::warn!(dir = %log.dir().display(), offset = s.offset, "producer snapshot beyond the log; replaying all")
+                }
+                Err(e) => {
+                    tracing::warn!(dir = %log.dir().display(), error = %e, "producer snapshot unreadable; replaying all")
+                }
             }
         }
         states.replay(log, from, leo);
@@ -262,18 +280,34 @@ mod tests {
         assert_eq!(s.check(&b0), Check::Append);
         s.record(&b0);
         // Retry of the same batch gets its original offset.
-        assert_eq!(s.check(&header(7, 0, 0, 3, -1)), Check::Duplicate { base_offset: 0 });
+        assert_eq!(
+            s.check(&header(7, 0, 0, 3, -1)),
+            Check::Duplicate { base_offset: 0 }
+        );
         // A gap is refused.
-        assert!(matches!(s.check(&header(7, 0, 5, 1, -1)), Check::Reject(ErrorCode::OutOfOrderSequenceNumber, _)));
+        assert!(matches!(
+            s.check(&header(7, 0, 5, 1, -1)),
+            Check::Reject(ErrorCode::OutOfOrderSequenceNumber, _)
+        ));
         let b1 = header(7, 0, 3, 2, 3);
         assert_eq!(s.check(&b1), Check::Append);
         s.record(&b1);
-        // Old epoch is fenced; a new epoch restarts at 0.
-        assert!(matches!(s.check(&header(7, -1 + 0, 5, 1, -1)), Check::Append | Check::Reject(..)));
+        // A new epoch must restart at sequence 0; then the old one is fenced.
+        assert!(matches!(
+            s.check(&header(7, 1, 5, 1, -1)),
+            Check::Reject(ErrorCode::OutOfOrderSequenceNumber, _)
+        ));
+        assert_eq!(s.check(&header(7, 1, 0, 1, -1)), Check::Append);
         s.record(&header(7, 1, 0, 1, 5));
-        assert!(matches!(s.check(&header(7, 0, 5, 1, -1)), Check::Reject(ErrorCode::InvalidProducerEpoch, _)));
+        assert!(matches!(
+            s.check(&header(7, 0, 5, 1, -1)),
+            Check::Reject(ErrorCode::InvalidProducerEpoch, _)
+        ));
         // Unknown producer mid-sequence.
-        assert!(matches!(s.check(&header(9, 0, 4, 1, -1)), Check::Reject(ErrorCode::UnknownProducerId, _)));
+        assert!(matches!(
+            s.check(&header(9, 0, 4, 1, -1)),
+            Check::Reject(ErrorCode::UnknownProducerId, _)
+        ));
     }
 
     #[test]
@@ -282,8 +316,14 @@ mod tests {
         for i in 0..8 {
             s.record(&header(1, 0, i, 1, i64::from(i)));
         }
-        assert_eq!(s.check(&header(1, 0, 3, 1, -1)), Check::Duplicate { base_offset: 3 });
+        assert_eq!(
+            s.check(&header(1, 0, 3, 1, -1)),
+            Check::Duplicate { base_offset: 3 }
+        );
         // Batch 2 fell out of the window: it's neither a duplicate nor next.
-        assert!(matches!(s.check(&header(1, 0, 2, 1, -1)), Check::Reject(..)));
+        assert!(matches!(
+            s.check(&header(1, 0, 2, 1, -1)),
+            Check::Reject(..)
+        ));
     }
 }

@@ -44,14 +44,19 @@ pub async fn run(
 ) -> Result<(), ServerError> {
     let kafka_addr = config.listen.clone();
     let http_addr = config.http.clone();
-    let listener = TcpListener::bind(&kafka_addr).await.map_err(|source| ServerError::Bind {
-        addr: kafka_addr.clone(),
-        source,
-    })?;
-    let http_listener = TcpListener::bind(&http_addr).await.map_err(|source| ServerError::Bind {
-        addr: http_addr.clone(),
-        source,
-    })?;
+    let listener = TcpListener::bind(&kafka_addr)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: kafka_addr.clone(),
+            source,
+        })?;
+    let http_listener =
+        TcpListener::bind(&http_addr)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: http_addr.clone(),
+                source,
+            })?;
     let (ready_tx, ready_rx) = watch::channel(false);
     tokio::spawn(crate::http::serve(http_listener, ready_rx.clone()));
 
@@ -98,7 +103,10 @@ pub async fn run(
     drop(listener);
     let _ = stop_tx.send(true);
     let drain = async { while connections.join_next().await.is_some() {} };
-    if tokio::time::timeout(Duration::from_secs(10), drain).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(10), drain)
+        .await
+        .is_err()
+    {
         tracing::warn!("connections did not finish within 10 s; closing anyway");
         connections.abort_all();
     }
@@ -110,7 +118,8 @@ pub async fn run(
 }
 
 fn http_listener_addr(addr: &str) -> std::net::SocketAddr {
-    addr.parse().unwrap_or_else(|_| std::net::SocketAddr::from(([127, 0, 0, 1], 9644)))
+    addr.parse()
+        .unwrap_or_else(|_| std::net::SocketAddr::from(([127, 0, 0, 1], 9644)))
 }
 
 /// Retention and page-cache flushing, on their configured intervals.
@@ -139,8 +148,12 @@ fn enforce_retention(state: &BrokerState) {
         for p in &t.partitions {
             match p.log.enforce_retention(now) {
                 Ok(0) => {}
-                Ok(n) => tracing::info!(topic = %t.name, partition = p.index, segments = n, log_start = p.log.log_start_offset(), "retention deleted segments"),
-                Err(e) => tracing::error!(topic = %t.name, partition = p.index, error = %e, "retention failed"),
+                Ok(n) => {
+                    tracing::info!(topic = %t.name, partition = p.index, segments = n, log_start = p.log.log_start_offset(), "retention deleted segments")
+                }
+                Err(e) => {
+                    tracing::error!(topic = %t.name, partition = p.index, error = %e, "retention failed")
+                }
             }
         }
     }
@@ -158,7 +171,9 @@ fn periodic_flush(state: &BrokerState) {
                         state.notify_data();
                     }
                 }
-                Err(e) => tracing::error!(topic = %t.name, partition = p.index, error = %e, "flush failed"),
+                Err(e) => {
+                    tracing::error!(topic = %t.name, partition = p.index, error = %e, "flush failed")
+                }
             }
         }
     }

@@ -115,7 +115,11 @@ fn cluster_id_string(u: &Uuid) -> String {
     // 128 bits -> 22 base64 characters (the last holds 2 bits).
     for i in 0..22 {
         let shift = 128i32 - 6 * (i + 1);
-        let idx = if shift >= 0 { (bits >> shift) & 0x3f } else { (bits << (-shift)) & 0x3f };
+        let idx = if shift >= 0 {
+            (bits >> shift) & 0x3f
+        } else {
+            (bits << (-shift)) & 0x3f
+        };
         out.push(ALPHABET[idx as usize] as char);
     }
     out
@@ -129,7 +133,8 @@ impl BrokerState {
         let meta_path = meta_dir.join("topics.json");
         let file: MetaFile = if meta_path.exists() {
             let text = std::fs::read_to_string(&meta_path).map_err(io_err(&meta_path))?;
-            serde_json::from_str(&text).map_err(|e| StateError::Corrupt(meta_path.display().to_string(), e.to_string()))?
+            serde_json::from_str(&text)
+                .map_err(|e| StateError::Corrupt(meta_path.display().to_string(), e.to_string()))?
         } else {
             MetaFile {
                 cluster_id: cluster_id_string(&random_uuid()),
@@ -146,7 +151,10 @@ impl BrokerState {
             admin_lock: tokio::sync::Mutex::new(()),
             data_version,
             meta_path,
-            producer_ids: std::sync::Mutex::new((file.producer_id_block_end, file.producer_id_block_end)),
+            producer_ids: std::sync::Mutex::new((
+                file.producer_id_block_end,
+                file.producer_id_block_end,
+            )),
             config,
         };
         let mut loaded = HashMap::new();
@@ -170,13 +178,22 @@ impl BrokerState {
         for (k, v) in &meta.configs {
             log_config.set(k, v)?;
         }
-        let id = parse_uuid_hex(&meta.id)
-            .ok_or_else(|| StateError::Corrupt(self.meta_path.display().to_string(), format!("bad topic id {}", meta.id)))?;
+        let id = parse_uuid_hex(&meta.id).ok_or_else(|| {
+            StateError::Corrupt(
+                self.meta_path.display().to_string(),
+                format!("bad topic id {}", meta.id),
+            )
+        })?;
         let mut partitions = Vec::new();
         for (i, epoch) in meta.leader_epochs.iter().enumerate() {
             let dir = fjord_storage::partition_dir(&self.config.data_dir, &meta.name, i as i32);
             let log = Log::open(&dir, log_config.clone())?;
-            partitions.push(Arc::new(Partition::new(&meta.name, i as i32, Arc::new(log), *epoch)));
+            partitions.push(Arc::new(Partition::new(
+                &meta.name,
+                i as i32,
+                Arc::new(log),
+                *epoch,
+            )));
         }
         Ok(Topic {
             name: meta.name.clone(),
@@ -191,7 +208,10 @@ impl BrokerState {
     /// Writes the topic list atomically (temp file, fsync, rename).
     pub fn persist(&self) -> Result<(), StateError> {
         let topics: Vec<TopicMeta> = {
-            let map = self.topics.read().map_err(|_| StateError::Corrupt("topics".into(), "lock poisoned".into()))?;
+            let map = self
+                .topics
+                .read()
+                .map_err(|_| StateError::Corrupt("topics".into(), "lock poisoned".into()))?;
             let mut v: Vec<TopicMeta> = map
                 .values()
                 .map(|t| TopicMeta {
@@ -211,7 +231,8 @@ impl BrokerState {
             topics,
             producer_id_block_end,
         };
-        let text = serde_json::to_string_pretty(&file).map_err(|e| StateError::Corrupt("topics".into(), e.to_string()))?;
+        let text = serde_json::to_string_pretty(&file)
+            .map_err(|e| StateError::Corrupt("topics".into(), e.to_string()))?;
         let tmp = self.meta_path.with_extension("json.tmp");
         {
             use std::io::Write;
@@ -254,16 +275,27 @@ impl BrokerState {
     }
 
     pub fn topic_by_id(&self, id: &Uuid) -> Option<Arc<Topic>> {
-        self.topics.read().ok()?.values().find(|t| t.id == *id).cloned()
+        self.topics
+            .read()
+            .ok()?
+            .values()
+            .find(|t| t.id == *id)
+            .cloned()
     }
 
     pub fn partition(&self, topic: &str, index: i32) -> Option<Arc<Partition>> {
         let t = self.topic(topic)?;
-        usize::try_from(index).ok().and_then(|i| t.partitions.get(i).cloned())
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| t.partitions.get(i).cloned())
     }
 
     pub fn all_topics(&self) -> Vec<Arc<Topic>> {
-        let mut v: Vec<_> = self.topics.read().map(|m| m.values().cloned().collect()).unwrap_or_default();
+        let mut v: Vec<_> = self
+            .topics
+            .read()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
     }
@@ -320,7 +352,9 @@ impl BrokerState {
     /// Removes a topic and deletes its data; caller holds `admin_lock`.
     pub fn delete_topic(&self, name: &str) -> Result<bool, StateError> {
         let removed = self.topics.write().ok().and_then(|mut m| m.remove(name));
-        let Some(topic) = removed else { return Ok(false) };
+        let Some(topic) = removed else {
+            return Ok(false);
+        };
         self.persist()?;
         for p in &topic.partitions {
             p.log.delete()?;
@@ -354,10 +388,18 @@ pub fn validate_topic_name(name: &str) -> Result<(), String> {
         return Err(format!("topic name {name:?} is not allowed"));
     }
     if name.len() > 249 {
-        return Err(format!("topic name is {} characters, more than 249", name.len()));
+        return Err(format!(
+            "topic name is {} characters, more than 249",
+            name.len()
+        ));
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '.' || *c == '_' || *c == '-')) {
-        return Err(format!("topic name {name:?} contains the illegal character {c:?}"));
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '.' || *c == '_' || *c == '-'))
+    {
+        return Err(format!(
+            "topic name {name:?} contains the illegal character {c:?}"
+        ));
     }
     Ok(())
 }

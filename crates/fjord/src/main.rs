@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use fjord_broker::BrokerConfig;
 
 #[derive(Parser)]
-#[command(name = "fjord", version, about = "Kafka-compatible event streaming in one binary")]
+#[command(
+    name = "fjord",
+    version,
+    about = "Kafka-compatible event streaming in one binary"
+)]
 struct Cli {
     /// Log format: text (default) or json.
     #[arg(long, env = "FJORD_LOG_FORMAT", default_value = "text", global = true)]
@@ -48,7 +52,9 @@ struct BrokerArgs {
 fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("FJORD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();
     } else {
@@ -72,10 +78,17 @@ fn build_config(args: BrokerArgs) -> Result<BrokerConfig, String> {
         config.node_id = id;
     }
     if fjord_broker::config::split_host_port(config.advertised()).is_none() {
-        return Err(format!("advertised address {:?} is not HOST:PORT", config.advertised()));
+        return Err(format!(
+            "advertised address {:?} is not HOST:PORT",
+            config.advertised()
+        ));
     }
     let listen_host = config.listen.rsplit_once(':').map(|(h, _)| h).unwrap_or("");
-    let adv_host = config.advertised().rsplit_once(':').map(|(h, _)| h).unwrap_or("");
+    let adv_host = config
+        .advertised()
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or("");
     let all_interfaces = matches!(listen_host, "0.0.0.0" | "[::]" | "::" | "");
     let loopback = adv_host == "localhost" || adv_host.starts_with("127.") || adv_host == "[::1]";
     if all_interfaces && (loopback || adv_host == "0.0.0.0") {
@@ -122,7 +135,10 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("fjord: cannot start runtime: {e}");

@@ -206,7 +206,10 @@ mod tests {
             assert!(seen.insert(e.code()));
             assert_eq!(ErrorCode::from_code(e.code()), Some(*e));
         }
-        assert_eq!(ErrorCode::from_code(35), Some(ErrorCode::UnsupportedVersion));
+        assert_eq!(
+            ErrorCode::from_code(35),
+            Some(ErrorCode::UnsupportedVersion)
+        );
         assert_eq!(ErrorCode::UnsupportedVersion.name(), "UNSUPPORTED_VERSION");
         assert!(ErrorCode::NotLeaderOrFollower.is_retriable());
         assert!(!ErrorCode::MessageTooLarge.is_retriable());

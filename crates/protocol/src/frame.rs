@@ -84,7 +84,8 @@ pub fn parse_request(mut frame: Bytes) -> Result<RequestFrame, FrameError> {
     };
     let mut header_tagged_fields = Vec::new();
     if header_version >= 2 {
-        wire::get_tagged_fields(buf, &mut header_tagged_fields, |_, _| Ok(false)).map_err(FrameError::BadHeader)?;
+        wire::get_tagged_fields(buf, &mut header_tagged_fields, |_, _| Ok(false))
+            .map_err(FrameError::BadHeader)?;
     }
     if api_version < lo || api_version > hi {
         return Err(FrameError::UnsupportedVersion {
@@ -157,7 +158,11 @@ pub fn encode_request(
 
 /// Splits a response frame body (after the size prefix) into correlation
 /// id and typed response.
-pub fn parse_response(mut frame: Bytes, api_key: ApiKey, api_version: i16) -> Result<(i32, Response), DecodeError> {
+pub fn parse_response(
+    mut frame: Bytes,
+    api_key: ApiKey,
+    api_version: i16,
+) -> Result<(i32, Response), DecodeError> {
     let correlation_id = wire::get_i32(&mut frame)?;
     if response_header_version(api_key, api_version) >= 1 {
         let mut unknown = Vec::new();
@@ -217,7 +222,16 @@ mod tests {
     #[test]
     fn unknown_key_and_short_header() {
         let f = Bytes::from_static(&[0x7f, 0x00, 0, 0, 0, 0, 0, 5]);
-        assert!(matches!(parse_request(f), Err(FrameError::UnknownApiKey { api_key: 0x7f00, correlation_id: 5 })));
-        assert!(matches!(parse_request(Bytes::from_static(&[0, 1])), Err(FrameError::BadHeader(_))));
+        assert!(matches!(
+            parse_request(f),
+            Err(FrameError::UnknownApiKey {
+                api_key: 0x7f00,
+                correlation_id: 5
+            })
+        ));
+        assert!(matches!(
+            parse_request(Bytes::from_static(&[0, 1])),
+            Err(FrameError::BadHeader(_))
+        ));
     }
 }

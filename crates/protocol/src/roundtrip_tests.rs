@@ -19,7 +19,11 @@ fn round_trip_key(key: ApiKey, seed: u64) -> Result<(), TestCaseError> {
         let mut bytes = buf.freeze();
         let back = Request::decode(key as i16, version, &mut bytes)
             .map_err(|e| TestCaseError::fail(format!("{key:?} v{version} request decode: {e}")))?;
-        prop_assert!(bytes.is_empty(), "{key:?} v{version}: {} bytes left", bytes.len());
+        prop_assert!(
+            bytes.is_empty(),
+            "{key:?} v{version}: {} bytes left",
+            bytes.len()
+        );
         prop_assert_eq!(&back, &req, "{:?} v{} request", key, version);
 
         let resp = Response::random(key, version, &mut g);

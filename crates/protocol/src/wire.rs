@@ -295,7 +295,12 @@ pub fn varlong_len(v: i64) -> usize {
     n
 }
 
-fn put_len(buf: &mut BytesMut, len: Option<usize>, compact: bool, wide: bool) -> Result<(), EncodeError> {
+fn put_len(
+    buf: &mut BytesMut,
+    len: Option<usize>,
+    compact: bool,
+    wide: bool,
+) -> Result<(), EncodeError> {
     match (len, compact) {
         (None, true) => put_uvarint(buf, 0),
         (None, false) if wide => buf.put_i32(-1),
@@ -304,13 +309,19 @@ fn put_len(buf: &mut BytesMut, len: Option<usize>, compact: bool, wide: bool) ->
             let n1 = u32::try_from(n + 1).map_err(|_| EncodeError::TooLong(n))?;
             put_uvarint(buf, n1)
         }
-        (Some(n), false) if wide => buf.put_i32(i32::try_from(n).map_err(|_| EncodeError::TooLong(n))?),
+        (Some(n), false) if wide => {
+            buf.put_i32(i32::try_from(n).map_err(|_| EncodeError::TooLong(n))?)
+        }
         (Some(n), false) => buf.put_i16(i16::try_from(n).map_err(|_| EncodeError::TooLong(n))?),
     }
     Ok(())
 }
 
-pub fn put_nullable_string(buf: &mut BytesMut, s: Option<&str>, compact: bool) -> Result<(), EncodeError> {
+pub fn put_nullable_string(
+    buf: &mut BytesMut,
+    s: Option<&str>,
+    compact: bool,
+) -> Result<(), EncodeError> {
     put_len(buf, s.map(str::len), compact, false)?;
     if let Some(s) = s {
         buf.put_slice(s.as_bytes());
@@ -322,7 +333,11 @@ pub fn put_string(buf: &mut BytesMut, s: &str, compact: bool) -> Result<(), Enco
     put_nullable_string(buf, Some(s), compact)
 }
 
-pub fn put_nullable_bytes(buf: &mut BytesMut, b: Option<&[u8]>, compact: bool) -> Result<(), EncodeError> {
+pub fn put_nullable_bytes(
+    buf: &mut BytesMut,
+    b: Option<&[u8]>,
+    compact: bool,
+) -> Result<(), EncodeError> {
     put_len(buf, b.map(<[u8]>::len), compact, true)?;
     if let Some(b) = b {
         buf.put_slice(b);
@@ -334,7 +349,11 @@ pub fn put_bytes(buf: &mut BytesMut, b: &[u8], compact: bool) -> Result<(), Enco
     put_nullable_bytes(buf, Some(b), compact)
 }
 
-pub fn put_array_len(buf: &mut BytesMut, len: Option<usize>, compact: bool) -> Result<(), EncodeError> {
+pub fn put_array_len(
+    buf: &mut BytesMut,
+    len: Option<usize>,
+    compact: bool,
+) -> Result<(), EncodeError> {
     put_len(buf, len, compact, true)
 }
 
@@ -351,18 +370,23 @@ pub fn put_tagged_field(
     let mut tmp = BytesMut::new();
     body(&mut tmp)?;
     put_uvarint(buf, tag);
-    put_uvarint(buf, u32::try_from(tmp.len()).map_err(|_| EncodeError::TooLong(tmp.len()))?);
+    put_uvarint(
+        buf,
+        u32::try_from(tmp.len()).map_err(|_| EncodeError::TooLong(tmp.len()))?,
+    );
     buf.put_slice(&tmp);
     Ok(())
 }
 
 pub fn put_raw_tagged_field(buf: &mut BytesMut, f: &RawTaggedField) -> Result<(), EncodeError> {
     put_uvarint(buf, f.tag);
-    put_uvarint(buf, u32::try_from(f.data.len()).map_err(|_| EncodeError::TooLong(f.data.len()))?);
+    put_uvarint(
+        buf,
+        u32::try_from(f.data.len()).map_err(|_| EncodeError::TooLong(f.data.len()))?,
+    );
     buf.put_slice(&f.data);
     Ok(())
 }
-
 
 /// Writes a tagged-field section: known fields (already encoded, with
 /// their tags) merged with unknown ones kept from decoding, in tag order.
@@ -372,7 +396,10 @@ pub fn put_tagged_section(
     unknown: &[RawTaggedField],
 ) -> Result<(), EncodeError> {
     let count = known.len() + unknown.len();
-    put_uvarint(buf, u32::try_from(count).map_err(|_| EncodeError::TooLong(count))?);
+    put_uvarint(
+        buf,
+        u32::try_from(count).map_err(|_| EncodeError::TooLong(count))?,
+    );
     if count == 0 {
         return Ok(());
     }
@@ -380,7 +407,10 @@ pub fn put_tagged_section(
         known.sort_by_key(|(t, _)| *t);
         for (tag, data) in &known {
             put_uvarint(buf, *tag);
-            put_uvarint(buf, u32::try_from(data.len()).map_err(|_| EncodeError::TooLong(data.len()))?);
+            put_uvarint(
+                buf,
+                u32::try_from(data.len()).map_err(|_| EncodeError::TooLong(data.len()))?,
+            );
             buf.put_slice(data);
         }
         return Ok(());
@@ -390,7 +420,10 @@ pub fn put_tagged_section(
     all.sort_by_key(|(t, _)| *t);
     for (tag, data) in all {
         put_uvarint(buf, tag);
-        put_uvarint(buf, u32::try_from(data.len()).map_err(|_| EncodeError::TooLong(data.len()))?);
+        put_uvarint(
+            buf,
+            u32::try_from(data.len()).map_err(|_| EncodeError::TooLong(data.len()))?,
+        );
         buf.put_slice(data);
     }
     Ok(())
@@ -421,24 +454,42 @@ mod tests {
     #[test]
     fn overlong_varint_is_rejected() {
         let mut b = Bytes::from_static(&[0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
-        assert!(matches!(get_uvarint(&mut b), Err(DecodeError::VarintOverflow)));
+        assert!(matches!(
+            get_uvarint(&mut b),
+            Err(DecodeError::VarintOverflow)
+        ));
         let mut b = Bytes::from_static(&[0xff; 11]);
-        assert!(matches!(get_uvarlong(&mut b), Err(DecodeError::VarintOverflow)));
+        assert!(matches!(
+            get_uvarlong(&mut b),
+            Err(DecodeError::VarintOverflow)
+        ));
     }
 
     #[test]
     fn hostile_array_count_does_not_allocate() {
         let mut b = Bytes::from_static(&[0x7f, 0xff, 0xff, 0xff, 0, 0]);
-        assert!(matches!(get_array_len(&mut b, false, 4), Err(DecodeError::Truncated { .. })));
+        assert!(matches!(
+            get_array_len(&mut b, false, 4),
+            Err(DecodeError::Truncated { .. })
+        ));
     }
 
     #[test]
     fn negative_and_truncated_lengths() {
         let mut b = Bytes::from_static(&[0xff, 0xfe]);
-        assert!(matches!(get_nullable_string(&mut b, false), Err(DecodeError::NegativeLength(-2))));
+        assert!(matches!(
+            get_nullable_string(&mut b, false),
+            Err(DecodeError::NegativeLength(-2))
+        ));
         let mut b = Bytes::from_static(&[0x00, 0x05, b'a']);
-        assert!(matches!(get_string(&mut b, false), Err(DecodeError::Truncated { .. })));
+        assert!(matches!(
+            get_string(&mut b, false),
+            Err(DecodeError::Truncated { .. })
+        ));
         let mut b = Bytes::from_static(&[0x00, 0x02, 0xff, 0xfe]);
-        assert!(matches!(get_string(&mut b, false), Err(DecodeError::InvalidUtf8)));
+        assert!(matches!(
+            get_string(&mut b, false),
+            Err(DecodeError::InvalidUtf8)
+        ));
     }
 }

@@ -26,7 +26,8 @@
 //!    positional decoding in 2–3 cannot see.
 //!
 //! Values are built by `Arb` (a small seeded generator) and converted by
-//! `Conv`; the per-struct field lists (`pair!`) were derived from the two
+//! `Conv`; the per-struct field lists (`arb!` in `support/arb_table.rs`, `conv!`
+//! below) were derived from the two
 //! crates' struct definitions and name every field, so a field that one
 //! crate gains and the other lacks shows up here as a compile error or a
 //! test failure. Seeds come from proptest; a failure prints the seed,
@@ -42,168 +43,13 @@ use std::fmt::Debug;
 
 use bytes::{Bytes, BytesMut};
 use fjord_protocol::messages as o;
-use fjord_protocol::records::{BatchBuilder, Compression};
 use fjord_protocol::{Decode, Encode, EncodeError, RawTaggedField};
 use kafka_protocol::messages as t;
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use proptest::prelude::*;
 
-// ------------------------------------------------------------ generator
-
-/// Seeded splitmix64 generator for field values.
-struct G {
-    state: u64,
-    /// Whether `Option` fields may be `None`; turned off (and the value
-    /// rebuilt) when fjord refuses a null in a version that does not allow it.
-    nulls: bool,
-    depth: u32,
-}
-
-impl G {
-    fn new(seed: u64, nulls: bool) -> G {
-        G {
-            state: seed ^ 0x6a09_e667_f3bc_c908,
-            nulls,
-            depth: 0,
-        }
-    }
-
-    fn next(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-trait Arb: Sized {
-    fn arb(g: &mut G) -> Self;
-}
-
-macro_rules! arb_int {
-    ($($ty:ty),*) => {$(
-        impl Arb for $ty {
-            fn arb(g: &mut G) -> Self {
-                match g.below(7) {
-                    0 => 0,
-                    1 => <$ty>::MAX,
-                    2 => <$ty>::MIN,
-                    3 => u64::MAX as $ty, // -1 for signed types
-                    4 => g.below(100) as $ty,
-                    _ => g.next() as $ty,
-                }
-            }
-        }
-    )*};
-}
-arb_int!(i8, i16, i32, i64, u16, u32);
-
-impl Arb for bool {
-    fn arb(g: &mut G) -> Self {
-        g.next() & 1 == 1
-    }
-}
-
-impl Arb for f64 {
-    fn arb(g: &mut G) -> Self {
-        match g.below(5) {
-            0 => 0.0,
-            1 => -1.5,
-            2 => f64::MAX,
-            3 => f64::MIN_POSITIVE,
-            _ => (g.below(1_000_000) as f64) / 7.0,
-        }
-    }
-}
-
-impl Arb for String {
-    fn arb(g: &mut G) -> Self {
-        const PARTS: &[&str] = &["", "a", "topic-1", "ø", "日本", "x_y.z", "consumer-group", "\u{1F980}"];
-        let n = g.below(3);
-        (0..n).map(|_| PARTS[g.below(PARTS.len() as u64) as usize]).collect()
-    }
-}
-
-/// A small but real v2 record batch, so `records` fields carry the bytes a
-/// broker actually sees (both crates treat them as opaque).
-fn record_batch(g: &mut G) -> Bytes {
-    let codec = [Compression::None, Compression::None, Compression::Gzip, Compression::Lz4][g.below(4) as usize];
-    let mut b = BatchBuilder::new(codec)
-        .base_offset(g.below(1 << 40) as i64)
-        .producer(g.below(1000) as i64, 0, 0);
-    for i in 0..1 + g.below(4) {
-        let key = format!("key-{i}");
-        let value: Vec<u8> = (0..g.below(64)).map(|_| g.next() as u8).collect();
-        b.append(1_700_000_000_000 + i as i64, Some(key.as_bytes()), Some(&value), &[(b"h".as_slice(), Some(b"v".as_slice()))])
-            .unwrap();
-    }
-    b.build().unwrap()
-}
-
-impl Arb for Bytes {
-    fn arb(g: &mut G) -> Self {
-        if g.below(4) == 0 {
-            return record_batch(g);
-        }
-        let n = g.below(40);
-        Bytes::from((0..n).map(|_| g.next() as u8).collect::<Vec<u8>>())
-    }
-}
-
-impl Arb for fjord_protocol::Uuid {
-    fn arb(g: &mut G) -> Self {
-        if g.below(4) == 0 {
-            return fjord_protocol::Uuid::ZERO;
-        }
-        let mut u = [0u8; 16];
-        u[..8].copy_from_slice(&g.next().to_be_bytes());
-        u[8..].copy_from_slice(&g.next().to_be_bytes());
-        fjord_protocol::Uuid(u)
-    }
-}
-
-impl<T: Arb> Arb for Vec<T> {
-    fn arb(g: &mut G) -> Self {
-        g.depth += 1;
-        let n = if g.depth > 3 { g.below(2) } else { g.below(4) };
-        let v = (0..n).map(|_| T::arb(g)).collect();
-        g.depth -= 1;
-        v
-    }
-}
-
-impl<T: Arb> Arb for Option<T> {
-    fn arb(g: &mut G) -> Self {
-        if g.nulls && g.below(5) == 0 {
-            None
-        } else {
-            Some(T::arb(g))
-        }
-    }
-}
-
-/// Unknown tagged fields, with tags far above any Kafka defines.
-fn arb_unknown(g: &mut G) -> Vec<RawTaggedField> {
-    if g.below(4) != 0 {
-        return Vec::new();
-    }
-    let mut tag = 10_000 + g.below(100) as u32;
-    (0..1 + g.below(2))
-        .map(|_| {
-            let f = RawTaggedField {
-                tag,
-                data: Bytes::from((0..g.below(8)).map(|_| g.next() as u8).collect::<Vec<u8>>()),
-            };
-            tag += 1 + g.below(300) as u32;
-            f
-        })
-        .collect()
-}
+include!("support/gen.rs");
+include!("support/arb_table.rs");
 
 // ----------------------------------------------------------- conversion
 
@@ -279,34 +125,30 @@ impl Conv<Bytes> for Option<Bytes> {
 }
 
 fn conv_unknown(fields: &[RawTaggedField]) -> BTreeMap<i32, Bytes> {
-    fields.iter().map(|f| (f.tag as i32, f.data.clone())).collect()
+    fields
+        .iter()
+        .map(|f| (f.tag as i32, f.data.clone()))
+        .collect()
 }
 
-/// `Arb` and `Conv` for one struct: `shared` fields have the same name in
-/// both crates, `ours_only` exist only in fjord (versions kafka-protocol
-/// dropped; they must be absent from every version both support),
-/// `renamed` differ only in name, and `tags` says whether kafka-protocol's
-/// struct keeps unknown tagged fields (it omits them for messages with no
-/// flexible version).
-macro_rules! pair {
-    ($m:ident :: $s:ident, tags: $tags:ident, shared: [$($f:ident),*], ours_only: [$($of:ident),*], renamed: [$($ro:ident => $rt:ident),*]) => {
-        impl Arb for o::$m::$s {
-            fn arb(g: &mut G) -> Self {
-                let mut v = <o::$m::$s>::default();
-                $( v.$f = Arb::arb(g); )*
-                $( v.$of = Arb::arb(g); )*
-                $( v.$ro = Arb::arb(g); )*
-                v.unknown_tagged_fields = arb_unknown(g);
-                v
-            }
-        }
-        impl Conv<t::$m::$s> for o::$m::$s {
-            fn conv(&self) -> t::$m::$s {
-                let mut x = <t::$m::$s>::default();
+/// `Conv` for one struct: `shared` fields have the same name in both
+/// crates, `ours_only` exist only in fjord (versions kafka-protocol dropped;
+/// they must be absent from every version both support, or the checks
+/// fail), `renamed` differ only in name, and `tags` says whether
+/// kafka-protocol's struct keeps unknown tagged fields (it omits them for
+/// messages with no flexible version).
+macro_rules! conv {
+    ($m:ident :: $s:ident, $($rest:tt)*) => {
+        conv!($m::$s => $m::$s, $($rest)*);
+    };
+    ($m:ident :: $s:ident => $tm:ident :: $ts:ident, tags: $tags:ident, shared: [$($f:ident),*], ours_only: [$($of:ident),*], renamed: [$($ro:ident => $rt:ident),*]) => {
+        impl Conv<t::$tm::$ts> for o::$m::$s {
+            fn conv(&self) -> t::$tm::$ts {
+                let mut x = <t::$tm::$ts>::default();
                 $( x.$f = self.$f.conv(); )*
                 $( x.$rt = self.$ro.conv(); )*
                 let unknown = conv_unknown(&self.unknown_tagged_fields);
-                pair!(@tags $tags, x, unknown);
+                conv!(@tags $tags, x, unknown);
                 x
             }
         }
@@ -319,434 +161,440 @@ macro_rules! pair {
     };
 }
 
-// Generated from the two crates' struct definitions; see the module docs.
-pair!(add_offsets_to_txn_request::AddOffsetsToTxnRequest, tags: yes, shared: [transactional_id, producer_id, producer_epoch, group_id], ours_only: [], renamed: []);
-pair!(add_offsets_to_txn_response::AddOffsetsToTxnResponse, tags: yes, shared: [throttle_time_ms, error_code], ours_only: [], renamed: []);
-pair!(add_partitions_to_txn_request::AddPartitionsToTxnRequest, tags: yes, shared: [transactions, v3_and_below_transactional_id, v3_and_below_producer_id, v3_and_below_producer_epoch, v3_and_below_topics], ours_only: [], renamed: []);
-pair!(add_partitions_to_txn_request::AddPartitionsToTxnTransaction, tags: yes, shared: [transactional_id, producer_id, producer_epoch, verify_only, topics], ours_only: [], renamed: []);
-pair!(add_partitions_to_txn_request::AddPartitionsToTxnTopic, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
-pair!(add_partitions_to_txn_response::AddPartitionsToTxnResponse, tags: yes, shared: [throttle_time_ms, error_code, results_by_transaction, results_by_topic_v3_and_below], ours_only: [], renamed: []);
-pair!(add_partitions_to_txn_response::AddPartitionsToTxnResult, tags: yes, shared: [transactional_id, topic_results], ours_only: [], renamed: []);
-pair!(add_partitions_to_txn_response::AddPartitionsToTxnTopicResult, tags: yes, shared: [name, results_by_partition], ours_only: [], renamed: []);
-pair!(add_partitions_to_txn_response::AddPartitionsToTxnPartitionResult, tags: yes, shared: [partition_index, partition_error_code], ours_only: [], renamed: []);
-pair!(add_raft_voter_request::AddRaftVoterRequest, tags: yes, shared: [cluster_id, timeout_ms, voter_id, voter_directory_id, listeners], ours_only: [], renamed: []);
-pair!(add_raft_voter_request::Listener, tags: yes, shared: [name, host, port], ours_only: [], renamed: []);
-pair!(add_raft_voter_response::AddRaftVoterResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message], ours_only: [], renamed: []);
-pair!(allocate_producer_ids_request::AllocateProducerIdsRequest, tags: yes, shared: [broker_id, broker_epoch], ours_only: [], renamed: []);
-pair!(allocate_producer_ids_response::AllocateProducerIdsResponse, tags: yes, shared: [throttle_time_ms, error_code, producer_id_start, producer_id_len], ours_only: [], renamed: []);
-pair!(alter_client_quotas_request::AlterClientQuotasRequest, tags: yes, shared: [entries, validate_only], ours_only: [], renamed: []);
-pair!(alter_client_quotas_request::EntryData, tags: yes, shared: [entity, ops], ours_only: [], renamed: []);
-pair!(alter_client_quotas_request::EntityData, tags: yes, shared: [entity_type, entity_name], ours_only: [], renamed: []);
-pair!(alter_client_quotas_request::OpData, tags: yes, shared: [key, value, remove], ours_only: [], renamed: []);
-pair!(alter_client_quotas_response::AlterClientQuotasResponse, tags: yes, shared: [throttle_time_ms, entries], ours_only: [], renamed: []);
-pair!(alter_client_quotas_response::EntryData, tags: yes, shared: [error_code, error_message, entity], ours_only: [], renamed: []);
-pair!(alter_client_quotas_response::EntityData, tags: yes, shared: [entity_type, entity_name], ours_only: [], renamed: []);
-pair!(alter_configs_request::AlterConfigsRequest, tags: yes, shared: [resources, validate_only], ours_only: [], renamed: []);
-pair!(alter_configs_request::AlterConfigsResource, tags: yes, shared: [resource_type, resource_name, configs], ours_only: [], renamed: []);
-pair!(alter_configs_request::AlterableConfig, tags: yes, shared: [name, value], ours_only: [], renamed: []);
-pair!(alter_configs_response::AlterConfigsResponse, tags: yes, shared: [throttle_time_ms, responses], ours_only: [], renamed: []);
-pair!(alter_configs_response::AlterConfigsResourceResponse, tags: yes, shared: [error_code, error_message, resource_type, resource_name], ours_only: [], renamed: []);
-pair!(alter_partition_reassignments_request::AlterPartitionReassignmentsRequest, tags: yes, shared: [timeout_ms, topics], ours_only: [], renamed: []);
-pair!(alter_partition_reassignments_request::ReassignableTopic, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
-pair!(alter_partition_reassignments_request::ReassignablePartition, tags: yes, shared: [partition_index, replicas], ours_only: [], renamed: []);
-pair!(alter_partition_reassignments_response::AlterPartitionReassignmentsResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message, responses], ours_only: [], renamed: []);
-pair!(alter_partition_reassignments_response::ReassignableTopicResponse, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
-pair!(alter_partition_reassignments_response::ReassignablePartitionResponse, tags: yes, shared: [partition_index, error_code, error_message], ours_only: [], renamed: []);
-pair!(alter_partition_request::AlterPartitionRequest, tags: yes, shared: [broker_id, broker_epoch, topics], ours_only: [], renamed: []);
-pair!(alter_partition_request::TopicData, tags: yes, shared: [topic_id, partitions], ours_only: [topic_name], renamed: []);
-pair!(alter_partition_request::PartitionData, tags: yes, shared: [partition_index, leader_epoch, new_isr, new_isr_with_epochs, leader_recovery_state, partition_epoch], ours_only: [], renamed: []);
-pair!(alter_partition_request::BrokerState, tags: yes, shared: [broker_id, broker_epoch], ours_only: [], renamed: []);
-pair!(alter_partition_response::AlterPartitionResponse, tags: yes, shared: [throttle_time_ms, error_code, topics], ours_only: [], renamed: []);
-pair!(alter_partition_response::TopicData, tags: yes, shared: [topic_id, partitions], ours_only: [topic_name], renamed: []);
-pair!(alter_partition_response::PartitionData, tags: yes, shared: [partition_index, error_code, leader_id, leader_epoch, isr, leader_recovery_state, partition_epoch], ours_only: [], renamed: []);
-pair!(alter_replica_log_dirs_request::AlterReplicaLogDirsRequest, tags: yes, shared: [dirs], ours_only: [], renamed: []);
-pair!(alter_replica_log_dirs_request::AlterReplicaLogDir, tags: yes, shared: [path, topics], ours_only: [], renamed: []);
-pair!(alter_replica_log_dirs_request::AlterReplicaLogDirTopic, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
-pair!(alter_replica_log_dirs_response::AlterReplicaLogDirsResponse, tags: yes, shared: [throttle_time_ms, results], ours_only: [], renamed: []);
-pair!(alter_replica_log_dirs_response::AlterReplicaLogDirTopicResult, tags: yes, shared: [topic_name, partitions], ours_only: [], renamed: []);
-pair!(alter_replica_log_dirs_response::AlterReplicaLogDirPartitionResult, tags: yes, shared: [partition_index, error_code], ours_only: [], renamed: []);
-pair!(alter_user_scram_credentials_request::AlterUserScramCredentialsRequest, tags: yes, shared: [deletions, upsertions], ours_only: [], renamed: []);
-pair!(alter_user_scram_credentials_request::ScramCredentialDeletion, tags: yes, shared: [name, mechanism], ours_only: [], renamed: []);
-pair!(alter_user_scram_credentials_request::ScramCredentialUpsertion, tags: yes, shared: [name, mechanism, iterations, salt, salted_password], ours_only: [], renamed: []);
-pair!(alter_user_scram_credentials_response::AlterUserScramCredentialsResponse, tags: yes, shared: [throttle_time_ms, results], ours_only: [], renamed: []);
-pair!(alter_user_scram_credentials_response::AlterUserScramCredentialsResult, tags: yes, shared: [user, error_code, error_message], ours_only: [], renamed: []);
-pair!(api_versions_request::ApiVersionsRequest, tags: yes, shared: [client_software_name, client_software_version], ours_only: [], renamed: []);
-pair!(api_versions_response::ApiVersionsResponse, tags: yes, shared: [error_code, api_keys, throttle_time_ms, supported_features, finalized_features_epoch, finalized_features, zk_migration_ready], ours_only: [], renamed: []);
-pair!(api_versions_response::ApiVersion, tags: yes, shared: [api_key, min_version, max_version], ours_only: [], renamed: []);
-pair!(api_versions_response::SupportedFeatureKey, tags: yes, shared: [name, min_version, max_version], ours_only: [], renamed: []);
-pair!(api_versions_response::FinalizedFeatureKey, tags: yes, shared: [name, max_version_level, min_version_level], ours_only: [], renamed: []);
-pair!(assign_replicas_to_dirs_request::AssignReplicasToDirsRequest, tags: yes, shared: [broker_id, broker_epoch, directories], ours_only: [], renamed: []);
-pair!(assign_replicas_to_dirs_request::DirectoryData, tags: yes, shared: [id, topics], ours_only: [], renamed: []);
-pair!(assign_replicas_to_dirs_request::TopicData, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
-pair!(assign_replicas_to_dirs_request::PartitionData, tags: yes, shared: [partition_index], ours_only: [], renamed: []);
-pair!(assign_replicas_to_dirs_response::AssignReplicasToDirsResponse, tags: yes, shared: [throttle_time_ms, error_code, directories], ours_only: [], renamed: []);
-pair!(assign_replicas_to_dirs_response::DirectoryData, tags: yes, shared: [id, topics], ours_only: [], renamed: []);
-pair!(assign_replicas_to_dirs_response::TopicData, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
-pair!(assign_replicas_to_dirs_response::PartitionData, tags: yes, shared: [partition_index, error_code], ours_only: [], renamed: []);
-pair!(begin_quorum_epoch_request::BeginQuorumEpochRequest, tags: yes, shared: [cluster_id, voter_id, topics, leader_endpoints], ours_only: [], renamed: []);
-pair!(begin_quorum_epoch_request::TopicData, tags: yes, shared: [topic_name, partitions], ours_only: [], renamed: []);
-pair!(begin_quorum_epoch_request::PartitionData, tags: yes, shared: [partition_index, voter_directory_id, leader_id, leader_epoch], ours_only: [], renamed: []);
-pair!(begin_quorum_epoch_request::LeaderEndpoint, tags: yes, shared: [name, host, port], ours_only: [], renamed: []);
-pair!(begin_quorum_epoch_response::BeginQuorumEpochResponse, tags: yes, shared: [error_code, topics, node_endpoints], ours_only: [], renamed: []);
-pair!(begin_quorum_epoch_response::TopicData, tags: yes, shared: [topic_name, partitions], ours_only: [], renamed: []);
-pair!(begin_quorum_epoch_response::PartitionData, tags: yes, shared: [partition_index, error_code, leader_id, leader_epoch], ours_only: [], renamed: []);
-pair!(begin_quorum_epoch_response::NodeEndpoint, tags: yes, shared: [node_id, host, port], ours_only: [], renamed: []);
-pair!(broker_heartbeat_request::BrokerHeartbeatRequest, tags: yes, shared: [broker_id, broker_epoch, current_metadata_offset, want_fence, want_shut_down, offline_log_dirs], ours_only: [], renamed: []);
-pair!(broker_heartbeat_response::BrokerHeartbeatResponse, tags: yes, shared: [throttle_time_ms, error_code, is_caught_up, is_fenced, should_shut_down], ours_only: [], renamed: []);
-pair!(broker_registration_request::BrokerRegistrationRequest, tags: yes, shared: [broker_id, cluster_id, incarnation_id, listeners, features, rack, is_migrating_zk_broker, log_dirs, previous_broker_epoch], ours_only: [], renamed: []);
-pair!(broker_registration_request::Listener, tags: yes, shared: [name, host, port, security_protocol], ours_only: [], renamed: []);
-pair!(broker_registration_request::Feature, tags: yes, shared: [name, min_supported_version, max_supported_version], ours_only: [], renamed: []);
-pair!(broker_registration_response::BrokerRegistrationResponse, tags: yes, shared: [throttle_time_ms, error_code, broker_epoch], ours_only: [], renamed: []);
-pair!(consumer_group_describe_request::ConsumerGroupDescribeRequest, tags: yes, shared: [group_ids, include_authorized_operations], ours_only: [], renamed: []);
-pair!(consumer_group_describe_response::ConsumerGroupDescribeResponse, tags: yes, shared: [throttle_time_ms, groups], ours_only: [], renamed: []);
-pair!(consumer_group_describe_response::DescribedGroup, tags: yes, shared: [error_code, error_message, group_id, group_state, group_epoch, assignment_epoch, assignor_name, members, authorized_operations], ours_only: [], renamed: []);
-pair!(consumer_group_describe_response::Member, tags: yes, shared: [member_id, instance_id, rack_id, member_epoch, client_id, client_host, subscribed_topic_names, subscribed_topic_regex, assignment, target_assignment], ours_only: [], renamed: []);
-pair!(consumer_group_describe_response::Assignment, tags: yes, shared: [topic_partitions], ours_only: [], renamed: []);
-pair!(consumer_group_describe_response::TopicPartitions, tags: yes, shared: [topic_id, topic_name, partitions], ours_only: [], renamed: []);
-pair!(consumer_group_heartbeat_request::ConsumerGroupHeartbeatRequest, tags: yes, shared: [group_id, member_id, member_epoch, instance_id, rack_id, rebalance_timeout_ms, subscribed_topic_names, subscribed_topic_regex, server_assignor, topic_partitions], ours_only: [], renamed: []);
-pair!(consumer_group_heartbeat_request::TopicPartitions, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
-pair!(consumer_group_heartbeat_response::ConsumerGroupHeartbeatResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message, member_id, member_epoch, heartbeat_interval_ms, assignment], ours_only: [], renamed: []);
-pair!(consumer_group_heartbeat_response::Assignment, tags: yes, shared: [topic_partitions], ours_only: [], renamed: []);
-pair!(consumer_group_heartbeat_response::TopicPartitions, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
-pair!(controller_registration_request::ControllerRegistrationRequest, tags: yes, shared: [controller_id, incarnation_id, zk_migration_ready, listeners, features], ours_only: [], renamed: []);
-pair!(controller_registration_request::Listener, tags: yes, shared: [name, host, port, security_protocol], ours_only: [], renamed: []);
-pair!(controller_registration_request::Feature, tags: yes, shared: [name, min_supported_version, max_supported_version], ours_only: [], renamed: []);
-pair!(controller_registration_response::ControllerRegistrationResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message], ours_only: [], renamed: []);
-pair!(create_acls_request::CreateAclsRequest, tags: yes, shared: [creations], ours_only: [], renamed: []);
-pair!(create_acls_request::AclCreation, tags: yes, shared: [resource_type, resource_name, resource_pattern_type, principal, host, operation, permission_type], ours_only: [], renamed: []);
-pair!(create_acls_response::CreateAclsResponse, tags: yes, shared: [throttle_time_ms, results], ours_only: [], renamed: []);
-pair!(create_acls_response::AclCreationResult, tags: yes, shared: [error_code, error_message], ours_only: [], renamed: []);
-pair!(create_delegation_token_request::CreateDelegationTokenRequest, tags: yes, shared: [owner_principal_type, owner_principal_name, renewers, max_lifetime_ms], ours_only: [], renamed: []);
-pair!(create_delegation_token_request::CreatableRenewers, tags: yes, shared: [principal_type, principal_name], ours_only: [], renamed: []);
-pair!(create_delegation_token_response::CreateDelegationTokenResponse, tags: yes, shared: [error_code, principal_type, principal_name, token_requester_principal_type, token_requester_principal_name, issue_timestamp_ms, expiry_timestamp_ms, max_timestamp_ms, token_id, hmac, throttle_time_ms], ours_only: [], renamed: []);
-pair!(create_partitions_request::CreatePartitionsRequest, tags: yes, shared: [topics, timeout_ms, validate_only], ours_only: [], renamed: []);
-pair!(create_partitions_request::CreatePartitionsTopic, tags: yes, shared: [name, count, assignments], ours_only: [], renamed: []);
-pair!(create_partitions_request::CreatePartitionsAssignment, tags: yes, shared: [broker_ids], ours_only: [], renamed: []);
-pair!(create_partitions_response::CreatePartitionsResponse, tags: yes, shared: [throttle_time_ms, results], ours_only: [], renamed: []);
-pair!(create_partitions_response::CreatePartitionsTopicResult, tags: yes, shared: [name, error_code, error_message], ours_only: [], renamed: []);
-pair!(create_topics_request::CreateTopicsRequest, tags: yes, shared: [topics, timeout_ms, validate_only], ours_only: [], renamed: []);
-pair!(create_topics_request::CreatableTopic, tags: yes, shared: [name, num_partitions, replication_factor, assignments, configs], ours_only: [], renamed: []);
-pair!(create_topics_request::CreatableReplicaAssignment, tags: yes, shared: [partition_index, broker_ids], ours_only: [], renamed: []);
-pair!(create_topics_request::CreatableTopicConfig, tags: yes, shared: [name, value], ours_only: [], renamed: []);
-pair!(create_topics_response::CreateTopicsResponse, tags: yes, shared: [throttle_time_ms, topics], ours_only: [], renamed: []);
-pair!(create_topics_response::CreatableTopicResult, tags: yes, shared: [name, topic_id, error_code, error_message, topic_config_error_code, num_partitions, replication_factor, configs], ours_only: [], renamed: []);
-pair!(create_topics_response::CreatableTopicConfigs, tags: yes, shared: [name, value, read_only, config_source, is_sensitive], ours_only: [], renamed: []);
-pair!(delete_acls_request::DeleteAclsRequest, tags: yes, shared: [filters], ours_only: [], renamed: []);
-pair!(delete_acls_request::DeleteAclsFilter, tags: yes, shared: [resource_type_filter, resource_name_filter, pattern_type_filter, principal_filter, host_filter, operation, permission_type], ours_only: [], renamed: []);
-pair!(delete_acls_response::DeleteAclsResponse, tags: yes, shared: [throttle_time_ms, filter_results], ours_only: [], renamed: []);
-pair!(delete_acls_response::DeleteAclsFilterResult, tags: yes, shared: [error_code, error_message, matching_acls], ours_only: [], renamed: []);
-pair!(delete_acls_response::DeleteAclsMatchingAcl, tags: yes, shared: [error_code, error_message, resource_type, resource_name, pattern_type, principal, host, operation, permission_type], ours_only: [], renamed: []);
-pair!(delete_groups_request::DeleteGroupsRequest, tags: yes, shared: [groups_names], ours_only: [], renamed: []);
-pair!(delete_groups_response::DeleteGroupsResponse, tags: yes, shared: [throttle_time_ms, results], ours_only: [], renamed: []);
-pair!(delete_groups_response::DeletableGroupResult, tags: yes, shared: [group_id, error_code], ours_only: [], renamed: []);
-pair!(delete_records_request::DeleteRecordsRequest, tags: yes, shared: [topics, timeout_ms], ours_only: [], renamed: []);
-pair!(delete_records_request::DeleteRecordsTopic, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
-pair!(delete_records_request::DeleteRecordsPartition, tags: yes, shared: [partition_index, offset], ours_only: [], renamed: []);
-pair!(delete_records_response::DeleteRecordsResponse, tags: yes, shared: [throttle_time_ms, topics], ours_only: [], renamed: []);
-pair!(delete_records_response::DeleteRecordsTopicResult, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
-pair!(delete_records_response::DeleteRecordsPartitionResult, tags: yes, shared: [partition_index, low_watermark, error_code], ours_only: [], renamed: []);
-pair!(delete_share_group_state_request::DeleteShareGroupStateRequest, tags: yes, shared: [group_id, topics], ours_only: [], renamed: []);
-pair!(delete_share_group_state_request::DeleteStateData, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
-pair!(delete_share_group_state_request::PartitionData, tags: yes, shared: [partition], ours_only: [], renamed: []);
-pair!(delete_share_group_state_response::DeleteShareGroupStateResponse, tags: yes, shared: [results], ours_only: [], renamed: []);
-pair!(delete_share_group_state_response::DeleteStateResult, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
-pair!(delete_share_group_state_response::PartitionResult, tags: yes, shared: [partition, error_code, error_message], ours_only: [], renamed: []);
-pair!(delete_topics_request::DeleteTopicsRequest, tags: yes, shared: [topics, topic_names, timeout_ms], ours_only: [], renamed: []);
-pair!(delete_topics_request::DeleteTopicState, tags: yes, shared: [name, topic_id], ours_only: [], renamed: []);
-pair!(delete_topics_response::DeleteTopicsResponse, tags: yes, shared: [throttle_time_ms, responses], ours_only: [], renamed: []);
-pair!(delete_topics_response::DeletableTopicResult, tags: yes, shared: [name, topic_id, error_code, error_message], ours_only: [], renamed: []);
-pair!(describe_acls_request::DescribeAclsRequest, tags: yes, shared: [resource_type_filter, resource_name_filter, pattern_type_filter, principal_filter, host_filter, operation, permission_type], ours_only: [], renamed: []);
-pair!(describe_acls_response::DescribeAclsResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message, resources], ours_only: [], renamed: []);
-pair!(describe_acls_response::DescribeAclsResource, tags: yes, shared: [resource_type, resource_name, pattern_type, acls], ours_only: [], renamed: []);
-pair!(describe_acls_response::AclDescription, tags: yes, shared: [principal, host, operation, permission_type], ours_only: [], renamed: []);
-pair!(describe_client_quotas_request::DescribeClientQuotasRequest, tags: yes, shared: [components, strict], ours_only: [], renamed: []);
-pair!(describe_client_quotas_request::ComponentData, tags: yes, shared: [entity_type, match_type], ours_only: [], renamed: [r#match => _match]);
-pair!(describe_client_quotas_response::DescribeClientQuotasResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message, entries], ours_only: [], renamed: []);
-pair!(describe_client_quotas_response::EntryData, tags: yes, shared: [entity, values], ours_only: [], renamed: []);
-pair!(describe_client_quotas_response::EntityData, tags: yes, shared: [entity_type, entity_name], ours_only: [], renamed: []);
-pair!(describe_client_quotas_response::ValueData, tags: yes, shared: [key, value], ours_only: [], renamed: []);
-pair!(describe_cluster_request::DescribeClusterRequest, tags: yes, shared: [include_cluster_authorized_operations, endpoint_type], ours_only: [], renamed: []);
-pair!(describe_cluster_response::DescribeClusterResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message, endpoint_type, cluster_id, controller_id, brokers, cluster_authorized_operations], ours_only: [], renamed: []);
-pair!(describe_cluster_response::DescribeClusterBroker, tags: yes, shared: [broker_id, host, port, rack], ours_only: [], renamed: []);
-pair!(describe_configs_request::DescribeConfigsRequest, tags: yes, shared: [resources, include_synonyms, include_documentation], ours_only: [], renamed: []);
-pair!(describe_configs_request::DescribeConfigsResource, tags: yes, shared: [resource_type, resource_name, configuration_keys], ours_only: [], renamed: []);
-pair!(describe_configs_response::DescribeConfigsResponse, tags: yes, shared: [throttle_time_ms, results], ours_only: [], renamed: []);
-pair!(describe_configs_response::DescribeConfigsResult, tags: yes, shared: [error_code, error_message, resource_type, resource_name, configs], ours_only: [], renamed: []);
-pair!(describe_configs_response::DescribeConfigsResourceResult, tags: yes, shared: [name, value, read_only, config_source, is_sensitive, synonyms, config_type, documentation], ours_only: [is_default], renamed: []);
-pair!(describe_configs_response::DescribeConfigsSynonym, tags: yes, shared: [name, value, source], ours_only: [], renamed: []);
-pair!(describe_delegation_token_request::DescribeDelegationTokenRequest, tags: yes, shared: [owners], ours_only: [], renamed: []);
-pair!(describe_delegation_token_request::DescribeDelegationTokenOwner, tags: yes, shared: [principal_type, principal_name], ours_only: [], renamed: []);
-pair!(describe_delegation_token_response::DescribeDelegationTokenResponse, tags: yes, shared: [error_code, tokens, throttle_time_ms], ours_only: [], renamed: []);
-pair!(describe_delegation_token_response::DescribedDelegationToken, tags: yes, shared: [principal_type, principal_name, token_requester_principal_type, token_requester_principal_name, issue_timestamp, expiry_timestamp, max_timestamp, token_id, hmac, renewers], ours_only: [], renamed: []);
-pair!(describe_delegation_token_response::DescribedDelegationTokenRenewer, tags: yes, shared: [principal_type, principal_name], ours_only: [], renamed: []);
-pair!(describe_groups_request::DescribeGroupsRequest, tags: yes, shared: [groups, include_authorized_operations], ours_only: [], renamed: []);
-pair!(describe_groups_response::DescribeGroupsResponse, tags: yes, shared: [throttle_time_ms, groups], ours_only: [], renamed: []);
-pair!(describe_groups_response::DescribedGroup, tags: yes, shared: [error_code, group_id, group_state, protocol_type, protocol_data, members, authorized_operations], ours_only: [], renamed: []);
-pair!(describe_groups_response::DescribedGroupMember, tags: yes, shared: [member_id, group_instance_id, client_id, client_host, member_metadata, member_assignment], ours_only: [], renamed: []);
-pair!(describe_log_dirs_request::DescribeLogDirsRequest, tags: yes, shared: [topics], ours_only: [], renamed: []);
-pair!(describe_log_dirs_request::DescribableLogDirTopic, tags: yes, shared: [topic, partitions], ours_only: [], renamed: []);
-pair!(describe_log_dirs_response::DescribeLogDirsResponse, tags: yes, shared: [throttle_time_ms, error_code, results], ours_only: [], renamed: []);
-pair!(describe_log_dirs_response::DescribeLogDirsResult, tags: yes, shared: [error_code, log_dir, topics, total_bytes, usable_bytes], ours_only: [], renamed: []);
-pair!(describe_log_dirs_response::DescribeLogDirsTopic, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
-pair!(describe_log_dirs_response::DescribeLogDirsPartition, tags: yes, shared: [partition_index, partition_size, offset_lag, is_future_key], ours_only: [], renamed: []);
-pair!(describe_producers_request::DescribeProducersRequest, tags: yes, shared: [topics], ours_only: [], renamed: []);
-pair!(describe_producers_request::TopicRequest, tags: yes, shared: [name, partition_indexes], ours_only: [], renamed: []);
-pair!(describe_producers_response::DescribeProducersResponse, tags: yes, shared: [throttle_time_ms, topics], ours_only: [], renamed: []);
-pair!(describe_producers_response::TopicResponse, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
-pair!(describe_producers_response::PartitionResponse, tags: yes, shared: [partition_index, error_code, error_message, active_producers], ours_only: [], renamed: []);
-pair!(describe_producers_response::ProducerState, tags: yes, shared: [producer_id, producer_epoch, last_sequence, last_timestamp, coordinator_epoch, current_txn_start_offset], ours_only: [], renamed: []);
-pair!(describe_quorum_request::DescribeQuorumRequest, tags: yes, shared: [topics], ours_only: [], renamed: []);
-pair!(describe_quorum_request::TopicData, tags: yes, shared: [topic_name, partitions], ours_only: [], renamed: []);
-pair!(describe_quorum_request::PartitionData, tags: yes, shared: [partition_index], ours_only: [], renamed: []);
-pair!(describe_quorum_response::DescribeQuorumResponse, tags: yes, shared: [error_code, error_message, topics, nodes], ours_only: [], renamed: []);
-pair!(describe_quorum_response::TopicData, tags: yes, shared: [topic_name, partitions], ours_only: [], renamed: []);
-pair!(describe_quorum_response::PartitionData, tags: yes, shared: [partition_index, error_code, error_message, leader_id, leader_epoch, high_watermark, current_voters, observers], ours_only: [], renamed: []);
-pair!(describe_quorum_response::ReplicaState, tags: yes, shared: [replica_id, replica_directory_id, log_end_offset, last_fetch_timestamp, last_caught_up_timestamp], ours_only: [], renamed: []);
-pair!(describe_quorum_response::Node, tags: yes, shared: [node_id, listeners], ours_only: [], renamed: []);
-pair!(describe_quorum_response::Listener, tags: yes, shared: [name, host, port], ours_only: [], renamed: []);
-pair!(describe_topic_partitions_request::DescribeTopicPartitionsRequest, tags: yes, shared: [topics, response_partition_limit, cursor], ours_only: [], renamed: []);
-pair!(describe_topic_partitions_request::TopicRequest, tags: yes, shared: [name], ours_only: [], renamed: []);
-pair!(describe_topic_partitions_request::Cursor, tags: yes, shared: [topic_name, partition_index], ours_only: [], renamed: []);
-pair!(describe_topic_partitions_response::DescribeTopicPartitionsResponse, tags: yes, shared: [throttle_time_ms, topics, next_cursor], ours_only: [], renamed: []);
-pair!(describe_topic_partitions_response::DescribeTopicPartitionsResponseTopic, tags: yes, shared: [error_code, name, topic_id, is_internal, partitions, topic_authorized_operations], ours_only: [], renamed: []);
-pair!(describe_topic_partitions_response::DescribeTopicPartitionsResponsePartition, tags: yes, shared: [error_code, partition_index, leader_id, leader_epoch, replica_nodes, isr_nodes, eligible_leader_replicas, last_known_elr, offline_replicas], ours_only: [], renamed: []);
-pair!(describe_topic_partitions_response::Cursor, tags: yes, shared: [topic_name, partition_index], ours_only: [], renamed: []);
-pair!(describe_transactions_request::DescribeTransactionsRequest, tags: yes, shared: [transactional_ids], ours_only: [], renamed: []);
-pair!(describe_transactions_response::DescribeTransactionsResponse, tags: yes, shared: [throttle_time_ms, transaction_states], ours_only: [], renamed: []);
-pair!(describe_transactions_response::TransactionState, tags: yes, shared: [error_code, transactional_id, transaction_state, transaction_timeout_ms, transaction_start_time_ms, producer_id, producer_epoch, topics], ours_only: [], renamed: []);
-pair!(describe_transactions_response::TopicData, tags: yes, shared: [topic, partitions], ours_only: [], renamed: []);
-pair!(describe_user_scram_credentials_request::DescribeUserScramCredentialsRequest, tags: yes, shared: [users], ours_only: [], renamed: []);
-pair!(describe_user_scram_credentials_request::UserName, tags: yes, shared: [name], ours_only: [], renamed: []);
-pair!(describe_user_scram_credentials_response::DescribeUserScramCredentialsResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message, results], ours_only: [], renamed: []);
-pair!(describe_user_scram_credentials_response::DescribeUserScramCredentialsResult, tags: yes, shared: [user, error_code, error_message, credential_infos], ours_only: [], renamed: []);
-pair!(describe_user_scram_credentials_response::CredentialInfo, tags: yes, shared: [mechanism, iterations], ours_only: [], renamed: []);
-pair!(elect_leaders_request::ElectLeadersRequest, tags: yes, shared: [election_type, topic_partitions, timeout_ms], ours_only: [], renamed: []);
-pair!(elect_leaders_request::TopicPartitions, tags: yes, shared: [topic, partitions], ours_only: [], renamed: []);
-pair!(elect_leaders_response::ElectLeadersResponse, tags: yes, shared: [throttle_time_ms, error_code, replica_election_results], ours_only: [], renamed: []);
-pair!(elect_leaders_response::ReplicaElectionResult, tags: yes, shared: [topic, partition_result], ours_only: [], renamed: []);
-pair!(elect_leaders_response::PartitionResult, tags: yes, shared: [partition_id, error_code, error_message], ours_only: [], renamed: []);
-pair!(end_quorum_epoch_request::EndQuorumEpochRequest, tags: yes, shared: [cluster_id, topics, leader_endpoints], ours_only: [], renamed: []);
-pair!(end_quorum_epoch_request::TopicData, tags: yes, shared: [topic_name, partitions], ours_only: [], renamed: []);
-pair!(end_quorum_epoch_request::PartitionData, tags: yes, shared: [partition_index, leader_id, leader_epoch, preferred_successors, preferred_candidates], ours_only: [], renamed: []);
-pair!(end_quorum_epoch_request::ReplicaInfo, tags: yes, shared: [candidate_id, candidate_directory_id], ours_only: [], renamed: []);
-pair!(end_quorum_epoch_request::LeaderEndpoint, tags: yes, shared: [name, host, port], ours_only: [], renamed: []);
-pair!(end_quorum_epoch_response::EndQuorumEpochResponse, tags: yes, shared: [error_code, topics, node_endpoints], ours_only: [], renamed: []);
-pair!(end_quorum_epoch_response::TopicData, tags: yes, shared: [topic_name, partitions], ours_only: [], renamed: []);
-pair!(end_quorum_epoch_response::PartitionData, tags: yes, shared: [partition_index, error_code, leader_id, leader_epoch], ours_only: [], renamed: []);
-pair!(end_quorum_epoch_response::NodeEndpoint, tags: yes, shared: [node_id, host, port], ours_only: [], renamed: []);
-pair!(end_txn_request::EndTxnRequest, tags: yes, shared: [transactional_id, producer_id, producer_epoch, committed], ours_only: [], renamed: []);
-pair!(end_txn_response::EndTxnResponse, tags: yes, shared: [throttle_time_ms, error_code, producer_id, producer_epoch], ours_only: [], renamed: []);
-pair!(envelope_request::EnvelopeRequest, tags: yes, shared: [request_data, request_principal, client_host_address], ours_only: [], renamed: []);
-pair!(envelope_response::EnvelopeResponse, tags: yes, shared: [response_data, error_code], ours_only: [], renamed: []);
-pair!(expire_delegation_token_request::ExpireDelegationTokenRequest, tags: yes, shared: [hmac, expiry_time_period_ms], ours_only: [], renamed: []);
-pair!(expire_delegation_token_response::ExpireDelegationTokenResponse, tags: yes, shared: [error_code, expiry_timestamp_ms, throttle_time_ms], ours_only: [], renamed: []);
-pair!(fetch_request::FetchRequest, tags: yes, shared: [cluster_id, replica_id, replica_state, max_wait_ms, min_bytes, max_bytes, isolation_level, session_id, session_epoch, topics, forgotten_topics_data, rack_id], ours_only: [], renamed: []);
-pair!(fetch_request::ReplicaState, tags: yes, shared: [replica_id, replica_epoch], ours_only: [], renamed: []);
-pair!(fetch_request::FetchTopic, tags: yes, shared: [topic, topic_id, partitions], ours_only: [], renamed: []);
-pair!(fetch_request::FetchPartition, tags: yes, shared: [partition, current_leader_epoch, fetch_offset, last_fetched_epoch, log_start_offset, partition_max_bytes, replica_directory_id], ours_only: [], renamed: []);
-pair!(fetch_request::ForgottenTopic, tags: yes, shared: [topic, topic_id, partitions], ours_only: [], renamed: []);
-pair!(fetch_response::FetchResponse, tags: yes, shared: [throttle_time_ms, error_code, session_id, responses, node_endpoints], ours_only: [], renamed: []);
-pair!(fetch_response::FetchableTopicResponse, tags: yes, shared: [topic, topic_id, partitions], ours_only: [], renamed: []);
-pair!(fetch_response::PartitionData, tags: yes, shared: [partition_index, error_code, high_watermark, last_stable_offset, log_start_offset, diverging_epoch, current_leader, snapshot_id, aborted_transactions, preferred_read_replica, records], ours_only: [], renamed: []);
-pair!(fetch_response::EpochEndOffset, tags: yes, shared: [epoch, end_offset], ours_only: [], renamed: []);
-pair!(fetch_response::LeaderIdAndEpoch, tags: yes, shared: [leader_id, leader_epoch], ours_only: [], renamed: []);
-pair!(fetch_response::SnapshotId, tags: yes, shared: [end_offset, epoch], ours_only: [], renamed: []);
-pair!(fetch_response::AbortedTransaction, tags: yes, shared: [producer_id, first_offset], ours_only: [], renamed: []);
-pair!(fetch_response::NodeEndpoint, tags: yes, shared: [node_id, host, port, rack], ours_only: [], renamed: []);
-pair!(fetch_snapshot_request::FetchSnapshotRequest, tags: yes, shared: [cluster_id, replica_id, max_bytes, topics], ours_only: [], renamed: []);
-pair!(fetch_snapshot_request::TopicSnapshot, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
-pair!(fetch_snapshot_request::PartitionSnapshot, tags: yes, shared: [partition, current_leader_epoch, snapshot_id, position, replica_directory_id], ours_only: [], renamed: []);
-pair!(fetch_snapshot_request::SnapshotId, tags: yes, shared: [end_offset, epoch], ours_only: [], renamed: []);
-pair!(fetch_snapshot_response::FetchSnapshotResponse, tags: yes, shared: [throttle_time_ms, error_code, topics, node_endpoints], ours_only: [], renamed: []);
-pair!(fetch_snapshot_response::TopicSnapshot, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
-pair!(fetch_snapshot_response::PartitionSnapshot, tags: yes, shared: [index, error_code, snapshot_id, current_leader, size, position, unaligned_records], ours_only: [], renamed: []);
-pair!(fetch_snapshot_response::SnapshotId, tags: yes, shared: [end_offset, epoch], ours_only: [], renamed: []);
-pair!(fetch_snapshot_response::LeaderIdAndEpoch, tags: yes, shared: [leader_id, leader_epoch], ours_only: [], renamed: []);
-pair!(fetch_snapshot_response::NodeEndpoint, tags: yes, shared: [node_id, host, port], ours_only: [], renamed: []);
-pair!(find_coordinator_request::FindCoordinatorRequest, tags: yes, shared: [key, key_type, coordinator_keys], ours_only: [], renamed: []);
-pair!(find_coordinator_response::FindCoordinatorResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message, node_id, host, port, coordinators], ours_only: [], renamed: []);
-pair!(find_coordinator_response::Coordinator, tags: yes, shared: [key, node_id, host, port, error_code, error_message], ours_only: [], renamed: []);
-pair!(get_telemetry_subscriptions_request::GetTelemetrySubscriptionsRequest, tags: yes, shared: [client_instance_id], ours_only: [], renamed: []);
-pair!(get_telemetry_subscriptions_response::GetTelemetrySubscriptionsResponse, tags: yes, shared: [throttle_time_ms, error_code, client_instance_id, subscription_id, accepted_compression_types, push_interval_ms, telemetry_max_bytes, delta_temporality, requested_metrics], ours_only: [], renamed: []);
-pair!(heartbeat_request::HeartbeatRequest, tags: yes, shared: [group_id, generation_id, member_id, group_instance_id], ours_only: [], renamed: []);
-pair!(heartbeat_response::HeartbeatResponse, tags: yes, shared: [throttle_time_ms, error_code], ours_only: [], renamed: []);
-pair!(incremental_alter_configs_request::IncrementalAlterConfigsRequest, tags: yes, shared: [resources, validate_only], ours_only: [], renamed: []);
-pair!(incremental_alter_configs_request::AlterConfigsResource, tags: yes, shared: [resource_type, resource_name, configs], ours_only: [], renamed: []);
-pair!(incremental_alter_configs_request::AlterableConfig, tags: yes, shared: [name, config_operation, value], ours_only: [], renamed: []);
-pair!(incremental_alter_configs_response::IncrementalAlterConfigsResponse, tags: yes, shared: [throttle_time_ms, responses], ours_only: [], renamed: []);
-pair!(incremental_alter_configs_response::AlterConfigsResourceResponse, tags: yes, shared: [error_code, error_message, resource_type, resource_name], ours_only: [], renamed: []);
-pair!(init_producer_id_request::InitProducerIdRequest, tags: yes, shared: [transactional_id, transaction_timeout_ms, producer_id, producer_epoch], ours_only: [], renamed: []);
-pair!(init_producer_id_response::InitProducerIdResponse, tags: yes, shared: [throttle_time_ms, error_code, producer_id, producer_epoch], ours_only: [], renamed: []);
-pair!(initialize_share_group_state_request::InitializeShareGroupStateRequest, tags: yes, shared: [group_id, topics], ours_only: [], renamed: []);
-pair!(initialize_share_group_state_request::InitializeStateData, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
-pair!(initialize_share_group_state_request::PartitionData, tags: yes, shared: [partition, state_epoch, start_offset], ours_only: [], renamed: []);
-pair!(initialize_share_group_state_response::InitializeShareGroupStateResponse, tags: yes, shared: [results], ours_only: [], renamed: []);
-pair!(initialize_share_group_state_response::InitializeStateResult, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
-pair!(initialize_share_group_state_response::PartitionResult, tags: yes, shared: [partition, error_code, error_message], ours_only: [], renamed: []);
-pair!(join_group_request::JoinGroupRequest, tags: yes, shared: [group_id, session_timeout_ms, rebalance_timeout_ms, member_id, group_instance_id, protocol_type, protocols, reason], ours_only: [], renamed: []);
-pair!(join_group_request::JoinGroupRequestProtocol, tags: yes, shared: [name, metadata], ours_only: [], renamed: []);
-pair!(join_group_response::JoinGroupResponse, tags: yes, shared: [throttle_time_ms, error_code, generation_id, protocol_type, protocol_name, leader, skip_assignment, member_id, members], ours_only: [], renamed: []);
-pair!(join_group_response::JoinGroupResponseMember, tags: yes, shared: [member_id, group_instance_id, metadata], ours_only: [], renamed: []);
-pair!(leave_group_request::LeaveGroupRequest, tags: yes, shared: [group_id, member_id, members], ours_only: [], renamed: []);
-pair!(leave_group_request::MemberIdentity, tags: yes, shared: [member_id, group_instance_id, reason], ours_only: [], renamed: []);
-pair!(leave_group_response::LeaveGroupResponse, tags: yes, shared: [throttle_time_ms, error_code, members], ours_only: [], renamed: []);
-pair!(leave_group_response::MemberResponse, tags: yes, shared: [member_id, group_instance_id, error_code], ours_only: [], renamed: []);
-pair!(list_groups_request::ListGroupsRequest, tags: yes, shared: [states_filter, types_filter], ours_only: [], renamed: []);
-pair!(list_groups_response::ListGroupsResponse, tags: yes, shared: [throttle_time_ms, error_code, groups], ours_only: [], renamed: []);
-pair!(list_groups_response::ListedGroup, tags: yes, shared: [group_id, protocol_type, group_state, group_type], ours_only: [], renamed: []);
-pair!(list_offsets_request::ListOffsetsRequest, tags: yes, shared: [replica_id, isolation_level, topics, timeout_ms], ours_only: [], renamed: []);
-pair!(list_offsets_request::ListOffsetsTopic, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
-pair!(list_offsets_request::ListOffsetsPartition, tags: yes, shared: [partition_index, current_leader_epoch, timestamp], ours_only: [max_num_offsets], renamed: []);
-pair!(list_offsets_response::ListOffsetsResponse, tags: yes, shared: [throttle_time_ms, topics], ours_only: [], renamed: []);
-pair!(list_offsets_response::ListOffsetsTopicResponse, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
-pair!(list_offsets_response::ListOffsetsPartitionResponse, tags: yes, shared: [partition_index, error_code, timestamp, offset, leader_epoch], ours_only: [old_style_offsets], renamed: []);
-pair!(list_partition_reassignments_request::ListPartitionReassignmentsRequest, tags: yes, shared: [timeout_ms, topics], ours_only: [], renamed: []);
-pair!(list_partition_reassignments_request::ListPartitionReassignmentsTopics, tags: yes, shared: [name, partition_indexes], ours_only: [], renamed: []);
-pair!(list_partition_reassignments_response::ListPartitionReassignmentsResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message, topics], ours_only: [], renamed: []);
-pair!(list_partition_reassignments_response::OngoingTopicReassignment, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
-pair!(list_partition_reassignments_response::OngoingPartitionReassignment, tags: yes, shared: [partition_index, replicas, adding_replicas, removing_replicas], ours_only: [], renamed: []);
-pair!(list_transactions_request::ListTransactionsRequest, tags: yes, shared: [state_filters, producer_id_filters, duration_filter], ours_only: [], renamed: []);
-pair!(list_transactions_response::ListTransactionsResponse, tags: yes, shared: [throttle_time_ms, error_code, unknown_state_filters, transaction_states], ours_only: [], renamed: []);
-pair!(list_transactions_response::TransactionState, tags: yes, shared: [transactional_id, producer_id, transaction_state], ours_only: [], renamed: []);
-pair!(metadata_request::MetadataRequest, tags: yes, shared: [topics, allow_auto_topic_creation, include_cluster_authorized_operations, include_topic_authorized_operations], ours_only: [], renamed: []);
-pair!(metadata_request::MetadataRequestTopic, tags: yes, shared: [topic_id, name], ours_only: [], renamed: []);
-pair!(metadata_response::MetadataResponse, tags: yes, shared: [throttle_time_ms, brokers, cluster_id, controller_id, topics, cluster_authorized_operations], ours_only: [], renamed: []);
-pair!(metadata_response::MetadataResponseBroker, tags: yes, shared: [node_id, host, port, rack], ours_only: [], renamed: []);
-pair!(metadata_response::MetadataResponseTopic, tags: yes, shared: [error_code, name, topic_id, is_internal, partitions, topic_authorized_operations], ours_only: [], renamed: []);
-pair!(metadata_response::MetadataResponsePartition, tags: yes, shared: [error_code, partition_index, leader_id, leader_epoch, replica_nodes, isr_nodes, offline_replicas], ours_only: [], renamed: []);
-pair!(offset_commit_request::OffsetCommitRequest, tags: yes, shared: [group_id, generation_id_or_member_epoch, member_id, group_instance_id, retention_time_ms, topics], ours_only: [], renamed: []);
-pair!(offset_commit_request::OffsetCommitRequestTopic, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
-pair!(offset_commit_request::OffsetCommitRequestPartition, tags: yes, shared: [partition_index, committed_offset, committed_leader_epoch, committed_metadata], ours_only: [commit_timestamp], renamed: []);
-pair!(offset_commit_response::OffsetCommitResponse, tags: yes, shared: [throttle_time_ms, topics], ours_only: [], renamed: []);
-pair!(offset_commit_response::OffsetCommitResponseTopic, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
-pair!(offset_commit_response::OffsetCommitResponsePartition, tags: yes, shared: [partition_index, error_code], ours_only: [], renamed: []);
-pair!(offset_delete_request::OffsetDeleteRequest, tags: no, shared: [group_id, topics], ours_only: [], renamed: []);
-pair!(offset_delete_request::OffsetDeleteRequestTopic, tags: no, shared: [name, partitions], ours_only: [], renamed: []);
-pair!(offset_delete_request::OffsetDeleteRequestPartition, tags: no, shared: [partition_index], ours_only: [], renamed: []);
-pair!(offset_delete_response::OffsetDeleteResponse, tags: no, shared: [error_code, throttle_time_ms, topics], ours_only: [], renamed: []);
-pair!(offset_delete_response::OffsetDeleteResponseTopic, tags: no, shared: [name, partitions], ours_only: [], renamed: []);
-pair!(offset_delete_response::OffsetDeleteResponsePartition, tags: no, shared: [partition_index, error_code], ours_only: [], renamed: []);
-pair!(offset_fetch_request::OffsetFetchRequest, tags: yes, shared: [group_id, topics, groups, require_stable], ours_only: [], renamed: []);
-pair!(offset_fetch_request::OffsetFetchRequestTopic, tags: yes, shared: [name, partition_indexes], ours_only: [], renamed: []);
-pair!(offset_fetch_request::OffsetFetchRequestGroup, tags: yes, shared: [group_id, member_id, member_epoch, topics], ours_only: [], renamed: []);
-pair!(offset_fetch_request::OffsetFetchRequestTopics, tags: yes, shared: [name, partition_indexes], ours_only: [], renamed: []);
-pair!(offset_fetch_response::OffsetFetchResponse, tags: yes, shared: [throttle_time_ms, topics, error_code, groups], ours_only: [], renamed: []);
-pair!(offset_fetch_response::OffsetFetchResponseTopic, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
-pair!(offset_fetch_response::OffsetFetchResponsePartition, tags: yes, shared: [partition_index, committed_offset, committed_leader_epoch, metadata, error_code], ours_only: [], renamed: []);
-pair!(offset_fetch_response::OffsetFetchResponseGroup, tags: yes, shared: [group_id, topics, error_code], ours_only: [], renamed: []);
-pair!(offset_fetch_response::OffsetFetchResponseTopics, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
-pair!(offset_fetch_response::OffsetFetchResponsePartitions, tags: yes, shared: [partition_index, committed_offset, committed_leader_epoch, metadata, error_code], ours_only: [], renamed: []);
-pair!(offset_for_leader_epoch_request::OffsetForLeaderEpochRequest, tags: yes, shared: [replica_id, topics], ours_only: [], renamed: []);
-pair!(offset_for_leader_epoch_request::OffsetForLeaderTopic, tags: yes, shared: [topic, partitions], ours_only: [], renamed: []);
-pair!(offset_for_leader_epoch_request::OffsetForLeaderPartition, tags: yes, shared: [partition, current_leader_epoch, leader_epoch], ours_only: [], renamed: []);
-pair!(offset_for_leader_epoch_response::OffsetForLeaderEpochResponse, tags: yes, shared: [throttle_time_ms, topics], ours_only: [], renamed: []);
-pair!(offset_for_leader_epoch_response::OffsetForLeaderTopicResult, tags: yes, shared: [topic, partitions], ours_only: [], renamed: []);
-pair!(offset_for_leader_epoch_response::EpochEndOffset, tags: yes, shared: [error_code, partition, leader_epoch, end_offset], ours_only: [], renamed: []);
-pair!(produce_request::ProduceRequest, tags: yes, shared: [transactional_id, acks, timeout_ms, topic_data], ours_only: [], renamed: []);
-pair!(produce_request::TopicProduceData, tags: yes, shared: [name, partition_data], ours_only: [], renamed: []);
-pair!(produce_request::PartitionProduceData, tags: yes, shared: [index, records], ours_only: [], renamed: []);
-pair!(produce_response::ProduceResponse, tags: yes, shared: [responses, throttle_time_ms, node_endpoints], ours_only: [], renamed: []);
-pair!(produce_response::TopicProduceResponse, tags: yes, shared: [name, partition_responses], ours_only: [], renamed: []);
-pair!(produce_response::PartitionProduceResponse, tags: yes, shared: [index, error_code, base_offset, log_append_time_ms, log_start_offset, record_errors, error_message, current_leader], ours_only: [], renamed: []);
-pair!(produce_response::BatchIndexAndErrorMessage, tags: yes, shared: [batch_index, batch_index_error_message], ours_only: [], renamed: []);
-pair!(produce_response::LeaderIdAndEpoch, tags: yes, shared: [leader_id, leader_epoch], ours_only: [], renamed: []);
-pair!(produce_response::NodeEndpoint, tags: yes, shared: [node_id, host, port, rack], ours_only: [], renamed: []);
-pair!(push_telemetry_request::PushTelemetryRequest, tags: yes, shared: [client_instance_id, subscription_id, terminating, compression_type, metrics], ours_only: [], renamed: []);
-pair!(push_telemetry_response::PushTelemetryResponse, tags: yes, shared: [throttle_time_ms, error_code], ours_only: [], renamed: []);
-pair!(read_share_group_state_request::ReadShareGroupStateRequest, tags: yes, shared: [group_id, topics], ours_only: [], renamed: []);
-pair!(read_share_group_state_request::ReadStateData, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
-pair!(read_share_group_state_request::PartitionData, tags: yes, shared: [partition, leader_epoch], ours_only: [], renamed: []);
-pair!(read_share_group_state_response::ReadShareGroupStateResponse, tags: yes, shared: [results], ours_only: [], renamed: []);
-pair!(read_share_group_state_response::ReadStateResult, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
-pair!(read_share_group_state_response::PartitionResult, tags: yes, shared: [partition, error_code, error_message, state_epoch, start_offset, state_batches], ours_only: [], renamed: []);
-pair!(read_share_group_state_response::StateBatch, tags: yes, shared: [first_offset, last_offset, delivery_state, delivery_count], ours_only: [], renamed: []);
-pair!(read_share_group_state_summary_request::ReadShareGroupStateSummaryRequest, tags: yes, shared: [group_id, topics], ours_only: [], renamed: []);
-pair!(read_share_group_state_summary_request::ReadStateSummaryData, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
-pair!(read_share_group_state_summary_request::PartitionData, tags: yes, shared: [partition, leader_epoch], ours_only: [], renamed: []);
-pair!(read_share_group_state_summary_response::ReadShareGroupStateSummaryResponse, tags: yes, shared: [results], ours_only: [], renamed: []);
-pair!(read_share_group_state_summary_response::ReadStateSummaryResult, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
-pair!(read_share_group_state_summary_response::PartitionResult, tags: yes, shared: [partition, error_code, error_message, state_epoch, start_offset], ours_only: [], renamed: []);
-pair!(remove_raft_voter_request::RemoveRaftVoterRequest, tags: yes, shared: [cluster_id, voter_id, voter_directory_id], ours_only: [], renamed: []);
-pair!(remove_raft_voter_response::RemoveRaftVoterResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message], ours_only: [], renamed: []);
-pair!(renew_delegation_token_request::RenewDelegationTokenRequest, tags: yes, shared: [hmac, renew_period_ms], ours_only: [], renamed: []);
-pair!(renew_delegation_token_response::RenewDelegationTokenResponse, tags: yes, shared: [error_code, expiry_timestamp_ms, throttle_time_ms], ours_only: [], renamed: []);
-pair!(request_header::RequestHeader, tags: yes, shared: [request_api_key, request_api_version, correlation_id, client_id], ours_only: [], renamed: []);
-pair!(response_header::ResponseHeader, tags: yes, shared: [correlation_id], ours_only: [], renamed: []);
-pair!(sasl_authenticate_request::SaslAuthenticateRequest, tags: yes, shared: [auth_bytes], ours_only: [], renamed: []);
-pair!(sasl_authenticate_response::SaslAuthenticateResponse, tags: yes, shared: [error_code, error_message, auth_bytes, session_lifetime_ms], ours_only: [], renamed: []);
-pair!(sasl_handshake_request::SaslHandshakeRequest, tags: no, shared: [mechanism], ours_only: [], renamed: []);
-pair!(sasl_handshake_response::SaslHandshakeResponse, tags: no, shared: [error_code, mechanisms], ours_only: [], renamed: []);
-pair!(share_acknowledge_request::ShareAcknowledgeRequest, tags: yes, shared: [group_id, member_id, share_session_epoch, topics], ours_only: [], renamed: []);
-pair!(share_acknowledge_request::AcknowledgeTopic, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
-pair!(share_acknowledge_request::AcknowledgePartition, tags: yes, shared: [partition_index, acknowledgement_batches], ours_only: [], renamed: []);
-pair!(share_acknowledge_request::AcknowledgementBatch, tags: yes, shared: [first_offset, last_offset, acknowledge_types], ours_only: [], renamed: []);
-pair!(share_acknowledge_response::ShareAcknowledgeResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message, responses, node_endpoints], ours_only: [], renamed: []);
-pair!(share_acknowledge_response::ShareAcknowledgeTopicResponse, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
-pair!(share_acknowledge_response::PartitionData, tags: yes, shared: [partition_index, error_code, error_message, current_leader], ours_only: [], renamed: []);
-pair!(share_acknowledge_response::LeaderIdAndEpoch, tags: yes, shared: [leader_id, leader_epoch], ours_only: [], renamed: []);
-pair!(share_acknowledge_response::NodeEndpoint, tags: yes, shared: [node_id, host, port, rack], ours_only: [], renamed: []);
-pair!(share_fetch_request::ShareFetchRequest, tags: yes, shared: [group_id, member_id, share_session_epoch, max_wait_ms, min_bytes, max_bytes, topics, forgotten_topics_data], ours_only: [], renamed: []);
-pair!(share_fetch_request::FetchTopic, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
-pair!(share_fetch_request::FetchPartition, tags: yes, shared: [partition_index, partition_max_bytes, acknowledgement_batches], ours_only: [], renamed: []);
-pair!(share_fetch_request::AcknowledgementBatch, tags: yes, shared: [first_offset, last_offset, acknowledge_types], ours_only: [], renamed: []);
-pair!(share_fetch_request::ForgottenTopic, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
-pair!(share_fetch_response::ShareFetchResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message, responses, node_endpoints], ours_only: [], renamed: []);
-pair!(share_fetch_response::ShareFetchableTopicResponse, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
-pair!(share_fetch_response::PartitionData, tags: yes, shared: [partition_index, error_code, error_message, acknowledge_error_code, acknowledge_error_message, current_leader, records, acquired_records], ours_only: [], renamed: []);
-pair!(share_fetch_response::LeaderIdAndEpoch, tags: yes, shared: [leader_id, leader_epoch], ours_only: [], renamed: []);
-pair!(share_fetch_response::AcquiredRecords, tags: yes, shared: [first_offset, last_offset, delivery_count], ours_only: [], renamed: []);
-pair!(share_fetch_response::NodeEndpoint, tags: yes, shared: [node_id, host, port, rack], ours_only: [], renamed: []);
-pair!(share_group_describe_request::ShareGroupDescribeRequest, tags: yes, shared: [group_ids, include_authorized_operations], ours_only: [], renamed: []);
-pair!(share_group_describe_response::ShareGroupDescribeResponse, tags: yes, shared: [throttle_time_ms, groups], ours_only: [], renamed: []);
-pair!(share_group_describe_response::DescribedGroup, tags: yes, shared: [error_code, error_message, group_id, group_state, group_epoch, assignment_epoch, assignor_name, members, authorized_operations], ours_only: [], renamed: []);
-pair!(share_group_describe_response::Member, tags: yes, shared: [member_id, rack_id, member_epoch, client_id, client_host, subscribed_topic_names, assignment], ours_only: [], renamed: []);
-pair!(share_group_describe_response::Assignment, tags: yes, shared: [topic_partitions], ours_only: [], renamed: []);
-pair!(share_group_describe_response::TopicPartitions, tags: yes, shared: [topic_id, topic_name, partitions], ours_only: [], renamed: []);
-pair!(share_group_heartbeat_request::ShareGroupHeartbeatRequest, tags: yes, shared: [group_id, member_id, member_epoch, rack_id, subscribed_topic_names], ours_only: [], renamed: []);
-pair!(share_group_heartbeat_response::ShareGroupHeartbeatResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message, member_id, member_epoch, heartbeat_interval_ms, assignment], ours_only: [], renamed: []);
-pair!(share_group_heartbeat_response::Assignment, tags: yes, shared: [topic_partitions], ours_only: [], renamed: []);
-pair!(share_group_heartbeat_response::TopicPartitions, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
-pair!(sync_group_request::SyncGroupRequest, tags: yes, shared: [group_id, generation_id, member_id, group_instance_id, protocol_type, protocol_name, assignments], ours_only: [], renamed: []);
-pair!(sync_group_request::SyncGroupRequestAssignment, tags: yes, shared: [member_id, assignment], ours_only: [], renamed: []);
-pair!(sync_group_response::SyncGroupResponse, tags: yes, shared: [throttle_time_ms, error_code, protocol_type, protocol_name, assignment], ours_only: [], renamed: []);
-pair!(txn_offset_commit_request::TxnOffsetCommitRequest, tags: yes, shared: [transactional_id, group_id, producer_id, producer_epoch, generation_id, member_id, group_instance_id, topics], ours_only: [], renamed: []);
-pair!(txn_offset_commit_request::TxnOffsetCommitRequestTopic, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
-pair!(txn_offset_commit_request::TxnOffsetCommitRequestPartition, tags: yes, shared: [partition_index, committed_offset, committed_leader_epoch, committed_metadata], ours_only: [], renamed: []);
-pair!(txn_offset_commit_response::TxnOffsetCommitResponse, tags: yes, shared: [throttle_time_ms, topics], ours_only: [], renamed: []);
-pair!(txn_offset_commit_response::TxnOffsetCommitResponseTopic, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
-pair!(txn_offset_commit_response::TxnOffsetCommitResponsePartition, tags: yes, shared: [partition_index, error_code], ours_only: [], renamed: []);
-pair!(unregister_broker_request::UnregisterBrokerRequest, tags: yes, shared: [broker_id], ours_only: [], renamed: []);
-pair!(unregister_broker_response::UnregisterBrokerResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message], ours_only: [], renamed: []);
-pair!(update_features_request::UpdateFeaturesRequest, tags: yes, shared: [timeout_ms, feature_updates, validate_only], ours_only: [], renamed: []);
-pair!(update_features_request::FeatureUpdateKey, tags: yes, shared: [feature, max_version_level, allow_downgrade, upgrade_type], ours_only: [], renamed: []);
-pair!(update_features_response::UpdateFeaturesResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message, results], ours_only: [], renamed: []);
-pair!(update_features_response::UpdatableFeatureResult, tags: yes, shared: [feature, error_code, error_message], ours_only: [], renamed: []);
-pair!(update_raft_voter_request::UpdateRaftVoterRequest, tags: yes, shared: [cluster_id, current_leader_epoch, voter_id, voter_directory_id, listeners, k_raft_version_feature], ours_only: [], renamed: []);
-pair!(update_raft_voter_request::Listener, tags: yes, shared: [name, host, port], ours_only: [], renamed: []);
-pair!(update_raft_voter_request::KRaftVersionFeature, tags: yes, shared: [min_supported_version, max_supported_version], ours_only: [], renamed: []);
-pair!(update_raft_voter_response::UpdateRaftVoterResponse, tags: yes, shared: [throttle_time_ms, error_code, current_leader], ours_only: [], renamed: []);
-pair!(update_raft_voter_response::CurrentLeader, tags: yes, shared: [leader_id, leader_epoch, host, port], ours_only: [], renamed: []);
-pair!(vote_request::VoteRequest, tags: yes, shared: [cluster_id, voter_id, topics], ours_only: [], renamed: []);
-pair!(vote_request::TopicData, tags: yes, shared: [topic_name, partitions], ours_only: [], renamed: []);
-pair!(vote_request::PartitionData, tags: yes, shared: [partition_index, voter_directory_id, last_offset_epoch, last_offset], ours_only: [], renamed: [candidate_epoch => replica_epoch, candidate_id => replica_id, candidate_directory_id => replica_directory_id]);
-pair!(vote_response::VoteResponse, tags: yes, shared: [error_code, topics, node_endpoints], ours_only: [], renamed: []);
-pair!(vote_response::TopicData, tags: yes, shared: [topic_name, partitions], ours_only: [], renamed: []);
-pair!(vote_response::PartitionData, tags: yes, shared: [partition_index, error_code, leader_id, leader_epoch, vote_granted], ours_only: [], renamed: []);
-pair!(vote_response::NodeEndpoint, tags: yes, shared: [node_id, host, port], ours_only: [], renamed: []);
-pair!(write_share_group_state_request::WriteShareGroupStateRequest, tags: yes, shared: [group_id, topics], ours_only: [], renamed: []);
-pair!(write_share_group_state_request::WriteStateData, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
-pair!(write_share_group_state_request::PartitionData, tags: yes, shared: [partition, state_epoch, leader_epoch, start_offset, state_batches], ours_only: [], renamed: []);
-pair!(write_share_group_state_request::StateBatch, tags: yes, shared: [first_offset, last_offset, delivery_state, delivery_count], ours_only: [], renamed: []);
-pair!(write_share_group_state_response::WriteShareGroupStateResponse, tags: yes, shared: [results], ours_only: [], renamed: []);
-pair!(write_share_group_state_response::WriteStateResult, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
-pair!(write_share_group_state_response::PartitionResult, tags: yes, shared: [partition, error_code, error_message], ours_only: [], renamed: []);
-pair!(write_txn_markers_request::WriteTxnMarkersRequest, tags: yes, shared: [markers], ours_only: [], renamed: []);
-pair!(write_txn_markers_request::WritableTxnMarker, tags: yes, shared: [producer_id, producer_epoch, transaction_result, topics, coordinator_epoch], ours_only: [], renamed: []);
-pair!(write_txn_markers_request::WritableTxnMarkerTopic, tags: yes, shared: [name, partition_indexes], ours_only: [], renamed: []);
-pair!(write_txn_markers_response::WriteTxnMarkersResponse, tags: yes, shared: [markers], ours_only: [], renamed: []);
-pair!(write_txn_markers_response::WritableTxnMarkerResult, tags: yes, shared: [producer_id, topics], ours_only: [], renamed: []);
-pair!(write_txn_markers_response::WritableTxnMarkerTopicResult, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
-pair!(write_txn_markers_response::WritableTxnMarkerPartitionResult, tags: yes, shared: [partition_index, error_code], ours_only: [], renamed: []);
+// Generated from the two crates' struct definitions (one line per fjord struct
+// that kafka-protocol also defines).
+conv!(add_offsets_to_txn_request::AddOffsetsToTxnRequest, tags: yes, shared: [transactional_id, producer_id, producer_epoch, group_id], ours_only: [], renamed: []);
+conv!(add_offsets_to_txn_response::AddOffsetsToTxnResponse, tags: yes, shared: [throttle_time_ms, error_code], ours_only: [], renamed: []);
+conv!(add_partitions_to_txn_request::AddPartitionsToTxnRequest, tags: yes, shared: [transactions, v3_and_below_transactional_id, v3_and_below_producer_id, v3_and_below_producer_epoch, v3_and_below_topics], ours_only: [], renamed: []);
+conv!(add_partitions_to_txn_request::AddPartitionsToTxnTransaction, tags: yes, shared: [transactional_id, producer_id, producer_epoch, verify_only, topics], ours_only: [], renamed: []);
+conv!(add_partitions_to_txn_request::AddPartitionsToTxnTopic, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
+conv!(add_partitions_to_txn_response::AddPartitionsToTxnResponse, tags: yes, shared: [throttle_time_ms, error_code, results_by_transaction, results_by_topic_v3_and_below], ours_only: [], renamed: []);
+conv!(add_partitions_to_txn_response::AddPartitionsToTxnResult, tags: yes, shared: [transactional_id, topic_results], ours_only: [], renamed: []);
+conv!(add_partitions_to_txn_response::AddPartitionsToTxnTopicResult, tags: yes, shared: [name, results_by_partition], ours_only: [], renamed: []);
+conv!(add_partitions_to_txn_response::AddPartitionsToTxnPartitionResult, tags: yes, shared: [partition_index, partition_error_code], ours_only: [], renamed: []);
+conv!(add_raft_voter_request::AddRaftVoterRequest, tags: yes, shared: [cluster_id, timeout_ms, voter_id, voter_directory_id, listeners], ours_only: [], renamed: []);
+conv!(add_raft_voter_request::Listener, tags: yes, shared: [name, host, port], ours_only: [], renamed: []);
+conv!(add_raft_voter_response::AddRaftVoterResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message], ours_only: [], renamed: []);
+conv!(allocate_producer_ids_request::AllocateProducerIdsRequest, tags: yes, shared: [broker_id, broker_epoch], ours_only: [], renamed: []);
+conv!(allocate_producer_ids_response::AllocateProducerIdsResponse, tags: yes, shared: [throttle_time_ms, error_code, producer_id_start, producer_id_len], ours_only: [], renamed: []);
+conv!(alter_client_quotas_request::AlterClientQuotasRequest, tags: yes, shared: [entries, validate_only], ours_only: [], renamed: []);
+conv!(alter_client_quotas_request::EntryData, tags: yes, shared: [entity, ops], ours_only: [], renamed: []);
+conv!(alter_client_quotas_request::EntityData, tags: yes, shared: [entity_type, entity_name], ours_only: [], renamed: []);
+conv!(alter_client_quotas_request::OpData, tags: yes, shared: [key, value, remove], ours_only: [], renamed: []);
+conv!(alter_client_quotas_response::AlterClientQuotasResponse, tags: yes, shared: [throttle_time_ms, entries], ours_only: [], renamed: []);
+conv!(alter_client_quotas_response::EntryData, tags: yes, shared: [error_code, error_message, entity], ours_only: [], renamed: []);
+conv!(alter_client_quotas_response::EntityData, tags: yes, shared: [entity_type, entity_name], ours_only: [], renamed: []);
+conv!(alter_configs_request::AlterConfigsRequest, tags: yes, shared: [resources, validate_only], ours_only: [], renamed: []);
+conv!(alter_configs_request::AlterConfigsResource, tags: yes, shared: [resource_type, resource_name, configs], ours_only: [], renamed: []);
+conv!(alter_configs_request::AlterableConfig, tags: yes, shared: [name, value], ours_only: [], renamed: []);
+conv!(alter_configs_response::AlterConfigsResponse, tags: yes, shared: [throttle_time_ms, responses], ours_only: [], renamed: []);
+conv!(alter_configs_response::AlterConfigsResourceResponse, tags: yes, shared: [error_code, error_message, resource_type, resource_name], ours_only: [], renamed: []);
+conv!(alter_partition_reassignments_request::AlterPartitionReassignmentsRequest, tags: yes, shared: [timeout_ms, topics], ours_only: [], renamed: []);
+conv!(alter_partition_reassignments_request::ReassignableTopic, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
+conv!(alter_partition_reassignments_request::ReassignablePartition, tags: yes, shared: [partition_index, replicas], ours_only: [], renamed: []);
+conv!(alter_partition_reassignments_response::AlterPartitionReassignmentsResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message, responses], ours_only: [], renamed: []);
+conv!(alter_partition_reassignments_response::ReassignableTopicResponse, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
+conv!(alter_partition_reassignments_response::ReassignablePartitionResponse, tags: yes, shared: [partition_index, error_code, error_message], ours_only: [], renamed: []);
+conv!(alter_partition_request::AlterPartitionRequest, tags: yes, shared: [broker_id, broker_epoch, topics], ours_only: [], renamed: []);
+conv!(alter_partition_request::TopicData, tags: yes, shared: [topic_id, partitions], ours_only: [topic_name], renamed: []);
+conv!(alter_partition_request::PartitionData, tags: yes, shared: [partition_index, leader_epoch, new_isr, new_isr_with_epochs, leader_recovery_state, partition_epoch], ours_only: [], renamed: []);
+conv!(alter_partition_request::BrokerState, tags: yes, shared: [broker_id, broker_epoch], ours_only: [], renamed: []);
+conv!(alter_partition_response::AlterPartitionResponse, tags: yes, shared: [throttle_time_ms, error_code, topics], ours_only: [], renamed: []);
+conv!(alter_partition_response::TopicData, tags: yes, shared: [topic_id, partitions], ours_only: [topic_name], renamed: []);
+conv!(alter_partition_response::PartitionData, tags: yes, shared: [partition_index, error_code, leader_id, leader_epoch, isr, leader_recovery_state, partition_epoch], ours_only: [], renamed: []);
+conv!(alter_replica_log_dirs_request::AlterReplicaLogDirsRequest, tags: yes, shared: [dirs], ours_only: [], renamed: []);
+conv!(alter_replica_log_dirs_request::AlterReplicaLogDir, tags: yes, shared: [path, topics], ours_only: [], renamed: []);
+conv!(alter_replica_log_dirs_request::AlterReplicaLogDirTopic, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
+conv!(alter_replica_log_dirs_response::AlterReplicaLogDirsResponse, tags: yes, shared: [throttle_time_ms, results], ours_only: [], renamed: []);
+conv!(alter_replica_log_dirs_response::AlterReplicaLogDirTopicResult, tags: yes, shared: [topic_name, partitions], ours_only: [], renamed: []);
+conv!(alter_replica_log_dirs_response::AlterReplicaLogDirPartitionResult, tags: yes, shared: [partition_index, error_code], ours_only: [], renamed: []);
+conv!(alter_user_scram_credentials_request::AlterUserScramCredentialsRequest, tags: yes, shared: [deletions, upsertions], ours_only: [], renamed: []);
+conv!(alter_user_scram_credentials_request::ScramCredentialDeletion, tags: yes, shared: [name, mechanism], ours_only: [], renamed: []);
+conv!(alter_user_scram_credentials_request::ScramCredentialUpsertion, tags: yes, shared: [name, mechanism, iterations, salt, salted_password], ours_only: [], renamed: []);
+conv!(alter_user_scram_credentials_response::AlterUserScramCredentialsResponse, tags: yes, shared: [throttle_time_ms, results], ours_only: [], renamed: []);
+conv!(alter_user_scram_credentials_response::AlterUserScramCredentialsResult, tags: yes, shared: [user, error_code, error_message], ours_only: [], renamed: []);
+conv!(api_versions_request::ApiVersionsRequest, tags: yes, shared: [client_software_name, client_software_version], ours_only: [], renamed: []);
+conv!(api_versions_response::ApiVersionsResponse, tags: yes, shared: [error_code, api_keys, throttle_time_ms, supported_features, finalized_features_epoch, finalized_features, zk_migration_ready], ours_only: [], renamed: []);
+conv!(api_versions_response::ApiVersion, tags: yes, shared: [api_key, min_version, max_version], ours_only: [], renamed: []);
+conv!(api_versions_response::SupportedFeatureKey, tags: yes, shared: [name, min_version, max_version], ours_only: [], renamed: []);
+conv!(api_versions_response::FinalizedFeatureKey, tags: yes, shared: [name, max_version_level, min_version_level], ours_only: [], renamed: []);
+conv!(assign_replicas_to_dirs_request::AssignReplicasToDirsRequest, tags: yes, shared: [broker_id, broker_epoch, directories], ours_only: [], renamed: []);
+conv!(assign_replicas_to_dirs_request::DirectoryData, tags: yes, shared: [id, topics], ours_only: [], renamed: []);
+conv!(assign_replicas_to_dirs_request::TopicData, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
+conv!(assign_replicas_to_dirs_request::PartitionData, tags: yes, shared: [partition_index], ours_only: [], renamed: []);
+conv!(assign_replicas_to_dirs_response::AssignReplicasToDirsResponse, tags: yes, shared: [throttle_time_ms, error_code, directories], ours_only: [], renamed: []);
+conv!(assign_replicas_to_dirs_response::DirectoryData, tags: yes, shared: [id, topics], ours_only: [], renamed: []);
+conv!(assign_replicas_to_dirs_response::TopicData, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
+conv!(assign_replicas_to_dirs_response::PartitionData, tags: yes, shared: [partition_index, error_code], ours_only: [], renamed: []);
+conv!(begin_quorum_epoch_request::BeginQuorumEpochRequest, tags: yes, shared: [cluster_id, voter_id, topics, leader_endpoints], ours_only: [], renamed: []);
+conv!(begin_quorum_epoch_request::TopicData, tags: yes, shared: [topic_name, partitions], ours_only: [], renamed: []);
+conv!(begin_quorum_epoch_request::PartitionData, tags: yes, shared: [partition_index, voter_directory_id, leader_id, leader_epoch], ours_only: [], renamed: []);
+conv!(begin_quorum_epoch_request::LeaderEndpoint, tags: yes, shared: [name, host, port], ours_only: [], renamed: []);
+conv!(begin_quorum_epoch_response::BeginQuorumEpochResponse, tags: yes, shared: [error_code, topics, node_endpoints], ours_only: [], renamed: []);
+conv!(begin_quorum_epoch_response::TopicData, tags: yes, shared: [topic_name, partitions], ours_only: [], renamed: []);
+conv!(begin_quorum_epoch_response::PartitionData, tags: yes, shared: [partition_index, error_code, leader_id, leader_epoch], ours_only: [], renamed: []);
+conv!(begin_quorum_epoch_response::NodeEndpoint, tags: yes, shared: [node_id, host, port], ours_only: [], renamed: []);
+conv!(broker_heartbeat_request::BrokerHeartbeatRequest, tags: yes, shared: [broker_id, broker_epoch, current_metadata_offset, want_fence, want_shut_down, offline_log_dirs], ours_only: [], renamed: []);
+conv!(broker_heartbeat_response::BrokerHeartbeatResponse, tags: yes, shared: [throttle_time_ms, error_code, is_caught_up, is_fenced, should_shut_down], ours_only: [], renamed: []);
+conv!(broker_registration_request::BrokerRegistrationRequest, tags: yes, shared: [broker_id, cluster_id, incarnation_id, listeners, features, rack, is_migrating_zk_broker, log_dirs, previous_broker_epoch], ours_only: [], renamed: []);
+conv!(broker_registration_request::Listener, tags: yes, shared: [name, host, port, security_protocol], ours_only: [], renamed: []);
+conv!(broker_registration_request::Feature, tags: yes, shared: [name, min_supported_version, max_supported_version], ours_only: [], renamed: []);
+conv!(broker_registration_response::BrokerRegistrationResponse, tags: yes, shared: [throttle_time_ms, error_code, broker_epoch], ours_only: [], renamed: []);
+conv!(consumer_group_describe_request::ConsumerGroupDescribeRequest, tags: yes, shared: [group_ids, include_authorized_operations], ours_only: [], renamed: []);
+conv!(consumer_group_describe_response::ConsumerGroupDescribeResponse, tags: yes, shared: [throttle_time_ms, groups], ours_only: [], renamed: []);
+conv!(consumer_group_describe_response::DescribedGroup, tags: yes, shared: [error_code, error_message, group_id, group_state, group_epoch, assignment_epoch, assignor_name, members, authorized_operations], ours_only: [], renamed: []);
+conv!(consumer_group_describe_response::Member, tags: yes, shared: [member_id, instance_id, rack_id, member_epoch, client_id, client_host, subscribed_topic_names, subscribed_topic_regex, assignment, target_assignment], ours_only: [], renamed: []);
+conv!(consumer_group_describe_response::Assignment, tags: yes, shared: [topic_partitions], ours_only: [], renamed: []);
+conv!(consumer_group_describe_response::TopicPartitions, tags: yes, shared: [topic_id, topic_name, partitions], ours_only: [], renamed: []);
+conv!(consumer_group_heartbeat_request::ConsumerGroupHeartbeatRequest, tags: yes, shared: [group_id, member_id, member_epoch, instance_id, rack_id, rebalance_timeout_ms, subscribed_topic_names, subscribed_topic_regex, server_assignor, topic_partitions], ours_only: [], renamed: []);
+conv!(consumer_group_heartbeat_request::TopicPartitions, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
+conv!(consumer_group_heartbeat_response::ConsumerGroupHeartbeatResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message, member_id, member_epoch, heartbeat_interval_ms, assignment], ours_only: [], renamed: []);
+conv!(consumer_group_heartbeat_response::Assignment, tags: yes, shared: [topic_partitions], ours_only: [], renamed: []);
+conv!(consumer_group_heartbeat_response::TopicPartitions, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
+conv!(controller_registration_request::ControllerRegistrationRequest, tags: yes, shared: [controller_id, incarnation_id, zk_migration_ready, listeners, features], ours_only: [], renamed: []);
+conv!(controller_registration_request::Listener, tags: yes, shared: [name, host, port, security_protocol], ours_only: [], renamed: []);
+conv!(controller_registration_request::Feature, tags: yes, shared: [name, min_supported_version, max_supported_version], ours_only: [], renamed: []);
+conv!(controller_registration_response::ControllerRegistrationResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message], ours_only: [], renamed: []);
+conv!(create_acls_request::CreateAclsRequest, tags: yes, shared: [creations], ours_only: [], renamed: []);
+conv!(create_acls_request::AclCreation, tags: yes, shared: [resource_type, resource_name, resource_pattern_type, principal, host, operation, permission_type], ours_only: [], renamed: []);
+conv!(create_acls_response::CreateAclsResponse, tags: yes, shared: [throttle_time_ms, results], ours_only: [], renamed: []);
+conv!(create_acls_response::AclCreationResult, tags: yes, shared: [error_code, error_message], ours_only: [], renamed: []);
+conv!(create_delegation_token_request::CreateDelegationTokenRequest, tags: yes, shared: [owner_principal_type, owner_principal_name, renewers, max_lifetime_ms], ours_only: [], renamed: []);
+conv!(create_delegation_token_request::CreatableRenewers, tags: yes, shared: [principal_type, principal_name], ours_only: [], renamed: []);
+conv!(create_delegation_token_response::CreateDelegationTokenResponse, tags: yes, shared: [error_code, principal_type, principal_name, token_requester_principal_type, token_requester_principal_name, issue_timestamp_ms, expiry_timestamp_ms, max_timestamp_ms, token_id, hmac, throttle_time_ms], ours_only: [], renamed: []);
+conv!(create_partitions_request::CreatePartitionsRequest, tags: yes, shared: [topics, timeout_ms, validate_only], ours_only: [], renamed: []);
+conv!(create_partitions_request::CreatePartitionsTopic, tags: yes, shared: [name, count, assignments], ours_only: [], renamed: []);
+conv!(create_partitions_request::CreatePartitionsAssignment, tags: yes, shared: [broker_ids], ours_only: [], renamed: []);
+conv!(create_partitions_response::CreatePartitionsResponse, tags: yes, shared: [throttle_time_ms, results], ours_only: [], renamed: []);
+conv!(create_partitions_response::CreatePartitionsTopicResult, tags: yes, shared: [name, error_code, error_message], ours_only: [], renamed: []);
+conv!(create_topics_request::CreateTopicsRequest, tags: yes, shared: [topics, timeout_ms, validate_only], ours_only: [], renamed: []);
+conv!(create_topics_request::CreatableTopic, tags: yes, shared: [name, num_partitions, replication_factor, assignments, configs], ours_only: [], renamed: []);
+conv!(create_topics_request::CreatableReplicaAssignment, tags: yes, shared: [partition_index, broker_ids], ours_only: [], renamed: []);
+conv!(create_topics_request::CreatableTopicConfig, tags: yes, shared: [name, value], ours_only: [], renamed: []);
+conv!(create_topics_response::CreateTopicsResponse, tags: yes, shared: [throttle_time_ms, topics], ours_only: [], renamed: []);
+conv!(create_topics_response::CreatableTopicResult, tags: yes, shared: [name, topic_id, error_code, error_message, topic_config_error_code, num_partitions, replication_factor, configs], ours_only: [], renamed: []);
+conv!(create_topics_response::CreatableTopicConfigs, tags: yes, shared: [name, value, read_only, config_source, is_sensitive], ours_only: [], renamed: []);
+conv!(delete_acls_request::DeleteAclsRequest, tags: yes, shared: [filters], ours_only: [], renamed: []);
+conv!(delete_acls_request::DeleteAclsFilter, tags: yes, shared: [resource_type_filter, resource_name_filter, pattern_type_filter, principal_filter, host_filter, operation, permission_type], ours_only: [], renamed: []);
+conv!(delete_acls_response::DeleteAclsResponse, tags: yes, shared: [throttle_time_ms, filter_results], ours_only: [], renamed: []);
+conv!(delete_acls_response::DeleteAclsFilterResult, tags: yes, shared: [error_code, error_message, matching_acls], ours_only: [], renamed: []);
+conv!(delete_acls_response::DeleteAclsMatchingAcl, tags: yes, shared: [error_code, error_message, resource_type, resource_name, pattern_type, principal, host, operation, permission_type], ours_only: [], renamed: []);
+conv!(delete_groups_request::DeleteGroupsRequest, tags: yes, shared: [groups_names], ours_only: [], renamed: []);
+conv!(delete_groups_response::DeleteGroupsResponse, tags: yes, shared: [throttle_time_ms, results], ours_only: [], renamed: []);
+conv!(delete_groups_response::DeletableGroupResult, tags: yes, shared: [group_id, error_code], ours_only: [], renamed: []);
+conv!(delete_records_request::DeleteRecordsRequest, tags: yes, shared: [topics, timeout_ms], ours_only: [], renamed: []);
+conv!(delete_records_request::DeleteRecordsTopic, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
+conv!(delete_records_request::DeleteRecordsPartition, tags: yes, shared: [partition_index, offset], ours_only: [], renamed: []);
+conv!(delete_records_response::DeleteRecordsResponse, tags: yes, shared: [throttle_time_ms, topics], ours_only: [], renamed: []);
+conv!(delete_records_response::DeleteRecordsTopicResult, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
+conv!(delete_records_response::DeleteRecordsPartitionResult, tags: yes, shared: [partition_index, low_watermark, error_code], ours_only: [], renamed: []);
+conv!(delete_share_group_state_request::DeleteShareGroupStateRequest, tags: yes, shared: [group_id, topics], ours_only: [], renamed: []);
+conv!(delete_share_group_state_request::DeleteStateData, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
+conv!(delete_share_group_state_request::PartitionData, tags: yes, shared: [partition], ours_only: [], renamed: []);
+conv!(delete_share_group_state_response::DeleteShareGroupStateResponse, tags: yes, shared: [results], ours_only: [], renamed: []);
+conv!(delete_share_group_state_response::DeleteStateResult, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
+conv!(delete_share_group_state_response::PartitionResult, tags: yes, shared: [partition, error_code, error_message], ours_only: [], renamed: []);
+conv!(delete_topics_request::DeleteTopicsRequest, tags: yes, shared: [topics, topic_names, timeout_ms], ours_only: [], renamed: []);
+conv!(delete_topics_request::DeleteTopicState, tags: yes, shared: [name, topic_id], ours_only: [], renamed: []);
+conv!(delete_topics_response::DeleteTopicsResponse, tags: yes, shared: [throttle_time_ms, responses], ours_only: [], renamed: []);
+conv!(delete_topics_response::DeletableTopicResult, tags: yes, shared: [name, topic_id, error_code, error_message], ours_only: [], renamed: []);
+conv!(describe_acls_request::DescribeAclsRequest, tags: yes, shared: [resource_type_filter, resource_name_filter, pattern_type_filter, principal_filter, host_filter, operation, permission_type], ours_only: [], renamed: []);
+conv!(describe_acls_response::DescribeAclsResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message, resources], ours_only: [], renamed: []);
+conv!(describe_acls_response::DescribeAclsResource, tags: yes, shared: [resource_type, resource_name, pattern_type, acls], ours_only: [], renamed: []);
+conv!(describe_acls_response::AclDescription, tags: yes, shared: [principal, host, operation, permission_type], ours_only: [], renamed: []);
+conv!(describe_client_quotas_request::DescribeClientQuotasRequest, tags: yes, shared: [components, strict], ours_only: [], renamed: []);
+conv!(describe_client_quotas_request::ComponentData, tags: yes, shared: [entity_type, match_type], ours_only: [], renamed: [r#match => _match]);
+conv!(describe_client_quotas_response::DescribeClientQuotasResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message, entries], ours_only: [], renamed: []);
+conv!(describe_client_quotas_response::EntryData, tags: yes, shared: [entity, values], ours_only: [], renamed: []);
+conv!(describe_client_quotas_response::EntityData, tags: yes, shared: [entity_type, entity_name], ours_only: [], renamed: []);
+conv!(describe_client_quotas_response::ValueData, tags: yes, shared: [key, value], ours_only: [], renamed: []);
+conv!(describe_cluster_request::DescribeClusterRequest, tags: yes, shared: [include_cluster_authorized_operations, endpoint_type], ours_only: [], renamed: []);
+conv!(describe_cluster_response::DescribeClusterResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message, endpoint_type, cluster_id, controller_id, brokers, cluster_authorized_operations], ours_only: [], renamed: []);
+conv!(describe_cluster_response::DescribeClusterBroker, tags: yes, shared: [broker_id, host, port, rack], ours_only: [], renamed: []);
+conv!(describe_configs_request::DescribeConfigsRequest, tags: yes, shared: [resources, include_synonyms, include_documentation], ours_only: [], renamed: []);
+conv!(describe_configs_request::DescribeConfigsResource, tags: yes, shared: [resource_type, resource_name, configuration_keys], ours_only: [], renamed: []);
+conv!(describe_configs_response::DescribeConfigsResponse, tags: yes, shared: [throttle_time_ms, results], ours_only: [], renamed: []);
+conv!(describe_configs_response::DescribeConfigsResult, tags: yes, shared: [error_code, error_message, resource_type, resource_name, configs], ours_only: [], renamed: []);
+conv!(describe_configs_response::DescribeConfigsResourceResult, tags: yes, shared: [name, value, read_only, config_source, is_sensitive, synonyms, config_type, documentation], ours_only: [is_default], renamed: []);
+conv!(describe_configs_response::DescribeConfigsSynonym, tags: yes, shared: [name, value, source], ours_only: [], renamed: []);
+conv!(describe_delegation_token_request::DescribeDelegationTokenRequest, tags: yes, shared: [owners], ours_only: [], renamed: []);
+conv!(describe_delegation_token_request::DescribeDelegationTokenOwner, tags: yes, shared: [principal_type, principal_name], ours_only: [], renamed: []);
+conv!(describe_delegation_token_response::DescribeDelegationTokenResponse, tags: yes, shared: [error_code, tokens, throttle_time_ms], ours_only: [], renamed: []);
+conv!(describe_delegation_token_response::DescribedDelegationToken, tags: yes, shared: [principal_type, principal_name, token_requester_principal_type, token_requester_principal_name, issue_timestamp, expiry_timestamp, max_timestamp, token_id, hmac, renewers], ours_only: [], renamed: []);
+conv!(describe_delegation_token_response::DescribedDelegationTokenRenewer, tags: yes, shared: [principal_type, principal_name], ours_only: [], renamed: []);
+conv!(describe_groups_request::DescribeGroupsRequest, tags: yes, shared: [groups, include_authorized_operations], ours_only: [], renamed: []);
+conv!(describe_groups_response::DescribeGroupsResponse, tags: yes, shared: [throttle_time_ms, groups], ours_only: [], renamed: []);
+conv!(describe_groups_response::DescribedGroup, tags: yes, shared: [error_code, group_id, group_state, protocol_type, protocol_data, members, authorized_operations], ours_only: [], renamed: []);
+conv!(describe_groups_response::DescribedGroupMember, tags: yes, shared: [member_id, group_instance_id, client_id, client_host, member_metadata, member_assignment], ours_only: [], renamed: []);
+conv!(describe_log_dirs_request::DescribeLogDirsRequest, tags: yes, shared: [topics], ours_only: [], renamed: []);
+conv!(describe_log_dirs_request::DescribableLogDirTopic, tags: yes, shared: [topic, partitions], ours_only: [], renamed: []);
+conv!(describe_log_dirs_response::DescribeLogDirsResponse, tags: yes, shared: [throttle_time_ms, error_code, results], ours_only: [], renamed: []);
+conv!(describe_log_dirs_response::DescribeLogDirsResult, tags: yes, shared: [error_code, log_dir, topics, total_bytes, usable_bytes], ours_only: [], renamed: []);
+conv!(describe_log_dirs_response::DescribeLogDirsTopic, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
+conv!(describe_log_dirs_response::DescribeLogDirsPartition, tags: yes, shared: [partition_index, partition_size, offset_lag, is_future_key], ours_only: [], renamed: []);
+conv!(describe_producers_request::DescribeProducersRequest, tags: yes, shared: [topics], ours_only: [], renamed: []);
+conv!(describe_producers_request::TopicRequest, tags: yes, shared: [name, partition_indexes], ours_only: [], renamed: []);
+conv!(describe_producers_response::DescribeProducersResponse, tags: yes, shared: [throttle_time_ms, topics], ours_only: [], renamed: []);
+conv!(describe_producers_response::TopicResponse, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
+conv!(describe_producers_response::PartitionResponse, tags: yes, shared: [partition_index, error_code, error_message, active_producers], ours_only: [], renamed: []);
+conv!(describe_producers_response::ProducerState, tags: yes, shared: [producer_id, producer_epoch, last_sequence, last_timestamp, coordinator_epoch, current_txn_start_offset], ours_only: [], renamed: []);
+conv!(describe_quorum_request::DescribeQuorumRequest, tags: yes, shared: [topics], ours_only: [], renamed: []);
+conv!(describe_quorum_request::TopicData, tags: yes, shared: [topic_name, partitions], ours_only: [], renamed: []);
+conv!(describe_quorum_request::PartitionData, tags: yes, shared: [partition_index], ours_only: [], renamed: []);
+conv!(describe_quorum_response::DescribeQuorumResponse, tags: yes, shared: [error_code, error_message, topics, nodes], ours_only: [], renamed: []);
+conv!(describe_quorum_response::TopicData, tags: yes, shared: [topic_name, partitions], ours_only: [], renamed: []);
+conv!(describe_quorum_response::PartitionData, tags: yes, shared: [partition_index, error_code, error_message, leader_id, leader_epoch, high_watermark, current_voters, observers], ours_only: [], renamed: []);
+conv!(describe_quorum_response::ReplicaState, tags: yes, shared: [replica_id, replica_directory_id, log_end_offset, last_fetch_timestamp, last_caught_up_timestamp], ours_only: [], renamed: []);
+conv!(describe_quorum_response::Node, tags: yes, shared: [node_id, listeners], ours_only: [], renamed: []);
+conv!(describe_quorum_response::Listener, tags: yes, shared: [name, host, port], ours_only: [], renamed: []);
+conv!(describe_topic_partitions_request::DescribeTopicPartitionsRequest, tags: yes, shared: [topics, response_partition_limit, cursor], ours_only: [], renamed: []);
+conv!(describe_topic_partitions_request::TopicRequest, tags: yes, shared: [name], ours_only: [], renamed: []);
+conv!(describe_topic_partitions_request::Cursor, tags: yes, shared: [topic_name, partition_index], ours_only: [], renamed: []);
+conv!(describe_topic_partitions_response::DescribeTopicPartitionsResponse, tags: yes, shared: [throttle_time_ms, topics, next_cursor], ours_only: [], renamed: []);
+conv!(describe_topic_partitions_response::DescribeTopicPartitionsResponseTopic, tags: yes, shared: [error_code, name, topic_id, is_internal, partitions, topic_authorized_operations], ours_only: [], renamed: []);
+conv!(describe_topic_partitions_response::DescribeTopicPartitionsResponsePartition, tags: yes, shared: [error_code, partition_index, leader_id, leader_epoch, replica_nodes, isr_nodes, eligible_leader_replicas, last_known_elr, offline_replicas], ours_only: [], renamed: []);
+conv!(describe_topic_partitions_response::Cursor, tags: yes, shared: [topic_name, partition_index], ours_only: [], renamed: []);
+conv!(describe_transactions_request::DescribeTransactionsRequest, tags: yes, shared: [transactional_ids], ours_only: [], renamed: []);
+conv!(describe_transactions_response::DescribeTransactionsResponse, tags: yes, shared: [throttle_time_ms, transaction_states], ours_only: [], renamed: []);
+conv!(describe_transactions_response::TransactionState, tags: yes, shared: [error_code, transactional_id, transaction_state, transaction_timeout_ms, transaction_start_time_ms, producer_id, producer_epoch, topics], ours_only: [], renamed: []);
+conv!(describe_transactions_response::TopicData, tags: yes, shared: [topic, partitions], ours_only: [], renamed: []);
+conv!(describe_user_scram_credentials_request::DescribeUserScramCredentialsRequest, tags: yes, shared: [users], ours_only: [], renamed: []);
+conv!(describe_user_scram_credentials_request::UserName, tags: yes, shared: [name], ours_only: [], renamed: []);
+conv!(describe_user_scram_credentials_response::DescribeUserScramCredentialsResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message, results], ours_only: [], renamed: []);
+conv!(describe_user_scram_credentials_response::DescribeUserScramCredentialsResult, tags: yes, shared: [user, error_code, error_message, credential_infos], ours_only: [], renamed: []);
+conv!(describe_user_scram_credentials_response::CredentialInfo, tags: yes, shared: [mechanism, iterations], ours_only: [], renamed: []);
+conv!(elect_leaders_request::ElectLeadersRequest, tags: yes, shared: [election_type, topic_partitions, timeout_ms], ours_only: [], renamed: []);
+conv!(elect_leaders_request::TopicPartitions, tags: yes, shared: [topic, partitions], ours_only: [], renamed: []);
+conv!(elect_leaders_response::ElectLeadersResponse, tags: yes, shared: [throttle_time_ms, error_code, replica_election_results], ours_only: [], renamed: []);
+conv!(elect_leaders_response::ReplicaElectionResult, tags: yes, shared: [topic, partition_result], ours_only: [], renamed: []);
+conv!(elect_leaders_response::PartitionResult, tags: yes, shared: [partition_id, error_code, error_message], ours_only: [], renamed: []);
+conv!(end_quorum_epoch_request::EndQuorumEpochRequest, tags: yes, shared: [cluster_id, topics, leader_endpoints], ours_only: [], renamed: []);
+conv!(end_quorum_epoch_request::TopicData, tags: yes, shared: [topic_name, partitions], ours_only: [], renamed: []);
+conv!(end_quorum_epoch_request::PartitionData, tags: yes, shared: [partition_index, leader_id, leader_epoch, preferred_successors, preferred_candidates], ours_only: [], renamed: []);
+conv!(end_quorum_epoch_request::ReplicaInfo, tags: yes, shared: [candidate_id, candidate_directory_id], ours_only: [], renamed: []);
+conv!(end_quorum_epoch_request::LeaderEndpoint, tags: yes, shared: [name, host, port], ours_only: [], renamed: []);
+conv!(end_quorum_epoch_response::EndQuorumEpochResponse, tags: yes, shared: [error_code, topics, node_endpoints], ours_only: [], renamed: []);
+conv!(end_quorum_epoch_response::TopicData, tags: yes, shared: [topic_name, partitions], ours_only: [], renamed: []);
+conv!(end_quorum_epoch_response::PartitionData, tags: yes, shared: [partition_index, error_code, leader_id, leader_epoch], ours_only: [], renamed: []);
+conv!(end_quorum_epoch_response::NodeEndpoint, tags: yes, shared: [node_id, host, port], ours_only: [], renamed: []);
+conv!(end_txn_request::EndTxnRequest, tags: yes, shared: [transactional_id, producer_id, producer_epoch, committed], ours_only: [], renamed: []);
+conv!(end_txn_response::EndTxnResponse, tags: yes, shared: [throttle_time_ms, error_code, producer_id, producer_epoch], ours_only: [], renamed: []);
+conv!(envelope_request::EnvelopeRequest, tags: yes, shared: [request_data, request_principal, client_host_address], ours_only: [], renamed: []);
+conv!(envelope_response::EnvelopeResponse, tags: yes, shared: [response_data, error_code], ours_only: [], renamed: []);
+conv!(expire_delegation_token_request::ExpireDelegationTokenRequest, tags: yes, shared: [hmac, expiry_time_period_ms], ours_only: [], renamed: []);
+conv!(expire_delegation_token_response::ExpireDelegationTokenResponse, tags: yes, shared: [error_code, expiry_timestamp_ms, throttle_time_ms], ours_only: [], renamed: []);
+conv!(fetch_request::FetchRequest, tags: yes, shared: [cluster_id, replica_id, replica_state, max_wait_ms, min_bytes, max_bytes, isolation_level, session_id, session_epoch, topics, forgotten_topics_data, rack_id], ours_only: [], renamed: []);
+conv!(fetch_request::ReplicaState, tags: yes, shared: [replica_id, replica_epoch], ours_only: [], renamed: []);
+conv!(fetch_request::FetchTopic, tags: yes, shared: [topic, topic_id, partitions], ours_only: [], renamed: []);
+conv!(fetch_request::FetchPartition, tags: yes, shared: [partition, current_leader_epoch, fetch_offset, last_fetched_epoch, log_start_offset, partition_max_bytes, replica_directory_id], ours_only: [], renamed: []);
+conv!(fetch_request::ForgottenTopic, tags: yes, shared: [topic, topic_id, partitions], ours_only: [], renamed: []);
+conv!(fetch_response::FetchResponse, tags: yes, shared: [throttle_time_ms, error_code, session_id, responses, node_endpoints], ours_only: [], renamed: []);
+conv!(fetch_response::FetchableTopicResponse, tags: yes, shared: [topic, topic_id, partitions], ours_only: [], renamed: []);
+conv!(fetch_response::PartitionData, tags: yes, shared: [partition_index, error_code, high_watermark, last_stable_offset, log_start_offset, diverging_epoch, current_leader, snapshot_id, aborted_transactions, preferred_read_replica, records], ours_only: [], renamed: []);
+conv!(fetch_response::EpochEndOffset, tags: yes, shared: [epoch, end_offset], ours_only: [], renamed: []);
+conv!(fetch_response::LeaderIdAndEpoch, tags: yes, shared: [leader_id, leader_epoch], ours_only: [], renamed: []);
+conv!(fetch_response::SnapshotId, tags: yes, shared: [end_offset, epoch], ours_only: [], renamed: []);
+conv!(fetch_response::AbortedTransaction, tags: yes, shared: [producer_id, first_offset], ours_only: [], renamed: []);
+conv!(fetch_response::NodeEndpoint, tags: yes, shared: [node_id, host, port, rack], ours_only: [], renamed: []);
+conv!(fetch_snapshot_request::FetchSnapshotRequest, tags: yes, shared: [cluster_id, replica_id, max_bytes, topics], ours_only: [], renamed: []);
+conv!(fetch_snapshot_request::TopicSnapshot, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
+conv!(fetch_snapshot_request::PartitionSnapshot, tags: yes, shared: [partition, current_leader_epoch, snapshot_id, position, replica_directory_id], ours_only: [], renamed: []);
+conv!(fetch_snapshot_request::SnapshotId, tags: yes, shared: [end_offset, epoch], ours_only: [], renamed: []);
+conv!(fetch_snapshot_response::FetchSnapshotResponse, tags: yes, shared: [throttle_time_ms, error_code, topics, node_endpoints], ours_only: [], renamed: []);
+conv!(fetch_snapshot_response::TopicSnapshot, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
+conv!(fetch_snapshot_response::PartitionSnapshot, tags: yes, shared: [index, error_code, snapshot_id, current_leader, size, position, unaligned_records], ours_only: [], renamed: []);
+conv!(fetch_snapshot_response::SnapshotId, tags: yes, shared: [end_offset, epoch], ours_only: [], renamed: []);
+conv!(fetch_snapshot_response::LeaderIdAndEpoch, tags: yes, shared: [leader_id, leader_epoch], ours_only: [], renamed: []);
+conv!(fetch_snapshot_response::NodeEndpoint, tags: yes, shared: [node_id, host, port], ours_only: [], renamed: []);
+conv!(find_coordinator_request::FindCoordinatorRequest, tags: yes, shared: [key, key_type, coordinator_keys], ours_only: [], renamed: []);
+conv!(find_coordinator_response::FindCoordinatorResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message, node_id, host, port, coordinators], ours_only: [], renamed: []);
+conv!(find_coordinator_response::Coordinator, tags: yes, shared: [key, node_id, host, port, error_code, error_message], ours_only: [], renamed: []);
+conv!(get_telemetry_subscriptions_request::GetTelemetrySubscriptionsRequest, tags: yes, shared: [client_instance_id], ours_only: [], renamed: []);
+conv!(get_telemetry_subscriptions_response::GetTelemetrySubscriptionsResponse, tags: yes, shared: [throttle_time_ms, error_code, client_instance_id, subscription_id, accepted_compression_types, push_interval_ms, telemetry_max_bytes, delta_temporality, requested_metrics], ours_only: [], renamed: []);
+conv!(heartbeat_request::HeartbeatRequest, tags: yes, shared: [group_id, generation_id, member_id, group_instance_id], ours_only: [], renamed: []);
+conv!(heartbeat_response::HeartbeatResponse, tags: yes, shared: [throttle_time_ms, error_code], ours_only: [], renamed: []);
+conv!(incremental_alter_configs_request::IncrementalAlterConfigsRequest, tags: yes, shared: [resources, validate_only], ours_only: [], renamed: []);
+conv!(incremental_alter_configs_request::AlterConfigsResource, tags: yes, shared: [resource_type, resource_name, configs], ours_only: [], renamed: []);
+conv!(incremental_alter_configs_request::AlterableConfig, tags: yes, shared: [name, config_operation, value], ours_only: [], renamed: []);
+conv!(incremental_alter_configs_response::IncrementalAlterConfigsResponse, tags: yes, shared: [throttle_time_ms, responses], ours_only: [], renamed: []);
+conv!(incremental_alter_configs_response::AlterConfigsResourceResponse, tags: yes, shared: [error_code, error_message, resource_type, resource_name], ours_only: [], renamed: []);
+conv!(init_producer_id_request::InitProducerIdRequest, tags: yes, shared: [transactional_id, transaction_timeout_ms, producer_id, producer_epoch], ours_only: [], renamed: []);
+conv!(init_producer_id_response::InitProducerIdResponse, tags: yes, shared: [throttle_time_ms, error_code, producer_id, producer_epoch], ours_only: [], renamed: []);
+conv!(initialize_share_group_state_request::InitializeShareGroupStateRequest, tags: yes, shared: [group_id, topics], ours_only: [], renamed: []);
+conv!(initialize_share_group_state_request::InitializeStateData, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
+conv!(initialize_share_group_state_request::PartitionData, tags: yes, shared: [partition, state_epoch, start_offset], ours_only: [], renamed: []);
+conv!(initialize_share_group_state_response::InitializeShareGroupStateResponse, tags: yes, shared: [results], ours_only: [], renamed: []);
+conv!(initialize_share_group_state_response::InitializeStateResult, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
+conv!(initialize_share_group_state_response::PartitionResult, tags: yes, shared: [partition, error_code, error_message], ours_only: [], renamed: []);
+conv!(join_group_request::JoinGroupRequest, tags: yes, shared: [group_id, session_timeout_ms, rebalance_timeout_ms, member_id, group_instance_id, protocol_type, protocols, reason], ours_only: [], renamed: []);
+conv!(join_group_request::JoinGroupRequestProtocol, tags: yes, shared: [name, metadata], ours_only: [], renamed: []);
+conv!(join_group_response::JoinGroupResponse, tags: yes, shared: [throttle_time_ms, error_code, generation_id, protocol_type, protocol_name, leader, skip_assignment, member_id, members], ours_only: [], renamed: []);
+conv!(join_group_response::JoinGroupResponseMember, tags: yes, shared: [member_id, group_instance_id, metadata], ours_only: [], renamed: []);
+conv!(leave_group_request::LeaveGroupRequest, tags: yes, shared: [group_id, member_id, members], ours_only: [], renamed: []);
+conv!(leave_group_request::MemberIdentity, tags: yes, shared: [member_id, group_instance_id, reason], ours_only: [], renamed: []);
+conv!(leave_group_response::LeaveGroupResponse, tags: yes, shared: [throttle_time_ms, error_code, members], ours_only: [], renamed: []);
+conv!(leave_group_response::MemberResponse, tags: yes, shared: [member_id, group_instance_id, error_code], ours_only: [], renamed: []);
+conv!(list_groups_request::ListGroupsRequest, tags: yes, shared: [states_filter, types_filter], ours_only: [], renamed: []);
+conv!(list_groups_response::ListGroupsResponse, tags: yes, shared: [throttle_time_ms, error_code, groups], ours_only: [], renamed: []);
+conv!(list_groups_response::ListedGroup, tags: yes, shared: [group_id, protocol_type, group_state, group_type], ours_only: [], renamed: []);
+conv!(list_offsets_request::ListOffsetsRequest, tags: yes, shared: [replica_id, isolation_level, topics, timeout_ms], ours_only: [], renamed: []);
+conv!(list_offsets_request::ListOffsetsTopic, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
+conv!(list_offsets_request::ListOffsetsPartition, tags: yes, shared: [partition_index, current_leader_epoch, timestamp], ours_only: [max_num_offsets], renamed: []);
+conv!(list_offsets_response::ListOffsetsResponse, tags: yes, shared: [throttle_time_ms, topics], ours_only: [], renamed: []);
+conv!(list_offsets_response::ListOffsetsTopicResponse, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
+conv!(list_offsets_response::ListOffsetsPartitionResponse, tags: yes, shared: [partition_index, error_code, timestamp, offset, leader_epoch], ours_only: [old_style_offsets], renamed: []);
+conv!(list_partition_reassignments_request::ListPartitionReassignmentsRequest, tags: yes, shared: [timeout_ms, topics], ours_only: [], renamed: []);
+conv!(list_partition_reassignments_request::ListPartitionReassignmentsTopics, tags: yes, shared: [name, partition_indexes], ours_only: [], renamed: []);
+conv!(list_partition_reassignments_response::ListPartitionReassignmentsResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message, topics], ours_only: [], renamed: []);
+conv!(list_partition_reassignments_response::OngoingTopicReassignment, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
+conv!(list_partition_reassignments_response::OngoingPartitionReassignment, tags: yes, shared: [partition_index, replicas, adding_replicas, removing_replicas], ours_only: [], renamed: []);
+conv!(list_transactions_request::ListTransactionsRequest, tags: yes, shared: [state_filters, producer_id_filters, duration_filter], ours_only: [], renamed: []);
+conv!(list_transactions_response::ListTransactionsResponse, tags: yes, shared: [throttle_time_ms, error_code, unknown_state_filters, transaction_states], ours_only: [], renamed: []);
+conv!(list_transactions_response::TransactionState, tags: yes, shared: [transactional_id, producer_id, transaction_state], ours_only: [], renamed: []);
+conv!(metadata_request::MetadataRequest, tags: yes, shared: [topics, allow_auto_topic_creation, include_cluster_authorized_operations, include_topic_authorized_operations], ours_only: [], renamed: []);
+conv!(metadata_request::MetadataRequestTopic, tags: yes, shared: [topic_id, name], ours_only: [], renamed: []);
+conv!(metadata_response::MetadataResponse, tags: yes, shared: [throttle_time_ms, brokers, cluster_id, controller_id, topics, cluster_authorized_operations], ours_only: [], renamed: []);
+conv!(metadata_response::MetadataResponseBroker, tags: yes, shared: [node_id, host, port, rack], ours_only: [], renamed: []);
+conv!(metadata_response::MetadataResponseTopic, tags: yes, shared: [error_code, name, topic_id, is_internal, partitions, topic_authorized_operations], ours_only: [], renamed: []);
+conv!(metadata_response::MetadataResponsePartition, tags: yes, shared: [error_code, partition_index, leader_id, leader_epoch, replica_nodes, isr_nodes, offline_replicas], ours_only: [], renamed: []);
+conv!(offset_commit_request::OffsetCommitRequest, tags: yes, shared: [group_id, generation_id_or_member_epoch, member_id, group_instance_id, retention_time_ms, topics], ours_only: [], renamed: []);
+conv!(offset_commit_request::OffsetCommitRequestTopic, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
+conv!(offset_commit_request::OffsetCommitRequestPartition, tags: yes, shared: [partition_index, committed_offset, committed_leader_epoch, committed_metadata], ours_only: [commit_timestamp], renamed: []);
+conv!(offset_commit_response::OffsetCommitResponse, tags: yes, shared: [throttle_time_ms, topics], ours_only: [], renamed: []);
+conv!(offset_commit_response::OffsetCommitResponseTopic, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
+conv!(offset_commit_response::OffsetCommitResponsePartition, tags: yes, shared: [partition_index, error_code], ours_only: [], renamed: []);
+conv!(offset_delete_request::OffsetDeleteRequest, tags: no, shared: [group_id, topics], ours_only: [], renamed: []);
+conv!(offset_delete_request::OffsetDeleteRequestTopic, tags: no, shared: [name, partitions], ours_only: [], renamed: []);
+conv!(offset_delete_request::OffsetDeleteRequestPartition, tags: no, shared: [partition_index], ours_only: [], renamed: []);
+conv!(offset_delete_response::OffsetDeleteResponse, tags: no, shared: [error_code, throttle_time_ms, topics], ours_only: [], renamed: []);
+conv!(offset_delete_response::OffsetDeleteResponseTopic, tags: no, shared: [name, partitions], ours_only: [], renamed: []);
+conv!(offset_delete_response::OffsetDeleteResponsePartition, tags: no, shared: [partition_index, error_code], ours_only: [], renamed: []);
+conv!(offset_fetch_request::OffsetFetchRequest, tags: yes, shared: [group_id, topics, groups, require_stable], ours_only: [], renamed: []);
+conv!(offset_fetch_request::OffsetFetchRequestTopic, tags: yes, shared: [name, partition_indexes], ours_only: [], renamed: []);
+conv!(offset_fetch_request::OffsetFetchRequestGroup, tags: yes, shared: [group_id, member_id, member_epoch, topics], ours_only: [], renamed: []);
+conv!(offset_fetch_request::OffsetFetchRequestTopics, tags: yes, shared: [name, partition_indexes], ours_only: [], renamed: []);
+conv!(offset_fetch_response::OffsetFetchResponse, tags: yes, shared: [throttle_time_ms, topics, error_code, groups], ours_only: [], renamed: []);
+conv!(offset_fetch_response::OffsetFetchResponseTopic, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
+conv!(offset_fetch_response::OffsetFetchResponsePartition, tags: yes, shared: [partition_index, committed_offset, committed_leader_epoch, metadata, error_code], ours_only: [], renamed: []);
+conv!(offset_fetch_response::OffsetFetchResponseGroup, tags: yes, shared: [group_id, topics, error_code], ours_only: [], renamed: []);
+conv!(offset_fetch_response::OffsetFetchResponseTopics, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
+conv!(offset_fetch_response::OffsetFetchResponsePartitions, tags: yes, shared: [partition_index, committed_offset, committed_leader_epoch, metadata, error_code], ours_only: [], renamed: []);
+conv!(offset_for_leader_epoch_request::OffsetForLeaderEpochRequest, tags: yes, shared: [replica_id, topics], ours_only: [], renamed: []);
+conv!(offset_for_leader_epoch_request::OffsetForLeaderTopic, tags: yes, shared: [topic, partitions], ours_only: [], renamed: []);
+conv!(offset_for_leader_epoch_request::OffsetForLeaderPartition, tags: yes, shared: [partition, current_leader_epoch, leader_epoch], ours_only: [], renamed: []);
+conv!(offset_for_leader_epoch_response::OffsetForLeaderEpochResponse, tags: yes, shared: [throttle_time_ms, topics], ours_only: [], renamed: []);
+conv!(offset_for_leader_epoch_response::OffsetForLeaderTopicResult, tags: yes, shared: [topic, partitions], ours_only: [], renamed: []);
+conv!(offset_for_leader_epoch_response::EpochEndOffset, tags: yes, shared: [error_code, partition, leader_epoch, end_offset], ours_only: [], renamed: []);
+conv!(produce_request::ProduceRequest, tags: yes, shared: [transactional_id, acks, timeout_ms, topic_data], ours_only: [], renamed: []);
+conv!(produce_request::TopicProduceData, tags: yes, shared: [name, partition_data], ours_only: [], renamed: []);
+conv!(produce_request::PartitionProduceData, tags: yes, shared: [index, records], ours_only: [], renamed: []);
+conv!(produce_response::ProduceResponse, tags: yes, shared: [responses, throttle_time_ms, node_endpoints], ours_only: [], renamed: []);
+conv!(produce_response::TopicProduceResponse, tags: yes, shared: [name, partition_responses], ours_only: [], renamed: []);
+conv!(produce_response::PartitionProduceResponse, tags: yes, shared: [index, error_code, base_offset, log_append_time_ms, log_start_offset, record_errors, error_message, current_leader], ours_only: [], renamed: []);
+conv!(produce_response::BatchIndexAndErrorMessage, tags: yes, shared: [batch_index, batch_index_error_message], ours_only: [], renamed: []);
+conv!(produce_response::LeaderIdAndEpoch, tags: yes, shared: [leader_id, leader_epoch], ours_only: [], renamed: []);
+conv!(produce_response::NodeEndpoint, tags: yes, shared: [node_id, host, port, rack], ours_only: [], renamed: []);
+conv!(push_telemetry_request::PushTelemetryRequest, tags: yes, shared: [client_instance_id, subscription_id, terminating, compression_type, metrics], ours_only: [], renamed: []);
+conv!(push_telemetry_response::PushTelemetryResponse, tags: yes, shared: [throttle_time_ms, error_code], ours_only: [], renamed: []);
+conv!(read_share_group_state_request::ReadShareGroupStateRequest, tags: yes, shared: [group_id, topics], ours_only: [], renamed: []);
+conv!(read_share_group_state_request::ReadStateData, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
+conv!(read_share_group_state_request::PartitionData, tags: yes, shared: [partition, leader_epoch], ours_only: [], renamed: []);
+conv!(read_share_group_state_response::ReadShareGroupStateResponse, tags: yes, shared: [results], ours_only: [], renamed: []);
+conv!(read_share_group_state_response::ReadStateResult, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
+conv!(read_share_group_state_response::PartitionResult, tags: yes, shared: [partition, error_code, error_message, state_epoch, start_offset, state_batches], ours_only: [], renamed: []);
+conv!(read_share_group_state_response::StateBatch, tags: yes, shared: [first_offset, last_offset, delivery_state, delivery_count], ours_only: [], renamed: []);
+conv!(read_share_group_state_summary_request::ReadShareGroupStateSummaryRequest, tags: yes, shared: [group_id, topics], ours_only: [], renamed: []);
+conv!(read_share_group_state_summary_request::ReadStateSummaryData, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
+conv!(read_share_group_state_summary_request::PartitionData, tags: yes, shared: [partition, leader_epoch], ours_only: [], renamed: []);
+conv!(read_share_group_state_summary_response::ReadShareGroupStateSummaryResponse, tags: yes, shared: [results], ours_only: [], renamed: []);
+conv!(read_share_group_state_summary_response::ReadStateSummaryResult, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
+conv!(read_share_group_state_summary_response::PartitionResult, tags: yes, shared: [partition, error_code, error_message, state_epoch, start_offset], ours_only: [], renamed: []);
+conv!(remove_raft_voter_request::RemoveRaftVoterRequest, tags: yes, shared: [cluster_id, voter_id, voter_directory_id], ours_only: [], renamed: []);
+conv!(remove_raft_voter_response::RemoveRaftVoterResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message], ours_only: [], renamed: []);
+conv!(renew_delegation_token_request::RenewDelegationTokenRequest, tags: yes, shared: [hmac, renew_period_ms], ours_only: [], renamed: []);
+conv!(renew_delegation_token_response::RenewDelegationTokenResponse, tags: yes, shared: [error_code, expiry_timestamp_ms, throttle_time_ms], ours_only: [], renamed: []);
+conv!(request_header::RequestHeader, tags: yes, shared: [request_api_key, request_api_version, correlation_id, client_id], ours_only: [], renamed: []);
+conv!(response_header::ResponseHeader, tags: yes, shared: [correlation_id], ours_only: [], renamed: []);
+conv!(sasl_authenticate_request::SaslAuthenticateRequest, tags: yes, shared: [auth_bytes], ours_only: [], renamed: []);
+conv!(sasl_authenticate_response::SaslAuthenticateResponse, tags: yes, shared: [error_code, error_message, auth_bytes, session_lifetime_ms], ours_only: [], renamed: []);
+conv!(sasl_handshake_request::SaslHandshakeRequest, tags: no, shared: [mechanism], ours_only: [], renamed: []);
+conv!(sasl_handshake_response::SaslHandshakeResponse, tags: no, shared: [error_code, mechanisms], ours_only: [], renamed: []);
+conv!(share_acknowledge_request::ShareAcknowledgeRequest, tags: yes, shared: [group_id, member_id, share_session_epoch, topics], ours_only: [], renamed: []);
+conv!(share_acknowledge_request::AcknowledgeTopic, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
+conv!(share_acknowledge_request::AcknowledgePartition, tags: yes, shared: [partition_index, acknowledgement_batches], ours_only: [], renamed: []);
+conv!(share_acknowledge_request::AcknowledgementBatch, tags: yes, shared: [first_offset, last_offset, acknowledge_types], ours_only: [], renamed: []);
+conv!(share_acknowledge_response::ShareAcknowledgeResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message, responses, node_endpoints], ours_only: [], renamed: []);
+conv!(share_acknowledge_response::ShareAcknowledgeTopicResponse, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
+conv!(share_acknowledge_response::PartitionData, tags: yes, shared: [partition_index, error_code, error_message, current_leader], ours_only: [], renamed: []);
+conv!(share_acknowledge_response::LeaderIdAndEpoch, tags: yes, shared: [leader_id, leader_epoch], ours_only: [], renamed: []);
+conv!(share_acknowledge_response::NodeEndpoint, tags: yes, shared: [node_id, host, port, rack], ours_only: [], renamed: []);
+conv!(share_fetch_request::ShareFetchRequest, tags: yes, shared: [group_id, member_id, share_session_epoch, max_wait_ms, min_bytes, max_bytes, topics, forgotten_topics_data], ours_only: [], renamed: []);
+conv!(share_fetch_request::FetchTopic, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
+conv!(share_fetch_request::FetchPartition, tags: yes, shared: [partition_index, partition_max_bytes, acknowledgement_batches], ours_only: [], renamed: []);
+conv!(share_fetch_request::AcknowledgementBatch, tags: yes, shared: [first_offset, last_offset, acknowledge_types], ours_only: [], renamed: []);
+conv!(share_fetch_request::ForgottenTopic, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
+conv!(share_fetch_response::ShareFetchResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message, responses, node_endpoints], ours_only: [], renamed: []);
+conv!(share_fetch_response::ShareFetchableTopicResponse, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
+conv!(share_fetch_response::PartitionData, tags: yes, shared: [partition_index, error_code, error_message, acknowledge_error_code, acknowledge_error_message, current_leader, records, acquired_records], ours_only: [], renamed: []);
+conv!(share_fetch_response::LeaderIdAndEpoch, tags: yes, shared: [leader_id, leader_epoch], ours_only: [], renamed: []);
+conv!(share_fetch_response::AcquiredRecords, tags: yes, shared: [first_offset, last_offset, delivery_count], ours_only: [], renamed: []);
+conv!(share_fetch_response::NodeEndpoint, tags: yes, shared: [node_id, host, port, rack], ours_only: [], renamed: []);
+conv!(share_group_describe_request::ShareGroupDescribeRequest, tags: yes, shared: [group_ids, include_authorized_operations], ours_only: [], renamed: []);
+conv!(share_group_describe_response::ShareGroupDescribeResponse, tags: yes, shared: [throttle_time_ms, groups], ours_only: [], renamed: []);
+conv!(share_group_describe_response::DescribedGroup, tags: yes, shared: [error_code, error_message, group_id, group_state, group_epoch, assignment_epoch, assignor_name, members, authorized_operations], ours_only: [], renamed: []);
+conv!(share_group_describe_response::Member, tags: yes, shared: [member_id, rack_id, member_epoch, client_id, client_host, subscribed_topic_names, assignment], ours_only: [], renamed: []);
+conv!(share_group_describe_response::Assignment, tags: yes, shared: [topic_partitions], ours_only: [], renamed: []);
+conv!(share_group_describe_response::TopicPartitions, tags: yes, shared: [topic_id, topic_name, partitions], ours_only: [], renamed: []);
+conv!(share_group_heartbeat_request::ShareGroupHeartbeatRequest, tags: yes, shared: [group_id, member_id, member_epoch, rack_id, subscribed_topic_names], ours_only: [], renamed: []);
+conv!(share_group_heartbeat_response::ShareGroupHeartbeatResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message, member_id, member_epoch, heartbeat_interval_ms, assignment], ours_only: [], renamed: []);
+conv!(share_group_heartbeat_response::Assignment, tags: yes, shared: [topic_partitions], ours_only: [], renamed: []);
+conv!(share_group_heartbeat_response::TopicPartitions, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
+conv!(sync_group_request::SyncGroupRequest, tags: yes, shared: [group_id, generation_id, member_id, group_instance_id, protocol_type, protocol_name, assignments], ours_only: [], renamed: []);
+conv!(sync_group_request::SyncGroupRequestAssignment, tags: yes, shared: [member_id, assignment], ours_only: [], renamed: []);
+conv!(sync_group_response::SyncGroupResponse, tags: yes, shared: [throttle_time_ms, error_code, protocol_type, protocol_name, assignment], ours_only: [], renamed: []);
+conv!(txn_offset_commit_request::TxnOffsetCommitRequest, tags: yes, shared: [transactional_id, group_id, producer_id, producer_epoch, generation_id, member_id, group_instance_id, topics], ours_only: [], renamed: []);
+conv!(txn_offset_commit_request::TxnOffsetCommitRequestTopic, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
+conv!(txn_offset_commit_request::TxnOffsetCommitRequestPartition, tags: yes, shared: [partition_index, committed_offset, committed_leader_epoch, committed_metadata], ours_only: [], renamed: []);
+conv!(txn_offset_commit_response::TxnOffsetCommitResponse, tags: yes, shared: [throttle_time_ms, topics], ours_only: [], renamed: []);
+conv!(txn_offset_commit_response::TxnOffsetCommitResponseTopic, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
+conv!(txn_offset_commit_response::TxnOffsetCommitResponsePartition, tags: yes, shared: [partition_index, error_code], ours_only: [], renamed: []);
+conv!(unregister_broker_request::UnregisterBrokerRequest, tags: yes, shared: [broker_id], ours_only: [], renamed: []);
+conv!(unregister_broker_response::UnregisterBrokerResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message], ours_only: [], renamed: []);
+conv!(update_features_request::UpdateFeaturesRequest, tags: yes, shared: [timeout_ms, feature_updates, validate_only], ours_only: [], renamed: []);
+conv!(update_features_request::FeatureUpdateKey, tags: yes, shared: [feature, max_version_level, allow_downgrade, upgrade_type], ours_only: [], renamed: []);
+conv!(update_features_response::UpdateFeaturesResponse, tags: yes, shared: [throttle_time_ms, error_code, error_message, results], ours_only: [], renamed: []);
+conv!(update_features_response::UpdatableFeatureResult, tags: yes, shared: [feature, error_code, error_message], ours_only: [], renamed: []);
+conv!(update_raft_voter_request::UpdateRaftVoterRequest, tags: yes, shared: [cluster_id, current_leader_epoch, voter_id, voter_directory_id, listeners, k_raft_version_feature], ours_only: [], renamed: []);
+conv!(update_raft_voter_request::Listener, tags: yes, shared: [name, host, port], ours_only: [], renamed: []);
+conv!(update_raft_voter_request::KRaftVersionFeature, tags: yes, shared: [min_supported_version, max_supported_version], ours_only: [], renamed: []);
+conv!(update_raft_voter_response::UpdateRaftVoterResponse, tags: yes, shared: [throttle_time_ms, error_code, current_leader], ours_only: [], renamed: []);
+conv!(update_raft_voter_response::CurrentLeader, tags: yes, shared: [leader_id, leader_epoch, host, port], ours_only: [], renamed: []);
+conv!(vote_request::VoteRequest, tags: yes, shared: [cluster_id, voter_id, topics], ours_only: [], renamed: []);
+conv!(vote_request::TopicData, tags: yes, shared: [topic_name, partitions], ours_only: [], renamed: []);
+conv!(vote_request::PartitionData, tags: yes, shared: [partition_index, voter_directory_id, last_offset_epoch, last_offset], ours_only: [], renamed: [candidate_epoch => replica_epoch, candidate_id => replica_id, candidate_directory_id => replica_directory_id]);
+conv!(vote_response::VoteResponse, tags: yes, shared: [error_code, topics, node_endpoints], ours_only: [], renamed: []);
+conv!(vote_response::TopicData, tags: yes, shared: [topic_name, partitions], ours_only: [], renamed: []);
+conv!(vote_response::PartitionData, tags: yes, shared: [partition_index, error_code, leader_id, leader_epoch, vote_granted], ours_only: [], renamed: []);
+conv!(vote_response::NodeEndpoint, tags: yes, shared: [node_id, host, port], ours_only: [], renamed: []);
+conv!(write_share_group_state_request::WriteShareGroupStateRequest, tags: yes, shared: [group_id, topics], ours_only: [], renamed: []);
+conv!(write_share_group_state_request::WriteStateData, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
+conv!(write_share_group_state_request::PartitionData, tags: yes, shared: [partition, state_epoch, leader_epoch, start_offset, state_batches], ours_only: [], renamed: []);
+conv!(write_share_group_state_request::StateBatch, tags: yes, shared: [first_offset, last_offset, delivery_state, delivery_count], ours_only: [], renamed: []);
+conv!(write_share_group_state_response::WriteShareGroupStateResponse, tags: yes, shared: [results], ours_only: [], renamed: []);
+conv!(write_share_group_state_response::WriteStateResult, tags: yes, shared: [topic_id, partitions], ours_only: [], renamed: []);
+conv!(write_share_group_state_response::PartitionResult, tags: yes, shared: [partition, error_code, error_message], ours_only: [], renamed: []);
+conv!(write_txn_markers_request::WriteTxnMarkersRequest, tags: yes, shared: [markers], ours_only: [], renamed: []);
+conv!(write_txn_markers_request::WritableTxnMarker, tags: yes, shared: [producer_id, producer_epoch, transaction_result, topics, coordinator_epoch], ours_only: [], renamed: []);
+conv!(write_txn_markers_request::WritableTxnMarkerTopic, tags: yes, shared: [name, partition_indexes], ours_only: [], renamed: []);
+conv!(write_txn_markers_response::WriteTxnMarkersResponse, tags: yes, shared: [markers], ours_only: [], renamed: []);
+conv!(write_txn_markers_response::WritableTxnMarkerResult, tags: yes, shared: [producer_id, topics], ours_only: [], renamed: []);
+conv!(write_txn_markers_response::WritableTxnMarkerTopicResult, tags: yes, shared: [name, partitions], ours_only: [], renamed: []);
+conv!(write_txn_markers_response::WritableTxnMarkerPartitionResult, tags: yes, shared: [partition_index, error_code], ours_only: [], renamed: []);
+// Kafka 4.1 (KIP-1142) renamed ListClientMetricsResources (api key 74) to
+// ListConfigResources; v0 is the same on the wire.
+conv!(list_client_metrics_resources_request::ListClientMetricsResourcesRequest => list_config_resources_request::ListConfigResourcesRequest, tags: yes, shared: [], ours_only: [], renamed: []);
+conv!(list_client_metrics_resources_response::ListClientMetricsResourcesResponse => list_config_resources_response::ListConfigResourcesResponse, tags: yes, shared: [throttle_time_ms, error_code], ours_only: [], renamed: [client_metrics_resources => config_resources]);
+conv!(list_client_metrics_resources_response::ClientMetricsResource => list_config_resources_response::ConfigResource, tags: yes, shared: [], ours_only: [], renamed: [name => resource_name]);
 
 // --------------------------------------------------------------- checks
 
@@ -770,7 +618,10 @@ fn theirs_encode<T: Encodable>(v: &T, version: i16) -> Result<Bytes, String> {
     v.encode(&mut b, version).map_err(|e| e.to_string())?;
     let size = v.compute_size(version).map_err(|e| e.to_string())?;
     if size != b.len() {
-        return Err(format!("kafka-protocol compute_size {size} != encoded {}", b.len()));
+        return Err(format!(
+            "kafka-protocol compute_size {size} != encoded {}",
+            b.len()
+        ));
     }
     Ok(b.freeze())
 }
@@ -785,7 +636,11 @@ fn theirs_decode<T: Decodable>(bytes: &Bytes, version: i16) -> Result<T, String>
 }
 
 fn first_diff(a: &[u8], b: &[u8]) -> String {
-    let i = a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+    let i = a
+        .iter()
+        .zip(b)
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()));
     let lo = i.saturating_sub(8);
     format!(
         "lengths {} vs {}, first difference at byte {i}: ...{:02x?} vs ...{:02x?}",
@@ -799,7 +654,10 @@ fn first_diff(a: &[u8], b: &[u8]) -> String {
 fn short<D: Debug>(v: &D) -> String {
     let s = format!("{v:?}");
     if s.len() > 1500 {
-        format!("{}…", &s[..s.char_indices().nth(1500).map_or(s.len(), |(i, _)| i)])
+        format!(
+            "{}…",
+            &s[..s.char_indices().nth(1500).map_or(s.len(), |(i, _)| i)]
+        )
     } else {
         s
     }
@@ -827,10 +685,14 @@ where
         }
         Err(e) => return Err(format!("fjord encode: {e}")),
     };
-    let canon: O = ours_decode(&b_full, version).map_err(|e| format!("fjord cannot decode its own encoding: {e}"))?;
+    let canon: O = ours_decode(&b_full, version)
+        .map_err(|e| format!("fjord cannot decode its own encoding: {e}"))?;
     let b1 = ours_encode(&canon, version).map_err(|e| format!("fjord re-encode: {e}"))?;
     if b1 != b_full {
-        return Err(format!("fjord re-encode differs: {}", first_diff(&b_full, &b1)));
+        return Err(format!(
+            "fjord re-encode differs: {}",
+            first_diff(&b_full, &b1)
+        ));
     }
 
     // 2. Reverse: the converted value through kafka-protocol, then fjord.
@@ -843,7 +705,11 @@ where
     let tb = theirs_encode(&expect, version)
         .map_err(|e| format!("reverse: kafka-protocol refuses a value fjord encodes in this version: {e}\n  value: {}", short(&expect)))?;
     let o2: O = ours_decode(&tb, version).map_err(|e| {
-        format!("reverse: fjord rejects kafka-protocol's bytes: {e}\n  value: {}\n  {}", short(&expect), first_diff(&b1, &tb))
+        format!(
+            "reverse: fjord rejects kafka-protocol's bytes: {e}\n  value: {}\n  {}",
+            short(&expect),
+            first_diff(&b1, &tb)
+        )
     })?;
     if o2 != canon {
         return Err(format!(
@@ -854,12 +720,16 @@ where
     }
     let ob = ours_encode(&o2, version).map_err(|e| format!("reverse: fjord encode: {e}"))?;
     if ob != tb || b1 != tb {
-        return Err(format!("encodings differ (fjord vs kafka-protocol): {}", first_diff(&b1, &tb)));
+        return Err(format!(
+            "encodings differ (fjord vs kafka-protocol): {}",
+            first_diff(&b1, &tb)
+        ));
     }
 
     // 3. Forward: fjord's bytes (now known to equal kafka-protocol's own)
     //    decoded by kafka-protocol and encoded again.
-    let t1: T = theirs_decode(&b1, version).map_err(|e| format!("forward: kafka-protocol rejects fjord's bytes: {e}"))?;
+    let t1: T = theirs_decode(&b1, version)
+        .map_err(|e| format!("forward: kafka-protocol rejects fjord's bytes: {e}"))?;
     if t1 != expect {
         return Err(format!(
             "forward: kafka-protocol reads fjord's bytes as a different value\n  kafka-protocol: {}\n  expected:       {}",
@@ -867,10 +737,15 @@ where
             short(&expect)
         ));
     }
-    let b2 = theirs_encode(&t1, version).map_err(|e| format!("forward: kafka-protocol re-encode: {e}"))?;
-    let back: O = ours_decode(&b2, version).map_err(|e| format!("forward: fjord decode of kafka-protocol bytes: {e}"))?;
+    let b2 = theirs_encode(&t1, version)
+        .map_err(|e| format!("forward: kafka-protocol re-encode: {e}"))?;
+    let back: O = ours_decode(&b2, version)
+        .map_err(|e| format!("forward: fjord decode of kafka-protocol bytes: {e}"))?;
     if b2 != b1 || back != canon {
-        return Err(format!("forward: round trip changed the value: {}", first_diff(&b1, &b2)));
+        return Err(format!(
+            "forward: round trip changed the value: {}",
+            first_diff(&b1, &b2)
+        ));
     }
 
     // 4. Reverse from the unrestricted value: kafka-protocol picks the fields.
@@ -888,7 +763,10 @@ where
             ));
         }
         if tb_full != b_full {
-            return Err(format!("unrestricted: encodings differ (fjord vs kafka-protocol): {}", first_diff(&b_full, &tb_full)));
+            return Err(format!(
+                "unrestricted: encodings differ (fjord vs kafka-protocol): {}",
+                first_diff(&b_full, &tb_full)
+            ));
         }
     }
     Ok(outcome)
@@ -919,14 +797,17 @@ impl Case {
 
 macro_rules! case {
     ($m:ident :: $s:ident) => {
+        case!($m::$s => $m::$s)
+    };
+    ($m:ident :: $s:ident => $tm:ident :: $ts:ident) => {
         Case {
             name: stringify!($s),
             ours: <o::$m::$s as fjord_protocol::Message>::VERSIONS,
             theirs: (
-                <t::$m::$s as kafka_protocol::protocol::Message>::VERSIONS.min,
-                <t::$m::$s as kafka_protocol::protocol::Message>::VERSIONS.max,
+                <t::$tm::$ts as kafka_protocol::protocol::Message>::VERSIONS.min,
+                <t::$tm::$ts as kafka_protocol::protocol::Message>::VERSIONS.max,
             ),
-            run: check::<o::$m::$s, t::$m::$s>,
+            run: check::<o::$m::$s, t::$tm::$ts>,
             sample: sample::<o::$m::$s>,
         }
     };
@@ -945,15 +826,23 @@ const KNOWN_SCHEMA_CHANGES: &[(&str, i16, &str)] = &[(
 )];
 
 fn is_known_change(name: &str, version: i16) -> bool {
-    KNOWN_SCHEMA_CHANGES.iter().any(|(n, v, _)| *n == name && *v == version)
+    KNOWN_SCHEMA_CHANGES
+        .iter()
+        .any(|(n, v, _)| *n == name && *v == version)
 }
 
 #[test]
 fn known_schema_changes_still_differ() {
     for (name, version, why) in KNOWN_SCHEMA_CHANGES {
-        let case = cases().into_iter().find(|c| c.name == *name).expect("case exists");
+        let case = cases()
+            .into_iter()
+            .find(|c| c.name == *name)
+            .expect("case exists");
         let failed = (0..16u64).any(|seed| (case.run)(seed, *version).is_err());
-        assert!(failed, "{name} v{version} agrees now; remove it from KNOWN_SCHEMA_CHANGES ({why})");
+        assert!(
+            failed,
+            "{name} v{version} agrees now; remove it from KNOWN_SCHEMA_CHANGES ({why})"
+        );
     }
 }
 
@@ -969,8 +858,13 @@ fn run_seed(seed: u64, full_checked: &mut BTreeMap<(&'static str, i16), u32>) ->
                         *full_checked.entry((case.name, version)).or_default() += 1;
                     }
                 }
-                Ok(Err(e)) => failures.push(format!("{} v{version} (seed {seed:#x}): {e}", case.name)),
-                Err(_) => failures.push(format!("{} v{version} (seed {seed:#x}): panicked", case.name)),
+                Ok(Err(e)) => {
+                    failures.push(format!("{} v{version} (seed {seed:#x}): {e}", case.name))
+                }
+                Err(_) => failures.push(format!(
+                    "{} v{version} (seed {seed:#x}): panicked",
+                    case.name
+                )),
             }
         }
     }
@@ -979,7 +873,7 @@ fn run_seed(seed: u64, full_checked: &mut BTreeMap<(&'static str, i16), u32>) ->
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: if cfg!(debug_assertions) { 48 } else { 256 },
+        cases: if cfg!(debug_assertions) { 128 } else { 512 },
         failure_persistence: None,
         ..ProptestConfig::default()
     })]
@@ -998,7 +892,10 @@ fn deterministic_sweep() {
     let mut full_checked = BTreeMap::new();
     let mut failures = Vec::new();
     for seed in 0..64u64 {
-        failures.extend(run_seed(seed.wrapping_mul(0x2545_f491_4f6c_dd1d), &mut full_checked));
+        failures.extend(run_seed(
+            seed.wrapping_mul(0x2545_f491_4f6c_dd1d),
+            &mut full_checked,
+        ));
     }
     let pairs: usize = cases().iter().map(|c| c.versions().len()).sum();
     eprintln!(
@@ -1049,14 +946,19 @@ fn required_messages_are_covered() {
     for name in required {
         for kind in ["Request", "Response"] {
             let full = format!("{name}{kind}");
-            let case = cases.iter().find(|c| c.name == full).unwrap_or_else(|| panic!("{full} not covered"));
+            let case = cases
+                .iter()
+                .find(|c| c.name == full)
+                .unwrap_or_else(|| panic!("{full} not covered"));
             assert!(!case.versions().is_empty(), "{full}: no common version");
         }
     }
     let mut keys = 0;
     let mut key_versions = 0;
     for key in fjord_protocol::ApiKey::ALL {
-        let req = cases.iter().find(|c| c.name == format!("{}Request", key.name()));
+        let req = cases
+            .iter()
+            .find(|c| c.name == format!("{}Request", key.name()));
         if let Some(c) = req {
             if !c.versions().is_empty() {
                 keys += 1;
@@ -1086,8 +988,14 @@ fn header_versions_agree() {
         let tr = theirs.valid_versions();
         for v in lo.max(tr.min)..=hi.min(tr.max) {
             checked += 1;
-            let ours = (request_header_version(*key, v), response_header_version(*key, v));
-            let theirs = (theirs.request_header_version(v), theirs.response_header_version(v));
+            let ours = (
+                request_header_version(*key, v),
+                response_header_version(*key, v),
+            );
+            let theirs = (
+                theirs.request_header_version(v),
+                theirs.response_header_version(v),
+            );
             if ours != theirs {
                 bad.push(format!("{key:?} v{v}: fjord (request, response) headers {ours:?}, kafka-protocol {theirs:?}"));
             }
@@ -1112,11 +1020,15 @@ fn request_frame_headers_agree() {
         let Ok(theirs) = t::ApiKey::try_from(*key as i16) else {
             continue;
         };
-        let Some(case) = cases.iter().find(|c| c.name == format!("{}Request", key.name())) else {
+        let Some(case) = cases
+            .iter()
+            .find(|c| c.name == format!("{}Request", key.name()))
+        else {
             continue;
         };
         for v in case.versions() {
-            let body = (case.sample)(u64::from(v as u16) * 31 + *key as u64, v).expect("sample encodes");
+            let body =
+                (case.sample)(u64::from(v as u16) * 31 + *key as u64, v).expect("sample encodes");
             let req = Request::decode(*key as i16, v, &mut body.clone()).unwrap();
             let mut out = BytesMut::new();
             encode_request(&mut out, 0x0102_0304, Some("fjord-diff"), v, &req).unwrap();
@@ -1129,7 +1041,10 @@ fn request_frame_headers_agree() {
             assert_eq!(h.request_api_version, v);
             assert_eq!(h.correlation_id, 0x0102_0304);
             assert_eq!(h.client_id.as_ref().map(|s| s.as_str()), Some("fjord-diff"));
-            assert_eq!(buf, body, "{key:?} v{v}: body after kafka-protocol's header");
+            assert_eq!(
+                buf, body,
+                "{key:?} v{v}: body after kafka-protocol's header"
+            );
             let f = parse_request(frame).unwrap();
             assert_eq!(f.body, body, "{key:?} v{v}: body after fjord's header");
 
@@ -1142,7 +1057,10 @@ fn request_frame_headers_agree() {
             hdr.encode(&mut th, hv).unwrap();
             th.extend_from_slice(&body);
             let f2 = parse_request(th.freeze()).unwrap();
-            assert_eq!((f2.api_key, f2.api_version, f2.correlation_id), (*key, v, -7));
+            assert_eq!(
+                (f2.api_key, f2.api_version, f2.correlation_id),
+                (*key, v, -7)
+            );
             assert_eq!(f2.client_id.as_deref(), Some("librdkafka"));
             assert_eq!(f2.decode().unwrap(), req, "{key:?} v{v}");
             checked += 1;
@@ -1154,173 +1072,175 @@ fn request_frame_headers_agree() {
 /// Every request, response and header schema both crates define.
 fn cases() -> Vec<Case> {
     vec![
-    case!(add_offsets_to_txn_request::AddOffsetsToTxnRequest),
-    case!(add_offsets_to_txn_response::AddOffsetsToTxnResponse),
-    case!(add_partitions_to_txn_request::AddPartitionsToTxnRequest),
-    case!(add_partitions_to_txn_response::AddPartitionsToTxnResponse),
-    case!(add_raft_voter_request::AddRaftVoterRequest),
-    case!(add_raft_voter_response::AddRaftVoterResponse),
-    case!(allocate_producer_ids_request::AllocateProducerIdsRequest),
-    case!(allocate_producer_ids_response::AllocateProducerIdsResponse),
-    case!(alter_client_quotas_request::AlterClientQuotasRequest),
-    case!(alter_client_quotas_response::AlterClientQuotasResponse),
-    case!(alter_configs_request::AlterConfigsRequest),
-    case!(alter_configs_response::AlterConfigsResponse),
-    case!(alter_partition_reassignments_request::AlterPartitionReassignmentsRequest),
-    case!(alter_partition_reassignments_response::AlterPartitionReassignmentsResponse),
-    case!(alter_partition_request::AlterPartitionRequest),
-    case!(alter_partition_response::AlterPartitionResponse),
-    case!(alter_replica_log_dirs_request::AlterReplicaLogDirsRequest),
-    case!(alter_replica_log_dirs_response::AlterReplicaLogDirsResponse),
-    case!(alter_user_scram_credentials_request::AlterUserScramCredentialsRequest),
-    case!(alter_user_scram_credentials_response::AlterUserScramCredentialsResponse),
-    case!(api_versions_request::ApiVersionsRequest),
-    case!(api_versions_response::ApiVersionsResponse),
-    case!(assign_replicas_to_dirs_request::AssignReplicasToDirsRequest),
-    case!(assign_replicas_to_dirs_response::AssignReplicasToDirsResponse),
-    case!(begin_quorum_epoch_request::BeginQuorumEpochRequest),
-    case!(begin_quorum_epoch_response::BeginQuorumEpochResponse),
-    case!(broker_heartbeat_request::BrokerHeartbeatRequest),
-    case!(broker_heartbeat_response::BrokerHeartbeatResponse),
-    case!(broker_registration_request::BrokerRegistrationRequest),
-    case!(broker_registration_response::BrokerRegistrationResponse),
-    case!(consumer_group_describe_request::ConsumerGroupDescribeRequest),
-    case!(consumer_group_describe_response::ConsumerGroupDescribeResponse),
-    case!(consumer_group_heartbeat_request::ConsumerGroupHeartbeatRequest),
-    case!(consumer_group_heartbeat_response::ConsumerGroupHeartbeatResponse),
-    case!(controller_registration_request::ControllerRegistrationRequest),
-    case!(controller_registration_response::ControllerRegistrationResponse),
-    case!(create_acls_request::CreateAclsRequest),
-    case!(create_acls_response::CreateAclsResponse),
-    case!(create_delegation_token_request::CreateDelegationTokenRequest),
-    case!(create_delegation_token_response::CreateDelegationTokenResponse),
-    case!(create_partitions_request::CreatePartitionsRequest),
-    case!(create_partitions_response::CreatePartitionsResponse),
-    case!(create_topics_request::CreateTopicsRequest),
-    case!(create_topics_response::CreateTopicsResponse),
-    case!(delete_acls_request::DeleteAclsRequest),
-    case!(delete_acls_response::DeleteAclsResponse),
-    case!(delete_groups_request::DeleteGroupsRequest),
-    case!(delete_groups_response::DeleteGroupsResponse),
-    case!(delete_records_request::DeleteRecordsRequest),
-    case!(delete_records_response::DeleteRecordsResponse),
-    case!(delete_share_group_state_request::DeleteShareGroupStateRequest),
-    case!(delete_share_group_state_response::DeleteShareGroupStateResponse),
-    case!(delete_topics_request::DeleteTopicsRequest),
-    case!(delete_topics_response::DeleteTopicsResponse),
-    case!(describe_acls_request::DescribeAclsRequest),
-    case!(describe_acls_response::DescribeAclsResponse),
-    case!(describe_client_quotas_request::DescribeClientQuotasRequest),
-    case!(describe_client_quotas_response::DescribeClientQuotasResponse),
-    case!(describe_cluster_request::DescribeClusterRequest),
-    case!(describe_cluster_response::DescribeClusterResponse),
-    case!(describe_configs_request::DescribeConfigsRequest),
-    case!(describe_configs_response::DescribeConfigsResponse),
-    case!(describe_delegation_token_request::DescribeDelegationTokenRequest),
-    case!(describe_delegation_token_response::DescribeDelegationTokenResponse),
-    case!(describe_groups_request::DescribeGroupsRequest),
-    case!(describe_groups_response::DescribeGroupsResponse),
-    case!(describe_log_dirs_request::DescribeLogDirsRequest),
-    case!(describe_log_dirs_response::DescribeLogDirsResponse),
-    case!(describe_producers_request::DescribeProducersRequest),
-    case!(describe_producers_response::DescribeProducersResponse),
-    case!(describe_quorum_request::DescribeQuorumRequest),
-    case!(describe_quorum_response::DescribeQuorumResponse),
-    case!(describe_topic_partitions_request::DescribeTopicPartitionsRequest),
-    case!(describe_topic_partitions_response::DescribeTopicPartitionsResponse),
-    case!(describe_transactions_request::DescribeTransactionsRequest),
-    case!(describe_transactions_response::DescribeTransactionsResponse),
-    case!(describe_user_scram_credentials_request::DescribeUserScramCredentialsRequest),
-    case!(describe_user_scram_credentials_response::DescribeUserScramCredentialsResponse),
-    case!(elect_leaders_request::ElectLeadersRequest),
-    case!(elect_leaders_response::ElectLeadersResponse),
-    case!(end_quorum_epoch_request::EndQuorumEpochRequest),
-    case!(end_quorum_epoch_response::EndQuorumEpochResponse),
-    case!(end_txn_request::EndTxnRequest),
-    case!(end_txn_response::EndTxnResponse),
-    case!(envelope_request::EnvelopeRequest),
-    case!(envelope_response::EnvelopeResponse),
-    case!(expire_delegation_token_request::ExpireDelegationTokenRequest),
-    case!(expire_delegation_token_response::ExpireDelegationTokenResponse),
-    case!(fetch_request::FetchRequest),
-    case!(fetch_response::FetchResponse),
-    case!(fetch_snapshot_request::FetchSnapshotRequest),
-    case!(fetch_snapshot_response::FetchSnapshotResponse),
-    case!(find_coordinator_request::FindCoordinatorRequest),
-    case!(find_coordinator_response::FindCoordinatorResponse),
-    case!(get_telemetry_subscriptions_request::GetTelemetrySubscriptionsRequest),
-    case!(get_telemetry_subscriptions_response::GetTelemetrySubscriptionsResponse),
-    case!(heartbeat_request::HeartbeatRequest),
-    case!(heartbeat_response::HeartbeatResponse),
-    case!(incremental_alter_configs_request::IncrementalAlterConfigsRequest),
-    case!(incremental_alter_configs_response::IncrementalAlterConfigsResponse),
-    case!(init_producer_id_request::InitProducerIdRequest),
-    case!(init_producer_id_response::InitProducerIdResponse),
-    case!(initialize_share_group_state_request::InitializeShareGroupStateRequest),
-    case!(initialize_share_group_state_response::InitializeShareGroupStateResponse),
-    case!(join_group_request::JoinGroupRequest),
-    case!(join_group_response::JoinGroupResponse),
-    case!(leave_group_request::LeaveGroupRequest),
-    case!(leave_group_response::LeaveGroupResponse),
-    case!(list_groups_request::ListGroupsRequest),
-    case!(list_groups_response::ListGroupsResponse),
-    case!(list_offsets_request::ListOffsetsRequest),
-    case!(list_offsets_response::ListOffsetsResponse),
-    case!(list_partition_reassignments_request::ListPartitionReassignmentsRequest),
-    case!(list_partition_reassignments_response::ListPartitionReassignmentsResponse),
-    case!(list_transactions_request::ListTransactionsRequest),
-    case!(list_transactions_response::ListTransactionsResponse),
-    case!(metadata_request::MetadataRequest),
-    case!(metadata_response::MetadataResponse),
-    case!(offset_commit_request::OffsetCommitRequest),
-    case!(offset_commit_response::OffsetCommitResponse),
-    case!(offset_delete_request::OffsetDeleteRequest),
-    case!(offset_delete_response::OffsetDeleteResponse),
-    case!(offset_fetch_request::OffsetFetchRequest),
-    case!(offset_fetch_response::OffsetFetchResponse),
-    case!(offset_for_leader_epoch_request::OffsetForLeaderEpochRequest),
-    case!(offset_for_leader_epoch_response::OffsetForLeaderEpochResponse),
-    case!(produce_request::ProduceRequest),
-    case!(produce_response::ProduceResponse),
-    case!(push_telemetry_request::PushTelemetryRequest),
-    case!(push_telemetry_response::PushTelemetryResponse),
-    case!(read_share_group_state_request::ReadShareGroupStateRequest),
-    case!(read_share_group_state_response::ReadShareGroupStateResponse),
-    case!(read_share_group_state_summary_request::ReadShareGroupStateSummaryRequest),
-    case!(read_share_group_state_summary_response::ReadShareGroupStateSummaryResponse),
-    case!(remove_raft_voter_request::RemoveRaftVoterRequest),
-    case!(remove_raft_voter_response::RemoveRaftVoterResponse),
-    case!(renew_delegation_token_request::RenewDelegationTokenRequest),
-    case!(renew_delegation_token_response::RenewDelegationTokenResponse),
-    case!(request_header::RequestHeader),
-    case!(response_header::ResponseHeader),
-    case!(sasl_authenticate_request::SaslAuthenticateRequest),
-    case!(sasl_authenticate_response::SaslAuthenticateResponse),
-    case!(sasl_handshake_request::SaslHandshakeRequest),
-    case!(sasl_handshake_response::SaslHandshakeResponse),
-    case!(share_acknowledge_request::ShareAcknowledgeRequest),
-    case!(share_acknowledge_response::ShareAcknowledgeResponse),
-    case!(share_fetch_request::ShareFetchRequest),
-    case!(share_fetch_response::ShareFetchResponse),
-    case!(share_group_describe_request::ShareGroupDescribeRequest),
-    case!(share_group_describe_response::ShareGroupDescribeResponse),
-    case!(share_group_heartbeat_request::ShareGroupHeartbeatRequest),
-    case!(share_group_heartbeat_response::ShareGroupHeartbeatResponse),
-    case!(sync_group_request::SyncGroupRequest),
-    case!(sync_group_response::SyncGroupResponse),
-    case!(txn_offset_commit_request::TxnOffsetCommitRequest),
-    case!(txn_offset_commit_response::TxnOffsetCommitResponse),
-    case!(unregister_broker_request::UnregisterBrokerRequest),
-    case!(unregister_broker_response::UnregisterBrokerResponse),
-    case!(update_features_request::UpdateFeaturesRequest),
-    case!(update_features_response::UpdateFeaturesResponse),
-    case!(update_raft_voter_request::UpdateRaftVoterRequest),
-    case!(update_raft_voter_response::UpdateRaftVoterResponse),
-    case!(vote_request::VoteRequest),
-    case!(vote_response::VoteResponse),
-    case!(write_share_group_state_request::WriteShareGroupStateRequest),
-    case!(write_share_group_state_response::WriteShareGroupStateResponse),
-    case!(write_txn_markers_request::WriteTxnMarkersRequest),
-    case!(write_txn_markers_response::WriteTxnMarkersResponse),
+        case!(add_offsets_to_txn_request::AddOffsetsToTxnRequest),
+        case!(add_offsets_to_txn_response::AddOffsetsToTxnResponse),
+        case!(add_partitions_to_txn_request::AddPartitionsToTxnRequest),
+        case!(add_partitions_to_txn_response::AddPartitionsToTxnResponse),
+        case!(add_raft_voter_request::AddRaftVoterRequest),
+        case!(add_raft_voter_response::AddRaftVoterResponse),
+        case!(allocate_producer_ids_request::AllocateProducerIdsRequest),
+        case!(allocate_producer_ids_response::AllocateProducerIdsResponse),
+        case!(alter_client_quotas_request::AlterClientQuotasRequest),
+        case!(alter_client_quotas_response::AlterClientQuotasResponse),
+        case!(alter_configs_request::AlterConfigsRequest),
+        case!(alter_configs_response::AlterConfigsResponse),
+        case!(alter_partition_reassignments_request::AlterPartitionReassignmentsRequest),
+        case!(alter_partition_reassignments_response::AlterPartitionReassignmentsResponse),
+        case!(alter_partition_request::AlterPartitionRequest),
+        case!(alter_partition_response::AlterPartitionResponse),
+        case!(alter_replica_log_dirs_request::AlterReplicaLogDirsRequest),
+        case!(alter_replica_log_dirs_response::AlterReplicaLogDirsResponse),
+        case!(alter_user_scram_credentials_request::AlterUserScramCredentialsRequest),
+        case!(alter_user_scram_credentials_response::AlterUserScramCredentialsResponse),
+        case!(api_versions_request::ApiVersionsRequest),
+        case!(api_versions_response::ApiVersionsResponse),
+        case!(assign_replicas_to_dirs_request::AssignReplicasToDirsRequest),
+        case!(assign_replicas_to_dirs_response::AssignReplicasToDirsResponse),
+        case!(begin_quorum_epoch_request::BeginQuorumEpochRequest),
+        case!(begin_quorum_epoch_response::BeginQuorumEpochResponse),
+        case!(broker_heartbeat_request::BrokerHeartbeatRequest),
+        case!(broker_heartbeat_response::BrokerHeartbeatResponse),
+        case!(broker_registration_request::BrokerRegistrationRequest),
+        case!(broker_registration_response::BrokerRegistrationResponse),
+        case!(consumer_group_describe_request::ConsumerGroupDescribeRequest),
+        case!(consumer_group_describe_response::ConsumerGroupDescribeResponse),
+        case!(consumer_group_heartbeat_request::ConsumerGroupHeartbeatRequest),
+        case!(consumer_group_heartbeat_response::ConsumerGroupHeartbeatResponse),
+        case!(controller_registration_request::ControllerRegistrationRequest),
+        case!(controller_registration_response::ControllerRegistrationResponse),
+        case!(create_acls_request::CreateAclsRequest),
+        case!(create_acls_response::CreateAclsResponse),
+        case!(create_delegation_token_request::CreateDelegationTokenRequest),
+        case!(create_delegation_token_response::CreateDelegationTokenResponse),
+        case!(create_partitions_request::CreatePartitionsRequest),
+        case!(create_partitions_response::CreatePartitionsResponse),
+        case!(create_topics_request::CreateTopicsRequest),
+        case!(create_topics_response::CreateTopicsResponse),
+        case!(delete_acls_request::DeleteAclsRequest),
+        case!(delete_acls_response::DeleteAclsResponse),
+        case!(delete_groups_request::DeleteGroupsRequest),
+        case!(delete_groups_response::DeleteGroupsResponse),
+        case!(delete_records_request::DeleteRecordsRequest),
+        case!(delete_records_response::DeleteRecordsResponse),
+        case!(delete_share_group_state_request::DeleteShareGroupStateRequest),
+        case!(delete_share_group_state_response::DeleteShareGroupStateResponse),
+        case!(delete_topics_request::DeleteTopicsRequest),
+        case!(delete_topics_response::DeleteTopicsResponse),
+        case!(describe_acls_request::DescribeAclsRequest),
+        case!(describe_acls_response::DescribeAclsResponse),
+        case!(describe_client_quotas_request::DescribeClientQuotasRequest),
+        case!(describe_client_quotas_response::DescribeClientQuotasResponse),
+        case!(describe_cluster_request::DescribeClusterRequest),
+        case!(describe_cluster_response::DescribeClusterResponse),
+        case!(describe_configs_request::DescribeConfigsRequest),
+        case!(describe_configs_response::DescribeConfigsResponse),
+        case!(describe_delegation_token_request::DescribeDelegationTokenRequest),
+        case!(describe_delegation_token_response::DescribeDelegationTokenResponse),
+        case!(describe_groups_request::DescribeGroupsRequest),
+        case!(describe_groups_response::DescribeGroupsResponse),
+        case!(describe_log_dirs_request::DescribeLogDirsRequest),
+        case!(describe_log_dirs_response::DescribeLogDirsResponse),
+        case!(describe_producers_request::DescribeProducersRequest),
+        case!(describe_producers_response::DescribeProducersResponse),
+        case!(describe_quorum_request::DescribeQuorumRequest),
+        case!(describe_quorum_response::DescribeQuorumResponse),
+        case!(describe_topic_partitions_request::DescribeTopicPartitionsRequest),
+        case!(describe_topic_partitions_response::DescribeTopicPartitionsResponse),
+        case!(describe_transactions_request::DescribeTransactionsRequest),
+        case!(describe_transactions_response::DescribeTransactionsResponse),
+        case!(describe_user_scram_credentials_request::DescribeUserScramCredentialsRequest),
+        case!(describe_user_scram_credentials_response::DescribeUserScramCredentialsResponse),
+        case!(elect_leaders_request::ElectLeadersRequest),
+        case!(elect_leaders_response::ElectLeadersResponse),
+        case!(end_quorum_epoch_request::EndQuorumEpochRequest),
+        case!(end_quorum_epoch_response::EndQuorumEpochResponse),
+        case!(end_txn_request::EndTxnRequest),
+        case!(end_txn_response::EndTxnResponse),
+        case!(envelope_request::EnvelopeRequest),
+        case!(envelope_response::EnvelopeResponse),
+        case!(expire_delegation_token_request::ExpireDelegationTokenRequest),
+        case!(expire_delegation_token_response::ExpireDelegationTokenResponse),
+        case!(fetch_request::FetchRequest),
+        case!(fetch_response::FetchResponse),
+        case!(fetch_snapshot_request::FetchSnapshotRequest),
+        case!(fetch_snapshot_response::FetchSnapshotResponse),
+        case!(find_coordinator_request::FindCoordinatorRequest),
+        case!(find_coordinator_response::FindCoordinatorResponse),
+        case!(get_telemetry_subscriptions_request::GetTelemetrySubscriptionsRequest),
+        case!(get_telemetry_subscriptions_response::GetTelemetrySubscriptionsResponse),
+        case!(heartbeat_request::HeartbeatRequest),
+        case!(heartbeat_response::HeartbeatResponse),
+        case!(incremental_alter_configs_request::IncrementalAlterConfigsRequest),
+        case!(incremental_alter_configs_response::IncrementalAlterConfigsResponse),
+        case!(init_producer_id_request::InitProducerIdRequest),
+        case!(init_producer_id_response::InitProducerIdResponse),
+        case!(initialize_share_group_state_request::InitializeShareGroupStateRequest),
+        case!(initialize_share_group_state_response::InitializeShareGroupStateResponse),
+        case!(join_group_request::JoinGroupRequest),
+        case!(join_group_response::JoinGroupResponse),
+        case!(leave_group_request::LeaveGroupRequest),
+        case!(leave_group_response::LeaveGroupResponse),
+        case!(list_groups_request::ListGroupsRequest),
+        case!(list_groups_response::ListGroupsResponse),
+        case!(list_offsets_request::ListOffsetsRequest),
+        case!(list_offsets_response::ListOffsetsResponse),
+        case!(list_partition_reassignments_request::ListPartitionReassignmentsRequest),
+        case!(list_partition_reassignments_response::ListPartitionReassignmentsResponse),
+        case!(list_transactions_request::ListTransactionsRequest),
+        case!(list_transactions_response::ListTransactionsResponse),
+        case!(metadata_request::MetadataRequest),
+        case!(metadata_response::MetadataResponse),
+        case!(offset_commit_request::OffsetCommitRequest),
+        case!(offset_commit_response::OffsetCommitResponse),
+        case!(offset_delete_request::OffsetDeleteRequest),
+        case!(offset_delete_response::OffsetDeleteResponse),
+        case!(offset_fetch_request::OffsetFetchRequest),
+        case!(offset_fetch_response::OffsetFetchResponse),
+        case!(offset_for_leader_epoch_request::OffsetForLeaderEpochRequest),
+        case!(offset_for_leader_epoch_response::OffsetForLeaderEpochResponse),
+        case!(produce_request::ProduceRequest),
+        case!(produce_response::ProduceResponse),
+        case!(push_telemetry_request::PushTelemetryRequest),
+        case!(push_telemetry_response::PushTelemetryResponse),
+        case!(read_share_group_state_request::ReadShareGroupStateRequest),
+        case!(read_share_group_state_response::ReadShareGroupStateResponse),
+        case!(read_share_group_state_summary_request::ReadShareGroupStateSummaryRequest),
+        case!(read_share_group_state_summary_response::ReadShareGroupStateSummaryResponse),
+        case!(remove_raft_voter_request::RemoveRaftVoterRequest),
+        case!(remove_raft_voter_response::RemoveRaftVoterResponse),
+        case!(renew_delegation_token_request::RenewDelegationTokenRequest),
+        case!(renew_delegation_token_response::RenewDelegationTokenResponse),
+        case!(request_header::RequestHeader),
+        case!(response_header::ResponseHeader),
+        case!(sasl_authenticate_request::SaslAuthenticateRequest),
+        case!(sasl_authenticate_response::SaslAuthenticateResponse),
+        case!(sasl_handshake_request::SaslHandshakeRequest),
+        case!(sasl_handshake_response::SaslHandshakeResponse),
+        case!(share_acknowledge_request::ShareAcknowledgeRequest),
+        case!(share_acknowledge_response::ShareAcknowledgeResponse),
+        case!(share_fetch_request::ShareFetchRequest),
+        case!(share_fetch_response::ShareFetchResponse),
+        case!(share_group_describe_request::ShareGroupDescribeRequest),
+        case!(share_group_describe_response::ShareGroupDescribeResponse),
+        case!(share_group_heartbeat_request::ShareGroupHeartbeatRequest),
+        case!(share_group_heartbeat_response::ShareGroupHeartbeatResponse),
+        case!(sync_group_request::SyncGroupRequest),
+        case!(sync_group_response::SyncGroupResponse),
+        case!(txn_offset_commit_request::TxnOffsetCommitRequest),
+        case!(txn_offset_commit_response::TxnOffsetCommitResponse),
+        case!(unregister_broker_request::UnregisterBrokerRequest),
+        case!(unregister_broker_response::UnregisterBrokerResponse),
+        case!(update_features_request::UpdateFeaturesRequest),
+        case!(update_features_response::UpdateFeaturesResponse),
+        case!(update_raft_voter_request::UpdateRaftVoterRequest),
+        case!(update_raft_voter_response::UpdateRaftVoterResponse),
+        case!(vote_request::VoteRequest),
+        case!(vote_response::VoteResponse),
+        case!(write_share_group_state_request::WriteShareGroupStateRequest),
+        case!(write_share_group_state_response::WriteShareGroupStateResponse),
+        case!(write_txn_markers_request::WriteTxnMarkersRequest),
+        case!(write_txn_markers_response::WriteTxnMarkersResponse),
+        case!(list_client_metrics_resources_request::ListClientMetricsResourcesRequest => list_config_resources_request::ListConfigResourcesRequest),
+        case!(list_client_metrics_resources_response::ListClientMetricsResourcesResponse => list_config_resources_response::ListConfigResourcesResponse),
     ]
 }

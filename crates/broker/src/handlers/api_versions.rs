@@ -25,7 +25,11 @@ fn ranges() -> Vec<ApiVersion> {
     v
 }
 
-async fn handle(_state: Arc<BrokerState>, ctx: RequestCtx, req: ApiVersionsRequest) -> ApiVersionsResponse {
+async fn handle(
+    _state: Arc<BrokerState>,
+    ctx: RequestCtx,
+    req: ApiVersionsRequest,
+) -> ApiVersionsResponse {
     tracing::debug!(
         peer = %ctx.peer,
         client = req.client_software_name.as_str(),

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use fjord_protocol::messages::fetch_response::{FetchableTopicResponse, LeaderIdAndEpoch, PartitionData};
+use fjord_protocol::messages::fetch_response::{
+    FetchableTopicResponse, LeaderIdAndEpoch, PartitionData,
+};
 use fjord_protocol::messages::{FetchRequest, FetchResponse};
 use fjord_protocol::ErrorCode;
 
@@ -36,7 +38,11 @@ fn partition_error(index: i32, code: ErrorCode) -> PartitionData {
 
 /// One pass over the requested partitions. Returns the response and the
 /// number of record bytes it carries.
-fn read_once(state: &BrokerState, ctx_version: i16, req: &FetchRequest) -> (Vec<FetchableTopicResponse>, usize, bool) {
+fn read_once(
+    state: &BrokerState,
+    ctx_version: i16,
+    req: &FetchRequest,
+) -> (Vec<FetchableTopicResponse>, usize, bool) {
     let mut total = 0usize;
     let mut any_error = false;
     let response_limit = usize::try_from(req.max_bytes).unwrap_or(0).max(1);
@@ -51,13 +57,23 @@ fn read_once(state: &BrokerState, ctx_version: i16, req: &FetchRequest) -> (Vec<
         for fp in &ft.partitions {
             let Some(topic) = &topic else {
                 any_error = true;
-                let code = if ctx_version >= 13 { ErrorCode::UnknownTopicId } else { ErrorCode::UnknownTopicOrPartition };
+                let code = if ctx_version >= 13 {
+                    ErrorCode::UnknownTopicId
+                } else {
+                    ErrorCode::UnknownTopicOrPartition
+                };
                 parts.push(partition_error(fp.partition, code));
                 continue;
             };
-            let Some(p) = usize::try_from(fp.partition).ok().and_then(|i| topic.partitions.get(i)) else {
+            let Some(p) = usize::try_from(fp.partition)
+                .ok()
+                .and_then(|i| topic.partitions.get(i))
+            else {
                 any_error = true;
-                parts.push(partition_error(fp.partition, ErrorCode::UnknownTopicOrPartition));
+                parts.push(partition_error(
+                    fp.partition,
+                    ErrorCode::UnknownTopicOrPartition,
+                ));
                 continue;
             };
             if fp.current_leader_epoch >= 0 && fp.current_leader_epoch != p.leader_epoch {
@@ -84,7 +100,11 @@ fn read_once(state: &BrokerState, ctx_version: i16, req: &FetchRequest) -> (Vec<
                     leader_epoch: p.leader_epoch,
                     ..Default::default()
                 },
-                aborted_transactions: if req.isolation_level == 1 { Some(Vec::new()) } else { None },
+                aborted_transactions: if req.isolation_level == 1 {
+                    Some(Vec::new())
+                } else {
+                    None
+                },
                 records: Some(Bytes::new()),
                 ..Default::default()
             };
@@ -135,16 +155,17 @@ async fn handle(state: Arc<BrokerState>, ctx: RequestCtx, req: FetchRequest) -> 
         let r = req.clone();
         let version = ctx.api_version;
         // Reading may touch the disk; keep it off the async workers.
-        let (topics, total, any_error) = match tokio::task::spawn_blocking(move || read_once(&st, version, &r)).await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::error!(error = %e, "fetch task failed");
-                return FetchResponse {
-                    error_code: ErrorCode::UnknownServerError.code(),
-                    ..Default::default()
-                };
-            }
-        };
+        let (topics, total, any_error) =
+            match tokio::task::spawn_blocking(move || read_once(&st, version, &r)).await {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::error!(error = %e, "fetch task failed");
+                    return FetchResponse {
+                        error_code: ErrorCode::UnknownServerError.code(),
+                        ..Default::default()
+                    };
+                }
+            };
         if total >= min_bytes || any_error || tokio::time::Instant::now() >= deadline {
             return FetchResponse {
                 error_code: ErrorCode::None.code(),

@@ -12,14 +12,22 @@ use crate::state::BrokerState;
 
 crate::handler!(InitProducerId, 0, 5);
 
-async fn handle(state: Arc<BrokerState>, ctx: RequestCtx, req: InitProducerIdRequest) -> InitProducerIdResponse {
+async fn handle(
+    state: Arc<BrokerState>,
+    ctx: RequestCtx,
+    req: InitProducerIdRequest,
+) -> InitProducerIdResponse {
     let fail = |code: ErrorCode| InitProducerIdResponse {
         error_code: code.code(),
         producer_id: -1,
         producer_epoch: -1,
         ..Default::default()
     };
-    if req.transactional_id.as_deref().is_some_and(|t| !t.is_empty()) {
+    if req
+        .transactional_id
+        .as_deref()
+        .is_some_and(|t| !t.is_empty())
+    {
         // Transactions need the transaction coordinator (not yet built).
         tracing::info!(peer = %ctx.peer, "transactional producer refused: transactions are not supported yet");
         return fail(ErrorCode::CoordinatorNotAvailable);

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use fjord_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+use fjord_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
 use fjord_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use fjord_protocol::ErrorCode;
 
@@ -38,7 +40,11 @@ fn lookup(p: &Partition, timestamp: i64) -> Result<(i64, i64), ErrorCode> {
     }
 }
 
-async fn handle(state: Arc<BrokerState>, _ctx: RequestCtx, req: ListOffsetsRequest) -> ListOffsetsResponse {
+async fn handle(
+    state: Arc<BrokerState>,
+    _ctx: RequestCtx,
+    req: ListOffsetsRequest,
+) -> ListOffsetsResponse {
     let mut topics = Vec::with_capacity(req.topics.len());
     for t in req.topics {
         let topic = state.topic(&t.name);
@@ -52,9 +58,11 @@ async fn handle(state: Arc<BrokerState>, _ctx: RequestCtx, req: ListOffsetsReque
                 leader_epoch: -1,
                 ..Default::default()
             };
-            let p = topic
-                .as_ref()
-                .and_then(|t| usize::try_from(rp.partition_index).ok().and_then(|i| t.partitions.get(i)));
+            let p = topic.as_ref().and_then(|t| {
+                usize::try_from(rp.partition_index)
+                    .ok()
+                    .and_then(|i| t.partitions.get(i))
+            });
             let Some(p) = p else {
                 r.error_code = ErrorCode::UnknownTopicOrPartition.code();
                 parts.push(r);
@@ -73,7 +81,11 @@ async fn handle(state: Arc<BrokerState>, _ctx: RequestCtx, req: ListOffsetsReque
                 Ok((ts, offset)) => {
                     r.timestamp = ts;
                     r.offset = offset;
-                    r.old_style_offsets = if offset >= 0 { vec![offset] } else { Vec::new() };
+                    r.old_style_offsets = if offset >= 0 {
+                        vec![offset]
+                    } else {
+                        Vec::new()
+                    };
                     r.leader_epoch = if offset >= 0 { p.leader_epoch } else { -1 };
                 }
                 Err(code) => r.error_code = code.code(),

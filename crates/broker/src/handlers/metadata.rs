@@ -70,7 +70,11 @@ pub async fn auto_create(state: &BrokerState, name: &str) -> Result<Arc<Topic>, 
     }
     match state.create_topic(name, state.config.num_partitions, BTreeMap::new()) {
         Ok(t) => {
-            tracing::info!(topic = name, partitions = state.config.num_partitions, "auto-created topic");
+            tracing::info!(
+                topic = name,
+                partitions = state.config.num_partitions,
+                "auto-created topic"
+            );
             Ok(t)
         }
         Err(e) => {
@@ -80,7 +84,11 @@ pub async fn auto_create(state: &BrokerState, name: &str) -> Result<Arc<Topic>, 
     }
 }
 
-async fn handle(state: Arc<BrokerState>, ctx: RequestCtx, req: MetadataRequest) -> MetadataResponse {
+async fn handle(
+    state: Arc<BrokerState>,
+    ctx: RequestCtx,
+    req: MetadataRequest,
+) -> MetadataResponse {
     let (host, port) = broker_endpoint(&state);
     let mut topics = Vec::new();
     match req.topics {
@@ -103,17 +111,27 @@ async fn handle(state: Arc<BrokerState>, ctx: RequestCtx, req: MetadataRequest) 
                     (None, Some(n)) => {
                         if let Err(msg) = validate_topic_name(&n) {
                             tracing::debug!(topic = %n, msg, "metadata for invalid topic name");
-                            topics.push(error_entry(Some(n), Uuid::ZERO, ErrorCode::InvalidTopicException));
+                            topics.push(error_entry(
+                                Some(n),
+                                Uuid::ZERO,
+                                ErrorCode::InvalidTopicException,
+                            ));
                         } else if allow_create && state.config.auto_create_topics {
                             match auto_create(&state, &n).await {
                                 Ok(t) => topics.push(topic_entry(&state, &t)),
                                 Err(code) => topics.push(error_entry(Some(n), Uuid::ZERO, code)),
                             }
                         } else {
-                            topics.push(error_entry(Some(n), Uuid::ZERO, ErrorCode::UnknownTopicOrPartition));
+                            topics.push(error_entry(
+                                Some(n),
+                                Uuid::ZERO,
+                                ErrorCode::UnknownTopicOrPartition,
+                            ));
                         }
                     }
-                    (None, None) => topics.push(error_entry(None, rt.topic_id, ErrorCode::UnknownTopicId)),
+                    (None, None) => {
+                        topics.push(error_entry(None, rt.topic_id, ErrorCode::UnknownTopicId))
+                    }
                 }
             }
         }

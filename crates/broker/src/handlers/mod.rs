@@ -11,7 +11,9 @@ use fjord_protocol::{ApiKey, Request, Response};
 
 use crate::state::BrokerState;
 
+pub mod alter_configs;
 pub mod api_versions;
+pub mod configs;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_records;
@@ -20,8 +22,6 @@ pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_log_dirs;
 pub mod fetch;
-pub mod alter_configs;
-pub mod configs;
 pub mod incremental_alter_configs;
 pub mod init_producer_id;
 pub mod list_offsets;
@@ -62,7 +62,9 @@ macro_rules! handler {
             handle: |state, ctx, req| {
                 Box::pin(async move {
                     match req {
-                        fjord_protocol::Request::$key(r) => fjord_protocol::Response::$key(handle(state, ctx, r).await),
+                        fjord_protocol::Request::$key(r) => {
+                            fjord_protocol::Response::$key(handle(state, ctx, r).await)
+                        }
                         // The dispatcher routes only matching requests here;
                         // an empty response is the safe answer otherwise.
                         _ => fjord_protocol::Response::$key(Default::default()),

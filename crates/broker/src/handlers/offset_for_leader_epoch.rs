@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use fjord_protocol::messages::offset_for_leader_epoch_response::{EpochEndOffset, OffsetForLeaderTopicResult};
+use fjord_protocol::messages::offset_for_leader_epoch_response::{
+    EpochEndOffset, OffsetForLeaderTopicResult,
+};
 use fjord_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 use fjord_protocol::ErrorCode;
 

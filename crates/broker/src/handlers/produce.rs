@@ -9,7 +9,9 @@
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use fjord_protocol::messages::produce_response::{BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse};
+use fjord_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use fjord_protocol::messages::{ProduceRequest, ProduceResponse};
 use fjord_protocol::records::{self, BatchIter, RecordsError};
 use fjord_protocol::ErrorCode;
@@ -46,23 +48,37 @@ fn part_error(index: i32, code: ErrorCode, msg: Option<String>) -> PartitionProd
 }
 
 /// Checks every batch of a produce payload; returns the error to send.
-fn validate(data: &Bytes, max_message_bytes: usize) -> Result<(), (ErrorCode, Option<String>, Vec<BatchIndexAndErrorMessage>)> {
+fn validate(
+    data: &Bytes,
+    max_message_bytes: usize,
+) -> Result<(), (ErrorCode, Option<String>, Vec<BatchIndexAndErrorMessage>)> {
     if data.is_empty() {
-        return Err((ErrorCode::InvalidRecord, Some("empty record set".into()), Vec::new()));
+        return Err((
+            ErrorCode::InvalidRecord,
+            Some("empty record set".into()),
+            Vec::new(),
+        ));
     }
     let mut pos = 0usize;
     for (i, item) in BatchIter::new(data).enumerate() {
         let (h, raw) = match item {
             Ok(x) => x,
             Err(RecordsError::UnsupportedMagic(m)) => {
-                return Err((ErrorCode::UnsupportedForMessageFormat, Some(format!("record batch magic {m} is not supported; use v2")), Vec::new()))
+                return Err((
+                    ErrorCode::UnsupportedForMessageFormat,
+                    Some(format!("record batch magic {m} is not supported; use v2")),
+                    Vec::new(),
+                ))
             }
             Err(e) => return Err((ErrorCode::CorruptMessage, Some(e.to_string()), Vec::new())),
         };
         if raw.len() > max_message_bytes {
             return Err((
                 ErrorCode::MessageTooLarge,
-                Some(format!("batch of {} bytes exceeds max.message.bytes {max_message_bytes}", raw.len())),
+                Some(format!(
+                    "batch of {} bytes exceeds max.message.bytes {max_message_bytes}",
+                    raw.len()
+                )),
                 Vec::new(),
             ));
         }
@@ -98,7 +114,11 @@ fn validate(data: &Bytes, max_message_bytes: usize) -> Result<(), (ErrorCode, Op
     Ok(())
 }
 
-async fn handle(state: Arc<BrokerState>, mut ctx: RequestCtx, req: ProduceRequest) -> ProduceResponse {
+async fn handle(
+    state: Arc<BrokerState>,
+    mut ctx: RequestCtx,
+    req: ProduceRequest,
+) -> ProduceResponse {
     let acks = req.acks;
     let mut responses: Vec<TopicProduceResponse> = Vec::with_capacity(req.topic_data.len());
     let mut pending: Vec<Pending> = Vec::new();
@@ -107,12 +127,16 @@ async fn handle(state: Arc<BrokerState>, mut ctx: RequestCtx, req: ProduceReques
         let mut parts = Vec::with_capacity(td.partition_data.len());
         let topic = state.topic(&td.name);
         for (pi, pd) in td.partition_data.into_iter().enumerate() {
-            if !matches!(acks, -1 | 0 | 1) {
+            if !(-1..=1).contains(&acks) {
                 parts.push(part_error(pd.index, ErrorCode::InvalidRequiredAcks, None));
                 continue;
             }
             let Some(topic) = &topic else {
-                parts.push(part_error(pd.index, ErrorCode::UnknownTopicOrPartition, None));
+                parts.push(part_error(
+                    pd.index,
+                    ErrorCode::UnknownTopicOrPartition,
+                    None,
+                ));
                 continue;
             };
             if topic.internal {
@@ -123,8 +147,16 @@ async fn handle(state: Arc<BrokerState>, mut ctx: RequestCtx, req: ProduceReques
                 ));
                 continue;
             }
-            let Some(partition) = usize::try_from(pd.index).ok().and_then(|i| topic.partitions.get(i)).cloned() else {
-                parts.push(part_error(pd.index, ErrorCode::UnknownTopicOrPartition, None));
+            let Some(partition) = usize::try_from(pd.index)
+                .ok()
+                .and_then(|i| topic.partitions.get(i))
+                .cloned()
+            else {
+                parts.push(part_error(
+                    pd.index,
+                    ErrorCode::UnknownTopicOrPartition,
+                    None,
+                ));
                 continue;
             };
             let min_isr = topic
@@ -137,15 +169,23 @@ async fn handle(state: Arc<BrokerState>, mut ctx: RequestCtx, req: ProduceReques
                 parts.push(part_error(
                     pd.index,
                     ErrorCode::NotEnoughReplicas,
-                    Some(format!("min.insync.replicas is {min_isr} but only 1 replica is in sync")),
+                    Some(format!(
+                        "min.insync.replicas is {min_isr} but only 1 replica is in sync"
+                    )),
                 ));
                 continue;
             }
             let Some(data) = pd.records else {
-                parts.push(part_error(pd.index, ErrorCode::InvalidRecord, Some("null records".into())));
+                parts.push(part_error(
+                    pd.index,
+                    ErrorCode::InvalidRecord,
+                    Some("null records".into()),
+                ));
                 continue;
             };
-            if let Err((code, msg, record_errors)) = validate(&data, topic.log_config.max_message_bytes) {
+            if let Err((code, msg, record_errors)) =
+                validate(&data, topic.log_config.max_message_bytes)
+            {
                 tracing::debug!(topic = %topic.name, partition = pd.index, code = %code, msg = ?msg, "produce rejected");
                 let mut r = part_error(pd.index, code, msg);
                 r.record_errors = record_errors;
@@ -207,7 +247,8 @@ async fn handle(state: Arc<BrokerState>, mut ctx: RequestCtx, req: ProduceReques
     for p in pending {
         let partition = p.partition.clone();
         let st = state.clone();
-        let task = tokio::task::spawn_blocking(move || make_visible(&st, &partition, p.next_offset));
+        let task =
+            tokio::task::spawn_blocking(move || make_visible(&st, &partition, p.next_offset));
         syncs.push((p.topic_idx, p.part_idx, task));
     }
     if acks == 0 {
@@ -226,7 +267,10 @@ async fn handle(state: Arc<BrokerState>, mut ctx: RequestCtx, req: ProduceReques
         };
         if let Err(e) = result {
             tracing::error!(error = %e, "making produced data durable failed");
-            if let Some(r) = responses.get_mut(ti).and_then(|t| t.partition_responses.get_mut(pi)) {
+            if let Some(r) = responses
+                .get_mut(ti)
+                .and_then(|t| t.partition_responses.get_mut(pi))
+            {
                 *r = part_error(r.index, ErrorCode::KafkaStorageError, Some(e.to_string()));
             }
         }
@@ -262,27 +306,40 @@ fn append(partition: &Partition, data: &Bytes, now: i64) -> Result<Appended, (Er
             .map(Appended::New)
             .map_err(storage_err);
     }
-    let mut states = partition
-        .producers
-        .lock()
-        .map_err(|_| (ErrorCode::UnknownServerError, "producer state lock poisoned".to_string()))?;
+    let mut states = partition.producers.lock().map_err(|_| {
+        (
+            ErrorCode::UnknownServerError,
+            "producer state lock poisoned".to_string(),
+        )
+    })?;
     let mut batch_count = 0;
     for item in BatchIter::new(data) {
         let (h, _) = item.map_err(|e| (ErrorCode::CorruptMessage, e.to_string()))?;
         batch_count += 1;
         if h.producer_id != first.producer_id || h.producer_epoch != first.producer_epoch {
-            return Err((ErrorCode::InvalidRecord, "batches of one partition must share a producer".into()));
+            return Err((
+                ErrorCode::InvalidRecord,
+                "batches of one partition must share a producer".into(),
+            ));
         }
         if h.is_transactional() {
-            return Err((ErrorCode::InvalidTxnState, "transactions are not supported yet".into()));
+            return Err((
+                ErrorCode::InvalidTxnState,
+                "transactions are not supported yet".into(),
+            ));
         }
         match states.check(&h) {
             producer_state::Check::Append => {}
-            producer_state::Check::Duplicate { base_offset } if batch_count == 1 && BatchIter::new(data).count() == 1 => {
+            producer_state::Check::Duplicate { base_offset }
+                if batch_count == 1 && BatchIter::new(data).count() == 1 =>
+            {
                 return Ok(Appended::Duplicate { base_offset });
             }
             producer_state::Check::Duplicate { .. } => {
-                return Err((ErrorCode::DuplicateSequenceNumber, "duplicate batch in a multi-batch request".into()));
+                return Err((
+                    ErrorCode::DuplicateSequenceNumber,
+                    "duplicate batch in a multi-batch request".into(),
+                ));
             }
             producer_state::Check::Reject(code, msg) => return Err((code, msg)),
         }
@@ -298,7 +355,11 @@ fn append(partition: &Partition, data: &Bytes, now: i64) -> Result<Appended, (Er
 }
 
 /// Syncs (or not, per flush policy) and advances the high watermark.
-fn make_visible(state: &BrokerState, partition: &Partition, next_offset: i64) -> Result<(), fjord_storage::StorageError> {
+fn make_visible(
+    state: &BrokerState,
+    partition: &Partition,
+    next_offset: i64,
+) -> Result<(), fjord_storage::StorageError> {
     let log = &partition.log;
     match log.flush_policy() {
         FlushPolicy::SyncBeforeAck => {
