@@ -117,6 +117,7 @@ start_broker() {
 
 stop_broker() {
     if [[ -n $BROKER_PID ]]; then
+        local t0=${EPOCHREALTIME/[.,]/}
         kill -TERM "$BROKER_PID" 2>/dev/null || true
         local _
         for _ in $(seq 1 100); do
@@ -128,6 +129,8 @@ stop_broker() {
             kill -KILL "$BROKER_PID" 2>/dev/null || true
         fi
         wait "$BROKER_PID" 2>/dev/null || true
+        local t1=${EPOCHREALTIME/[.,]/}
+        log "broker $BROKER_PID stopped $(((t1 - t0) / 1000)) ms after SIGTERM"
         BROKER_PID=""
     fi
 }

@@ -15,10 +15,11 @@ use crate::spec::{parse_spec, Field, FieldType, Prim, Spec, Versions};
 type Res<T> = Result<T, String>;
 
 const KEYWORDS: &[&str] = &[
-    "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn", "for", "if", "impl", "in",
-    "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "static", "struct", "super", "trait",
-    "true", "type", "unsafe", "use", "where", "while", "async", "await", "dyn", "abstract", "become", "box", "do",
-    "final", "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
+    "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn", "for",
+    "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return",
+    "self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use", "where",
+    "while", "async", "await", "dyn", "abstract", "become", "box", "do", "final", "macro",
+    "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
 ];
 
 pub fn snake(name: &str) -> String {
@@ -29,7 +30,10 @@ pub fn snake(name: &str) -> String {
             if i > 0 {
                 let prev = chars[i - 1];
                 let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
-                if prev.is_ascii_lowercase() || prev.is_ascii_digit() || (prev.is_ascii_uppercase() && next_lower) {
+                if prev.is_ascii_lowercase()
+                    || prev.is_ascii_digit()
+                    || (prev.is_ascii_uppercase() && next_lower)
+                {
                     out.push('_');
                 }
             }
@@ -57,7 +61,11 @@ struct StructDef {
 }
 
 /// Collects the nested struct definitions of a message, in first-use order.
-fn collect_structs(fields: &[Field], common: &[(String, Vec<Field>)], out: &mut Vec<StructDef>) -> Res<()> {
+fn collect_structs(
+    fields: &[Field],
+    common: &[(String, Vec<Field>)],
+    out: &mut Vec<StructDef>,
+) -> Res<()> {
     for f in fields {
         let sname = match &f.ty {
             FieldType::Struct(n) => Some(n.clone()),
@@ -76,7 +84,12 @@ fn collect_structs(fields: &[Field], common: &[(String, Vec<Field>)], out: &mut 
         } else {
             match common.iter().find(|(n, _)| *n == sname) {
                 Some((_, cf)) => cf.clone(),
-                None => return Err(format!("struct {sname} used by {} has no definition", f.name)),
+                None => {
+                    return Err(format!(
+                        "struct {sname} used by {} has no definition",
+                        f.name
+                    ))
+                }
             }
         };
         out.push(StructDef {
@@ -144,7 +157,8 @@ fn int_default(v: &Option<Value>, name: &str) -> Res<i64> {
 }
 
 fn default_is_null(f: &Field) -> bool {
-    matches!(&f.default, Some(Value::Null)) || matches!(&f.default, Some(Value::String(s)) if s == "null")
+    matches!(&f.default, Some(Value::Null))
+        || matches!(&f.default, Some(Value::String(s)) if s == "null")
 }
 
 fn default_expr(f: &Field) -> Res<String> {
@@ -162,7 +176,9 @@ fn default_expr(f: &Field) -> Res<String> {
             }
             Prim::Float64 => match &f.default {
                 Some(Value::Number(n)) => format!("{:?}f64", n.as_f64().unwrap_or(0.0)),
-                Some(Value::String(s)) => format!("{:?}f64", s.parse::<f64>().map_err(|e| e.to_string())?),
+                Some(Value::String(s)) => {
+                    format!("{:?}f64", s.parse::<f64>().map_err(|e| e.to_string())?)
+                }
                 _ => "0.0f64".into(),
             },
             Prim::String => {
@@ -170,7 +186,9 @@ fn default_expr(f: &Field) -> Res<String> {
                     "None".into()
                 } else {
                     match &f.default {
-                        Some(Value::String(s)) => wrap(format!("::std::string::String::from({s:?})")),
+                        Some(Value::String(s)) => {
+                            wrap(format!("::std::string::String::from({s:?})"))
+                        }
                         _ => wrap("::std::string::String::new()".into()),
                     }
                 }
@@ -237,13 +255,15 @@ fn gen_put(ty: &FieldType, v: &str, compact: &str) -> String {
             "crate::wire::put_array_len(buf, Some(({v}).len()), {compact})?;\nfor e in ({v}).iter() {{\n{}\n}}",
             gen_put(inner, "e", compact)
         ),
-        FieldType::Struct(_) => format!("({v}).encode_body(buf, version)?;"),
+        FieldType::Struct(_) => format!("({v}).encode_body_with(buf, version, ext)?;"),
     }
 }
 
 fn gen_put_null(ty: &FieldType, compact: &str) -> String {
     match ty {
-        FieldType::Prim(Prim::String) => format!("crate::wire::put_nullable_string(buf, None, {compact})?;"),
+        FieldType::Prim(Prim::String) => {
+            format!("crate::wire::put_nullable_string(buf, None, {compact})?;")
+        }
         FieldType::Prim(_) => format!("crate::wire::put_nullable_bytes(buf, None, {compact})?;"),
         FieldType::Array(_) => format!("crate::wire::put_array_len(buf, None, {compact})?;"),
         FieldType::Struct(_) => "buf.put_i8(-1);".into(),
@@ -253,6 +273,12 @@ fn gen_put_null(ty: &FieldType, compact: &str) -> String {
 /// Statements encoding field `f` from `self`.
 fn gen_encode_field(f: &Field, compact: &str) -> String {
     let id = field_ident(&f.name);
+    if matches!(f.ty, FieldType::Prim(Prim::Records)) {
+        return format!(
+            "ext.put_records(buf, self.{id}.as_ref(), {compact}, {})?;",
+            f.nullable.cond()
+        );
+    }
     if !is_optional(f) {
         return gen_put(&f.ty, &format!("&self.{id}"), compact);
     }
@@ -377,31 +403,59 @@ fn emit_struct(
         writeln!(out, "    /// {} ({vdoc})", f.name).ok();
         writeln!(out, "    pub {}: {},", field_ident(&f.name), rust_type(f)).ok();
     }
-    writeln!(out, "    /// Tagged fields this version of fjord does not know, kept verbatim.").ok();
-    writeln!(out, "    pub unknown_tagged_fields: ::std::vec::Vec<crate::RawTaggedField>,").ok();
+    writeln!(
+        out,
+        "    /// Tagged fields this version of fjord does not know, kept verbatim."
+    )
+    .ok();
+    writeln!(
+        out,
+        "    pub unknown_tagged_fields: ::std::vec::Vec<crate::RawTaggedField>,"
+    )
+    .ok();
     writeln!(out, "}}\n").ok();
 
     // Default.
-    writeln!(out, "impl Default for {name} {{\nfn default() -> Self {{\n{name} {{").ok();
+    writeln!(
+        out,
+        "impl Default for {name} {{\nfn default() -> Self {{\n{name} {{"
+    )
+    .ok();
     for f in fields {
         writeln!(out, "{}: {},", field_ident(&f.name), default_expr(f)?).ok();
     }
-    writeln!(out, "unknown_tagged_fields: ::std::vec::Vec::new(),\n}}\n}}\n}}\n").ok();
+    writeln!(
+        out,
+        "unknown_tagged_fields: ::std::vec::Vec::new(),\n}}\n}}\n}}\n"
+    )
+    .ok();
 
     let flex_cond = flexible.cond();
-    let mut tagged: Vec<&Field> = fields.iter().filter(|f| f.tag.is_some() && !f.tagged.is_none()).collect();
+    let mut tagged: Vec<&Field> = fields
+        .iter()
+        .filter(|f| f.tag.is_some() && !f.tagged.is_none())
+        .collect();
     tagged.sort_by_key(|f| f.tag);
 
     writeln!(out, "impl {name} {{").ok();
     // Encode.
     writeln!(
         out,
-        "pub(crate) fn encode_body(&self, buf: &mut ::bytes::BytesMut, version: i16) -> ::std::result::Result<(), crate::EncodeError> {{"
+        "pub(crate) fn encode_body(&self, buf: &mut ::bytes::BytesMut, version: i16) -> ::std::result::Result<(), crate::EncodeError> {{\nself.encode_body_with(buf, version, &mut crate::wire::InlineRecords)\n}}\n"
+    )
+    .ok();
+    writeln!(
+        out,
+        "pub(crate) fn encode_body_with(&self, buf: &mut ::bytes::BytesMut, version: i16, ext: &mut dyn crate::wire::RecordsWriter) -> ::std::result::Result<(), crate::EncodeError> {{"
     )
     .ok();
     writeln!(out, "let flexible = {flex_cond};").ok();
     for f in fields {
-        let compact = if f.never_flexible { "false" } else { "flexible" };
+        let compact = if f.never_flexible {
+            "false"
+        } else {
+            "flexible"
+        };
         let cond = inline_cond(f);
         if cond == "false" {
             continue;
@@ -412,7 +466,11 @@ fn emit_struct(
     if tagged.is_empty() {
         writeln!(out, "crate::wire::put_tagged_section(buf, ::std::vec::Vec::new(), &self.unknown_tagged_fields)?;").ok();
     } else {
-        writeln!(out, "let mut known: ::std::vec::Vec<(u32, ::bytes::BytesMut)> = ::std::vec::Vec::new();").ok();
+        writeln!(
+            out,
+            "let mut known: ::std::vec::Vec<(u32, ::bytes::BytesMut)> = ::std::vec::Vec::new();"
+        )
+        .ok();
         for f in &tagged {
             let id = field_ident(&f.name);
             let cond = f.versions.intersect(&f.tagged).cond();
@@ -425,7 +483,11 @@ fn emit_struct(
             )
             .ok();
         }
-        writeln!(out, "crate::wire::put_tagged_section(buf, known, &self.unknown_tagged_fields)?;").ok();
+        writeln!(
+            out,
+            "crate::wire::put_tagged_section(buf, known, &self.unknown_tagged_fields)?;"
+        )
+        .ok();
     }
     writeln!(out, "}}\nOk(())\n}}\n").ok();
 
@@ -435,20 +497,46 @@ fn emit_struct(
         "pub(crate) fn decode_body(buf: &mut ::bytes::Bytes, version: i16) -> ::std::result::Result<Self, crate::DecodeError> {{"
     )
     .ok();
-    writeln!(out, "let flexible = {flex_cond};\nlet mut this = Self::default();").ok();
+    writeln!(
+        out,
+        "let flexible = {flex_cond};\nlet mut this = Self::default();"
+    )
+    .ok();
     for f in fields {
-        let compact = if f.never_flexible { "false" } else { "flexible" };
+        let compact = if f.never_flexible {
+            "false"
+        } else {
+            "flexible"
+        };
         let cond = inline_cond(f);
         if cond == "false" {
             continue;
         }
-        writeln!(out, "if {cond} {{\nthis.{} = {};\n}}", field_ident(&f.name), gen_decode_field(f, compact)).ok();
+        writeln!(
+            out,
+            "if {cond} {{\nthis.{} = {};\n}}",
+            field_ident(&f.name),
+            gen_decode_field(f, compact)
+        )
+        .ok();
     }
-    writeln!(out, "if flexible {{\nlet mut unknown = ::std::vec::Vec::new();").ok();
+    writeln!(
+        out,
+        "if flexible {{\nlet mut unknown = ::std::vec::Vec::new();"
+    )
+    .ok();
     if tagged.is_empty() {
-        writeln!(out, "crate::wire::get_tagged_fields(buf, &mut unknown, |_, _| Ok(false))?;").ok();
+        writeln!(
+            out,
+            "crate::wire::get_tagged_fields(buf, &mut unknown, |_, _| Ok(false))?;"
+        )
+        .ok();
     } else {
-        writeln!(out, "crate::wire::get_tagged_fields(buf, &mut unknown, |tag, buf| {{\nmatch tag {{").ok();
+        writeln!(
+            out,
+            "crate::wire::get_tagged_fields(buf, &mut unknown, |tag, buf| {{\nmatch tag {{"
+        )
+        .ok();
         for f in &tagged {
             let cond = f.versions.intersect(&f.tagged).cond();
             writeln!(
@@ -462,10 +550,18 @@ fn emit_struct(
         }
         writeln!(out, "_ => Ok(false),\n}}\n}})?;").ok();
     }
-    writeln!(out, "this.unknown_tagged_fields = unknown;\n}}\nOk(this)\n}}\n").ok();
+    writeln!(
+        out,
+        "this.unknown_tagged_fields = unknown;\n}}\nOk(this)\n}}\n"
+    )
+    .ok();
 
     // Random values for round-trip tests.
-    writeln!(out, "#[cfg(test)]\npub(crate) fn random(g: &mut crate::testgen::Gen, version: i16) -> Self {{").ok();
+    writeln!(
+        out,
+        "#[cfg(test)]\npub(crate) fn random(g: &mut crate::testgen::Gen, version: i16) -> Self {{"
+    )
+    .ok();
     writeln!(out, "let mut this = Self::default();").ok();
     for f in fields {
         let cond = f.versions.cond();
@@ -474,16 +570,27 @@ fn emit_struct(
         }
         let base = gen_random(&f.ty);
         let expr = if is_optional(f) {
-            format!("if ({}) && g.null() {{ None }} else {{ Some({base}) }}", f.nullable.cond())
+            format!(
+                "if ({}) && g.null() {{ None }} else {{ Some({base}) }}",
+                f.nullable.cond()
+            )
         } else {
             base
         };
-        writeln!(out, "if {cond} {{\nthis.{} = {expr};\n}}", field_ident(&f.name)).ok();
+        writeln!(
+            out,
+            "if {cond} {{\nthis.{} = {expr};\n}}",
+            field_ident(&f.name)
+        )
+        .ok();
     }
     writeln!(out, "this\n}}\n}}\n").ok();
 
     if let Some(spec) = top {
-        let (lo, hi) = spec.valid.0.ok_or(format!("{name} has no valid versions"))?;
+        let (lo, hi) = spec
+            .valid
+            .0
+            .ok_or(format!("{name} has no valid versions"))?;
         let flex_from = match flexible.0 {
             Some((lo, _)) => format!("Some({lo})"),
             None => "None".into(),
@@ -493,6 +600,11 @@ fn emit_struct(
         writeln!(
             out,
             "impl crate::Message for {name} {{\nconst NAME: &'static str = {name:?};\nconst VERSIONS: (i16, i16) = ({lo}, {hi});\nconst FLEXIBLE_FROM: Option<i16> = {flex_from};\n}}\n"
+        )
+        .ok();
+        writeln!(
+            out,
+            "impl {name} {{\n/// Encodes with `records` fields written through `ext`.\npub fn encode_with(&self, buf: &mut ::bytes::BytesMut, version: i16, ext: &mut dyn crate::wire::RecordsWriter) -> ::std::result::Result<(), crate::EncodeError> {{\nif !({valid}) {{\nreturn Err(crate::EncodeError::UnsupportedVersion {{ message: {name:?}, version }});\n}}\nself.encode_body_with(buf, version, ext)\n}}\n}}\n"
         )
         .ok();
         writeln!(
@@ -511,16 +623,40 @@ fn emit_struct(
 
 fn emit_module(spec: &Spec) -> Res<String> {
     let mut out = String::new();
-    writeln!(out, "// Generated by `cargo xtask codegen` from Kafka's {} spec. Do not edit.", spec.name).ok();
-    writeln!(out, "#![allow(unused_mut, unused_variables, unused_imports, clippy::all)]").ok();
+    writeln!(
+        out,
+        "// Generated by `cargo xtask codegen` from Kafka's {} spec. Do not edit.",
+        spec.name
+    )
+    .ok();
+    writeln!(
+        out,
+        "#![allow(unused_mut, unused_variables, unused_imports, dead_code, clippy::all)]"
+    )
+    .ok();
     writeln!(out, "use ::bytes::BufMut as _;\n").ok();
     match spec.api_key {
         Some(k) => writeln!(out, "/// Kafka api key {k}.\npub const API_KEY: i16 = {k};").ok(),
         None => None,
     };
-    writeln!(out, "/// Whether the newest version is still marked unstable by Kafka.").ok();
-    writeln!(out, "pub const LATEST_VERSION_UNSTABLE: bool = {};\n", spec.latest_unstable).ok();
-    emit_struct(&mut out, &spec.name, &spec.fields, &spec.flexible, Some(spec))?;
+    writeln!(
+        out,
+        "/// Whether the newest version is still marked unstable by Kafka."
+    )
+    .ok();
+    writeln!(
+        out,
+        "pub const LATEST_VERSION_UNSTABLE: bool = {};\n",
+        spec.latest_unstable
+    )
+    .ok();
+    emit_struct(
+        &mut out,
+        &spec.name,
+        &spec.fields,
+        &spec.flexible,
+        Some(spec),
+    )?;
     let mut structs = Vec::new();
     collect_structs(&spec.fields, &spec.common, &mut structs)?;
     // Common structs that no field references directly still get emitted.
@@ -542,7 +678,11 @@ fn emit_module(spec: &Spec) -> Res<String> {
 fn emit_dispatch(requests: &BTreeMap<i16, (Spec, Spec)>, all: &[Spec]) -> String {
     let mut out = String::new();
     writeln!(out, "// Generated by `cargo xtask codegen`. Do not edit.").ok();
-    writeln!(out, "//! Generated message types, one module per message spec.").ok();
+    writeln!(
+        out,
+        "//! Generated message types, one module per message spec."
+    )
+    .ok();
     writeln!(out, "#![allow(clippy::all)]\n").ok();
     for s in all {
         let m = snake(&s.name);
@@ -555,12 +695,20 @@ fn emit_dispatch(requests: &BTreeMap<i16, (Spec, Spec)>, all: &[Spec]) -> String
         writeln!(out, "{} = {k},", variant(req)).ok();
     }
     writeln!(out, "}}\n\nimpl ApiKey {{").ok();
-    writeln!(out, "/// All api keys in numeric order.\npub const ALL: &'static [ApiKey] = &[").ok();
+    writeln!(
+        out,
+        "/// All api keys in numeric order.\npub const ALL: &'static [ApiKey] = &["
+    )
+    .ok();
     for (req, _) in requests.values() {
         writeln!(out, "ApiKey::{},", variant(req)).ok();
     }
     writeln!(out, "];\n").ok();
-    writeln!(out, "pub fn from_i16(key: i16) -> Option<ApiKey> {{\nmatch key {{").ok();
+    writeln!(
+        out,
+        "pub fn from_i16(key: i16) -> Option<ApiKey> {{\nmatch key {{"
+    )
+    .ok();
     for (k, (req, _)) in requests {
         writeln!(out, "{k} => Some(ApiKey::{}),", variant(req)).ok();
     }
@@ -572,12 +720,16 @@ fn emit_dispatch(requests: &BTreeMap<i16, (Spec, Spec)>, all: &[Spec]) -> String
         }
         writeln!(out, "}}\n}}\n").ok();
     };
-    table(&mut out, "name", "&'static str", &|req, _| format!("{:?}", variant(req)));
+    table(&mut out, "name", "&'static str", &|req, _| {
+        format!("{:?}", variant(req))
+    });
     table(&mut out, "versions", "(i16, i16)", &|req, _| {
         let (lo, hi) = req.valid.0.unwrap_or((0, -1));
         format!("({lo}, {hi})")
     });
-    table(&mut out, "latest_version_unstable", "bool", &|req, _| req.latest_unstable.to_string());
+    table(&mut out, "latest_version_unstable", "bool", &|req, _| {
+        req.latest_unstable.to_string()
+    });
     writeln!(out, "/// Whether the request of this version uses flexible encoding.\npub fn is_flexible(self, version: i16) -> bool {{\nmatch self {{").ok();
     for (req, _) in requests.values() {
         writeln!(out, "ApiKey::{} => {},", variant(req), req.flexible.cond()).ok();
@@ -590,7 +742,12 @@ fn emit_dispatch(requests: &BTreeMap<i16, (Spec, Spec)>, all: &[Spec]) -> String
     writeln!(out, "}}\n}}\n}}\n").ok();
 
     for (kind, idx) in [("Request", 0usize), ("Response", 1usize)] {
-        writeln!(out, "/// A decoded {} of any api.\n#[derive(Clone, Debug, PartialEq)]\npub enum {kind} {{", kind.to_lowercase()).ok();
+        writeln!(
+            out,
+            "/// A decoded {} of any api.\n#[derive(Clone, Debug, PartialEq)]\npub enum {kind} {{",
+            kind.to_lowercase()
+        )
+        .ok();
         for (req, resp) in requests.values() {
             let s = if idx == 0 { req } else { resp };
             writeln!(out, "{}({}),", variant(req), s.name).ok();
@@ -609,29 +766,62 @@ fn emit_dispatch(requests: &BTreeMap<i16, (Spec, Spec)>, all: &[Spec]) -> String
         .ok();
         for (k, (req, resp)) in requests {
             let s = if idx == 0 { req } else { resp };
-            writeln!(out, "{k} => Ok({kind}::{}({}::decode(buf, version)?)),", variant(req), s.name).ok();
+            writeln!(
+                out,
+                "{k} => Ok({kind}::{}({}::decode(buf, version)?)),",
+                variant(req),
+                s.name
+            )
+            .ok();
         }
-        writeln!(out, "_ => Err(crate::DecodeError::UnknownApiKey(api_key)),\n}}\n}}\n").ok();
+        writeln!(
+            out,
+            "_ => Err(crate::DecodeError::UnknownApiKey(api_key)),\n}}\n}}\n"
+        )
+        .ok();
         writeln!(
             out,
             "pub fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> ::std::result::Result<(), crate::EncodeError> {{\nuse crate::Encode;\nmatch self {{"
         )
         .ok();
         for (req, _) in requests.values() {
-            writeln!(out, "{kind}::{}(m) => m.encode(buf, version),", variant(req)).ok();
+            writeln!(
+                out,
+                "{kind}::{}(m) => m.encode(buf, version),",
+                variant(req)
+            )
+            .ok();
+        }
+        writeln!(out, "}}\n}}\n").ok();
+        writeln!(
+            out,
+            "/// Encodes with `records` fields written through `ext`.\npub fn encode_with(&self, buf: &mut ::bytes::BytesMut, version: i16, ext: &mut dyn crate::wire::RecordsWriter) -> ::std::result::Result<(), crate::EncodeError> {{\nmatch self {{"
+        )
+        .ok();
+        for (req, _) in requests.values() {
+            writeln!(out, "{kind}::{}(m) => m.encode_with(buf, version, ext),", variant(req)).ok();
         }
         writeln!(out, "}}\n}}\n").ok();
         writeln!(out, "#[cfg(test)]\npub(crate) fn random(key: ApiKey, version: i16, g: &mut crate::testgen::Gen) -> {kind} {{\nmatch key {{").ok();
         for (req, resp) in requests.values() {
             let s = if idx == 0 { req } else { resp };
-            writeln!(out, "ApiKey::{v} => {kind}::{v}({}::random(g, version)),", s.name, v = variant(req)).ok();
+            writeln!(
+                out,
+                "ApiKey::{v} => {kind}::{v}({}::random(g, version)),",
+                s.name,
+                v = variant(req)
+            )
+            .ok();
         }
         writeln!(out, "}}\n}}\n}}\n").ok();
     }
 
     // Internal record schemas.
     writeln!(out, "/// The internal record schemas (`type: data`), for round-trip tests.\n#[cfg(test)]\npub(crate) fn random_data(name: &str, version: i16, g: &mut crate::testgen::Gen, buf: &mut ::bytes::BytesMut) -> Option<::bytes::Bytes> {{\nuse crate::{{Decode, Encode}};\nmatch name {{").ok();
-    for s in all.iter().filter(|s| s.kind == "data" || s.kind == "header") {
+    for s in all
+        .iter()
+        .filter(|s| s.kind == "data" || s.kind == "header")
+    {
         writeln!(
             out,
             "{n:?} => {{\nlet m = {n}::random(g, version);\nm.encode(buf, version).ok()?;\nlet mut b = buf.split().freeze();\nlet d = {n}::decode(&mut b, version).ok()?;\nif d != m || !b.is_empty() {{ return None; }}\nSome(b)\n}}",
@@ -641,7 +831,10 @@ fn emit_dispatch(requests: &BTreeMap<i16, (Spec, Spec)>, all: &[Spec]) -> String
     }
     writeln!(out, "_ => None,\n}}\n}}\n").ok();
     writeln!(out, "/// Names and version ranges of the internal record and header schemas.\npub const DATA_SCHEMAS: &[(&str, i16, i16)] = &[").ok();
-    for s in all.iter().filter(|s| s.kind == "data" || s.kind == "header") {
+    for s in all
+        .iter()
+        .filter(|s| s.kind == "data" || s.kind == "header")
+    {
         let (lo, hi) = s.valid.0.unwrap_or((0, -1));
         writeln!(out, "({:?}, {lo}, {hi}),", s.name).ok();
     }

@@ -17,7 +17,11 @@ impl Versions {
         if s == "none" || s.is_empty() {
             return Ok(Versions::NONE);
         }
-        let num = |x: &str| x.trim().parse::<i16>().map_err(|e| format!("bad version {x:?}: {e}"));
+        let num = |x: &str| {
+            x.trim()
+                .parse::<i16>()
+                .map_err(|e| format!("bad version {x:?}: {e}"))
+        };
         if let Some(lo) = s.strip_suffix('+') {
             return Ok(Versions(Some((num(lo)?, MAX_VERSION))));
         }
@@ -35,7 +39,9 @@ impl Versions {
 
     pub fn intersect(&self, o: &Versions) -> Versions {
         match (self.0, o.0) {
-            (Some((a, b)), Some((c, d))) if a.max(c) <= b.min(d) => Versions(Some((a.max(c), b.min(d)))),
+            (Some((a, b)), Some((c, d))) if a.max(c) <= b.min(d) => {
+                Versions(Some((a.max(c), b.min(d))))
+            }
             _ => Versions::NONE,
         }
     }
@@ -191,7 +197,10 @@ fn parse_field(v: &Value) -> Result<Field, String> {
     }
     let tag = match v.get("tag") {
         Some(Value::Number(n)) => n.as_u64().map(|x| x as u32),
-        Some(Value::String(s)) => Some(s.parse::<u32>().map_err(|e| format!("bad tag on {name}: {e}"))?),
+        Some(Value::String(s)) => Some(
+            s.parse::<u32>()
+                .map_err(|e| format!("bad tag on {name}: {e}"))?,
+        ),
         _ => None,
     };
     let fields = match v.get("fields").and_then(Value::as_array) {
@@ -221,7 +230,9 @@ pub fn parse_spec(src: &str) -> Result<Spec, String> {
     let mut common = Vec::new();
     if let Some(a) = v.get("commonStructs").and_then(Value::as_array) {
         for c in a {
-            let cname = str_of(c, "name").ok_or("common struct without name")?.to_string();
+            let cname = str_of(c, "name")
+                .ok_or("common struct without name")?
+                .to_string();
             let cf = match c.get("fields").and_then(Value::as_array) {
                 Some(a) => a.iter().map(parse_field).collect::<Result<Vec<_>, _>>()?,
                 None => Vec::new(),
@@ -234,7 +245,10 @@ pub fn parse_spec(src: &str) -> Result<Spec, String> {
         api_key: v.get("apiKey").and_then(Value::as_i64).map(|k| k as i16),
         valid: versions_of(&v, "validVersions")?,
         flexible: versions_of(&v, "flexibleVersions")?,
-        latest_unstable: v.get("latestVersionUnstable").and_then(Value::as_bool).unwrap_or(false),
+        latest_unstable: v
+            .get("latestVersionUnstable")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         name,
         fields,
         common,

@@ -19,12 +19,13 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::handlers::{self, api_versions, RequestCtx};
+use crate::zero_copy::{write_outgoing, HoleWriter, Outgoing};
 use crate::state::BrokerState;
 
 /// Most requests one connection may have in flight before we stop reading.
 const MAX_IN_FLIGHT: usize = 128;
 
-type Reply = oneshot::Receiver<Option<BytesMut>>;
+type Reply = oneshot::Receiver<Option<Outgoing>>;
 
 pub async fn serve(
     state: Arc<BrokerState>,
@@ -39,8 +40,8 @@ pub async fn serve(
     let writer = tokio::spawn(async move {
         while let Some(reply) = rx.recv().await {
             match reply.await {
-                Ok(Some(bytes)) => {
-                    if let Err(e) = wr.write_all(&bytes).await {
+                Ok(Some(out)) => {
+                    if let Err(e) = write_outgoing(&mut wr, &out).await {
                         tracing::debug!(%peer, error = %e, "write failed");
                         break;
                     }
@@ -89,7 +90,7 @@ pub async fn serve(
                 if frame::encode_response(&mut out, correlation_id, ApiKey::ApiVersions, 0, &resp)
                     .is_ok()
                 {
-                    let _ = otx.send(Some(out));
+                    let _ = otx.send(Some(Outgoing { buf: out, holes: Vec::new() }));
                 }
                 if tx.send(orx).await.is_err() {
                     break;
@@ -121,12 +122,14 @@ pub async fn serve(
         } else {
             None
         };
+        let records_out = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
         let ctx = RequestCtx {
             api_version,
             correlation_id,
             client_id: parsed.client_id,
             peer,
             append_guard,
+            records_out: records_out.clone(),
         };
         let (otx, orx) = oneshot::channel();
         let st = state.clone();
@@ -141,11 +144,22 @@ pub async fn serve(
                 let _ = otx.send(None);
                 return;
             }
+            let slices = records_out.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default();
+            let external = HoleWriter::external_len(&slices);
+            let mut writer = HoleWriter { slices, holes: Vec::new() };
             let mut out = BytesMut::new();
-            match frame::encode_response(&mut out, correlation_id, api_key, api_version, &response)
-            {
+            let encoded = frame::encode_response_with(
+                &mut out,
+                correlation_id,
+                api_key,
+                api_version,
+                &response,
+                &mut writer,
+                external,
+            );
+            match encoded {
                 Ok(()) => {
-                    let _ = otx.send(Some(out));
+                    let _ = otx.send(Some(Outgoing { buf: out, holes: writer.holes }));
                 }
                 Err(e) => {
                     tracing::error!(%peer, api = ?api_key, api_version, error = %e, "could not encode response");

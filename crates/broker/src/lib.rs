@@ -13,6 +13,7 @@ pub mod partition;
 pub mod producer_state;
 pub mod server;
 pub mod state;
+pub mod zero_copy;
 
 pub use config::BrokerConfig;
 pub use server::{run, Started};

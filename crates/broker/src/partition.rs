@@ -71,16 +71,3 @@ impl Partition {
     }
 }
 
-/// Reads whole batches from `start` into memory, bounded by `max_bytes`
-/// (except that with `min_one` the first batch is returned whole) and by
-/// `upto` (exclusive; the high watermark).
-pub fn read_bytes(
-    log: &Log,
-    start: i64,
-    max_bytes: usize,
-    upto: i64,
-    min_one: bool,
-) -> Result<bytes::Bytes, fjord_storage::StorageError> {
-    let r = log.read(start, max_bytes, upto, min_one)?;
-    r.to_bytes()
-}

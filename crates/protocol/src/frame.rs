@@ -131,6 +131,30 @@ pub fn encode_response(
     patch_size(out, start)
 }
 
+/// Like [`encode_response`], with `records` fields written through `ext`
+/// (which may leave their bytes to be sent separately).
+pub fn encode_response_with(
+    out: &mut BytesMut,
+    correlation_id: i32,
+    api_key: ApiKey,
+    api_version: i16,
+    response: &Response,
+    ext: &mut dyn wire::RecordsWriter,
+    external_len: usize,
+) -> Result<(), EncodeError> {
+    let start = out.len();
+    out.put_i32(0);
+    out.put_i32(correlation_id);
+    if response_header_version(api_key, api_version) >= 1 {
+        wire::put_uvarint(out, 0);
+    }
+    response.encode_with(out, api_version, ext)?;
+    let size = out.len() - start - 4 + external_len;
+    let size32 = i32::try_from(size).map_err(|_| EncodeError::TooLong(size))?;
+    out[start..start + 4].copy_from_slice(&size32.to_be_bytes());
+    Ok(())
+}
+
 /// Appends a complete request frame; used by fjord's own clients and tests.
 pub fn encode_request(
     out: &mut BytesMut,

@@ -388,6 +388,43 @@ pub fn put_raw_tagged_field(buf: &mut BytesMut, f: &RawTaggedField) -> Result<()
     Ok(())
 }
 
+/// Where `records` fields go when a message is encoded. The default,
+/// [`InlineRecords`], copies them into the buffer; a broker can instead
+/// write only the length prefix and send the bytes itself (zero-copy).
+pub trait RecordsWriter {
+    fn put_records(
+        &mut self,
+        buf: &mut BytesMut,
+        records: Option<&Bytes>,
+        compact: bool,
+        nullable: bool,
+    ) -> Result<(), EncodeError>;
+}
+
+/// Copies record bytes into the output buffer.
+pub struct InlineRecords;
+
+impl RecordsWriter for InlineRecords {
+    fn put_records(
+        &mut self,
+        buf: &mut BytesMut,
+        records: Option<&Bytes>,
+        compact: bool,
+        nullable: bool,
+    ) -> Result<(), EncodeError> {
+        match records {
+            Some(r) => put_bytes(buf, r, compact),
+            None if nullable => put_nullable_bytes(buf, None, compact),
+            None => Err(EncodeError::NullNotAllowed("Records")),
+        }
+    }
+}
+
+/// Writes only the length prefix of a records field of `len` bytes.
+pub fn put_records_len(buf: &mut BytesMut, len: usize, compact: bool) -> Result<(), EncodeError> {
+    put_len(buf, Some(len), compact, true)
+}
+
 /// Writes a tagged-field section: known fields (already encoded, with
 /// their tags) merged with unknown ones kept from decoding, in tag order.
 pub fn put_tagged_section(

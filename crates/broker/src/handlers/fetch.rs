@@ -13,6 +13,10 @@ use fjord_protocol::messages::fetch_response::{
 };
 use fjord_protocol::messages::{FetchRequest, FetchResponse};
 use fjord_protocol::ErrorCode;
+use fjord_storage::FileSlice;
+use std::collections::VecDeque;
+
+use crate::zero_copy::MIN_ZERO_COPY;
 
 use super::RequestCtx;
 use crate::connection::storage_error_code;
@@ -38,11 +42,14 @@ fn partition_error(index: i32, code: ErrorCode) -> PartitionData {
 
 /// One pass over the requested partitions. Returns the response and the
 /// number of record bytes it carries.
+type Slices = VecDeque<Option<FileSlice>>;
+
 fn read_once(
     state: &BrokerState,
     ctx_version: i16,
     req: &FetchRequest,
-) -> (Vec<FetchableTopicResponse>, usize, bool) {
+) -> (Vec<FetchableTopicResponse>, usize, bool, Slices) {
+    let mut slices: Slices = VecDeque::new();
     let mut total = 0usize;
     let mut any_error = false;
     let response_limit = usize::try_from(req.max_bytes).unwrap_or(0).max(1);
@@ -63,6 +70,7 @@ fn read_once(
                     ErrorCode::UnknownTopicOrPartition
                 };
                 parts.push(partition_error(fp.partition, code));
+                slices.push_back(None);
                 continue;
             };
             let Some(p) = usize::try_from(fp.partition)
@@ -74,6 +82,7 @@ fn read_once(
                     fp.partition,
                     ErrorCode::UnknownTopicOrPartition,
                 ));
+                slices.push_back(None);
                 continue;
             };
             if fp.current_leader_epoch >= 0 && fp.current_leader_epoch != p.leader_epoch {
@@ -84,6 +93,7 @@ fn read_once(
                     ErrorCode::UnknownLeaderEpoch
                 };
                 parts.push(partition_error(fp.partition, code));
+                slices.push_back(None);
                 continue;
             }
             let hw = p.high_watermark();
@@ -112,16 +122,20 @@ fn read_once(
                 any_error = true;
                 pd.error_code = ErrorCode::OffsetOutOfRange.code();
                 parts.push(pd);
+                slices.push_back(None);
                 continue;
             }
             let room = response_limit.saturating_sub(total);
             let part_limit = usize::try_from(fp.partition_max_bytes).unwrap_or(0);
             if fp.fetch_offset < hw && (room > 0 || total == 0) {
                 let max = part_limit.min(room);
-                match crate::partition::read_bytes(&p.log, fp.fetch_offset, max, hw, total == 0) {
-                    Ok(bytes) => {
-                        total += bytes.len();
+                match read_records(&p.log, fp.fetch_offset, max, hw, total == 0) {
+                    Ok((bytes, slice)) => {
+                        total += bytes.len() + slice.as_ref().map_or(0, |s| s.len);
                         pd.records = Some(bytes);
+                        parts.push(pd);
+                        slices.push_back(slice);
+                        continue;
                     }
                     Err(e) => {
                         any_error = true;
@@ -132,6 +146,7 @@ fn read_once(
                 }
             }
             parts.push(pd);
+            slices.push_back(None);
         }
         topics.push(FetchableTopicResponse {
             topic: ft.topic.clone(),
@@ -140,7 +155,24 @@ fn read_once(
             ..Default::default()
         });
     }
-    (topics, total, any_error)
+    (topics, total, any_error, slices)
+}
+
+/// Reads records for one partition: small reads are copied into memory,
+/// large ones are left as a file slice for `sendfile`.
+fn read_records(
+    log: &fjord_storage::Log,
+    start: i64,
+    max: usize,
+    upto: i64,
+    min_one: bool,
+) -> Result<(Bytes, Option<FileSlice>), fjord_storage::StorageError> {
+    let r = log.read(start, max, upto, min_one)?;
+    match r.records {
+        Some(slice) if slice.len >= MIN_ZERO_COPY => Ok((Bytes::new(), Some(slice))),
+        Some(slice) => Ok((slice.read_to_bytes()?, None)),
+        None => Ok((Bytes::new(), None)),
+    }
 }
 
 async fn handle(state: Arc<BrokerState>, ctx: RequestCtx, req: FetchRequest) -> FetchResponse {
@@ -155,7 +187,7 @@ async fn handle(state: Arc<BrokerState>, ctx: RequestCtx, req: FetchRequest) -> 
         let r = req.clone();
         let version = ctx.api_version;
         // Reading may touch the disk; keep it off the async workers.
-        let (topics, total, any_error) =
+        let (topics, total, any_error, slices) =
             match tokio::task::spawn_blocking(move || read_once(&st, version, &r)).await {
                 Ok(x) => x,
                 Err(e) => {
@@ -167,6 +199,9 @@ async fn handle(state: Arc<BrokerState>, ctx: RequestCtx, req: FetchRequest) -> 
                 }
             };
         if total >= min_bytes || any_error || tokio::time::Instant::now() >= deadline {
+            if let Ok(mut out) = ctx.records_out.lock() {
+                *out = slices;
+            }
             return FetchResponse {
                 error_code: ErrorCode::None.code(),
                 session_id: 0,

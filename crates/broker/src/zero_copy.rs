@@ -1,0 +1,94 @@
+//! Zero-copy fetch responses: record bytes go from the segment file to the
+//! socket with `sendfile`, never through user space.
+//!
+//! The fetch handler leaves a [`FileSlice`] for each partition's records;
+//! encoding writes only the length prefix there and notes a hole, and the
+//! connection's writer sends the frame as buffer, file, buffer, file, ...
+
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::AsRawFd;
+
+use bytes::{Bytes, BytesMut};
+use fjord_protocol::wire::{self, RecordsWriter};
+use fjord_protocol::EncodeError;
+use fjord_storage::FileSlice;
+use tokio::io::{AsyncWriteExt, Interest};
+use tokio::net::tcp::OwnedWriteHalf;
+
+/// Slices smaller than this are copied; a syscall per tiny slice costs more.
+pub const MIN_ZERO_COPY: usize = 16 * 1024;
+
+/// A response frame with holes to fill from files.
+pub struct Outgoing {
+    pub buf: BytesMut,
+    /// (position in `buf`, bytes to send there), in ascending position.
+    pub holes: Vec<(usize, FileSlice)>,
+}
+
+/// Feeds the file slices, in encoding order, to the records fields.
+pub struct HoleWriter {
+    pub slices: VecDeque<Option<FileSlice>>,
+    pub holes: Vec<(usize, FileSlice)>,
+}
+
+impl HoleWriter {
+    pub fn external_len(slices: &VecDeque<Option<FileSlice>>) -> usize {
+        slices.iter().flatten().map(|s| s.len).sum()
+    }
+}
+
+impl RecordsWriter for HoleWriter {
+    fn put_records(&mut self, buf: &mut BytesMut, records: Option<&Bytes>, compact: bool, nullable: bool) -> Result<(), EncodeError> {
+        match self.slices.pop_front().flatten() {
+            Some(slice) => {
+                wire::put_records_len(buf, slice.len, compact)?;
+                self.holes.push((buf.len(), slice));
+                Ok(())
+            }
+            None => wire::InlineRecords.put_records(buf, records, compact, nullable),
+        }
+    }
+}
+
+/// Writes a frame, filling its holes with `sendfile`.
+pub async fn write_outgoing(wr: &mut OwnedWriteHalf, out: &Outgoing) -> io::Result<()> {
+    let mut pos = 0usize;
+    for (at, slice) in &out.holes {
+        wr.write_all(&out.buf[pos..*at]).await?;
+        send_file(wr, slice).await?;
+        pos = *at;
+    }
+    wr.write_all(&out.buf[pos..]).await
+}
+
+async fn send_file(wr: &mut OwnedWriteHalf, slice: &FileSlice) -> io::Result<()> {
+    let stream = wr.as_ref();
+    let in_fd = slice.file.as_raw_fd();
+    let out_fd = stream.as_raw_fd();
+    let mut offset = i64::try_from(slice.position).map_err(io::Error::other)?;
+    let mut left = slice.len;
+    while left > 0 {
+        stream.writable().await?;
+        let sent = stream.try_io(Interest::WRITABLE, || {
+            // SAFETY: both descriptors are open for the duration of the call
+            // (the socket is borrowed, the file is held by `slice`), and
+            // `offset` is a valid pointer to an off_t that sendfile updates.
+            let n = unsafe { libc::sendfile(out_fd, in_fd, &mut offset as *mut i64 as *mut libc::off_t, left) };
+            if n < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(n as usize)
+            }
+        });
+        match sent {
+            // The file is shorter than the slice (truncated under us): the
+            // frame cannot be completed, so the connection must close.
+            Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "segment file shorter than expected")),
+            Ok(n) => left -= n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
