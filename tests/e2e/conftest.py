@@ -226,11 +226,18 @@ class Broker:
         self._kill()
 
     def _kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
+        """SIGKILL the broker's process group (it runs in its own session), so that any
+        child it spawned dies with it. Only while the leader is unreaped, so the id is ours."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
             try:
-                self.proc.send_signal(signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                try:
+                    self.proc.send_signal(signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:

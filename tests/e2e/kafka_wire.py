@@ -469,3 +469,110 @@ def wait_closed(sock: socket.socket, timeout: float) -> bool:
             return True
         if not chunk:
             return True
+
+
+# ---------------------------------------------------------------- record batches (magic 2)
+
+def _crc32c_table() -> list[int]:
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CRC32C = _crc32c_table()
+
+
+def crc32c(data: bytes) -> int:
+    c = 0xFFFFFFFF
+    for b in data:
+        c = _CRC32C[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+def varint(v: int) -> bytes:
+    """Zig-zag signed varint (record fields)."""
+    return uvarint((v << 1) ^ (v >> 63))
+
+
+def encode_record(offset_delta: int, key: bytes | None, value: bytes | None, ts_delta: int = 0,
+                  headers: list[tuple[str, bytes]] = ()) -> bytes:
+    body = int8(0) + varint(ts_delta) + varint(offset_delta)
+    body += varint(-1) if key is None else varint(len(key)) + key
+    body += varint(-1) if value is None else varint(len(value)) + value
+    body += varint(len(headers))
+    for hk, hv in headers:
+        kb = hk.encode()
+        body += varint(len(kb)) + kb + (varint(-1) if hv is None else varint(len(hv)) + hv)
+    return varint(len(body)) + body
+
+
+def encode_record_batch(values: list[bytes | None], base_offset: int = 0, timestamp_ms: int | None = None,
+                        keys: list[bytes | None] | None = None, corrupt_crc: bool = False) -> bytes:
+    """An uncompressed magic-2 record batch (as it appears in Produce requests and .log files)."""
+    ts = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
+    keys = keys or [None] * len(values)
+    records = b"".join(encode_record(i, k, v) for i, (k, v) in enumerate(zip(keys, values)))
+    # attributes .. records: the CRC-covered part
+    after_crc = (int16(0) + int32(len(values) - 1) + int64(ts) + int64(ts)
+                 + int64(-1) + int16(-1) + int32(-1)  # producer id, epoch, base sequence
+                 + int32(len(values)) + records)
+    crc = crc32c(after_crc)
+    if corrupt_crc:
+        crc ^= 0xDEADBEEF
+    rest = int32(0) + int8(2) + struct.pack(">I", crc) + after_crc  # partition leader epoch, magic, crc
+    return int64(base_offset) + int32(len(rest)) + rest
+
+
+def produce_request_v3(topic: str, partition: int, batch: bytes, acks: int = -1, correlation_id: int = 1,
+                       timeout_ms: int = 10000) -> bytes:
+    body = (string(None) + int16(acks) + int32(timeout_ms)
+            + int32(1) + string(topic) + int32(1) + int32(partition) + int32(len(batch)) + batch)
+    return encode_request(0, 3, correlation_id, body)
+
+
+def parse_produce_response_v3(payload: bytes) -> tuple[int, dict[tuple[str, int], tuple[int, int]]]:
+    """Returns (correlation_id, {(topic, partition): (error_code, base_offset)})."""
+    r = Reader(payload)
+    corr = r.int32()
+    out = {}
+    for _ in range(r.int32()):
+        name = r.string() or ""
+        for _ in range(r.int32()):
+            p = r.int32()
+            err = r.int16()
+            base = r.int64()
+            r.int64()  # log_append_time
+            out[(name, p)] = (err, base)
+    return corr, out
+
+
+# ---------------------------------------------------------------- OffsetForLeaderEpoch (v2/v3)
+
+def offset_for_leader_epoch_request(version: int, topic: str, partition: int, leader_epoch: int,
+                                    current_leader_epoch: int = -1, correlation_id: int = 1) -> bytes:
+    assert version in (2, 3), "only the non-flexible v2/v3 layouts are implemented"
+    body = int32(-1) if version >= 3 else b""  # replica_id (v3+)
+    body += (int32(1) + string(topic) + int32(1) + int32(partition) + int32(current_leader_epoch)
+             + int32(leader_epoch))
+    return encode_request(23, version, correlation_id, body)
+
+
+def parse_offset_for_leader_epoch_response(payload: bytes) -> tuple[int, dict[tuple[str, int], tuple[int, int, int]]]:
+    """v2/v3: returns (correlation_id, {(topic, partition): (error_code, leader_epoch, end_offset)})."""
+    r = Reader(payload)
+    corr = r.int32()
+    r.int32()  # throttle_time_ms
+    out = {}
+    for _ in range(r.int32()):
+        name = r.string() or ""
+        for _ in range(r.int32()):
+            err = r.int16()
+            p = r.int32()
+            epoch = r.int32()
+            end = r.int64()
+            out[(name, p)] = (err, epoch, end)
+    return corr, out

@@ -65,7 +65,8 @@ def test_metadata_advertises_address_and_node_id(broker_factory):
     assert len(brokers) == 1, brokers
     assert brokers[0]["id"] == 7
     assert brokers[0]["name"] == b.bootstrap
-    cluster = ck_admin(b.bootstrap).describe_cluster(request_timeout=10).result(15)
+    admin = ck_admin(b.bootstrap)  # keep a reference: a destroyed client fails its futures
+    cluster = admin.describe_cluster(request_timeout=10).result(15)
     assert [n.id for n in cluster.nodes] == [7]
     assert cluster.controller is not None and cluster.controller.id == 7
 

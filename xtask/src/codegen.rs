@@ -799,7 +799,12 @@ fn emit_dispatch(requests: &BTreeMap<i16, (Spec, Spec)>, all: &[Spec]) -> String
         )
         .ok();
         for (req, _) in requests.values() {
-            writeln!(out, "{kind}::{}(m) => m.encode_with(buf, version, ext),", variant(req)).ok();
+            writeln!(
+                out,
+                "{kind}::{}(m) => m.encode_with(buf, version, ext),",
+                variant(req)
+            )
+            .ok();
         }
         writeln!(out, "}}\n}}\n").ok();
         writeln!(out, "#[cfg(test)]\npub(crate) fn random(key: ApiKey, version: i16, g: &mut crate::testgen::Gen) -> {kind} {{\nmatch key {{").ok();

@@ -19,8 +19,8 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::handlers::{self, api_versions, RequestCtx};
-use crate::zero_copy::{write_outgoing, HoleWriter, Outgoing};
 use crate::state::BrokerState;
+use crate::zero_copy::{write_outgoing, HoleWriter, Outgoing};
 
 /// Most requests one connection may have in flight before we stop reading.
 const MAX_IN_FLIGHT: usize = 128;
@@ -90,7 +90,10 @@ pub async fn serve(
                 if frame::encode_response(&mut out, correlation_id, ApiKey::ApiVersions, 0, &resp)
                     .is_ok()
                 {
-                    let _ = otx.send(Some(Outgoing { buf: out, holes: Vec::new() }));
+                    let _ = otx.send(Some(Outgoing {
+                        buf: out,
+                        holes: Vec::new(),
+                    }));
                 }
                 if tx.send(orx).await.is_err() {
                     break;
@@ -144,9 +147,15 @@ pub async fn serve(
                 let _ = otx.send(None);
                 return;
             }
-            let slices = records_out.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default();
+            let slices = records_out
+                .lock()
+                .map(|mut s| std::mem::take(&mut *s))
+                .unwrap_or_default();
             let external = HoleWriter::external_len(&slices);
-            let mut writer = HoleWriter { slices, holes: Vec::new() };
+            let mut writer = HoleWriter {
+                slices,
+                holes: Vec::new(),
+            };
             let mut out = BytesMut::new();
             let encoded = frame::encode_response_with(
                 &mut out,
@@ -159,7 +168,10 @@ pub async fn serve(
             );
             match encoded {
                 Ok(()) => {
-                    let _ = otx.send(Some(Outgoing { buf: out, holes: writer.holes }));
+                    let _ = otx.send(Some(Outgoing {
+                        buf: out,
+                        holes: writer.holes,
+                    }));
                 }
                 Err(e) => {
                     tracing::error!(%peer, api = ?api_key, api_version, error = %e, "could not encode response");

@@ -39,7 +39,13 @@ impl HoleWriter {
 }
 
 impl RecordsWriter for HoleWriter {
-    fn put_records(&mut self, buf: &mut BytesMut, records: Option<&Bytes>, compact: bool, nullable: bool) -> Result<(), EncodeError> {
+    fn put_records(
+        &mut self,
+        buf: &mut BytesMut,
+        records: Option<&Bytes>,
+        compact: bool,
+        nullable: bool,
+    ) -> Result<(), EncodeError> {
         match self.slices.pop_front().flatten() {
             Some(slice) => {
                 wire::put_records_len(buf, slice.len, compact)?;
@@ -74,7 +80,14 @@ async fn send_file(wr: &mut OwnedWriteHalf, slice: &FileSlice) -> io::Result<()>
             // SAFETY: both descriptors are open for the duration of the call
             // (the socket is borrowed, the file is held by `slice`), and
             // `offset` is a valid pointer to an off_t that sendfile updates.
-            let n = unsafe { libc::sendfile(out_fd, in_fd, &mut offset as *mut i64 as *mut libc::off_t, left) };
+            let n = unsafe {
+                libc::sendfile(
+                    out_fd,
+                    in_fd,
+                    &mut offset as *mut i64 as *mut libc::off_t,
+                    left,
+                )
+            };
             if n < 0 {
                 Err(io::Error::last_os_error())
             } else {
@@ -84,7 +97,12 @@ async fn send_file(wr: &mut OwnedWriteHalf, slice: &FileSlice) -> io::Result<()>
         match sent {
             // The file is shorter than the slice (truncated under us): the
             // frame cannot be completed, so the connection must close.
-            Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "segment file shorter than expected")),
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "segment file shorter than expected",
+                ))
+            }
             Ok(n) => left -= n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             Err(e) => return Err(e),

@@ -40,7 +40,8 @@ pub struct RequestCtx {
     pub append_guard: Option<tokio::sync::OwnedMutexGuard<()>>,
     /// For fetch: file slices to send zero-copy, one entry per records
     /// field of the response in encoding order (`None` = inline bytes).
-    pub records_out: Arc<std::sync::Mutex<std::collections::VecDeque<Option<fjord_storage::FileSlice>>>>,
+    pub records_out:
+        Arc<std::sync::Mutex<std::collections::VecDeque<Option<fjord_storage::FileSlice>>>>,
 }
 
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Response> + Send>>;

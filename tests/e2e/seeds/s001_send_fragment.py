@@ -1,0 +1,1 @@
+producer.send("user-events", key="user-42", value="login-event")
