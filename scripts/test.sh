@@ -128,7 +128,7 @@ cargo_fmt() {
 }
 
 cargo_clippy() {
-    cargo clippy --workspace --all-targets -- -D warnings
+    cargo clippy --release --workspace --all-targets -- -D warnings
 }
 
 rust_tests() {
