@@ -102,7 +102,7 @@ fn collect_structs(
 }
 
 fn is_optional(f: &Field) -> bool {
-    !f.nullable.is_none() || matches!(f.ty, FieldType::Prim(Prim::Records))
+    !f.nullable.is_none()
 }
 
 fn base_type(ty: &FieldType) -> String {
@@ -194,7 +194,9 @@ fn default_expr(f: &Field) -> Res<String> {
                 }
             }
             Prim::Uuid => "crate::Uuid::ZERO".into(),
-            Prim::Records => "None".into(),
+            // Kafka: records fields default to null where they may be null.
+            Prim::Records if opt => "None".into(),
+            Prim::Records => "::bytes::Bytes::new()".into(),
             Prim::Bytes => {
                 if default_is_null(f) {
                     "None".into()
@@ -274,8 +276,13 @@ fn gen_put_null(ty: &FieldType, compact: &str) -> String {
 fn gen_encode_field(f: &Field, compact: &str) -> String {
     let id = field_ident(&f.name);
     if matches!(f.ty, FieldType::Prim(Prim::Records)) {
+        let value = if is_optional(f) {
+            format!("self.{id}.as_ref()")
+        } else {
+            format!("Some(&self.{id})")
+        };
         return format!(
-            "ext.put_records(buf, self.{id}.as_ref(), {compact}, {})?;",
+            "ext.put_records(buf, {value}, {compact}, {})?;",
             f.nullable.cond()
         );
     }

@@ -320,7 +320,7 @@ fn corpus() -> Corpus {
                 if let Some(body) = sample_body(*key, version, seed, false) {
                     let req = Request::decode(*key as i16, version, &mut body.clone()).unwrap();
                     let mut out = BytesMut::new();
-                    let client_id = if seed % 2 == 0 { Some("rdkafka") } else { None };
+                    let client_id = if seed & 1 == 0 { Some("rdkafka") } else { None };
                     encode_request(&mut out, seed as i32, client_id, version, &req).unwrap();
                     requests.push(out.freeze().slice(4..));
                 }

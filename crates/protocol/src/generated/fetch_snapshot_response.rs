@@ -332,7 +332,7 @@ pub struct PartitionSnapshot {
     /// Position (versions 0+)
     pub position: i64,
     /// UnalignedRecords (versions 0+)
-    pub unaligned_records: ::std::option::Option<::bytes::Bytes>,
+    pub unaligned_records: ::bytes::Bytes,
     /// Tagged fields this version of fjord does not know, kept verbatim.
     pub unknown_tagged_fields: ::std::vec::Vec<crate::RawTaggedField>,
 }
@@ -346,7 +346,7 @@ impl Default for PartitionSnapshot {
             current_leader: LeaderIdAndEpoch::default(),
             size: 0i64,
             position: 0i64,
-            unaligned_records: None,
+            unaligned_records: ::bytes::Bytes::new(),
             unknown_tagged_fields: ::std::vec::Vec::new(),
         }
     }
@@ -387,7 +387,7 @@ impl PartitionSnapshot {
             buf.put_i64(*&self.position);
         }
         if true {
-            ext.put_records(buf, self.unaligned_records.as_ref(), flexible, false)?;
+            ext.put_records(buf, Some(&self.unaligned_records), flexible, false)?;
         }
         if flexible {
             let mut known: ::std::vec::Vec<(u32, ::bytes::BytesMut)> = ::std::vec::Vec::new();
@@ -429,11 +429,7 @@ impl PartitionSnapshot {
             this.position = crate::wire::get_i64(buf)?;
         }
         if true {
-            this.unaligned_records = if false {
-                crate::wire::get_nullable_bytes(buf, flexible)?
-            } else {
-                Some(crate::wire::get_bytes(buf, flexible)?)
-            };
+            this.unaligned_records = crate::wire::get_bytes(buf, flexible)?;
         }
         if flexible {
             let mut unknown = ::std::vec::Vec::new();
@@ -471,11 +467,7 @@ impl PartitionSnapshot {
             this.position = g.i64();
         }
         if true {
-            this.unaligned_records = if (false) && g.null() {
-                None
-            } else {
-                Some(g.bytes())
-            };
+            this.unaligned_records = g.bytes();
         }
         this
     }

@@ -82,9 +82,20 @@ impl Arb for f64 {
 
 impl Arb for String {
     fn arb(g: &mut G) -> Self {
-        const PARTS: &[&str] = &["", "a", "topic-1", "ø", "日本", "x_y.z", "consumer-group", "\u{1F980}"];
+        const PARTS: &[&str] = &[
+            "",
+            "a",
+            "topic-1",
+            "ø",
+            "日本",
+            "x_y.z",
+            "consumer-group",
+            "\u{1F980}",
+        ];
         let n = g.below(3);
-        (0..n).map(|_| PARTS[g.below(PARTS.len() as u64) as usize]).collect()
+        (0..n)
+            .map(|_| PARTS[g.below(PARTS.len() as u64) as usize])
+            .collect()
     }
 }
 
@@ -92,7 +103,12 @@ impl Arb for String {
 /// broker actually sees.
 fn record_batch(g: &mut G) -> ::bytes::Bytes {
     use fjord_protocol::records::{BatchBuilder, Compression};
-    let codec = [Compression::None, Compression::None, Compression::Gzip, Compression::Lz4][g.below(4) as usize];
+    let codec = [
+        Compression::None,
+        Compression::None,
+        Compression::Gzip,
+        Compression::Lz4,
+    ][g.below(4) as usize];
     let mut b = BatchBuilder::new(codec)
         .base_offset(g.below(1 << 40) as i64)
         .producer(g.below(1000) as i64, 0, 0);
@@ -162,7 +178,9 @@ fn arb_unknown(g: &mut G) -> Vec<fjord_protocol::RawTaggedField> {
         .map(|_| {
             let f = fjord_protocol::RawTaggedField {
                 tag,
-                data: ::bytes::Bytes::from((0..g.below(8)).map(|_| g.next() as u8).collect::<Vec<u8>>()),
+                data: ::bytes::Bytes::from(
+                    (0..g.below(8)).map(|_| g.next() as u8).collect::<Vec<u8>>(),
+                ),
             };
             tag += 1 + g.below(300) as u32;
             f
