@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod connection;
+pub mod coordinator;
 pub mod handlers;
 pub mod http;
 pub mod partition;

@@ -127,8 +127,14 @@ async fn background_tasks(state: Arc<BrokerState>, mut stop: watch::Receiver<boo
     let retention_every = Duration::from_millis(state.config.retention_check_interval_ms);
     let mut retention = tokio::time::interval(retention_every);
     let mut flush = tokio::time::interval(Duration::from_millis(1000));
+    // Group coordinator timers (sessions, join/sync deadlines, expiry).
+    let mut groups = tokio::time::interval(Duration::from_millis(100));
+    groups.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = groups.tick() => {
+                state.groups.tick(crate::handlers::now_ms());
+            }
             _ = retention.tick() => {
                 let st = state.clone();
                 let _ = tokio::task::spawn_blocking(move || enforce_retention(&st)).await;

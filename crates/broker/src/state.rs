@@ -82,6 +82,8 @@ pub struct BrokerState {
     meta_path: PathBuf,
     /// (next producer id, end of the reserved block).
     producer_ids: std::sync::Mutex<(i64, i64)>,
+    /// The classic consumer group coordinator (every group is ours).
+    pub groups: crate::coordinator::GroupCoordinator,
 }
 
 pub fn uuid_hex(u: &Uuid) -> String {
@@ -155,6 +157,7 @@ impl BrokerState {
                 file.producer_id_block_end,
                 file.producer_id_block_end,
             )),
+            groups: crate::coordinator::GroupCoordinator::new(),
             config,
         };
         let mut loaded = HashMap::new();
@@ -170,7 +173,26 @@ impl BrokerState {
             *t = loaded;
         }
         state.persist()?;
+        state.open_group_coordinator()?;
         Ok(state)
+    }
+
+    /// Creates `__consumer_offsets` if missing and replays it.
+    fn open_group_coordinator(&self) -> Result<(), StateError> {
+        use crate::coordinator::{OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS};
+        let topic = match self.topic(OFFSETS_TOPIC) {
+            Some(t) => t,
+            None => {
+                let configs = BTreeMap::from([
+                    ("cleanup.policy".to_string(), "compact".to_string()),
+                    ("segment.bytes".to_string(), "104857600".to_string()),
+                ]);
+                self.create_topic(OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS, configs)?
+            }
+        };
+        self.groups
+            .load(topic.partitions.clone(), crate::handlers::now_ms());
+        Ok(())
     }
 
     fn open_topic(&self, meta: &TopicMeta) -> Result<Topic, StateError> {

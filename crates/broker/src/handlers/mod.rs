@@ -16,18 +16,29 @@ pub mod api_versions;
 pub mod configs;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
+pub mod describe_groups;
 pub mod describe_log_dirs;
 pub mod fetch;
+pub mod find_coordinator;
+pub mod heartbeat;
 pub mod incremental_alter_configs;
 pub mod init_producer_id;
+pub mod join_group;
+pub mod leave_group;
+pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
+pub mod offset_commit;
+pub mod offset_delete;
+pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
+pub mod sync_group;
 
 /// What a handler knows about the request beyond its body.
 pub struct RequestCtx {
@@ -97,6 +108,17 @@ pub const HANDLERS: &[Handler] = &[
     describe_log_dirs::HANDLER,
     describe_cluster::HANDLER,
     init_producer_id::HANDLER,
+    find_coordinator::HANDLER,
+    join_group::HANDLER,
+    sync_group::HANDLER,
+    heartbeat::HANDLER,
+    leave_group::HANDLER,
+    offset_commit::HANDLER,
+    offset_fetch::HANDLER,
+    list_groups::HANDLER,
+    describe_groups::HANDLER,
+    delete_groups::HANDLER,
+    offset_delete::HANDLER,
 ];
 
 /// The handler for `key` if `version` is in its served range.

@@ -1,0 +1,80 @@
+//! FindCoordinator (key 10): this node coordinates every consumer group.
+//! Transaction coordinators (key type 1) are not available yet.
+
+use std::sync::Arc;
+
+use fjord_protocol::messages::find_coordinator_response::Coordinator;
+use fjord_protocol::messages::{FindCoordinatorRequest, FindCoordinatorResponse};
+use fjord_protocol::ErrorCode;
+
+use super::metadata::broker_endpoint;
+use super::RequestCtx;
+use crate::state::BrokerState;
+
+crate::handler!(FindCoordinator, 0, 6);
+
+fn lookup(state: &BrokerState, key_type: i8) -> (ErrorCode, Option<String>, i32, String, i32) {
+    match key_type {
+        0 => {
+            let (host, port) = broker_endpoint(state);
+            (ErrorCode::None, None, state.node_id, host, port)
+        }
+        1 => (
+            ErrorCode::CoordinatorNotAvailable,
+            Some("transactions are not supported yet".into()),
+            -1,
+            String::new(),
+            -1,
+        ),
+        _ => (
+            ErrorCode::InvalidRequest,
+            Some(format!("unknown coordinator key type {key_type}")),
+            -1,
+            String::new(),
+            -1,
+        ),
+    }
+}
+
+async fn handle(
+    state: Arc<BrokerState>,
+    ctx: RequestCtx,
+    req: FindCoordinatorRequest,
+) -> FindCoordinatorResponse {
+    if ctx.api_version >= 4 {
+        let coordinators = req
+            .coordinator_keys
+            .iter()
+            .map(|key| {
+                let (code, msg, node_id, host, port) = lookup(&state, req.key_type);
+                Coordinator {
+                    key: key.clone(),
+                    node_id,
+                    host,
+                    port,
+                    error_code: code.code(),
+                    error_message: msg,
+                    ..Default::default()
+                }
+            })
+            .collect();
+        return FindCoordinatorResponse {
+            coordinators,
+            ..Default::default()
+        };
+    }
+    let key_type = if ctx.api_version >= 1 {
+        req.key_type
+    } else {
+        0
+    };
+    let (code, msg, node_id, host, port) = lookup(&state, key_type);
+    FindCoordinatorResponse {
+        error_code: code.code(),
+        error_message: msg,
+        node_id,
+        host,
+        port,
+        ..Default::default()
+    }
+}

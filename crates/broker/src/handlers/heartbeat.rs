@@ -1,0 +1,34 @@
+//! Heartbeat (key 12): keeps a member's session alive; answers
+//! REBALANCE_IN_PROGRESS while the group is preparing a rebalance.
+
+use std::sync::Arc;
+
+use fjord_protocol::messages::{HeartbeatRequest, HeartbeatResponse};
+
+use super::{now_ms, RequestCtx};
+use crate::state::BrokerState;
+
+crate::handler!(Heartbeat, 0, 4);
+
+async fn handle(
+    state: Arc<BrokerState>,
+    ctx: RequestCtx,
+    req: HeartbeatRequest,
+) -> HeartbeatResponse {
+    let instance = if ctx.api_version >= 3 {
+        req.group_instance_id.as_deref()
+    } else {
+        None
+    };
+    let code = state.groups.heartbeat(
+        &req.group_id,
+        req.generation_id,
+        &req.member_id,
+        instance,
+        now_ms(),
+    );
+    HeartbeatResponse {
+        error_code: code.code(),
+        ..Default::default()
+    }
+}

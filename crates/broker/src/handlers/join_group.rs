@@ -1,0 +1,61 @@
+//! JoinGroup (key 11): joins a classic group; the answer is held until the
+//! join round completes (see `crate::coordinator`).
+
+use std::sync::Arc;
+
+use fjord_protocol::messages::{JoinGroupRequest, JoinGroupResponse};
+use fjord_protocol::ErrorCode;
+
+use super::{now_ms, RequestCtx};
+use crate::coordinator::{join_error, resolve, wait_durable, JoinArgs};
+use crate::state::BrokerState;
+
+crate::handler!(JoinGroup, 0, 9);
+
+async fn handle(
+    state: Arc<BrokerState>,
+    ctx: RequestCtx,
+    req: JoinGroupRequest,
+) -> JoinGroupResponse {
+    let member_id = req.member_id.clone();
+    let args = JoinArgs {
+        group_id: req.group_id,
+        member_id: req.member_id,
+        group_instance_id: if ctx.api_version >= 5 {
+            req.group_instance_id
+        } else {
+            None
+        },
+        client_id: ctx.client_id.clone().unwrap_or_default(),
+        client_host: format!("/{}", ctx.peer.ip()),
+        session_timeout_ms: req.session_timeout_ms,
+        // v0 has no rebalance timeout: Kafka uses the session timeout.
+        rebalance_timeout_ms: if ctx.api_version >= 1 {
+            req.rebalance_timeout_ms
+        } else {
+            req.session_timeout_ms
+        },
+        protocol_type: req.protocol_type,
+        protocols: req
+            .protocols
+            .into_iter()
+            .map(|p| (p.name, p.metadata))
+            .collect(),
+        require_known_member_id: ctx.api_version >= 4,
+        supports_skip_assignment: ctx.api_version >= 9,
+    };
+    let (reply, durable) = state.groups.join(args, now_ms());
+    let code = wait_durable(&state, durable).await;
+    let mut resp = resolve(
+        reply,
+        join_error(&member_id, ErrorCode::CoordinatorNotAvailable),
+    )
+    .await;
+    if code != ErrorCode::None && resp.error_code == ErrorCode::None.code() {
+        resp = join_error(&member_id, code);
+    }
+    if ctx.api_version < 7 && resp.protocol_name.is_none() {
+        resp.protocol_name = Some(String::new());
+    }
+    resp
+}

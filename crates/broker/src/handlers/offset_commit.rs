@@ -1,0 +1,107 @@
+//! OffsetCommit (key 8): validates the member and generation, appends the
+//! offsets to `__consumer_offsets` and answers once they are durable.
+
+use std::sync::Arc;
+
+use fjord_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use fjord_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
+use fjord_protocol::ErrorCode;
+
+use super::{now_ms, RequestCtx};
+use crate::coordinator::{wait_durable, OffsetToCommit};
+use crate::state::BrokerState;
+
+crate::handler!(OffsetCommit, 0, 9);
+
+async fn handle(
+    state: Arc<BrokerState>,
+    ctx: RequestCtx,
+    req: OffsetCommitRequest,
+) -> OffsetCommitResponse {
+    let v = ctx.api_version;
+    // (topic index, partition index, Some(position in `valid`) or an error)
+    let mut slots: Vec<Vec<Result<usize, ErrorCode>>> = Vec::new();
+    let mut valid: Vec<OffsetToCommit> = Vec::new();
+    for t in &req.topics {
+        let topic = state.topic(&t.name);
+        let mut row = Vec::new();
+        for p in &t.partitions {
+            let exists = topic.as_ref().is_some_and(|tp| {
+                p.partition_index >= 0 && (p.partition_index as usize) < tp.partitions.len()
+            });
+            if !exists {
+                row.push(Err(ErrorCode::UnknownTopicOrPartition));
+                continue;
+            }
+            row.push(Ok(valid.len()));
+            valid.push(OffsetToCommit {
+                topic: t.name.clone(),
+                partition: p.partition_index,
+                offset: p.committed_offset,
+                leader_epoch: if v >= 6 { p.committed_leader_epoch } else { -1 },
+                metadata: p.committed_metadata.clone(),
+            });
+        }
+        slots.push(row);
+    }
+    let (generation, member_id) = if v >= 1 {
+        (req.generation_id_or_member_epoch, req.member_id.as_str())
+    } else {
+        (-1, "")
+    };
+    let instance = if v >= 7 {
+        req.group_instance_id.as_deref()
+    } else {
+        None
+    };
+    let mut errors = if valid.is_empty() {
+        Vec::new()
+    } else {
+        let (errors, durable) = state.groups.commit_offsets(
+            &req.group_id,
+            generation,
+            member_id,
+            instance,
+            &valid,
+            now_ms(),
+        );
+        let code = wait_durable(&state, durable).await;
+        if code != ErrorCode::None {
+            errors
+                .into_iter()
+                .map(|e| if e == ErrorCode::None { code } else { e })
+                .collect()
+        } else {
+            errors
+        }
+    };
+    errors.resize(valid.len(), ErrorCode::UnknownServerError);
+    let topics = req
+        .topics
+        .iter()
+        .zip(slots)
+        .map(|(t, row)| OffsetCommitResponseTopic {
+            name: t.name.clone(),
+            partitions: t
+                .partitions
+                .iter()
+                .zip(row)
+                .map(|(p, slot)| OffsetCommitResponsePartition {
+                    partition_index: p.partition_index,
+                    error_code: match slot {
+                        Ok(i) => errors[i].code(),
+                        Err(e) => e.code(),
+                    },
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        })
+        .collect();
+    OffsetCommitResponse {
+        topics,
+        ..Default::default()
+    }
+}

@@ -1,0 +1,126 @@
+//! OffsetFetch (key 9): a group's committed offsets (-1 where none), for
+//! one group (v0-7) or several (v8+).
+
+use std::sync::Arc;
+
+use fjord_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
+use fjord_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse};
+use fjord_protocol::ErrorCode;
+
+use super::RequestCtx;
+use crate::coordinator::{CommittedOffset, TopicOffsets};
+use crate::state::BrokerState;
+
+crate::handler!(OffsetFetch, 0, 9);
+
+fn fetch(
+    state: &BrokerState,
+    group: &str,
+    topics: Option<Vec<(String, Vec<i32>)>>,
+) -> Result<TopicOffsets, ErrorCode> {
+    state.groups.fetch_offsets(group, topics.as_deref())
+}
+
+fn parts(o: Option<CommittedOffset>) -> (i64, i32, String) {
+    match o {
+        Some(o) => (o.offset, o.leader_epoch, o.metadata),
+        None => (-1, -1, String::new()),
+    }
+}
+
+async fn handle(
+    state: Arc<BrokerState>,
+    ctx: RequestCtx,
+    req: OffsetFetchRequest,
+) -> OffsetFetchResponse {
+    if ctx.api_version >= 8 {
+        let groups = req
+            .groups
+            .into_iter()
+            .map(|g| {
+                let topics = g.topics.map(|ts| {
+                    ts.into_iter()
+                        .map(|t| (t.name, t.partition_indexes))
+                        .collect()
+                });
+                match fetch(&state, &g.group_id, topics) {
+                    Ok(found) => OffsetFetchResponseGroup {
+                        group_id: g.group_id,
+                        error_code: ErrorCode::None.code(),
+                        topics: found
+                            .into_iter()
+                            .map(|(name, ps)| OffsetFetchResponseTopics {
+                                name,
+                                partitions: ps
+                                    .into_iter()
+                                    .map(|(p, o)| {
+                                        let (offset, epoch, metadata) = parts(o);
+                                        OffsetFetchResponsePartitions {
+                                            partition_index: p,
+                                            committed_offset: offset,
+                                            committed_leader_epoch: epoch,
+                                            metadata: Some(metadata),
+                                            error_code: ErrorCode::None.code(),
+                                            ..Default::default()
+                                        }
+                                    })
+                                    .collect(),
+                                ..Default::default()
+                            })
+                            .collect(),
+                        ..Default::default()
+                    },
+                    Err(code) => OffsetFetchResponseGroup {
+                        group_id: g.group_id,
+                        error_code: code.code(),
+                        ..Default::default()
+                    },
+                }
+            })
+            .collect();
+        return OffsetFetchResponse {
+            groups,
+            ..Default::default()
+        };
+    }
+    // Before v2 a null topic list was not allowed; an empty one fetches none.
+    let topics = req.topics.map(|ts| {
+        ts.into_iter()
+            .map(|t| (t.name, t.partition_indexes))
+            .collect::<Vec<_>>()
+    });
+    match fetch(&state, &req.group_id, topics) {
+        Ok(found) => OffsetFetchResponse {
+            error_code: ErrorCode::None.code(),
+            topics: found
+                .into_iter()
+                .map(|(name, ps)| OffsetFetchResponseTopic {
+                    name,
+                    partitions: ps
+                        .into_iter()
+                        .map(|(p, o)| {
+                            let (offset, epoch, metadata) = parts(o);
+                            OffsetFetchResponsePartition {
+                                partition_index: p,
+                                committed_offset: offset,
+                                committed_leader_epoch: epoch,
+                                metadata: Some(metadata),
+                                error_code: ErrorCode::None.code(),
+                                ..Default::default()
+                            }
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        },
+        Err(code) => OffsetFetchResponse {
+            error_code: code.code(),
+            ..Default::default()
+        },
+    }
+}

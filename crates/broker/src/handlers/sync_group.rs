@@ -1,0 +1,41 @@
+//! SyncGroup (key 14): the leader hands out assignments; every member's
+//! answer is held until the leader's arrives.
+
+use std::sync::Arc;
+
+use fjord_protocol::messages::{SyncGroupRequest, SyncGroupResponse};
+use fjord_protocol::ErrorCode;
+
+use super::{now_ms, RequestCtx};
+use crate::coordinator::{resolve, sync_error, wait_durable, SyncArgs};
+use crate::state::BrokerState;
+
+crate::handler!(SyncGroup, 0, 5);
+
+async fn handle(
+    state: Arc<BrokerState>,
+    ctx: RequestCtx,
+    req: SyncGroupRequest,
+) -> SyncGroupResponse {
+    let v = ctx.api_version;
+    let args = SyncArgs {
+        group_id: req.group_id,
+        generation_id: req.generation_id,
+        member_id: req.member_id,
+        group_instance_id: if v >= 3 { req.group_instance_id } else { None },
+        protocol_type: if v >= 5 { req.protocol_type } else { None },
+        protocol_name: if v >= 5 { req.protocol_name } else { None },
+        assignments: req
+            .assignments
+            .into_iter()
+            .map(|a| (a.member_id, a.assignment))
+            .collect(),
+    };
+    let (reply, durable) = state.groups.sync(args, now_ms());
+    let code = wait_durable(&state, durable).await;
+    let resp = resolve(reply, sync_error(ErrorCode::RebalanceInProgress)).await;
+    if code != ErrorCode::None && resp.error_code == ErrorCode::None.code() {
+        return sync_error(code);
+    }
+    resp
+}
