@@ -1,6 +1,8 @@
 """Client-side helpers shared by the e2e tests (kcat, kafka-python, confluent-kafka).
 
-Consumers here never join a consumer group (groups arrive with issue 4):
+The read-back consumers here never join a consumer group, so that tests of
+produce/fetch do not also depend on the group coordinator (groups are tested in
+test_groups.py and test_seeds.py):
 - kafka-python: KafkaConsumer(group_id=None) + assign()/seek().
 - confluent-kafka: librdkafka requires a group.id, so a unique dummy one is set
   together with enable.auto.commit=false and assign() with explicit offsets.

@@ -6,12 +6,17 @@ one script in a subprocess against a fresh broker after replacing the literal
 'localhost:9092' with the broker's address, then checks what landed in the topic
 (read back with kafka-python, group_id=None).
 
-Scripts that consume through a consumer group are xfail until consumer groups land
-(issue 4); they fail fast when the broker does not advertise the group APIs.
+The consumer scripts that join a consumer group run next to the producer scripts
+they were written for (students, user-activity, orders) and must print every record
+the producer sent. The published ETL consumer is not valid Python; it runs with its
+three typos corrected (see test_s000_etl_sqlite_consumer_with_typos_fixed).
 """
 
+import ast
 import json
 import os
+import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -171,41 +176,171 @@ def test_s002_orders_consumer_without_group(broker, tmp_path):
 def require_group_apis(broker):
     resp = kw.api_versions(broker.bootstrap, version=0)
     missing = sorted(n for k, n in kw.GROUP_APIS.items() if k not in resp.apis)
-    if missing:
-        pytest.xfail(f"consumer groups: issue 4 (broker does not advertise {', '.join(missing)})")
+    assert not missing, f"broker does not advertise the consumer group APIs {', '.join(missing)}"
 
 
-GROUP_SEEDS = [
-    ("s000_students_consumer.py", "students", lambda i: json.dumps(STUDENTS[i % 3]).encode(), "Received:"),
-    ("s003_user_activity_consumer.py", "user-activity",
-     lambda i: json.dumps({"user_id": f"user_{i % 3}", "action": "click", "timestamp": time.time()}).encode(),
-     "Received: Topic=user-activity"),
-    ("s004_orders_consumer.py", "orders",
-     lambda i: json.dumps({"order_id": i, "user_id": i % 10, "amount": 1.0, "timestamp": time.time()}).encode(),
-     "| Order: "),
-]
+def parse_students(out: str) -> list[dict]:
+    """s000_students_consumer prints `Received: {python dict}` per record."""
+    return [ast.literal_eval(m) for m in re.findall(r"^Received: (\{.*\})$", out, re.M)]
+
+
+def parse_user_activity(out: str) -> list[tuple[int, dict]]:
+    """s003 prints `Received: Topic=..., Partition=P, Offset=O, Key=..., Value={dict}`."""
+    return [(int(o), ast.literal_eval(v)) for o, v in
+            re.findall(r"^Received: Topic=user-activity, Partition=0, Offset=(\d+), Key=None, Value=(\{.*\})$",
+                       out, re.M)]
+
+
+def parse_orders(out: str) -> list[int]:
+    """s004 prints `Partition P | Offset O | Order: <order_id>`."""
+    return [int(i) for i in re.findall(r"^Partition \d+ \| Offset \d+ \| Order: (\d+)$", out, re.M)]
+
+
+def warm_up(broker, seed: RunningSeed, topic: str, value: bytes, printed, timeout=40.0) -> None:
+    """For consumers that start at the latest offset: produce `value` until the seed has
+    printed it, so its group has joined and its position is fixed before the real
+    producer runs."""
+    p = kp_producer(broker.bootstrap, enable_idempotence=False, acks=1)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            p.send(topic, value).get(timeout=10)
+            end = time.monotonic() + 1.0
+            while time.monotonic() < end:
+                if printed(seed.output()):
+                    return
+                if seed.proc.poll() is not None:
+                    pytest.fail(f"{seed.name} exited with {seed.proc.returncode}:\n{seed.output()[-5000:]}")
+                time.sleep(0.1)
+        pytest.fail(f"{seed.name} never printed its warm-up record; output:\n{seed.output()[-5000:]}")
+    finally:
+        p.close(timeout=5)
+
+
+def wait_output(seed: RunningSeed, done, desc: str, timeout: float = 60.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = seed.output()
+        if done(out):
+            return out
+        if seed.proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    pytest.fail(f"{seed.name}: {desc} (exit code {seed.proc.poll()}); output:\n{seed.output()[-5000:]}")
 
 
 @pytest.mark.groups
-@pytest.mark.xfail(reason="consumer groups: issue 4", strict=False)
-@pytest.mark.parametrize("name,topic,make_value,marker", GROUP_SEEDS, ids=[g[0] for g in GROUP_SEEDS])
-def test_group_consumer_seed(broker, tmp_path, name, topic, make_value, marker):
+def test_s000_students_consumer_with_students_producer(broker, tmp_path):
+    """Group 'etl-group', auto_offset_reset='latest': once it has joined (it printed a
+    warm-up record), the students producer seed runs and all 3 students arrive, once each."""
     require_group_apis(broker)
-    seed = RunningSeed(name, broker, tmp_path)
+    warm = {"id": 0, "name": "warm-up", "course": "none"}
+    seed = RunningSeed("s000_students_consumer.py", broker, tmp_path)
     try:
-        out = feed_until_output(broker, seed, topic, make_value, marker)
+        warm_up(broker, seed, "students", json.dumps(warm).encode(), lambda out: warm in parse_students(out))
+        run_seed("s000_students_producer.py", broker, tmp_path)
+        out = wait_output(seed, lambda o: len([s for s in parse_students(o) if s != warm]) >= 3,
+                          "did not print all 3 students")
+        time.sleep(0.5)  # anything extra (a duplicate) would show up by now
+        out = seed.output()
     finally:
         seed.stop()
+    assert [s for s in parse_students(out) if s != warm] == STUDENTS
     assert "Traceback" not in out
 
 
+@pytest.mark.groups
+def test_s003_user_activity_consumer_with_its_producer(broker, tmp_path):
+    """Group 'my-consumer-group', earliest: consumer and producer seed start together;
+    the consumer prints all 10 records, offsets 0..9, in order."""
+    require_group_apis(broker)
+    seed = RunningSeed("s003_user_activity_consumer.py", broker, tmp_path)
+    try:
+        run_seed("s003_user_activity_producer.py", broker, tmp_path)
+        out = wait_output(seed, lambda o: len(parse_user_activity(o)) >= 10, "did not print all 10 records")
+        time.sleep(0.5)
+        out = seed.output()
+    finally:
+        seed.stop()
+    got = parse_user_activity(out)
+    assert [o for o, _ in got] == list(range(10))
+    assert [v["user_id"] for _, v in got] == [f"user_{i % 3}" for i in range(10)]
+    assert "Traceback" not in out
+
+
+@pytest.mark.groups
+def test_s004_orders_consumer_with_orders_producer(broker, tmp_path):
+    """Group 'order-processor', earliest, auto commit: consumer and the gzip/acks=all
+    producer seed run together; all 100 orders are printed exactly once."""
+    require_group_apis(broker)
+    seed = RunningSeed("s004_orders_consumer.py", broker, tmp_path)
+    try:
+        run_seed("s004_orders_producer.py", broker, tmp_path)
+        out = wait_output(seed, lambda o: len(parse_orders(o)) >= 100, "did not print all 100 orders")
+        time.sleep(0.5)
+        out = seed.output()
+    finally:
+        seed.stop()
+    assert parse_orders(out) == list(range(100))
+    assert "Traceback" not in out
+
+
+# The published ETL consumer, corrected by exactly these textual replacements (each
+# must match once) and nothing else besides the bootstrap address.
+ETL_TYPO_FIXES = [
+    ("bootstrap_server = ", "bootstrap_servers = "),          # KafkaConsumer has no bootstrap_server
+    ("auto_offset_reset = 'latest'\n", "auto_offset_reset = 'latest',\n"),  # missing comma
+    ("lamda x:", "lambda x:"),                                # 'lamda'
+]
+
+
 def test_s000_etl_sqlite_consumer_is_not_valid_python():
-    """Kept verbatim for reference; as published it cannot run (so it is not executed)."""
+    """As published the ETL seed cannot even be compiled (it runs with fixes below)."""
     src = (SEEDS_DIR / "s000_etl_sqlite_consumer.py").read_text()
     with pytest.raises(SyntaxError):
         compile(src, "s000_etl_sqlite_consumer.py", "exec")
-    pytest.skip("published ETL seed is not valid Python (missing comma after auto_offset_reset, 'lamda', "
-                "'bootstrap_server'); nothing to run")
+
+
+@pytest.mark.groups
+def test_s000_etl_sqlite_consumer_with_typos_fixed(broker, tmp_path):
+    """Group 'etl-group-1', latest, auto commit, SQLite: with only ETL_TYPO_FIXES applied
+    (plus the bootstrap address) it runs; after a warm-up record, the students producer
+    seed runs and the database holds every student, upper-cased, once."""
+    require_group_apis(broker)
+    name = "s000_etl_sqlite_consumer.py"
+    src = (SEEDS_DIR / name).read_text()
+    for old, new in ETL_TYPO_FIXES:
+        assert src.count(old) == 1, f"typo fix {old!r} must match exactly once"
+        src = src.replace(old, new)
+    compile(src, name, "exec")
+    fixed = "s000_etl_sqlite_consumer_fixed.py"
+    script_dir = tmp_path / "etl"
+    script_dir.mkdir()
+    (script_dir / fixed).write_text(src.replace(LITERAL, broker.bootstrap))
+    db = script_dir / "kakfka_etl_db"  # the name the script uses, in its working directory
+
+    class EtlSeed(RunningSeed):
+        def __init__(self):
+            self.name = fixed
+            self.out_path = script_dir / f"{fixed}.out"
+            self._out = open(self.out_path, "w")
+            self.proc = subprocess.Popen([sys.executable, "-u", fixed], cwd=script_dir, stdout=self._out,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         start_new_session=True)
+
+    seed = EtlSeed()
+    try:
+        warm = {"id": 0, "name": "warm-up", "course": "none"}
+        warm_up(broker, seed, "students", json.dumps(warm).encode(), lambda out: "Inserted: WARM-UP none" in out)
+        run_seed("s000_students_producer.py", broker, tmp_path)
+        wait_output(seed, lambda o: all(f"Inserted: {s['name'].upper()} {s['course']}" in o for s in STUDENTS),
+                    "did not insert all 3 students")
+    finally:
+        seed.stop()
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT name, course FROM students ORDER BY id").fetchall()
+    assert rows == [("WARM-UP", "none")] + [(s["name"].upper(), s["course"]) for s in STUDENTS]
+    assert "Traceback" not in seed.output()
 
 
 def test_s004_avro_producer_out_of_scope():
