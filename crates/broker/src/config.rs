@@ -55,6 +55,9 @@ pub struct BrokerConfig {
     pub log: LogConfig,
     /// Broker-level settings given explicitly (by file), Kafka names.
     pub static_overrides: BTreeMap<String, String>,
+    /// `fjord.slow.request.ms`: requests taking longer are logged at warn
+    /// (0 turns it off). Waiting by design does not count (see `metrics`).
+    pub slow_request_ms: u64,
 }
 
 impl Default for BrokerConfig {
@@ -72,6 +75,7 @@ impl Default for BrokerConfig {
             delete_topic_enable: true,
             log: LogConfig::default(),
             static_overrides: BTreeMap::new(),
+            slow_request_ms: 1000,
         }
     }
 }
@@ -121,6 +125,11 @@ impl BrokerConfig {
                     return Err(invalid(format!("{n} must be positive")));
                 }
                 self.retention_check_interval_ms = n as u64;
+            }
+            "fjord.slow.request.ms" => {
+                let n = parse_i64(value)?;
+                self.slow_request_ms =
+                    u64::try_from(n).map_err(|_| invalid(format!("{n} must not be negative")))?;
             }
             "log.retention.hours" => {
                 return self.set(

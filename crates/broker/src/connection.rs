@@ -34,6 +34,10 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
+    let _open = state.metrics.connection_opened();
+    let slow_threshold = std::time::Duration::from_millis(state.config.slow_request_ms);
+    // Clients send one client id on every request: share it between them.
+    let mut client: Arc<str> = Arc::from("");
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Reply>(MAX_IN_FLIGHT);
 
@@ -74,6 +78,7 @@ pub async fn serve(
             tracing::debug!(%peer, error = %e, "connection closed mid-frame");
             break;
         }
+        let started = std::time::Instant::now();
         let frame_bytes = frame_buf.freeze();
         let parsed = match frame::parse_request(frame_bytes) {
             Ok(f) => f,
@@ -120,6 +125,11 @@ pub async fn serve(
             }
         };
         let no_response = matches!(&request, Request::Produce(p) if p.acks == 0);
+        let wait_allowance = crate::metrics::wait_allowance(&request);
+        if *client != *parsed.client_id.as_deref().unwrap_or("") {
+            client = Arc::from(parsed.client_id.as_deref().unwrap_or(""));
+        }
+        let client_id = client.clone();
         let append_guard = if api_key == ApiKey::Produce {
             Some(append_turn.clone().lock_owned().await)
         } else {
@@ -136,12 +146,13 @@ pub async fn serve(
         };
         let (otx, orx) = oneshot::channel();
         let st = state.clone();
+        let metrics = state.metrics.clone();
         tokio::spawn(async move {
-            let started = std::time::Instant::now();
             let response: Response = (handler.handle)(st, ctx, request).await;
             let elapsed = started.elapsed();
-            if elapsed.as_millis() > 1000 && api_key != ApiKey::Fetch {
-                tracing::warn!(%peer, api = ?api_key, ms = elapsed.as_millis() as u64, "slow request");
+            metrics.observe_request(api_key, api_version, elapsed);
+            if crate::metrics::is_slow(slow_threshold, wait_allowance, elapsed) {
+                tracing::warn!(%peer, api = api_key.name(), api_version, client_id = %client_id, ms = elapsed.as_millis() as u64, "slow request");
             }
             if no_response {
                 let _ = otx.send(None);

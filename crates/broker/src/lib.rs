@@ -10,6 +10,7 @@ pub mod connection;
 pub mod coordinator;
 pub mod handlers;
 pub mod http;
+pub mod metrics;
 pub mod partition;
 pub mod producer_state;
 pub mod server;

@@ -55,6 +55,19 @@ impl Partition {
         self.log.close()
     }
 
+    /// Replicas and in-sync replicas of this partition, by node id. While
+    /// single-node the hosting broker is the only replica, in sync unless
+    /// its log went offline after an I/O error; replication will keep
+    /// these sets here, and `/metrics` derives under-replication from them.
+    pub fn replica_sets(&self, local_node: i32) -> (Vec<i32>, Vec<i32>) {
+        let isr = if self.log.is_offline() {
+            Vec::new()
+        } else {
+            vec![local_node]
+        };
+        (vec![local_node], isr)
+    }
+
     pub fn high_watermark(&self) -> i64 {
         self.high_watermark.load(Ordering::Acquire)
     }

@@ -58,13 +58,20 @@ pub async fn run(
                 source,
             })?;
     let (ready_tx, ready_rx) = watch::channel(false);
-    tokio::spawn(crate::http::serve(http_listener, ready_rx.clone()));
+    let metrics = Arc::new(crate::metrics::Metrics::new());
+    tokio::spawn(crate::http::serve(
+        http_listener,
+        ready_rx.clone(),
+        metrics.clone(),
+    ));
 
     // Log recovery may scan segments: do it off the async workers.
-    let state = tokio::task::spawn_blocking(move || BrokerState::open(config))
+    let m = metrics.clone();
+    let state = tokio::task::spawn_blocking(move || BrokerState::open_with_metrics(config, m))
         .await
         .map_err(|e| ServerError::Join(e.to_string()))??;
     let state = Arc::new(state);
+    metrics.attach(&state);
     let _ = ready_tx.send(true);
 
     let started = Started {
@@ -100,6 +107,7 @@ pub async fn run(
         }
     }
     tracing::info!("shutting down: answering in-flight requests");
+    let _ = ready_tx.send(false);
     drop(listener);
     let _ = stop_tx.send(true);
     let drain = async { while connections.join_next().await.is_some() {} };

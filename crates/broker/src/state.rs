@@ -67,6 +67,8 @@ pub struct Topic {
     pub log_config: LogConfig,
     pub partitions: Vec<Arc<Partition>>,
     pub internal: bool,
+    /// Traffic counters shown on `/metrics`, resolved once per topic.
+    pub metrics: crate::metrics::TopicMetrics,
 }
 
 /// Shared broker state, cheap to clone via `Arc`.
@@ -84,6 +86,8 @@ pub struct BrokerState {
     producer_ids: std::sync::Mutex<(i64, i64)>,
     /// The classic consumer group coordinator (every group is ours).
     pub groups: crate::coordinator::GroupCoordinator,
+    /// What `/metrics` shows (shared with the HTTP listener).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 pub fn uuid_hex(u: &Uuid) -> String {
@@ -130,6 +134,14 @@ fn cluster_id_string(u: &Uuid) -> String {
 impl BrokerState {
     /// Opens (or formats) the data directory and loads every topic.
     pub fn open(config: BrokerConfig) -> Result<BrokerState, StateError> {
+        Self::open_with_metrics(config, Arc::new(crate::metrics::Metrics::new()))
+    }
+
+    /// As [`BrokerState::open`], counting into `metrics`.
+    pub fn open_with_metrics(
+        config: BrokerConfig,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Result<BrokerState, StateError> {
         let meta_dir = config.data_dir.join("meta");
         std::fs::create_dir_all(&meta_dir).map_err(io_err(&meta_dir))?;
         let meta_path = meta_dir.join("topics.json");
@@ -158,6 +170,7 @@ impl BrokerState {
                 file.producer_id_block_end,
             )),
             groups: crate::coordinator::GroupCoordinator::new(),
+            metrics,
             config,
         };
         let mut loaded = HashMap::new();
@@ -220,6 +233,7 @@ impl BrokerState {
         Ok(Topic {
             name: meta.name.clone(),
             id,
+            metrics: self.metrics.topic(&meta.name),
             configs: meta.configs.clone(),
             log_config,
             partitions,
@@ -364,6 +378,7 @@ impl BrokerState {
         Ok(Topic {
             name: t.name.clone(),
             id: t.id,
+            metrics: t.metrics.clone(),
             configs: t.configs.clone(),
             log_config: t.log_config.clone(),
             partitions: parts,
@@ -377,6 +392,7 @@ impl BrokerState {
         let Some(topic) = removed else {
             return Ok(false);
         };
+        self.metrics.forget_topic(name);
         self.persist()?;
         for p in &topic.partitions {
             p.log.delete()?;

@@ -531,6 +531,7 @@ pub fn apply_topic_configs(
         .replace_topic(Topic {
             name: topic.name.clone(),
             id: topic.id,
+            metrics: topic.metrics.clone(),
             configs: overrides,
             log_config: log.clone(),
             partitions: topic.partitions.clone(),

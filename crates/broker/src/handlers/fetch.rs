@@ -40,15 +40,20 @@ fn partition_error(index: i32, code: ErrorCode) -> PartitionData {
     }
 }
 
-/// One pass over the requested partitions. Returns the response and the
-/// number of record bytes it carries.
 type Slices = VecDeque<Option<FileSlice>>;
 
+/// Per topic: (the topic, records, bytes) a pass read, for `/metrics`.
+type Sent = Vec<(Arc<crate::state::Topic>, u64, u64)>;
+
+/// One pass over the requested partitions. Returns the response, the
+/// number of record bytes it carries, whether any partition failed, the
+/// slices to send zero-copy, and what it read per topic.
 fn read_once(
     state: &BrokerState,
     ctx_version: i16,
     req: &FetchRequest,
-) -> (Vec<FetchableTopicResponse>, usize, bool, Slices) {
+) -> (Vec<FetchableTopicResponse>, usize, bool, Slices, Sent) {
+    let mut sent: Sent = Vec::new();
     let mut slices: Slices = VecDeque::new();
     let mut total = 0usize;
     let mut any_error = false;
@@ -61,6 +66,7 @@ fn read_once(
             state.topic(&ft.topic)
         };
         let mut parts = Vec::with_capacity(ft.partitions.len());
+        let (mut topic_records, mut topic_bytes) = (0u64, 0u64);
         for fp in &ft.partitions {
             let Some(topic) = &topic else {
                 any_error = true;
@@ -130,8 +136,11 @@ fn read_once(
             if fp.fetch_offset < hw && (room > 0 || total == 0) {
                 let max = part_limit.min(room);
                 match read_records(&p.log, fp.fetch_offset, max, hw, total == 0) {
-                    Ok((bytes, slice)) => {
-                        total += bytes.len() + slice.as_ref().map_or(0, |s| s.len);
+                    Ok((bytes, slice, records)) => {
+                        let n = bytes.len() + slice.as_ref().map_or(0, |s| s.len);
+                        total += n;
+                        topic_records += records;
+                        topic_bytes += n as u64;
                         pd.records = Some(bytes);
                         parts.push(pd);
                         slices.push_back(slice);
@@ -148,6 +157,9 @@ fn read_once(
             parts.push(pd);
             slices.push_back(None);
         }
+        if let Some(t) = topic.as_ref().filter(|_| topic_bytes > 0) {
+            sent.push((t.clone(), topic_records, topic_bytes));
+        }
         topics.push(FetchableTopicResponse {
             topic: ft.topic.clone(),
             topic_id: ft.topic_id,
@@ -155,23 +167,25 @@ fn read_once(
             ..Default::default()
         });
     }
-    (topics, total, any_error, slices)
+    (topics, total, any_error, slices, sent)
 }
 
 /// Reads records for one partition: small reads are copied into memory,
-/// large ones are left as a file slice for `sendfile`.
+/// large ones are left as a file slice for `sendfile`. Also returns how
+/// many offsets the returned batches span.
 fn read_records(
     log: &fjord_storage::Log,
     start: i64,
     max: usize,
     upto: i64,
     min_one: bool,
-) -> Result<(Bytes, Option<FileSlice>), fjord_storage::StorageError> {
+) -> Result<(Bytes, Option<FileSlice>, u64), fjord_storage::StorageError> {
     let r = log.read(start, max, upto, min_one)?;
+    let records = u64::try_from(r.next_offset - r.first_offset).unwrap_or(0);
     match r.records {
-        Some(slice) if slice.len >= MIN_ZERO_COPY => Ok((Bytes::new(), Some(slice))),
-        Some(slice) => Ok((slice.read_to_bytes()?, None)),
-        None => Ok((Bytes::new(), None)),
+        Some(slice) if slice.len >= MIN_ZERO_COPY => Ok((Bytes::new(), Some(slice), records)),
+        Some(slice) => Ok((slice.read_to_bytes()?, None, records)),
+        None => Ok((Bytes::new(), None, 0)),
     }
 }
 
@@ -187,7 +201,7 @@ async fn handle(state: Arc<BrokerState>, ctx: RequestCtx, req: FetchRequest) -> 
         let r = req.clone();
         let version = ctx.api_version;
         // Reading may touch the disk; keep it off the async workers.
-        let (topics, total, any_error, slices) =
+        let (topics, total, any_error, slices, sent) =
             match tokio::task::spawn_blocking(move || read_once(&st, version, &r)).await {
                 Ok(x) => x,
                 Err(e) => {
@@ -199,6 +213,9 @@ async fn handle(state: Arc<BrokerState>, ctx: RequestCtx, req: FetchRequest) -> 
                 }
             };
         if total >= min_bytes || any_error || tokio::time::Instant::now() >= deadline {
+            for (topic, records, bytes) in sent {
+                topic.metrics.fetched(records, bytes);
+            }
             if let Ok(mut out) = ctx.records_out.lock() {
                 *out = slices;
             }

@@ -194,6 +194,10 @@ async fn handle(
             }
             match append(&partition, &data, now) {
                 Ok(Appended::New(info)) => {
+                    topic.metrics.produced(
+                        u64::try_from(info.last_offset - info.first_offset + 1).unwrap_or(0),
+                        data.len() as u64,
+                    );
                     parts.push(PartitionProduceResponse {
                         index: pd.index,
                         error_code: ErrorCode::None.code(),
