@@ -14,6 +14,9 @@ pub const HIGH_WATERMARK_FILE: &str = "high-watermark";
 /// `recovery-point`: every segment below this base offset (and its indexes)
 /// is known to be durable; recovery after a crash rescans from here.
 pub const RECOVERY_POINT_FILE: &str = "recovery-point";
+/// `cleaner-offset-checkpoint`: offsets below it have been compacted. Its
+/// presence also tells recovery that the log may have offset gaps.
+pub const CLEANER_CHECKPOINT_FILE: &str = "cleaner-offset-checkpoint";
 /// `.clean-shutdown`: written last by `Log::close`, removed by `Log::open`.
 pub const CLEAN_SHUTDOWN_FILE: &str = ".clean-shutdown";
 

@@ -4,8 +4,9 @@ use fjord_protocol::records::TimestampType;
 
 use crate::error::{Result, StorageError};
 
-/// `cleanup.policy`. Storage only stores it: time and size retention run
-/// when it includes `delete`; compaction is not implemented here.
+/// `cleanup.policy`: time and size retention run when it includes
+/// `delete`, the log cleaner ([`crate::Log::compact`]) when it includes
+/// `compact`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CleanupPolicy {
     Delete,
@@ -53,7 +54,7 @@ pub enum FlushPolicy {
 /// Config of one partition log. Field names follow Kafka's topic configs
 /// (`segment.bytes` is `segment_bytes`, ...); use [`LogConfig::set`] to
 /// apply string key/values and [`LogConfig::entries`] to describe them.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct LogConfig {
     /// `segment.bytes`: roll the active segment before it would exceed this.
     pub segment_bytes: u64,
@@ -78,7 +79,23 @@ pub struct LogConfig {
     /// `file.delete.delay.ms`: accepted and ignored (files are unlinked at
     /// once; readers holding a segment's file keep reading it).
     pub file_delete_delay_ms: i64,
+    /// `delete.retention.ms`: how long a tombstone stays in a compacted log
+    /// after the cleaner first saw it (its batch's delete horizon).
+    pub delete_retention_ms: i64,
+    /// `min.cleanable.dirty.ratio`: compact once the uncleaned part is more
+    /// than this fraction of the cleanable log (0 to 1).
+    pub min_cleanable_dirty_ratio: f64,
+    /// `min.compaction.lag.ms`: segments holding a record younger than this
+    /// are not compacted yet.
+    pub min_compaction_lag_ms: i64,
+    /// `max.compaction.lag.ms`: compact regardless of the dirty ratio once
+    /// the oldest uncleaned record is older than this.
+    pub max_compaction_lag_ms: i64,
 }
+
+/// `min.cleanable.dirty.ratio` is validated to lie in `[0, 1]`, never NaN,
+/// so equality is reflexive.
+impl Eq for LogConfig {}
 
 pub const SEGMENT_BYTES: &str = "segment.bytes";
 pub const SEGMENT_MS: &str = "segment.ms";
@@ -91,6 +108,10 @@ pub const MAX_MESSAGE_BYTES: &str = "max.message.bytes";
 pub const MESSAGE_TIMESTAMP_TYPE: &str = "message.timestamp.type";
 pub const CLEANUP_POLICY: &str = "cleanup.policy";
 pub const FILE_DELETE_DELAY_MS: &str = "file.delete.delay.ms";
+pub const DELETE_RETENTION_MS: &str = "delete.retention.ms";
+pub const MIN_CLEANABLE_DIRTY_RATIO: &str = "min.cleanable.dirty.ratio";
+pub const MIN_COMPACTION_LAG_MS: &str = "min.compaction.lag.ms";
+pub const MAX_COMPACTION_LAG_MS: &str = "max.compaction.lag.ms";
 
 impl Default for LogConfig {
     fn default() -> LogConfig {
@@ -106,6 +127,10 @@ impl Default for LogConfig {
             message_timestamp_type: TimestampType::CreateTime,
             cleanup_policy: CleanupPolicy::Delete,
             file_delete_delay_ms: 60_000,
+            delete_retention_ms: 86_400_000,
+            min_cleanable_dirty_ratio: 0.5,
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX,
         }
     }
 }
@@ -147,6 +172,10 @@ impl LogConfig {
         MESSAGE_TIMESTAMP_TYPE,
         CLEANUP_POLICY,
         FILE_DELETE_DELAY_MS,
+        DELETE_RETENTION_MS,
+        MIN_CLEANABLE_DIRTY_RATIO,
+        MIN_COMPACTION_LAG_MS,
+        MAX_COMPACTION_LAG_MS,
     ];
 
     /// Applies one Kafka-style key/value. Returns `Ok(false)` for a name
@@ -195,6 +224,23 @@ impl LogConfig {
             FILE_DELETE_DELAY_MS => {
                 self.file_delete_delay_ms = parse_i64(name, value, 0, i64::MAX)?
             }
+            DELETE_RETENTION_MS => self.delete_retention_ms = parse_i64(name, value, 0, i64::MAX)?,
+            MIN_CLEANABLE_DIRTY_RATIO => {
+                let v: f64 = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid(name, value, "not a number"))?;
+                if !(0.0..=1.0).contains(&v) {
+                    return Err(invalid(name, value, "must be between 0 and 1"));
+                }
+                self.min_cleanable_dirty_ratio = v;
+            }
+            MIN_COMPACTION_LAG_MS => {
+                self.min_compaction_lag_ms = parse_i64(name, value, 0, i64::MAX)?
+            }
+            MAX_COMPACTION_LAG_MS => {
+                self.max_compaction_lag_ms = parse_i64(name, value, 1, i64::MAX)?
+            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -231,6 +277,10 @@ impl LogConfig {
             },
             CLEANUP_POLICY => self.cleanup_policy.name().to_string(),
             FILE_DELETE_DELAY_MS => self.file_delete_delay_ms.to_string(),
+            DELETE_RETENTION_MS => self.delete_retention_ms.to_string(),
+            MIN_CLEANABLE_DIRTY_RATIO => self.min_cleanable_dirty_ratio.to_string(),
+            MIN_COMPACTION_LAG_MS => self.min_compaction_lag_ms.to_string(),
+            MAX_COMPACTION_LAG_MS => self.max_compaction_lag_ms.to_string(),
             _ => return None,
         })
     }
@@ -293,6 +343,30 @@ impl LogConfig {
             self.flush_ms.to_string(),
             "must be at least 0",
         )?;
+        check(
+            self.delete_retention_ms >= 0,
+            DELETE_RETENTION_MS,
+            self.delete_retention_ms.to_string(),
+            "must be at least 0",
+        )?;
+        check(
+            (0.0..=1.0).contains(&self.min_cleanable_dirty_ratio),
+            MIN_CLEANABLE_DIRTY_RATIO,
+            self.min_cleanable_dirty_ratio.to_string(),
+            "must be between 0 and 1",
+        )?;
+        check(
+            self.min_compaction_lag_ms >= 0,
+            MIN_COMPACTION_LAG_MS,
+            self.min_compaction_lag_ms.to_string(),
+            "must be at least 0",
+        )?;
+        check(
+            self.max_compaction_lag_ms >= 1,
+            MAX_COMPACTION_LAG_MS,
+            self.max_compaction_lag_ms.to_string(),
+            "must be at least 1",
+        )?;
         Ok(())
     }
 
@@ -335,6 +409,19 @@ mod tests {
         assert!(c.set(CLEANUP_POLICY, "delete,compact").unwrap());
         assert_eq!(c.cleanup_policy, CleanupPolicy::CompactDelete);
         assert!(c.set(MESSAGE_TIMESTAMP_TYPE, "LogAppendTime").unwrap());
+        assert_eq!(c.get(MIN_CLEANABLE_DIRTY_RATIO).as_deref(), Some("0.5"));
+        assert_eq!(c.get(DELETE_RETENTION_MS).as_deref(), Some("86400000"));
+        assert_eq!(
+            c.get(MAX_COMPACTION_LAG_MS).as_deref(),
+            Some("9223372036854775807")
+        );
+        assert!(c.set(MIN_CLEANABLE_DIRTY_RATIO, "0.01").unwrap());
+        assert_eq!(c.min_cleanable_dirty_ratio, 0.01);
+        assert_eq!(c.get(MIN_CLEANABLE_DIRTY_RATIO).as_deref(), Some("0.01"));
+        assert!(c.set(MIN_CLEANABLE_DIRTY_RATIO, "1.5").is_err());
+        assert!(c.set(MIN_CLEANABLE_DIRTY_RATIO, "NaN").is_err());
+        assert!(c.set(MAX_COMPACTION_LAG_MS, "0").is_err());
+        assert!(c.set(MIN_COMPACTION_LAG_MS, "100").unwrap());
         let entries = c.entries();
         assert_eq!(entries.len(), LogConfig::NAMES.len());
         assert!(entries

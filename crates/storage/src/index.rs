@@ -55,6 +55,12 @@ impl<E: IndexEntry> IndexFile<E> {
     /// Opens an existing index file for `pread` lookups.
     pub fn open_disk(path: PathBuf) -> Result<IndexFile<E>> {
         let file = File::open(&path).ctx(|| format!("open {}", path.display()))?;
+        IndexFile::from_file(path, file)
+    }
+
+    /// An on-disk index read through `file`, an open handle of the index
+    /// that is (or is about to be renamed to) `path`.
+    pub fn from_file(path: PathBuf, file: File) -> Result<IndexFile<E>> {
         let bytes = file
             .metadata()
             .ctx(|| format!("stat {}", path.display()))?

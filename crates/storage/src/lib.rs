@@ -5,14 +5,18 @@
 //!
 //! # What storage deliberately does not know
 //!
-//! Nothing about Kafka requests, the network, producers, transactions or
-//! compression. It stores magic-v2 record batches byte for byte as the
-//! broker hands them over (already validated), rewriting only the header
-//! fields a broker owns: base offset, partition leader epoch and, for
-//! `LogAppendTime` topics, the max timestamp (+CRC). It never decompresses;
-//! timestamp lookups are exact for uncompressed batches and batch-level for
-//! compressed ones. It depends on `fjord-protocol` only for the batch header
-//! view.
+//! Nothing about Kafka requests, the network, producers or transactions.
+//! It stores magic-v2 record batches byte for byte as the broker hands them
+//! over (already validated), rewriting only the header fields a broker
+//! owns: base offset, partition leader epoch and, for `LogAppendTime`
+//! topics, the max timestamp (+CRC). The append and read paths never
+//! decompress; timestamp lookups are exact for uncompressed batches and
+//! batch-level for compressed ones. The one exception is the log cleaner
+//! ([`Log::compact`], `cleanup.policy=compact`), which decompresses sealed
+//! batches, drops records superseded by a later record with the same key,
+//! and writes the rest back with the batch's codec (see `cleaner.rs`). It
+//! uses `fjord-protocol` for the batch header view and, in the cleaner, its
+//! record iteration, codecs and varints.
 //!
 //! # Durability: fsync before ack by default
 //!
@@ -49,6 +53,12 @@
 //!   offset, replaced atomically (tmp + fsync + rename + dir fsync).
 //! - `.clean-shutdown`: written last by [`Log::close`], removed (durably)
 //!   by [`Log::open`].
+//! - `cleaner-offset-checkpoint`: offsets below it were compacted; present
+//!   once the log cleaner ran, which also tells recovery that offsets may
+//!   have gaps.
+//! - `<base>.log.cleaned` (+ `.index.cleaned`, `.timeindex.cleaned`) and
+//!   `<base>.swap`: a cleaned segment group being swapped in, and the
+//!   manifest that commits the swap (finished or discarded at open).
 //!
 //! The active segment's indexes live in memory (no write syscall per index
 //! entry) and are written when the segment is sealed (rolled) or the log
@@ -76,7 +86,8 @@
 //! (it checks index entries lie inside their logs and walks the active
 //! segment's unindexed tail). Without it, every segment from the
 //! `recovery-point` on (always at least the last one) is scanned: each
-//! batch's header, length, CRC32C and offsets are checked, the file is
+//! batch's header, length, CRC32C and offsets (contiguous, or only
+//! increasing once the log was compacted) are checked, the file is
 //! truncated at the first torn or corrupt batch, segments after a torn one
 //! are deleted, and the indexes are rebuilt. Missing or corrupt indexes of
 //! any segment are rebuilt the same way. The log end offset is the last
@@ -84,6 +95,7 @@
 //! re-assigned and the cache truncated to the log.
 
 mod checkpoint;
+mod cleaner;
 mod config;
 mod epoch;
 mod error;
@@ -100,6 +112,7 @@ mod time_index;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+pub use cleaner::CompactionStats;
 pub use config::{CleanupPolicy, FlushPolicy, LogConfig};
 pub use epoch::{EpochEntry, LeaderEpochCache};
 pub use error::{Result, StorageError};
@@ -108,9 +121,10 @@ pub use log::{AppendInfo, FileSlice, Log, ReadResult};
 /// Config names, for callers that build configs from key/values.
 pub mod config_names {
     pub use crate::config::{
-        CLEANUP_POLICY, FILE_DELETE_DELAY_MS, FLUSH_MESSAGES, FLUSH_MS, INDEX_INTERVAL_BYTES,
-        MAX_MESSAGE_BYTES, MESSAGE_TIMESTAMP_TYPE, RETENTION_BYTES, RETENTION_MS, SEGMENT_BYTES,
-        SEGMENT_MS,
+        CLEANUP_POLICY, DELETE_RETENTION_MS, FILE_DELETE_DELAY_MS, FLUSH_MESSAGES, FLUSH_MS,
+        INDEX_INTERVAL_BYTES, MAX_COMPACTION_LAG_MS, MAX_MESSAGE_BYTES, MESSAGE_TIMESTAMP_TYPE,
+        MIN_CLEANABLE_DIRTY_RATIO, MIN_COMPACTION_LAG_MS, RETENTION_BYTES, RETENTION_MS,
+        SEGMENT_BYTES, SEGMENT_MS,
     };
 }
 

@@ -1,6 +1,6 @@
 //! The partition log: open/recovery, append, group-commit sync, reads,
 //! offsets, timestamp lookups, truncation, close and delete. Retention lives
-//! in `retention.rs`.
+//! in `retention.rs`, compaction (the log cleaner) in `cleaner.rs`.
 //!
 //! Locking: `writer` (a mutex) serializes appends, rolls, truncation and
 //! retention. Readers never take it: they load the published log end offset
@@ -25,7 +25,8 @@ use fjord_protocol::records::{
 use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::checkpoint::{
-    self, CLEAN_SHUTDOWN_FILE, HIGH_WATERMARK_FILE, LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE,
+    self, CLEANER_CHECKPOINT_FILE, CLEAN_SHUTDOWN_FILE, HIGH_WATERMARK_FILE, LOG_START_OFFSET_FILE,
+    RECOVERY_POINT_FILE,
 };
 use crate::config::{FlushPolicy, LogConfig};
 use crate::epoch::{EpochEntry, LeaderEpochCache};
@@ -161,8 +162,22 @@ pub struct Log {
     last_flush_ms: AtomicI64,
     /// (value, wall ms) of the last high-watermark checkpoint written.
     hw_checkpoint: Mutex<(i64, i64)>,
+    /// Held for a whole [`Log::compact`] run (one cleaner per log).
+    pub(crate) cleaner: Mutex<()>,
+    /// Offsets below this have been compacted (`cleaner-offset-checkpoint`;
+    /// -1: never).
+    pub(crate) cleaner_checkpoint: AtomicI64,
+    /// Earliest delete horizon of a batch in the cleaned part of the log
+    /// (`i64::MAX`: none; `i64::MIN`: unknown, scan the headers).
+    pub(crate) delete_horizon: AtomicI64,
+    /// Bumped by every truncation, so a cleaner run that raced one does not
+    /// move the cleaner checkpoint.
+    pub(crate) truncations: AtomicU64,
     #[cfg(test)]
     pub(crate) fail_write_after: Mutex<Option<usize>>,
+    /// Makes the next cleaner swap stop after this many steps, as a crash.
+    #[cfg(test)]
+    pub(crate) crash_swap_after: Mutex<Option<usize>>,
 }
 
 fn wall_clock_ms() -> i64 {
@@ -185,6 +200,12 @@ impl Log {
         fs::create_dir_all(&dir).ctx(|| format!("create {}", dir.display()))?;
         let marker = dir.join(CLEAN_SHUTDOWN_FILE);
         let clean = fs::symlink_metadata(&marker).is_ok();
+        // A cleaner swap cut short by a crash is finished (or discarded)
+        // before the segments are listed.
+        crate::cleaner::finish_interrupted_swaps(&dir)?;
+        let cleaner_ckpt = checkpoint::read_offset(&dir, CLEANER_CHECKPOINT_FILE)?;
+        // Compacted logs have offset gaps; others must be contiguous.
+        let allow_gaps = cleaner_ckpt.is_some();
 
         let mut bases = Vec::new();
         let mut index_files = Vec::new();
@@ -227,7 +248,7 @@ impl Log {
             let loaded = if must_recover {
                 None
             } else {
-                match Segment::load(&dir, base, is_last, interval) {
+                match Segment::load(&dir, base, is_last, interval, allow_gaps) {
                     Ok(x) => Some(x),
                     Err(e) => {
                         tracing::warn!(dir = %dir.display(), base, "rebuilding segment indexes: {e}");
@@ -242,7 +263,9 @@ impl Log {
                     seg
                 }
                 None => {
-                    let (seg, c, info) = Segment::recover(&dir, base, is_last, interval)?;
+                    let next_base = bases.get(i + 1).copied().filter(|_| !is_last);
+                    let (seg, c, info) =
+                        Segment::recover(&dir, base, is_last, interval, allow_gaps, next_base)?;
                     recovered_epochs.extend(info.epochs);
                     to_sync.push(seg.file.clone());
                     to_sync.extend(info.index_files);
@@ -332,8 +355,14 @@ impl Log {
             offline: Mutex::new(None),
             last_flush_ms: AtomicI64::new(wall_clock_ms()),
             hw_checkpoint: Mutex::new((-1, wall_clock_ms())),
+            cleaner: Mutex::new(()),
+            cleaner_checkpoint: AtomicI64::new(cleaner_ckpt.unwrap_or(-1)),
+            delete_horizon: AtomicI64::new(i64::MIN),
+            truncations: AtomicU64::new(0),
             #[cfg(test)]
             fail_write_after: Mutex::new(None),
+            #[cfg(test)]
+            crash_swap_after: Mutex::new(None),
         };
 
         if log_start > next_offset {
@@ -419,7 +448,7 @@ impl Log {
         Ok(())
     }
 
-    fn go_offline(&self, reason: String) {
+    pub(crate) fn go_offline(&self, reason: String) {
         tracing::error!(dir = %self.dir.display(), "log goes offline: {reason}");
         let mut offline = self.offline.lock();
         if offline.is_none() {
@@ -1013,6 +1042,7 @@ impl Log {
         if offset >= leo {
             return Ok(());
         }
+        self.reset_cleaner_state(offset)?;
         let first_base = self.segments.read().keys().next().copied().unwrap_or(leo);
         if offset < self.log_start_offset() || offset <= first_base {
             return self.truncate_fully(w, offset.max(0));
@@ -1096,6 +1126,7 @@ impl Log {
 
     /// Deletes every segment and restarts the log, empty, at `offset`.
     pub(crate) fn truncate_fully(&self, w: &mut Writer, offset: i64) -> Result<()> {
+        self.reset_cleaner_state(offset)?;
         let old: Vec<Arc<Segment>> = std::mem::take(&mut *self.segments.write())
             .into_values()
             .collect();
@@ -1126,6 +1157,19 @@ impl Log {
         let mut epochs = self.epochs.lock();
         *epochs = LeaderEpochCache::empty(&self.dir);
         epochs.flush()
+    }
+
+    /// After a truncation at `offset`: what the cleaner knew about the log
+    /// above it is void.
+    fn reset_cleaner_state(&self, offset: i64) -> Result<()> {
+        self.truncations.fetch_add(1, Ordering::AcqRel);
+        self.delete_horizon.store(i64::MIN, Ordering::Release);
+        let ckpt = self.cleaner_checkpoint.load(Ordering::Acquire);
+        if ckpt > offset {
+            self.cleaner_checkpoint.store(offset, Ordering::Release);
+            checkpoint::write_offset(&self.dir, CLEANER_CHECKPOINT_FILE, offset)?;
+        }
+        Ok(())
     }
 
     /// Moves the log start offset forward (never back) and persists it.

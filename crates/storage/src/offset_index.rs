@@ -43,6 +43,15 @@ impl OffsetIndex {
         }
     }
 
+    /// A sealed index read through an already open `file` (see
+    /// [`IndexFile::from_file`]).
+    pub fn from_file(path: PathBuf, base_offset: i64, file: std::fs::File) -> Result<OffsetIndex> {
+        Ok(OffsetIndex {
+            base_offset,
+            file: IndexFile::from_file(path, file)?,
+        })
+    }
+
     pub fn open_disk(path: PathBuf, base_offset: i64) -> Result<OffsetIndex> {
         Ok(OffsetIndex {
             base_offset,

@@ -241,7 +241,7 @@ fn open_log_file(path: &Path, create: bool) -> Result<File> {
 }
 
 impl Segment {
-    fn paths(dir: &Path, base: i64) -> (PathBuf, PathBuf, PathBuf) {
+    pub(crate) fn paths(dir: &Path, base: i64) -> (PathBuf, PathBuf, PathBuf) {
         (
             dir.join(segment_file_name(base, LOG_SUFFIX)),
             dir.join(segment_file_name(base, INDEX_SUFFIX)),
@@ -271,12 +271,14 @@ impl Segment {
     /// the recovery point). Only sanity checks: entries inside the log, and
     /// for the `active` segment a header walk from the last index entry to
     /// the end of the file, which also yields the next offset. Any failure
-    /// means the caller should [`Segment::recover`] instead.
+    /// means the caller should [`Segment::recover`] instead. `allow_gaps`:
+    /// the log has been compacted, so offsets only need to increase.
     pub fn load(
         dir: &Path,
         base: i64,
         active: bool,
         interval: u64,
+        allow_gaps: bool,
     ) -> Result<(Segment, IndexCadence, i64)> {
         let (log_path, index_path, time_path) = Segment::paths(dir, base);
         let file = open_log_file(&log_path, false)?;
@@ -315,7 +317,12 @@ impl Segment {
                 next_offset = index.lookup(i64::MAX)?.0;
             }
             while let Some((pos, h)) = walker.next_batch()? {
-                if h.base_offset != next_offset {
+                let misplaced = if allow_gaps {
+                    h.base_offset < next_offset
+                } else {
+                    h.base_offset != next_offset
+                };
+                if misplaced {
                     return Err(StorageError::Corrupt(format!(
                         "{}: batch at {pos} has offset {}, expected {next_offset}",
                         log_path.display(),
@@ -369,11 +376,17 @@ impl Segment {
     /// CRC32C, contiguous offsets from the segment's base), truncates the file at the first bad
     /// one and rebuilds both indexes. A non-`active` segment gets its index
     /// files written (not yet fsynced).
+    ///
+    /// In a compacted log (`allow_gaps`) offsets need only increase, and
+    /// stay below `next_base` (the next segment's base offset), since the
+    /// cleaner removes records and whole batches.
     pub fn recover(
         dir: &Path,
         base: i64,
         active: bool,
         interval: u64,
+        allow_gaps: bool,
+        next_base: Option<i64>,
     ) -> Result<(Segment, IndexCadence, Recovered)> {
         let (log_path, index_path, time_path) = Segment::paths(dir, base);
         let file = open_log_file(&log_path, false)?;
@@ -407,10 +420,15 @@ impl Segment {
                 problem = Some(format!("torn batch of {size} bytes, {remaining} present"));
                 break;
             }
-            // Offsets are contiguous (no compaction): this also catches
+            // Offsets are contiguous unless compacted: this also catches
             // corruption of the base offset, which the CRC does not cover.
+            let misplaced = if allow_gaps {
+                h.base_offset < next_offset || next_base.is_some_and(|n| h.last_offset() >= n)
+            } else {
+                h.base_offset != next_offset
+            };
             if !sane_offsets(&h)
-                || h.base_offset != next_offset
+                || misplaced
                 || h.last_offset() - base > i64::from(u32::MAX)
                 || pos + size > u64::from(u32::MAX)
             {
@@ -482,6 +500,32 @@ impl Segment {
                 index_files,
             },
         ))
+    }
+
+    /// A sealed segment assembled from files the log cleaner wrote: open
+    /// handles of the data and index files, which are (or are about to be
+    /// renamed to) the segment's regular paths.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_cleaned(
+        dir: &Path,
+        base: i64,
+        file: File,
+        size: u64,
+        index_file: File,
+        time_index_file: File,
+        max_timestamp: (i64, i64),
+    ) -> Result<Segment> {
+        let (log_path, index_path, time_path) = Segment::paths(dir, base);
+        Ok(Segment {
+            base_offset: base,
+            file: Arc::new(file),
+            log_path,
+            size: AtomicU64::new(size),
+            index: OffsetIndex::from_file(index_path, base, index_file)?,
+            time_index: TimeIndex::from_file(time_path, base, time_index_file)?,
+            max_timestamp: Mutex::new(max_timestamp),
+            created_ms: AtomicI64::new(-1),
+        })
     }
 
     pub fn size(&self) -> u64 {

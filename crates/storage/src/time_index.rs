@@ -49,6 +49,15 @@ impl TimeIndex {
         }
     }
 
+    /// A sealed index read through an already open `file` (see
+    /// [`IndexFile::from_file`]).
+    pub fn from_file(path: PathBuf, base_offset: i64, file: std::fs::File) -> Result<TimeIndex> {
+        Ok(TimeIndex {
+            base_offset,
+            file: IndexFile::from_file(path, file)?,
+        })
+    }
+
     pub fn open_disk(path: PathBuf, base_offset: i64) -> Result<TimeIndex> {
         Ok(TimeIndex {
             base_offset,
