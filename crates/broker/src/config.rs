@@ -53,6 +53,8 @@ pub struct BrokerConfig {
     pub delete_topic_enable: bool,
     /// Defaults for every topic's log config.
     pub log: LogConfig,
+    /// `group.consumer.*`: consumer groups of the KIP-848 protocol.
+    pub consumer_group: crate::coordinator::consumer::ConsumerGroupConfig,
     /// Broker-level settings given explicitly (by file), Kafka names.
     pub static_overrides: BTreeMap<String, String>,
     /// `fjord.slow.request.ms`: requests taking longer are logged at warn
@@ -74,6 +76,7 @@ impl Default for BrokerConfig {
             retention_check_interval_ms: 300_000,
             delete_topic_enable: true,
             log: LogConfig::default(),
+            consumer_group: Default::default(),
             static_overrides: BTreeMap::new(),
             slow_request_ms: 1000,
         }
@@ -145,6 +148,11 @@ impl BrokerConfig {
             }
             "log.roll.hours" => {
                 return self.set("log.roll.ms", &(parse_i64(value)? * 3_600_000).to_string())
+            }
+            k if k.starts_with("group.consumer.") => {
+                if !self.consumer_group.set(k, value).map_err(invalid)? {
+                    return Ok(false);
+                }
             }
             _ => {
                 let Some((_, topic_key)) = BROKER_TO_TOPIC.iter().find(|(b, _)| *b == key) else {

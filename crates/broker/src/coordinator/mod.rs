@@ -24,6 +24,7 @@
 //! back Stable with those members (as Kafka loads them), who keep their
 //! generation if they heartbeat before their session times out.
 
+pub mod consumer;
 pub mod store;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -470,6 +471,8 @@ pub struct MemberSummary {
 #[derive(Default)]
 pub struct GroupCoordinator {
     groups: Mutex<HashMap<String, Group>>,
+    /// KIP-848 consumer groups (`consumer/`); lock it before `groups`.
+    consumer: consumer::ConsumerGroups,
     /// `__consumer_offsets` partitions; empty = memory only (tests).
     partitions: RwLock<Vec<Arc<Partition>>>,
     last_expiry_check: Mutex<i64>,
@@ -503,6 +506,7 @@ impl GroupCoordinator {
             Err(_) => return,
         };
         let mut loaded_offsets = 0usize;
+        let mut consumer_records = Vec::new();
         for p in &partitions {
             let log = &p.log;
             let mut offset = log.log_start_offset();
@@ -579,6 +583,9 @@ impl GroupCoordinator {
                                     groups.remove(&group);
                                 }
                             },
+                            None if consumer::records::is_consumer_group_key(key) => {
+                                consumer_records.push((key.clone(), rec.value.clone()));
+                            }
                             None => {}
                         }
                     }
@@ -593,6 +600,7 @@ impl GroupCoordinator {
             "loaded __consumer_offsets"
         );
         drop(groups);
+        self.consumer_load(consumer_records, now);
         if let Ok(mut p) = self.partitions.write() {
             *p = partitions;
         }
@@ -661,6 +669,10 @@ impl GroupCoordinator {
                 Reply::Now(join_error(&a.member_id, ErrorCode::InvalidSessionTimeout)),
                 None,
             );
+        }
+        // A consumer (KIP-848) group with members cannot be joined here.
+        if let Some(code) = self.consumer_blocks_classic_join(&a.group_id, now) {
+            return (Reply::Now(join_error(&a.member_id, code)), None);
         }
         let Ok(mut groups) = self.groups.lock() else {
             return (
@@ -1277,11 +1289,16 @@ impl GroupCoordinator {
         now: i64,
     ) -> (Vec<ErrorCode>, Durable) {
         let all = |code| (offsets.iter().map(|_| code).collect::<Vec<_>>(), None);
+        // Consumer (KIP-848) groups check the member epoch instead.
+        let consumer = match self.consumer_commit_check(group_id, member_id, generation) {
+            consumer::CommitCheck::Reject(code) => return all(code),
+            check => check == consumer::CommitCheck::Accept,
+        };
         let Ok(mut groups) = self.groups.lock() else {
             return all(ErrorCode::CoordinatorNotAvailable);
         };
         if !groups.contains_key(group_id) {
-            if generation < 0 {
+            if generation < 0 || consumer {
                 // A "simple" consumer that does not use group management.
                 groups.insert(group_id.to_string(), Group::new(group_id, now));
             } else {
@@ -1293,6 +1310,8 @@ impl GroupCoordinator {
         };
         let validation = if g.state == GroupState::Dead {
             Some(ErrorCode::CoordinatorNotAvailable)
+        } else if consumer {
+            None
         } else if generation >= 0 || !member_id.is_empty() || instance_id.is_some() {
             if g.is_static_member_fenced(instance_id, member_id) {
                 Some(ErrorCode::FencedInstanceId)
@@ -1408,6 +1427,7 @@ impl GroupCoordinator {
         partitions: &[(String, i32)],
         now: i64,
     ) -> (ErrorCode, Vec<ErrorCode>, Durable) {
+        let consumer_topics = self.consumer_subscribed_topics(group_id);
         let Ok(mut groups) = self.groups.lock() else {
             return (ErrorCode::CoordinatorNotAvailable, Vec::new(), None);
         };
@@ -1416,7 +1436,8 @@ impl GroupCoordinator {
         };
         let subscribed = match g.state {
             GroupState::Dead => return (ErrorCode::GroupIdNotFound, Vec::new(), None),
-            GroupState::Empty => None,
+            // A consumer (KIP-848) group with members keeps its offsets here.
+            GroupState::Empty => consumer_topics.map(Some),
             _ if g.protocol_type.as_deref() == Some("consumer") => Some(g.subscribed_topics()),
             _ => return (ErrorCode::NonEmptyGroup, Vec::new(), None),
         };
@@ -1510,11 +1531,20 @@ impl GroupCoordinator {
 
     /// DeleteGroups for one group.
     pub fn delete_group(&self, group_id: &str, now: i64) -> (ErrorCode, Durable) {
+        // A consumer (KIP-848) group goes first (NON_EMPTY_GROUP if it has
+        // members); its offsets live here.
+        let consumer = match self.consumer_delete(group_id, now) {
+            Ok(deleted) => deleted,
+            Err(code) => return (code, None),
+        };
         let Ok(mut groups) = self.groups.lock() else {
             return (ErrorCode::CoordinatorNotAvailable, None);
         };
         let Some(g) = groups.get_mut(group_id) else {
-            return (ErrorCode::GroupIdNotFound, None);
+            return match consumer {
+                Some(durable) => (ErrorCode::None, durable),
+                None => (ErrorCode::GroupIdNotFound, None),
+            };
         };
         match g.state {
             GroupState::Dead => return (ErrorCode::GroupIdNotFound, None),
@@ -1543,6 +1573,9 @@ impl GroupCoordinator {
     /// Fires every due timer: join rounds, pending syncs, sessions,
     /// pending members, and (every ten minutes) offset expiry.
     pub fn tick(&self, now: i64) {
+        // Consumer (KIP-848) groups first (lock order); their subscribed
+        // topics keep their offsets from expiring.
+        let consumer_active = self.consumer_tick(now);
         let Ok(mut groups) = self.groups.lock() else {
             return;
         };
@@ -1600,20 +1633,28 @@ impl GroupCoordinator {
             Err(_) => false,
         };
         if due {
-            self.expire_offsets(&mut groups, now);
+            self.expire_offsets(&mut groups, now, &consumer_active);
         }
     }
 
     /// Expires offsets of Empty groups older than the retention, and
     /// removes groups left with nothing.
-    fn expire_offsets(&self, groups: &mut HashMap<String, Group>, now: i64) {
+    fn expire_offsets(
+        &self,
+        groups: &mut HashMap<String, Group>,
+        now: i64,
+        consumer_active: &HashMap<String, HashSet<String>>,
+    ) {
         let mut gone = Vec::new();
         for g in groups.values_mut() {
             // Empty groups: everything ages from the later of the commit and
             // the group becoming Empty. Active consumer groups: offsets of
             // topics no member subscribes to age from their commit.
             let (base_state, subscribed) = match g.state {
-                GroupState::Empty => (g.state_timestamp, None),
+                GroupState::Empty => match consumer_active.get(&g.id) {
+                    Some(topics) => (0, Some(topics.clone())),
+                    None => (g.state_timestamp, None),
+                },
                 GroupState::Dead => continue,
                 _ => match g.subscribed_topics() {
                     Some(topics) => (0, Some(topics)),
