@@ -25,7 +25,7 @@ async fn handle(
     } else {
         i32::MIN
     };
-    let groups = req
+    let groups: Vec<DescribedGroup> = req
         .groups
         .into_iter()
         .map(|group_id| match state.groups.describe(&group_id) {
@@ -58,6 +58,24 @@ async fn handle(
                 authorized_operations: ops,
                 ..Default::default()
             },
+        })
+        .collect();
+    // KIP-848 consumer groups, shown in the classic consumer encoding.
+    let topics = super::consumer_group_heartbeat::BrokerTopics(&state);
+    let groups = groups
+        .into_iter()
+        .map(|g| {
+            let cfg = &state.config.consumer_group;
+            match state
+                .groups
+                .consumer_describe_classic(&g.group_id, &topics, cfg)
+            {
+                Some(c) => DescribedGroup {
+                    authorized_operations: ops,
+                    ..c
+                },
+                None => g,
+            }
         })
         .collect();
     DescribeGroupsResponse {

@@ -1,4 +1,5 @@
-//! ListGroups (key 16): every group, filtered by state (v4+) and type (v5+).
+//! ListGroups (key 16): every group, classic and consumer (KIP-848),
+//! filtered by state (v4+) and type (v5+).
 
 use std::sync::Arc;
 
@@ -26,19 +27,18 @@ async fn handle(
     } else {
         Vec::new()
     };
-    // Every group here is a classic group.
-    let type_ok = types.is_empty() || types.iter().any(|t| t == "classic");
+    // Classic groups and KIP-848 consumer groups.
     let groups = state
         .groups
-        .list()
+        .list_all_groups()
         .into_iter()
-        .filter(|_| type_ok)
-        .filter(|(_, _, s)| states.is_empty() || states.contains(&s.name().to_lowercase()))
-        .map(|(group_id, protocol_type, s)| ListedGroup {
-            group_id,
-            protocol_type,
-            group_state: s.name().to_string(),
-            group_type: "classic".to_string(),
+        .filter(|g| types.is_empty() || types.iter().any(|t| t == g.group_type))
+        .filter(|g| states.is_empty() || states.contains(&g.state.to_lowercase()))
+        .map(|g| ListedGroup {
+            group_id: g.group_id,
+            protocol_type: g.protocol_type,
+            group_state: g.state,
+            group_type: g.group_type.to_string(),
             ..Default::default()
         })
         .collect();

@@ -14,6 +14,8 @@ use crate::state::BrokerState;
 pub mod alter_configs;
 pub mod api_versions;
 pub mod configs;
+pub mod consumer_group_describe;
+pub mod consumer_group_heartbeat;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;
@@ -119,6 +121,8 @@ pub const HANDLERS: &[Handler] = &[
     describe_groups::HANDLER,
     delete_groups::HANDLER,
     offset_delete::HANDLER,
+    consumer_group_heartbeat::HANDLER,
+    consumer_group_describe::HANDLER,
 ];
 
 /// The handler for `key` if `version` is in its served range.

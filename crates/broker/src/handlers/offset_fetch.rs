@@ -46,7 +46,13 @@ async fn handle(
                         .map(|t| (t.name, t.partition_indexes))
                         .collect()
                 });
-                match fetch(&state, &g.group_id, topics) {
+                // v9: a consumer (KIP-848) group member's epoch must be current.
+                let member = state.groups.consumer_fetch_check(
+                    &g.group_id,
+                    g.member_id.as_deref(),
+                    g.member_epoch,
+                );
+                match member.and_then(|()| fetch(&state, &g.group_id, topics)) {
                     Ok(found) => OffsetFetchResponseGroup {
                         group_id: g.group_id,
                         error_code: ErrorCode::None.code(),

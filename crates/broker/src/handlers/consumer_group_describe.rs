@@ -1,0 +1,54 @@
+//! ConsumerGroupDescribe (key 69): state, epochs, assignor and members
+//! (current and target assignments) of KIP-848 consumer groups. Other ids
+//! get GROUP_ID_NOT_FOUND, as from Kafka (clients then fall back to
+//! DescribeGroups for classic groups).
+
+use std::sync::Arc;
+
+use fjord_protocol::messages::consumer_group_describe_response::DescribedGroup;
+use fjord_protocol::messages::{ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse};
+use fjord_protocol::ErrorCode;
+
+use super::consumer_group_heartbeat::BrokerTopics;
+use super::RequestCtx;
+use crate::state::BrokerState;
+
+crate::handler!(ConsumerGroupDescribe, 0, 0);
+
+/// READ, DELETE and DESCRIBE: what a group allows without ACLs.
+const GROUP_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
+
+async fn handle(
+    state: Arc<BrokerState>,
+    _ctx: RequestCtx,
+    req: ConsumerGroupDescribeRequest,
+) -> ConsumerGroupDescribeResponse {
+    let topics = BrokerTopics(&state);
+    let groups = req
+        .group_ids
+        .into_iter()
+        .map(|id| {
+            if id.is_empty() {
+                return DescribedGroup {
+                    error_code: ErrorCode::InvalidGroupId.code(),
+                    error_message: Some("GroupId can't be empty.".into()),
+                    group_id: id,
+                    ..Default::default()
+                };
+            }
+            let mut g = state
+                .groups
+                .consumer_describe(&id, &topics, &state.config.consumer_group);
+            g.authorized_operations = if req.include_authorized_operations {
+                GROUP_OPERATIONS
+            } else {
+                i32::MIN
+            };
+            g
+        })
+        .collect();
+    ConsumerGroupDescribeResponse {
+        groups,
+        ..Default::default()
+    }
+}
