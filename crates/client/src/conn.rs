@@ -1,0 +1,329 @@
+//! One TCP connection to one broker: framing, correlation ids, timeouts,
+//! and the ApiVersions handshake that picks each request's version.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use fjord_protocol::messages::ApiVersionsRequest;
+use fjord_protocol::{frame, ApiKey, ErrorCode, Request, Response};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::error::{ClientError, Result};
+use crate::versions;
+
+/// Largest response frame accepted (fetch responses are capped well below).
+const MAX_RESPONSE_BYTES: usize = 256 << 20;
+
+pub struct Connection {
+    addr: String,
+    stream: TcpStream,
+    client_id: String,
+    correlation_id: i32,
+    /// The broker's served version range per api key.
+    versions: HashMap<i16, (i16, i16)>,
+    request_timeout: Duration,
+    /// Set while a request is in flight and left set if it was abandoned
+    /// (timeout, cancellation, I/O error): the stream is then out of step
+    /// and the connection must not be reused.
+    in_flight: bool,
+    out: BytesMut,
+}
+
+fn describe_io(e: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        ConnectionRefused => "connection refused".into(),
+        ConnectionReset => "connection reset by the broker".into(),
+        UnexpectedEof => "the broker closed the connection".into(),
+        BrokenPipe => "the broker closed the connection".into(),
+        TimedOut => "timed out".into(),
+        _ => {
+            // Drop the "(os error N)" suffix; the text before it says it all.
+            let s = e.to_string();
+            match s.find(" (os error") {
+                Some(i) => s[..i].to_string(),
+                None => s,
+            }
+        }
+    }
+}
+
+fn api_name(api: ApiKey) -> String {
+    format!("{api:?}")
+}
+
+impl Connection {
+    /// Connects and negotiates versions with ApiVersions.
+    pub async fn connect(
+        addr: &str,
+        client_id: &str,
+        connect_timeout: Duration,
+        request_timeout: Duration,
+    ) -> Result<Connection> {
+        let connect_err = |reason: String| ClientError::Connect {
+            addr: addr.to_string(),
+            reason,
+        };
+        let stream = match tokio::time::timeout(connect_timeout, TcpStream::connect(addr)).await {
+            Err(_) => {
+                return Err(connect_err(format!(
+                    "no answer within {} ms",
+                    connect_timeout.as_millis()
+                )))
+            }
+            Ok(Err(e)) => return Err(connect_err(describe_io(&e))),
+            Ok(Ok(s)) => s,
+        };
+        let _ = stream.set_nodelay(true);
+        let mut conn = Connection {
+            addr: addr.to_string(),
+            stream,
+            client_id: client_id.to_string(),
+            correlation_id: 0,
+            versions: HashMap::new(),
+            request_timeout,
+            in_flight: false,
+            out: BytesMut::with_capacity(4096),
+        };
+        // A broker that accepts TCP but never speaks Kafka is reported as a
+        // connection failure, not as a protocol error.
+        let timeout = connect_timeout.max(Duration::from_secs(1));
+        match conn.negotiate(timeout).await {
+            Ok(()) => Ok(conn),
+            Err(ClientError::Kafka { code, .. }) => Err(connect_err(format!(
+                "ApiVersions failed with {}",
+                crate::error_name(code)
+            ))),
+            Err(e @ ClientError::Unsupported { .. }) => Err(e),
+            Err(e) => Err(connect_err(match e {
+                ClientError::Io { reason, .. } => reason,
+                ClientError::Timeout { .. } => {
+                    "no answer to ApiVersions (is it a Kafka broker?)".into()
+                }
+                other => other.to_string(),
+            })),
+        }
+    }
+
+    async fn negotiate(&mut self, timeout: Duration) -> Result<()> {
+        let req = Request::ApiVersions(ApiVersionsRequest {
+            client_software_name: "fjord".into(),
+            client_software_version: env!("CARGO_PKG_VERSION").into(),
+            ..Default::default()
+        });
+        let first = self
+            .roundtrip(versions::API_VERSIONS.1, &req, timeout)
+            .await;
+        let resp = match first {
+            Ok(Response::ApiVersions(r)) if r.error_code == 0 => r,
+            // A broker that does not know our version answers in v0 (KIP-511)
+            // with UNSUPPORTED_VERSION; ask again in v0.
+            Ok(Response::ApiVersions(_)) | Err(ClientError::Decode { .. }) => {
+                match self.roundtrip(0, &req, timeout).await? {
+                    Response::ApiVersions(r) => r,
+                    other => {
+                        return Err(ClientError::Other(format!(
+                            "unexpected {:?} response to ApiVersions",
+                            other.api_key()
+                        )))
+                    }
+                }
+            }
+            Ok(other) => {
+                return Err(ClientError::Other(format!(
+                    "unexpected {:?} response to ApiVersions",
+                    other.api_key()
+                )))
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(e) = ClientError::from_code("ApiVersions", resp.error_code, None) {
+            return Err(e);
+        }
+        self.versions = resp
+            .api_keys
+            .iter()
+            .map(|k| (k.api_key, (k.min_version, k.max_version)))
+            .collect();
+        tracing::debug!(addr = %self.addr, apis = self.versions.len(), "connected");
+        Ok(())
+    }
+
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// Whether the connection can take another request.
+    pub fn usable(&self) -> bool {
+        !self.in_flight
+    }
+
+    /// The broker's version range for `api`, if it serves it.
+    pub fn broker_versions(&self, api: ApiKey) -> Option<(i16, i16)> {
+        self.versions.get(&(api as i16)).copied()
+    }
+
+    /// The highest version in both `ours` and the broker's range.
+    pub fn pick_version(&self, api: ApiKey, ours: versions::Range) -> Result<i16> {
+        let unsupported = |detail: String| ClientError::Unsupported {
+            addr: self.addr.clone(),
+            api: api_name(api),
+            detail,
+        };
+        let Some((lo, hi)) = self.broker_versions(api) else {
+            return Err(unsupported("the broker does not offer it".into()));
+        };
+        let v = hi.min(ours.1);
+        if v < lo.max(ours.0) {
+            return Err(unsupported(format!(
+                "the broker offers v{lo}-v{hi}, fjord speaks v{}-v{}",
+                ours.0, ours.1
+            )));
+        }
+        Ok(v)
+    }
+
+    /// Sends `req` at the best common version and waits for its response.
+    pub async fn call(
+        &mut self,
+        req: &Request,
+        ours: versions::Range,
+        timeout: Option<Duration>,
+    ) -> Result<(i16, Response)> {
+        let version = self.pick_version(req.api_key(), ours)?;
+        let timeout = timeout.unwrap_or(self.request_timeout);
+        let resp = self.roundtrip(version, req, timeout).await?;
+        Ok((version, resp))
+    }
+
+    /// Sends a request the broker does not answer (Produce with acks=0).
+    pub async fn send_only(&mut self, req: &Request, ours: versions::Range) -> Result<i16> {
+        let version = self.pick_version(req.api_key(), ours)?;
+        self.encode(version, req)?;
+        let api = req.api_key();
+        self.in_flight = true;
+        let write = async {
+            self.stream.write_all(&self.out).await?;
+            self.stream.flush().await
+        };
+        match tokio::time::timeout(self.request_timeout, write).await {
+            Err(_) => Err(ClientError::Timeout {
+                addr: self.addr.clone(),
+                api: api_name(api),
+                ms: self.request_timeout.as_millis(),
+            }),
+            Ok(Err(e)) => Err(ClientError::Io {
+                addr: self.addr.clone(),
+                reason: describe_io(&e),
+            }),
+            Ok(Ok(())) => {
+                self.in_flight = false;
+                Ok(version)
+            }
+        }
+    }
+
+    fn encode(&mut self, version: i16, req: &Request) -> Result<i32> {
+        self.correlation_id = self.correlation_id.wrapping_add(1);
+        let cid = self.correlation_id;
+        self.out.clear();
+        frame::encode_request(&mut self.out, cid, Some(&self.client_id), version, req).map_err(
+            |e| ClientError::Encode {
+                api: api_name(req.api_key()),
+                reason: e.to_string(),
+            },
+        )?;
+        Ok(cid)
+    }
+
+    async fn roundtrip(
+        &mut self,
+        version: i16,
+        req: &Request,
+        timeout: Duration,
+    ) -> Result<Response> {
+        if self.in_flight {
+            return Err(ClientError::Io {
+                addr: self.addr.clone(),
+                reason: "an earlier request was interrupted".into(),
+            });
+        }
+        let api = req.api_key();
+        let cid = self.encode(version, req)?;
+        self.in_flight = true;
+        let exchange = async {
+            self.stream.write_all(&self.out).await?;
+            let mut len = [0u8; 4];
+            self.stream.read_exact(&mut len).await?;
+            let n = i32::from_be_bytes(len);
+            let n = usize::try_from(n).unwrap_or(usize::MAX);
+            if !(4..=MAX_RESPONSE_BYTES).contains(&n) {
+                let what = if &len == b"HTTP" {
+                    "an HTTP response".to_string()
+                } else {
+                    format!("a frame of {n} bytes")
+                };
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "the peer sent {what}, not a Kafka response (is this a Kafka listener?)"
+                    ),
+                ));
+            }
+            let mut body = vec![0u8; n];
+            self.stream.read_exact(&mut body).await?;
+            Ok(Bytes::from(body))
+        };
+        let body = match tokio::time::timeout(timeout, exchange).await {
+            Err(_) => {
+                return Err(ClientError::Timeout {
+                    addr: self.addr.clone(),
+                    api: api_name(api),
+                    ms: timeout.as_millis(),
+                })
+            }
+            Ok(Err(e)) => {
+                return Err(ClientError::Io {
+                    addr: self.addr.clone(),
+                    reason: describe_io(&e),
+                })
+            }
+            Ok(Ok(b)) => b,
+        };
+        let decode_err = |reason: String| ClientError::Decode {
+            addr: self.addr.clone(),
+            api: api_name(api),
+            reason,
+        };
+        // The whole frame was read: the stream is in step again even if the
+        // body turns out unreadable.
+        self.in_flight = false;
+        let peek_cid = body
+            .get(..4)
+            .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        if peek_cid != Some(cid) {
+            // A response to some other request: the stream is out of step.
+            self.in_flight = true;
+            return Err(decode_err(format!(
+                "correlation id {peek_cid:?}, expected {cid}"
+            )));
+        }
+        let (_, resp) =
+            frame::parse_response(body, api, version).map_err(|e| decode_err(e.to_string()))?;
+        Ok(resp)
+    }
+}
+
+/// Whether `code` means "ask the coordinator lookup again".
+pub(crate) fn is_coordinator_error(code: i16) -> bool {
+    matches!(
+        ErrorCode::from_code(code),
+        Some(
+            ErrorCode::NotCoordinator
+                | ErrorCode::CoordinatorNotAvailable
+                | ErrorCode::CoordinatorLoadInProgress
+        )
+    )
+}

@@ -1,0 +1,65 @@
+//! fjord-client: a small async Kafka client built on fjord-protocol's
+//! generated message types. It is what the `fjord` operator CLI uses to
+//! talk to any Kafka-compatible broker.
+//!
+//! - [`Client`]: bootstrap, one connection per broker, ApiVersions
+//!   negotiation on every connection, cluster metadata.
+//! - `admin`: topics, configs, partitions, offsets, groups (methods on
+//!   [`Client`]).
+//! - [`Producer`]: batches per partition, Kafka's murmur2 key partitioner.
+//! - [`fetch`]: fetch requests decoded into records, read_committed
+//!   filtering of aborted transactions.
+//! - [`GroupMember`]: one member of a classic consumer group (join, sync
+//!   with the range assignor when leader, heartbeat, commit, leave).
+//!
+//! Requests are sequential per connection; the client is driven by one
+//! task. Every request has a timeout, and an interrupted request retires
+//! its connection (the next call reconnects).
+
+mod admin;
+mod client;
+mod conn;
+mod error;
+pub mod fetch;
+mod group;
+mod partitioner;
+mod produce;
+pub mod versions;
+
+pub use admin::{
+    ConfigEntry, ConfigOp, DescribedGroup, GroupMemberInfo, GroupOffset, ListedGroup, NewTopic,
+    OffsetSpec, PartitionInfo, TopicInfo,
+};
+pub use client::{BrokerInfo, Client, ClientConfig};
+pub use conn::Connection;
+pub use error::{error_name, ClientError, Result};
+pub use fetch::{ConsumedRecord, FetchOptions, PartitionFetch};
+pub use group::{GroupMember, GroupOptions, HeartbeatOutcome};
+pub use partitioner::{murmur2, partition_for_key};
+pub use produce::{Acks, Delivered, ProduceRecord, Producer};
+
+/// Unwraps the expected response variant, or returns an error naming what
+/// came back instead.
+macro_rules! expect_response {
+    ($resp:expr, $variant:ident) => {
+        match $resp {
+            fjord_protocol::Response::$variant(r) => r,
+            other => {
+                return Err($crate::ClientError::Other(format!(
+                    "expected a {} response, got {:?}",
+                    stringify!($variant),
+                    other.api_key()
+                )))
+            }
+        }
+    };
+}
+pub(crate) use expect_response;
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
