@@ -53,6 +53,8 @@ pub struct BrokerConfig {
     pub delete_topic_enable: bool,
     /// Defaults for every topic's log config.
     pub log: LogConfig,
+    /// The consumer group coordinator's settings.
+    pub group: GroupConfig,
     /// `group.consumer.*`: consumer groups of the KIP-848 protocol.
     pub consumer_group: crate::coordinator::consumer::ConsumerGroupConfig,
     /// Broker-level settings given explicitly (by file), Kafka names.
@@ -76,9 +78,50 @@ impl Default for BrokerConfig {
             retention_check_interval_ms: 300_000,
             delete_topic_enable: true,
             log: LogConfig::default(),
+            group: GroupConfig::default(),
             consumer_group: Default::default(),
             static_overrides: BTreeMap::new(),
             slow_request_ms: 1000,
+        }
+    }
+}
+
+/// The group coordinator's broker configs (Kafka's names on each field).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupConfig {
+    /// `group.initial.rebalance.delay.ms`: how long the first join round of
+    /// an empty group waits for more members. Kafka's default is 3000;
+    /// fjord's is 0, so a lone consumer (the common case on one node)
+    /// starts at once.
+    pub initial_rebalance_delay_ms: i64,
+    /// `offsets.topic.num.partitions`, used when `__consumer_offsets` is
+    /// created (an existing topic keeps its count). Kafka's default is 50,
+    /// sized to spread coordinators over a cluster; on one node that buys
+    /// nothing and costs 50 directories of open segment files, so fjord
+    /// uses 8.
+    pub offsets_topic_num_partitions: i32,
+    /// `offsets.retention.minutes` (7 days), kept in milliseconds.
+    pub offsets_retention_ms: i64,
+    /// `offsets.retention.check.interval.ms`.
+    pub offsets_retention_check_interval_ms: i64,
+    /// `group.min.session.timeout.ms`.
+    pub min_session_timeout_ms: i32,
+    /// `group.max.session.timeout.ms`.
+    pub max_session_timeout_ms: i32,
+    /// `offset.metadata.max.bytes`: longer commit metadata is refused.
+    pub offset_metadata_max_bytes: usize,
+}
+
+impl Default for GroupConfig {
+    fn default() -> Self {
+        GroupConfig {
+            initial_rebalance_delay_ms: 0,
+            offsets_topic_num_partitions: 8,
+            offsets_retention_ms: 10_080 * 60_000,
+            offsets_retention_check_interval_ms: 600_000,
+            min_session_timeout_ms: 6000,
+            max_session_timeout_ms: 1_800_000,
+            offset_metadata_max_bytes: 4096,
         }
     }
 }
@@ -95,6 +138,13 @@ impl BrokerConfig {
             v.trim()
                 .parse::<i64>()
                 .map_err(|e| invalid(format!("{v:?}: {e}")))
+        };
+        let parse_in = |v: &str, min: i64, max: i64| {
+            let n = parse_i64(v)?;
+            if !(min..=max).contains(&n) {
+                return Err(invalid(format!("{n} is not between {min} and {max}")));
+            }
+            Ok(n)
         };
         match key {
             "node.id" | "broker.id" => {
@@ -146,6 +196,28 @@ impl BrokerConfig {
                     &(parse_i64(value)? * 60_000).to_string(),
                 )
             }
+            "group.initial.rebalance.delay.ms" => {
+                self.group.initial_rebalance_delay_ms = parse_in(value, 0, i64::from(i32::MAX))?
+            }
+            "offsets.topic.num.partitions" => {
+                self.group.offsets_topic_num_partitions = parse_in(value, 1, 100_000)? as i32
+            }
+            "offsets.retention.minutes" => {
+                self.group.offsets_retention_ms = parse_in(value, 1, i64::from(i32::MAX))? * 60_000
+            }
+            "offsets.retention.check.interval.ms" => {
+                self.group.offsets_retention_check_interval_ms = parse_in(value, 1, i64::MAX)?
+            }
+            "group.min.session.timeout.ms" => {
+                self.group.min_session_timeout_ms = parse_in(value, 0, i64::from(i32::MAX))? as i32
+            }
+            "group.max.session.timeout.ms" => {
+                self.group.max_session_timeout_ms = parse_in(value, 0, i64::from(i32::MAX))? as i32
+            }
+            "offset.metadata.max.bytes" => {
+                self.group.offset_metadata_max_bytes =
+                    parse_in(value, 0, i64::from(i32::MAX))? as usize
+            }
             "log.roll.hours" => {
                 return self.set("log.roll.ms", &(parse_i64(value)? * 3_600_000).to_string())
             }
@@ -187,7 +259,22 @@ impl BrokerConfig {
                 unknown.push(k);
             }
         }
+        self.validate()?;
         Ok(unknown)
+    }
+
+    /// Checks settings that constrain each other.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.group.min_session_timeout_ms > self.group.max_session_timeout_ms {
+            return Err(ConfigError::Invalid {
+                key: "group.min.session.timeout.ms".into(),
+                msg: format!(
+                    "{} is above group.max.session.timeout.ms ({})",
+                    self.group.min_session_timeout_ms, self.group.max_session_timeout_ms
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// The address clients are told to connect to.
@@ -240,6 +327,38 @@ mod tests {
         assert!(!c.set("no.such.key", "1").unwrap());
         assert!(c.set("num.partitions", "zero").is_err());
         assert!(c.set("log.segment.bytes", "-5").is_err());
+    }
+
+    #[test]
+    fn group_settings() {
+        let mut c = BrokerConfig::default();
+        assert_eq!(c.group, GroupConfig::default());
+        assert_eq!(c.group.offsets_retention_ms, 7 * 24 * 3_600_000);
+        assert!(c.set("group.initial.rebalance.delay.ms", "3000").unwrap());
+        assert!(c.set("offsets.topic.num.partitions", "3").unwrap());
+        assert!(c.set("offsets.retention.minutes", "2").unwrap());
+        assert!(c.set("offsets.retention.check.interval.ms", "500").unwrap());
+        assert!(c.set("group.min.session.timeout.ms", "1000").unwrap());
+        assert!(c.set("group.max.session.timeout.ms", "60000").unwrap());
+        assert!(c.set("offset.metadata.max.bytes", "10").unwrap());
+        assert_eq!(
+            c.group,
+            GroupConfig {
+                initial_rebalance_delay_ms: 3000,
+                offsets_topic_num_partitions: 3,
+                offsets_retention_ms: 120_000,
+                offsets_retention_check_interval_ms: 500,
+                min_session_timeout_ms: 1000,
+                max_session_timeout_ms: 60_000,
+                offset_metadata_max_bytes: 10,
+            }
+        );
+        assert!(c.validate().is_ok());
+        assert!(c.set("offsets.topic.num.partitions", "0").is_err());
+        assert!(c.set("group.initial.rebalance.delay.ms", "-1").is_err());
+        assert!(c.set("offsets.retention.minutes", "0").is_err());
+        assert!(c.set("group.min.session.timeout.ms", "90000").unwrap());
+        assert!(c.validate().is_err());
     }
 
     #[test]

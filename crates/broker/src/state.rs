@@ -169,7 +169,7 @@ impl BrokerState {
                 file.producer_id_block_end,
                 file.producer_id_block_end,
             )),
-            groups: crate::coordinator::GroupCoordinator::new(),
+            groups: crate::coordinator::GroupCoordinator::with_config(config.group.clone()),
             metrics,
             config,
         };
@@ -192,7 +192,7 @@ impl BrokerState {
 
     /// Creates `__consumer_offsets` if missing and replays it.
     fn open_group_coordinator(&self) -> Result<(), StateError> {
-        use crate::coordinator::{OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS};
+        use crate::coordinator::OFFSETS_TOPIC;
         let topic = match self.topic(OFFSETS_TOPIC) {
             Some(t) => t,
             None => {
@@ -200,7 +200,8 @@ impl BrokerState {
                     ("cleanup.policy".to_string(), "compact".to_string()),
                     ("segment.bytes".to_string(), "104857600".to_string()),
                 ]);
-                self.create_topic(OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS, configs)?
+                let partitions = self.config.group.offsets_topic_num_partitions;
+                self.create_topic(OFFSETS_TOPIC, partitions, configs)?
             }
         };
         self.groups
@@ -237,7 +238,7 @@ impl BrokerState {
             configs: meta.configs.clone(),
             log_config,
             partitions,
-            internal: meta.name.starts_with("__"),
+            internal: is_internal_topic(&meta.name),
         })
     }
 
@@ -415,6 +416,15 @@ impl BrokerState {
             }
         }
     }
+}
+
+/// Kafka's internal topics (`Topic.isInternal`): clients cannot produce to
+/// them, delete them, add partitions to them, or have Metadata create them.
+/// Other names starting with `__` are ordinary topics, as in Kafka.
+pub const INTERNAL_TOPICS: &[&str] = &["__consumer_offsets", "__transaction_state"];
+
+pub fn is_internal_topic(name: &str) -> bool {
+    INTERNAL_TOPICS.contains(&name)
 }
 
 /// Kafka's legal topic names: 1..249 chars of [a-zA-Z0-9._-], not "." or "..".

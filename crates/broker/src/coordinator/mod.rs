@@ -11,10 +11,10 @@
 //! server calls periodically. Held JoinGroup/SyncGroup responses travel
 //! through oneshot channels.
 //!
-//! Settings that Kafka makes broker configs are constants here for now:
-//! `group.initial.rebalance.delay.ms` is 0 (Kafka: 3000), the offsets
-//! topic has [`OFFSETS_TOPIC_PARTITIONS`] partitions (Kafka: 50), and
-//! `offsets.retention.minutes` is 7 days as in Kafka.
+//! Kafka's coordinator broker configs (`group.initial.rebalance.delay.ms`,
+//! `offsets.retention.minutes`, the session timeout bounds, ...) come in
+//! a [`GroupConfig`] from the broker config; see its fields for fjord's
+//! defaults and where they differ from Kafka's.
 //!
 //! Durability: offset commits and group metadata are appended to the
 //! group's `__consumer_offsets` partition (keys/values in Kafka's schemas)
@@ -40,24 +40,10 @@ use fjord_protocol::records::{BatchBuilder, BatchIter};
 use fjord_protocol::{Decode, ErrorCode};
 use tokio::sync::oneshot;
 
+pub use crate::config::GroupConfig;
 use crate::partition::Partition;
 
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
-/// Kafka's `offsets.topic.num.partitions` defaults to 50; one node needs
-/// far fewer, and each partition is a directory with open files.
-pub const OFFSETS_TOPIC_PARTITIONS: i32 = 8;
-/// Kafka's `group.initial.rebalance.delay.ms` is 3000; fjord uses 0 so a
-/// lone consumer starts at once. (A constant until BrokerConfig has it.)
-pub const INITIAL_REBALANCE_DELAY_MS: i64 = 0;
-/// `offsets.retention.minutes` (7 days).
-pub const OFFSETS_RETENTION_MS: i64 = 7 * 24 * 60 * 60 * 1000;
-/// `offsets.retention.check.interval.ms`.
-pub const OFFSETS_RETENTION_CHECK_MS: i64 = 600_000;
-/// `group.min.session.timeout.ms` / `group.max.session.timeout.ms`.
-pub const MIN_SESSION_TIMEOUT_MS: i32 = 6000;
-pub const MAX_SESSION_TIMEOUT_MS: i32 = 1_800_000;
-/// `offset.metadata.max.bytes`.
-pub const OFFSET_METADATA_MAX_BYTES: usize = 4096;
 /// Kafka's `NewMemberJoinTimeoutMs`: a new member's JoinGroup is held at
 /// most this long.
 const NEW_MEMBER_JOIN_TIMEOUT_MS: i64 = 300_000;
@@ -470,6 +456,7 @@ pub struct MemberSummary {
 
 #[derive(Default)]
 pub struct GroupCoordinator {
+    config: GroupConfig,
     groups: Mutex<HashMap<String, Group>>,
     /// KIP-848 consumer groups (`consumer/`); lock it before `groups`.
     consumer: consumer::ConsumerGroups,
@@ -497,6 +484,17 @@ fn random_member_suffix() -> String {
 impl GroupCoordinator {
     pub fn new() -> GroupCoordinator {
         GroupCoordinator::default()
+    }
+
+    pub fn with_config(config: GroupConfig) -> GroupCoordinator {
+        GroupCoordinator {
+            config,
+            ..GroupCoordinator::default()
+        }
+    }
+
+    pub fn config(&self) -> &GroupConfig {
+        &self.config
     }
 
     /// Replays `__consumer_offsets` (its partitions, in order) into memory.
@@ -662,8 +660,8 @@ impl GroupCoordinator {
                 None,
             );
         }
-        if a.session_timeout_ms < MIN_SESSION_TIMEOUT_MS
-            || a.session_timeout_ms > MAX_SESSION_TIMEOUT_MS
+        if a.session_timeout_ms < self.config.min_session_timeout_ms
+            || a.session_timeout_ms > self.config.max_session_timeout_ms
         {
             return (
                 Reply::Now(join_error(&a.member_id, ErrorCode::InvalidSessionTimeout)),
@@ -955,7 +953,7 @@ impl GroupCoordinator {
         g.sync_deadline = None;
         let timeout = g.rebalance_timeout();
         if g.state == GroupState::Empty {
-            let delay = INITIAL_REBALANCE_DELAY_MS.min(timeout);
+            let delay = self.config.initial_rebalance_delay_ms.min(timeout);
             g.join_deadline = Some(now + delay);
             g.initial_delay_remaining = Some((timeout - delay).max(0));
             g.new_member_added = false;
@@ -985,7 +983,7 @@ impl GroupCoordinator {
         if let Some(remaining) = g.initial_delay_remaining {
             // InitialDelayedJoin: wait longer while new members keep coming.
             if g.new_member_added && remaining > 0 {
-                let delay = INITIAL_REBALANCE_DELAY_MS.min(remaining);
+                let delay = self.config.initial_rebalance_delay_ms.min(remaining);
                 g.new_member_added = false;
                 g.join_deadline = Some(now + delay);
                 g.initial_delay_remaining = Some((remaining - delay).max(0));
@@ -1344,7 +1342,7 @@ impl GroupCoordinator {
         let mut accepted = Vec::new();
         for o in offsets {
             let meta = o.metadata.clone().unwrap_or_default();
-            if meta.len() > OFFSET_METADATA_MAX_BYTES {
+            if meta.len() > self.config.offset_metadata_max_bytes {
                 errors.push(ErrorCode::OffsetMetadataTooLarge);
                 continue;
             }
@@ -1623,7 +1621,7 @@ impl GroupCoordinator {
                 if *last == 0 {
                     *last = now;
                     false
-                } else if now - *last >= OFFSETS_RETENTION_CHECK_MS {
+                } else if now - *last >= self.config.offsets_retention_check_interval_ms {
                     *last = now;
                     true
                 } else {
@@ -1665,7 +1663,9 @@ impl GroupCoordinator {
                 .offsets
                 .iter()
                 .filter(|((t, _), _)| !matches!(&subscribed, Some(s) if s.contains(t)))
-                .filter(|(_, o)| o.commit_timestamp.max(base_state) + OFFSETS_RETENTION_MS <= now)
+                .filter(|(_, o)| {
+                    o.commit_timestamp.max(base_state) + self.config.offsets_retention_ms <= now
+                })
                 .map(|(k, _)| k.clone())
                 .collect();
             let mut records: Vec<(Bytes, Option<Bytes>)> = old

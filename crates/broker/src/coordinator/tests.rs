@@ -3,6 +3,8 @@
 use super::*;
 
 const T0: i64 = 1_000_000;
+const RETENTION_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+const RETENTION_CHECK_MS: i64 = 600_000;
 
 fn args(group: &str, member: &str, protocols: &[&str]) -> JoinArgs {
     JoinArgs {
@@ -496,6 +498,78 @@ fn pending_member_expires_and_leader_sync_timeout() {
 }
 
 #[test]
+fn default_config_is_kafkas_but_no_initial_delay() {
+    let c = GroupCoordinator::new().config().clone();
+    assert_eq!(c.offsets_retention_ms, RETENTION_MS);
+    assert_eq!(c.offsets_retention_check_interval_ms, RETENTION_CHECK_MS);
+    assert_eq!(c.initial_rebalance_delay_ms, 0);
+    assert_eq!(c.offsets_topic_num_partitions, 8);
+    assert_eq!(
+        (c.min_session_timeout_ms, c.max_session_timeout_ms),
+        (6000, 1_800_000)
+    );
+    assert_eq!(c.offset_metadata_max_bytes, 4096);
+}
+
+#[test]
+fn configured_initial_rebalance_delay_holds_the_first_join() {
+    let c = GroupCoordinator::with_config(GroupConfig {
+        initial_rebalance_delay_ms: 3000,
+        ..GroupConfig::default()
+    });
+    let (a, reply) = join_new(&c, "g", &["range"], T0);
+    let mut rx = pending(reply);
+    c.tick(T0 + 2999);
+    assert!(rx.try_recv().is_err(), "answered before the delay");
+    // A member arriving during the delay extends it (up to the rebalance
+    // timeout) and joins the same generation.
+    let (b, b_reply) = join_new(&c, "g", &["range"], T0 + 2999);
+    let mut b_rx = pending(b_reply);
+    c.tick(T0 + 3000);
+    assert!(
+        rx.try_recv().is_err(),
+        "a new member should extend the delay"
+    );
+    c.tick(T0 + 6000);
+    let ja = rx.try_recv().expect("answered after the delay");
+    let jb = b_rx.try_recv().expect("answered after the delay");
+    assert_eq!((ja.generation_id, jb.generation_id), (1, 1));
+    assert_eq!(ja.members.len() + jb.members.len(), 2);
+    assert_ne!(a, b);
+}
+
+#[test]
+fn configured_session_and_metadata_bounds() {
+    let c = GroupCoordinator::with_config(GroupConfig {
+        min_session_timeout_ms: 1000,
+        max_session_timeout_ms: 5000,
+        offset_metadata_max_bytes: 3,
+        ..GroupConfig::default()
+    });
+    let mut a = args("g", "", &["range"]);
+    a.session_timeout_ms = 10_000;
+    let r = now_reply(c.join(a, T0).0);
+    assert_eq!(r.error_code, ErrorCode::InvalidSessionTimeout.code());
+    let mut a = args("g", "", &["range"]);
+    a.session_timeout_ms = 1000;
+    a.require_known_member_id = false;
+    let r = now_reply(c.join(a, T0).0);
+    assert_eq!(r.error_code, 0);
+    let commit = |meta: &str| OffsetToCommit {
+        topic: "t".into(),
+        partition: 0,
+        offset: 1,
+        leader_epoch: -1,
+        metadata: Some(meta.into()),
+    };
+    let (errs, _) = c.commit_offsets("h", -1, "", None, &[commit("abc"), commit("abcd")], T0);
+    assert_eq!(
+        errs,
+        vec![ErrorCode::None, ErrorCode::OffsetMetadataTooLarge]
+    );
+}
+
+#[test]
 fn offsets_expire_for_empty_groups() {
     let c = GroupCoordinator::new();
     c.commit_offsets(
@@ -513,9 +587,9 @@ fn offsets_expire_for_empty_groups() {
         T0,
     );
     c.tick(T0);
-    c.tick(T0 + OFFSETS_RETENTION_CHECK_MS);
+    c.tick(T0 + RETENTION_CHECK_MS);
     assert_eq!(c.group_state("g"), Some(GroupState::Empty));
-    c.tick(T0 + OFFSETS_RETENTION_MS + 2 * OFFSETS_RETENTION_CHECK_MS);
+    c.tick(T0 + RETENTION_MS + 2 * RETENTION_CHECK_MS);
     assert_eq!(c.group_state("g"), None);
 }
 
@@ -610,7 +684,7 @@ fn unsubscribed_offsets_of_active_groups_expire() {
     let (errs, _) = c.commit_offsets("g", 1, &id, None, &[o("t"), o("old")], T0);
     assert_eq!(errs, vec![ErrorCode::None, ErrorCode::None]);
     c.tick(T0);
-    let later = T0 + OFFSETS_RETENTION_MS + 1;
+    let later = T0 + RETENTION_MS + 1;
     assert_eq!(c.heartbeat("g", 1, &id, None, later), ErrorCode::None);
     c.tick(later);
     assert_eq!(c.group_state("g"), Some(GroupState::Stable));

@@ -24,6 +24,17 @@ fn check(state: &BrokerState, t: &CreatePartitionsTopic) -> Result<Arc<Topic>, C
             format!("The topic '{}' does not exist.", t.name),
         ));
     };
+    if topic.internal {
+        // A group's offsets partition is a hash of its id modulo the count:
+        // growing __consumer_offsets would strand every group's state.
+        return Err(ConfigError::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "Topic {} is an internal topic; its partitions cannot be changed.",
+                t.name
+            ),
+        ));
+    }
     let current = topic.partitions.len() as i32;
     if t.count < current {
         return Err(ConfigError::new(

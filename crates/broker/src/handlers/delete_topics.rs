@@ -9,13 +9,9 @@ use fjord_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse};
 use fjord_protocol::{ErrorCode, Uuid};
 
 use super::RequestCtx;
-use crate::state::BrokerState;
+use crate::state::{is_internal_topic, BrokerState};
 
 crate::handler!(DeleteTopics, 0, 6);
-
-/// Kafka's own internal topics (`Topic.isInternal`); they cannot be
-/// deleted. Other `__` names are ordinary topics here.
-const PROTECTED: &[&str] = &["__consumer_offsets", "__transaction_state"];
 
 fn result(
     name: Option<String>,
@@ -124,7 +120,7 @@ async fn handle(
             ));
             continue;
         }
-        if PROTECTED.contains(&topic.name.as_str()) {
+        if is_internal_topic(&topic.name) {
             responses.push(result(
                 name,
                 id,

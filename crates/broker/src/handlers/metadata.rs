@@ -12,7 +12,7 @@ use fjord_protocol::{ErrorCode, Uuid};
 
 use super::RequestCtx;
 use crate::config::split_host_port;
-use crate::state::{validate_topic_name, BrokerState, Topic};
+use crate::state::{is_internal_topic, validate_topic_name, BrokerState, Topic};
 
 crate::handler!(Metadata, 0, 12);
 
@@ -60,7 +60,7 @@ pub async fn auto_create(state: &BrokerState, name: &str) -> Result<Arc<Topic>, 
     if validate_topic_name(name).is_err() {
         return Err(ErrorCode::InvalidTopicException);
     }
-    if name.starts_with("__") {
+    if is_internal_topic(name) {
         // Internal topics are never auto-created on a client's behalf.
         return Err(ErrorCode::UnknownTopicOrPartition);
     }
