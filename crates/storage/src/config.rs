@@ -278,7 +278,8 @@ impl LogConfig {
             CLEANUP_POLICY => self.cleanup_policy.name().to_string(),
             FILE_DELETE_DELAY_MS => self.file_delete_delay_ms.to_string(),
             DELETE_RETENTION_MS => self.delete_retention_ms.to_string(),
-            MIN_CLEANABLE_DIRTY_RATIO => self.min_cleanable_dirty_ratio.to_string(),
+            // Debug keeps the ".0" of whole numbers, as Kafka (Java) prints doubles.
+            MIN_CLEANABLE_DIRTY_RATIO => format!("{:?}", self.min_cleanable_dirty_ratio),
             MIN_COMPACTION_LAG_MS => self.min_compaction_lag_ms.to_string(),
             MAX_COMPACTION_LAG_MS => self.max_compaction_lag_ms.to_string(),
             _ => return None,
@@ -418,6 +419,8 @@ mod tests {
         assert!(c.set(MIN_CLEANABLE_DIRTY_RATIO, "0.01").unwrap());
         assert_eq!(c.min_cleanable_dirty_ratio, 0.01);
         assert_eq!(c.get(MIN_CLEANABLE_DIRTY_RATIO).as_deref(), Some("0.01"));
+        assert!(c.set(MIN_CLEANABLE_DIRTY_RATIO, "1").unwrap());
+        assert_eq!(c.get(MIN_CLEANABLE_DIRTY_RATIO).as_deref(), Some("1.0"));
         assert!(c.set(MIN_CLEANABLE_DIRTY_RATIO, "1.5").is_err());
         assert!(c.set(MIN_CLEANABLE_DIRTY_RATIO, "NaN").is_err());
         assert!(c.set(MAX_COMPACTION_LAG_MS, "0").is_err());
