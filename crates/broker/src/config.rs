@@ -19,6 +19,13 @@ pub const BROKER_TO_TOPIC: &[(&str, &str)] = &[
     ("log.message.timestamp.type", "message.timestamp.type"),
     ("log.cleanup.policy", "cleanup.policy"),
     ("log.segment.delete.delay.ms", "file.delete.delay.ms"),
+    ("log.cleaner.delete.retention.ms", "delete.retention.ms"),
+    (
+        "log.cleaner.min.cleanable.ratio",
+        "min.cleanable.dirty.ratio",
+    ),
+    ("log.cleaner.min.compaction.lag.ms", "min.compaction.lag.ms"),
+    ("log.cleaner.max.compaction.lag.ms", "max.compaction.lag.ms"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +58,15 @@ pub struct BrokerConfig {
     pub retention_check_interval_ms: u64,
     /// `delete.topic.enable`.
     pub delete_topic_enable: bool,
+    /// `log.cleaner.enable`: whether the log cleaner compacts topics whose
+    /// `cleanup.policy` includes `compact`.
+    pub log_cleaner_enable: bool,
+    /// `log.cleaner.backoff.ms`: how often the log cleaner looks for logs
+    /// to compact.
+    pub log_cleaner_backoff_ms: u64,
+    /// `offsets.topic.segment.bytes`: `segment.bytes` of `__consumer_offsets`
+    /// when it is created.
+    pub offsets_topic_segment_bytes: i32,
     /// Defaults for every topic's log config.
     pub log: LogConfig,
     /// The consumer group coordinator's settings.
@@ -77,6 +93,9 @@ impl Default for BrokerConfig {
             socket_request_max_bytes: 100 * 1024 * 1024,
             retention_check_interval_ms: 300_000,
             delete_topic_enable: true,
+            log_cleaner_enable: true,
+            log_cleaner_backoff_ms: 15_000,
+            offsets_topic_segment_bytes: 100 * 1024 * 1024,
             log: LogConfig::default(),
             group: GroupConfig::default(),
             consumer_group: Default::default(),
@@ -183,6 +202,21 @@ impl BrokerConfig {
                 let n = parse_i64(value)?;
                 self.slow_request_ms =
                     u64::try_from(n).map_err(|_| invalid(format!("{n} must not be negative")))?;
+            }
+            "log.cleaner.enable" => self.log_cleaner_enable = parse_bool(value).map_err(invalid)?,
+            "log.cleaner.backoff.ms" => {
+                let n = parse_i64(value)?;
+                if n < 1 {
+                    return Err(invalid(format!("{n} must be positive")));
+                }
+                self.log_cleaner_backoff_ms = n as u64;
+            }
+            "offsets.topic.segment.bytes" => {
+                let n = parse_i64(value)?;
+                self.offsets_topic_segment_bytes = i32::try_from(n)
+                    .ok()
+                    .filter(|n| *n >= 14)
+                    .ok_or_else(|| invalid(format!("{n} is not between 14 and 2147483647")))?;
             }
             "log.retention.hours" => {
                 return self.set(
@@ -327,6 +361,29 @@ mod tests {
         assert!(!c.set("no.such.key", "1").unwrap());
         assert!(c.set("num.partitions", "zero").is_err());
         assert!(c.set("log.segment.bytes", "-5").is_err());
+    }
+
+    #[test]
+    fn cleaner_settings() {
+        let mut c = BrokerConfig::default();
+        assert!(c.log_cleaner_enable);
+        assert_eq!(c.log_cleaner_backoff_ms, 15_000);
+        assert_eq!(c.offsets_topic_segment_bytes, 104_857_600);
+        assert!(c.set("log.cleaner.backoff.ms", "200").unwrap());
+        assert!(c.set("log.cleaner.enable", "false").unwrap());
+        assert!(c.set("offsets.topic.segment.bytes", "4096").unwrap());
+        assert!(c.set("log.cleaner.min.cleanable.ratio", "0.1").unwrap());
+        assert!(c.set("log.cleaner.delete.retention.ms", "1000").unwrap());
+        assert_eq!(
+            (c.log_cleaner_backoff_ms, c.log_cleaner_enable),
+            (200, false)
+        );
+        assert_eq!(c.offsets_topic_segment_bytes, 4096);
+        assert_eq!(c.log.min_cleanable_dirty_ratio, 0.1);
+        assert_eq!(c.log.delete_retention_ms, 1000);
+        assert!(c.set("log.cleaner.backoff.ms", "0").is_err());
+        assert!(c.set("offsets.topic.segment.bytes", "10").is_err());
+        assert!(c.set("log.cleaner.min.cleanable.ratio", "2").is_err());
     }
 
     #[test]

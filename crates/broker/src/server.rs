@@ -1,5 +1,6 @@
 //! Starts the broker: opens the data directory, binds the Kafka and HTTP
-//! listeners, runs background tasks (retention, periodic flush), and shuts
+//! listeners, runs background tasks (retention, periodic flush, the log
+//! cleaner), and shuts
 //! down cleanly: stop accepting, let connections finish what they were
 //! answering, then sync and close every log.
 
@@ -132,6 +133,13 @@ fn http_listener_addr(addr: &str) -> std::net::SocketAddr {
 
 /// Retention and page-cache flushing, on their configured intervals.
 async fn background_tasks(state: Arc<BrokerState>, mut stop: watch::Receiver<bool>) {
+    // The cleaner may rewrite segments for a while: its own task, so the
+    // ticks below keep their pace.
+    let cleaner = state
+        .config
+        .log_cleaner_enable
+        .then(|| tokio::spawn(log_cleaner(state.clone(), stop.clone())));
+    let _abort_cleaner = AbortOnDrop(cleaner);
     let retention_every = Duration::from_millis(state.config.retention_check_interval_ms);
     let mut retention = tokio::time::interval(retention_every);
     let mut flush = tokio::time::interval(Duration::from_millis(1000));
@@ -152,6 +160,74 @@ async fn background_tasks(state: Arc<BrokerState>, mut stop: watch::Receiver<boo
                 let _ = tokio::task::spawn_blocking(move || periodic_flush(&st)).await;
             }
             _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Aborts a task when dropped (when the background tasks are aborted).
+struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(t) = &self.0 {
+            t.abort();
+        }
+    }
+}
+
+/// The log cleaner: every `log.cleaner.backoff.ms`, compacts each
+/// partition whose `cleanup.policy` includes `compact` and is due (see
+/// `fjord_storage::Log::compact`), one partition at a time.
+async fn log_cleaner(state: Arc<BrokerState>, mut stop: watch::Receiver<bool>) {
+    let every = Duration::from_millis(state.config.log_cleaner_backoff_ms);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let st = state.clone();
+                let _ = tokio::task::spawn_blocking(move || clean_logs(&st)).await;
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+fn clean_logs(state: &BrokerState) {
+    for t in state.all_topics() {
+        if !t.log_config.cleanup_policy.compacts() {
+            continue;
+        }
+        for p in &t.partitions {
+            let started = std::time::Instant::now();
+            match p.log.compact(crate::handlers::now_ms()) {
+                Ok(s) if s.changed_log() => tracing::info!(
+                    topic = %t.name,
+                    partition = p.index,
+                    segments_before = s.segments_before,
+                    segments_after = s.segments_after,
+                    bytes_before = s.bytes_before,
+                    bytes_after = s.bytes_after,
+                    records_before = s.records_before,
+                    records_after = s.records_after,
+                    tombstones_removed = s.tombstones_removed,
+                    dirty_ratio = s.dirty_ratio,
+                    cleaned_up_to = s.cleaned_up_to,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "log cleaner compacted a partition"
+                ),
+                Ok(s) if s.ran => tracing::debug!(
+                    topic = %t.name,
+                    partition = p.index,
+                    dirty_ratio = s.dirty_ratio,
+                    groups_skipped = s.groups_skipped,
+                    "log cleaner ran; nothing to remove"
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(topic = %t.name, partition = p.index, error = %e, "log cleaner failed")
+                }
+            }
         }
     }
 }

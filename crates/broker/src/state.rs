@@ -198,7 +198,10 @@ impl BrokerState {
             None => {
                 let configs = BTreeMap::from([
                     ("cleanup.policy".to_string(), "compact".to_string()),
-                    ("segment.bytes".to_string(), "104857600".to_string()),
+                    (
+                        "segment.bytes".to_string(),
+                        self.config.offsets_topic_segment_bytes.to_string(),
+                    ),
                 ]);
                 let partitions = self.config.group.offsets_topic_num_partitions;
                 self.create_topic(OFFSETS_TOPIC, partitions, configs)?

@@ -6,8 +6,8 @@
 //! Topic configs come in three kinds:
 //! - storage's [`LogConfig`] names, which change how the log behaves;
 //! - Kafka configs accepted and persisted as topic overrides but with no
-//!   effect on a single-node broker without compaction
-//!   (`min.insync.replicas`, `delete.retention.ms`, ...);
+//!   effect on a single-node broker (`min.insync.replicas`,
+//!   `preallocate`, ...);
 //! - configs fixed at one value (`compression.type=producer`,
 //!   `remote.storage.enable=false`, ...): described as read-only, setting
 //!   them to their fixed value is accepted, anything else is INVALID_CONFIG.
@@ -83,10 +83,6 @@ fn v_long_ge0(v: &str) -> Result<(), String> {
     long_at_least(0)(v)
 }
 
-fn v_long_ge1(v: &str) -> Result<(), String> {
-    long_at_least(1)(v)
-}
-
 fn v_int_ge1(v: &str) -> Result<(), String> {
     int_at_least(1)(v)
 }
@@ -99,14 +95,6 @@ fn v_bool(v: &str) -> Result<(), String> {
     match v.trim().to_ascii_lowercase().as_str() {
         "true" | "false" => Ok(()),
         _ => Err("Expected value to be either true or false".to_string()),
-    }
-}
-
-fn v_ratio(v: &str) -> Result<(), String> {
-    match v.trim().parse::<f64>() {
-        Ok(x) if (0.0..=1.0).contains(&x) => Ok(()),
-        Ok(_) => Err("Value must be between 0 and 1".to_string()),
-        Err(_) => Err("Not a number of type DOUBLE".to_string()),
     }
 }
 
@@ -140,7 +128,7 @@ const TOPIC_CONFIGS: &[TopicDef] = &[
         default: "",
         broker: Some("log.cleanup.policy"),
         doc: "A list of \"delete\" and/or \"compact\". \"delete\" discards old segments by time or size; \
-              fjord stores \"compact\" but does not compact.",
+              \"compact\" lets the log cleaner keep only the latest record of each key.",
     },
     TopicDef {
         name: "compression.type",
@@ -152,11 +140,11 @@ const TOPIC_CONFIGS: &[TopicDef] = &[
     },
     TopicDef {
         name: "delete.retention.ms",
-        kind: Kind::Stored(v_long_ge0),
+        kind: Kind::Log,
         ty: TYPE_LONG,
-        default: "86400000",
+        default: "",
         broker: Some("log.cleaner.delete.retention.ms"),
-        doc: "How long delete tombstones are kept on compacted topics (stored; fjord does not compact).",
+        doc: "How long delete tombstones are kept on compacted topics after the cleaner first sees them.",
     },
     TopicDef {
         name: "file.delete.delay.ms",
@@ -226,11 +214,12 @@ const TOPIC_CONFIGS: &[TopicDef] = &[
     },
     TopicDef {
         name: "max.compaction.lag.ms",
-        kind: Kind::Stored(v_long_ge1),
+        kind: Kind::Log,
         ty: TYPE_LONG,
-        default: LONG_MAX,
+        default: "",
         broker: Some("log.cleaner.max.compaction.lag.ms"),
-        doc: "The longest a message stays uncompacted (stored; fjord does not compact).",
+        doc: "Compact regardless of the dirty ratio once the oldest uncompacted record is this old \
+              (the active segment is not rolled for it).",
     },
     TopicDef {
         name: "max.message.bytes",
@@ -266,19 +255,19 @@ const TOPIC_CONFIGS: &[TopicDef] = &[
     },
     TopicDef {
         name: "min.cleanable.dirty.ratio",
-        kind: Kind::Stored(v_ratio),
+        kind: Kind::Log,
         ty: TYPE_DOUBLE,
-        default: "0.5",
+        default: "",
         broker: Some("log.cleaner.min.cleanable.ratio"),
-        doc: "How dirty a log must be before compaction (stored; fjord does not compact).",
+        doc: "Compact once the uncompacted part is more than this fraction of the cleanable log.",
     },
     TopicDef {
         name: "min.compaction.lag.ms",
-        kind: Kind::Stored(v_long_ge0),
+        kind: Kind::Log,
         ty: TYPE_LONG,
-        default: "0",
+        default: "",
         broker: Some("log.cleaner.min.compaction.lag.ms"),
-        doc: "The shortest a message stays uncompacted (stored; fjord does not compact).",
+        doc: "The shortest a message stays uncompacted.",
     },
     TopicDef {
         name: "min.insync.replicas",
@@ -714,6 +703,27 @@ pub fn describe_broker(broker: &BrokerConfig) -> Vec<Described> {
             "The data directory.",
         ),
         (
+            "log.cleaner.backoff.ms".into(),
+            TYPE_LONG,
+            broker.log_cleaner_backoff_ms.to_string(),
+            defaults.log_cleaner_backoff_ms.to_string(),
+            "How often the log cleaner looks for compacted topics to clean.",
+        ),
+        (
+            "log.cleaner.enable".into(),
+            TYPE_BOOLEAN,
+            broker.log_cleaner_enable.to_string(),
+            defaults.log_cleaner_enable.to_string(),
+            "Whether the log cleaner compacts topics with cleanup.policy=compact.",
+        ),
+        (
+            "offsets.topic.segment.bytes".into(),
+            TYPE_INT,
+            broker.offsets_topic_segment_bytes.to_string(),
+            defaults.offsets_topic_segment_bytes.to_string(),
+            "segment.bytes of __consumer_offsets when it is created.",
+        ),
+        (
             "log.retention.check.interval.ms".into(),
             TYPE_LONG,
             broker.retention_check_interval_ms.to_string(),
@@ -836,6 +846,26 @@ mod tests {
         .unwrap();
         assert_eq!(log.retention_ms, 1000);
 
+        let log = validate_topic_configs(
+            &broker,
+            &overrides(&[
+                ("cleanup.policy", "compact"),
+                ("min.cleanable.dirty.ratio", "0.01"),
+                ("delete.retention.ms", "100"),
+                ("min.compaction.lag.ms", "5"),
+            ]),
+        )
+        .unwrap();
+        assert!(log.cleanup_policy.compacts());
+        assert_eq!(log.min_cleanable_dirty_ratio, 0.01);
+        assert_eq!(log.delete_retention_ms, 100);
+        assert_eq!(log.min_compaction_lag_ms, 5);
+        assert!(validate_topic_configs(
+            &broker,
+            &overrides(&[("min.cleanable.dirty.ratio", "1.5")])
+        )
+        .is_err());
+
         let e =
             validate_topic_configs(&broker, &overrides(&[("no.such.config", "1")])).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidConfig);
@@ -906,6 +936,13 @@ mod tests {
             )
         );
 
+        let ratio = get("min.cleanable.dirty.ratio");
+        assert_eq!(ratio.value.as_deref(), Some("0.5"));
+        assert!(ratio.is_default());
+        assert_eq!(
+            get("delete.retention.ms").value.as_deref(),
+            Some("86400000")
+        );
         let cleanup = get("cleanup.policy");
         assert_eq!(cleanup.value.as_deref(), Some("delete"));
         assert_eq!(cleanup.source, SOURCE_DEFAULT);
