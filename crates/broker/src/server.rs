@@ -224,6 +224,8 @@ fn clean_logs(state: &BrokerState) {
                     "log cleaner ran; nothing to remove"
                 ),
                 Ok(_) => {}
+                // Deleted or closed (shutdown) meanwhile.
+                Err(fjord_storage::StorageError::Closed) => {}
                 Err(e) => {
                     tracing::warn!(topic = %t.name, partition = p.index, error = %e, "log cleaner failed")
                 }

@@ -69,7 +69,7 @@ use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -170,6 +170,9 @@ struct Filter<'a> {
     last_batches: &'a HashMap<i64, i64>,
     now_ms: i64,
     delete_retention_ms: i64,
+    /// The log's closed flag: a run stops once the log is closed or
+    /// deleted.
+    closed: &'a AtomicBool,
 }
 
 /// What becomes of one batch.
@@ -301,6 +304,13 @@ fn empty_batch(h: &BatchHeader) -> Result<Bytes> {
 }
 
 impl Filter<'_> {
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StorageError::Closed);
+        }
+        Ok(())
+    }
+
     /// Decides what becomes of the batch `raw` (whole, CRC checked).
     fn batch(&self, h: &BatchHeader, raw: &Bytes) -> Result<BatchResult> {
         let count = u64::try_from(h.record_count).unwrap_or(0);
@@ -601,12 +611,14 @@ impl GroupWriter {
 
     /// Appends the cleaned batches of `seg`.
     fn add(&mut self, seg: &Segment, filter: &Filter<'_>) -> Result<Counts> {
+        filter.check_open()?;
         let mut counts = Counts::default();
         self.segments += 1;
         if self.segments > 1 {
             self.changed = true;
         }
         for_each_batch(seg, |h, raw| {
+            filter.check_open()?;
             let r = filter.batch(h, &raw)?;
             counts.records_before += r.records_before;
             counts.records_after += r.records_after;
@@ -924,6 +936,7 @@ impl Log {
             last_batches: &last_batches,
             now_ms,
             delete_retention_ms: config.delete_retention_ms,
+            closed: &self.closed,
         };
         let mut horizon = HORIZON_NONE;
         let mut i = 0;

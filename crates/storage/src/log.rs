@@ -157,7 +157,7 @@ pub struct Log {
     sync_state: Mutex<SyncState>,
     sync_cond: Condvar,
     sync_count: AtomicU64,
-    closed: AtomicBool,
+    pub(crate) closed: AtomicBool,
     offline: Mutex<Option<String>>,
     last_flush_ms: AtomicI64,
     /// (value, wall ms) of the last high-watermark checkpoint written.
@@ -818,6 +818,22 @@ impl Log {
             .map(|(_, s)| s.clone())
     }
 
+    /// Where a read continues after finding nothing at or above its offset
+    /// in `s`: the next segment, unless the cleaner replaced `s` meanwhile
+    /// by a (merged) segment covering its offsets, which is then read.
+    pub(crate) fn next_segment_to_read(&self, s: &Arc<Segment>) -> Option<Arc<Segment>> {
+        let covering = self
+            .segments
+            .read()
+            .range(..=s.base_offset)
+            .next_back()
+            .map(|(_, c)| c.clone());
+        match covering {
+            Some(c) if !Arc::ptr_eq(&c, s) => Some(c),
+            _ => self.segment_after(s.base_offset),
+        }
+    }
+
     /// Reads whole batches starting with the one that contains
     /// `start_offset`, up to `max_bytes` (but at least one batch when
     /// `min_one_batch`, even a larger one, as KIP-74 wants), and only
@@ -871,7 +887,7 @@ impl Log {
         while let Some(s) = seg {
             let end = s.size();
             let Some((pos, h)) = s.find_batch(start_offset, end)? else {
-                seg = self.segment_after(s.base_offset);
+                seg = self.next_segment_to_read(&s);
                 continue;
             };
             if h.last_offset() >= limit {
@@ -1232,8 +1248,11 @@ impl Log {
     /// Removes the partition directory (topic deletion). The log is closed
     /// first; readers holding segment files keep reading them.
     pub fn delete(&self) -> Result<()> {
-        let _guard = self.writer.lock();
+        // A cleaner run stops at its next batch once the log is closed; wait
+        // for it so that it creates no file in the directory being removed.
         self.closed.store(true, Ordering::Release);
+        let _cleaner = self.cleaner.lock();
+        let _guard = self.writer.lock();
         fs::remove_dir_all(&self.dir).ctx(|| format!("remove {}", self.dir.display()))
     }
 }

@@ -562,11 +562,13 @@ fn retention_or_truncation_during_cleaning_wins() {
     log.truncate_to(25).unwrap();
     let map = OffsetMap::default();
     let last = HashMap::new();
+    let closed = AtomicBool::new(false);
     let filter = Filter {
         map: &map,
         last_batches: &last,
         now_ms: 0,
         delete_retention_ms: 0,
+        closed: &closed,
     };
     let mut gw = GroupWriter::new(d.path(), 0, 256).unwrap();
     for s in &group {
@@ -753,4 +755,46 @@ fn random_workloads_keep_the_latest_value_of_every_key() {
         assert!(left.is_empty(), "round {round}: tombstones left: {left:?}");
         assert!(odd_files(d.path()).is_empty());
     }
+}
+
+#[test]
+fn a_read_that_raced_a_swap_continues_in_the_merged_segment() {
+    let d = tempfile::tempdir().unwrap();
+    let log = crash_fixture(d.path());
+    let old = log.segments_snapshot();
+    assert!(log.compact(1000).unwrap().changed_log());
+    // The three sealed segments were merged into one at base 0. A reader
+    // that found nothing more in its copy of the old segment at base 10
+    // goes on in the merged segment covering those offsets, not in the
+    // segment after it.
+    assert_eq!(log.segment_base_offsets(), vec![0, 30]);
+    let next = log.next_segment_to_read(&old[1]).unwrap();
+    assert_eq!(next.base_offset, 0);
+    assert!(!Arc::ptr_eq(&next, &old[0]));
+    let again = log.next_segment_to_read(&next).unwrap();
+    assert_eq!(again.base_offset, 30);
+}
+
+#[test]
+fn deleting_a_log_stops_a_running_cleaner() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("t-0");
+    let log = Arc::new(Log::open(&dir, compact_config()).unwrap());
+    for i in 0..3000i64 {
+        put(&log, &format!("k{}", i % 50), Some("some value"), i);
+    }
+    let l = log.clone();
+    let cleaner = std::thread::spawn(move || {
+        let mut n = 0;
+        while l.compact(10_000).is_ok() {
+            n += 1;
+            std::thread::sleep(std::time::Duration::from_micros(100));
+        }
+        n
+    });
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    log.delete().unwrap();
+    assert!(!dir.exists());
+    cleaner.join().unwrap();
+    assert!(matches!(log.compact(20_000), Err(StorageError::Closed)));
 }
