@@ -1,5 +1,8 @@
 //! The `fjord` binary: `fjord broker` runs a broker with zero
-//! configuration; later subcommands are the operator CLI.
+//! configuration; `topic`, `produce`, `consume`, `group` and `cluster` are
+//! the operator CLI (see `cli/`), usable against any Kafka-compatible broker.
+
+mod cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +28,60 @@ struct Cli {
 enum Command {
     /// Run a single-node broker (creates and formats its data directory).
     Broker(BrokerArgs),
+    /// Create, list, describe, delete and alter topics.
+    Topic(cli::TopicArgs),
+    /// Produce records from stdin, one per line.
+    Produce(cli::ProduceArgs),
+    /// Print records of a topic, optionally as a consumer group member.
+    Consume(cli::ConsumeArgs),
+    /// List, describe, seek and delete consumer groups.
+    Group(cli::GroupArgs),
+    /// Show the cluster: id, controller, brokers, topics.
+    Cluster(cli::ClusterArgs),
+}
+
+/// Parses the command line. Help and version go to stdout as usual; any
+/// other parse error becomes one line on stderr and exit code 2.
+fn parse_cli() -> Result<Cli, ExitCode> {
+    use clap::error::ErrorKind;
+    match Cli::try_parse() {
+        Ok(cli) => Ok(cli),
+        Err(e) => match e.kind() {
+            ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                let _ = e.print();
+                Err(ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2)))
+            }
+            _ => {
+                let text = e.to_string();
+                // The first paragraph says what is wrong (clap may continue
+                // it on indented lines); the usage line names the command.
+                let reason: Vec<&str> = text
+                    .lines()
+                    .map(str::trim)
+                    .skip_while(|l| l.is_empty())
+                    .take_while(|l| !l.is_empty() && !l.starts_with("Usage:"))
+                    .collect();
+                let reason = reason.join(" ");
+                let reason = reason.strip_prefix("error: ").unwrap_or(&reason);
+                let command: Option<String> = text
+                    .lines()
+                    .find_map(|l| l.trim().strip_prefix("Usage: "))
+                    .map(|u| {
+                        u.split_whitespace()
+                            .take_while(|w| !w.starts_with(['-', '<', '[']))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    });
+                let usage = command
+                    .map(|c| format!(" (see {c} --help)"))
+                    .unwrap_or_default();
+                eprintln!("fjord: {}{usage}", cli::one_line(reason));
+                Err(ExitCode::from(2))
+            }
+        },
+    }
 }
 
 #[derive(clap::Args)]
@@ -124,51 +181,67 @@ async fn shutdown_signal() {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_logging(&cli.log_format);
-    match cli.command {
-        Command::Broker(args) => {
-            let config = match build_config(args) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("fjord: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("fjord: cannot start runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            let advertised = config.advertised().to_string();
-            let result = runtime.block_on(fjord_broker::run(config, shutdown_signal(), |s| {
-                tracing::info!(
-                    kafka = %s.kafka,
-                    http = %s.http,
-                    node_id = s.node_id,
-                    cluster_id = %s.cluster_id,
-                    data_dir = %s.data_dir.display(),
-                    "fjord is serving"
-                );
-                eprintln!(
-                    "\nfjord broker ready\n  kafka:     {advertised}\n  http:      http://{}/health\n  data dir:  {}\n  try:       echo hello | kcat -b {advertised} -P -t demo && kcat -b {advertised} -C -t demo -e\n",
-                    s.http,
-                    s.data_dir.display()
-                );
-            }));
-            match result {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    tracing::error!(error = %e, "broker failed");
-                    eprintln!("fjord: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+    let cli = match parse_cli() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    let cmd = match cli.command {
+        Command::Broker(args) => return run_broker(&cli.log_format, args),
+        Command::Topic(a) => cli::CliCommand::Topic(a),
+        Command::Produce(a) => cli::CliCommand::Produce(a),
+        Command::Consume(a) => cli::CliCommand::Consume(a),
+        Command::Group(a) => cli::CliCommand::Group(a),
+        Command::Cluster(a) => cli::CliCommand::Cluster(a),
+    };
+    // Operator commands keep their logs off unless FJORD_LOG asks for them,
+    // so that stderr carries only the one-line failure.
+    if std::env::var_os("FJORD_LOG").is_some() {
+        init_logging(&cli.log_format);
+    }
+    cli::run(cmd)
+}
+
+fn run_broker(log_format: &str, args: BrokerArgs) -> ExitCode {
+    init_logging(log_format);
+    let config = match build_config(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("fjord: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("fjord: cannot start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let advertised = config.advertised().to_string();
+    let result = runtime.block_on(fjord_broker::run(config, shutdown_signal(), |s| {
+        tracing::info!(
+            kafka = %s.kafka,
+            http = %s.http,
+            node_id = s.node_id,
+            cluster_id = %s.cluster_id,
+            data_dir = %s.data_dir.display(),
+            "fjord is serving"
+        );
+        eprintln!(
+            "\nfjord broker ready\n  kafka:     {advertised}\n  http:      http://{}/health\n  data dir:  {}\n  try:       echo hello | kcat -b {advertised} -P -t demo && kcat -b {advertised} -C -t demo -e\n",
+            s.http,
+            s.data_dir.display()
+        );
+    }));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "broker failed");
+            eprintln!("fjord: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -1,0 +1,429 @@
+//! `fjord consume TOPIC`: fetch from the chosen partitions (or, with
+//! `--group`, from the partitions the group assigns) and print each record.
+//! As a group member it heartbeats between fetches, commits what it has
+//! printed every few seconds and when it stops (count reached, end reached,
+//! Ctrl-C, closed stdout), then leaves the group.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use fjord_client::{
+    Client, ClientError, FetchOptions, GroupMember, GroupOptions, HeartbeatOutcome, OffsetSpec,
+    TopicInfo,
+};
+use fjord_protocol::ErrorCode;
+
+use super::format::render_record;
+use super::out::Out;
+use super::spec::FromSpec;
+use super::{connect, CliError, CliResult, ConsumeArgs};
+
+const COMMIT_INTERVAL: Duration = Duration::from_secs(5);
+/// Consecutive failed fetch rounds (broker restarting, leader moving)
+/// before giving up.
+const MAX_FETCH_FAILURES: u32 = 20;
+
+/// Start offsets for `partitions` according to `from`.
+pub async fn start_offsets(
+    client: &mut Client,
+    topic: &str,
+    partitions: &[i32],
+    from: FromSpec,
+    read_committed: bool,
+) -> Result<BTreeMap<i32, i64>, ClientError> {
+    if partitions.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let offsets = |m: BTreeMap<i32, (i64, i64)>| -> BTreeMap<i32, i64> {
+        m.into_iter().map(|(p, (o, _))| (p, o)).collect()
+    };
+    Ok(match from {
+        FromSpec::Start => offsets(
+            client
+                .list_offsets(topic, partitions, OffsetSpec::Earliest, read_committed)
+                .await?,
+        ),
+        FromSpec::End => offsets(
+            client
+                .list_offsets(topic, partitions, OffsetSpec::Latest, read_committed)
+                .await?,
+        ),
+        FromSpec::Offset(o) => partitions.iter().map(|&p| (p, o)).collect(),
+        FromSpec::Timestamp(ts) => {
+            let at = client
+                .list_offsets(topic, partitions, OffsetSpec::Timestamp(ts), read_committed)
+                .await?;
+            let ends = offsets(
+                client
+                    .list_offsets(topic, partitions, OffsetSpec::Latest, read_committed)
+                    .await?,
+            );
+            partitions
+                .iter()
+                .map(|&p| {
+                    let end = ends.get(&p).copied().unwrap_or(0);
+                    let o = at.get(&p).map_or(-1, |(o, _)| *o);
+                    (p, if o < 0 { end } else { o })
+                })
+                .collect()
+        }
+        FromSpec::BeforeEnd(n) | FromSpec::AfterStart(n) => {
+            let starts = offsets(
+                client
+                    .list_offsets(topic, partitions, OffsetSpec::Earliest, read_committed)
+                    .await?,
+            );
+            let ends = offsets(
+                client
+                    .list_offsets(topic, partitions, OffsetSpec::Latest, read_committed)
+                    .await?,
+            );
+            partitions
+                .iter()
+                .map(|&p| {
+                    let start = starts.get(&p).copied().unwrap_or(0);
+                    let end = ends.get(&p).copied().unwrap_or(start).max(start);
+                    let o = match from {
+                        FromSpec::BeforeEnd(_) => end.saturating_sub(n).max(start),
+                        _ => start.saturating_add(n).min(end),
+                    };
+                    (p, o)
+                })
+                .collect()
+        }
+    })
+}
+
+struct Group {
+    member: GroupMember,
+    /// What was last committed, to skip commits that change nothing.
+    committed: BTreeMap<i32, i64>,
+    last_commit: Instant,
+}
+
+struct Consumer {
+    client: Client,
+    topic: TopicInfo,
+    from: FromSpec,
+    read_committed: bool,
+    /// Next offset to fetch per partition.
+    positions: BTreeMap<i32, i64>,
+    /// Next offset after what has been printed (what a commit records).
+    consumed: BTreeMap<i32, i64>,
+    group: Option<Group>,
+}
+
+impl Consumer {
+    /// Joins (or rejoins) the group and positions the assigned partitions
+    /// at their committed offsets, or by `--from` where there is none.
+    async fn join(&mut self) -> Result<(), ClientError> {
+        let Some(g) = self.group.as_mut() else {
+            return Ok(());
+        };
+        let assignment = g.member.join(&mut self.client).await?;
+        let name = self.topic.name.clone();
+        let mut partitions: Vec<i32> = assignment
+            .iter()
+            .filter(|(t, _)| *t == name)
+            .flat_map(|(_, ps)| ps.iter().copied())
+            .collect();
+        partitions.sort_unstable();
+        partitions.dedup();
+        self.positions.clear();
+        self.consumed.clear();
+        g.committed.clear();
+        if partitions.is_empty() {
+            return Ok(());
+        }
+        let group_id = g.member.group().to_string();
+        let committed = self
+            .client
+            .committed_offsets(&group_id, Some(&[(name.clone(), partitions.clone())]))
+            .await?;
+        let mut missing = Vec::new();
+        for &p in &partitions {
+            match committed.iter().find(|o| o.partition == p && o.offset >= 0) {
+                Some(o) => {
+                    self.positions.insert(p, o.offset);
+                    g.committed.insert(p, o.offset);
+                }
+                None => missing.push(p),
+            }
+        }
+        if !missing.is_empty() {
+            // The partition count may have grown since we last looked.
+            self.topic = self.client.topic(&name).await?;
+            let starts = start_offsets(
+                &mut self.client,
+                &name,
+                &missing,
+                self.from,
+                self.read_committed,
+            )
+            .await?;
+            self.positions.extend(starts);
+        }
+        self.consumed = self.positions.clone();
+        Ok(())
+    }
+
+    /// Commits the printed positions if they moved. Errors that mean "the
+    /// group moved on" are left for the next heartbeat to act on.
+    async fn commit(&mut self) -> Result<(), ClientError> {
+        let Some(g) = self.group.as_mut() else {
+            return Ok(());
+        };
+        g.last_commit = Instant::now();
+        let changed: Vec<(String, i32, i64)> = self
+            .consumed
+            .iter()
+            .filter(|(p, o)| g.committed.get(p) != Some(o))
+            .map(|(p, o)| (self.topic.name.clone(), *p, *o))
+            .collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        match g.member.commit(&mut self.client, &changed).await {
+            Ok(()) => {
+                for (_, p, o) in changed {
+                    g.committed.insert(p, o);
+                }
+                Ok(())
+            }
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some(
+                        ErrorCode::RebalanceInProgress
+                            | ErrorCode::IllegalGeneration
+                            | ErrorCode::UnknownMemberId
+                    )
+                ) =>
+            {
+                eprintln!("fjord: offsets not committed, the group is rebalancing: {e}");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Heartbeats and periodic commits; rejoins when the group rebalances.
+    async fn group_upkeep(&mut self) -> Result<(), ClientError> {
+        let Some(g) = self.group.as_mut() else {
+            return Ok(());
+        };
+        let due = g.last_commit.elapsed() >= COMMIT_INTERVAL;
+        if g.member.heartbeat_if_due(&mut self.client).await? == HeartbeatOutcome::Rejoin {
+            self.commit().await?;
+            self.join().await?;
+        } else if due {
+            self.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Where to continue after OFFSET_OUT_OF_RANGE: the log start when the
+    /// position fell below it (retention), else the end.
+    async fn reset(
+        &mut self,
+        partition: i32,
+        position: i64,
+        log_start: i64,
+        end: i64,
+    ) -> Result<i64, ClientError> {
+        if log_start >= 0 && end >= 0 {
+            return Ok(if position < log_start { log_start } else { end });
+        }
+        let name = self.topic.name.clone();
+        let starts = self
+            .client
+            .list_offsets(
+                &name,
+                &[partition],
+                OffsetSpec::Earliest,
+                self.read_committed,
+            )
+            .await?;
+        let ends = self
+            .client
+            .list_offsets(&name, &[partition], OffsetSpec::Latest, self.read_committed)
+            .await?;
+        let start = starts.get(&partition).map_or(0, |(o, _)| *o);
+        let end = ends.get(&partition).map_or(start, |(o, _)| *o);
+        Ok(if position < start { start } else { end })
+    }
+}
+
+pub async fn run(args: ConsumeArgs) -> CliResult {
+    let mut client = connect(&args.conn).await?;
+    let topic = client.topic(&args.topic).await?;
+    let mut consumer = Consumer {
+        client,
+        topic,
+        from: args.from,
+        read_committed: args.read_committed,
+        positions: BTreeMap::new(),
+        consumed: BTreeMap::new(),
+        group: args.group.as_ref().map(|g| Group {
+            member: GroupMember::new(g, vec![args.topic.clone()], GroupOptions::default()),
+            committed: BTreeMap::new(),
+            last_commit: Instant::now(),
+        }),
+    };
+    if consumer.group.is_some() {
+        consumer.join().await?;
+    } else {
+        let partitions: Vec<i32> = if args.partitions.is_empty() {
+            consumer
+                .topic
+                .partitions
+                .iter()
+                .map(|p| p.partition)
+                .collect()
+        } else {
+            for &p in &args.partitions {
+                if consumer.topic.partition(p).is_none() {
+                    return Err(CliError::Failed(format!(
+                        "topic {} has no partition {p} (it has {})",
+                        args.topic,
+                        consumer.topic.partitions.len()
+                    )));
+                }
+            }
+            args.partitions.clone()
+        };
+        consumer.positions = start_offsets(
+            &mut consumer.client,
+            &args.topic,
+            &partitions,
+            args.from,
+            args.read_committed,
+        )
+        .await?;
+        consumer.consumed = consumer.positions.clone();
+    }
+    let result = consume_loop(&mut consumer, &args).await;
+    // Whatever ended the loop, record what was printed and leave the group.
+    let mut finish: CliResult = Ok(());
+    if consumer.group.is_some() {
+        if let Err(e) = consumer.commit().await {
+            finish = Err(CliError::Failed(format!("offsets not committed: {e}")));
+        }
+        if let Some(g) = consumer.group.as_mut() {
+            if let Err(e) = g.member.leave(&mut consumer.client).await {
+                tracing::debug!(error = %e, "leave group failed");
+            }
+        }
+    }
+    result.and(finish)
+}
+
+async fn consume_loop(c: &mut Consumer, args: &ConsumeArgs) -> CliResult {
+    let mut out = Out::new();
+    let opts = FetchOptions {
+        read_committed: args.read_committed,
+        ..Default::default()
+    };
+    let mut delivered: u64 = 0;
+    let mut failures: u32 = 0;
+    let mut buf = Vec::with_capacity(64 << 10);
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    loop {
+        if args.count.is_some_and(|n| delivered >= n) {
+            return out.flush();
+        }
+        c.group_upkeep().await?;
+        if c.positions.is_empty() {
+            // A group member without partitions waits for a rebalance.
+            if args.exit_at_end && c.group.is_none() {
+                return out.flush();
+            }
+            if super::out::stdout_closed() {
+                return Err(CliError::Quiet);
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(500)) => continue,
+                _ = &mut interrupted => return out.flush(),
+            }
+        }
+        let fetched = tokio::select! {
+            r = c.client.fetch(&c.topic, &c.positions, &opts) => r?,
+            _ = &mut interrupted => return out.flush(),
+        };
+        let mut at_end = true;
+        let mut round_failed = None;
+        for f in fetched {
+            let p = f.partition;
+            let Some(&position) = c.positions.get(&p) else {
+                continue;
+            };
+            if let Some(e) = f.error {
+                at_end = false;
+                match e.code() {
+                    Some(ErrorCode::OffsetOutOfRange) => {
+                        let end = if args.read_committed {
+                            f.last_stable_offset
+                        } else {
+                            f.high_watermark
+                        };
+                        let to = c.reset(p, position, f.log_start_offset, end).await?;
+                        eprintln!(
+                            "fjord: partition {}-{p}: offset {position} is out of range, continuing from {to}",
+                            c.topic.name
+                        );
+                        c.positions.insert(p, to);
+                    }
+                    _ if e.is_retriable() => round_failed = Some(e),
+                    _ => return Err(e.into()),
+                }
+                continue;
+            }
+            let total = f.records.len();
+            let mut printed = 0;
+            for r in &f.records {
+                if args.count.is_some_and(|n| delivered >= n) {
+                    break;
+                }
+                buf.clear();
+                render_record(&args.format, &c.topic.name, r, &mut buf);
+                out.bytes(&buf)?;
+                delivered += 1;
+                printed += 1;
+                c.consumed.insert(p, r.offset + 1);
+            }
+            if printed == total {
+                c.positions.insert(p, f.next_offset);
+                c.consumed.insert(p, f.next_offset);
+            }
+            let end = if args.read_committed {
+                f.last_stable_offset
+            } else {
+                f.high_watermark
+            };
+            if c.positions.get(&p).copied().unwrap_or(0) < end {
+                at_end = false;
+            }
+        }
+        out.flush()?;
+        if super::out::stdout_closed() {
+            return Err(CliError::Quiet);
+        }
+        if let Some(e) = round_failed {
+            failures += 1;
+            if failures >= MAX_FETCH_FAILURES {
+                return Err(e.into());
+            }
+            tracing::debug!(error = %e, failures, "fetch failed; refreshing metadata");
+            tokio::time::sleep(Duration::from_millis(200 * u64::from(failures.min(10)))).await;
+            if let Ok(t) = c.client.topic(&c.topic.name).await {
+                c.topic = t;
+            }
+            continue;
+        }
+        failures = 0;
+        if args.exit_at_end && at_end {
+            return out.flush();
+        }
+    }
+}
