@@ -171,12 +171,19 @@ def run_kafka_python(args, conf):
         raise Stop()
 
     signal.signal(signal.SIGTERM, on_term)
-    try:
-        for r in c:
-            emit(event="record", topic=r.topic, partition=r.partition, offset=r.offset, key=text(r.key),
-                 value=text(r.value))
-    except Stop:
-        pass
+    while True:
+        try:
+            for r in c:
+                emit(event="record", topic=r.topic, partition=r.partition, offset=r.offset, key=text(r.key),
+                     value=text(r.value))
+        except Stop:
+            break
+        except Exception as e:  # noqa: BLE001 - e.g. connection refused while the broker restarts
+            emit(event="error", name=type(e).__name__, fatal=False, message=str(e))
+            try:
+                time.sleep(0.2)
+            except Stop:
+                break
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     c.close()
     emit(event="closed")

@@ -442,23 +442,57 @@ def test_committed_offsets_survive_broker_restart(broker, client, restart):
     assert got == [(0, 29)]
 
 
-def test_live_member_keeps_consuming_across_broker_restart(broker, members):
-    """A member that stays up through a clean broker restart carries on: records produced
-    after the restart reach it, and it does not re-read what it committed before."""
+AUTO_COMMIT = {
+    "kafka-python": {"enable_auto_commit": True, "auto_commit_interval_ms": 200},
+    "aiokafka": {"enable_auto_commit": True, "auto_commit_interval_ms": 200},
+    "confluent": {"enable.auto.commit": True, "auto.commit.interval.ms": 200},
+}
+
+
+@pytest.mark.parametrize("restart", ["restart", "crash_restart"])
+@pytest.mark.parametrize("client", CLIENTS)
+def test_live_member_keeps_consuming_across_broker_restart(broker, members, client, restart):
+    """A member that stays up through a broker restart (clean or kill -9) carries on:
+    records produced after the restart reach it, none is lost or read twice."""
     bs = broker.bootstrap
     topic = create_topic(bs, 1)
     group = uid("live")
-    m = members("confluent", bs, group, [topic],
-                {"enable.auto.commit": True, "auto.commit.interval.ms": 200})
+    m = members(client, bs, group, [topic], AUTO_COMMIT[client])
     wait_rebalanced([m], [0], {(topic, 0)}, [1])
     before = produce_to_partitions(bs, topic, [0], 10, "before")
     wait_all_received([m], before)
     wait_until(lambda: committed("confluent", bs, group, topic, [0])[0][0] == 10, 20, 0.3, "auto commit of 10")
-    broker.restart()
+    getattr(broker, restart)()
     after = produce_to_partitions(bs, topic, [0], 10, "after")
     wait_all_received([m], after, timeout=60)
     values = received_values([m])
-    assert sorted(values) == sorted(before | after), "records lost or re-read across the broker restart"
+    assert sorted(values) == sorted(before | after), "records lost or read twice across the broker restart"
+    wait_until(lambda: committed("confluent", bs, group, topic, [0])[0][0] == 20, 30, 0.3, "auto commit of 20")
+
+
+def test_member_lost_with_the_broker_is_expired_after_restart(broker, members):
+    """The member and the broker are both killed; the group comes back from
+    __consumer_offsets with that member, which then misses its session timeout, and a
+    new member takes over, resuming at the committed offset."""
+    bs = broker.bootstrap
+    topic = create_topic(bs, 1)
+    group = uid("lost")
+    conf = {**AUTO_COMMIT["confluent"], **FAST_SESSION["confluent"]}
+    old = members("confluent", bs, group, [topic], conf, name="old")
+    wait_rebalanced([old], [0], {(topic, 0)}, [1])
+    first = produce_to_partitions(bs, topic, [0], 10, "one")
+    wait_all_received([old], first)
+    wait_until(lambda: committed("confluent", bs, group, topic, [0])[0][0] == 10, 20, 0.3, "auto commit of 10")
+    old.kill9()
+    broker.crash_restart()
+    t0 = time.monotonic()
+    new = members("confluent", bs, group, [topic], conf, name="new")
+    wait_rebalanced([new], [0], {(topic, 0)}, [1], timeout=60, what="new member after the old one expired")
+    took = time.monotonic() - t0
+    assert took >= 4.0, f"the loaded member should have held the group until its 6 s session expired ({took:.1f}s)"
+    second = produce_to_partitions(bs, topic, [0], 5, "two")
+    wait_all_received([new], second)
+    assert set(received_values([new])) == second, "the new member re-read committed records"
 
 
 # ---------------------------------------------------------------- cooperative / static
