@@ -54,16 +54,18 @@
 //!
 //! A group is written to `<base>.log.cleaned`, `<base>.index.cleaned` and
 //! `<base>.timeindex.cleaned` (base = the group's first segment) and
-//! fsynced, without the log's locks. The swap then runs under the append
-//! lock: it checks the group's segments are still in the log (retention or
-//! truncation may have removed them meanwhile; then the group is dropped),
-//! atomically writes the manifest `<base>.swap` listing the group's base
-//! offsets (the commit point), unlinks the old segments' files, renames the
-//! `.cleaned` files to their final names (indexes first, the log last),
-//! fsyncs the directory and removes the manifest. [`Log::open`] first
-//! finishes any swap whose manifest exists and deletes `.cleaned` files
-//! without one. Readers holding a [`crate::FileSlice`] of an old segment
-//! keep its open (unlinked) file and read the old bytes.
+//! fsynced, with the manifest `<base>.swap.tmp` listing the group's base
+//! offsets, all without the log's locks. The swap then runs under the
+//! append lock: it checks the group's segments are still in the log
+//! (retention or truncation may have removed them meanwhile; then the group
+//! is dropped), renames the manifest to `<base>.swap` and fsyncs the
+//! directory (the commit point), unlinks the old segments' files, renames
+//! the `.cleaned` files to their final names (indexes first, the log last)
+//! and fsyncs the directory again; the manifest is removed after the lock
+//! is released. [`Log::open`] first finishes any swap whose manifest
+//! exists and deletes `.cleaned` files without one. Readers holding a
+//! [`crate::FileSlice`] of an old segment keep its open (unlinked) file and
+//! read the old bytes.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -735,16 +737,17 @@ fn read_manifest(dir: &Path, name: &str) -> Result<Option<Vec<i64>>> {
     Ok(bases.ok().filter(|b| !b.is_empty()))
 }
 
-/// Completes the renames and unlinks of the swap of group `base` replacing
-/// `olds`. Idempotent: recovery may run it again after a crash.
+/// Completes the swap of group `base` replacing `olds` once its manifest
+/// is durable. Idempotent: recovery may run it again after a crash.
 fn complete_swap(dir: &Path, base: i64, olds: &[i64]) -> Result<()> {
-    complete_swap_steps(dir, base, olds, usize::MAX)
+    apply_swap(dir, base, olds, usize::MAX)?;
+    drop_manifest(dir, base)
 }
 
-/// [`complete_swap`], stopping after `steps` of its steps (unlink the old
-/// segments, rename the index, the time index, the log, drop the
-/// manifest): tests simulate crashes with it.
-fn complete_swap_steps(dir: &Path, base: i64, olds: &[i64], steps: usize) -> Result<()> {
+/// Unlinks the old segments, renames the cleaned files into place and
+/// fsyncs the directory; stops after `steps` of those steps (unlink, index,
+/// time index, log), which tests use to simulate crashes.
+fn apply_swap(dir: &Path, base: i64, olds: &[i64], steps: usize) -> Result<()> {
     if steps == 0 {
         return Ok(());
     }
@@ -777,12 +780,21 @@ fn complete_swap_steps(dir: &Path, base: i64, olds: &[i64], steps: usize) -> Res
             }
         }
     }
-    checkpoint::sync_dir(dir)?;
-    if steps <= 4 {
-        return Ok(());
-    }
+    checkpoint::sync_dir(dir)
+}
+
+/// The last step of a swap: the manifest goes.
+fn drop_manifest(dir: &Path, base: i64) -> Result<()> {
     remove_if_exists(&dir.join(swap_manifest_name(base)))?;
     checkpoint::sync_dir(dir)
+}
+
+/// Writes and fsyncs a file (the manifest, under a temporary name).
+fn write_synced(path: &Path, contents: &[u8]) -> Result<()> {
+    let mut f = create_file(path)?;
+    f.write_all(contents)
+        .and_then(|_| f.sync_all())
+        .ctx(|| format!("write {}", path.display()))
 }
 
 /// Run by [`Log::open`] before it lists segments: finishes every swap
@@ -1033,9 +1045,42 @@ impl Log {
 
     /// Replaces the segments of `group` by `cleaned` (see the module docs).
     /// `Ok(false)`: the log changed meanwhile and the group was dropped.
+    /// Appends wait for two directory fsyncs (commit, then the renames).
     fn swap_in(&self, group: &[Arc<Segment>], cleaned: CleanedGroup) -> Result<bool> {
         let dir = &self.dir;
         let base = cleaned.base;
+        let olds: Vec<i64> = group.iter().map(|s| s.base_offset).collect();
+        let manifest = dir.join(swap_manifest_name(base));
+        let manifest_tmp = dir.join(format!("{}.tmp", swap_manifest_name(base)));
+        let text: String = std::iter::once("0".to_string())
+            .chain(olds.iter().map(|b| b.to_string()))
+            .map(|l| l + "\n")
+            .collect();
+        let size = cleaned.size;
+        let prepared = write_synced(&manifest_tmp, text.as_bytes()).and_then(|_| {
+            Segment::from_cleaned(
+                dir,
+                base,
+                cleaned.log,
+                cleaned.size,
+                cleaned.index,
+                cleaned.time_index,
+                cleaned.max_timestamp,
+            )
+        });
+        let abandon = || {
+            discard_cleaned(dir, base);
+            if let Err(e) = remove_if_exists(&manifest_tmp) {
+                tracing::warn!("cannot remove a cleaner manifest: {e}");
+            }
+        };
+        let new = match prepared {
+            Ok(n) => n,
+            Err(e) => {
+                abandon();
+                return Err(e);
+            }
+        };
         let w = self.writer.lock();
         let still_there = {
             let segs = self.segments.read();
@@ -1045,43 +1090,27 @@ impl Log {
             })
         };
         if !still_there || self.check_writable().is_err() {
-            discard_cleaned(dir, base);
+            abandon();
             return Ok(false);
         }
-        let olds: Vec<i64> = group.iter().map(|s| s.base_offset).collect();
-        let new = Segment::from_cleaned(
-            dir,
-            base,
-            cleaned.log,
-            cleaned.size,
-            cleaned.index,
-            cleaned.time_index,
-            cleaned.max_timestamp,
-        );
-        let manifest: String = std::iter::once("0".to_string())
-            .chain(olds.iter().map(|b| b.to_string()))
-            .map(|l| l + "\n")
-            .collect();
-        let committed = new.and_then(|new| {
-            checkpoint::write_atomic(dir, &swap_manifest_name(base), manifest.as_bytes())?;
-            Ok(new)
-        });
-        let new = match committed {
-            Ok(n) => n,
-            Err(e) => {
-                discard_cleaned(dir, base);
-                let _ = remove_if_exists(&dir.join(swap_manifest_name(base)));
-                return Err(e);
-            }
-        };
-        // Committed: a failure from here on is finished by recovery.
+        if let Err(e) = fs::rename(&manifest_tmp, &manifest) {
+            abandon();
+            return Err(StorageError::io(
+                format!("rename {}", manifest_tmp.display()),
+                e,
+            ));
+        }
+        // Committed once the rename is durable; from here on a failure is
+        // finished by recovery (the cleaned files must stay).
         #[cfg(test)]
         if let Some(steps) = self.crash_swap_after.lock().take() {
-            let r = complete_swap_steps(dir, base, &olds, steps);
+            let r = checkpoint::sync_dir(dir).and_then(|_| apply_swap(dir, base, &olds, steps));
             self.go_offline(format!("simulated crash after {steps} swap steps: {r:?}"));
             return Err(StorageError::Offline("simulated crash".into()));
         }
-        if let Err(e) = complete_swap(dir, base, &olds) {
+        let applied =
+            checkpoint::sync_dir(dir).and_then(|_| apply_swap(dir, base, &olds, usize::MAX));
+        if let Err(e) = applied {
             self.go_offline(format!("cleaner swap of segment {base} failed: {e}"));
             return Err(e);
         }
@@ -1092,7 +1121,12 @@ impl Log {
         segs.insert(base, Arc::new(new));
         drop(segs);
         drop(w);
-        tracing::debug!(dir = %dir.display(), base, replaced = olds.len(), size = cleaned.size, "swapped in a cleaned segment");
+        // Outside the lock: the manifest is no longer needed (recovery
+        // would only redo what is done).
+        if let Err(e) = drop_manifest(dir, base) {
+            tracing::warn!(dir = %dir.display(), base, "cannot remove the cleaner manifest: {e}");
+        }
+        tracing::debug!(dir = %dir.display(), base, replaced = olds.len(), size, "swapped in a cleaned segment");
         Ok(true)
     }
 }

@@ -798,3 +798,69 @@ fn deleting_a_log_stops_a_running_cleaner() {
     cleaner.join().unwrap();
     assert!(matches!(log.compact(20_000), Err(StorageError::Closed)));
 }
+
+/// `cargo test --release -p fjord-storage --lib cleaner_throughput -- --ignored --nocapture`
+#[test]
+#[ignore = "benchmark"]
+fn cleaner_throughput() {
+    for codec in [Compression::None, Compression::Lz4] {
+        let d = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            segment_bytes: 16 << 20,
+            index_interval_bytes: 4096,
+            ..compact_config()
+        };
+        let log = Arc::new(Log::open(d.path(), config).unwrap());
+        let value = vec![b'v'; 100];
+        let value = std::str::from_utf8(&value).unwrap();
+        let keys: Vec<String> = (0..10_000).map(|k| format!("key-{k:05}")).collect();
+        for b in 0..4000usize {
+            let recs: Vec<(Option<&str>, Option<&str>, i64)> = (0..100)
+                .map(|i| {
+                    (
+                        Some(keys[(b * 100 + i) % keys.len()].as_str()),
+                        Some(value),
+                        1,
+                    )
+                })
+                .collect();
+            append(&log, kv_batch(codec, &recs), 1);
+        }
+        roll(&log);
+        let size = log.size_bytes();
+        // An appender measures how long its appends wait meanwhile.
+        let stop = Arc::new(AtomicBool::new(false));
+        let (l, st) = (log.clone(), stop.clone());
+        let appender = std::thread::spawn(move || {
+            let mut worst = std::time::Duration::ZERO;
+            let mut n = 0;
+            while !st.load(Ordering::Acquire) {
+                let t = std::time::Instant::now();
+                put(&l, "appender", Some("x"), 2);
+                worst = worst.max(t.elapsed());
+                n += 1;
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+            (worst, n)
+        });
+        let t = std::time::Instant::now();
+        let stats = log.compact(10_000).unwrap();
+        let took = t.elapsed();
+        stop.store(true, Ordering::Release);
+        let (worst, n) = appender.join().unwrap();
+        eprintln!(
+            "{codec:?}: {} records / {:.1} MiB in {} segments -> {} records / {:.2} MiB in {} segments: \
+             {:.2} s ({:.0} MiB/s, {:.1} M records/s); {n} concurrent appends, slowest {:.1} ms",
+            stats.records_before,
+            size as f64 / 1048576.0,
+            stats.segments_before,
+            stats.records_after,
+            stats.bytes_after as f64 / 1048576.0,
+            stats.segments_after,
+            took.as_secs_f64(),
+            size as f64 / 1048576.0 / took.as_secs_f64(),
+            stats.records_before as f64 / 1e6 / took.as_secs_f64(),
+            worst.as_secs_f64() * 1000.0,
+        );
+    }
+}
