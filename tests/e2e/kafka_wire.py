@@ -67,7 +67,7 @@ REQUIRED_APIS = {
     60: "DescribeCluster",
 }
 
-# Consumer-group APIs (issue 4); used to decide whether group tests can run.
+# Consumer-group APIs (issue 4); test_seeds.py fails if the broker does not advertise them.
 GROUP_APIS = {10: "FindCoordinator", 11: "JoinGroup", 12: "Heartbeat", 13: "LeaveGroup", 14: "SyncGroup",
               8: "OffsetCommit", 9: "OffsetFetch"}
 
