@@ -32,13 +32,20 @@
 //! records are decompressed, filtered and compressed again with the same
 //! codec), with the first timestamp, max timestamp (CreateTime), record
 //! count and CRC recomputed. A batch left without records is dropped,
-//! except the last batch of a producer id, kept as an empty batch (no
+//! except the last data batch of a producer id, kept as an empty batch (no
 //! records, same offsets and producer fields) so idempotent producer state
-//! survives, as Kafka does. Control batches are kept as they are, and
-//! transactional data is treated like any other (fjord has no
-//! transactions yet: aborted data is not filtered out). A batch whose
-//! records cannot be read (unknown codec, over 64 MiB decompressed) is kept
-//! whole and its keys are ignored.
+//! survives, as Kafka does. A batch whose records cannot be read (unknown
+//! codec, over 64 MiB decompressed) is kept whole and its keys are ignored.
+//!
+//! # Transactions
+//!
+//! Control batches (COMMIT/ABORT markers) are kept. The outcome of a
+//! transactional batch is the next marker of its producer id in the log:
+//! records of aborted transactions are dropped and never supersede
+//! anything; a transaction without a marker yet is still open, so its
+//! batches are kept as they are and supersede nothing either. The broker
+//! passes its last stable offset to [`Log::compact_to`], so that segments
+//! holding open transactions are not cleaned at all, as in Kafka.
 //!
 //! # Tombstones
 //!
@@ -76,8 +83,9 @@ use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use fjord_protocol::records::{
-    compress, compute_crc, records, validate, BatchHeader, Compression, Record,
-    ATTR_COMPRESSION_MASK, ATTR_DELETE_HORIZON, BATCH_HEADER_LEN, LOG_OVERHEAD,
+    compress, compute_crc, parse_control_record, records, validate, BatchHeader, Compression,
+    ControlType, Record, ATTR_COMPRESSION_MASK, ATTR_DELETE_HORIZON, BATCH_HEADER_LEN,
+    LOG_OVERHEAD,
 };
 use fjord_protocol::wire::{put_varint, put_varlong};
 
@@ -165,9 +173,50 @@ impl OffsetMap {
     }
 }
 
+/// How the transaction of a transactional batch ended, from the markers
+/// (control batches) found anywhere after it in the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TxnState {
+    Committed,
+    Aborted,
+    /// No marker yet: the transaction is still open (only possible above
+    /// the last stable offset).
+    Open,
+}
+
+/// Per producer id, the offsets of its transaction markers and whether
+/// each one was an ABORT, in log order.
+#[derive(Default)]
+struct Transactions {
+    markers: HashMap<i64, Vec<(i64, bool)>>,
+}
+
+impl Transactions {
+    /// The state of a transactional data batch: set by the first marker of
+    /// its producer after it.
+    fn state(&self, h: &BatchHeader) -> TxnState {
+        let Some(m) = self.markers.get(&h.producer_id) else {
+            return TxnState::Open;
+        };
+        let i = m.partition_point(|&(o, _)| o < h.base_offset);
+        match m.get(i) {
+            Some(&(_, true)) => TxnState::Aborted,
+            Some(_) => TxnState::Committed,
+            None => TxnState::Open,
+        }
+    }
+}
+
+/// Whether the records of data batch `h` take part in compaction: not
+/// those of aborted transactions (dropped) or open ones (kept as they are).
+fn is_live_data(h: &BatchHeader, txns: &Transactions) -> bool {
+    !h.is_control() && (!h.is_transactional() || txns.state(h) == TxnState::Committed)
+}
+
 /// Everything a record decision needs.
 struct Filter<'a> {
     map: &'a OffsetMap,
+    txns: &'a Transactions,
     /// Producer id → base offset of its last batch in the log.
     last_batches: &'a HashMap<i64, i64>,
     now_ms: i64,
@@ -306,6 +355,11 @@ fn empty_batch(h: &BatchHeader) -> Result<Bytes> {
 }
 
 impl Filter<'_> {
+    /// Whether `h` is the last data batch of its producer in the log.
+    fn is_last_of_producer(&self, h: &BatchHeader) -> bool {
+        h.has_producer_id() && self.last_batches.get(&h.producer_id) == Some(&h.base_offset)
+    }
+
     fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             return Err(StorageError::Closed);
@@ -324,6 +378,29 @@ impl Filter<'_> {
         };
         if h.is_control() {
             return Ok(verbatim(count));
+        }
+        if h.is_transactional() {
+            match self.txns.state(h) {
+                TxnState::Committed => {}
+                TxnState::Open => return Ok(verbatim(count)),
+                TxnState::Aborted => {
+                    let outcome = if self.is_last_of_producer(h) {
+                        if count == 0 {
+                            Outcome::Verbatim
+                        } else {
+                            Outcome::Rewritten(empty_batch(h)?)
+                        }
+                    } else {
+                        Outcome::Dropped
+                    };
+                    return Ok(BatchResult {
+                        outcome,
+                        records_before: count,
+                        records_after: 0,
+                        tombstones_removed: 0,
+                    });
+                }
+            }
         }
         let iter = match records(raw, DECOMPRESS_LIMIT) {
             Ok(i) => i,
@@ -375,9 +452,7 @@ impl Filter<'_> {
             tombstones_removed: removed_tombstones,
         };
         if kept.is_empty() {
-            let last_of_producer = h.has_producer_id()
-                && self.last_batches.get(&h.producer_id) == Some(&h.base_offset);
-            if !last_of_producer {
+            if !self.is_last_of_producer(h) {
                 return Ok(result(Outcome::Dropped));
             }
             if before == 0 {
@@ -428,9 +503,9 @@ fn for_each_batch(
 }
 
 /// Adds the keys of a dirty segment to the map.
-fn map_segment(seg: &Segment, map: &mut OffsetMap) -> Result<()> {
+fn map_segment(seg: &Segment, map: &mut OffsetMap, txns: &Transactions) -> Result<()> {
     for_each_batch(seg, |h, raw| {
-        if h.is_control() {
+        if !is_live_data(h, txns) {
             return Ok(());
         }
         let Ok(iter) = records(&raw, DECOMPRESS_LIMIT) else {
@@ -854,8 +929,16 @@ impl Log {
     /// for the rules). Blocking (reads and rewrites segments); appends and
     /// reads continue meanwhile, except during each segment group's swap.
     /// At most one run per log at a time: a concurrent call returns at
-    /// once with `ran == false`.
+    /// once with `ran == false`. Only segments below the high watermark are
+    /// cleaned; see [`Log::compact_to`] when transactions may be open.
     pub fn compact(&self, now_ms: i64) -> Result<CompactionStats> {
+        self.compact_to(now_ms, i64::MAX)
+    }
+
+    /// [`Log::compact`], cleaning only segments entirely below
+    /// `last_stable_offset` too (Kafka's first unstable offset: the records
+    /// of a transaction still open must not supersede older ones).
+    pub fn compact_to(&self, now_ms: i64, last_stable_offset: i64) -> Result<CompactionStats> {
         let config = self.config();
         let mut stats = CompactionStats::default();
         if !config.cleanup_policy.compacts() {
@@ -872,7 +955,7 @@ impl Log {
         }
         let sealed = &segs[..segs.len() - 1];
         let upper = |i: usize| segs[i + 1].base_offset;
-        let hw = self.high_watermark();
+        let hw = self.high_watermark().min(last_stable_offset);
         let lso = self.log_start_offset();
         let first_dirty = self.cleaner_checkpoint.load(Ordering::Acquire).max(lso);
         stats.first_dirty_offset = first_dirty;
@@ -911,12 +994,41 @@ impl Log {
         }
         stats.ran = true;
 
+        // The last data batch of every producer id and the transaction
+        // markers, over the whole log (headers, and control batches).
+        let mut last_batches: HashMap<i64, i64> = HashMap::new();
+        let mut txns = Transactions::default();
+        for s in &segs {
+            let mut walker = BatchWalker::new(&s.file, 0, s.size());
+            while let Some((pos, h)) = walker.next_batch()? {
+                if !h.is_control() {
+                    if h.has_producer_id() {
+                        last_batches.insert(h.producer_id, h.base_offset);
+                    }
+                    continue;
+                }
+                let raw = Bytes::from(s.read_at(pos, h.total_size())?);
+                let kind = records(&raw, DECOMPRESS_LIMIT)
+                    .ok()
+                    .and_then(|mut recs| recs.next())
+                    .and_then(|r| r.ok())
+                    .and_then(|r| r.key)
+                    .and_then(|k| parse_control_record(&k).ok());
+                if let Some(kind) = kind {
+                    txns.markers
+                        .entry(h.producer_id)
+                        .or_default()
+                        .push((h.base_offset, kind == ControlType::Abort));
+                }
+            }
+        }
+
         // 1. The offset map over the dirty segments.
         let mut map = OffsetMap::default();
         let mut map_end = n_clean;
         if dirty_due {
             for seg in &sealed[n_clean..end] {
-                map_segment(seg, &mut map)?;
+                map_segment(seg, &mut map, &txns)?;
                 map_end += 1;
                 if map.memory > MAP_MEMORY_LIMIT {
                     break;
@@ -925,16 +1037,6 @@ impl Log {
         }
         let cleaned_up_to = upper(map_end - 1);
         stats.cleaned_up_to = cleaned_up_to;
-        // The last batch of every producer id, over the whole log.
-        let mut last_batches: HashMap<i64, i64> = HashMap::new();
-        for s in &segs {
-            let mut walker = BatchWalker::new(&s.file, 0, s.size());
-            while let Some((_, h)) = walker.next_batch()? {
-                if h.has_producer_id() {
-                    last_batches.insert(h.producer_id, h.base_offset);
-                }
-            }
-        }
         // Recovery must know about gaps before the first swap.
         if self.cleaner_checkpoint.load(Ordering::Acquire) < 0 {
             checkpoint::write_offset(&self.dir, CLEANER_CHECKPOINT_FILE, first_dirty)?;
@@ -945,6 +1047,7 @@ impl Log {
         // 2. Rewrite [first segment, map_end) in groups.
         let filter = Filter {
             map: &map,
+            txns: &txns,
             last_batches: &last_batches,
             now_ms,
             delete_retention_ms: config.delete_retention_ms,

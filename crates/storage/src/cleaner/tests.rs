@@ -1,6 +1,8 @@
 use std::collections::{BTreeMap, HashMap};
 
-use fjord_protocol::records::{records, BatchBuilder, BatchIter, Compression, TimestampType};
+use fjord_protocol::records::{
+    control_batch, records, BatchBuilder, BatchIter, Compression, ControlType, TimestampType,
+};
 
 use super::*;
 use crate::config::{CleanupPolicy, LogConfig};
@@ -65,6 +67,9 @@ fn consume(log: &Log, from: i64) -> Consumed {
         for b in BatchIter::new(&bytes) {
             let (h, raw) = b.unwrap();
             validate(raw).unwrap();
+            if h.is_control() {
+                continue;
+            }
             let raw = Bytes::copy_from_slice(raw);
             for rec in records(&raw, 1 << 24).unwrap() {
                 let rec = rec.unwrap();
@@ -395,6 +400,73 @@ fn last_batch_of_a_producer_survives_empty() {
 }
 
 #[test]
+fn transactions_aborted_data_goes_and_open_data_stays() {
+    let d = tempfile::tempdir().unwrap();
+    let log = Log::open(d.path(), compact_config()).unwrap();
+    let txn_batch = |pid: i64, recs: &[(&str, &str)]| {
+        let mut b = BatchBuilder::new(Compression::Zstd)
+            .producer(pid, 0, 0)
+            .transactional(true);
+        for (k, v) in recs {
+            b.append(5, Some(k.as_bytes()), Some(v.as_bytes()), &[])
+                .unwrap();
+        }
+        b.build().unwrap().to_vec()
+    };
+    let marker = |kind: ControlType, pid: i64| control_batch(kind, pid, 0, 0, 5, 0).to_vec();
+    put(&log, "a", Some("1"), 5); // 0
+    append(&log, txn_batch(5, &[("a", "2"), ("b", "1")]), 5); // 1, 2
+    append(&log, marker(ControlType::Abort, 5), 5); // 3
+    append(&log, txn_batch(6, &[("a", "3")]), 5); // 4
+    append(&log, marker(ControlType::Commit, 6), 5); // 5
+    roll(&log);
+    append(&log, txn_batch(7, &[("a", "4")]), 5); // 6, still open
+    put(&log, "c", Some("1"), 5); // 7
+    roll(&log);
+    put(&log, "z", Some("z"), 5); // 8
+
+    // The last stable offset is 6: only the first segment is cleaned.
+    let stats = log.compact_to(1000, 6).unwrap();
+    assert_eq!(stats.cleaned_up_to, 6);
+    let hs = headers(&log);
+    let summary: Vec<(i64, i32, bool)> = hs
+        .iter()
+        .map(|h| (h.base_offset, h.record_count, h.is_control()))
+        .collect();
+    // a=1 superseded by the committed a=3; the aborted batch kept empty
+    // (the last data batch of producer 5); both markers kept.
+    assert_eq!(
+        summary,
+        vec![
+            (1, 0, false),
+            (3, 1, true),
+            (4, 1, false),
+            (5, 1, true),
+            (6, 1, false),
+            (7, 1, false),
+            (8, 1, false)
+        ]
+    );
+    assert_eq!(hs[0].last_offset_delta, 1);
+    assert_eq!(hs[0].producer_id, 5);
+    assert!(hs[0].is_transactional());
+
+    // Even cleaned up to the high watermark, the open transaction's a=4
+    // neither goes nor removes the committed a=3.
+    log.compact(1000).unwrap();
+    let vals: Vec<_> = consume(&log, 0).into_iter().map(|r| (r.0, r.2)).collect();
+    assert_eq!(
+        vals,
+        vec![
+            (4, Some("3".into())),
+            (6, Some("4".into())),
+            (7, Some("1".into())),
+            (8, Some("z".into()))
+        ]
+    );
+}
+
+#[test]
 fn null_keys_are_kept() {
     let d = tempfile::tempdir().unwrap();
     let log = Log::open(d.path(), compact_config()).unwrap();
@@ -563,8 +635,10 @@ fn retention_or_truncation_during_cleaning_wins() {
     let map = OffsetMap::default();
     let last = HashMap::new();
     let closed = AtomicBool::new(false);
+    let txns = Transactions::default();
     let filter = Filter {
         map: &map,
+        txns: &txns,
         last_batches: &last,
         now_ms: 0,
         delete_retention_ms: 0,
@@ -614,30 +688,52 @@ fn log_append_time_batches() {
     assert_eq!(by_key[&Some("a".to_string())], Some("2".into()));
 }
 
+/// What was written at one offset, for the random workloads.
+#[derive(Clone, Debug, PartialEq)]
+struct Written {
+    key: Option<String>,
+    value: Option<String>,
+    /// In a transaction that was aborted.
+    aborted: bool,
+    /// A transaction marker.
+    control: bool,
+}
+
 /// Checks what a consumer from the start sees against everything written
-/// (`written[offset]` = (key, value)).
-fn check_against(log: &Log, written: &[(Option<String>, Option<String>)]) {
+/// (`written[offset]`).
+fn check_against(log: &Log, written: &[Written]) {
     let recs = consume(log, 0);
+    let ckpt = log.cleaner_checkpoint();
     assert_eq!(log.log_end_offset(), written.len() as i64);
     assert!(recs.windows(2).all(|w| w[0].0 < w[1].0));
     for (o, k, v, _) in &recs {
-        assert_eq!(&(k.clone(), v.clone()), &written[*o as usize], "offset {o}");
+        let w = &written[*o as usize];
+        assert!(!w.control);
+        assert_eq!((k, v), (&w.key, &w.value), "offset {o}");
+        assert!(
+            !w.aborted || *o >= ckpt,
+            "aborted record {o} below the checkpoint {ckpt}"
+        );
     }
     let present: std::collections::HashSet<i64> = recs.iter().map(|r| r.0).collect();
     let mut latest: HashMap<&str, usize> = HashMap::new();
-    for (o, (k, v)) in written.iter().enumerate() {
-        match k {
+    for (o, w) in written.iter().enumerate() {
+        if w.aborted || w.control {
+            continue;
+        }
+        match &w.key {
             Some(k) => {
                 latest.insert(k, o);
             }
             None => assert!(
                 present.contains(&(o as i64)),
-                "null-key record {o} lost ({v:?})"
+                "null-key record {o} lost ({:?})",
+                w.value
             ),
         }
     }
     for (k, &o) in &latest {
-        if written[o].1.is_some() {
+        if written[o].value.is_some() {
             assert!(
                 present.contains(&(o as i64)),
                 "latest value of {k} at {o} lost"
@@ -645,7 +741,6 @@ fn check_against(log: &Log, written: &[(Option<String>, Option<String>)]) {
         }
     }
     // The compacted part holds each key at most once.
-    let ckpt = log.cleaner_checkpoint();
     let mut seen = std::collections::HashSet::new();
     for (o, k, _, _) in &recs {
         if let (true, Some(k)) = (*o < ckpt, k) {
@@ -683,7 +778,7 @@ fn random_workloads_keep_the_latest_value_of_every_key() {
             ..compact_config()
         };
         let mut log = Log::open(d.path(), config.clone()).unwrap();
-        let mut written: Vec<(Option<String>, Option<String>)> = Vec::new();
+        let mut written: Vec<Written> = Vec::new();
         let mut now = 1000i64;
         let mut compactions = 0;
         for step in 0..700 {
@@ -703,6 +798,42 @@ fn random_workloads_keep_the_latest_value_of_every_key() {
                     log = Log::open(d.path(), config.clone()).unwrap();
                     log.set_high_watermark(log.log_end_offset());
                     check_against(&log, &written);
+                }
+                3 => {
+                    // A transaction of one or two batches, then its marker.
+                    let pid = 60 + rnd(3) as i64;
+                    let aborted = rnd(2) == 0;
+                    for _ in 0..1 + rnd(2) {
+                        let n = 1 + rnd(3) as usize;
+                        let mut b = BatchBuilder::new(codecs[rnd(5) as usize])
+                            .producer(pid, 0, 0)
+                            .transactional(true);
+                        for i in 0..n {
+                            let key = format!("k{}", rnd(12));
+                            let value = format!("v{}", written.len() + i);
+                            b.append(now, Some(key.as_bytes()), Some(value.as_bytes()), &[])
+                                .unwrap();
+                            written.push(Written {
+                                key: Some(key),
+                                value: Some(value),
+                                aborted,
+                                control: false,
+                            });
+                        }
+                        append(&log, b.build().unwrap().to_vec(), now);
+                    }
+                    let kind = if aborted {
+                        ControlType::Abort
+                    } else {
+                        ControlType::Commit
+                    };
+                    append(&log, control_batch(kind, pid, 0, 0, now, 0).to_vec(), now);
+                    written.push(Written {
+                        key: None,
+                        value: None,
+                        aborted: false,
+                        control: true,
+                    });
                 }
                 _ => {
                     let n = 1 + rnd(4) as usize;
@@ -729,7 +860,12 @@ fn random_workloads_keep_the_latest_value_of_every_key() {
                         kv_batch(codec, &refs)
                     };
                     append(&log, batch, now);
-                    written.extend(recs);
+                    written.extend(recs.into_iter().map(|(key, value)| Written {
+                        key,
+                        value,
+                        aborted: false,
+                        control: false,
+                    }));
                 }
             }
         }
