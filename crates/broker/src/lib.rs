@@ -15,6 +15,7 @@ pub mod partition;
 pub mod producer_state;
 pub mod server;
 pub mod state;
+pub mod txn;
 pub mod zero_copy;
 
 pub use config::BrokerConfig;

@@ -72,6 +72,16 @@ impl Partition {
         self.high_watermark.load(Ordering::Acquire)
     }
 
+    /// The last stable offset: the first offset of the earliest open
+    /// transaction, or the high watermark when none is open below it.
+    pub fn last_stable_offset(&self) -> i64 {
+        let hw = self.high_watermark();
+        match self.producers.lock() {
+            Ok(s) => s.first_unstable_offset().map_or(hw, |f| f.min(hw)),
+            Err(_) => hw,
+        }
+    }
+
     /// Moves the high watermark forward (never back); true if it moved.
     pub fn advance_high_watermark(&self, to: i64) -> bool {
         let prev = self.high_watermark.fetch_max(to, Ordering::AcqRel);

@@ -7,11 +7,19 @@
 //! shutdown and periodically) plus a replay of the batch headers after it;
 //! without a snapshot the whole log is replayed. Entries idle for longer
 //! than `producer.id.expiration.ms` are dropped.
+//!
+//! Transactions: each producer's open transaction is tracked by the
+//! offset of its first transactional batch, which gives the partition's
+//! last stable offset (the first offset of the earliest open transaction).
+//! A transaction marker (control batch) closes it; an ABORT marker adds
+//! the transaction to the aborted-transaction index that read_committed
+//! fetches return. The index lives in the snapshot and is rebuilt from the
+//! log after it (fjord keeps no `.txnindex` files).
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
-use fjord_protocol::records::{BatchHeader, BatchIter};
+use fjord_protocol::records::{BatchHeader, BatchIter, ControlType};
 use fjord_protocol::ErrorCode;
 use fjord_storage::Log;
 use serde::{Deserialize, Serialize};
@@ -37,6 +45,18 @@ pub struct ProducerEntry {
     pub last_timestamp: i64,
     /// Coordinator epoch of the last transaction marker (transactions).
     pub coordinator_epoch: i32,
+    /// First offset of this producer's open transaction.
+    #[serde(default)]
+    pub txn_first_offset: Option<i64>,
+}
+
+/// An aborted transaction's range in this partition: its first data
+/// offset and the offset of its ABORT marker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AbortedTxn {
+    pub producer_id: i64,
+    pub first_offset: i64,
+    pub last_offset: i64,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -44,6 +64,8 @@ struct Snapshot {
     /// Offset up to which (exclusive) the snapshot reflects the log.
     offset: i64,
     producers: HashMap<i64, ProducerEntry>,
+    #[serde(default)]
+    aborted: Vec<AbortedTxn>,
 }
 
 /// The verdict on an incoming idempotent batch.
@@ -60,6 +82,8 @@ pub enum Check {
 #[derive(Default)]
 pub struct ProducerStates {
     producers: HashMap<i64, ProducerEntry>,
+    /// Aborted transactions in marker (offset) order.
+    aborted: Vec<AbortedTxn>,
 }
 
 fn next_seq(seq: i32) -> i32 {
@@ -148,6 +172,9 @@ impl ProducerStates {
         if h.is_control() {
             return;
         }
+        if h.is_transactional() && entry.txn_first_offset.is_none() {
+            entry.txn_first_offset = Some(h.base_offset);
+        }
         if h.base_sequence >= 0 {
             entry.batches.push_back(BatchMeta {
                 first_seq: h.base_sequence,
@@ -159,6 +186,71 @@ impl ProducerStates {
                 entry.batches.pop_front();
             }
         }
+    }
+
+    /// Records a batch from the log given its bytes: control batches
+    /// carrying a transaction marker close the producer's transaction.
+    pub fn record_batch(&mut self, h: &BatchHeader, raw: &[u8]) {
+        let marker = if h.is_control() && h.is_transactional() {
+            fjord_protocol::records::records(&bytes::Bytes::copy_from_slice(raw), 1 << 16)
+                .ok()
+                .and_then(|mut it| it.next())
+                .and_then(|r| r.ok())
+                .and_then(|r| fjord_protocol::records::parse_end_txn_marker(&r).ok())
+        } else {
+            None
+        };
+        self.record(h);
+        if let Some(m) = marker {
+            self.record_marker(h, m.control_type, m.coordinator_epoch);
+        }
+    }
+
+    /// Applies a transaction marker at `h.base_offset` (after `record`).
+    pub fn record_marker(&mut self, h: &BatchHeader, kind: ControlType, coordinator_epoch: i32) {
+        let Some(entry) = self.producers.get_mut(&h.producer_id) else {
+            return;
+        };
+        entry.coordinator_epoch = coordinator_epoch;
+        if let Some(first) = entry.txn_first_offset.take() {
+            if kind == ControlType::Abort {
+                self.aborted.push(AbortedTxn {
+                    producer_id: h.producer_id,
+                    first_offset: first,
+                    last_offset: h.base_offset,
+                });
+            }
+        }
+    }
+
+    /// First offset of the earliest open transaction, if any.
+    pub fn first_unstable_offset(&self) -> Option<i64> {
+        self.producers
+            .values()
+            .filter_map(|e| e.txn_first_offset)
+            .min()
+    }
+
+    /// Open transactions: (producer id, epoch, first offset).
+    pub fn open_transactions(&self) -> Vec<(i64, i16, i64)> {
+        self.producers
+            .iter()
+            .filter_map(|(pid, e)| e.txn_first_offset.map(|f| (*pid, e.epoch, f)))
+            .collect()
+    }
+
+    /// Aborted transactions overlapping offsets `[from, to)`.
+    pub fn aborted_between(&self, from: i64, to: i64) -> Vec<AbortedTxn> {
+        self.aborted
+            .iter()
+            .filter(|a| a.last_offset >= from && a.first_offset < to)
+            .copied()
+            .collect()
+    }
+
+    /// Forgets aborted transactions wholly below the log start offset.
+    pub fn prune_aborted(&mut self, log_start: i64) {
+        self.aborted.retain(|a| a.last_offset >= log_start);
     }
 
     pub fn epoch_of(&self, producer_id: i64) -> Option<i16> {
@@ -176,7 +268,9 @@ impl ProducerStates {
     /// Drops producers idle since before `now_ms - expiration_ms`.
     pub fn expire(&mut self, now_ms: i64, expiration_ms: i64) {
         self.producers.retain(|_, e| {
-            e.last_timestamp < 0 || now_ms.saturating_sub(e.last_timestamp) <= expiration_ms
+            e.txn_first_offset.is_some()
+                || e.last_timestamp < 0
+                || now_ms.saturating_sub(e.last_timestamp) <= expiration_ms
         });
     }
 
@@ -189,6 +283,7 @@ impl ProducerStates {
         let snap = Snapshot {
             offset,
             producers: self.producers.clone(),
+            aborted: self.aborted.clone(),
         };
         let text = serde_json::to_vec(&snap).map_err(std::io::Error::other)?;
         let tmp = dir.join(format!("{SNAPSHOT_FILE}.tmp"));
@@ -206,6 +301,7 @@ impl ProducerStates {
             match serde_json::from_slice::<Snapshot>(&text) {
                 Ok(s) if s.offset <= leo && s.offset >= from => {
                     states.producers = s.producers;
+                    states.aborted = s.aborted;
                     from = s.offset;
                 }
                 Ok(s) => {
@@ -217,6 +313,7 @@ impl ProducerStates {
             }
         }
         states.replay(log, from, leo);
+        states.prune_aborted(log.log_start_offset());
         states.expire(now_ms, EXPIRATION_MS);
         states
     }
@@ -238,9 +335,9 @@ impl ProducerStates {
                     return;
                 }
             };
-            for (h, _) in BatchIter::new(&bytes).flatten() {
+            for (h, raw) in BatchIter::new(&bytes).flatten() {
                 if h.last_offset() >= offset {
-                    self.record(&h);
+                    self.record_batch(&h, raw);
                 }
             }
             if next <= offset {
@@ -308,6 +405,49 @@ mod tests {
             s.check(&header(9, 0, 4, 1, -1)),
             Check::Reject(ErrorCode::UnknownProducerId, _)
         ));
+    }
+
+    #[test]
+    fn transactions_set_lso_and_aborted_index() {
+        let mut s = ProducerStates::default();
+        let txn = |pid, seq, count, base| {
+            let mut h = header(pid, 0, seq, count, base);
+            h.attributes = fjord_protocol::records::ATTR_TRANSACTIONAL;
+            h
+        };
+        let marker = |pid, base| {
+            let mut h = header(pid, 0, -1, 1, base);
+            h.attributes =
+                fjord_protocol::records::ATTR_TRANSACTIONAL | fjord_protocol::records::ATTR_CONTROL;
+            h
+        };
+        assert_eq!(s.first_unstable_offset(), None);
+        s.record(&txn(1, 0, 2, 10));
+        s.record(&txn(2, 0, 1, 12));
+        s.record(&txn(1, 2, 1, 13));
+        assert_eq!(s.first_unstable_offset(), Some(10));
+        // Producer 1 aborts: 10..=14 is an aborted range; 2 is still open.
+        s.record(&marker(1, 14));
+        s.record_marker(&marker(1, 14), ControlType::Abort, 0);
+        assert_eq!(s.first_unstable_offset(), Some(12));
+        s.record(&marker(2, 15));
+        s.record_marker(&marker(2, 15), ControlType::Commit, 0);
+        assert_eq!(s.first_unstable_offset(), None);
+        let a = AbortedTxn {
+            producer_id: 1,
+            first_offset: 10,
+            last_offset: 14,
+        };
+        assert_eq!(s.aborted_between(0, 11), vec![a]);
+        assert_eq!(s.aborted_between(14, 20), vec![a]);
+        assert!(s.aborted_between(15, 20).is_empty());
+        assert!(s.aborted_between(0, 10).is_empty());
+        // Open transactions keep their producer from expiring.
+        s.record(&txn(3, 0, 1, 16));
+        s.expire(i64::MAX, 1);
+        assert_eq!(s.open_transactions(), vec![(3, 0, 16)]);
+        s.prune_aborted(15);
+        assert!(s.aborted_between(0, 100).is_empty());
     }
 
     #[test]

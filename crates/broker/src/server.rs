@@ -158,6 +158,9 @@ async fn background_tasks(state: Arc<BrokerState>, mut stop: watch::Receiver<boo
             _ = flush.tick() => {
                 let st = state.clone();
                 let _ = tokio::task::spawn_blocking(move || periodic_flush(&st)).await;
+                // Transaction timeouts (and unfinished completions).
+                let st = state.clone();
+                let _ = tokio::task::spawn_blocking(move || crate::txn::tick(&st)).await;
             }
             _ = stop.changed() => return,
         }

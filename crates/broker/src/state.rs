@@ -88,6 +88,8 @@ pub struct BrokerState {
     pub groups: crate::coordinator::GroupCoordinator,
     /// What `/metrics` shows (shared with the HTTP listener).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The transaction coordinator (every transactional id is ours).
+    pub txns: crate::txn::TxnCoordinator,
 }
 
 pub fn uuid_hex(u: &Uuid) -> String {
@@ -170,6 +172,7 @@ impl BrokerState {
                 file.producer_id_block_end,
             )),
             groups: crate::coordinator::GroupCoordinator::with_config(config.group.clone()),
+            txns: crate::txn::TxnCoordinator::default(),
             metrics,
             config,
         };
@@ -187,6 +190,7 @@ impl BrokerState {
         }
         state.persist()?;
         state.open_group_coordinator()?;
+        crate::txn::open(&state);
         Ok(state)
     }
 

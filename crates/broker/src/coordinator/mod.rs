@@ -26,6 +26,7 @@
 
 pub mod consumer;
 pub mod store;
+pub mod txn_offsets;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
@@ -463,6 +464,8 @@ pub struct GroupCoordinator {
     /// `__consumer_offsets` partitions; empty = memory only (tests).
     partitions: RwLock<Vec<Arc<Partition>>>,
     last_expiry_check: Mutex<i64>,
+    /// Offsets of open transactions (TxnOffsetCommit); lock after `groups`.
+    txn_offsets: Mutex<txn_offsets::PendingTxnOffsets>,
 }
 
 fn random_member_suffix() -> String {
@@ -533,6 +536,10 @@ impl GroupCoordinator {
                     let Ok((h, raw)) = item else { break };
                     let batch = data.slice(pos..pos + raw.len());
                     pos += raw.len();
+                    if h.is_transactional() {
+                        self.replay_txn_batch(&mut groups, p.index, &h, &batch);
+                        continue;
+                    }
                     if h.is_control() {
                         continue;
                     }

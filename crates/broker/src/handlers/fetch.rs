@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use fjord_protocol::messages::fetch_response::{
-    FetchableTopicResponse, LeaderIdAndEpoch, PartitionData,
+    AbortedTransaction, FetchableTopicResponse, LeaderIdAndEpoch, PartitionData,
 };
 use fjord_protocol::messages::{FetchRequest, FetchResponse};
 use fjord_protocol::ErrorCode;
@@ -103,12 +103,15 @@ fn read_once(
                 continue;
             }
             let hw = p.high_watermark();
+            let lso = p.last_stable_offset();
+            // read_committed reads up to the last stable offset.
+            let upto = if req.isolation_level == 1 { lso } else { hw };
             let log_start = p.log.log_start_offset();
             let mut pd = PartitionData {
                 partition_index: fp.partition,
                 error_code: ErrorCode::None.code(),
                 high_watermark: hw,
-                last_stable_offset: hw,
+                last_stable_offset: lso,
                 log_start_offset: log_start,
                 preferred_read_replica: -1,
                 current_leader: LeaderIdAndEpoch {
@@ -133,10 +136,16 @@ fn read_once(
             }
             let room = response_limit.saturating_sub(total);
             let part_limit = usize::try_from(fp.partition_max_bytes).unwrap_or(0);
-            if fp.fetch_offset < hw && (room > 0 || total == 0) {
+            if fp.fetch_offset < upto && (room > 0 || total == 0) {
                 let max = part_limit.min(room);
-                match read_records(&p.log, fp.fetch_offset, max, hw, total == 0) {
+                match read_records(&p.log, fp.fetch_offset, max, upto, total == 0) {
                     Ok((bytes, slice, records)) => {
+                        if req.isolation_level == 1 {
+                            let end = fp
+                                .fetch_offset
+                                .saturating_add(i64::try_from(records).unwrap_or(0));
+                            pd.aborted_transactions = Some(aborted_in(p, fp.fetch_offset, end));
+                        }
                         let n = bytes.len() + slice.as_ref().map_or(0, |s| s.len);
                         total += n;
                         topic_records += records;
@@ -168,6 +177,22 @@ fn read_once(
         });
     }
     (topics, total, any_error, slices, sent)
+}
+
+/// Aborted transactions overlapping the fetched offsets `[from, to)`,
+/// which read_committed consumers skip.
+fn aborted_in(p: &crate::partition::Partition, from: i64, to: i64) -> Vec<AbortedTransaction> {
+    p.producers
+        .lock()
+        .map(|s| s.aborted_between(from, to))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|a| AbortedTransaction {
+            producer_id: a.producer_id,
+            first_offset: a.first_offset,
+            ..Default::default()
+        })
+        .collect()
 }
 
 /// Reads records for one partition: small reads are copied into memory,

@@ -1,5 +1,6 @@
-//! FindCoordinator (key 10): this node coordinates every consumer group.
-//! Transaction coordinators (key type 1) are not available yet.
+//! FindCoordinator (key 10): this node coordinates every consumer group
+//! and every transactional id (key type 1; the first lookup creates
+//! `__transaction_state`, as in Kafka).
 
 use std::sync::Arc;
 
@@ -15,13 +16,13 @@ crate::handler!(FindCoordinator, 0, 6);
 
 fn lookup(state: &BrokerState, key_type: i8) -> (ErrorCode, Option<String>, i32, String, i32) {
     match key_type {
-        0 => {
+        0 | 1 if key_type == 0 || state.txns.is_ready() => {
             let (host, port) = broker_endpoint(state);
             (ErrorCode::None, None, state.node_id, host, port)
         }
-        1 => (
+        1 if !state.txns.is_ready() => (
             ErrorCode::CoordinatorNotAvailable,
-            Some("transactions are not supported yet".into()),
+            Some("the transaction state topic is not available".into()),
             -1,
             String::new(),
             -1,
@@ -41,6 +42,10 @@ async fn handle(
     ctx: RequestCtx,
     req: FindCoordinatorRequest,
 ) -> FindCoordinatorResponse {
+    if ctx.api_version >= 1 && req.key_type == 1 {
+        // Failure shows as COORDINATOR_NOT_AVAILABLE below.
+        let _ = crate::txn::ensure_topic(&state).await;
+    }
     if ctx.api_version >= 4 {
         let coordinators = req
             .coordinator_keys

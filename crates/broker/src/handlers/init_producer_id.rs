@@ -1,6 +1,8 @@
-//! InitProducerId (key 22) for idempotent producers: every call hands out
-//! a fresh producer id with epoch 0, as Kafka does without a
-//! transactional id (so KIP-360's epoch-bump request also gets a new id).
+//! InitProducerId (key 22). Idempotent producers: every call hands out a
+//! fresh producer id with epoch 0, as Kafka does without a transactional
+//! id (so KIP-360's epoch-bump request also gets a new id). With a
+//! transactional id the transaction coordinator (`txn`) keeps the id and
+//! bumps its epoch, fencing the previous producer.
 
 use std::sync::Arc;
 
@@ -23,14 +25,29 @@ async fn handle(
         producer_epoch: -1,
         ..Default::default()
     };
-    if req
-        .transactional_id
-        .as_deref()
-        .is_some_and(|t| !t.is_empty())
-    {
-        // Transactions need the transaction coordinator (not yet built).
-        tracing::info!(peer = %ctx.peer, "transactional producer refused: transactions are not supported yet");
-        return fail(ErrorCode::CoordinatorNotAvailable);
+    if let Some(txn_id) = req.transactional_id.clone().filter(|t| !t.is_empty()) {
+        if let Err(code) = crate::txn::ensure_topic(&state).await {
+            return fail(code);
+        }
+        let timeout = req.transaction_timeout_ms;
+        let expected = (ctx.api_version >= 3 && req.producer_id >= 0)
+            .then_some((req.producer_id, req.producer_epoch));
+        let r = crate::txn::run(&state, move |c, io, now| {
+            c.init_producer_id(io, &txn_id, timeout, expected, now)
+        })
+        .await;
+        return match r {
+            Ok((producer_id, producer_epoch)) => InitProducerIdResponse {
+                error_code: ErrorCode::None.code(),
+                producer_id,
+                producer_epoch,
+                ..Default::default()
+            },
+            Err(code) => {
+                tracing::debug!(peer = %ctx.peer, code = %code, "transactional InitProducerId failed");
+                fail(crate::txn::fenced_for(code, ctx.api_version, 4))
+            }
+        };
     }
     let st = state.clone();
     match tokio::task::spawn_blocking(move || st.allocate_producer_id()).await {

@@ -22,9 +22,11 @@ pub const MAX_TIMESTAMP: i64 = -3;
 pub const EARLIEST_LOCAL: i64 = -4;
 pub const LATEST_TIERED: i64 = -5;
 
-fn lookup(p: &Partition, timestamp: i64) -> Result<(i64, i64), ErrorCode> {
+fn lookup(p: &Partition, timestamp: i64, read_committed: bool) -> Result<(i64, i64), ErrorCode> {
     match timestamp {
         EARLIEST | EARLIEST_LOCAL => Ok((-1, p.log.log_start_offset())),
+        // read_committed consumers see up to the last stable offset.
+        LATEST if read_committed => Ok((-1, p.last_stable_offset())),
         LATEST | LATEST_TIERED => Ok((-1, p.high_watermark())),
         MAX_TIMESTAMP => match p.log.max_timestamp_offset() {
             Ok(Some((offset, ts))) if offset < p.high_watermark() => Ok((ts, offset)),
@@ -77,7 +79,7 @@ async fn handle(
                 parts.push(r);
                 continue;
             }
-            match lookup(p, rp.timestamp) {
+            match lookup(p, rp.timestamp, req.isolation_level == 1) {
                 Ok((ts, offset)) => {
                     r.timestamp = ts;
                     r.offset = offset;

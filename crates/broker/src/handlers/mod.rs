@@ -11,6 +11,8 @@ use fjord_protocol::{ApiKey, Request, Response};
 
 use crate::state::BrokerState;
 
+pub mod add_offsets_to_txn;
+pub mod add_partitions_to_txn;
 pub mod alter_configs;
 pub mod api_versions;
 pub mod configs;
@@ -25,6 +27,7 @@ pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_log_dirs;
+pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -41,6 +44,7 @@ pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
+pub mod txn_offset_commit;
 
 /// What a handler knows about the request beyond its body.
 pub struct RequestCtx {
@@ -123,6 +127,10 @@ pub const HANDLERS: &[Handler] = &[
     offset_delete::HANDLER,
     consumer_group_heartbeat::HANDLER,
     consumer_group_describe::HANDLER,
+    add_partitions_to_txn::HANDLER,
+    add_offsets_to_txn::HANDLER,
+    end_txn::HANDLER,
+    txn_offset_commit::HANDLER,
 ];
 
 /// The handler for `key` if `version` is in its served range.

@@ -192,7 +192,7 @@ async fn handle(
                 parts.push(r);
                 continue;
             }
-            match append(&partition, &data, now) {
+            match append(&state, &partition, &data, now) {
                 Ok(Appended::New(info)) => {
                     topic.metrics.produced(
                         u64::try_from(info.last_offset - info.first_offset + 1).unwrap_or(0),
@@ -292,7 +292,12 @@ enum Appended {
 
 /// Appends one partition's payload, applying idempotent-producer checks
 /// for batches that carry a producer id.
-fn append(partition: &Partition, data: &Bytes, now: i64) -> Result<Appended, (ErrorCode, String)> {
+fn append(
+    state: &BrokerState,
+    partition: &Partition,
+    data: &Bytes,
+    now: i64,
+) -> Result<Appended, (ErrorCode, String)> {
     let first = BatchIter::new(data)
         .next()
         .and_then(|r| r.ok())
@@ -327,10 +332,12 @@ fn append(partition: &Partition, data: &Bytes, now: i64) -> Result<Appended, (Er
             ));
         }
         if h.is_transactional() {
-            return Err((
-                ErrorCode::InvalidTxnState,
-                "transactions are not supported yet".into(),
-            ));
+            state.txns.verify_produce(
+                &partition.topic,
+                partition.index,
+                h.producer_id,
+                h.producer_epoch,
+            )?;
         }
         match states.check(&h) {
             producer_state::Check::Append => {}
@@ -359,7 +366,7 @@ fn append(partition: &Partition, data: &Bytes, now: i64) -> Result<Appended, (Er
 }
 
 /// Syncs (or not, per flush policy) and advances the high watermark.
-fn make_visible(
+pub(crate) fn make_visible(
     state: &BrokerState,
     partition: &Partition,
     next_offset: i64,

@@ -1,0 +1,49 @@
+//! AddOffsetsToTxn (key 25), versions 0-4: adds the group's
+//! `__consumer_offsets` partition to the producer's transaction, so the
+//! transaction's marker reaches the offsets TxnOffsetCommit writes there.
+
+use std::sync::Arc;
+
+use fjord_protocol::messages::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
+use fjord_protocol::ErrorCode;
+
+use super::RequestCtx;
+use crate::coordinator::{store, OFFSETS_TOPIC};
+use crate::state::BrokerState;
+
+crate::handler!(AddOffsetsToTxn, 0, 4);
+
+async fn handle(
+    state: Arc<BrokerState>,
+    ctx: RequestCtx,
+    req: AddOffsetsToTxnRequest,
+) -> AddOffsetsToTxnResponse {
+    let answer = |code: ErrorCode| AddOffsetsToTxnResponse {
+        error_code: code.code(),
+        ..Default::default()
+    };
+    if req.group_id.is_empty() {
+        return answer(ErrorCode::InvalidGroupId);
+    }
+    if let Err(code) = crate::txn::ensure_topic(&state).await {
+        return answer(code);
+    }
+    let Some(offsets) = state.topic(OFFSETS_TOPIC) else {
+        return answer(ErrorCode::CoordinatorNotAvailable);
+    };
+    let partition = store::partition_for(&req.group_id, offsets.partitions.len() as i32);
+    let wanted = vec![(OFFSETS_TOPIC.to_string(), partition)];
+    let (id, pid, epoch) = (
+        req.transactional_id.clone(),
+        req.producer_id,
+        req.producer_epoch,
+    );
+    let r = crate::txn::run(&state, move |c, io, now| {
+        c.add_partitions(io, &id, pid, epoch, &wanted, now)
+    })
+    .await;
+    match r {
+        Ok(()) => answer(ErrorCode::None),
+        Err(code) => answer(crate::txn::fenced_for(code, ctx.api_version, 2)),
+    }
+}

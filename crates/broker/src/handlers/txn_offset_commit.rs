@@ -1,0 +1,126 @@
+//! TxnOffsetCommit (key 28), versions 0-4: offsets consumed inside a
+//! transaction. They are written to `__consumer_offsets` as transactional
+//! records right away and become visible to OffsetFetch only when the
+//! transaction commits (see `coordinator::txn_offsets`).
+
+use std::sync::Arc;
+
+use fjord_protocol::messages::txn_offset_commit_response::{
+    TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+};
+use fjord_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
+use fjord_protocol::ErrorCode;
+
+use super::{now_ms, RequestCtx};
+use crate::coordinator::{wait_durable, OffsetToCommit};
+use crate::state::BrokerState;
+
+crate::handler!(TxnOffsetCommit, 0, 4);
+
+async fn handle(
+    state: Arc<BrokerState>,
+    ctx: RequestCtx,
+    req: TxnOffsetCommitRequest,
+) -> TxnOffsetCommitResponse {
+    let v = ctx.api_version;
+    let mut slots: Vec<Vec<Result<usize, ErrorCode>>> = Vec::new();
+    let mut valid: Vec<OffsetToCommit> = Vec::new();
+    for t in &req.topics {
+        let topic = state.topic(&t.name);
+        let mut row = Vec::new();
+        for p in &t.partitions {
+            let exists = topic.as_ref().is_some_and(|tp| {
+                p.partition_index >= 0 && (p.partition_index as usize) < tp.partitions.len()
+            });
+            if !exists {
+                row.push(Err(ErrorCode::UnknownTopicOrPartition));
+                continue;
+            }
+            row.push(Ok(valid.len()));
+            valid.push(OffsetToCommit {
+                topic: t.name.clone(),
+                partition: p.partition_index,
+                offset: p.committed_offset,
+                leader_epoch: if v >= 2 { p.committed_leader_epoch } else { -1 },
+                metadata: p.committed_metadata.clone(),
+            });
+        }
+        slots.push(row);
+    }
+    let mut errors = if valid.is_empty() {
+        Vec::new()
+    } else {
+        let st = state.clone();
+        let group = req.group_id.clone();
+        let txn_id = req.transactional_id.clone();
+        let (pid, epoch) = (req.producer_id, req.producer_epoch);
+        let (generation, member, instance) = if v >= 3 {
+            (
+                req.generation_id,
+                req.member_id.clone(),
+                req.group_instance_id.clone(),
+            )
+        } else {
+            (-1, String::new(), None)
+        };
+        let n = valid.len();
+        let task = tokio::task::spawn_blocking(move || {
+            st.txns.with_ongoing(&txn_id, pid, epoch, || {
+                st.groups.txn_commit_offsets(
+                    &group,
+                    pid,
+                    epoch,
+                    generation,
+                    &member,
+                    instance.as_deref(),
+                    &valid,
+                    now_ms(),
+                )
+            })
+        })
+        .await;
+        match task {
+            Ok(Ok((errors, durable))) => {
+                let code = wait_durable(&state, durable).await;
+                errors
+                    .into_iter()
+                    .map(|e| if e == ErrorCode::None { code } else { e })
+                    .collect()
+            }
+            Ok(Err(code)) => vec![crate::txn::fenced_for(code, v, 3); n],
+            Err(_) => vec![ErrorCode::UnknownServerError; n],
+        }
+    };
+    let count = slots.iter().flatten().filter(|s| s.is_ok()).count();
+    errors.resize(count, ErrorCode::UnknownServerError);
+    let topics = req
+        .topics
+        .iter()
+        .zip(slots)
+        .map(|(t, row)| TxnOffsetCommitResponseTopic {
+            name: t.name.clone(),
+            partitions: t
+                .partitions
+                .iter()
+                .zip(row)
+                .map(|(p, slot)| TxnOffsetCommitResponsePartition {
+                    partition_index: p.partition_index,
+                    error_code: match slot {
+                        Ok(i) => errors
+                            .get(i)
+                            .copied()
+                            .unwrap_or(ErrorCode::UnknownServerError)
+                            .code(),
+                        Err(e) => e.code(),
+                    },
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        })
+        .collect();
+    TxnOffsetCommitResponse {
+        topics,
+        ..Default::default()
+    }
+}

@@ -1,0 +1,260 @@
+"""Kafka transactions with confluent-kafka's transactional producer.
+
+Committed transactions are visible to read_committed consumers, aborted ones
+never are (even records flushed to the broker before the abort), while
+read_uncommitted consumers see both; an open transaction holds read_committed
+consumers at the last stable offset; a second producer with the same
+transactional.id fences the first; a broker kill -9 mid-transaction leaves
+nothing half visible; and a consume-transform-produce application
+(txn_app.py) processes its input exactly once across a kill -9 of itself.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from helpers import ck_consume, ck_create_topic, ck_produce, unique_topic, wait_until
+
+HERE = Path(__file__).parent
+
+
+def txn_producer(bootstrap: str, txn_id: str | None = None, **conf):
+    from confluent_kafka import Producer
+
+    base = {
+        "bootstrap.servers": bootstrap,
+        "transactional.id": txn_id or f"tx-{uuid.uuid4().hex[:8]}",
+        "transaction.timeout.ms": 60000,
+        "linger.ms": 5,
+        "message.timeout.ms": 20000,
+        "socket.timeout.ms": 10000,
+    }
+    base.update(conf)
+    p = Producer(base)
+    p.init_transactions(30)
+    return p
+
+
+def send(p, topic: str, values, partition: int | None = None):
+    for v in values:
+        kw = {} if partition is None else {"partition": partition}
+        p.produce(topic, value=v, **kw)
+    assert p.flush(30) == 0
+
+
+def committed(bootstrap, topic, count, **kw):
+    return ck_consume(bootstrap, topic, count, conf={"isolation.level": "read_committed"}, **kw).values()
+
+
+def uncommitted(bootstrap, topic, count, **kw):
+    return ck_consume(bootstrap, topic, count, conf={"isolation.level": "read_uncommitted"}, **kw).values()
+
+
+def kp_end_offset(bootstrap: str, topic: str, isolation: str, partition: int = 0) -> int:
+    from kafka import KafkaConsumer, TopicPartition
+
+    c = KafkaConsumer(bootstrap_servers=bootstrap, isolation_level=isolation, request_timeout_ms=10000)
+    try:
+        tp = TopicPartition(topic, partition)
+        return c.end_offsets([tp])[tp]
+    finally:
+        c.close()
+
+
+def test_commit_visible_abort_invisible(broker):
+    topic = unique_topic("txn")
+    ck_create_topic(broker.bootstrap, topic, partitions=2)
+    p = txn_producer(broker.bootstrap)
+    p.begin_transaction()
+    send(p, topic, [f"c1-{i}".encode() for i in range(10)])
+    p.commit_transaction(30)
+    p.begin_transaction()
+    # Flushed to the broker (acknowledged), then aborted.
+    send(p, topic, [f"a-{i}".encode() for i in range(10)])
+    p.abort_transaction(30)
+    p.begin_transaction()
+    send(p, topic, [f"c2-{i}".encode() for i in range(5)])
+    p.commit_transaction(30)
+
+    want = {f"c1-{i}".encode() for i in range(10)} | {f"c2-{i}".encode() for i in range(5)}
+    got = committed(broker.bootstrap, topic, 15)
+    assert sorted(got) == sorted(want)
+    everything = uncommitted(broker.bootstrap, topic, 25)
+    assert sorted(everything) == sorted(want | {f"a-{i}".encode() for i in range(10)})
+
+    # The same after a clean restart (aborted index from the snapshot) and
+    # after a kill -9 (rebuilt from the log).
+    broker.restart()
+    assert sorted(committed(broker.bootstrap, topic, 15)) == sorted(want)
+    broker.crash_restart()
+    assert sorted(committed(broker.bootstrap, topic, 15)) == sorted(want)
+
+
+def test_open_transaction_holds_last_stable_offset(broker):
+    topic = unique_topic("lso")
+    ck_create_topic(broker.bootstrap, topic, partitions=1)
+    ck_produce(broker.bootstrap, topic, [b"before-0", b"before-1"])
+    p = txn_producer(broker.bootstrap)
+    p.begin_transaction()
+    send(p, topic, [b"open-0", b"open-1", b"open-2"])
+    # Non-transactional records after the open transaction wait behind it.
+    ck_produce(broker.bootstrap, topic, [b"after-0"])
+    assert kp_end_offset(broker.bootstrap, topic, "read_uncommitted") == 6
+    assert kp_end_offset(broker.bootstrap, topic, "read_committed") == 2
+    assert committed(broker.bootstrap, topic, 2) == [b"before-0", b"before-1"]
+    p.commit_transaction(30)
+    got = committed(broker.bootstrap, topic, 6)
+    assert got == [b"before-0", b"before-1", b"open-0", b"open-1", b"open-2", b"after-0"]
+    # The commit marker takes an offset too.
+    assert kp_end_offset(broker.bootstrap, topic, "read_committed") == 7
+
+
+def test_second_producer_fences_the_first(broker):
+    from confluent_kafka import KafkaException
+
+    topic = unique_topic("fence")
+    ck_create_topic(broker.bootstrap, topic, partitions=1)
+    txn_id = f"fence-{uuid.uuid4().hex[:8]}"
+    p1 = txn_producer(broker.bootstrap, txn_id)
+    p1.begin_transaction()
+    send(p1, topic, [b"zombie-0", b"zombie-1"])
+    p2 = txn_producer(broker.bootstrap, txn_id)
+    with pytest.raises(KafkaException) as e:
+        p1.produce(topic, value=b"zombie-2")
+        p1.flush(10)
+        p1.commit_transaction(10)
+    assert e.value.args[0].fatal() or "fenced" in str(e.value).lower(), str(e.value)
+    p2.begin_transaction()
+    send(p2, topic, [b"p2-0"])
+    p2.commit_transaction(30)
+    assert committed(broker.bootstrap, topic, 1) == [b"p2-0"]
+    # The zombie's flushed records were aborted, not lost from the log.
+    assert sorted(uncommitted(broker.bootstrap, topic, 3)) == [b"p2-0", b"zombie-0", b"zombie-1"]
+
+
+def test_kill9_mid_transaction(broker):
+    topic = unique_topic("crash")
+    ck_create_topic(broker.bootstrap, topic, partitions=3)
+    txn_id = f"crash-{uuid.uuid4().hex[:8]}"
+    p = txn_producer(broker.bootstrap, txn_id)
+    p.begin_transaction()
+    send(p, topic, [f"ok-{i}".encode() for i in range(9)])
+    p.commit_transaction(30)
+    p.begin_transaction()
+    send(p, topic, [f"half-{i}".encode() for i in range(9)])
+    broker.kill9()
+    broker.start()
+    # The interrupted transaction was aborted at start: never visible.
+    want = sorted(f"ok-{i}".encode() for i in range(9))
+    assert sorted(committed(broker.bootstrap, topic, 9)) == want
+    assert len(uncommitted(broker.bootstrap, topic, 18)) == 18
+    # The producer can re-initialize and commit.
+    p2 = txn_producer(broker.bootstrap, txn_id)
+    p2.begin_transaction()
+    send(p2, topic, [b"after-crash"])
+    p2.commit_transaction(30)
+    assert sorted(committed(broker.bootstrap, topic, 10)) == sorted(want + [b"after-crash"])
+
+
+def test_transaction_timeout_aborts(broker):
+    topic = unique_topic("timeout")
+    ck_create_topic(broker.bootstrap, topic, partitions=1)
+    p = txn_producer(broker.bootstrap, **{"transaction.timeout.ms": 2000, "socket.timeout.ms": 2000, "message.timeout.ms": 2000})
+    p.begin_transaction()
+    send(p, topic, [b"abandoned"])
+    ck_produce(broker.bootstrap, topic, [b"plain"])
+    # The broker aborts the abandoned transaction, unblocking the LSO.
+    assert committed(broker.bootstrap, topic, 1, timeout=20) == [b"plain"]
+
+
+def test_transaction_timeout_above_maximum_is_refused(broker):
+    from confluent_kafka import KafkaException
+
+    with pytest.raises(KafkaException) as e:
+        txn_producer(broker.bootstrap, **{"transaction.timeout.ms": 900001})
+    assert "INVALID_TRANSACTION_TIMEOUT" in str(e.value) or "timeout" in str(e.value).lower()
+
+
+def test_internal_topic_protected(broker):
+    from confluent_kafka.admin import AdminClient
+
+    txn_producer(broker.bootstrap)  # creates __transaction_state
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    assert "__transaction_state" in admin.list_topics(timeout=10).topics
+    r = ck_produce(broker.bootstrap, "__transaction_state", [b"x"], check=False,
+                   conf={"message.timeout.ms": 3000, "retries": 0})
+    assert r[0].err is not None
+    fs = admin.delete_topics(["__transaction_state"], request_timeout=10)
+    with pytest.raises(Exception):
+        fs["__transaction_state"].result(10)
+
+
+class App:
+    """txn_app.py as a subprocess, its JSON lines collected by a thread."""
+
+    def __init__(self, broker, args):
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "txn_app.py"), "--bootstrap", broker.bootstrap, *args],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[dict] = []
+        self.raw: list[str] = []
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.raw.append(line)
+            try:
+                self.lines.append(json.loads(line))
+            except ValueError:
+                pass
+
+    def committed(self) -> int:
+        return sum(d.get("committed", 0) for d in self.lines)
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait(10)
+
+    def wait(self, timeout):
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.thread.join(5)
+
+
+def test_consume_transform_produce_exactly_once(broker):
+    src, dst = unique_topic("in"), unique_topic("out")
+    ck_create_topic(broker.bootstrap, src, partitions=2)
+    ck_create_topic(broker.bootstrap, dst, partitions=2)
+    n = 300
+    ck_produce(broker.bootstrap, src, [{"key": str(i).encode(), "value": f"v-{i}".encode()} for i in range(n)])
+    group, txn_id = f"eos-{uuid.uuid4().hex[:8]}", f"eos-{uuid.uuid4().hex[:8]}"
+    args = ["--input", src, "--output", dst, "--group", group, "--txn-id", txn_id, "--batch", "20"]
+
+    first = App(broker, args + ["--pause", "0.3"])
+    try:
+        wait_until(lambda: first.committed() >= 60, 60, 0.05, "the first app instance to commit some")
+    finally:
+        # Most likely between producing and committing a transaction.
+        first.kill9()
+    assert first.committed() < n, "the app finished before it could be killed"
+
+    second = App(broker, args + ["--idle-exit", "6"])
+    rc = second.wait(100)
+    assert rc == 0, "".join(second.raw[-20:])
+    assert first.committed() + second.committed() == n, (first.committed(), second.committed())
+
+    got = committed(broker.bootstrap, dst, n, timeout=30)
+    assert sorted(got) == sorted(f"V-{i}".encode() for i in range(n))
+    # The uncommitted view holds the killed transaction's records too (or not,
+    # if the kill came between transactions), never fewer.
+    assert len(set(got)) == n
