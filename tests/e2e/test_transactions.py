@@ -255,6 +255,79 @@ def test_consume_transform_produce_exactly_once(broker):
 
     got = committed(broker.bootstrap, dst, n, timeout=30)
     assert sorted(got) == sorted(f"V-{i}".encode() for i in range(n))
-    # The uncommitted view holds the killed transaction's records too (or not,
-    # if the kill came between transactions), never fewer.
     assert len(set(got)) == n
+    # The group's offsets, committed inside the transactions, survive a
+    # broker kill -9 (replayed from __consumer_offsets with their markers).
+    broker.crash_restart()
+    assert group_committed_total(broker.bootstrap, group, src, 2) == n
+
+
+def group_committed_total(bootstrap: str, group: str, topic: str, partitions: int) -> int:
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
+                  "isolation.level": "read_committed"})
+    try:
+        got = c.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=15)
+        return sum(max(tp.offset, 0) for tp in got)
+    finally:
+        c.close()
+
+
+def test_aborted_offsets_are_not_committed(broker):
+    from confluent_kafka import Consumer, TopicPartition
+
+    src, dst = unique_topic("in"), unique_topic("out")
+    ck_create_topic(broker.bootstrap, src, partitions=1)
+    ck_create_topic(broker.bootstrap, dst, partitions=1)
+    group = f"abort-{uuid.uuid4().hex[:8]}"
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        meta = c.consumer_group_metadata()
+        p = txn_producer(broker.bootstrap)
+        p.begin_transaction()
+        send(p, dst, [b"x"])
+        p.send_offsets_to_transaction([TopicPartition(src, 0, 5)], meta, 30)
+        p.abort_transaction(30)
+        assert group_committed_total(broker.bootstrap, group, src, 1) == 0
+        p.begin_transaction()
+        p.send_offsets_to_transaction([TopicPartition(src, 0, 7)], meta, 30)
+        p.commit_transaction(30)
+        assert group_committed_total(broker.bootstrap, group, src, 1) == 7
+        broker.restart()
+        assert group_committed_total(broker.bootstrap, group, src, 1) == 7
+    finally:
+        c.close()
+
+
+def test_admin_describe_and_list_transactions(broker):
+    from kafka import KafkaAdminClient, TopicPartition
+
+    topic = unique_topic("admin")
+    ck_create_topic(broker.bootstrap, topic, partitions=2)
+    txn_id = f"adm-{uuid.uuid4().hex[:8]}"
+    p = txn_producer(broker.bootstrap, txn_id)
+    p.begin_transaction()
+    send(p, topic, [b"a", b"b"], partition=1)
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=10000)
+    try:
+        d = admin.describe_transactions([txn_id])[txn_id]
+        text = repr(d)
+        assert "Ongoing" in text and topic in text, text
+        listed = admin.list_transactions(state_filters=["Ongoing"])
+        assert txn_id in repr(listed), listed
+        assert d.producer_epoch == 0 and d.transaction_timeout_ms == 60000
+        assert d.topic_partitions == {TopicPartition(topic, 1)}
+        prods = admin.describe_producers([TopicPartition(topic, 1)])[TopicPartition(topic, 1)]
+        (ps,) = prods.active_producers
+        # The open transaction starts at offset 0 of partition 1.
+        assert (ps.producer_id, ps.last_sequence, ps.current_transaction_start_offset) == \
+            (d.producer_id, 1, 0), prods
+        p.commit_transaction(30)
+        d = admin.describe_transactions([txn_id])[txn_id]
+        assert "CompleteCommit" in repr(d), repr(d)
+        prods = admin.describe_producers([TopicPartition(topic, 1)])[TopicPartition(topic, 1)]
+        assert prods.active_producers[0].current_transaction_start_offset == -1, prods
+        assert txn_id not in repr(admin.list_transactions(state_filters=["Ongoing"]))
+    finally:
+        admin.close()

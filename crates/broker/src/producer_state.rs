@@ -253,6 +253,17 @@ impl ProducerStates {
         self.aborted.retain(|a| a.last_offset >= log_start);
     }
 
+    /// Every producer's entry (DescribeProducers), by producer id.
+    pub fn entries(&self) -> Vec<(i64, ProducerEntry)> {
+        let mut v: Vec<_> = self
+            .producers
+            .iter()
+            .map(|(k, e)| (*k, e.clone()))
+            .collect();
+        v.sort_by_key(|(k, _)| *k);
+        v
+    }
+
     pub fn epoch_of(&self, producer_id: i64) -> Option<i16> {
         self.producers.get(&producer_id).map(|e| e.epoch)
     }

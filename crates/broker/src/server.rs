@@ -203,7 +203,10 @@ fn clean_logs(state: &BrokerState) {
         }
         for p in &t.partitions {
             let started = std::time::Instant::now();
-            match p.log.compact(crate::handlers::now_ms()) {
+            match p
+                .log
+                .compact_to(crate::handlers::now_ms(), p.last_stable_offset())
+            {
                 Ok(s) if s.changed_log() => tracing::info!(
                     topic = %t.name,
                     partition = p.index,

@@ -27,6 +27,8 @@ pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_log_dirs;
+pub mod describe_producers;
+pub mod describe_transactions;
 pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
@@ -37,6 +39,7 @@ pub mod join_group;
 pub mod leave_group;
 pub mod list_groups;
 pub mod list_offsets;
+pub mod list_transactions;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
@@ -131,6 +134,9 @@ pub const HANDLERS: &[Handler] = &[
     add_offsets_to_txn::HANDLER,
     end_txn::HANDLER,
     txn_offset_commit::HANDLER,
+    describe_producers::HANDLER,
+    describe_transactions::HANDLER,
+    list_transactions::HANDLER,
 ];
 
 /// The handler for `key` if `version` is in its served range.

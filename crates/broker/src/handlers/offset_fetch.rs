@@ -24,6 +24,16 @@ fn fetch(
     state.groups.fetch_offsets(group, topics.as_deref())
 }
 
+/// v7+ `require_stable`: a partition with offsets of an open transaction
+/// answers UNSTABLE_OFFSET_COMMIT (the client retries).
+fn stability(state: &BrokerState, stable: bool, group: &str, topic: &str, p: i32) -> ErrorCode {
+    if stable && state.groups.has_pending_txn_offset(group, topic, p) {
+        ErrorCode::UnstableOffsetCommit
+    } else {
+        ErrorCode::None
+    }
+}
+
 fn parts(o: Option<CommittedOffset>) -> (i64, i32, String) {
     match o {
         Some(o) => (o.offset, o.leader_epoch, o.metadata),
@@ -54,22 +64,29 @@ async fn handle(
                 );
                 match member.and_then(|()| fetch(&state, &g.group_id, topics)) {
                     Ok(found) => OffsetFetchResponseGroup {
-                        group_id: g.group_id,
+                        group_id: g.group_id.clone(),
                         error_code: ErrorCode::None.code(),
                         topics: found
                             .into_iter()
                             .map(|(name, ps)| OffsetFetchResponseTopics {
-                                name,
+                                name: name.clone(),
                                 partitions: ps
                                     .into_iter()
                                     .map(|(p, o)| {
                                         let (offset, epoch, metadata) = parts(o);
+                                        let code = stability(
+                                            &state,
+                                            req.require_stable,
+                                            &g.group_id,
+                                            &name,
+                                            p,
+                                        );
                                         OffsetFetchResponsePartitions {
                                             partition_index: p,
                                             committed_offset: offset,
                                             committed_leader_epoch: epoch,
                                             metadata: Some(metadata),
-                                            error_code: ErrorCode::None.code(),
+                                            error_code: code.code(),
                                             ..Default::default()
                                         }
                                     })
@@ -104,17 +121,19 @@ async fn handle(
             topics: found
                 .into_iter()
                 .map(|(name, ps)| OffsetFetchResponseTopic {
-                    name,
+                    name: name.clone(),
                     partitions: ps
                         .into_iter()
                         .map(|(p, o)| {
                             let (offset, epoch, metadata) = parts(o);
+                            let stable = ctx.api_version >= 7 && req.require_stable;
+                            let code = stability(&state, stable, &req.group_id, &name, p);
                             OffsetFetchResponsePartition {
                                 partition_index: p,
                                 committed_offset: offset,
                                 committed_leader_epoch: epoch,
                                 metadata: Some(metadata),
-                                error_code: ErrorCode::None.code(),
+                                error_code: code.code(),
                                 ..Default::default()
                             }
                         })
