@@ -23,10 +23,10 @@ def log_bytes(partition_dir) -> int:
     return sum(p.stat().st_size for p in partition_dir.glob("*.log"))
 
 
-def ck_read_all(bs: str, topic: str, timeout: float = 30.0) -> list[tuple[int, bytes | None, bytes | None]]:
+def ck_read_all(bs: str, topic: str, timeout: float = 30.0, **conf) -> list[tuple[int, bytes | None, bytes | None]]:
     """Everything from the earliest offset to the high watermark, as (offset, key, value)."""
     _low, high = ck_watermarks(bs, topic)
-    c = ck_consumer(bs)
+    c = ck_consumer(bs, **conf)
     out = []
     try:
         c.assign([TopicPartition(topic, 0, -2)])  # OFFSET_BEGINNING
@@ -124,7 +124,7 @@ def test_compacted_topic_keeps_the_latest_value_per_key(broker_factory):
     print(f"compacted: {len(produced)} records of {KEYS} keys, {segments_before} segments / {size_before} bytes "
           f"-> {segments_after} segments / {size_after} bytes")
     assert segments_after < segments_before
-    assert "log cleaner compacted a partition" in b.log_text()
+    wait_until(lambda: "log cleaner compacted a partition" in b.log_text(), 10, 0.1, "the cleaner's log line")
 
     got = ck_read_all(bs, topic)
     assert len(got) < len(produced) / 5
@@ -199,7 +199,7 @@ def test_consumer_offsets_stays_small_under_many_commits(broker_factory, cleaner
     if cleaner:
         wait_until(lambda: log_bytes(offsets_dir) < 8192 or None, 30, 0.2,
                    "the cleaner to compact __consumer_offsets")
-        assert "log cleaner compacted a partition" in b.log_text()
+        wait_until(lambda: "log cleaner compacted a partition" in b.log_text(), 10, 0.1, "the cleaner's log line")
     else:
         time.sleep(1)
         assert log_bytes(offsets_dir) > commits * 100
@@ -217,3 +217,50 @@ def test_consumer_offsets_stays_small_under_many_commits(broker_factory, cleaner
     # The replay at start reads the compacted partition.
     b.restart()
     assert committed() == {0: commits - 1, 1: commits - 1}
+
+
+def test_aborted_transactions_are_compacted_away(broker_factory):
+    """The cleaner drops the records of aborted transactions (read_uncommitted
+    consumers stop seeing them) and keeps the latest committed value per key."""
+    import uuid
+
+    from confluent_kafka import Producer
+
+    b = broker_factory(config=BROKER_CONFIG)
+    bs = b.bootstrap
+    topic = unique_topic("compact-txn")
+    ck_create_topic(bs, topic, config={"cleanup.policy": "compact", "segment.bytes": 1024,
+                                       "min.cleanable.dirty.ratio": 0.01})
+    p = Producer({"bootstrap.servers": bs, "transactional.id": f"tx-{uuid.uuid4().hex[:8]}",
+                  "linger.ms": 0, "message.timeout.ms": 20000})
+    p.init_transactions(30)
+    latest = {}
+    for rnd in range(24):
+        key = b"key-%d" % (rnd % 3)
+        committed = rnd % 4 != 1
+        value = b"%s-%02d " % (b"committed" if committed else b"aborted", rnd) + b"." * 200
+        p.begin_transaction()
+        p.produce(topic, key=key, value=value)
+        assert p.flush(30) == 0
+        if committed:
+            p.commit_transaction(30)
+            latest[key] = value
+        else:
+            p.abort_transaction(30)
+    # Seal the last transaction's segment.
+    plain = ck_producer(bs, **{"linger.ms": 0})
+    for i in range(12):
+        plain.produce(topic, key=b"filler", value=b"filler-%d " % i + b"." * 200)
+    assert plain.flush(10) == 0
+    latest[b"filler"] = b"filler-11 " + b"." * 200
+
+    def no_aborted():
+        recs = ck_read_all(bs, topic, isolation_level="read_uncommitted")
+        return recs if not any(v.startswith(b"aborted") for _, _, v in recs) else None
+
+    recs = wait_until(no_aborted, 30, 0.5, "the cleaner to drop aborted transactions")
+    assert {k: v for _, k, v in recs} == latest
+    # Only the fillers in the active segment may still repeat a key.
+    assert len([k for _, k, _ in recs if k != b"filler"]) == 3
+    committed_view = ck_read_all(bs, topic, isolation_level="read_committed")
+    assert {k: v for _, k, v in committed_view} == latest
