@@ -5,22 +5,25 @@
 //!
 //! The log is split at the cleaner checkpoint (`cleaner-offset-checkpoint`)
 //! into a *clean* part, compacted before, and a *dirty* part. Only sealed
-//! segments entirely below the high watermark are cleanable, never the
-//! active one, and with `min.compaction.lag.ms` only segments whose newest
+//! segments entirely below the high watermark (and the last stable offset
+//! given to [`Log::compact_to`]) are cleanable, never the active one, and
+//! with `min.compaction.lag.ms` only segments whose newest
 //! record is at least that old. A run is due when the dirty bytes are more
 //! than `min.cleanable.dirty.ratio` of the cleanable bytes, when the
 //! oldest dirty record is older than `max.compaction.lag.ms`, or when the
 //! delete horizon of a tombstone in the clean part has passed.
 //!
 //! 1. Build a key → latest offset map over the dirty segments (stopping
-//!    at a segment boundary once the map holds about 128 MiB), and note the
-//!    last batch of every producer id in the whole log (headers only).
+//!    at a segment boundary once the map holds about 128 MiB), after noting
+//!    the last data batch of every producer id and the transaction markers
+//!    in the whole log (headers, and the control batches).
 //! 2. Rewrite every segment from the start of the log to the end of the
-//!    mapped range, in groups of neighbouring segments whose total size
+//!    mapped range, in groups of neighbouring segments whose cleaned output
 //!    fits in `segment.bytes` (so small cleaned segments merge). A record
 //!    is kept when no later offset of its key is in the map. Records with a
 //!    null key are kept (Kafka refuses them at produce time on compacted
-//!    topics). Records keep their offsets; the log gets gaps.
+//!    topics; fjord's produce path does not check that yet). Records keep
+//!    their offsets; the log gets gaps.
 //! 3. Move the checkpoint to the end of the mapped range.
 //!
 //! # Batches
