@@ -331,3 +331,16 @@ def test_admin_describe_and_list_transactions(broker):
         assert txn_id not in repr(admin.list_transactions(state_filters=["Ongoing"]))
     finally:
         admin.close()
+
+
+def test_transaction_max_timeout_is_configurable(broker_factory):
+    from confluent_kafka import KafkaException
+
+    b = broker_factory(config={"transaction.max.timeout.ms": 5000})
+    with pytest.raises(KafkaException):
+        txn_producer(b.bootstrap, **{"transaction.timeout.ms": 6000, "socket.timeout.ms": 5000,
+                                     "message.timeout.ms": 5000})
+    p = txn_producer(b.bootstrap, **{"transaction.timeout.ms": 5000, "socket.timeout.ms": 5000,
+                                     "message.timeout.ms": 5000})
+    p.begin_transaction()
+    p.commit_transaction(10)

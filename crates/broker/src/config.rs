@@ -75,6 +75,9 @@ pub struct BrokerConfig {
     pub consumer_group: crate::coordinator::consumer::ConsumerGroupConfig,
     /// Broker-level settings given explicitly (by file), Kafka names.
     pub static_overrides: BTreeMap<String, String>,
+    /// `transaction.max.timeout.ms`: the longest `transaction.timeout.ms`
+    /// a transactional producer may ask for.
+    pub transaction_max_timeout_ms: i32,
     /// `fjord.slow.request.ms`: requests taking longer are logged at warn
     /// (0 turns it off). Waiting by design does not count (see `metrics`).
     pub slow_request_ms: u64,
@@ -101,6 +104,7 @@ impl Default for BrokerConfig {
             consumer_group: Default::default(),
             static_overrides: BTreeMap::new(),
             slow_request_ms: 1000,
+            transaction_max_timeout_ms: crate::txn::MAX_TIMEOUT_MS,
         }
     }
 }
@@ -210,6 +214,9 @@ impl BrokerConfig {
                     return Err(invalid(format!("{n} must be positive")));
                 }
                 self.log_cleaner_backoff_ms = n as u64;
+            }
+            "transaction.max.timeout.ms" => {
+                self.transaction_max_timeout_ms = parse_in(value, 1, i64::from(i32::MAX))? as i32;
             }
             "offsets.topic.segment.bytes" => {
                 let n = parse_i64(value)?;

@@ -172,7 +172,7 @@ impl BrokerState {
                 file.producer_id_block_end,
             )),
             groups: crate::coordinator::GroupCoordinator::with_config(config.group.clone()),
-            txns: crate::txn::TxnCoordinator::default(),
+            txns: crate::txn::TxnCoordinator::new(config.transaction_max_timeout_ms),
             metrics,
             config,
         };

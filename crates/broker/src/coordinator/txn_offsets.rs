@@ -61,6 +61,16 @@ impl PendingTxnOffsets {
     }
 }
 
+/// Keeps the offsets partition's producer state (its last stable offset)
+/// in step with the transactional batches and markers written here.
+fn record_producer_state(p: &crate::partition::Partition, appended: &[u8]) {
+    if let Ok(mut states) = p.producers.lock() {
+        for (h, raw) in fjord_protocol::records::BatchIter::new(appended).flatten() {
+            states.record_batch(&h, raw);
+        }
+    }
+}
+
 impl GroupCoordinator {
     /// TxnOffsetCommit: validates the member (when given) and writes the
     /// offsets as a transactional batch; one error per entry.
@@ -153,6 +163,7 @@ impl GroupCoordinator {
         let mut buf = BytesMut::from(&batch[..]);
         match p.log.append(&mut buf, p.leader_epoch, now) {
             Ok(info) => {
+                record_producer_state(&p, &buf);
                 if let Ok(mut pending) = self.txn_offsets.lock() {
                     pending
                         .by_producer
@@ -210,6 +221,7 @@ impl GroupCoordinator {
                     .log
                     .append(&mut buf, p.leader_epoch, now)
                     .map_err(|e| crate::connection::storage_error_code(&e))?;
+                record_producer_state(&p, &buf);
                 Some((p.clone(), info.last_offset + 1))
             }
             None => None,
@@ -284,5 +296,79 @@ impl GroupCoordinator {
                 .flatten()
                 .any(|o| o.group == group_id && o.topic == topic && o.partition == partition)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::coordinator::OFFSETS_TOPIC;
+    use crate::partition::Partition;
+
+    const T0: i64 = 1_000_000;
+
+    fn offset(partition: i32, offset: i64) -> OffsetToCommit {
+        OffsetToCommit {
+            topic: "in".into(),
+            partition,
+            offset,
+            leader_epoch: -1,
+            metadata: None,
+        }
+    }
+
+    fn committed(c: &GroupCoordinator, group: &str, partition: i32) -> Option<i64> {
+        let found = c
+            .fetch_offsets(group, Some(&[("in".to_string(), vec![partition])]))
+            .ok()?;
+        found.first()?.1.first()?.1.as_ref().map(|o| o.offset)
+    }
+
+    #[test]
+    fn offsets_apply_on_commit_only_and_replay() {
+        let dir = std::env::temp_dir().join(format!("fjord-txn-offsets-{}", rand::random::<u64>()));
+        let open = || {
+            let log = fjord_storage::Log::open(&dir, fjord_storage::LogConfig::default()).unwrap();
+            vec![Arc::new(Partition::new(OFFSETS_TOPIC, 0, Arc::new(log), 0))]
+        };
+        {
+            let c = GroupCoordinator::new();
+            c.load(open(), T0);
+            // Producer 7 commits offsets in a transaction it aborts.
+            let (errs, _) = c.txn_commit_offsets("g", 7, 0, -1, "", None, &[offset(0, 10)], T0);
+            assert_eq!(errs, vec![ErrorCode::None]);
+            assert!(c.has_pending_txn_offset("g", "in", 0));
+            assert_eq!(committed(&c, "g", 0), None);
+            c.write_txn_marker(0, 7, 1, 0, false, T0).unwrap();
+            assert!(!c.has_pending_txn_offset("g", "in", 0));
+            assert_eq!(committed(&c, "g", 0), None);
+            // Producer 8 commits.
+            c.txn_commit_offsets("g", 8, 0, -1, "", None, &[offset(0, 20)], T0);
+            let d = c.write_txn_marker(0, 8, 0, 0, true, T0).unwrap();
+            assert_eq!(committed(&c, "g", 0), Some(20));
+            // Producer 9 leaves offsets without a marker (a crash).
+            let (_, d9) = c.txn_commit_offsets("g", 9, 0, -1, "", None, &[offset(1, 30)], T0);
+            let (p, next) = d9.or(d).expect("appended");
+            // The partition's last stable offset waits for producer 9.
+            assert!(p
+                .producers
+                .lock()
+                .unwrap()
+                .first_unstable_offset()
+                .is_some());
+            p.log.sync_to(next).unwrap();
+            p.close().unwrap();
+        }
+        let c = GroupCoordinator::new();
+        c.load(open(), T0);
+        assert_eq!(committed(&c, "g", 0), Some(20));
+        assert_eq!(committed(&c, "g", 1), None);
+        assert!(c.has_pending_txn_offset("g", "in", 1));
+        // The transaction coordinator's recovery commits it.
+        c.write_txn_marker(0, 9, 0, 1, true, T0).unwrap();
+        assert_eq!(committed(&c, "g", 1), Some(30));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

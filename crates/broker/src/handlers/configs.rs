@@ -779,6 +779,13 @@ pub fn describe_broker(broker: &BrokerConfig) -> Vec<Described> {
             defaults.socket_request_max_bytes.to_string(),
             "The largest request the broker reads.",
         ),
+        (
+            "transaction.max.timeout.ms".into(),
+            TYPE_INT,
+            broker.transaction_max_timeout_ms.to_string(),
+            defaults.transaction_max_timeout_ms.to_string(),
+            "The longest transaction.timeout.ms a transactional producer may ask for.",
+        ),
     ];
     // Broker-level defaults of topic configs.
     for def in TOPIC_CONFIGS {
