@@ -13,6 +13,7 @@ pub mod http;
 pub mod metrics;
 pub mod partition;
 pub mod producer_state;
+pub mod recompress;
 pub mod server;
 pub mod state;
 pub mod txn;

@@ -8,9 +8,11 @@
 //! - Kafka configs accepted and persisted as topic overrides but with no
 //!   effect on a single-node broker (`min.insync.replicas`,
 //!   `preallocate`, ...);
-//! - configs fixed at one value (`compression.type=producer`,
-//!   `remote.storage.enable=false`, ...): described as read-only, setting
-//!   them to their fixed value is accepted, anything else is INVALID_CONFIG.
+//! - configs fixed at one value (`remote.storage.enable=false`, ...):
+//!   described as read-only, setting them to their fixed value is
+//!   accepted, anything else is INVALID_CONFIG.
+//!
+//! `compression.type` is stored and applied by Produce (`recompress`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -98,6 +100,17 @@ fn v_bool(v: &str) -> Result<(), String> {
     }
 }
 
+fn v_compression_type(v: &str) -> Result<(), String> {
+    if crate::recompress::VALUES.contains(&v.trim()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "String must be one of: {}",
+            crate::recompress::VALUES.join(", ")
+        ))
+    }
+}
+
 /// `""`, `"*"` or a list of `partition:broker` pairs.
 fn v_throttled_replicas(v: &str) -> Result<(), String> {
     let v = v.trim();
@@ -132,11 +145,11 @@ const TOPIC_CONFIGS: &[TopicDef] = &[
     },
     TopicDef {
         name: "compression.type",
-        kind: Kind::Fixed,
+        kind: Kind::Stored(v_compression_type),
         ty: TYPE_STRING,
         default: "producer",
         broker: Some("compression.type"),
-        doc: "fjord keeps batches as the producer compressed them (\"producer\"); no other value is supported.",
+        doc: "The codec of the topic's batches: \"producer\" keeps what the producer sent; \"uncompressed\", \"gzip\", \"snappy\", \"lz4\" or \"zstd\" has the broker rewrite each produced batch with it.",
     },
     TopicDef {
         name: "delete.retention.ms",
@@ -886,7 +899,10 @@ mod tests {
             validate_topic_configs(&broker, &overrides(&[("min.insync.replicas", "0")])).is_err()
         );
         assert!(
-            validate_topic_configs(&broker, &overrides(&[("compression.type", "gzip")])).is_err()
+            validate_topic_configs(&broker, &overrides(&[("compression.type", "gzip")])).is_ok()
+        );
+        assert!(
+            validate_topic_configs(&broker, &overrides(&[("compression.type", "brotli")])).is_err()
         );
         assert!(validate_topic_configs(&broker, &overrides(&[("preallocate", "maybe")])).is_err());
         assert!(validate_topic_configs(
@@ -957,7 +973,7 @@ mod tests {
         assert!(cleanup.is_default());
 
         assert_eq!(get("min.insync.replicas").source, SOURCE_DYNAMIC_TOPIC);
-        assert!(get("compression.type").read_only);
+        assert!(!get("compression.type").read_only);
         assert!(all.windows(2).all(|w| w[0].name < w[1].name));
         for n in LogConfig::NAMES {
             assert!(is_topic_config(n), "{n} missing from the catalogue");

@@ -192,6 +192,20 @@ async fn handle(
                 parts.push(r);
                 continue;
             }
+            let data = match crate::recompress::target(&topic.configs) {
+                None => data,
+                Some(codec) => match crate::recompress::apply(data, codec, DECOMPRESS_LIMIT) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        parts.push(part_error(
+                            pd.index,
+                            ErrorCode::CorruptMessage,
+                            Some(e.to_string()),
+                        ));
+                        continue;
+                    }
+                },
+            };
             match append(&state, &partition, &data, now) {
                 Ok(Appended::New(info)) => {
                     topic.metrics.produced(
