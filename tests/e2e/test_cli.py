@@ -433,6 +433,43 @@ def test_group_lag_from_a_kafka_python_commit(shared_broker):
 
 
 @pytest.mark.groups
+def test_metrics_lag_equals_cli_lag(shared_broker):
+    """/metrics (kafka_exporter names) reports the same per-partition lag as `fjord group describe`."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    topic, group = unique_topic("cli-mlag"), uid("cli-mlag-group")
+    cli(shared_broker, "topic", "create", topic, "--partitions", "3")
+    for p, n in enumerate([7, 12, 3]):
+        produce_lines(shared_broker, topic, [f"p{p}-{i}" for i in range(n)], "--partition", str(p))
+    from kafka import TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    c = kp_consumer(shared_broker.bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        c.assign([TopicPartition(topic, 0), TopicPartition(topic, 1)])
+        c.commit({TopicPartition(topic, 0): OffsetAndMetadata(2, "", -1),
+                  TopicPartition(topic, 1): OffsetAndMetadata(9, "", -1)})
+    finally:
+        c.close()
+    rows = lag_rows(cli_json(shared_broker, "group", "describe", group), topic)
+    cli_lag = {p: r["lag"] for p, r in rows.items() if r["current_offset"] is not None}
+    assert cli_lag == {0: 5, 1: 3}, rows
+
+    with urllib.request.urlopen(f"{shared_broker.http_url}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    samples = [s for f in text_string_to_metric_families(text) for s in f.samples]
+
+    def by_partition(name):
+        return {int(s.labels["partition"]): int(s.value) for s in samples
+                if s.name == name and s.labels.get("consumergroup") == group and s.labels.get("topic") == topic}
+
+    assert by_partition("kafka_consumergroup_lag") == cli_lag
+    assert by_partition("kafka_consumergroup_current_offset") == {p: rows[p]["current_offset"] for p in cli_lag}
+
+
+@pytest.mark.groups
 def test_group_consume_commits_and_resumes(shared_broker):
     topic, group = unique_topic("cli-gc"), uid("cli-gc-group")
     cli(shared_broker, "topic", "create", topic, "--partitions", "1")
