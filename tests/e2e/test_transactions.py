@@ -344,3 +344,73 @@ def test_transaction_max_timeout_is_configurable(broker_factory):
                                      "message.timeout.ms": 5000})
     p.begin_transaction()
     p.commit_transaction(10)
+
+
+def kp_read(bootstrap: str, topic: str, isolation: str, partitions: int, count: int, timeout: float = 20.0):
+    from kafka import KafkaConsumer, TopicPartition
+
+    c = KafkaConsumer(bootstrap_servers=bootstrap, isolation_level=isolation, group_id=None,
+                      auto_offset_reset="earliest", enable_auto_commit=False, request_timeout_ms=10000)
+    try:
+        c.assign([TopicPartition(topic, p) for p in range(partitions)])
+        c.seek_to_beginning()
+        out = []
+        deadline = time.monotonic() + timeout
+        while len(out) < count and time.monotonic() < deadline:
+            for recs in c.poll(timeout_ms=200).values():
+                out.extend(r.value for r in recs)
+        # Nothing more arrives.
+        end = time.monotonic() + 0.5
+        while time.monotonic() < end:
+            for recs in c.poll(timeout_ms=100).values():
+                out.extend(r.value for r in recs)
+        return out
+    finally:
+        c.close()
+
+
+def test_interleaved_transactions_on_one_partition(broker):
+    topic = unique_topic("inter")
+    ck_create_topic(broker.bootstrap, topic, partitions=1)
+    a = txn_producer(broker.bootstrap)
+    b = txn_producer(broker.bootstrap)
+    a.begin_transaction()
+    b.begin_transaction()
+    for i in range(5):
+        send(a, topic, [f"a-{i}".encode()])
+        send(b, topic, [f"b-{i}".encode()])
+    a.abort_transaction(30)
+    b.commit_transaction(30)
+    a.begin_transaction()
+    send(a, topic, [b"a-late"])
+    a.commit_transaction(30)
+    want = [f"b-{i}".encode() for i in range(5)] + [b"a-late"]
+    assert committed(broker.bootstrap, topic, 6) == want
+    # kafka-python filters aborted batches with the same index.
+    assert kp_read(broker.bootstrap, topic, "read_committed", 1, 6) == want
+    assert len(kp_read(broker.bootstrap, topic, "read_uncommitted", 1, 11)) == 11
+
+
+def test_kafka_python_transactional_producer(broker):
+    from kafka import KafkaProducer
+
+    topic = unique_topic("kptxn")
+    ck_create_topic(broker.bootstrap, topic, partitions=2)
+    p = KafkaProducer(bootstrap_servers=broker.bootstrap, transactional_id=f"kp-{uuid.uuid4().hex[:8]}",
+                      request_timeout_ms=10000)
+    try:
+        p.init_transactions()
+        p.begin_transaction()
+        for i in range(10):
+            p.send(topic, f"c-{i}".encode())
+        p.commit_transaction()
+        p.begin_transaction()
+        for i in range(10):
+            p.send(topic, f"x-{i}".encode())
+        p.flush()
+        p.abort_transaction()
+    finally:
+        p.close(timeout=10)
+    want = sorted(f"c-{i}".encode() for i in range(10))
+    assert sorted(kp_read(broker.bootstrap, topic, "read_committed", 2, 10)) == want
+    assert sorted(committed(broker.bootstrap, topic, 10)) == want

@@ -247,7 +247,11 @@ fn enforce_retention(state: &BrokerState) {
             match p.log.enforce_retention(now) {
                 Ok(0) => {}
                 Ok(n) => {
-                    tracing::info!(topic = %t.name, partition = p.index, segments = n, log_start = p.log.log_start_offset(), "retention deleted segments")
+                    tracing::info!(topic = %t.name, partition = p.index, segments = n, log_start = p.log.log_start_offset(), "retention deleted segments");
+                    // Aborted transactions wholly below the log start are gone.
+                    if let Ok(mut s) = p.producers.lock() {
+                        s.prune_aborted(p.log.log_start_offset());
+                    }
                 }
                 Err(e) => {
                     tracing::error!(topic = %t.name, partition = p.index, error = %e, "retention failed")

@@ -257,7 +257,11 @@ impl TxnCoordinator {
     ) -> Result<(), ErrorCode> {
         let old_pid = meta.producer_id;
         let mut next = meta.clone();
-        bump_epoch(&mut next, io)?;
+        // The markers must carry the transaction's producer id: at an
+        // exhausted epoch the abort goes without a bump (as in Kafka).
+        if next.producer_epoch < i16::MAX - 1 {
+            next.producer_epoch += 1;
+        }
         next.state = TxnState::PrepareAbort;
         next.last_update_ms = now;
         self.index(old_pid, &next);

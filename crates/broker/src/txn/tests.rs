@@ -197,6 +197,20 @@ fn epoch_exhaustion_gives_a_new_producer_id() {
     let (pid2, e2) = c.init_producer_id(&io, "t", 1_000, None, 1).unwrap();
     assert_ne!(pid2, pid);
     assert_eq!(e2, 0);
+
+    // An open transaction at the last epoch is aborted with its own
+    // producer id (no bump), then the new id is handed out.
+    let mut m = c.get("t").unwrap();
+    m.producer_epoch = i16::MAX - 1;
+    m.state = TxnState::Ongoing;
+    m.partitions = [tp("a", 0)].into_iter().collect();
+    c.load(HashMap::from([("t".to_string(), m)]));
+    let (pid3, e3) = c.init_producer_id(&io, "t", 1_000, None, 2).unwrap();
+    assert_eq!(
+        io.markers.borrow().last().cloned(),
+        Some((pid2, i16::MAX - 1, false, vec![tp("a", 0)]))
+    );
+    assert!(pid3 != pid2 && e3 == 0);
 }
 
 #[test]
