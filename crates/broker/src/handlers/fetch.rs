@@ -141,10 +141,10 @@ fn read_once(
                 match read_records(&p.log, fp.fetch_offset, max, upto, total == 0) {
                     Ok((bytes, slice, records)) => {
                         if req.isolation_level == 1 {
-                            let end = fp
-                                .fetch_offset
-                                .saturating_add(i64::try_from(records).unwrap_or(0));
-                            pd.aborted_transactions = Some(aborted_in(p, fp.fetch_offset, end));
+                            // Up to the read bound: an aborted transaction
+                            // starting past the returned batches is ignored
+                            // by clients.
+                            pd.aborted_transactions = Some(aborted_in(p, fp.fetch_offset, upto));
                         }
                         let n = bytes.len() + slice.as_ref().map_or(0, |s| s.len);
                         total += n;

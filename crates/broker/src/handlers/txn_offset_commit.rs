@@ -12,7 +12,7 @@ use fjord_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 use fjord_protocol::ErrorCode;
 
 use super::{now_ms, RequestCtx};
-use crate::coordinator::{wait_durable, OffsetToCommit};
+use crate::coordinator::{store, wait_durable, OffsetToCommit, OFFSETS_TOPIC};
 use crate::state::BrokerState;
 
 crate::handler!(TxnOffsetCommit, 0, 4);
@@ -64,19 +64,28 @@ async fn handle(
             (-1, String::new(), None)
         };
         let n = valid.len();
+        // The group's offsets partition must be in the transaction, or the
+        // transaction's marker would never reach these offsets.
+        let offsets_partition = state.topic(OFFSETS_TOPIC).map(|t| {
+            (
+                OFFSETS_TOPIC.to_string(),
+                store::partition_for(&req.group_id, t.partitions.len() as i32),
+            )
+        });
         let task = tokio::task::spawn_blocking(move || {
-            st.txns.with_ongoing(&txn_id, pid, epoch, || {
-                st.groups.txn_commit_offsets(
-                    &group,
-                    pid,
-                    epoch,
-                    generation,
-                    &member,
-                    instance.as_deref(),
-                    &valid,
-                    now_ms(),
-                )
-            })
+            st.txns
+                .with_ongoing(&txn_id, pid, epoch, offsets_partition.as_ref(), || {
+                    st.groups.txn_commit_offsets(
+                        &group,
+                        pid,
+                        epoch,
+                        generation,
+                        &member,
+                        instance.as_deref(),
+                        &valid,
+                        now_ms(),
+                    )
+                })
         })
         .await;
         match task {

@@ -457,11 +457,14 @@ impl TxnCoordinator {
     /// Runs `f` while the transaction is Ongoing for this producer, with
     /// the coordinator locked (TxnOffsetCommit writes under it, so its
     /// records precede the transaction's markers).
+    /// `partition`, when given, must be in the transaction (the group's
+    /// offsets partition, added by AddOffsetsToTxn).
     pub fn with_ongoing<R>(
         &self,
         transactional_id: &str,
         pid: i64,
         epoch: i16,
+        partition: Option<&(String, i32)>,
         f: impl FnOnce() -> R,
     ) -> Result<R, ErrorCode> {
         let txns = self
@@ -470,6 +473,11 @@ impl TxnCoordinator {
             .map_err(|_| ErrorCode::CoordinatorNotAvailable)?;
         let meta = txns.get(transactional_id);
         Self::check_producer(meta, pid, epoch)?;
+        if let (Some(m), Some(p)) = (meta, partition) {
+            if m.state == TxnState::Ongoing && !m.partitions.contains(p) {
+                return Err(ErrorCode::InvalidTxnState);
+            }
+        }
         match meta.map(|m| m.state) {
             Some(TxnState::Ongoing) => Ok(f()),
             Some(TxnState::PrepareCommit | TxnState::PrepareAbort) => {

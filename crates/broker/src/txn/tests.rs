@@ -69,6 +69,15 @@ fn commit_flow_writes_prepare_markers_complete() {
         c.verify_produce("a", 1, pid, epoch).unwrap_err().0,
         ErrorCode::InvalidTxnState
     );
+    // TxnOffsetCommit needs the group's offsets partition in the transaction.
+    assert_eq!(
+        c.with_ongoing("t1", pid, epoch, Some(&tp("__consumer_offsets", 3)), || 1),
+        Err(ErrorCode::InvalidTxnState)
+    );
+    assert_eq!(
+        c.with_ongoing("t1", pid, epoch, Some(&tp("a", 0)), || 1),
+        Ok(1)
+    );
     // Re-adding the same partitions logs nothing new.
     let before = io.log.borrow().len();
     c.add_partitions(&io, "t1", pid, epoch, &[tp("a", 0)], 3)
@@ -133,7 +142,7 @@ fn init_fences_and_aborts_ongoing() {
         Err(ErrorCode::ProducerFenced)
     );
     assert_eq!(
-        c.with_ongoing("t", pid, e0, || ()),
+        c.with_ongoing("t", pid, e0, None, || ()),
         Err(ErrorCode::ProducerFenced)
     );
     assert_eq!(
