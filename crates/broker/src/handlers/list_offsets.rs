@@ -23,19 +23,25 @@ pub const EARLIEST_LOCAL: i64 = -4;
 pub const LATEST_TIERED: i64 = -5;
 
 fn lookup(p: &Partition, timestamp: i64, read_committed: bool) -> Result<(i64, i64), ErrorCode> {
+    // What a consumer of this isolation level may fetch.
+    let fetchable = if read_committed {
+        p.last_stable_offset()
+    } else {
+        p.high_watermark()
+    };
     match timestamp {
         EARLIEST | EARLIEST_LOCAL => Ok((-1, p.log.log_start_offset())),
         // read_committed consumers see up to the last stable offset.
-        LATEST if read_committed => Ok((-1, p.last_stable_offset())),
+        LATEST if read_committed => Ok((-1, fetchable)),
         LATEST | LATEST_TIERED => Ok((-1, p.high_watermark())),
         MAX_TIMESTAMP => match p.log.max_timestamp_offset() {
-            Ok(Some((offset, ts))) if offset < p.high_watermark() => Ok((ts, offset)),
+            Ok(Some((offset, ts))) if offset < fetchable => Ok((ts, offset)),
             Ok(_) => Ok((-1, -1)),
             Err(e) => Err(storage_error_code(&e)),
         },
         ts if ts < 0 => Err(ErrorCode::InvalidRequest),
         ts => match p.log.offset_for_timestamp(ts) {
-            Ok(Some((offset, found_ts))) if offset < p.high_watermark() => Ok((found_ts, offset)),
+            Ok(Some((offset, found_ts))) if offset < fetchable => Ok((found_ts, offset)),
             Ok(_) => Ok((-1, -1)),
             Err(e) => Err(storage_error_code(&e)),
         },
