@@ -414,3 +414,27 @@ def test_kafka_python_transactional_producer(broker):
     want = sorted(f"c-{i}".encode() for i in range(10))
     assert sorted(kp_read(broker.bootstrap, topic, "read_committed", 2, 10)) == want
     assert sorted(committed(broker.bootstrap, topic, 10)) == want
+
+
+def test_consume_transform_produce_across_broker_kill9(broker):
+    src, dst = unique_topic("in"), unique_topic("out")
+    ck_create_topic(broker.bootstrap, src, partitions=2)
+    ck_create_topic(broker.bootstrap, dst, partitions=2)
+    n = 200
+    ck_produce(broker.bootstrap, src, [{"key": str(i).encode(), "value": f"w-{i}".encode()} for i in range(n)])
+    group, txn_id = f"eosb-{uuid.uuid4().hex[:8]}", f"eosb-{uuid.uuid4().hex[:8]}"
+    args = ["--input", src, "--output", dst, "--group", group, "--txn-id", txn_id, "--batch", "20"]
+
+    first = App(broker, args + ["--pause", "0.3"])
+    try:
+        wait_until(lambda: first.committed() >= 40, 60, 0.05, "the app to commit some")
+        # The broker dies, most likely mid-transaction; the app with it.
+        broker.kill9()
+    finally:
+        first.kill9()
+    broker.start()
+    second = App(broker, args + ["--idle-exit", "6"])
+    rc = second.wait(100)
+    assert rc == 0, "".join(second.raw[-20:])
+    got = committed(broker.bootstrap, dst, n, timeout=30)
+    assert sorted(got) == sorted(f"W-{i}".encode() for i in range(n))
