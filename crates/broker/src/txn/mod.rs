@@ -50,6 +50,9 @@ pub const TXN_TOPIC: &str = "__transaction_state";
 pub const TXN_TOPIC_PARTITIONS: i32 = 50;
 /// Kafka's `transaction.max.timeout.ms` default (15 minutes).
 pub const MAX_TIMEOUT_MS: i32 = 900_000;
+/// Kafka's `transactional.id.expiration.ms` default (7 days): an id idle
+/// this long with no open transaction is forgotten (tombstoned).
+pub const ID_EXPIRATION_MS: i64 = 604_800_000;
 /// Segment size of `__transaction_state` (Kafka's
 /// `transaction.state.log.segment.bytes` default).
 const TXN_TOPIC_SEGMENT_BYTES: i32 = 104_857_600;
@@ -132,6 +135,8 @@ pub trait TxnIo {
     /// `meta`, with its producer id and epoch.
     fn write_markers(&self, meta: &TxnMeta, commit: bool) -> Result<(), ErrorCode>;
     fn allocate_producer_id(&self) -> Result<i64, ErrorCode>;
+    /// Appends a tombstone for an expired transactional id.
+    fn tombstone(&self, transactional_id: &str) -> Result<(), ErrorCode>;
 }
 
 /// Producer ids of transactional producers: the current epoch and, while
@@ -244,6 +249,26 @@ impl TxnCoordinator {
             };
             if let Err(code) = result {
                 tracing::warn!(transactional_id = %meta.transactional_id, code = %code, "completing a transaction failed; will retry");
+            }
+        }
+        // Idle ids with nothing open are forgotten.
+        let expired: Vec<(String, i64)> = txns
+            .values()
+            .filter(|m| {
+                matches!(
+                    m.state,
+                    TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort
+                ) && now.saturating_sub(m.last_update_ms) > ID_EXPIRATION_MS
+            })
+            .map(|m| (m.transactional_id.clone(), m.producer_id))
+            .collect();
+        for (id, pid) in expired {
+            if io.tombstone(&id).is_ok() {
+                tracing::info!(transactional_id = %id, "transactional id expired");
+                txns.remove(&id);
+                if let Ok(mut idx) = self.ongoing.write() {
+                    idx.remove(&pid);
+                }
             }
         }
     }
@@ -585,28 +610,7 @@ pub struct BrokerIo<'a> {
 
 impl TxnIo for BrokerIo<'_> {
     fn persist(&self, meta: &TxnMeta) -> Result<(), ErrorCode> {
-        let p = self
-            .state
-            .txns
-            .log_partition(&meta.transactional_id)
-            .ok_or(ErrorCode::CoordinatorNotAvailable)?;
-        let now = crate::handlers::now_ms();
-        let mut b = BatchBuilder::default();
-        b.append(
-            now,
-            Some(&log::key(&meta.transactional_id)),
-            Some(&log::value(meta)),
-            &[],
-        )
-        .map_err(|_| ErrorCode::UnknownServerError)?;
-        let batch = b.build().map_err(|_| ErrorCode::UnknownServerError)?;
-        let mut buf = BytesMut::from(&batch[..]);
-        let info = p
-            .log
-            .append(&mut buf, p.leader_epoch, now)
-            .map_err(|e| crate::connection::storage_error_code(&e))?;
-        crate::handlers::produce::make_visible(self.state, &p, info.last_offset + 1)
-            .map_err(|e| crate::connection::storage_error_code(&e))
+        self.append_record(&meta.transactional_id, Some(meta))
     }
 
     fn write_markers(&self, meta: &TxnMeta, commit: bool) -> Result<(), ErrorCode> {
@@ -643,11 +647,40 @@ impl TxnIo for BrokerIo<'_> {
         Ok(())
     }
 
+    fn tombstone(&self, transactional_id: &str) -> Result<(), ErrorCode> {
+        self.append_record(transactional_id, None)
+    }
+
     fn allocate_producer_id(&self) -> Result<i64, ErrorCode> {
         self.state.allocate_producer_id().map_err(|e| {
             tracing::error!(error = %e, "producer id allocation failed");
             ErrorCode::KafkaStorageError
         })
+    }
+}
+
+impl BrokerIo<'_> {
+    /// Appends one `__transaction_state` record (`None`: a tombstone) and
+    /// waits for durability.
+    fn append_record(&self, id: &str, meta: Option<&TxnMeta>) -> Result<(), ErrorCode> {
+        let p = self
+            .state
+            .txns
+            .log_partition(id)
+            .ok_or(ErrorCode::CoordinatorNotAvailable)?;
+        let now = crate::handlers::now_ms();
+        let value = meta.map(log::value);
+        let mut b = BatchBuilder::default();
+        b.append(now, Some(&log::key(id)), value.as_deref(), &[])
+            .map_err(|_| ErrorCode::UnknownServerError)?;
+        let batch = b.build().map_err(|_| ErrorCode::UnknownServerError)?;
+        let mut buf = BytesMut::from(&batch[..]);
+        let info = p
+            .log
+            .append(&mut buf, p.leader_epoch, now)
+            .map_err(|e| crate::connection::storage_error_code(&e))?;
+        crate::handlers::produce::make_visible(self.state, &p, info.last_offset + 1)
+            .map_err(|e| crate::connection::storage_error_code(&e))
     }
 }
 

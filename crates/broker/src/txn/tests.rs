@@ -17,6 +17,7 @@ struct MockIo {
     markers: RefCell<Vec<Marker>>,
     next_pid: RefCell<i64>,
     fail_markers: RefCell<bool>,
+    tombstones: RefCell<Vec<String>>,
 }
 
 impl TxnIo for MockIo {
@@ -34,6 +35,12 @@ impl TxnIo for MockIo {
             commit,
             meta.partitions.iter().cloned().collect(),
         ));
+        Ok(())
+    }
+    fn tombstone(&self, transactional_id: &str) -> Result<(), ErrorCode> {
+        self.tombstones
+            .borrow_mut()
+            .push(transactional_id.to_string());
         Ok(())
     }
     fn allocate_producer_id(&self) -> Result<i64, ErrorCode> {
@@ -190,6 +197,27 @@ fn timeouts_and_limits() {
     assert_eq!(
         c.end_txn(&io, "t", pid, e, true, 1_200),
         Err(ErrorCode::ProducerFenced)
+    );
+}
+
+#[test]
+fn idle_ids_expire() {
+    let c = TxnCoordinator::default();
+    let io = MockIo::default();
+    let (pid, e) = c.init_producer_id(&io, "idle", 60_000, None, 0).unwrap();
+    c.init_producer_id(&io, "busy", 60_000, None, 0).unwrap();
+    let (bp, be) = (c.get("busy").unwrap().producer_id, 0);
+    c.add_partitions(&io, "busy", bp, be, &[tp("a", 0)], 0)
+        .unwrap();
+    let later = ID_EXPIRATION_MS + 1;
+    // "busy" times out (aborted) first; "idle" expires.
+    c.tick(&io, later);
+    assert_eq!(io.tombstones.borrow().as_slice(), &["idle".to_string()]);
+    assert!(c.get("idle").is_none());
+    assert_eq!(c.get("busy").unwrap().state, TxnState::CompleteAbort);
+    assert_eq!(
+        c.end_txn(&io, "idle", pid, e, true, later),
+        Err(ErrorCode::InvalidProducerIdMapping)
     );
 }
 
@@ -384,15 +412,23 @@ mod broker {
     fn crash_after_prepare_commit_completes_and_ongoing_aborts() {
         let dir = std::env::temp_dir().join(format!("fjord-txn-broker-{}", rand::random::<u64>()));
         let (pid_c, pid_a);
+        // Real clock: recovery at open checks id expiry against it.
+        let now = crate::handlers::now_ms();
         {
             let st = open(&dir);
             let io = BrokerIo { state: &st };
-            let (pc, ec) = st.txns.init_producer_id(&io, "c", 60_000, None, 1).unwrap();
-            let (pa, ea) = st.txns.init_producer_id(&io, "a", 60_000, None, 1).unwrap();
+            let (pc, ec) = st
+                .txns
+                .init_producer_id(&io, "c", 60_000, None, now)
+                .unwrap();
+            let (pa, ea) = st
+                .txns
+                .init_producer_id(&io, "a", 60_000, None, now)
+                .unwrap();
             (pid_c, pid_a) = (pc, pa);
             let t0 = vec![("t".to_string(), 0)];
-            st.txns.add_partitions(&io, "c", pc, ec, &t0, 2).unwrap();
-            st.txns.add_partitions(&io, "a", pa, ea, &t0, 2).unwrap();
+            st.txns.add_partitions(&io, "c", pc, ec, &t0, now).unwrap();
+            st.txns.add_partitions(&io, "a", pa, ea, &t0, now).unwrap();
             produce(&st, pc, ec, 0);
             produce(&st, pa, ea, 0);
             produce(&st, pc, ec, 1);
@@ -424,7 +460,10 @@ mod broker {
         assert!(aborted.iter().all(|x| x.producer_id != pid_c));
         // The producers can start over.
         let io = BrokerIo { state: &st };
-        let (pid, epoch) = st.txns.init_producer_id(&io, "a", 60_000, None, 9).unwrap();
+        let (pid, epoch) = st
+            .txns
+            .init_producer_id(&io, "a", 60_000, None, now)
+            .unwrap();
         assert_eq!((pid, epoch), (pid_a, 2));
         st.close_all();
         drop(st);
