@@ -76,6 +76,15 @@ fn commit_flow_writes_prepare_markers_complete() {
         c.verify_produce("a", 1, pid, epoch).unwrap_err().0,
         ErrorCode::InvalidTxnState
     );
+    // AddPartitionsToTxn v4 verify-only.
+    assert_eq!(
+        c.verify_partitions("t1", pid, epoch, &[tp("a", 0), tp("z", 0)]),
+        Ok(vec![ErrorCode::None, ErrorCode::InvalidTxnState])
+    );
+    assert_eq!(
+        c.verify_partitions("t1", pid, epoch + 1, &[tp("a", 0)]),
+        Err(ErrorCode::ProducerFenced)
+    );
     // TxnOffsetCommit needs the group's offsets partition in the transaction.
     assert_eq!(
         c.with_ongoing("t1", pid, epoch, Some(&tp("__consumer_offsets", 3)), || 1),
