@@ -511,14 +511,15 @@ def encode_record(offset_delta: int, key: bytes | None, value: bytes | None, ts_
 
 
 def encode_record_batch(values: list[bytes | None], base_offset: int = 0, timestamp_ms: int | None = None,
-                        keys: list[bytes | None] | None = None, corrupt_crc: bool = False) -> bytes:
+                        keys: list[bytes | None] | None = None, corrupt_crc: bool = False,
+                        producer_id: int = -1, producer_epoch: int = -1, base_sequence: int = -1) -> bytes:
     """An uncompressed magic-2 record batch (as it appears in Produce requests and .log files)."""
     ts = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
     keys = keys or [None] * len(values)
     records = b"".join(encode_record(i, k, v) for i, (k, v) in enumerate(zip(keys, values)))
     # attributes .. records: the CRC-covered part
     after_crc = (int16(0) + int32(len(values) - 1) + int64(ts) + int64(ts)
-                 + int64(-1) + int16(-1) + int32(-1)  # producer id, epoch, base sequence
+                 + int64(producer_id) + int16(producer_epoch) + int32(base_sequence)
                  + int32(len(values)) + records)
     crc = crc32c(after_crc)
     if corrupt_crc:
@@ -548,6 +549,19 @@ def parse_produce_response_v3(payload: bytes) -> tuple[int, dict[tuple[str, int]
             r.int64()  # log_append_time
             out[(name, p)] = (err, base)
     return corr, out
+
+
+def init_producer_id_request_v0(correlation_id: int = 1, timeout_ms: int = 60000) -> bytes:
+    """InitProducerId v0 for an idempotent (non-transactional) producer."""
+    return encode_request(22, 0, correlation_id, string(None) + int32(timeout_ms))
+
+
+def parse_init_producer_id_response_v0(payload: bytes) -> tuple[int, int, int, int]:
+    """Returns (correlation_id, error_code, producer_id, producer_epoch)."""
+    r = Reader(payload)
+    corr = r.int32()
+    r.int32()  # throttle_time_ms
+    return corr, r.int16(), r.int64(), r.int16()
 
 
 # ---------------------------------------------------------------- OffsetForLeaderEpoch (v2/v3)
