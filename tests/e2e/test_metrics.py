@@ -151,7 +151,10 @@ def test_metrics_after_produce_and_group_commit(broker):
 def test_connections_gauge_drops_when_clients_leave(broker):
     import socket
 
-    before = metrics(broker).value("fjord_connections")
+    # A fresh broker: the fixture's readiness probe may still be counted until the
+    # broker sees it close, so start from zero open connections.
+    wait_until(lambda: metrics(broker).value("fjord_connections") == 0, 10, 0.1, "no open connections")
+    before = 0
     socks = [socket.create_connection((broker.host, broker.kafka_port), timeout=5) for _ in range(3)]
     try:
         wait_until(lambda: metrics(broker).value("fjord_connections") == before + 3, 10, 0.1,
