@@ -29,6 +29,45 @@ pub struct Partition {
 }
 
 impl Partition {
+    /// Calls `f` with every batch of the log, from the log start to the log
+    /// end, in order (the replay of an internal topic at start). A read
+    /// error is logged and ends the replay of this partition.
+    pub fn for_each_batch(
+        &self,
+        mut f: impl FnMut(&fjord_protocol::records::BatchHeader, bytes::Bytes),
+    ) {
+        let log = &self.log;
+        let mut offset = log.log_start_offset();
+        let end = log.log_end_offset();
+        while offset < end {
+            let read = match log.read(offset, 1 << 20, end, true) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(topic = %self.topic, partition = self.index, offset, error = %e, "replaying the log failed");
+                    return;
+                }
+            };
+            if read.is_empty() || read.next_offset <= offset {
+                return;
+            }
+            offset = read.next_offset;
+            let data = match read.to_bytes() {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::error!(topic = %self.topic, partition = self.index, offset, error = %e, "replaying the log failed");
+                    return;
+                }
+            };
+            let mut pos = 0usize;
+            for item in fjord_protocol::records::BatchIter::new(&data) {
+                let Ok((h, raw)) = item else { break };
+                let batch = data.slice(pos..pos + raw.len());
+                pos += raw.len();
+                f(&h, batch);
+            }
+        }
+    }
+
     pub fn new(topic: &str, index: i32, log: Arc<Log>, leader_epoch: i32) -> Partition {
         // After a restart everything recovered from disk is committed:
         // this broker is the whole ISR.

@@ -37,7 +37,7 @@ use fjord_protocol::messages::join_group_response::JoinGroupResponseMember;
 use fjord_protocol::messages::{
     ConsumerProtocolSubscription, JoinGroupResponse, SyncGroupResponse,
 };
-use fjord_protocol::records::{BatchBuilder, BatchIter};
+use fjord_protocol::records::BatchBuilder;
 use fjord_protocol::{Decode, ErrorCode};
 use tokio::sync::oneshot;
 
@@ -509,93 +509,66 @@ impl GroupCoordinator {
         let mut loaded_offsets = 0usize;
         let mut consumer_records = Vec::new();
         for p in &partitions {
-            let log = &p.log;
-            let mut offset = log.log_start_offset();
-            let end = log.log_end_offset();
-            while offset < end {
-                let read = match log.read(offset, 1 << 20, end, true) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        tracing::error!(partition = p.index, offset, error = %e, "reading __consumer_offsets failed");
-                        break;
-                    }
-                };
-                if read.is_empty() || read.next_offset <= offset {
-                    break;
+            p.for_each_batch(|h, batch| {
+                if h.is_transactional() {
+                    self.replay_txn_batch(&mut groups, p.index, h, &batch);
+                    return;
                 }
-                offset = read.next_offset;
-                let data = match read.to_bytes() {
-                    Ok(d) => d,
-                    Err(e) => {
-                        tracing::error!(error = %e, "reading __consumer_offsets failed");
-                        break;
-                    }
+                if h.is_control() {
+                    return;
+                }
+                let Ok(recs) = fjord_protocol::records::records(&batch, 64 << 20) else {
+                    return;
                 };
-                let mut pos = 0usize;
-                for item in BatchIter::new(&data) {
-                    let Ok((h, raw)) = item else { break };
-                    let batch = data.slice(pos..pos + raw.len());
-                    pos += raw.len();
-                    if h.is_transactional() {
-                        self.replay_txn_batch(&mut groups, p.index, &h, &batch);
-                        continue;
-                    }
-                    if h.is_control() {
-                        continue;
-                    }
-                    let Ok(recs) = fjord_protocol::records::records(&batch, 64 << 20) else {
-                        continue;
-                    };
-                    for rec in recs.flatten() {
-                        let Some(key) = &rec.key else { continue };
-                        match store::decode_entry(key, rec.value.as_ref()) {
-                            Some(store::Entry::Offset {
-                                group,
-                                topic,
-                                partition,
-                                value,
-                            }) => {
-                                // An offsets-only group is as old as its commits.
-                                let g = groups
-                                    .entry(group.clone())
-                                    .or_insert_with(|| Group::new(&group, 0));
-                                match value {
-                                    Some(v) => {
-                                        loaded_offsets += 1;
-                                        g.offsets.insert(
-                                            (topic, partition),
-                                            CommittedOffset {
-                                                offset: v.offset,
-                                                leader_epoch: v.leader_epoch,
-                                                metadata: v.metadata,
-                                                commit_timestamp: v.commit_timestamp,
-                                            },
-                                        );
-                                    }
-                                    None => {
-                                        g.offsets.remove(&(topic, partition));
-                                    }
-                                }
-                            }
-                            Some(store::Entry::Group { group, value }) => match value {
+                for rec in recs.flatten() {
+                    let Some(key) = &rec.key else { continue };
+                    match store::decode_entry(key, rec.value.as_ref()) {
+                        Some(store::Entry::Offset {
+                            group,
+                            topic,
+                            partition,
+                            value,
+                        }) => {
+                            // An offsets-only group is as old as its commits.
+                            let g = groups
+                                .entry(group.clone())
+                                .or_insert_with(|| Group::new(&group, 0));
+                            match value {
                                 Some(v) => {
-                                    let g = groups
-                                        .entry(group.clone())
-                                        .or_insert_with(|| Group::new(&group, now));
-                                    apply_group_record(g, v, now);
+                                    loaded_offsets += 1;
+                                    g.offsets.insert(
+                                        (topic, partition),
+                                        CommittedOffset {
+                                            offset: v.offset,
+                                            leader_epoch: v.leader_epoch,
+                                            metadata: v.metadata,
+                                            commit_timestamp: v.commit_timestamp,
+                                        },
+                                    );
                                 }
                                 None => {
-                                    groups.remove(&group);
+                                    g.offsets.remove(&(topic, partition));
                                 }
-                            },
-                            None if consumer::records::is_consumer_group_key(key) => {
-                                consumer_records.push((key.clone(), rec.value.clone()));
                             }
-                            None => {}
                         }
+                        Some(store::Entry::Group { group, value }) => match value {
+                            Some(v) => {
+                                let g = groups
+                                    .entry(group.clone())
+                                    .or_insert_with(|| Group::new(&group, now));
+                                apply_group_record(g, v, now);
+                            }
+                            None => {
+                                groups.remove(&group);
+                            }
+                        },
+                        None if consumer::records::is_consumer_group_key(key) => {
+                            consumer_records.push((key.clone(), rec.value.clone()));
+                        }
+                        None => {}
                     }
                 }
-            }
+            });
         }
         // Groups with neither members nor offsets are gone.
         groups.retain(|_, g| !g.members.is_empty() || !g.offsets.is_empty() || g.generation > 0);

@@ -738,53 +738,26 @@ pub fn open(state: &BrokerState) {
 }
 
 fn replay_partition(p: &Partition, metas: &mut HashMap<String, TxnMeta>) {
-    let log = &p.log;
-    let mut offset = log.log_start_offset();
-    let end = log.log_end_offset();
-    while offset < end {
-        let read = match log.read(offset, 1 << 20, end, true) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(partition = p.index, offset, error = %e, "reading __transaction_state failed");
-                return;
-            }
-        };
-        if read.is_empty() || read.next_offset <= offset {
+    p.for_each_batch(|h, batch| {
+        if h.is_control() {
             return;
         }
-        offset = read.next_offset;
-        let data = match read.to_bytes() {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::error!(error = %e, "reading __transaction_state failed");
-                return;
-            }
+        let Ok(recs) = fjord_protocol::records::records(&batch, 64 << 20) else {
+            return;
         };
-        let mut pos = 0usize;
-        for item in BatchIter::new(&data) {
-            let Ok((h, raw)) = item else { break };
-            let batch = data.slice(pos..pos + raw.len());
-            pos += raw.len();
-            if h.is_control() {
-                continue;
-            }
-            let Ok(recs) = fjord_protocol::records::records(&batch, 64 << 20) else {
-                continue;
-            };
-            for rec in recs.flatten() {
-                let Some(key) = &rec.key else { continue };
-                match log::decode(key, rec.value.as_ref()) {
-                    Some((id, Some(meta))) => {
-                        metas.insert(id, meta);
-                    }
-                    Some((id, None)) => {
-                        metas.remove(&id);
-                    }
-                    None => {}
+        for rec in recs.flatten() {
+            let Some(key) = &rec.key else { continue };
+            match log::decode(key, rec.value.as_ref()) {
+                Some((id, Some(meta))) => {
+                    metas.insert(id, meta);
                 }
+                Some((id, None)) => {
+                    metas.remove(&id);
+                }
+                None => {}
             }
         }
-    }
+    });
 }
 
 /// Creates `__transaction_state` on first use (as Kafka does) and opens
