@@ -81,6 +81,15 @@ pub struct BrokerConfig {
     /// `fjord.slow.request.ms`: requests taking longer are logged at warn
     /// (0 turns it off). Waiting by design does not count (see `metrics`).
     pub slow_request_ms: u64,
+    /// `connections.max.idle.ms`: a connection with no bytes moving and no
+    /// request in flight for this long is closed.
+    pub connections_max_idle_ms: u64,
+    /// `fjord.request.read.timeout.ms`: once a request's length has
+    /// arrived, its whole body must arrive within this time.
+    pub request_read_timeout_ms: u64,
+    /// `queued.max.request.bytes`: request bytes held in memory across all
+    /// connections before reading more waits (negative: no limit).
+    pub queued_max_request_bytes: i64,
 }
 
 impl Default for BrokerConfig {
@@ -104,6 +113,9 @@ impl Default for BrokerConfig {
             consumer_group: Default::default(),
             static_overrides: BTreeMap::new(),
             slow_request_ms: 1000,
+            connections_max_idle_ms: 600_000,
+            request_read_timeout_ms: 30_000,
+            queued_max_request_bytes: 100 * 1024 * 1024,
             transaction_max_timeout_ms: crate::txn::MAX_TIMEOUT_MS,
         }
     }
@@ -206,6 +218,19 @@ impl BrokerConfig {
                 let n = parse_i64(value)?;
                 self.slow_request_ms =
                     u64::try_from(n).map_err(|_| invalid(format!("{n} must not be negative")))?;
+            }
+            "connections.max.idle.ms" => {
+                self.connections_max_idle_ms = parse_in(value, 1, i64::MAX)? as u64
+            }
+            "fjord.request.read.timeout.ms" => {
+                self.request_read_timeout_ms = parse_in(value, 1, i64::MAX)? as u64
+            }
+            "queued.max.request.bytes" => {
+                let n = parse_i64(value)?;
+                if n == 0 || n < -1 {
+                    return Err(invalid(format!("{n} must be positive or -1 (no limit)")));
+                }
+                self.queued_max_request_bytes = n;
             }
             "log.cleaner.enable" => self.log_cleaner_enable = parse_bool(value).map_err(invalid)?,
             "log.cleaner.backoff.ms" => {

@@ -1,22 +1,33 @@
 //! One client connection: reads size-prefixed frames, dispatches each to
 //! its handler, and writes responses back in request order.
 //!
-//! Requests are pipelined: the reader keeps reading while earlier requests
-//! are still being handled (a long-poll fetch does not stall the ones
-//! behind it), and a writer task sends responses strictly in order.
-//! Produce requests take the connection's append turn in order, so two
-//! pipelined produces to one partition are appended in the order sent,
-//! while their fsync waits overlap.
+//! Requests take effect in the order they were sent, as in Kafka, while
+//! the reader keeps reading and decoding ahead and a writer task sends
+//! responses strictly in order. The [`Sequencer`] gives each request its
+//! turn: a request other than Produce starts only once every earlier one
+//! has finished, so an OffsetFetch sees the OffsetCommit sent before it
+//! and a ListOffsets the Produce before it. Two relaxations keep
+//! pipelining's throughput without changing what a client can observe:
+//! a Produce starts as soon as the request before it has *applied* its
+//! effects (for a Produce: its batches are in the logs), so pipelined
+//! produces overlap their fsync waits; and a Fetch, which changes nothing,
+//! lets a following Produce start while it long-polls.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use fjord_protocol::frame::{self, FrameError};
 use fjord_protocol::{ApiKey, ErrorCode, Request, Response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::request_memory::RequestMemory;
 
 use crate::handlers::{self, api_versions, RequestCtx};
 use crate::state::BrokerState;
@@ -27,20 +38,197 @@ const MAX_IN_FLIGHT: usize = 128;
 
 type Reply = oneshot::Receiver<Option<Outgoing>>;
 
+/// Orders one connection's requests. Requests are numbered from 0 in the
+/// order read; request `n` has *applied* once its effects are visible to
+/// later requests, and *completed* once its response is ready.
+pub struct Sequencer {
+    /// One past the highest request number that has applied. Requests
+    /// apply in order, so this is also how many have applied.
+    applied: watch::Sender<u64>,
+    /// How many requests have completed.
+    completed: watch::Sender<u64>,
+}
+
+impl Sequencer {
+    fn new() -> Arc<Sequencer> {
+        Arc::new(Sequencer {
+            applied: watch::channel(0).0,
+            completed: watch::channel(0).0,
+        })
+    }
+
+    /// Waits for request `seq`'s turn: every earlier request applied (a
+    /// Produce) or completed (anything else). Only requests before `seq`
+    /// can have started while it waits, so a count is enough.
+    async fn wait_turn(&self, seq: u64, produce: bool) {
+        let mut rx = if produce {
+            self.applied.subscribe()
+        } else {
+            self.completed.subscribe()
+        };
+        let _ = rx.wait_for(|n| *n >= seq).await;
+    }
+
+    fn mark_applied(&self, seq: u64) {
+        self.applied.send_if_modified(|n| {
+            let moved = *n < seq + 1;
+            *n = (*n).max(seq + 1);
+            moved
+        });
+    }
+
+    fn mark_completed(&self, seq: u64) {
+        self.mark_applied(seq);
+        self.completed.send_modify(|n| *n += 1);
+    }
+}
+
+/// A request's place in its connection's order. Dropping it (or calling
+/// [`ApplyTurn::applied`]) tells the sequencer that the request's effects
+/// are in place, so a following Produce may start.
+pub struct ApplyTurn {
+    seq: u64,
+    sequencer: Arc<Sequencer>,
+}
+
+impl ApplyTurn {
+    /// The request's effects are applied; later produces may go ahead.
+    pub fn applied(self) {}
+}
+
+impl Drop for ApplyTurn {
+    fn drop(&mut self) {
+        self.sequencer.mark_applied(self.seq);
+    }
+}
+
+/// Why the reader stopped reading requests.
+enum ReadEnd {
+    /// EOF, a read error or a broker shutdown: nothing to log above debug.
+    Closed,
+    /// The connection was closed by us for a reason already logged.
+    Refused,
+}
+
+/// Per-connection timers: when bytes last moved in each direction.
+struct Activity {
+    opened: Instant,
+    /// Milliseconds after `opened` of the last response written.
+    last_write_ms: AtomicU64,
+}
+
+impl Activity {
+    fn last_write(&self) -> Instant {
+        self.opened + Duration::from_millis(self.last_write_ms.load(Ordering::Relaxed))
+    }
+
+    fn wrote(&self) {
+        let ms = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_write_ms.store(ms, Ordering::Relaxed);
+    }
+}
+
+/// Reads the 4-byte length prefix of the next request. The connection is
+/// closed once it has been idle (`connections.max.idle.ms`: no byte read
+/// or written and no request in flight) for `idle`.
+async fn read_length(
+    rd: &mut OwnedReadHalf,
+    shutdown: &mut watch::Receiver<bool>,
+    idle: Duration,
+    activity: &Activity,
+    in_flight: impl Fn() -> bool,
+    peer: SocketAddr,
+) -> Result<[u8; 4], ReadEnd> {
+    let mut len_buf = [0u8; 4];
+    let mut got = 0;
+    let mut last_read = Instant::now();
+    while got < 4 {
+        let idle_at = last_read.max(activity.last_write()) + idle;
+        tokio::select! {
+            r = rd.read(&mut len_buf[got..]) => match r {
+                Ok(0) | Err(_) => return Err(ReadEnd::Closed),
+                Ok(n) => {
+                    got += n;
+                    last_read = Instant::now();
+                }
+            },
+            _ = shutdown.changed() => return Err(ReadEnd::Closed),
+            _ = tokio::time::sleep_until(idle_at.into()) => {
+                if in_flight() {
+                    // Waiting on our own answer is not idleness.
+                    last_read = Instant::now();
+                } else if last_read.max(activity.last_write()) + idle <= Instant::now() {
+                    tracing::info!(%peer, idle_ms = idle.as_millis() as u64, partial_length_bytes = got, "closing idle connection (connections.max.idle.ms)");
+                    return Err(ReadEnd::Refused);
+                }
+            }
+        }
+    }
+    Ok(len_buf)
+}
+
+/// Reads a request body of `len` bytes. Memory grows with what actually
+/// arrives (never `len` up front), and the whole body must arrive within
+/// `deadline` (`fjord.request.read.timeout.ms`).
+async fn read_body(
+    rd: &mut OwnedReadHalf,
+    len: usize,
+    deadline: Duration,
+    peer: SocketAddr,
+) -> Result<BytesMut, ReadEnd> {
+    const CHUNK: usize = 1 << 20;
+    let read = async {
+        let mut buf = BytesMut::with_capacity(len.min(CHUNK));
+        while buf.len() < len {
+            let remaining = len - buf.len();
+            if buf.capacity() == buf.len() {
+                buf.reserve(remaining.min(buf.len().max(CHUNK)));
+            }
+            match (&mut *rd).take(remaining as u64).read_buf(&mut buf).await {
+                Ok(0) => {
+                    tracing::debug!(%peer, got = buf.len(), size = len, "connection closed mid-frame");
+                    return Err(ReadEnd::Closed);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "connection failed mid-frame");
+                    return Err(ReadEnd::Closed);
+                }
+            }
+        }
+        Ok(buf)
+    };
+    match tokio::time::timeout(deadline, read).await {
+        Ok(r) => r,
+        Err(_) => {
+            tracing::warn!(%peer, size = len, timeout_ms = deadline.as_millis() as u64, "request not received in time (fjord.request.read.timeout.ms); closing connection");
+            Err(ReadEnd::Refused)
+        }
+    }
+}
+
 pub async fn serve(
     state: Arc<BrokerState>,
     stream: TcpStream,
     peer: SocketAddr,
     mut shutdown: watch::Receiver<bool>,
+    memory: Arc<RequestMemory>,
 ) {
     let _ = stream.set_nodelay(true);
     let _open = state.metrics.connection_opened();
     let slow_threshold = std::time::Duration::from_millis(state.config.slow_request_ms);
+    let idle = Duration::from_millis(state.config.connections_max_idle_ms);
+    let read_deadline = Duration::from_millis(state.config.request_read_timeout_ms);
+    let activity = Arc::new(Activity {
+        opened: Instant::now(),
+        last_write_ms: AtomicU64::new(0),
+    });
     // Clients send one client id on every request: share it between them.
     let mut client: Arc<str> = Arc::from("");
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Reply>(MAX_IN_FLIGHT);
 
+    let writer_activity = activity.clone();
     let writer = tokio::spawn(async move {
         while let Some(reply) = rx.recv().await {
             match reply.await {
@@ -49,6 +237,7 @@ pub async fn serve(
                         tracing::debug!(%peer, error = %e, "write failed");
                         break;
                     }
+                    writer_activity.wrote();
                 }
                 Ok(None) => {}
                 Err(_) => break,
@@ -57,27 +246,32 @@ pub async fn serve(
         let _ = wr.shutdown().await;
     });
 
-    let append_turn = Arc::new(tokio::sync::Mutex::new(()));
+    let sequencer = Sequencer::new();
+    let mut next_seq: u64 = 0;
     let max = state.config.socket_request_max_bytes;
     loop {
-        let mut len_buf = [0u8; 4];
-        let read = tokio::select! {
-            r = rd.read_exact(&mut len_buf) => r,
-            _ = shutdown.changed() => break,
-        };
-        if read.is_err() {
-            break;
-        }
+        let in_flight = || *sequencer.completed.borrow() < next_seq;
+        let len_buf =
+            match read_length(&mut rd, &mut shutdown, idle, &activity, in_flight, peer).await {
+                Ok(b) => b,
+                Err(_) => break,
+            };
         let len = i32::from_be_bytes(len_buf);
         if len < 0 || len as usize > max {
             tracing::warn!(%peer, size = len, limit = max, "request size out of bounds; closing connection");
             break;
         }
-        let mut frame_buf = BytesMut::zeroed(len as usize);
-        if let Err(e) = rd.read_exact(&mut frame_buf).await {
-            tracing::debug!(%peer, error = %e, "connection closed mid-frame");
-            break;
-        }
+        let len = len as usize;
+        // Back-pressure: wait for room in the broker-wide request budget
+        // before reading (and allocating) the body.
+        let reservation = tokio::select! {
+            r = memory.reserve(len) => r,
+            _ = shutdown.changed() => break,
+        };
+        let frame_buf = match read_body(&mut rd, len, read_deadline, peer).await {
+            Ok(b) => b,
+            Err(_) => break,
+        };
         let started = std::time::Instant::now();
         let frame_bytes = frame_buf.freeze();
         let parsed = match frame::parse_request(frame_bytes) {
@@ -130,25 +324,30 @@ pub async fn serve(
             client = Arc::from(parsed.client_id.as_deref().unwrap_or(""));
         }
         let client_id = client.clone();
-        let append_guard = if api_key == ApiKey::Produce {
-            Some(append_turn.clone().lock_owned().await)
-        } else {
-            None
-        };
+        let seq = next_seq;
+        next_seq += 1;
         let records_out = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
         let ctx = RequestCtx {
             api_version,
             correlation_id,
             client_id: parsed.client_id,
             peer,
-            append_guard,
+            apply_turn: Some(ApplyTurn {
+                seq,
+                sequencer: sequencer.clone(),
+            }),
             records_out: records_out.clone(),
         };
         let (otx, orx) = oneshot::channel();
         let st = state.clone();
         let metrics = state.metrics.clone();
+        let sequencer = sequencer.clone();
         tokio::spawn(async move {
+            // The request's bytes count against the budget until answered.
+            let _reservation = reservation;
+            sequencer.wait_turn(seq, api_key == ApiKey::Produce).await;
             let response: Response = (handler.handle)(st, ctx, request).await;
+            sequencer.mark_completed(seq);
             let elapsed = started.elapsed();
             metrics.observe_request(api_key, api_version, elapsed);
             if crate::metrics::is_slow(slow_threshold, wait_allowance, elapsed) {

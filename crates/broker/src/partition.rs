@@ -121,6 +121,27 @@ impl Partition {
         }
     }
 
+    /// Makes what was appended below `next_offset` durable as the log's
+    /// flush policy asks (fsync, or page cache plus a due flush), then
+    /// moves the high watermark over what is now durable: the one place
+    /// that keeps "the high watermark never passes what is durable".
+    /// Returns whether the high watermark moved (long-poll fetches should
+    /// be woken). Blocking: call from a blocking context.
+    pub fn make_durable(&self, next_offset: i64) -> Result<bool, fjord_storage::StorageError> {
+        let log = &self.log;
+        let durable = match log.flush_policy() {
+            fjord_storage::FlushPolicy::SyncBeforeAck => {
+                log.sync_to(next_offset)?;
+                log.durable_offset()
+            }
+            fjord_storage::FlushPolicy::PageCache { .. } => {
+                log.flush_if_due(crate::handlers::now_ms())?;
+                log.log_end_offset()
+            }
+        };
+        Ok(self.advance_high_watermark(durable))
+    }
+
     /// Moves the high watermark forward (never back); true if it moved.
     pub fn advance_high_watermark(&self, to: i64) -> bool {
         let prev = self.high_watermark.fetch_max(to, Ordering::AcqRel);

@@ -90,13 +90,21 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let background = tokio::spawn(background_tasks(state.clone(), stop_rx.clone()));
     let mut connections = tokio::task::JoinSet::new();
+    let request_memory =
+        crate::request_memory::RequestMemory::new(state.config.queued_max_request_bytes);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     tracing::debug!(%peer, "connection accepted");
-                    connections.spawn(crate::connection::serve(state.clone(), stream, peer, stop_rx.clone()));
+                    connections.spawn(crate::connection::serve(
+                        state.clone(),
+                        stream,
+                        peer,
+                        stop_rx.clone(),
+                        request_memory.clone(),
+                    ));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
@@ -149,7 +157,12 @@ async fn background_tasks(state: Arc<BrokerState>, mut stop: watch::Receiver<boo
     loop {
         tokio::select! {
             _ = groups.tick() => {
-                state.groups.tick(crate::handlers::now_ms());
+                // Off the async workers: the tick appends and fsyncs.
+                let st = state.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    crate::coordinator::tick_durably(&st, crate::handlers::now_ms())
+                })
+                .await;
             }
             _ = retention.tick() => {
                 let st = state.clone();

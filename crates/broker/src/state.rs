@@ -60,6 +60,17 @@ struct MetaFile {
 /// Producer ids are reserved in blocks so a restart never reuses one.
 const PRODUCER_ID_BLOCK: i64 = 1000;
 
+/// State of the single `topics.json` writer.
+#[derive(Default)]
+struct MetaWriter {
+    /// Distinguishes temp files (with the process id) so no two writes
+    /// ever share one, even across a crash and restart.
+    writes: u64,
+    /// Test-only fault injection: every write fails before touching the
+    /// file, as a full or broken disk would.
+    fail_writes: bool,
+}
+
 pub struct Topic {
     pub name: String,
     pub id: Uuid,
@@ -82,8 +93,17 @@ pub struct BrokerState {
     /// Bumped whenever any high watermark moves; long-poll fetches wait on it.
     pub data_version: watch::Sender<u64>,
     meta_path: PathBuf,
-    /// (next producer id, end of the reserved block).
+    /// The one writer of `topics.json`: every change to it is written while
+    /// this is held, from a snapshot taken under it, so the file on disk is
+    /// always the latest complete state and never a torn or stale one.
+    meta_writer: std::sync::Mutex<MetaWriter>,
+    /// Producer id allocation: (next id to hand out, end of the block that
+    /// is durable in `topics.json`). An id is handed out only below the
+    /// durable end, so a crash can never make the broker issue it again.
     producer_ids: std::sync::Mutex<(i64, i64)>,
+    /// End of the newest producer-id block reserved (what `topics.json`
+    /// records; at least the durable end).
+    producer_id_reserved: std::sync::atomic::AtomicI64,
     /// The classic consumer group coordinator (every group is ours).
     pub groups: crate::coordinator::GroupCoordinator,
     /// What `/metrics` shows (shared with the HTTP listener).
@@ -147,6 +167,7 @@ impl BrokerState {
         let meta_dir = config.data_dir.join("meta");
         std::fs::create_dir_all(&meta_dir).map_err(io_err(&meta_dir))?;
         let meta_path = meta_dir.join("topics.json");
+        remove_stale_temp_files(&meta_dir);
         let file: MetaFile = if meta_path.exists() {
             let text = std::fs::read_to_string(&meta_path).map_err(io_err(&meta_path))?;
             serde_json::from_str(&text)
@@ -167,10 +188,12 @@ impl BrokerState {
             admin_lock: tokio::sync::Mutex::new(()),
             data_version,
             meta_path,
+            meta_writer: std::sync::Mutex::new(MetaWriter::default()),
             producer_ids: std::sync::Mutex::new((
                 file.producer_id_block_end,
                 file.producer_id_block_end,
             )),
+            producer_id_reserved: std::sync::atomic::AtomicI64::new(file.producer_id_block_end),
             groups: crate::coordinator::GroupCoordinator::with_config(config.group.clone()),
             txns: crate::txn::TxnCoordinator::new(config.transaction_max_timeout_ms),
             metrics,
@@ -249,69 +272,90 @@ impl BrokerState {
         })
     }
 
-    /// Writes the topic list atomically (temp file, fsync, rename).
+    /// Writes the current topic list and producer-id reservation to
+    /// `topics.json` (see [`BrokerState::write_meta`]).
     pub fn persist(&self) -> Result<(), StateError> {
-        let topics: Vec<TopicMeta> = {
+        self.write_meta(|_| {})
+    }
+
+    /// Writes `topics.json` as the in-memory topics changed by `edit`, and
+    /// returns once the file and its directory entry are on disk. Writers
+    /// are serialized and each snapshots the state under the writer lock,
+    /// so a later write never loses an earlier one's change; the replace is
+    /// atomic (unique temp name, fsync, rename, fsync of the directory).
+    /// Callers apply a change to memory only after this succeeds, so a
+    /// client is told success exactly when the change is durable.
+    fn write_meta(&self, edit: impl FnOnce(&mut Vec<TopicMeta>)) -> Result<(), StateError> {
+        let mut writer = self
+            .meta_writer
+            .lock()
+            .map_err(|_| StateError::Corrupt("topics".into(), "lock poisoned".into()))?;
+        let mut topics: Vec<TopicMeta> = {
             let map = self
                 .topics
                 .read()
                 .map_err(|_| StateError::Corrupt("topics".into(), "lock poisoned".into()))?;
-            let mut v: Vec<TopicMeta> = map
-                .values()
-                .map(|t| TopicMeta {
-                    name: t.name.clone(),
-                    id: uuid_hex(&t.id),
-                    configs: t.configs.clone(),
-                    leader_epochs: t.partitions.iter().map(|p| p.leader_epoch).collect(),
-                })
-                .collect();
-            v.sort_by(|a, b| a.name.cmp(&b.name));
-            v
+            map.values().map(|t| topic_meta(t)).collect()
         };
-        let producer_id_block_end = self.producer_ids.lock().map(|g| g.1).unwrap_or(0);
+        edit(&mut topics);
+        topics.sort_by(|a, b| a.name.cmp(&b.name));
         let file = MetaFile {
             cluster_id: self.cluster_id.clone(),
             node_id: self.node_id,
             topics,
-            producer_id_block_end,
+            producer_id_block_end: self
+                .producer_id_reserved
+                .load(std::sync::atomic::Ordering::Acquire),
         };
         let text = serde_json::to_string_pretty(&file)
             .map_err(|e| StateError::Corrupt("topics".into(), e.to_string()))?;
-        let tmp = self.meta_path.with_extension("json.tmp");
-        {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
-            f.write_all(text.as_bytes()).map_err(io_err(&tmp))?;
-            f.sync_all().map_err(io_err(&tmp))?;
+        if writer.fail_writes {
+            return Err(StateError::Io {
+                path: self.meta_path.display().to_string(),
+                source: std::io::Error::other("injected metadata write failure"),
+            });
         }
-        std::fs::rename(&tmp, &self.meta_path).map_err(io_err(&self.meta_path))?;
-        if let Some(dir) = self.meta_path.parent() {
-            if let Ok(d) = std::fs::File::open(dir) {
-                let _ = d.sync_all();
-            }
+        writer.writes += 1;
+        let tmp = self.meta_path.with_extension(format!(
+            "json.{}.{}.tmp",
+            std::process::id(),
+            writer.writes
+        ));
+        let written = write_file_durably(&tmp, &self.meta_path, text.as_bytes());
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
         }
-        Ok(())
+        written
     }
 
-    /// Hands out a producer id never used before on this cluster.
-    pub fn allocate_producer_id(&self) -> Result<i64, StateError> {
-        let (id, needs_persist) = {
-            let mut g = self
-                .producer_ids
-                .lock()
-                .map_err(|_| StateError::Corrupt("producer ids".into(), "lock poisoned".into()))?;
-            let id = g.0;
-            g.0 += 1;
-            let needs = g.0 > g.1;
-            if needs {
-                g.1 = id + PRODUCER_ID_BLOCK;
-            }
-            (id, needs)
-        };
-        if needs_persist {
-            self.persist()?;
+    /// Test hook: makes every later `topics.json` write fail (or succeed
+    /// again), as a broken disk would.
+    pub fn inject_meta_write_failure(&self, fail: bool) {
+        if let Ok(mut w) = self.meta_writer.lock() {
+            w.fail_writes = fail;
         }
-        Ok(id)
+    }
+
+    /// Hands out a producer id never used before on this cluster. An id is
+    /// returned only once the block holding it is durable in `topics.json`;
+    /// the allocation lock is held while a new block is written, so no
+    /// concurrent caller can take an id of a block that is not yet saved.
+    /// Blocking (fsync): call from a blocking context.
+    pub fn allocate_producer_id(&self) -> Result<i64, StateError> {
+        let mut g = self
+            .producer_ids
+            .lock()
+            .map_err(|_| StateError::Corrupt("producer ids".into(), "lock poisoned".into()))?;
+        let (next, durable_end) = *g;
+        if next >= durable_end {
+            let end = next + PRODUCER_ID_BLOCK;
+            self.producer_id_reserved
+                .fetch_max(end, std::sync::atomic::Ordering::AcqRel);
+            self.persist()?;
+            g.1 = end;
+        }
+        g.0 = next + 1;
+        Ok(next)
     }
 
     pub fn topic(&self, name: &str) -> Option<Arc<Topic>> {
@@ -345,6 +389,8 @@ impl BrokerState {
     }
 
     /// Creates a topic; caller holds `admin_lock` and validated the name.
+    /// On failure nothing is left behind: no partition directory, no entry
+    /// in `topics.json`, no topic in memory.
     pub fn create_topic(
         &self,
         name: &str,
@@ -357,31 +403,78 @@ impl BrokerState {
             configs,
             leader_epochs: vec![0; partitions.max(0) as usize],
         };
-        let topic = Arc::new(self.open_topic(&meta)?);
+        let topic = match self.open_topic(&meta) {
+            Ok(t) => Arc::new(t),
+            Err(e) => {
+                self.remove_partition_dirs(name, 0..partitions.max(0));
+                return Err(e);
+            }
+        };
+        if let Err(e) = self.write_meta(|topics| {
+            topics.retain(|t| t.name != meta.name);
+            topics.push(meta.clone());
+        }) {
+            for p in &topic.partitions {
+                let _ = p.log.delete();
+            }
+            return Err(e);
+        }
         if let Ok(mut map) = self.topics.write() {
             map.insert(name.to_string(), topic.clone());
         }
-        self.persist()?;
         Ok(topic)
     }
 
-    /// Replaces a topic (new partitions or configs); caller holds `admin_lock`.
+    /// Removes the directories of partitions `range` of `topic`, if any:
+    /// what a creation that failed half-way left.
+    fn remove_partition_dirs(&self, topic: &str, range: std::ops::Range<i32>) {
+        for i in range {
+            let dir = fjord_storage::partition_dir(&self.config.data_dir, topic, i);
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::error!(dir = %dir.display(), error = %e, "removing a partition directory failed")
+                }
+            }
+        }
+    }
+
+    /// Replaces a topic (new partitions or configs); caller holds
+    /// `admin_lock`. The change is durable before it is visible; on failure
+    /// the old topic stays, and partitions the new one added are removed.
     pub fn replace_topic(&self, topic: Topic) -> Result<Arc<Topic>, StateError> {
         let topic = Arc::new(topic);
+        let meta = topic_meta(&topic);
+        if let Err(e) = self.write_meta(|topics| {
+            topics.retain(|t| t.name != meta.name);
+            topics.push(meta.clone());
+        }) {
+            let old = self.topic(&topic.name).map_or(0, |t| t.partitions.len());
+            for p in topic.partitions.iter().skip(old) {
+                let _ = p.log.delete();
+            }
+            return Err(e);
+        }
         if let Ok(mut map) = self.topics.write() {
             map.insert(topic.name.clone(), topic.clone());
         }
-        self.persist()?;
         Ok(topic)
     }
 
     /// Builds the topic with `partitions` partitions (growing only).
     pub fn grow_topic(&self, t: &Topic, partitions: i32) -> Result<Topic, StateError> {
         let mut parts = t.partitions.clone();
-        for i in parts.len() as i32..partitions {
+        let old = parts.len() as i32;
+        for i in old..partitions {
             let dir = fjord_storage::partition_dir(&self.config.data_dir, &t.name, i);
-            let log = Log::open(&dir, t.log_config.clone())?;
-            parts.push(Arc::new(Partition::new(&t.name, i, Arc::new(log), 0)));
+            match Log::open(&dir, t.log_config.clone()) {
+                Ok(log) => parts.push(Arc::new(Partition::new(&t.name, i, Arc::new(log), 0))),
+                Err(e) => {
+                    self.remove_partition_dirs(&t.name, old..partitions);
+                    return Err(e.into());
+                }
+            }
         }
         Ok(Topic {
             name: t.name.clone(),
@@ -395,13 +488,18 @@ impl BrokerState {
     }
 
     /// Removes a topic and deletes its data; caller holds `admin_lock`.
+    /// The deletion is durable in `topics.json` before the topic leaves
+    /// memory and its data is removed.
     pub fn delete_topic(&self, name: &str) -> Result<bool, StateError> {
+        if self.topic(name).is_none() {
+            return Ok(false);
+        }
+        self.write_meta(|topics| topics.retain(|t| t.name != name))?;
         let removed = self.topics.write().ok().and_then(|mut m| m.remove(name));
         let Some(topic) = removed else {
             return Ok(false);
         };
         self.metrics.forget_topic(name);
-        self.persist()?;
         for p in &topic.partitions {
             p.log.delete()?;
         }
@@ -423,6 +521,46 @@ impl BrokerState {
             }
         }
     }
+}
+
+/// Removes `topics.json` temp files a crash left behind (their content was
+/// never renamed into place, so it was never acknowledged to anyone).
+fn remove_stale_temp_files(meta_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(meta_dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("topics.json.") && name.ends_with(".tmp") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+fn topic_meta(t: &Topic) -> TopicMeta {
+    TopicMeta {
+        name: t.name.clone(),
+        id: uuid_hex(&t.id),
+        configs: t.configs.clone(),
+        leader_epochs: t.partitions.iter().map(|p| p.leader_epoch).collect(),
+    }
+}
+
+/// Replaces `path` with `bytes` atomically: writes and fsyncs `tmp`,
+/// renames it over `path`, then fsyncs the directory so the rename itself
+/// survives a crash. Any failure is returned, none is ignored.
+fn write_file_durably(tmp: &Path, path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(tmp).map_err(io_err(tmp))?;
+    f.write_all(bytes).map_err(io_err(tmp))?;
+    f.sync_all().map_err(io_err(tmp))?;
+    drop(f);
+    std::fs::rename(tmp, path).map_err(io_err(path))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))
 }
 
 /// Kafka's internal topics (`Topic.isInternal`): clients cannot produce to
@@ -457,4 +595,173 @@ pub fn validate_topic_name(name: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    struct TempDir(PathBuf);
+    impl TempDir {
+        fn new(tag: &str) -> TempDir {
+            let dir =
+                std::env::temp_dir().join(format!("fjord-state-{tag}-{}", rand::random::<u64>()));
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+    }
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn open(dir: &Path) -> BrokerState {
+        BrokerState::open(BrokerConfig {
+            data_dir: dir.to_path_buf(),
+            ..BrokerConfig::default()
+        })
+        .unwrap()
+    }
+
+    /// Dropping the state without `close_all` is what a kill -9 leaves: only
+    /// what was written to disk is there at the next open.
+    #[test]
+    fn no_producer_id_is_handed_out_before_its_block_is_durable() {
+        let dir = TempDir::new("pid");
+        let st = open(&dir.0);
+        // The first block (ids 0..1000) is saved normally.
+        let first = st.allocate_producer_id().unwrap();
+        let mut issued: HashSet<i64> = HashSet::from([first]);
+        // Use up the block, then make the disk fail while the next block
+        // would be saved: no id of the unsaved block may come out, however
+        // often callers retry.
+        for _ in 1..PRODUCER_ID_BLOCK {
+            assert!(issued.insert(st.allocate_producer_id().unwrap()));
+        }
+        st.inject_meta_write_failure(true);
+        for _ in 0..5 {
+            assert!(st.allocate_producer_id().is_err());
+        }
+        drop(st);
+        let st = open(&dir.0);
+        for _ in 0..10 {
+            let id = st.allocate_producer_id().unwrap();
+            assert!(
+                issued.insert(id),
+                "producer id {id} issued twice across a crash"
+            );
+        }
+    }
+
+    #[test]
+    fn concurrent_allocations_never_reissue_after_a_crash() {
+        let dir = TempDir::new("pid-conc");
+        let st = Arc::new(open(&dir.0));
+        // Many threads race across block boundaries (5 blocks' worth).
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let st = st.clone();
+                std::thread::spawn(move || {
+                    (0..(PRODUCER_ID_BLOCK * 5 / 8 + 3))
+                        .map(|_| st.allocate_producer_id().unwrap())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut issued = HashSet::new();
+        for h in handles {
+            for id in h.join().unwrap() {
+                assert!(issued.insert(id), "producer id {id} issued twice");
+            }
+        }
+        drop(st);
+        let st = open(&dir.0);
+        let id = st.allocate_producer_id().unwrap();
+        assert!(
+            !issued.contains(&id),
+            "producer id {id} issued twice across a crash"
+        );
+    }
+
+    /// Producer-id allocation and topic creation write `topics.json` at the
+    /// same time; every change must be kept and none may fail.
+    #[test]
+    fn concurrent_metadata_writes_all_succeed_and_all_persist() {
+        let dir = TempDir::new("meta-race");
+        let st = Arc::new(open(&dir.0));
+        let creator = {
+            let st = st.clone();
+            std::thread::spawn(move || {
+                for i in 0..150 {
+                    st.create_topic(&format!("race-{i}"), 1, BTreeMap::new())
+                        .unwrap();
+                }
+            })
+        };
+        let allocators: Vec<_> = (0..2)
+            .map(|_| {
+                let st = st.clone();
+                std::thread::spawn(move || {
+                    let mut ids = Vec::new();
+                    for _ in 0..150 {
+                        // Force a block write each time, racing the creator.
+                        if let Ok(mut g) = st.producer_ids.lock() {
+                            g.0 = g.0.max(g.1);
+                        }
+                        ids.push(st.allocate_producer_id().unwrap());
+                    }
+                    ids
+                })
+            })
+            .collect();
+        creator.join().unwrap();
+        let mut issued = HashSet::new();
+        for h in allocators {
+            issued.extend(h.join().unwrap());
+        }
+        drop(st);
+        let st = open(&dir.0);
+        for i in 0..150 {
+            assert!(st.topic(&format!("race-{i}")).is_some(), "race-{i} lost");
+        }
+        let id = st.allocate_producer_id().unwrap();
+        assert!(!issued.contains(&id));
+        let leftovers: Vec<_> = std::fs::read_dir(dir.0.join("meta"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
+    }
+
+    /// A creation whose metadata write fails is reported as failed and
+    /// leaves nothing: after a restart the topic does not exist and its
+    /// directories are gone.
+    #[test]
+    fn failed_topic_creation_leaves_nothing_behind() {
+        let dir = TempDir::new("create-fail");
+        let st = open(&dir.0);
+        st.inject_meta_write_failure(true);
+        assert!(st.create_topic("ghost", 4, BTreeMap::new()).is_err());
+        assert!(st.topic("ghost").is_none());
+        for i in 0..4 {
+            assert!(!fjord_storage::partition_dir(&dir.0, "ghost", i).exists());
+        }
+        st.inject_meta_write_failure(false);
+        let t = st.create_topic("real", 1, BTreeMap::new()).unwrap();
+        st.inject_meta_write_failure(true);
+        let grown = st.grow_topic(&t, 3).unwrap();
+        assert!(st.replace_topic(grown).is_err());
+        assert_eq!(st.topic("real").unwrap().partitions.len(), 1);
+        assert!(!fjord_storage::partition_dir(&dir.0, "real", 1).exists());
+        assert!(st.delete_topic("real").is_err());
+        assert!(st.topic("real").is_some());
+        drop(st);
+        let st = open(&dir.0);
+        assert!(st.topic("ghost").is_none());
+        assert_eq!(st.topic("real").unwrap().partitions.len(), 1);
+    }
 }

@@ -152,6 +152,10 @@ struct Group {
     initial_delay_remaining: Option<i64>,
     new_member_added: bool,
     sync_deadline: Option<i64>,
+    /// The leader's assignment of this generation is being stored: the
+    /// group stays CompletingRebalance and every member's SyncGroup waits
+    /// until the store completes ([`GroupCoordinator::assignment_stored`]).
+    storing_assignment: Option<i32>,
 }
 
 impl Group {
@@ -173,6 +177,7 @@ impl Group {
             initial_delay_remaining: None,
             new_member_added: false,
             sync_deadline: None,
+            storing_assignment: None,
         }
     }
 
@@ -403,6 +408,7 @@ pub enum Reply<T> {
 /// Records appended but maybe not yet durable: sync the partition to here.
 pub type Durable = Option<(Arc<Partition>, i64)>;
 
+#[derive(Clone)]
 pub struct JoinArgs {
     pub group_id: String,
     pub member_id: String,
@@ -931,6 +937,7 @@ impl GroupCoordinator {
             }
         }
         g.sync_deadline = None;
+        g.storing_assignment = None;
         let timeout = g.rebalance_timeout();
         if g.state == GroupState::Empty {
             let delay = self.config.initial_rebalance_delay_ms.min(timeout);
@@ -1119,37 +1126,113 @@ impl GroupCoordinator {
                     m.sync_waiter = Some(tx);
                 }
                 g.pending_sync.remove(&a.member_id);
-                if !g.is_leader(&a.member_id) {
+                if !g.is_leader(&a.member_id) || g.storing_assignment == Some(g.generation) {
                     return (Reply::Wait(rx), None);
                 }
                 let assignments: HashMap<String, Bytes> = a.assignments.into_iter().collect();
                 for m in g.members.iter_mut() {
                     m.assignment = assignments.get(&m.id).cloned().unwrap_or_default();
                 }
-                let durable = self.store_group(g, now);
-                g.transition(GroupState::Stable, now);
-                g.sync_deadline = if g.pending_sync.is_empty() {
-                    None
-                } else {
-                    g.sync_deadline
-                };
-                let protocol_type = g.protocol_type.clone();
-                let protocol = g.protocol.clone();
-                for m in g.members.iter_mut() {
-                    if let Some(w) = m.sync_waiter.take() {
-                        let _ = w.send(SyncGroupResponse {
-                            error_code: ErrorCode::None.code(),
-                            protocol_type: protocol_type.clone(),
-                            protocol_name: protocol.clone(),
-                            assignment: m.assignment.clone(),
-                            ..Default::default()
-                        });
-                        m.last_heartbeat = now;
+                // As Kafka: the group stays CompletingRebalance until the
+                // assignment is stored, then every member is answered
+                // together (assignment_stored).
+                let recs = [(
+                    store::group_key(&g.id),
+                    Some(store::group_value(g.record())),
+                )];
+                match self.append(&g.id, &recs, now) {
+                    Ok(None) => {
+                        // Memory only (no offsets topic): nothing to wait for.
+                        Self::assignment_complete(g, now);
+                        (Reply::Wait(rx), None)
+                    }
+                    Ok(durable) => {
+                        g.storing_assignment = Some(g.generation);
+                        (Reply::Wait(rx), durable)
+                    }
+                    Err(code) => {
+                        self.assignment_failed(g, code, now);
+                        (Reply::Wait(rx), None)
                     }
                 }
-                (Reply::Wait(rx), durable)
             }
         }
+    }
+
+    /// Called once the leader's SyncGroup record of `generation` is durable
+    /// (`result` None) or failed to be: moves the group to Stable and
+    /// answers every waiting member with its assignment, or answers all of
+    /// them with the error and starts a new rebalance, as Kafka does.
+    pub fn assignment_stored(&self, group_id: &str, generation: i32, result: ErrorCode, now: i64) {
+        let Ok(mut groups) = self.groups.lock() else {
+            return;
+        };
+        let Some(g) = groups.get_mut(group_id) else {
+            return;
+        };
+        if g.storing_assignment != Some(generation) {
+            return;
+        }
+        g.storing_assignment = None;
+        if g.state != GroupState::CompletingRebalance || g.generation != generation {
+            return;
+        }
+        if result != ErrorCode::None {
+            self.assignment_failed(g, result, now);
+            return;
+        }
+        Self::assignment_complete(g, now);
+    }
+
+    /// The assignment is stored: Stable, and every waiting member answered.
+    fn assignment_complete(g: &mut Group, now: i64) {
+        g.transition(GroupState::Stable, now);
+        g.sync_deadline = if g.pending_sync.is_empty() {
+            None
+        } else {
+            g.sync_deadline
+        };
+        let protocol_type = g.protocol_type.clone();
+        let protocol = g.protocol.clone();
+        for m in g.members.iter_mut() {
+            if let Some(w) = m.sync_waiter.take() {
+                let _ = w.send(SyncGroupResponse {
+                    error_code: ErrorCode::None.code(),
+                    protocol_type: protocol_type.clone(),
+                    protocol_name: protocol.clone(),
+                    assignment: m.assignment.clone(),
+                    ..Default::default()
+                });
+                m.last_heartbeat = now;
+            }
+        }
+    }
+
+    /// The assignment could not be stored: every waiting member gets the
+    /// error (as Kafka maps a storage failure: NOT_COORDINATOR, which
+    /// clients retry after finding the coordinator again) and the group
+    /// rebalances.
+    fn assignment_failed(&self, g: &mut Group, code: ErrorCode, now: i64) {
+        let code = match code {
+            ErrorCode::KafkaStorageError | ErrorCode::NotLeaderOrFollower => {
+                ErrorCode::NotCoordinator
+            }
+            ErrorCode::UnknownTopicOrPartition | ErrorCode::NotEnoughReplicas => {
+                ErrorCode::CoordinatorNotAvailable
+            }
+            ErrorCode::MessageTooLarge | ErrorCode::RecordListTooLarge => {
+                ErrorCode::UnknownServerError
+            }
+            other => other,
+        };
+        tracing::warn!(group = %g.id, generation = g.generation, error = %code, "storing the group assignment failed");
+        for m in g.members.iter_mut() {
+            m.assignment = Bytes::new();
+            if let Some(w) = m.sync_waiter.take() {
+                let _ = w.send(sync_error(code));
+            }
+        }
+        self.maybe_prepare_rebalance(g, now);
     }
 
     // ---- Heartbeat ------------------------------------------------------
@@ -1549,13 +1632,16 @@ impl GroupCoordinator {
     // ---- Timers ---------------------------------------------------------
 
     /// Fires every due timer: join rounds, pending syncs, sessions,
-    /// pending members, and (every ten minutes) offset expiry.
-    pub fn tick(&self, now: i64) {
+    /// pending members, and (every ten minutes) offset expiry. Returns the
+    /// records it appended, which the caller must make durable
+    /// ([`tick_durably`] does both).
+    pub fn tick(&self, now: i64) -> Vec<Durable> {
+        let mut durables = Vec::new();
         // Consumer (KIP-848) groups first (lock order); their subscribed
         // topics keep their offsets from expiring.
-        let consumer_active = self.consumer_tick(now);
+        let consumer_active = self.consumer_tick(now, &mut durables);
         let Ok(mut groups) = self.groups.lock() else {
-            return;
+            return durables;
         };
         for g in groups.values_mut() {
             // Pending members that never rejoined.
@@ -1577,7 +1663,7 @@ impl GroupCoordinator {
                 .collect();
             for id in dead {
                 tracing::info!(group = %g.id, member = %id, "member session expired; removing it");
-                self.remove_member_and_update(g, &id, now);
+                durables.push(self.remove_member_and_update(g, &id, now));
             }
             // Members that got their JoinGroup answer but never synced.
             if g.sync_deadline.is_some_and(|d| d <= now) {
@@ -1590,11 +1676,11 @@ impl GroupCoordinator {
                     let late: Vec<String> = g.pending_sync.iter().cloned().collect();
                     for id in late {
                         tracing::info!(group = %g.id, member = %id, "member did not sync in time; removing it");
-                        self.remove_member_and_update(g, &id, now);
+                        durables.push(self.remove_member_and_update(g, &id, now));
                     }
                 }
             }
-            self.after_event(g, now);
+            durables.push(self.after_event(g, now));
         }
         let due = match self.last_expiry_check.lock() {
             Ok(mut last) => {
@@ -1611,8 +1697,9 @@ impl GroupCoordinator {
             Err(_) => false,
         };
         if due {
-            self.expire_offsets(&mut groups, now, &consumer_active);
+            self.expire_offsets(&mut groups, now, &consumer_active, &mut durables);
         }
+        durables
     }
 
     /// Expires offsets of Empty groups older than the retention, and
@@ -1622,6 +1709,7 @@ impl GroupCoordinator {
         groups: &mut HashMap<String, Group>,
         now: i64,
         consumer_active: &HashMap<String, HashSet<String>>,
+        durables: &mut Vec<Durable>,
     ) {
         let mut gone = Vec::new();
         for g in groups.values_mut() {
@@ -1659,7 +1747,8 @@ impl GroupCoordinator {
             if records.is_empty() {
                 continue;
             }
-            if self.append(&g.id, &records, now).is_ok() {
+            if let Ok(d) = self.append(&g.id, &records, now) {
+                durables.push(d);
                 for k in &old {
                     g.offsets.remove(k);
                 }
@@ -1730,25 +1819,9 @@ pub async fn wait_durable(state: &Arc<crate::state::BrokerState>, d: Durable) ->
         return ErrorCode::None;
     };
     let st = state.clone();
-    let res = tokio::task::spawn_blocking(move || -> Result<(), fjord_storage::StorageError> {
-        let log = &p.log;
-        match log.flush_policy() {
-            fjord_storage::FlushPolicy::SyncBeforeAck => {
-                log.sync_to(next)?;
-                if p.advance_high_watermark(log.durable_offset()) {
-                    st.notify_data();
-                }
-            }
-            fjord_storage::FlushPolicy::PageCache { .. } => {
-                log.flush_if_due(crate::handlers::now_ms())?;
-                if p.advance_high_watermark(log.log_end_offset()) {
-                    st.notify_data();
-                }
-            }
-        }
-        Ok(())
-    })
-    .await;
+    let res =
+        tokio::task::spawn_blocking(move || crate::handlers::produce::make_visible(&st, &p, next))
+            .await;
     match res {
         Ok(Ok(())) => ErrorCode::None,
         Ok(Err(e)) => {
@@ -1756,6 +1829,24 @@ pub async fn wait_durable(state: &Arc<crate::state::BrokerState>, d: Durable) ->
             crate::connection::storage_error_code(&e)
         }
         Err(_) => ErrorCode::UnknownServerError,
+    }
+}
+
+/// Runs the coordinator's timers ([`GroupCoordinator::tick`]) and makes
+/// every record they appended durable, under the high watermark, before
+/// returning. Blocking (appends and fsync): run it off the async workers.
+pub fn tick_durably(state: &crate::state::BrokerState, now: i64) {
+    let mut upto: HashMap<(String, i32), (Arc<Partition>, i64)> = HashMap::new();
+    for (p, next) in state.groups.tick(now).into_iter().flatten() {
+        let e = upto
+            .entry((p.topic.clone(), p.index))
+            .or_insert_with(|| (p.clone(), next));
+        e.1 = e.1.max(next);
+    }
+    for (p, next) in upto.into_values() {
+        if let Err(e) = crate::handlers::produce::make_visible(state, &p, next) {
+            tracing::error!(partition = p.index, error = %e, "syncing group coordinator records failed");
+        }
     }
 }
 

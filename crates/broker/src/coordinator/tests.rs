@@ -63,7 +63,7 @@ fn sync(
     assignments: &[(&str, &str)],
     now: i64,
 ) -> Reply<SyncGroupResponse> {
-    c.sync(
+    let (reply, durable) = c.sync(
         SyncArgs {
             group_id: group.into(),
             generation_id: gen,
@@ -77,8 +77,12 @@ fn sync(
                 .collect(),
         },
         now,
-    )
-    .0
+    );
+    // As the SyncGroup handler: the stored assignment releases everyone.
+    if durable.is_some() {
+        c.assignment_stored(group, gen, ErrorCode::None, now);
+    }
+    reply
 }
 
 /// One member joined, synced and stable at generation 1.
@@ -697,4 +701,206 @@ fn unsubscribed_offsets_of_active_groups_expire() {
         (top, errs),
         (ErrorCode::None, vec![ErrorCode::GroupSubscribedToTopic])
     );
+}
+
+/// Records the coordinator's tick appends (a session expiry's new group
+/// metadata, offset-expiry tombstones) are fsynced and under the high
+/// watermark once the tick returns, and are there after a crash.
+#[test]
+fn tick_records_are_durable_and_under_the_high_watermark() {
+    use crate::state::BrokerState;
+    let dir = std::env::temp_dir().join(format!("fjord-tick-{}", rand::random::<u64>()));
+    let config = crate::config::BrokerConfig {
+        data_dir: dir.clone(),
+        ..Default::default()
+    };
+    let st = BrokerState::open(config.clone()).unwrap();
+    let offsets = st.groups.offsets_partition("g").unwrap();
+    let now = crate::handlers::now_ms();
+    // A member joins, syncs and commits: each answer waits for durability.
+    let mut a = args("g", "", &["range"]);
+    a.require_known_member_id = false;
+    let (reply, d) = st.groups.join(a, now);
+    let j = now_reply(reply);
+    let durable = |d: Durable| {
+        if let Some((p, next)) = d {
+            crate::handlers::produce::make_visible(&st, &p, next).unwrap();
+        }
+    };
+    durable(d);
+    let (reply, d) = sync_durable(&st.groups, "g", 1, &j.member_id, now);
+    durable(d);
+    st.groups.assignment_stored("g", 1, ErrorCode::None, now);
+    now_reply(reply);
+    let o = OffsetToCommit {
+        topic: "t".into(),
+        partition: 0,
+        offset: 7,
+        leader_epoch: -1,
+        metadata: None,
+    };
+    let (errs, d) = st
+        .groups
+        .commit_offsets("g", 1, &j.member_id, None, &[o], now);
+    assert_eq!(errs, vec![ErrorCode::None]);
+    durable(d);
+    let before = offsets.log.log_end_offset();
+    assert_eq!(offsets.high_watermark(), before);
+
+    // The session expires: the tick removes the member (group record).
+    let later = now + 10_001;
+    super::tick_durably(&st, later);
+    let after_expiry = offsets.log.log_end_offset();
+    assert!(after_expiry > before, "the tick appended nothing");
+    assert_eq!(offsets.high_watermark(), after_expiry);
+    assert!(offsets.log.durable_offset() >= after_expiry);
+    assert_eq!(st.groups.group_state("g"), Some(GroupState::Empty));
+
+    // Offset expiry: tombstones for the offset and the group.
+    let expire_at = later + RETENTION_MS + 1;
+    super::tick_durably(&st, expire_at);
+    super::tick_durably(&st, expire_at + RETENTION_CHECK_MS);
+    let after_tombstones = offsets.log.log_end_offset();
+    assert!(after_tombstones > after_expiry, "no tombstones appended");
+    assert_eq!(offsets.high_watermark(), after_tombstones);
+    assert!(offsets.log.durable_offset() >= after_tombstones);
+    assert_eq!(st.groups.group_state("g"), None);
+
+    // kill -9: no clean close. What the tick wrote is replayed.
+    drop(offsets);
+    drop(st);
+    let st = BrokerState::open(config).unwrap();
+    assert_eq!(st.groups.group_state("g"), None);
+    assert!(st.groups.fetch_offsets("g", None).unwrap().is_empty());
+    drop(st);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn sync_durable(
+    c: &GroupCoordinator,
+    group: &str,
+    gen: i32,
+    member: &str,
+    now: i64,
+) -> (Reply<SyncGroupResponse>, Durable) {
+    c.sync(
+        SyncArgs {
+            group_id: group.into(),
+            generation_id: gen,
+            member_id: member.into(),
+            group_instance_id: None,
+            protocol_type: Some("consumer".into()),
+            protocol_name: None,
+            assignments: vec![(member.to_string(), Bytes::from_static(b"a"))],
+        },
+        now,
+    )
+}
+
+/// Two members joined with the group stored in a real `__consumer_offsets`
+/// partition: returns the broker state, the leader and the follower.
+fn two_member_group_on_disk(
+    tag: &str,
+) -> (
+    crate::state::BrokerState,
+    std::path::PathBuf,
+    String,
+    String,
+) {
+    let dir = std::env::temp_dir().join(format!("fjord-sync-{tag}-{}", rand::random::<u64>()));
+    let st = crate::state::BrokerState::open(crate::config::BrokerConfig {
+        data_dir: dir.clone(),
+        ..Default::default()
+    })
+    .unwrap();
+    let now = crate::handlers::now_ms();
+    let mut first = args("g", "", &["range"]);
+    first.require_known_member_id = false;
+    let mut second = first.clone();
+    second.client_id = "other".into();
+    let (ra, _) = st.groups.join(first, now);
+    let a = now_reply(ra).member_id;
+    // b's join starts a rebalance that waits for a to rejoin.
+    let (rb, _) = st.groups.join(second, now);
+    let mut rb = pending(rb);
+    let (ra, _) = st.groups.join(args("g", &a, &["range"]), now);
+    now_reply(ra);
+    let b = rb.try_recv().expect("b joined").member_id;
+    (st, dir, a, b)
+}
+
+/// Kafka answers every member's SyncGroup only once the leader's
+/// assignment is stored, all together.
+#[test]
+fn sync_answers_every_member_after_the_assignment_is_stored() {
+    let (st, dir, a, b) = two_member_group_on_disk("ok");
+    let now = crate::handlers::now_ms();
+    let mut b_sync = pending(st.groups.sync(sync_args("g", 2, &b, &[]), now).0);
+    let (a_reply, durable) = st
+        .groups
+        .sync(sync_args("g", 2, &a, &[(&a, "p0"), (&b, "p1")]), now);
+    let mut a_sync = pending(a_reply);
+    assert!(durable.is_some(), "the assignment is appended to the log");
+    // Not stored yet: nobody is answered, the group is still completing.
+    assert!(
+        b_sync.try_recv().is_err(),
+        "follower answered before the store"
+    );
+    assert!(
+        a_sync.try_recv().is_err(),
+        "leader answered before the store"
+    );
+    assert_eq!(
+        st.groups.group_state("g"),
+        Some(GroupState::CompletingRebalance)
+    );
+    let (p, next) = durable.unwrap();
+    crate::handlers::produce::make_visible(&st, &p, next).unwrap();
+    st.groups.assignment_stored("g", 2, ErrorCode::None, now);
+    let a_s = a_sync.try_recv().expect("leader answered");
+    let b_s = b_sync.try_recv().expect("follower answered");
+    assert_eq!((a_s.error_code, &a_s.assignment[..]), (0, &b"p0"[..]));
+    assert_eq!((b_s.error_code, &b_s.assignment[..]), (0, &b"p1"[..]));
+    assert_eq!(st.groups.group_state("g"), Some(GroupState::Stable));
+    drop(st);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sync_store_failure_answers_every_member_with_the_error() {
+    let (st, dir, a, b) = two_member_group_on_disk("fail");
+    let now = crate::handlers::now_ms();
+    let mut b_sync = pending(st.groups.sync(sync_args("g", 2, &b, &[]), now).0);
+    let (a_reply, durable) = st
+        .groups
+        .sync(sync_args("g", 2, &a, &[(&a, "p0"), (&b, "p1")]), now);
+    let mut a_sync = pending(a_reply);
+    assert!(durable.is_some());
+    st.groups
+        .assignment_stored("g", 2, ErrorCode::KafkaStorageError, now);
+    for r in [a_sync.try_recv().unwrap(), b_sync.try_recv().unwrap()] {
+        assert_eq!(r.error_code, ErrorCode::NotCoordinator.code());
+        assert!(r.assignment.is_empty());
+    }
+    assert_eq!(
+        st.groups.group_state("g"),
+        Some(GroupState::PreparingRebalance)
+    );
+    drop(st);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn sync_args(group: &str, gen: i32, member: &str, assignments: &[(&str, &str)]) -> SyncArgs {
+    SyncArgs {
+        group_id: group.into(),
+        generation_id: gen,
+        member_id: member.into(),
+        group_instance_id: None,
+        protocol_type: Some("consumer".into()),
+        protocol_name: None,
+        assignments: assignments
+            .iter()
+            .map(|(m, a)| (m.to_string(), Bytes::from(a.to_string())))
+            .collect(),
+    }
 }

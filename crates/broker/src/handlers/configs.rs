@@ -786,6 +786,27 @@ pub fn describe_broker(broker: &BrokerConfig) -> Vec<Described> {
             "The partition count of __consumer_offsets when it is created (Kafka's default is 50).",
         ),
         (
+            "connections.max.idle.ms".into(),
+            TYPE_LONG,
+            broker.connections_max_idle_ms.to_string(),
+            defaults.connections_max_idle_ms.to_string(),
+            "A connection with no traffic and no request in flight for this long is closed.",
+        ),
+        (
+            "fjord.request.read.timeout.ms".into(),
+            TYPE_LONG,
+            broker.request_read_timeout_ms.to_string(),
+            defaults.request_read_timeout_ms.to_string(),
+            "Once a request's size has arrived, its whole body must arrive within this time.",
+        ),
+        (
+            "queued.max.request.bytes".into(),
+            TYPE_LONG,
+            broker.queued_max_request_bytes.to_string(),
+            defaults.queued_max_request_bytes.to_string(),
+            "Request bytes held in memory across connections before reading more waits (-1: no limit; Kafka's default is -1).",
+        ),
+        (
             "socket.request.max.bytes".into(),
             TYPE_INT,
             broker.socket_request_max_bytes.to_string(),

@@ -214,7 +214,12 @@ fn read_records(
     }
 }
 
-async fn handle(state: Arc<BrokerState>, ctx: RequestCtx, req: FetchRequest) -> FetchResponse {
+async fn handle(state: Arc<BrokerState>, mut ctx: RequestCtx, req: FetchRequest) -> FetchResponse {
+    // A fetch changes nothing: a Produce sent after it may go ahead while
+    // it long-polls (anything else still waits for it, as in Kafka).
+    if let Some(turn) = ctx.apply_turn.take() {
+        turn.applied();
+    }
     let wait = Duration::from_millis(req.max_wait_ms.clamp(0, MAX_WAIT_MS) as u64);
     let deadline = tokio::time::Instant::now() + wait;
     let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0).max(1);

@@ -55,9 +55,12 @@ pub struct RequestCtx {
     pub correlation_id: i32,
     pub client_id: Option<String>,
     pub peer: SocketAddr,
-    /// For produce: this connection's turn to append, released once the
-    /// batches are in the log (before any fsync wait).
-    pub append_guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// This request's place in its connection's order. A handler that can
+    /// let a following Produce start before it finishes releases it early:
+    /// Produce once its batches are in the logs (before any fsync wait),
+    /// Fetch at once (it changes nothing). Otherwise it is released when
+    /// the handler returns.
+    pub apply_turn: Option<crate::connection::ApplyTurn>,
     /// For fetch: file slices to send zero-copy, one entry per records
     /// field of the response in encoding order (`None` = inline bytes).
     pub records_out:

@@ -15,7 +15,6 @@ use fjord_protocol::messages::produce_response::{
 use fjord_protocol::messages::{ProduceRequest, ProduceResponse};
 use fjord_protocol::records::{self, BatchIter, RecordsError};
 use fjord_protocol::ErrorCode;
-use fjord_storage::FlushPolicy;
 
 use super::{now_ms, RequestCtx};
 use crate::connection::storage_error_code;
@@ -259,7 +258,9 @@ async fn handle(
         });
     }
     // Our batches are in the logs: the next request on this connection may append.
-    ctx.append_guard.take();
+    if let Some(turn) = ctx.apply_turn.take() {
+        turn.applied();
+    }
 
     let mut syncs = Vec::new();
     for p in pending {
@@ -379,26 +380,15 @@ fn append(
     Ok(Appended::New(info))
 }
 
-/// Syncs (or not, per flush policy) and advances the high watermark.
+/// Makes `partition` durable up to `next_offset` (per its flush policy)
+/// and wakes long-poll fetches if the high watermark moved.
 pub(crate) fn make_visible(
     state: &BrokerState,
     partition: &Partition,
     next_offset: i64,
 ) -> Result<(), fjord_storage::StorageError> {
-    let log = &partition.log;
-    match log.flush_policy() {
-        FlushPolicy::SyncBeforeAck => {
-            log.sync_to(next_offset)?;
-            if partition.advance_high_watermark(log.durable_offset()) {
-                state.notify_data();
-            }
-        }
-        FlushPolicy::PageCache { .. } => {
-            log.flush_if_due(now_ms())?;
-            if partition.advance_high_watermark(log.log_end_offset()) {
-                state.notify_data();
-            }
-        }
+    if partition.make_durable(next_offset)? {
+        state.notify_data();
     }
     Ok(())
 }

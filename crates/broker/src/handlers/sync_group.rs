@@ -31,11 +31,16 @@ async fn handle(
             .map(|a| (a.member_id, a.assignment))
             .collect(),
     };
+    let group_id = args.group_id.clone();
+    let generation = args.generation_id;
     let (reply, durable) = state.groups.sync(args, now_ms());
-    let code = wait_durable(&state, durable).await;
-    let resp = resolve(reply, sync_error(ErrorCode::RebalanceInProgress)).await;
-    if code != ErrorCode::None && resp.error_code == ErrorCode::None.code() {
-        return sync_error(code);
+    if durable.is_some() {
+        // The leader's assignment was appended: once it is durable (or
+        // failed), every member of the generation is answered together.
+        let code = wait_durable(&state, durable).await;
+        state
+            .groups
+            .assignment_stored(&group_id, generation, code, now_ms());
     }
-    resp
+    resolve(reply, sync_error(ErrorCode::RebalanceInProgress)).await
 }

@@ -1076,7 +1076,11 @@ impl GroupCoordinator {
     /// empty consumer groups that have no committed offsets. Returns the
     /// subscribed topics of every group with members (offsets of those
     /// topics do not expire).
-    pub(super) fn consumer_tick(&self, now: i64) -> HashMap<String, HashSet<String>> {
+    pub(super) fn consumer_tick(
+        &self,
+        now: i64,
+        durables: &mut Vec<super::Durable>,
+    ) -> HashMap<String, HashSet<String>> {
         let mut active = HashMap::new();
         let Ok(mut groups) = self.consumer.groups.lock() else {
             return active;
@@ -1104,8 +1108,11 @@ impl GroupCoordinator {
                     tracing::info!(group = %g.id, member = %id, "member removed from the consumer group: {why}");
                     recs.extend(self.consumer_remove(g, &id, now));
                 }
-                if let Err(code) = self.append(&g.id.clone(), &recs, now) {
-                    tracing::error!(group = %g.id, error = ?code, "writing consumer group records failed");
+                match self.append(&g.id.clone(), &recs, now) {
+                    Ok(d) => durables.push(d),
+                    Err(code) => {
+                        tracing::error!(group = %g.id, error = ?code, "writing consumer group records failed")
+                    }
                 }
             }
             if !g.members.is_empty() {
@@ -1138,7 +1145,8 @@ impl GroupCoordinator {
                 }
                 if let Some(g) = groups.get(&id) {
                     let recs = delete_records(g);
-                    if self.append(&id, &recs, now).is_ok() {
+                    if let Ok(d) = self.append(&id, &recs, now) {
+                        durables.push(d);
                         groups.remove(&id);
                         tracing::info!(group = %id, "removed empty consumer group without offsets");
                     }
