@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+pub use fjord_group_coordinator::GroupConfig;
 use fjord_storage::LogConfig;
 
 /// Maps a broker-level log setting to the topic-level name it defaults.
@@ -72,7 +73,7 @@ pub struct BrokerConfig {
     /// The consumer group coordinator's settings.
     pub group: GroupConfig,
     /// `group.consumer.*`: consumer groups of the KIP-848 protocol.
-    pub consumer_group: crate::coordinator::consumer::ConsumerGroupConfig,
+    pub consumer_group: fjord_group_coordinator::consumer::ConsumerGroupConfig,
     /// Broker-level settings given explicitly (by file), Kafka names.
     pub static_overrides: BTreeMap<String, String>,
     /// `transaction.max.timeout.ms`: the longest `transaction.timeout.ms`
@@ -116,47 +117,7 @@ impl Default for BrokerConfig {
             connections_max_idle_ms: 600_000,
             request_read_timeout_ms: 30_000,
             queued_max_request_bytes: 100 * 1024 * 1024,
-            transaction_max_timeout_ms: crate::txn::MAX_TIMEOUT_MS,
-        }
-    }
-}
-
-/// The group coordinator's broker configs (Kafka's names on each field).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GroupConfig {
-    /// `group.initial.rebalance.delay.ms`: how long the first join round of
-    /// an empty group waits for more members. Kafka's default is 3000;
-    /// fjord's is 0, so a lone consumer (the common case on one node)
-    /// starts at once.
-    pub initial_rebalance_delay_ms: i64,
-    /// `offsets.topic.num.partitions`, used when `__consumer_offsets` is
-    /// created (an existing topic keeps its count). Kafka's default is 50,
-    /// sized to spread coordinators over a cluster; on one node that buys
-    /// nothing and costs 50 directories of open segment files, so fjord
-    /// uses 8.
-    pub offsets_topic_num_partitions: i32,
-    /// `offsets.retention.minutes` (7 days), kept in milliseconds.
-    pub offsets_retention_ms: i64,
-    /// `offsets.retention.check.interval.ms`.
-    pub offsets_retention_check_interval_ms: i64,
-    /// `group.min.session.timeout.ms`.
-    pub min_session_timeout_ms: i32,
-    /// `group.max.session.timeout.ms`.
-    pub max_session_timeout_ms: i32,
-    /// `offset.metadata.max.bytes`: longer commit metadata is refused.
-    pub offset_metadata_max_bytes: usize,
-}
-
-impl Default for GroupConfig {
-    fn default() -> Self {
-        GroupConfig {
-            initial_rebalance_delay_ms: 0,
-            offsets_topic_num_partitions: 8,
-            offsets_retention_ms: 10_080 * 60_000,
-            offsets_retention_check_interval_ms: 600_000,
-            min_session_timeout_ms: 6000,
-            max_session_timeout_ms: 1_800_000,
-            offset_metadata_max_bytes: 4096,
+            transaction_max_timeout_ms: fjord_txn_coordinator::MAX_TIMEOUT_MS,
         }
     }
 }

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use fjord_protocol::frame::{self, FrameError};
-use fjord_protocol::{ApiKey, ErrorCode, Request, Response};
+use fjord_protocol::{ApiKey, Request, Response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
@@ -396,16 +396,4 @@ pub async fn serve(
     drop(tx);
     let _ = writer.await;
     tracing::debug!(%peer, "connection closed");
-}
-
-/// Maps a storage error to the code a client understands.
-pub fn storage_error_code(e: &fjord_storage::StorageError) -> ErrorCode {
-    use fjord_storage::StorageError as S;
-    match e {
-        S::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
-        S::RecordTooLarge { .. } => ErrorCode::MessageTooLarge,
-        S::InvalidConfig { .. } => ErrorCode::InvalidConfig,
-        S::InvalidBatch(_) => ErrorCode::CorruptMessage,
-        _ => ErrorCode::KafkaStorageError,
-    }
 }

@@ -7,17 +7,15 @@
 
 pub mod config;
 pub mod connection;
-pub mod coordinator;
+pub mod groups;
 pub mod handlers;
 pub mod http;
 pub mod metrics;
-pub mod partition;
-pub mod producer_state;
 pub mod recompress;
 pub mod request_memory;
 pub mod server;
 pub mod state;
-pub mod txn;
+pub mod txn_io;
 pub mod zero_copy;
 
 pub use config::BrokerConfig;

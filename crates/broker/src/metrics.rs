@@ -1226,7 +1226,7 @@ mod tests {
 
     #[test]
     fn snapshot_reads_broker_state() {
-        use crate::coordinator::OffsetToCommit;
+        use fjord_group_coordinator::OffsetToCommit;
         let dir =
             std::env::temp_dir().join(format!("fjord-metrics-test-{}", rand::random::<u64>()));
         let config = crate::config::BrokerConfig {

@@ -160,7 +160,7 @@ async fn background_tasks(state: Arc<BrokerState>, mut stop: watch::Receiver<boo
                 // Off the async workers: the tick appends and fsyncs.
                 let st = state.clone();
                 let _ = tokio::task::spawn_blocking(move || {
-                    crate::coordinator::tick_durably(&st, crate::handlers::now_ms())
+                    crate::groups::tick_durably(&st, crate::handlers::now_ms())
                 })
                 .await;
             }
@@ -173,7 +173,7 @@ async fn background_tasks(state: Arc<BrokerState>, mut stop: watch::Receiver<boo
                 let _ = tokio::task::spawn_blocking(move || periodic_flush(&st)).await;
                 // Transaction timeouts (and unfinished completions).
                 let st = state.clone();
-                let _ = tokio::task::spawn_blocking(move || crate::txn::tick(&st)).await;
+                let _ = tokio::task::spawn_blocking(move || crate::txn_io::tick(&st)).await;
             }
             _ = stop.changed() => return,
         }

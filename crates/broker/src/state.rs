@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::config::BrokerConfig;
-use crate::partition::Partition;
+use fjord_partition::Partition;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -105,11 +105,11 @@ pub struct BrokerState {
     /// records; at least the durable end).
     producer_id_reserved: std::sync::atomic::AtomicI64,
     /// The classic consumer group coordinator (every group is ours).
-    pub groups: crate::coordinator::GroupCoordinator,
+    pub groups: fjord_group_coordinator::GroupCoordinator,
     /// What `/metrics` shows (shared with the HTTP listener).
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The transaction coordinator (every transactional id is ours).
-    pub txns: crate::txn::TxnCoordinator,
+    pub txns: fjord_txn_coordinator::TxnCoordinator,
 }
 
 pub fn uuid_hex(u: &Uuid) -> String {
@@ -128,29 +128,13 @@ fn parse_uuid_hex(s: &str) -> Option<Uuid> {
 }
 
 pub fn random_uuid() -> Uuid {
-    let mut u: [u8; 16] = rand::random();
-    // Version 4, variant 1, as Kafka's Uuid.randomUuid produces.
-    u[6] = (u[6] & 0x0f) | 0x40;
-    u[8] = (u[8] & 0x3f) | 0x80;
-    Uuid(u)
+    Uuid(*uuid::Uuid::new_v4().as_bytes())
 }
 
 /// Kafka prints cluster ids as url-safe base64 of a uuid without padding.
 fn cluster_id_string(u: &Uuid) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    let bits: u128 = u128::from_be_bytes(u.0);
-    // 128 bits -> 22 base64 characters (the last holds 2 bits).
-    for i in 0..22 {
-        let shift = 128i32 - 6 * (i + 1);
-        let idx = if shift >= 0 {
-            (bits >> shift) & 0x3f
-        } else {
-            (bits << (-shift)) & 0x3f
-        };
-        out.push(ALPHABET[idx as usize] as char);
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(u.0)
 }
 
 impl BrokerState {
@@ -194,8 +178,8 @@ impl BrokerState {
                 file.producer_id_block_end,
             )),
             producer_id_reserved: std::sync::atomic::AtomicI64::new(file.producer_id_block_end),
-            groups: crate::coordinator::GroupCoordinator::with_config(config.group.clone()),
-            txns: crate::txn::TxnCoordinator::new(config.transaction_max_timeout_ms),
+            groups: fjord_group_coordinator::GroupCoordinator::with_config(config.group.clone()),
+            txns: fjord_txn_coordinator::TxnCoordinator::new(config.transaction_max_timeout_ms),
             metrics,
             config,
         };
@@ -213,13 +197,13 @@ impl BrokerState {
         }
         state.persist()?;
         state.open_group_coordinator()?;
-        crate::txn::open(&state);
+        crate::txn_io::open(&state);
         Ok(state)
     }
 
     /// Creates `__consumer_offsets` if missing and replays it.
     fn open_group_coordinator(&self) -> Result<(), StateError> {
-        use crate::coordinator::OFFSETS_TOPIC;
+        use fjord_protocol::internal_topics::OFFSETS_TOPIC;
         let topic = match self.topic(OFFSETS_TOPIC) {
             Some(t) => t,
             None => {
@@ -506,6 +490,20 @@ impl BrokerState {
         Ok(true)
     }
 
+    /// Makes `partition` durable up to `next_offset` (per its flush
+    /// policy; see `Partition::make_durable`) and wakes long-poll fetches
+    /// if its high watermark moved. Blocking.
+    pub fn make_visible(
+        &self,
+        partition: &Partition,
+        next_offset: i64,
+    ) -> Result<(), fjord_storage::StorageError> {
+        if partition.make_durable(next_offset)? {
+            self.notify_data();
+        }
+        Ok(())
+    }
+
     /// Wakes long-poll fetches after a high watermark moved.
     pub fn notify_data(&self) {
         self.data_version.send_modify(|v| *v = v.wrapping_add(1));
@@ -563,14 +561,7 @@ fn write_file_durably(tmp: &Path, path: &Path, bytes: &[u8]) -> Result<(), State
         .map_err(io_err(dir))
 }
 
-/// Kafka's internal topics (`Topic.isInternal`): clients cannot produce to
-/// them, delete them, add partitions to them, or have Metadata create them.
-/// Other names starting with `__` are ordinary topics, as in Kafka.
-pub const INTERNAL_TOPICS: &[&str] = &["__consumer_offsets", "__transaction_state"];
-
-pub fn is_internal_topic(name: &str) -> bool {
-    INTERNAL_TOPICS.contains(&name)
-}
+pub use fjord_protocol::internal_topics::{is_internal_topic, INTERNAL_TOPICS};
 
 /// Kafka's legal topic names: 1..249 chars of [a-zA-Z0-9._-], not "." or "..".
 pub fn validate_topic_name(name: &str) -> Result<(), String> {

@@ -8,6 +8,7 @@
 
 pub mod error_code;
 pub mod frame;
+pub mod internal_topics;
 pub mod messages;
 pub mod records;
 pub mod wire;

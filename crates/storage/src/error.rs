@@ -75,3 +75,17 @@ impl<T> IoContext<T> for io::Result<T> {
         self.map_err(|e| StorageError::io(f(), e))
     }
 }
+
+/// The Kafka error a client gets for a storage failure.
+impl From<&StorageError> for fjord_protocol::ErrorCode {
+    fn from(e: &StorageError) -> Self {
+        use fjord_protocol::ErrorCode;
+        match e {
+            StorageError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
+            StorageError::RecordTooLarge { .. } => ErrorCode::MessageTooLarge,
+            StorageError::InvalidConfig { .. } => ErrorCode::InvalidConfig,
+            StorageError::InvalidBatch(_) => ErrorCode::CorruptMessage,
+            _ => ErrorCode::KafkaStorageError,
+        }
+    }
+}

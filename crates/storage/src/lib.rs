@@ -96,6 +96,7 @@
 
 mod checkpoint;
 mod cleaner;
+pub mod clock;
 mod config;
 mod epoch;
 mod error;

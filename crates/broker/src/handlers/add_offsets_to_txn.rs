@@ -8,8 +8,9 @@ use fjord_protocol::messages::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
 use fjord_protocol::ErrorCode;
 
 use super::RequestCtx;
-use crate::coordinator::{store, OFFSETS_TOPIC};
 use crate::state::BrokerState;
+use fjord_group_coordinator::store;
+use fjord_protocol::internal_topics::OFFSETS_TOPIC;
 
 crate::handler!(AddOffsetsToTxn, 0, 4);
 
@@ -25,7 +26,7 @@ async fn handle(
     if req.group_id.is_empty() {
         return answer(ErrorCode::InvalidGroupId);
     }
-    if let Err(code) = crate::txn::ensure_topic(&state).await {
+    if let Err(code) = crate::txn_io::ensure_topic(&state).await {
         return answer(code);
     }
     let Some(offsets) = state.topic(OFFSETS_TOPIC) else {
@@ -38,12 +39,12 @@ async fn handle(
         req.producer_id,
         req.producer_epoch,
     );
-    let r = crate::txn::run(&state, move |c, io, now| {
+    let r = crate::txn_io::run(&state, move |c, io, now| {
         c.add_partitions(io, &id, pid, epoch, &wanted, now)
     })
     .await;
     match r {
         Ok(()) => answer(ErrorCode::None),
-        Err(code) => answer(crate::txn::fenced_for(code, ctx.api_version, 2)),
+        Err(code) => answer(fjord_txn_coordinator::fenced_for(code, ctx.api_version, 2)),
     }
 }

@@ -76,13 +76,13 @@ async fn add_one(
         };
     }
     let id = txn_id.to_string();
-    let r = crate::txn::run(state, move |c, io, now| {
+    let r = crate::txn_io::run(state, move |c, io, now| {
         c.add_partitions(io, &id, pid, epoch, &wanted, now)
     })
     .await;
     let code = match r {
         Ok(()) => ErrorCode::None,
-        Err(code) => crate::txn::fenced_for(code, version, 2),
+        Err(code) => fjord_txn_coordinator::fenced_for(code, version, 2),
     };
     results(topics, |_, _| code)
 }
@@ -92,7 +92,7 @@ async fn handle(
     ctx: RequestCtx,
     req: AddPartitionsToTxnRequest,
 ) -> AddPartitionsToTxnResponse {
-    if crate::txn::ensure_topic(&state).await.is_err() {
+    if crate::txn_io::ensure_topic(&state).await.is_err() {
         tracing::warn!("AddPartitionsToTxn without __transaction_state");
     }
     if ctx.api_version >= 4 {

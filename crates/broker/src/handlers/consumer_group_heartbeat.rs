@@ -1,6 +1,6 @@
 //! ConsumerGroupHeartbeat (key 68): the KIP-848 consumer group protocol.
 //! Joins, heartbeats and leaves in one API; the coordinator assigns the
-//! partitions (see `crate::coordinator::consumer`). Answered once the
+//! partitions (see `fjord_group_coordinator::consumer`). Answered once the
 //! group's records are durable.
 
 use std::sync::Arc;
@@ -10,10 +10,10 @@ use fjord_protocol::messages::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeart
 use fjord_protocol::{ErrorCode, Uuid};
 
 use super::{now_ms, RequestCtx};
-use crate::coordinator::consumer::reconcile::Assignment as Partitions;
-use crate::coordinator::consumer::{HeartbeatArgs, TopicInfo, Topics};
-use crate::coordinator::wait_durable;
+use crate::groups::wait_durable;
 use crate::state::BrokerState;
+use fjord_group_coordinator::consumer::reconcile::Assignment as Partitions;
+use fjord_group_coordinator::consumer::{HeartbeatArgs, TopicInfo, Topics};
 
 crate::handler!(ConsumerGroupHeartbeat, 0, 1);
 

@@ -8,7 +8,7 @@ use fjord_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse};
 use fjord_protocol::ErrorCode;
 
 use super::{now_ms, RequestCtx};
-use crate::coordinator::wait_durable;
+use crate::groups::wait_durable;
 use crate::state::BrokerState;
 
 crate::handler!(DeleteGroups, 0, 2);

@@ -10,9 +10,8 @@ use fjord_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 use fjord_protocol::ErrorCode;
 
 use super::RequestCtx;
-use crate::connection::storage_error_code;
-use crate::partition::Partition;
 use crate::state::BrokerState;
+use fjord_partition::Partition;
 
 crate::handler!(DeleteRecords, 0, 2);
 
@@ -39,7 +38,7 @@ async fn delete(p: &Arc<Partition>, deletes_allowed: bool, offset: i64) -> Resul
         Ok(Ok(low)) => Ok(low),
         Ok(Err(e)) => {
             tracing::warn!(topic = %p.topic, partition = p.index, offset, error = %e, "delete records failed");
-            Err(storage_error_code(&e))
+            Err(fjord_protocol::ErrorCode::from(&e))
         }
         Err(e) => {
             tracing::error!(topic = %p.topic, partition = p.index, error = %e, "delete records task failed");

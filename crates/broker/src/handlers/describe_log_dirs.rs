@@ -11,8 +11,8 @@ use fjord_protocol::messages::{DescribeLogDirsRequest, DescribeLogDirsResponse};
 use fjord_protocol::ErrorCode;
 
 use super::RequestCtx;
-use crate::partition::Partition;
 use crate::state::{BrokerState, Topic};
+use fjord_partition::Partition;
 
 crate::handler!(DescribeLogDirs, 0, 4);
 

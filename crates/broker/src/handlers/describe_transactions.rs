@@ -9,7 +9,7 @@ use fjord_protocol::ErrorCode;
 
 use super::RequestCtx;
 use crate::state::BrokerState;
-use crate::txn::TxnState;
+use fjord_txn_coordinator::TxnState;
 
 crate::handler!(DescribeTransactions, 0, 0);
 

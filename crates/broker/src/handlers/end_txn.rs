@@ -20,7 +20,7 @@ async fn handle(state: Arc<BrokerState>, ctx: RequestCtx, req: EndTxnRequest) ->
         producer_epoch: -1,
         ..Default::default()
     };
-    if let Err(code) = crate::txn::ensure_topic(&state).await {
+    if let Err(code) = crate::txn_io::ensure_topic(&state).await {
         return answer(code);
     }
     let (id, pid, epoch, commit) = (
@@ -29,7 +29,7 @@ async fn handle(state: Arc<BrokerState>, ctx: RequestCtx, req: EndTxnRequest) ->
         req.producer_epoch,
         req.committed,
     );
-    let r = crate::txn::run(&state, move |c, io, now| {
+    let r = crate::txn_io::run(&state, move |c, io, now| {
         c.end_txn(io, &id, pid, epoch, commit, now)
     })
     .await;
@@ -37,7 +37,7 @@ async fn handle(state: Arc<BrokerState>, ctx: RequestCtx, req: EndTxnRequest) ->
         Ok(()) => answer(ErrorCode::None),
         Err(code) => {
             tracing::debug!(transactional_id = %req.transactional_id, code = %code, commit, "EndTxn failed");
-            answer(crate::txn::fenced_for(code, ctx.api_version, 2))
+            answer(fjord_txn_coordinator::fenced_for(code, ctx.api_version, 2))
         }
     }
 }

@@ -19,7 +19,6 @@ use std::collections::VecDeque;
 use crate::zero_copy::MIN_ZERO_COPY;
 
 use super::RequestCtx;
-use crate::connection::storage_error_code;
 use crate::state::BrokerState;
 
 crate::handler!(Fetch, 4, 17);
@@ -158,7 +157,7 @@ fn read_once(
                     Err(e) => {
                         any_error = true;
                         tracing::warn!(topic = %topic.name, partition = fp.partition, error = %e, "fetch read failed");
-                        let code = storage_error_code(&e);
+                        let code = fjord_protocol::ErrorCode::from(&e);
                         pd = partition_error(fp.partition, code);
                     }
                 }
@@ -181,7 +180,7 @@ fn read_once(
 
 /// Aborted transactions overlapping the fetched offsets `[from, to)`,
 /// which read_committed consumers skip.
-fn aborted_in(p: &crate::partition::Partition, from: i64, to: i64) -> Vec<AbortedTransaction> {
+fn aborted_in(p: &fjord_partition::Partition, from: i64, to: i64) -> Vec<AbortedTransaction> {
     p.producers
         .lock()
         .map(|s| s.aborted_between(from, to))

@@ -44,7 +44,7 @@ async fn handle(
 ) -> FindCoordinatorResponse {
     if ctx.api_version >= 1 && req.key_type == 1 {
         // Failure shows as COORDINATOR_NOT_AVAILABLE below.
-        let _ = crate::txn::ensure_topic(&state).await;
+        let _ = crate::txn_io::ensure_topic(&state).await;
     }
     if ctx.api_version >= 4 {
         let coordinators = req

@@ -26,13 +26,13 @@ async fn handle(
         ..Default::default()
     };
     if let Some(txn_id) = req.transactional_id.clone().filter(|t| !t.is_empty()) {
-        if let Err(code) = crate::txn::ensure_topic(&state).await {
+        if let Err(code) = crate::txn_io::ensure_topic(&state).await {
             return fail(code);
         }
         let timeout = req.transaction_timeout_ms;
         let expected = (ctx.api_version >= 3 && req.producer_id >= 0)
             .then_some((req.producer_id, req.producer_epoch));
-        let r = crate::txn::run(&state, move |c, io, now| {
+        let r = crate::txn_io::run(&state, move |c, io, now| {
             c.init_producer_id(io, &txn_id, timeout, expected, now)
         })
         .await;
@@ -45,7 +45,7 @@ async fn handle(
             },
             Err(code) => {
                 tracing::debug!(peer = %ctx.peer, code = %code, "transactional InitProducerId failed");
-                fail(crate::txn::fenced_for(code, ctx.api_version, 4))
+                fail(fjord_txn_coordinator::fenced_for(code, ctx.api_version, 4))
             }
         };
     }

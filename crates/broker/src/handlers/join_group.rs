@@ -1,5 +1,5 @@
 //! JoinGroup (key 11): joins a classic group; the answer is held until the
-//! join round completes (see `crate::coordinator`).
+//! join round completes (see `fjord_group_coordinator`).
 
 use std::sync::Arc;
 
@@ -7,8 +7,9 @@ use fjord_protocol::messages::{JoinGroupRequest, JoinGroupResponse};
 use fjord_protocol::ErrorCode;
 
 use super::{now_ms, RequestCtx};
-use crate::coordinator::{join_error, resolve, wait_durable, JoinArgs};
+use crate::groups::wait_durable;
 use crate::state::BrokerState;
+use fjord_group_coordinator::{join_error, resolve, JoinArgs};
 
 crate::handler!(JoinGroup, 0, 9);
 

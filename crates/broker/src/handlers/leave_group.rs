@@ -8,7 +8,7 @@ use fjord_protocol::messages::{LeaveGroupRequest, LeaveGroupResponse};
 use fjord_protocol::ErrorCode;
 
 use super::{now_ms, RequestCtx};
-use crate::coordinator::wait_durable;
+use crate::groups::wait_durable;
 use crate::state::BrokerState;
 
 crate::handler!(LeaveGroup, 0, 5);

@@ -10,9 +10,8 @@ use fjord_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use fjord_protocol::ErrorCode;
 
 use super::RequestCtx;
-use crate::connection::storage_error_code;
-use crate::partition::Partition;
 use crate::state::BrokerState;
+use fjord_partition::Partition;
 
 crate::handler!(ListOffsets, 1, 9);
 
@@ -37,13 +36,13 @@ fn lookup(p: &Partition, timestamp: i64, read_committed: bool) -> Result<(i64, i
         MAX_TIMESTAMP => match p.log.max_timestamp_offset() {
             Ok(Some((offset, ts))) if offset < fetchable => Ok((ts, offset)),
             Ok(_) => Ok((-1, -1)),
-            Err(e) => Err(storage_error_code(&e)),
+            Err(e) => Err(fjord_protocol::ErrorCode::from(&e)),
         },
         ts if ts < 0 => Err(ErrorCode::InvalidRequest),
         ts => match p.log.offset_for_timestamp(ts) {
             Ok(Some((offset, found_ts))) if offset < fetchable => Ok((found_ts, offset)),
             Ok(_) => Ok((-1, -1)),
-            Err(e) => Err(storage_error_code(&e)),
+            Err(e) => Err(fjord_protocol::ErrorCode::from(&e)),
         },
     }
 }

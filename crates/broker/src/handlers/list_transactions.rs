@@ -10,7 +10,7 @@ use fjord_protocol::ErrorCode;
 
 use super::{now_ms, RequestCtx};
 use crate::state::BrokerState;
-use crate::txn::TxnState;
+use fjord_txn_coordinator::TxnState;
 
 crate::handler!(ListTransactions, 0, 1);
 

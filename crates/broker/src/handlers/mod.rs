@@ -148,10 +148,4 @@ pub fn find(key: ApiKey, version: i16) -> Option<&'static Handler> {
         .iter()
         .find(|h| h.key == key && version >= h.min_version && version <= h.max_version)
 }
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use fjord_storage::clock::now_ms;

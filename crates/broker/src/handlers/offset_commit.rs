@@ -10,8 +10,9 @@ use fjord_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 use fjord_protocol::ErrorCode;
 
 use super::{now_ms, RequestCtx};
-use crate::coordinator::{wait_durable, OffsetToCommit};
+use crate::groups::wait_durable;
 use crate::state::BrokerState;
+use fjord_group_coordinator::OffsetToCommit;
 
 crate::handler!(OffsetCommit, 0, 9);
 

@@ -10,7 +10,7 @@ use fjord_protocol::messages::{OffsetDeleteRequest, OffsetDeleteResponse};
 use fjord_protocol::ErrorCode;
 
 use super::{now_ms, RequestCtx};
-use crate::coordinator::wait_durable;
+use crate::groups::wait_durable;
 use crate::state::BrokerState;
 
 crate::handler!(OffsetDelete, 0, 0);

@@ -11,8 +11,8 @@ use fjord_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse};
 use fjord_protocol::ErrorCode;
 
 use super::RequestCtx;
-use crate::coordinator::{CommittedOffset, TopicOffsets};
 use crate::state::BrokerState;
+use fjord_group_coordinator::{CommittedOffset, TopicOffsets};
 
 crate::handler!(OffsetFetch, 0, 9);
 

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use fjord_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
 };
@@ -17,10 +17,8 @@ use fjord_protocol::records::{self, BatchIter, RecordsError};
 use fjord_protocol::ErrorCode;
 
 use super::{now_ms, RequestCtx};
-use crate::connection::storage_error_code;
-use crate::partition::Partition;
-use crate::producer_state;
 use crate::state::BrokerState;
+use fjord_partition::{Appended, Partition};
 
 crate::handler!(Produce, 3, 11);
 
@@ -205,7 +203,15 @@ async fn handle(
                     }
                 },
             };
-            match append(&state, &partition, &data, now) {
+            let check_txn = |h: &fjord_protocol::records::BatchHeader| {
+                state.txns.verify_produce(
+                    &partition.topic,
+                    partition.index,
+                    h.producer_id,
+                    h.producer_epoch,
+                )
+            };
+            match partition.append(&data, now, check_txn) {
                 Ok(Appended::New(info)) => {
                     topic.metrics.produced(
                         u64::try_from(info.last_offset - info.first_offset + 1).unwrap_or(0),
@@ -266,8 +272,7 @@ async fn handle(
     for p in pending {
         let partition = p.partition.clone();
         let st = state.clone();
-        let task =
-            tokio::task::spawn_blocking(move || make_visible(&st, &partition, p.next_offset));
+        let task = tokio::task::spawn_blocking(move || st.make_visible(&partition, p.next_offset));
         syncs.push((p.topic_idx, p.part_idx, task));
     }
     if acks == 0 {
@@ -298,97 +303,4 @@ async fn handle(
         responses,
         ..Default::default()
     }
-}
-
-enum Appended {
-    New(fjord_storage::AppendInfo),
-    Duplicate { base_offset: i64 },
-}
-
-/// Appends one partition's payload, applying idempotent-producer checks
-/// for batches that carry a producer id.
-fn append(
-    state: &BrokerState,
-    partition: &Partition,
-    data: &Bytes,
-    now: i64,
-) -> Result<Appended, (ErrorCode, String)> {
-    let first = BatchIter::new(data)
-        .next()
-        .and_then(|r| r.ok())
-        .map(|(h, _)| h)
-        .ok_or((ErrorCode::CorruptMessage, "no record batch".to_string()))?;
-    let mut buf = BytesMut::from(&data[..]);
-    let storage_err = |e: fjord_storage::StorageError| {
-        tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "append failed");
-        (storage_error_code(&e), e.to_string())
-    };
-    if !first.has_producer_id() {
-        return partition
-            .log
-            .append(&mut buf, partition.leader_epoch, now)
-            .map(Appended::New)
-            .map_err(storage_err);
-    }
-    let mut states = partition.producers.lock().map_err(|_| {
-        (
-            ErrorCode::UnknownServerError,
-            "producer state lock poisoned".to_string(),
-        )
-    })?;
-    let mut batch_count = 0;
-    for item in BatchIter::new(data) {
-        let (h, _) = item.map_err(|e| (ErrorCode::CorruptMessage, e.to_string()))?;
-        batch_count += 1;
-        if h.producer_id != first.producer_id || h.producer_epoch != first.producer_epoch {
-            return Err((
-                ErrorCode::InvalidRecord,
-                "batches of one partition must share a producer".into(),
-            ));
-        }
-        if h.is_transactional() {
-            state.txns.verify_produce(
-                &partition.topic,
-                partition.index,
-                h.producer_id,
-                h.producer_epoch,
-            )?;
-        }
-        match states.check(&h) {
-            producer_state::Check::Append => {}
-            producer_state::Check::Duplicate { base_offset }
-                if batch_count == 1 && BatchIter::new(data).count() == 1 =>
-            {
-                return Ok(Appended::Duplicate { base_offset });
-            }
-            producer_state::Check::Duplicate { .. } => {
-                return Err((
-                    ErrorCode::DuplicateSequenceNumber,
-                    "duplicate batch in a multi-batch request".into(),
-                ));
-            }
-            producer_state::Check::Reject(code, msg) => return Err((code, msg)),
-        }
-    }
-    let info = partition
-        .log
-        .append(&mut buf, partition.leader_epoch, now)
-        .map_err(storage_err)?;
-    for (h, _) in BatchIter::new(&buf).flatten() {
-        states.record(&h);
-    }
-    Ok(Appended::New(info))
-}
-
-/// Makes `partition` durable up to `next_offset` (per its flush policy)
-/// and wakes long-poll fetches if the high watermark moved.
-pub(crate) fn make_visible(
-    state: &BrokerState,
-    partition: &Partition,
-    next_offset: i64,
-) -> Result<(), fjord_storage::StorageError> {
-    if partition.make_durable(next_offset)? {
-        state.notify_data();
-    }
-    Ok(())
 }

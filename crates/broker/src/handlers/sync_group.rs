@@ -7,8 +7,9 @@ use fjord_protocol::messages::{SyncGroupRequest, SyncGroupResponse};
 use fjord_protocol::ErrorCode;
 
 use super::{now_ms, RequestCtx};
-use crate::coordinator::{resolve, sync_error, wait_durable, SyncArgs};
+use crate::groups::wait_durable;
 use crate::state::BrokerState;
+use fjord_group_coordinator::{resolve, sync_error, SyncArgs};
 
 crate::handler!(SyncGroup, 0, 5);
 

@@ -12,8 +12,10 @@ use fjord_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 use fjord_protocol::ErrorCode;
 
 use super::{now_ms, RequestCtx};
-use crate::coordinator::{store, wait_durable, OffsetToCommit, OFFSETS_TOPIC};
+use crate::groups::wait_durable;
 use crate::state::BrokerState;
+use fjord_group_coordinator::{store, OffsetToCommit};
+use fjord_protocol::internal_topics::OFFSETS_TOPIC;
 
 crate::handler!(TxnOffsetCommit, 0, 4);
 
@@ -96,7 +98,7 @@ async fn handle(
                     .map(|e| if e == ErrorCode::None { code } else { e })
                     .collect()
             }
-            Ok(Err(code)) => vec![crate::txn::fenced_for(code, v, 3); n],
+            Ok(Err(code)) => vec![fjord_txn_coordinator::fenced_for(code, v, 3); n],
             Err(_) => vec![ErrorCode::UnknownServerError; n],
         }
     };

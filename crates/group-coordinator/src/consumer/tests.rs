@@ -9,8 +9,8 @@ use fjord_protocol::{ErrorCode, Uuid};
 use super::assignor::{self, MemberSpec};
 use super::reconcile::{self, Assignment, MemberState, Reconciled};
 use super::*;
-use crate::coordinator::{GroupCoordinator, JoinArgs, OffsetToCommit, Reply, OFFSETS_TOPIC};
-use crate::partition::Partition;
+use crate::{GroupCoordinator, JoinArgs, OffsetToCommit, Reply, OFFSETS_TOPIC};
+use fjord_partition::Partition;
 
 const T0: i64 = 1_000_000;
 

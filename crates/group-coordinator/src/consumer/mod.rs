@@ -539,22 +539,8 @@ pub struct ConsumerGroups {
 
 /// Kafka's member ids: a random UUID in URL-safe base64 without padding.
 fn new_member_id() -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut u: [u8; 16] = rand::random();
-    u[6] = (u[6] & 0x0f) | 0x40;
-    u[8] = (u[8] & 0x3f) | 0x80;
-    let bits = u128::from_be_bytes(u);
-    (0..22)
-        .map(|i| {
-            let shift = 128i32 - 6 * (i + 1);
-            let idx = if shift >= 0 {
-                (bits >> shift) & 0x3f
-            } else {
-                (bits << (-shift)) & 0x3f
-            };
-            ALPHABET[idx as usize] as char
-        })
-        .collect()
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes())
 }
 
 fn versioned<M: Encode>(m: &M, version: i16) -> Bytes {

@@ -63,7 +63,7 @@ impl PendingTxnOffsets {
 
 /// Keeps the offsets partition's producer state (its last stable offset)
 /// in step with the transactional batches and markers written here.
-fn record_producer_state(p: &crate::partition::Partition, appended: &[u8]) {
+fn record_producer_state(p: &fjord_partition::Partition, appended: &[u8]) {
     if let Ok(mut states) = p.producers.lock() {
         for (h, raw) in fjord_protocol::records::BatchIter::new(appended).flatten() {
             states.record_batch(&h, raw);
@@ -175,7 +175,7 @@ impl GroupCoordinator {
             }
             Err(e) => {
                 tracing::error!(group = group_id, error = %e, "appending to __consumer_offsets failed");
-                fail(errors, crate::connection::storage_error_code(&e))
+                fail(errors, fjord_protocol::ErrorCode::from(&e))
             }
         }
     }
@@ -220,7 +220,7 @@ impl GroupCoordinator {
                 let info = p
                     .log
                     .append(&mut buf, p.leader_epoch, now)
-                    .map_err(|e| crate::connection::storage_error_code(&e))?;
+                    .map_err(|e| fjord_protocol::ErrorCode::from(&e))?;
                 record_producer_state(&p, &buf);
                 Some((p.clone(), info.last_offset + 1))
             }
@@ -304,8 +304,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::coordinator::OFFSETS_TOPIC;
-    use crate::partition::Partition;
+    use crate::OFFSETS_TOPIC;
+    use fjord_partition::Partition;
 
     const T0: i64 = 1_000_000;
 

@@ -703,34 +703,50 @@ fn unsubscribed_offsets_of_active_groups_expire() {
     );
 }
 
-/// Records the coordinator's tick appends (a session expiry's new group
-/// metadata, offset-expiry tombstones) are fsynced and under the high
-/// watermark once the tick returns, and are there after a crash.
+/// A coordinator on real `__consumer_offsets` partitions in `dir` (the
+/// default 8), loaded (replayed) at `now`.
+fn on_disk(dir: &std::path::Path, now: i64) -> (GroupCoordinator, Vec<Arc<Partition>>) {
+    let parts: Vec<Arc<Partition>> = (0..8)
+        .map(|i| {
+            let log = fjord_storage::Log::open(
+                fjord_storage::partition_dir(dir, OFFSETS_TOPIC, i),
+                fjord_storage::LogConfig::default(),
+            )
+            .unwrap();
+            Arc::new(Partition::new(OFFSETS_TOPIC, i, Arc::new(log), 0))
+        })
+        .collect();
+    let c = GroupCoordinator::new();
+    c.load(parts.clone(), now);
+    (c, parts)
+}
+
+/// As the broker does with what a coordinator call returns.
+fn make_durable(d: Durable) {
+    if let Some((p, next)) = d {
+        p.make_durable(next).unwrap();
+    }
+}
+
+/// The tick returns every record it appended (a session expiry's new
+/// group metadata, offset-expiry tombstones) so the broker makes them
+/// durable; once that is done they are under the high watermark, and
+/// after a crash they are replayed.
 #[test]
-fn tick_records_are_durable_and_under_the_high_watermark() {
-    use crate::state::BrokerState;
-    let dir = std::env::temp_dir().join(format!("fjord-tick-{}", rand::random::<u64>()));
-    let config = crate::config::BrokerConfig {
-        data_dir: dir.clone(),
-        ..Default::default()
-    };
-    let st = BrokerState::open(config.clone()).unwrap();
-    let offsets = st.groups.offsets_partition("g").unwrap();
-    let now = crate::handlers::now_ms();
+fn tick_records_are_returned_to_be_made_durable() {
+    let dir = std::env::temp_dir().join(format!("fjord-tick-{}", rand_suffix()));
+    let now = fjord_storage::clock::now_ms();
+    let (c, _parts) = on_disk(&dir, now);
+    let offsets = c.offsets_partition("g").unwrap();
     // A member joins, syncs and commits: each answer waits for durability.
     let mut a = args("g", "", &["range"]);
     a.require_known_member_id = false;
-    let (reply, d) = st.groups.join(a, now);
+    let (reply, d) = c.join(a, now);
     let j = now_reply(reply);
-    let durable = |d: Durable| {
-        if let Some((p, next)) = d {
-            crate::handlers::produce::make_visible(&st, &p, next).unwrap();
-        }
-    };
-    durable(d);
-    let (reply, d) = sync_durable(&st.groups, "g", 1, &j.member_id, now);
-    durable(d);
-    st.groups.assignment_stored("g", 1, ErrorCode::None, now);
+    make_durable(d);
+    let (reply, d) = sync_durable(&c, "g", 1, &j.member_id, now);
+    make_durable(d);
+    c.assignment_stored("g", 1, ErrorCode::None, now);
     now_reply(reply);
     let o = OffsetToCommit {
         topic: "t".into(),
@@ -739,41 +755,56 @@ fn tick_records_are_durable_and_under_the_high_watermark() {
         leader_epoch: -1,
         metadata: None,
     };
-    let (errs, d) = st
-        .groups
-        .commit_offsets("g", 1, &j.member_id, None, &[o], now);
+    let (errs, d) = c.commit_offsets("g", 1, &j.member_id, None, &[o], now);
     assert_eq!(errs, vec![ErrorCode::None]);
-    durable(d);
+    make_durable(d);
     let before = offsets.log.log_end_offset();
     assert_eq!(offsets.high_watermark(), before);
 
     // The session expires: the tick removes the member (group record).
     let later = now + 10_001;
-    super::tick_durably(&st, later);
+    let durables = c.tick(later);
     let after_expiry = offsets.log.log_end_offset();
     assert!(after_expiry > before, "the tick appended nothing");
+    let covered: i64 = durables
+        .iter()
+        .flatten()
+        .filter(|(p, _)| p.index == offsets.index)
+        .map(|(_, next)| *next)
+        .max()
+        .unwrap_or(-1);
+    assert_eq!(
+        covered, after_expiry,
+        "tick did not return what it appended"
+    );
+    durables.into_iter().for_each(make_durable);
     assert_eq!(offsets.high_watermark(), after_expiry);
     assert!(offsets.log.durable_offset() >= after_expiry);
-    assert_eq!(st.groups.group_state("g"), Some(GroupState::Empty));
+    assert_eq!(c.group_state("g"), Some(GroupState::Empty));
 
     // Offset expiry: tombstones for the offset and the group.
     let expire_at = later + RETENTION_MS + 1;
-    super::tick_durably(&st, expire_at);
-    super::tick_durably(&st, expire_at + RETENTION_CHECK_MS);
+    c.tick(expire_at).into_iter().for_each(make_durable);
+    c.tick(expire_at + RETENTION_CHECK_MS)
+        .into_iter()
+        .for_each(make_durable);
     let after_tombstones = offsets.log.log_end_offset();
     assert!(after_tombstones > after_expiry, "no tombstones appended");
     assert_eq!(offsets.high_watermark(), after_tombstones);
     assert!(offsets.log.durable_offset() >= after_tombstones);
-    assert_eq!(st.groups.group_state("g"), None);
+    assert_eq!(c.group_state("g"), None);
 
     // kill -9: no clean close. What the tick wrote is replayed.
-    drop(offsets);
-    drop(st);
-    let st = BrokerState::open(config).unwrap();
-    assert_eq!(st.groups.group_state("g"), None);
-    assert!(st.groups.fetch_offsets("g", None).unwrap().is_empty());
-    drop(st);
+    drop((c, offsets, _parts));
+    let (c, _parts) = on_disk(&dir, expire_at + RETENTION_CHECK_MS);
+    assert_eq!(c.group_state("g"), None);
+    assert!(c.fetch_offsets("g", None).unwrap().is_empty());
+    drop((c, _parts));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn rand_suffix() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 fn sync_durable(
@@ -797,48 +828,36 @@ fn sync_durable(
     )
 }
 
-/// Two members joined with the group stored in a real `__consumer_offsets`
-/// partition: returns the broker state, the leader and the follower.
-fn two_member_group_on_disk(
-    tag: &str,
-) -> (
-    crate::state::BrokerState,
-    std::path::PathBuf,
-    String,
-    String,
-) {
-    let dir = std::env::temp_dir().join(format!("fjord-sync-{tag}-{}", rand::random::<u64>()));
-    let st = crate::state::BrokerState::open(crate::config::BrokerConfig {
-        data_dir: dir.clone(),
-        ..Default::default()
-    })
-    .unwrap();
-    let now = crate::handlers::now_ms();
+/// Two members joined with the group stored in real `__consumer_offsets`
+/// partitions: returns the coordinator, its directory, the leader and the
+/// follower.
+fn two_member_group_on_disk(tag: &str) -> (GroupCoordinator, std::path::PathBuf, String, String) {
+    let dir = std::env::temp_dir().join(format!("fjord-sync-{tag}-{}", rand_suffix()));
+    let now = fjord_storage::clock::now_ms();
+    let (c, _parts) = on_disk(&dir, now);
     let mut first = args("g", "", &["range"]);
     first.require_known_member_id = false;
     let mut second = first.clone();
     second.client_id = "other".into();
-    let (ra, _) = st.groups.join(first, now);
+    let (ra, _) = c.join(first, now);
     let a = now_reply(ra).member_id;
     // b's join starts a rebalance that waits for a to rejoin.
-    let (rb, _) = st.groups.join(second, now);
+    let (rb, _) = c.join(second, now);
     let mut rb = pending(rb);
-    let (ra, _) = st.groups.join(args("g", &a, &["range"]), now);
+    let (ra, _) = c.join(args("g", &a, &["range"]), now);
     now_reply(ra);
     let b = rb.try_recv().expect("b joined").member_id;
-    (st, dir, a, b)
+    (c, dir, a, b)
 }
 
 /// Kafka answers every member's SyncGroup only once the leader's
 /// assignment is stored, all together.
 #[test]
 fn sync_answers_every_member_after_the_assignment_is_stored() {
-    let (st, dir, a, b) = two_member_group_on_disk("ok");
-    let now = crate::handlers::now_ms();
-    let mut b_sync = pending(st.groups.sync(sync_args("g", 2, &b, &[]), now).0);
-    let (a_reply, durable) = st
-        .groups
-        .sync(sync_args("g", 2, &a, &[(&a, "p0"), (&b, "p1")]), now);
+    let (c, dir, a, b) = two_member_group_on_disk("ok");
+    let now = fjord_storage::clock::now_ms();
+    let mut b_sync = pending(c.sync(sync_args("g", 2, &b, &[]), now).0);
+    let (a_reply, durable) = c.sync(sync_args("g", 2, &a, &[(&a, "p0"), (&b, "p1")]), now);
     let mut a_sync = pending(a_reply);
     assert!(durable.is_some(), "the assignment is appended to the log");
     // Not stored yet: nobody is answered, the group is still completing.
@@ -850,43 +869,33 @@ fn sync_answers_every_member_after_the_assignment_is_stored() {
         a_sync.try_recv().is_err(),
         "leader answered before the store"
     );
-    assert_eq!(
-        st.groups.group_state("g"),
-        Some(GroupState::CompletingRebalance)
-    );
-    let (p, next) = durable.unwrap();
-    crate::handlers::produce::make_visible(&st, &p, next).unwrap();
-    st.groups.assignment_stored("g", 2, ErrorCode::None, now);
+    assert_eq!(c.group_state("g"), Some(GroupState::CompletingRebalance));
+    make_durable(durable);
+    c.assignment_stored("g", 2, ErrorCode::None, now);
     let a_s = a_sync.try_recv().expect("leader answered");
     let b_s = b_sync.try_recv().expect("follower answered");
     assert_eq!((a_s.error_code, &a_s.assignment[..]), (0, &b"p0"[..]));
     assert_eq!((b_s.error_code, &b_s.assignment[..]), (0, &b"p1"[..]));
-    assert_eq!(st.groups.group_state("g"), Some(GroupState::Stable));
-    drop(st);
+    assert_eq!(c.group_state("g"), Some(GroupState::Stable));
+    drop(c);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn sync_store_failure_answers_every_member_with_the_error() {
-    let (st, dir, a, b) = two_member_group_on_disk("fail");
-    let now = crate::handlers::now_ms();
-    let mut b_sync = pending(st.groups.sync(sync_args("g", 2, &b, &[]), now).0);
-    let (a_reply, durable) = st
-        .groups
-        .sync(sync_args("g", 2, &a, &[(&a, "p0"), (&b, "p1")]), now);
+    let (c, dir, a, b) = two_member_group_on_disk("fail");
+    let now = fjord_storage::clock::now_ms();
+    let mut b_sync = pending(c.sync(sync_args("g", 2, &b, &[]), now).0);
+    let (a_reply, durable) = c.sync(sync_args("g", 2, &a, &[(&a, "p0"), (&b, "p1")]), now);
     let mut a_sync = pending(a_reply);
     assert!(durable.is_some());
-    st.groups
-        .assignment_stored("g", 2, ErrorCode::KafkaStorageError, now);
+    c.assignment_stored("g", 2, ErrorCode::KafkaStorageError, now);
     for r in [a_sync.try_recv().unwrap(), b_sync.try_recv().unwrap()] {
         assert_eq!(r.error_code, ErrorCode::NotCoordinator.code());
         assert!(r.assignment.is_empty());
     }
-    assert_eq!(
-        st.groups.group_state("g"),
-        Some(GroupState::PreparingRebalance)
-    );
-    drop(st);
+    assert_eq!(c.group_state("g"), Some(GroupState::PreparingRebalance));
+    drop(c);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -1,6 +1,6 @@
 //! The `__consumer_offsets` record formats (Kafka's schemas, each key and
-//! value prefixed by its i16 version) and Java's `String.hashCode`, which
-//! picks a group's partition.
+//! value prefixed by its i16 version); a group's partition is picked by
+//! `fjord_protocol::internal_topics::partition_for`.
 
 use bytes::{BufMut, Bytes, BytesMut};
 use fjord_protocol::messages::group_metadata_value::MemberMetadata;
@@ -9,18 +9,7 @@ use fjord_protocol::messages::{
 };
 use fjord_protocol::{Decode, Encode};
 
-/// Java's `String.hashCode` over UTF-16 code units.
-pub fn java_string_hash(s: &str) -> i32 {
-    s.encode_utf16()
-        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
-}
-
-/// Kafka's `Utils.abs(groupId.hashCode) % partitions`.
-pub fn partition_for(group_id: &str, partitions: i32) -> i32 {
-    let h = java_string_hash(group_id);
-    let abs = if h == i32::MIN { 0 } else { h.abs() };
-    abs % partitions.max(1)
-}
+pub use fjord_protocol::internal_topics::{java_string_hash, partition_for};
 
 fn encode_versioned<M: Encode>(m: &M, version: i16) -> Bytes {
     let mut buf = BytesMut::with_capacity(64);

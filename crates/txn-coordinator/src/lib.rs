@@ -36,16 +36,11 @@ mod tests;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
-use bytes::BytesMut;
-use fjord_protocol::records::{control_batch, BatchBuilder, BatchIter, ControlType};
 use fjord_protocol::ErrorCode;
 
-use crate::coordinator::store::partition_for;
-use crate::coordinator::OFFSETS_TOPIC;
-use crate::partition::Partition;
-use crate::state::BrokerState;
-
-pub const TXN_TOPIC: &str = "__transaction_state";
+use fjord_partition::Partition;
+use fjord_protocol::internal_topics::partition_for;
+pub use fjord_protocol::internal_topics::TXN_TOPIC;
 /// Kafka's `transaction.state.log.num.partitions` default.
 pub const TXN_TOPIC_PARTITIONS: i32 = 50;
 /// Kafka's `transaction.max.timeout.ms` default (15 minutes).
@@ -55,7 +50,7 @@ pub const MAX_TIMEOUT_MS: i32 = 900_000;
 pub const ID_EXPIRATION_MS: i64 = 604_800_000;
 /// Segment size of `__transaction_state` (Kafka's
 /// `transaction.state.log.segment.bytes` default).
-const TXN_TOPIC_SEGMENT_BYTES: i32 = 104_857_600;
+pub const TXN_TOPIC_SEGMENT_BYTES: i32 = 104_857_600;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TxnState {
@@ -601,143 +596,9 @@ impl TxnCoordinator {
     }
 }
 
-// ---- The broker side: logs, markers, topic ------------------------------
-
-/// [`TxnIo`] over the broker's partitions.
-pub struct BrokerIo<'a> {
-    pub state: &'a BrokerState,
-}
-
-impl TxnIo for BrokerIo<'_> {
-    fn persist(&self, meta: &TxnMeta) -> Result<(), ErrorCode> {
-        self.append_record(&meta.transactional_id, Some(meta))
-    }
-
-    fn write_markers(&self, meta: &TxnMeta, commit: bool) -> Result<(), ErrorCode> {
-        let coordinator_epoch = self
-            .state
-            .txns
-            .log_partition(&meta.transactional_id)
-            .map_or(0, |p| p.leader_epoch);
-        let now = crate::handlers::now_ms();
-        let storage = |e: fjord_storage::StorageError| crate::connection::storage_error_code(&e);
-        for (topic, index) in &meta.partitions {
-            if topic == OFFSETS_TOPIC {
-                let durable = self.state.groups.write_txn_marker(
-                    *index,
-                    meta.producer_id,
-                    meta.producer_epoch,
-                    coordinator_epoch,
-                    commit,
-                    now,
-                )?;
-                if let Some((p, next)) = durable {
-                    crate::handlers::produce::make_visible(self.state, &p, next)
-                        .map_err(storage)?;
-                }
-                continue;
-            }
-            // A deleted topic's partitions need no marker.
-            let Some(p) = self.state.partition(topic, *index) else {
-                continue;
-            };
-            let next = write_marker(&p, meta, commit, coordinator_epoch, now).map_err(storage)?;
-            crate::handlers::produce::make_visible(self.state, &p, next).map_err(storage)?;
-        }
-        Ok(())
-    }
-
-    fn tombstone(&self, transactional_id: &str) -> Result<(), ErrorCode> {
-        self.append_record(transactional_id, None)
-    }
-
-    fn allocate_producer_id(&self) -> Result<i64, ErrorCode> {
-        self.state.allocate_producer_id().map_err(|e| {
-            tracing::error!(error = %e, "producer id allocation failed");
-            ErrorCode::KafkaStorageError
-        })
-    }
-}
-
-impl BrokerIo<'_> {
-    /// Appends one `__transaction_state` record (`None`: a tombstone) and
-    /// waits for durability.
-    fn append_record(&self, id: &str, meta: Option<&TxnMeta>) -> Result<(), ErrorCode> {
-        let p = self
-            .state
-            .txns
-            .log_partition(id)
-            .ok_or(ErrorCode::CoordinatorNotAvailable)?;
-        let now = crate::handlers::now_ms();
-        let value = meta.map(log::value);
-        let mut b = BatchBuilder::default();
-        b.append(now, Some(&log::key(id)), value.as_deref(), &[])
-            .map_err(|_| ErrorCode::UnknownServerError)?;
-        let batch = b.build().map_err(|_| ErrorCode::UnknownServerError)?;
-        let mut buf = BytesMut::from(&batch[..]);
-        let info = p
-            .log
-            .append(&mut buf, p.leader_epoch, now)
-            .map_err(|e| crate::connection::storage_error_code(&e))?;
-        crate::handlers::produce::make_visible(self.state, &p, info.last_offset + 1)
-            .map_err(|e| crate::connection::storage_error_code(&e))
-    }
-}
-
-/// Appends a transaction marker to a data partition (under its producer
-/// state lock) and records it; returns the offset after it.
-fn write_marker(
-    p: &Partition,
-    meta: &TxnMeta,
-    commit: bool,
-    coordinator_epoch: i32,
-    now: i64,
-) -> Result<i64, fjord_storage::StorageError> {
-    let kind = if commit {
-        ControlType::Commit
-    } else {
-        ControlType::Abort
-    };
-    let batch = control_batch(
-        kind,
-        meta.producer_id,
-        meta.producer_epoch,
-        coordinator_epoch,
-        now,
-        p.leader_epoch,
-    );
-    let mut buf = BytesMut::from(&batch[..]);
-    let mut states = p
-        .producers
-        .lock()
-        .map_err(|_| fjord_storage::StorageError::Offline("producer state lock poisoned".into()))?;
-    let info = p.log.append(&mut buf, p.leader_epoch, now)?;
-    for (h, _) in BatchIter::new(&buf).flatten() {
-        states.record(&h);
-        states.record_marker(&h, kind, coordinator_epoch);
-    }
-    Ok(info.last_offset + 1)
-}
-
-/// Opens the coordinator at broker start if `__transaction_state`
-/// exists: replays it and completes or aborts what a crash left open.
-pub fn open(state: &BrokerState) {
-    let Some(topic) = state.topic(TXN_TOPIC) else {
-        return;
-    };
-    let mut metas: HashMap<String, TxnMeta> = HashMap::new();
-    for p in &topic.partitions {
-        replay_partition(p, &mut metas);
-    }
-    tracing::info!(transactions = metas.len(), "loaded __transaction_state");
-    state.txns.set_partitions(topic.partitions.clone());
-    state.txns.load(metas);
-    state
-        .txns
-        .recover(&BrokerIo { state }, crate::handlers::now_ms());
-}
-
-fn replay_partition(p: &Partition, metas: &mut HashMap<String, TxnMeta>) {
+/// Replays one `__transaction_state` partition into `metas` (the latest
+/// record of each transactional id; a tombstone removes it).
+pub fn replay_partition(p: &Partition, metas: &mut HashMap<String, TxnMeta>) {
     p.for_each_batch(|h, batch| {
         if h.is_control() {
             return;
@@ -758,70 +619,6 @@ fn replay_partition(p: &Partition, metas: &mut HashMap<String, TxnMeta>) {
             }
         }
     });
-}
-
-/// Creates `__transaction_state` on first use (as Kafka does) and opens
-/// the coordinator on it.
-pub async fn ensure_topic(state: &Arc<BrokerState>) -> Result<(), ErrorCode> {
-    if state.txns.is_ready() {
-        return Ok(());
-    }
-    let _admin = state.admin_lock.lock().await;
-    if state.txns.is_ready() {
-        return Ok(());
-    }
-    let st = state.clone();
-    let r = tokio::task::spawn_blocking(move || -> Result<(), String> {
-        let topic = match st.topic(TXN_TOPIC) {
-            Some(t) => t,
-            None => {
-                let configs = std::collections::BTreeMap::from([
-                    ("cleanup.policy".to_string(), "compact".to_string()),
-                    (
-                        "segment.bytes".to_string(),
-                        TXN_TOPIC_SEGMENT_BYTES.to_string(),
-                    ),
-                ]);
-                st.create_topic(TXN_TOPIC, TXN_TOPIC_PARTITIONS, configs)
-                    .map_err(|e| e.to_string())?
-            }
-        };
-        st.txns.set_partitions(topic.partitions.clone());
-        Ok(())
-    })
-    .await;
-    match r {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "creating __transaction_state failed");
-            Err(ErrorCode::CoordinatorNotAvailable)
-        }
-        Err(_) => Err(ErrorCode::CoordinatorNotAvailable),
-    }
-}
-
-/// Runs a coordinator operation on a blocking thread with the broker's io.
-pub async fn run<R: Send + 'static>(
-    state: &Arc<BrokerState>,
-    f: impl FnOnce(&TxnCoordinator, &dyn TxnIo, i64) -> Result<R, ErrorCode> + Send + 'static,
-) -> Result<R, ErrorCode> {
-    let st = state.clone();
-    tokio::task::spawn_blocking(move || {
-        let io = BrokerIo { state: &st };
-        f(&st.txns, &io, crate::handlers::now_ms())
-    })
-    .await
-    .unwrap_or(Err(ErrorCode::UnknownServerError))
-}
-
-/// The periodic timeout check (server background task).
-pub fn tick(state: &BrokerState) {
-    if !state.txns.is_ready() {
-        return;
-    }
-    state
-        .txns
-        .tick(&BrokerIo { state }, crate::handlers::now_ms());
 }
 
 /// Kafka's mapping of PRODUCER_FENCED for request versions from before

@@ -1,0 +1,294 @@
+//! One partition replica hosted by a broker: its log, leader epoch, the
+//! high watermark that gates what consumers see, and its producer state.
+//!
+//! The partition owns the rules of writing to it: [`Partition::append`]
+//! applies the idempotent and transactional producer checks and records
+//! the appended batches; [`Partition::make_durable`] is the one place where
+//! the high watermark follows what is durable under the log's flush
+//! policy. Handlers and coordinators call these; none re-implements them.
+//!
+//! Architecture invariant: this crate knows partitions and record batches,
+//! not requests, connections or coordinators (a transactional batch is
+//! checked through a hook the caller passes).
+//!
+//! Lifecycle: created when its topic is created or loaded at start,
+//! dropped (and its directory deleted) when the topic is deleted. The
+//! broker leads every partition it hosts while single-node, but leader
+//! epochs, the high watermark and the log start offset are tracked as a
+//! replicated partition needs them.
+
+pub mod producer_state;
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use fjord_protocol::records::{control_batch, BatchHeader, BatchIter, ControlType};
+use fjord_protocol::ErrorCode;
+use fjord_storage::clock::now_ms;
+use fjord_storage::{AppendInfo, Log, StorageError};
+
+use crate::producer_state::{Check, ProducerStates};
+
+/// What [`Partition::append`] did.
+#[derive(Debug)]
+pub enum Appended {
+    /// The batches were appended.
+    New(AppendInfo),
+    /// An idempotent producer retried its last batch: it is in the log
+    /// already, at `base_offset`, and was not written again.
+    Duplicate { base_offset: i64 },
+}
+
+/// Why an append was refused: the Kafka error and a message for the client.
+pub type AppendError = (ErrorCode, String);
+
+pub struct Partition {
+    pub topic: String,
+    pub index: i32,
+    pub log: Arc<Log>,
+    /// Bumped on every leadership change (here: every broker start).
+    pub leader_epoch: i32,
+    /// Offsets below this are committed: durable under the default flush
+    /// policy (the only replica is this one), visible to consumers.
+    high_watermark: AtomicI64,
+    /// Idempotent producers' sequence state; appends of batches with a
+    /// producer id hold this lock from check to record.
+    pub producers: std::sync::Mutex<ProducerStates>,
+}
+
+impl Partition {
+    /// Calls `f` with every batch of the log, from the log start to the log
+    /// end, in order (the replay of an internal topic at start). A read
+    /// error is logged and ends the replay of this partition.
+    pub fn for_each_batch(
+        &self,
+        mut f: impl FnMut(&fjord_protocol::records::BatchHeader, bytes::Bytes),
+    ) {
+        let log = &self.log;
+        let mut offset = log.log_start_offset();
+        let end = log.log_end_offset();
+        while offset < end {
+            let read = match log.read(offset, 1 << 20, end, true) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(topic = %self.topic, partition = self.index, offset, error = %e, "replaying the log failed");
+                    return;
+                }
+            };
+            if read.is_empty() || read.next_offset <= offset {
+                return;
+            }
+            offset = read.next_offset;
+            let data = match read.to_bytes() {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::error!(topic = %self.topic, partition = self.index, offset, error = %e, "replaying the log failed");
+                    return;
+                }
+            };
+            let mut pos = 0usize;
+            for item in fjord_protocol::records::BatchIter::new(&data) {
+                let Ok((h, raw)) = item else { break };
+                let batch = data.slice(pos..pos + raw.len());
+                pos += raw.len();
+                f(&h, batch);
+            }
+        }
+    }
+
+    pub fn new(topic: &str, index: i32, log: Arc<Log>, leader_epoch: i32) -> Partition {
+        // After a restart everything recovered from disk is committed:
+        // this broker is the whole ISR.
+        let hw = log.log_end_offset();
+        log.set_high_watermark(hw);
+        let producers = ProducerStates::load(&log, now_ms());
+        Partition {
+            topic: topic.to_string(),
+            index,
+            log,
+            leader_epoch,
+            high_watermark: AtomicI64::new(hw),
+            producers: std::sync::Mutex::new(producers),
+        }
+    }
+
+    /// Snapshots producer state, then syncs and closes the log.
+    pub fn close(&self) -> Result<(), StorageError> {
+        if let Ok(states) = self.producers.lock() {
+            if let Err(e) = states.write_snapshot(self.log.dir(), self.log.log_end_offset()) {
+                tracing::warn!(topic = %self.topic, partition = self.index, error = %e, "producer snapshot failed");
+            }
+        }
+        self.log.close()
+    }
+
+    /// Replicas and in-sync replicas of this partition, by node id. While
+    /// single-node the hosting broker is the only replica, in sync unless
+    /// its log went offline after an I/O error; replication will keep
+    /// these sets here, and `/metrics` derives under-replication from them.
+    pub fn replica_sets(&self, local_node: i32) -> (Vec<i32>, Vec<i32>) {
+        let isr = if self.log.is_offline() {
+            Vec::new()
+        } else {
+            vec![local_node]
+        };
+        (vec![local_node], isr)
+    }
+
+    pub fn high_watermark(&self) -> i64 {
+        self.high_watermark.load(Ordering::Acquire)
+    }
+
+    /// The last stable offset: the first offset of the earliest open
+    /// transaction, or the high watermark when none is open below it.
+    pub fn last_stable_offset(&self) -> i64 {
+        let hw = self.high_watermark();
+        match self.producers.lock() {
+            Ok(s) => s.first_unstable_offset().map_or(hw, |f| f.min(hw)),
+            Err(_) => hw,
+        }
+    }
+
+    /// Appends one produce payload (a run of v2 batches, already validated)
+    /// at `now`. Batches with a producer id go through the idempotence
+    /// checks: a retried last batch is answered as a [`Appended::Duplicate`],
+    /// a sequence gap or a stale epoch is refused; `check_txn` is asked
+    /// about every transactional batch (is the partition in the producer's
+    /// transaction?). The appended batches are recorded in the producer
+    /// state under the same lock, so check and record are atomic.
+    pub fn append(
+        &self,
+        data: &Bytes,
+        now: i64,
+        check_txn: impl Fn(&BatchHeader) -> Result<(), AppendError>,
+    ) -> Result<Appended, AppendError> {
+        let first = BatchIter::new(data)
+            .next()
+            .and_then(|r| r.ok())
+            .map(|(h, _)| h)
+            .ok_or((ErrorCode::CorruptMessage, "no record batch".to_string()))?;
+        let mut buf = BytesMut::from(&data[..]);
+        let storage_err = |e: StorageError| {
+            tracing::error!(topic = %self.topic, partition = self.index, error = %e, "append failed");
+            (ErrorCode::from(&e), e.to_string())
+        };
+        if !first.has_producer_id() {
+            return self
+                .log
+                .append(&mut buf, self.leader_epoch, now)
+                .map(Appended::New)
+                .map_err(storage_err);
+        }
+        let mut states = self.producers.lock().map_err(|_| {
+            (
+                ErrorCode::UnknownServerError,
+                "producer state lock poisoned".to_string(),
+            )
+        })?;
+        let batches = BatchIter::new(data).count();
+        for item in BatchIter::new(data) {
+            let (h, _) = item.map_err(|e| (ErrorCode::CorruptMessage, e.to_string()))?;
+            if h.producer_id != first.producer_id || h.producer_epoch != first.producer_epoch {
+                return Err((
+                    ErrorCode::InvalidRecord,
+                    "batches of one partition must share a producer".into(),
+                ));
+            }
+            if h.is_transactional() {
+                check_txn(&h)?;
+            }
+            match states.check(&h) {
+                Check::Append => {}
+                Check::Duplicate { base_offset } if batches == 1 => {
+                    return Ok(Appended::Duplicate { base_offset });
+                }
+                Check::Duplicate { .. } => {
+                    return Err((
+                        ErrorCode::DuplicateSequenceNumber,
+                        "duplicate batch in a multi-batch request".into(),
+                    ));
+                }
+                Check::Reject(code, msg) => return Err((code, msg)),
+            }
+        }
+        let info = self
+            .log
+            .append(&mut buf, self.leader_epoch, now)
+            .map_err(storage_err)?;
+        for (h, _) in BatchIter::new(&buf).flatten() {
+            states.record(&h);
+        }
+        Ok(Appended::New(info))
+    }
+
+    /// Appends a transaction marker (a COMMIT or ABORT control batch) for
+    /// a producer and records it in the producer state under the same lock
+    /// (closing the producer's open transaction; an abort enters the
+    /// aborted-transaction index). Returns the offset after the marker.
+    pub fn append_marker(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        coordinator_epoch: i32,
+        commit: bool,
+        now: i64,
+    ) -> Result<i64, StorageError> {
+        let kind = if commit {
+            ControlType::Commit
+        } else {
+            ControlType::Abort
+        };
+        let batch = control_batch(
+            kind,
+            producer_id,
+            producer_epoch,
+            coordinator_epoch,
+            now,
+            self.leader_epoch,
+        );
+        let mut buf = BytesMut::from(&batch[..]);
+        let mut states = self
+            .producers
+            .lock()
+            .map_err(|_| StorageError::Offline("producer state lock poisoned".into()))?;
+        let info = self.log.append(&mut buf, self.leader_epoch, now)?;
+        for (h, _) in BatchIter::new(&buf).flatten() {
+            states.record(&h);
+            states.record_marker(&h, kind, coordinator_epoch);
+        }
+        Ok(info.last_offset + 1)
+    }
+
+    /// Makes what was appended below `next_offset` durable as the log's
+    /// flush policy asks (fsync, or page cache plus a due flush), then
+    /// moves the high watermark over what is now durable: the one place
+    /// that keeps "the high watermark never passes what is durable".
+    /// Returns whether the high watermark moved (long-poll fetches should
+    /// be woken). Blocking: call from a blocking context.
+    pub fn make_durable(&self, next_offset: i64) -> Result<bool, StorageError> {
+        let log = &self.log;
+        let durable = match log.flush_policy() {
+            fjord_storage::FlushPolicy::SyncBeforeAck => {
+                log.sync_to(next_offset)?;
+                log.durable_offset()
+            }
+            fjord_storage::FlushPolicy::PageCache { .. } => {
+                log.flush_if_due(now_ms())?;
+                log.log_end_offset()
+            }
+        };
+        Ok(self.advance_high_watermark(durable))
+    }
+
+    /// Moves the high watermark forward (never back); true if it moved.
+    pub fn advance_high_watermark(&self, to: i64) -> bool {
+        let prev = self.high_watermark.fetch_max(to, Ordering::AcqRel);
+        if to > prev {
+            self.log.set_high_watermark(to);
+            true
+        } else {
+            false
+        }
+    }
+}
