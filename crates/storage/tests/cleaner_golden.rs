@@ -164,7 +164,7 @@ fn codec_case(codec: Compression) {
             .map(|i| {
                 n += 1;
                 let key = &keys[(n * 7) % keys.len()];
-                let value = if n % 23 == 0 {
+                let value = if n.is_multiple_of(23) {
                     None
                 } else {
                     Some(values[n % values.len()].as_str())
