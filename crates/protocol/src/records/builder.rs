@@ -273,9 +273,9 @@ impl BatchBuilder {
         self.buf.len()
     }
 
-    /// Appends a record with the next offset delta (the previous record's
-    /// + 1) and returns that delta. Header keys are UTF-8 strings in Kafka;
-    /// pass `s.as_bytes()`.
+    /// Appends a record with the next offset delta (one above the previous
+    /// record's) and returns that delta. Header keys are UTF-8 strings in
+    /// Kafka; pass `s.as_bytes()`.
     pub fn append(
         &mut self,
         timestamp: i64,
