@@ -6,9 +6,9 @@
 //! The log is split at the cleaner checkpoint (`cleaner-offset-checkpoint`)
 //! into a *clean* part, compacted before, and a *dirty* part. Only sealed
 //! segments entirely below the high watermark (and the last stable offset
-//! given to [`Log::compact_to`](crate::Log::compact_to)) are cleanable, never the active one, and
-//! with `min.compaction.lag.ms` only segments whose newest
-//! record is at least that old. A run is due when the dirty bytes are more
+//! given to [`Log::compact_to`](crate::Log::compact_to)) are cleanable,
+//! never the active one, and with `min.compaction.lag.ms` only segments
+//! whose newest record is at least that old. A run is due when the dirty bytes are more
 //! than `min.cleanable.dirty.ratio` of the cleanable bytes, when the
 //! oldest dirty record is older than `max.compaction.lag.ms`, or when the
 //! delete horizon of a tombstone in the clean part has passed.
@@ -29,7 +29,8 @@
 //! # Batches
 //!
 //! A batch whose records are all kept is copied byte for byte. Otherwise
-//! the kept records are written as a new batch with the same base offset,
+//! the kept records are written, with the protocol crate's `BatchBuilder`
+//! (`rewrite.rs`), as a new batch with the same base offset,
 //! last offset delta (so the producer's last sequence is unchanged),
 //! producer id/epoch/base sequence, leader epoch, attributes and codec (the
 //! records are decompressed, filtered and compressed again with the same
