@@ -1,6 +1,7 @@
 //! Codec micro-benchmarks: Produce request decode (and decode plus the
-//! per-batch validation a broker does), Fetch response encode, and a small
-//! Metadata request decode.
+//! per-batch validation a broker does), Fetch response encode, a small
+//! Metadata request decode, and building record batches with
+//! `BatchBuilder` (the producer path and the log cleaner's rewrite).
 //!
 //!     cargo bench -p fjord-protocol --bench codec -- --warm-up-time 1 --measurement-time 3
 //!
@@ -268,5 +269,39 @@ fn bench_metadata(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_produce, bench_fetch, bench_metadata);
+/// 16 records of 1 KiB values (16-byte keys, one header) per batch, as a
+/// producer's 16 KiB batch.
+fn bench_batch_builder(c: &mut Criterion) {
+    let mut group = c.benchmark_group("batch_builder");
+    let value: Vec<u8> = (0..KIB).map(|i| (i * 31 % 251) as u8).collect();
+    let keys: Vec<String> = (0..16).map(|i| format!("key-{i:012}")).collect();
+    let build = |codec: Compression| {
+        let mut b = BatchBuilder::new(codec).producer(4242, 0, 0);
+        for (i, key) in keys.iter().enumerate() {
+            b.append(
+                1_700_000_000_000 + i as i64,
+                Some(key.as_bytes()),
+                Some(&value),
+                &[(b"trace-id".as_slice(), Some(b"0123456789abcdef".as_slice()))],
+            )
+            .unwrap();
+        }
+        b.build().unwrap()
+    };
+    group.throughput(Throughput::BytesDecimal(16 * KIB as u64));
+    for codec in [Compression::None, Compression::Lz4] {
+        group.bench_function(format!("append+build/16x1KiB/{}", codec.name()), |b| {
+            b.iter(|| black_box(build(codec)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_produce,
+    bench_fetch,
+    bench_metadata,
+    bench_batch_builder
+);
 criterion_main!(benches);

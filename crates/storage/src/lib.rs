@@ -14,9 +14,32 @@
 //! batch-level for compressed ones. The one exception is the log cleaner
 //! ([`Log::compact`], `cleanup.policy=compact`), which decompresses sealed
 //! batches, drops records superseded by a later record with the same key,
-//! and writes the rest back with the batch's codec (see `cleaner.rs`). It
-//! uses `fjord-protocol` for the batch header view and, in the cleaner, its
-//! record iteration, codecs and varints.
+//! and writes the rest back with the batch's codec (see `cleaner`). It
+//! uses `fjord-protocol` for the batch header view and record iteration,
+//! and writes batches only through its `BatchBuilder` (the cleaner's
+//! rewritten batches); storage has no varint or batch-format code of its
+//! own.
+//!
+//! # Module dependencies
+//!
+//! Imports between modules point one way (an arrow reads "uses"):
+//!
+//! ```text
+//! retention ──> log ──> cleaner ──> segment ──> offset_index, time_index ──> index
+//!                │         │           │
+//!                │         └──────> config, checkpoint               (all ──> error)
+//!                ├──> epoch ──> checkpoint
+//!                └──> records (timestamp lookups)
+//! ```
+//!
+//! - `log` owns the `Log` type; its submodules `open`, `read`, `truncate`
+//!   and `compact` extend it and import from `log`, never the reverse.
+//! - `cleaner` never names `Log`: `log::compact` hands a run a view of the
+//!   log and implements the narrow `cleaner::CleanerLog` trait for what the
+//!   run needs back (its swap under the append lock, cached state).
+//!   Inside the cleaner: `cleaner` (the run) ──> `swap` ──> `group` ──>
+//!   `rewrite` ──> `plan`, with `swap` and `group` ──> `files`.
+//! - `retention` extends `Log` from outside; `log` does not use it.
 //!
 //! # Durability: fsync before ack by default
 //!
@@ -117,7 +140,8 @@ pub use cleaner::CompactionStats;
 pub use config::{CleanupPolicy, FlushPolicy, LogConfig};
 pub use epoch::{EpochEntry, LeaderEpochCache};
 pub use error::{Result, StorageError};
-pub use log::{AppendInfo, FileSlice, Log, ReadResult};
+pub use log::read::{FileSlice, ReadResult};
+pub use log::{AppendInfo, Log};
 
 /// Config names, for callers that build configs from key/values.
 pub mod config_names {

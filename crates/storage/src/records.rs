@@ -1,55 +1,36 @@
-//! Just enough record parsing to answer timestamp queries precisely for
-//! uncompressed batches. Storage never decompresses: for compressed
-//! batches callers fall back to batch-level answers.
+//! Record-level timestamp lookups within one batch, for ListOffsets: exact
+//! for uncompressed batches. Storage never decompresses: for compressed
+//! batches callers fall back to batch-level answers. Records are read with
+//! the protocol crate's record iterator (and so its varints).
 
-use fjord_protocol::records::{BatchHeader, TimestampType, BATCH_HEADER_LEN};
-
-fn varlong(buf: &[u8], pos: &mut usize) -> Option<i64> {
-    let mut raw: u64 = 0;
-    for shift in (0..70).step_by(7) {
-        let b = *buf.get(*pos)?;
-        *pos += 1;
-        raw |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            return Some(((raw >> 1) as i64) ^ -((raw & 1) as i64));
-        }
-    }
-    None
-}
+use bytes::Bytes;
+use fjord_protocol::records::{records, BatchHeader, Compression, TimestampType};
 
 /// The first record, as (offset, timestamp), for which `pred` holds.
-/// `None` when the batch cannot be inspected without decompressing it or is
-/// malformed; `Some(None)` when no record matches.
+/// `None` when the batch cannot be inspected without decompressing it or
+/// a record before the match is malformed; `Some(None)` when no record
+/// matches.
 pub(crate) fn find_record(
-    batch: &[u8],
+    batch: &Bytes,
     h: &BatchHeader,
     pred: impl Fn(i64, i64) -> bool,
 ) -> Option<Option<(i64, i64)>> {
-    let log_append = h.timestamp_type() == TimestampType::LogAppendTime;
-    if h.attributes & 0x07 != 0 {
+    if h.compression().ok()? != Compression::None {
         return None;
     }
-    let mut pos = BATCH_HEADER_LEN;
-    for _ in 0..h.record_count.max(0) {
-        let len = varlong(batch, &mut pos)?;
-        let start = pos;
-        let end = start.checked_add(usize::try_from(len).ok()?)?;
-        if end > batch.len() {
-            return None;
-        }
-        pos += 1; // attributes
-        let ts_delta = varlong(batch, &mut pos)?;
-        let offset_delta = varlong(batch, &mut pos)?;
-        let offset = h.base_offset + offset_delta;
+    let log_append = h.timestamp_type() == TimestampType::LogAppendTime;
+    // The records of the batch (a limit is needed only to decompress).
+    for r in records(batch, 0).ok()? {
+        let r = r.ok()?;
+        let offset = r.offset(h.base_offset);
         let ts = if log_append {
             h.max_timestamp
         } else {
-            h.first_timestamp.wrapping_add(ts_delta)
+            h.first_timestamp.wrapping_add(r.timestamp_delta)
         };
         if pred(offset, ts) {
             return Some(Some((offset, ts)));
         }
-        pos = end;
     }
     Some(None)
 }
@@ -57,23 +38,27 @@ pub(crate) fn find_record(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fjord_protocol::records::{validate, BatchBuilder};
 
     #[test]
-    fn varlong_zigzag() {
-        for v in [0i64, 1, -1, 63, -64, 64, 300, -300, i64::MAX, i64::MIN] {
-            let mut z = ((v << 1) ^ (v >> 63)) as u64;
-            let mut buf = vec![];
-            loop {
-                if z < 0x80 {
-                    buf.push(z as u8);
-                    break;
-                }
-                buf.push((z as u8 & 0x7f) | 0x80);
-                z >>= 7;
-            }
-            let mut pos = 0;
-            assert_eq!(varlong(&buf, &mut pos), Some(v));
-            assert_eq!(pos, buf.len());
+    fn finds_the_first_matching_record() {
+        let mut b = BatchBuilder::new(Compression::None).base_offset(100);
+        for ts in [5, 9, 7, 12] {
+            b.append(ts, None, Some(b"v"), &[]).unwrap();
         }
+        let batch = b.build().unwrap();
+        let h = validate(&batch).unwrap();
+        assert_eq!(find_record(&batch, &h, |_, t| t >= 8), Some(Some((101, 9))));
+        assert_eq!(
+            find_record(&batch, &h, |o, _| o >= 102),
+            Some(Some((102, 7)))
+        );
+        assert_eq!(find_record(&batch, &h, |_, t| t > 12), Some(None));
+
+        let mut z = BatchBuilder::new(Compression::Zstd);
+        z.append(1, None, None, &[]).unwrap();
+        let z = z.build().unwrap();
+        let zh = validate(&z).unwrap();
+        assert_eq!(find_record(&z, &zh, |_, _| true), None);
     }
 }

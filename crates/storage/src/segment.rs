@@ -1,6 +1,7 @@
 //! One log segment: `<base>.log` holding back-to-back v2 batches exactly as
 //! appended, plus its `.index` and `.timeindex`. Also the scanning code
-//! used by reads (header walks) and by recovery (full CRC validation).
+//! used by reads (header walks), by recovery (full CRC validation) and by
+//! the log cleaner (whole batches, CRC checked).
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -9,6 +10,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
+use bytes::Bytes;
 use fjord_protocol::records::{validate, BatchHeader, BATCH_HEADER_LEN};
 use parking_lot::Mutex;
 
@@ -151,6 +153,32 @@ impl<'a> FileReader<'a> {
         let at = (pos - self.buf_start) as usize;
         Ok(&self.buf[at..at + n])
     }
+}
+
+/// Reads the whole batches of one segment through a `chunk`-byte buffer,
+/// checking each one's CRC (the log cleaner's reads).
+pub(crate) fn for_each_batch(
+    seg: &Segment,
+    chunk: usize,
+    mut f: impl FnMut(&BatchHeader, Bytes) -> Result<()>,
+) -> Result<()> {
+    let end = seg.size();
+    let mut reader = FileReader::new(&seg.file, end, chunk);
+    let mut pos = 0u64;
+    while pos < end {
+        let header = reader.get(pos, BATCH_HEADER_LEN.min((end - pos) as usize))?;
+        let h = BatchHeader::parse(header).map_err(|e| {
+            StorageError::Corrupt(format!("{}: batch at {pos}: {e}", seg.log_path.display()))
+        })?;
+        let size = h.total_size();
+        let raw = reader.get(pos, size)?;
+        validate(raw).map_err(|e| {
+            StorageError::Corrupt(format!("{}: batch at {pos}: {e}", seg.log_path.display()))
+        })?;
+        f(&h, Bytes::copy_from_slice(raw))?;
+        pos += size as u64;
+    }
+    Ok(())
 }
 
 /// Walks batch headers (no CRC check) from `pos` to `end`.

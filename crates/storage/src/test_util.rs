@@ -2,15 +2,15 @@
 //! Shared by the unit tests and, through `#[path]`, the integration tests.
 #![allow(dead_code)]
 
+use bytes::BytesMut;
 use fjord_protocol::records::{compute_crc, BatchHeader};
+use fjord_protocol::wire;
 
+/// Appends `v` as a zigzag varlong (the protocol crate's encoding).
 fn put_varint(buf: &mut Vec<u8>, v: i64) {
-    let mut z = ((v << 1) ^ (v >> 63)) as u64;
-    while z >= 0x80 {
-        buf.push((z as u8 & 0x7f) | 0x80);
-        z >>= 7;
-    }
-    buf.push(z as u8);
+    let mut b = BytesMut::new();
+    wire::put_varlong(&mut b, v);
+    buf.extend_from_slice(&b);
 }
 
 /// A batch of records `(timestamp, value)` with the given attributes

@@ -4,13 +4,23 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::compression::compress;
 use super::{
-    compute_crc, BatchHeader, Compression, RecordsError, TimestampType, ATTR_CONTROL,
-    ATTR_TIMESTAMP_TYPE, ATTR_TRANSACTIONAL, BATCH_HEADER_LEN, LOG_OVERHEAD,
+    compute_crc, BatchHeader, Compression, Record, RecordsError, TimestampType,
+    ATTR_COMPRESSION_MASK, ATTR_CONTROL, ATTR_DELETE_HORIZON, ATTR_TIMESTAMP_TYPE,
+    ATTR_TRANSACTIONAL, BATCH_HEADER_LEN, LOG_OVERHEAD,
 };
 use crate::wire::{put_varint, put_varlong, varint_len, varlong_len};
 
 /// Kafka's "no timestamp" value.
 pub const NO_TIMESTAMP: i64 = -1;
+
+/// Attribute bits [`BatchBuilder::attributes`] keeps as given: all but the
+/// codec, the timestamp type, transactional, control and delete-horizon
+/// bits, which have their own setters.
+const ATTR_OTHER: i16 = !(ATTR_COMPRESSION_MASK
+    | ATTR_TIMESTAMP_TYPE
+    | ATTR_TRANSACTIONAL
+    | ATTR_CONTROL
+    | ATTR_DELETE_HORIZON);
 
 /// Largest records section that keeps `batch_length` within an i32.
 const MAX_SECTION: usize = i32::MAX as usize - (BATCH_HEADER_LEN - LOG_OVERHEAD);
@@ -63,6 +73,16 @@ fn put_nullable(buf: &mut BytesMut, b: Option<&[u8]>) {
 /// Builds one v2 batch. Defaults follow Kafka: base offset 0, no producer
 /// id (-1/-1/-1), partition leader epoch -1, CreateTime, not transactional.
 ///
+/// Producers append records with consecutive offset deltas
+/// ([`append`](Self::append)). The log cleaner rewrites a batch it
+/// compacted with [`append_record`](Self::append_record) (each record keeps
+/// its offset delta, so deltas may have gaps) and keeps the original
+/// header with [`attributes`](Self::attributes),
+/// [`last_offset_delta`](Self::last_offset_delta),
+/// [`base_timestamp`](Self::base_timestamp) /
+/// [`delete_horizon`](Self::delete_horizon) and
+/// [`max_timestamp`](Self::max_timestamp).
+///
 /// ```
 /// # use fjord_protocol::records::*;
 /// let mut b = BatchBuilder::new(Compression::Lz4).producer(7, 0, 0);
@@ -81,10 +101,24 @@ pub struct BatchBuilder {
     control: bool,
     compression: Compression,
     timestamp_type: TimestampType,
-    log_append_time: Option<i64>,
+    /// Attribute bits without a setter of their own, kept as given so a
+    /// rewritten batch keeps bits a newer Kafka may define.
+    other_attributes: i16,
+    /// KIP-534: the first timestamp holds the delete horizon.
+    delete_horizon: bool,
+    /// The max timestamp as given (LogAppendTime, or a rewritten batch's);
+    /// `None`: computed from the records.
+    max_timestamp_override: Option<i64>,
+    /// The last offset delta as given (a compacted batch keeps the one of
+    /// its removed last record); `None`: the last record's.
+    last_offset_delta_override: Option<i32>,
     /// Header placeholder followed by the uncompressed records.
     buf: BytesMut,
     count: i32,
+    /// Offset delta of the last appended record (-1: none yet).
+    last_delta: i32,
+    /// The base timestamp record deltas are relative to: the first
+    /// record's timestamp unless set before the first append.
     first_timestamp: Option<i64>,
     max_timestamp: i64,
 }
@@ -109,9 +143,13 @@ impl BatchBuilder {
             control: false,
             compression,
             timestamp_type: TimestampType::CreateTime,
-            log_append_time: None,
+            other_attributes: 0,
+            delete_horizon: false,
+            max_timestamp_override: None,
+            last_offset_delta_override: None,
             buf,
             count: 0,
+            last_delta: -1,
             first_timestamp: None,
             max_timestamp: NO_TIMESTAMP,
         }
@@ -161,7 +199,63 @@ impl BatchBuilder {
     /// LogAppendTime with `timestamp` as the batch's max timestamp.
     pub fn log_append_time(mut self, timestamp: i64) -> Self {
         self.timestamp_type = TimestampType::LogAppendTime;
-        self.log_append_time = Some(timestamp);
+        self.max_timestamp_override = Some(timestamp);
+        self
+    }
+
+    /// Takes the attribute bits of an existing batch: timestamp type,
+    /// transactional, control, and the bits Kafka does not define (7-15),
+    /// kept as they are. Not the codec (see [`compression`](Self::compression))
+    /// nor the delete horizon flag (see [`delete_horizon`](Self::delete_horizon)).
+    pub fn attributes(mut self, attributes: i16) -> Self {
+        self.timestamp_type = if attributes & ATTR_TIMESTAMP_TYPE != 0 {
+            TimestampType::LogAppendTime
+        } else {
+            TimestampType::CreateTime
+        };
+        self.transactional = attributes & ATTR_TRANSACTIONAL != 0;
+        self.control = attributes & ATTR_CONTROL != 0;
+        self.other_attributes = attributes & ATTR_OTHER;
+        self
+    }
+
+    /// The batch's first (base) timestamp; record timestamps are stored as
+    /// deltas from it. Without it, the first record's timestamp (or -1 for
+    /// a batch without records). Set it before the first append: records
+    /// already appended keep deltas from the old base.
+    pub fn base_timestamp(mut self, timestamp: i64) -> Self {
+        debug_assert!(self.count == 0, "base timestamp set after an append");
+        self.first_timestamp = Some(timestamp);
+        self
+    }
+
+    /// KIP-534 delete horizon: sets attribute bit 6 and stores `horizon` as
+    /// the base timestamp (see [`base_timestamp`](Self::base_timestamp);
+    /// consumers still read each record's own timestamp). `None` leaves the
+    /// flag clear.
+    pub fn delete_horizon(mut self, horizon: Option<i64>) -> Self {
+        self.delete_horizon = horizon.is_some();
+        match horizon {
+            Some(h) => self.base_timestamp(h),
+            None => self,
+        }
+    }
+
+    /// The batch's max timestamp as given, instead of the largest record
+    /// timestamp (see also [`log_append_time`](Self::log_append_time)).
+    pub fn max_timestamp(mut self, timestamp: i64) -> Self {
+        self.max_timestamp_override = Some(timestamp);
+        self
+    }
+
+    /// The batch's last offset delta as given, instead of the last record's
+    /// (a compacted batch whose last record was removed keeps its range, so
+    /// the producer's last sequence number stays the same). [`build`]
+    /// fails when a record's offset delta is above it.
+    ///
+    /// [`build`]: Self::build
+    pub fn last_offset_delta(mut self, last_offset_delta: i32) -> Self {
+        self.last_offset_delta_override = Some(last_offset_delta);
         self
     }
 
@@ -179,8 +273,9 @@ impl BatchBuilder {
         self.buf.len()
     }
 
-    /// Appends a record with the next offset delta and returns that delta.
-    /// Header keys are UTF-8 strings in Kafka; pass `s.as_bytes()`.
+    /// Appends a record with the next offset delta (one above the previous
+    /// record's) and returns that delta. Header keys are UTF-8 strings in
+    /// Kafka; pass `s.as_bytes()`.
     pub fn append(
         &mut self,
         timestamp: i64,
@@ -188,17 +283,61 @@ impl BatchBuilder {
         value: Option<&[u8]>,
         headers: &[(&[u8], Option<&[u8]>)],
     ) -> Result<i32, RecordsError> {
-        let offset_delta = self.count;
-        if offset_delta == i32::MAX {
-            return Err(RecordsError::TooLarge(i32::MAX as usize));
+        let offset_delta = self
+            .last_delta
+            .checked_add(1)
+            .ok_or(RecordsError::TooLarge(i32::MAX as usize))?;
+        self.push(
+            0,
+            offset_delta,
+            timestamp,
+            key,
+            value,
+            headers.iter().map(|(k, v)| (*k, *v)),
+        )?;
+        Ok(offset_delta)
+    }
+
+    /// Appends `record` as it was in another batch: its attributes, offset
+    /// delta (above the previous record's; gaps are allowed), key, value
+    /// and headers, with `timestamp` (absolute) as its timestamp.
+    pub fn append_record(&mut self, record: &Record, timestamp: i64) -> Result<(), RecordsError> {
+        if record.offset_delta <= self.last_delta {
+            return Err(RecordsError::InvalidRecord(
+                "offset deltas not strictly increasing",
+            ));
         }
+        self.push(
+            record.attributes,
+            record.offset_delta,
+            timestamp,
+            record.key.as_deref(),
+            record.value.as_deref(),
+            record
+                .headers
+                .iter()
+                .map(|h| (&h.key[..], h.value.as_deref())),
+        )
+    }
+
+    /// Writes one record; `offset_delta` is above the previous one.
+    fn push<'h>(
+        &mut self,
+        attributes: i8,
+        offset_delta: i32,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: impl ExactSizeIterator<Item = (&'h [u8], Option<&'h [u8]>)> + Clone,
+    ) -> Result<(), RecordsError> {
         let base = self.first_timestamp.unwrap_or(timestamp);
         let timestamp_delta = timestamp.wrapping_sub(base);
         let mut body = 1 + varlong_len(timestamp_delta) + varint_len(offset_delta);
         body += nullable_len(key)? + nullable_len(value)?;
-        body += varint_len(len_i32(headers.len())?);
-        for (k, v) in headers {
-            body += nullable_len(Some(k))? + nullable_len(*v)?;
+        let header_count = len_i32(headers.len())?;
+        body += varint_len(header_count);
+        for (k, v) in headers.clone() {
+            body += nullable_len(Some(k))? + nullable_len(v)?;
         }
         let body_i32 = len_i32(body)?;
         let total = varint_len(body_i32) + body;
@@ -207,15 +346,15 @@ impl BatchBuilder {
         }
         self.buf.reserve(total);
         put_varint(&mut self.buf, body_i32);
-        self.buf.put_i8(0);
+        self.buf.put_i8(attributes);
         put_varlong(&mut self.buf, timestamp_delta);
         put_varint(&mut self.buf, offset_delta);
         put_nullable(&mut self.buf, key);
         put_nullable(&mut self.buf, value);
-        put_varint(&mut self.buf, headers.len() as i32);
+        put_varint(&mut self.buf, header_count);
         for (k, v) in headers {
             put_nullable(&mut self.buf, Some(k));
-            put_nullable(&mut self.buf, *v);
+            put_nullable(&mut self.buf, v);
         }
         self.first_timestamp = Some(base);
         self.max_timestamp = if self.count == 0 {
@@ -224,11 +363,28 @@ impl BatchBuilder {
             self.max_timestamp.max(timestamp)
         };
         self.count += 1;
-        Ok(offset_delta)
+        self.last_delta = offset_delta;
+        Ok(())
     }
 
-    fn header(&self, batch_length: i32, compression: Compression) -> BatchHeader {
-        let mut attributes = compression as i16;
+    /// The last offset delta the header gets, checked against the records.
+    fn header_last_offset_delta(&self) -> Result<i32, RecordsError> {
+        match self.last_offset_delta_override {
+            None => Ok(self.last_delta.max(0)),
+            Some(d) if d < self.last_delta || d < 0 => Err(RecordsError::InvalidRecord(
+                "offset delta beyond the last offset delta",
+            )),
+            Some(d) => Ok(d),
+        }
+    }
+
+    fn header(
+        &self,
+        batch_length: i32,
+        compression: Compression,
+        last_offset_delta: i32,
+    ) -> BatchHeader {
+        let mut attributes = compression as i16 | self.other_attributes;
         if self.timestamp_type == TimestampType::LogAppendTime {
             attributes |= ATTR_TIMESTAMP_TYPE;
         }
@@ -238,6 +394,9 @@ impl BatchBuilder {
         if self.control {
             attributes |= ATTR_CONTROL;
         }
+        if self.delete_horizon {
+            attributes |= ATTR_DELETE_HORIZON;
+        }
         BatchHeader {
             base_offset: self.base_offset,
             batch_length,
@@ -245,9 +404,9 @@ impl BatchBuilder {
             magic: 2,
             crc: 0,
             attributes,
-            last_offset_delta: (self.count - 1).max(0),
+            last_offset_delta,
             first_timestamp: self.first_timestamp.unwrap_or(NO_TIMESTAMP),
-            max_timestamp: self.log_append_time.unwrap_or(self.max_timestamp),
+            max_timestamp: self.max_timestamp_override.unwrap_or(self.max_timestamp),
             producer_id: self.producer_id,
             producer_epoch: self.producer_epoch,
             base_sequence: self.base_sequence,
@@ -256,10 +415,16 @@ impl BatchBuilder {
     }
 
     /// Finishes an uncompressed batch in place (cannot fail: `append` keeps
-    /// the size within range).
-    pub(crate) fn build_uncompressed(mut self) -> Bytes {
+    /// the size within range and the producer's offset deltas need no
+    /// check).
+    pub(crate) fn build_uncompressed(self) -> Bytes {
+        let last_offset_delta = self.last_delta.max(0);
+        self.finish_uncompressed(last_offset_delta)
+    }
+
+    fn finish_uncompressed(mut self, last_offset_delta: i32) -> Bytes {
         let batch_length = (self.buf.len() - LOG_OVERHEAD) as i32;
-        let h = self.header(batch_length, Compression::None);
+        let h = self.header(batch_length, Compression::None, last_offset_delta);
         write_header(&h, &mut self.buf);
         fill_crc(&mut self.buf);
         self.buf.freeze()
@@ -267,11 +432,13 @@ impl BatchBuilder {
 
     /// Finishes the batch: offsets, timestamps and count from the appended
     /// records, the records section compressed with the chosen codec, CRC.
-    /// A batch with no records gets count 0 and timestamps -1.
+    /// A batch with no records gets count 0 and timestamps -1 (unless set)
+    /// and, with a codec, a compressed empty records section.
     pub fn build(self) -> Result<Bytes, RecordsError> {
         let codec = self.compression;
+        let last_offset_delta = self.header_last_offset_delta()?;
         if codec == Compression::None {
-            return Ok(self.build_uncompressed());
+            return Ok(self.finish_uncompressed(last_offset_delta));
         }
         let compressed = compress(codec, &self.buf[BATCH_HEADER_LEN..])?;
         if compressed.len() > MAX_SECTION {
@@ -280,7 +447,7 @@ impl BatchBuilder {
         let mut out = BytesMut::with_capacity(BATCH_HEADER_LEN + compressed.len());
         out.put_bytes(0, BATCH_HEADER_LEN);
         out.put_slice(&compressed);
-        let h = self.header((out.len() - LOG_OVERHEAD) as i32, codec);
+        let h = self.header((out.len() - LOG_OVERHEAD) as i32, codec, last_offset_delta);
         write_header(&h, &mut out);
         fill_crc(&mut out);
         Ok(out.freeze())
@@ -290,7 +457,7 @@ impl BatchBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::{records, validate, validate_records, ATTR_COMPRESSION_MASK};
+    use crate::records::{records, validate, validate_records};
 
     #[test]
     fn header_fields() {
@@ -343,6 +510,105 @@ mod tests {
         assert_eq!(h.last_offset_delta, 0);
         assert_eq!(h.first_timestamp, NO_TIMESTAMP);
         assert_eq!(h.max_timestamp, NO_TIMESTAMP);
+    }
+
+    #[test]
+    fn rewrite_keeps_offsets_producer_fields_and_header() {
+        // A batch as a producer wrote it: offsets 10..=14, LogAppendTime,
+        // transactional, an undefined attribute bit set.
+        let mut orig = BatchBuilder::new(Compression::Snappy)
+            .base_offset(10)
+            .partition_leader_epoch(4)
+            .producer(99, 2, 40)
+            .transactional(true)
+            .log_append_time(7_000);
+        for i in 0..5i64 {
+            let v = format!("v{i}");
+            orig.append(100 + i, Some(b"k"), Some(v.as_bytes()), &[(b"h", None)])
+                .unwrap();
+        }
+        let orig = orig.build().unwrap();
+        let oh = validate(&orig).unwrap();
+        let attrs = oh.attributes | 0x0100;
+        let kept: Vec<_> = records(&orig, 1 << 20)
+            .unwrap()
+            .map(Result::unwrap)
+            .filter(|r| r.offset_delta % 2 == 1)
+            .collect();
+        let mut b = BatchBuilder::new(Compression::Lz4)
+            .base_offset(oh.base_offset)
+            .partition_leader_epoch(oh.partition_leader_epoch)
+            .producer(oh.producer_id, oh.producer_epoch, oh.base_sequence)
+            .attributes(attrs)
+            .last_offset_delta(oh.last_offset_delta)
+            .delete_horizon(Some(50_000))
+            .max_timestamp(oh.max_timestamp);
+        for r in &kept {
+            b.append_record(r, 100 + i64::from(r.offset_delta)).unwrap();
+        }
+        let batch = b.build().unwrap();
+        let h = validate_records(&batch, 1 << 20).unwrap();
+        assert_eq!(h.base_offset, 10);
+        assert_eq!(h.partition_leader_epoch, 4);
+        assert_eq!(
+            (h.producer_id, h.producer_epoch, h.base_sequence),
+            (99, 2, 40)
+        );
+        assert_eq!(h.last_offset_delta, 4);
+        assert_eq!(h.last_sequence(), 44);
+        assert_eq!(h.record_count, 2);
+        assert_eq!(h.first_timestamp, 50_000);
+        assert_eq!(h.max_timestamp, 7_000);
+        assert_eq!(
+            h.attributes,
+            (attrs & !ATTR_COMPRESSION_MASK) | ATTR_DELETE_HORIZON | Compression::Lz4 as i16
+        );
+        let rs: Vec<_> = records(&batch, 1 << 20)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            rs.iter().map(|r| r.offset_delta).collect::<Vec<_>>(),
+            vec![1, 3]
+        );
+        assert_eq!(rs[1].value.as_deref(), Some(&b"v3"[..]));
+        assert_eq!(rs[1].headers, kept[1].headers);
+        assert_eq!(h.first_timestamp + rs[1].timestamp_delta, 103);
+    }
+
+    #[test]
+    fn empty_batch_keeps_its_range_and_timestamps() {
+        let b = BatchBuilder::new(Compression::None)
+            .base_offset(5)
+            .producer(3, 0, 7)
+            .last_offset_delta(2)
+            .base_timestamp(900)
+            .max_timestamp(900);
+        let h = validate_records(&b.build().unwrap(), 1 << 20).unwrap();
+        assert_eq!((h.record_count, h.last_offset_delta), (0, 2));
+        assert_eq!((h.first_timestamp, h.max_timestamp), (900, 900));
+        assert_eq!(h.last_sequence(), 9);
+    }
+
+    #[test]
+    fn rewrite_rejects_bad_offset_deltas() {
+        let rec = |d: i32| Record {
+            attributes: 0,
+            timestamp_delta: 0,
+            offset_delta: d,
+            key: None,
+            value: None,
+            headers: Vec::new(),
+        };
+        let mut b = BatchBuilder::new(Compression::None);
+        b.append_record(&rec(3), 1).unwrap();
+        assert!(b.append_record(&rec(3), 1).is_err());
+        assert!(b.append_record(&rec(-1), 1).is_err());
+        // Sequential appends continue after the last delta.
+        assert_eq!(b.append(1, None, None, &[]).unwrap(), 4);
+        assert!(b.clone().last_offset_delta(3).build().is_err());
+        let h = validate_records(&b.last_offset_delta(6).build().unwrap(), 1 << 20).unwrap();
+        assert_eq!((h.record_count, h.last_offset_delta), (2, 6));
     }
 
     #[test]

@@ -1,11 +1,26 @@
+//! Tests of the log cleaner through the log: what consumers see after
+//! runs, tombstones, transactions, crash safety of the swap, races with
+//! retention, truncation and deletion, and a throughput benchmark.
+
 use std::collections::{BTreeMap, HashMap};
 
 use fjord_protocol::records::{
     control_batch, records, BatchBuilder, BatchIter, Compression, ControlType, TimestampType,
 };
 
-use super::*;
+use std::fs;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use fjord_protocol::records::{validate, BatchHeader, ATTR_DELETE_HORIZON};
+
+use crate::cleaner::{cleaned_path, Filter, GroupWriter, OffsetMap, Transactions};
 use crate::config::{CleanupPolicy, LogConfig};
+use crate::error::StorageError;
+use crate::log::Log;
+use crate::segment::{BatchWalker, Segment, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
 
 type Consumed = Vec<(i64, Option<String>, Option<String>, i64)>;
 

@@ -1,0 +1,620 @@
+//! The partition log: the [`Log`] type, append, group-commit sync,
+//! offsets, close and delete. Its other operations live in submodules:
+//! `open` (open and crash recovery), `read` (reads and timestamp lookups),
+//! `truncate` (replica truncation) and `compact` (runs of the log cleaner,
+//! `crate::cleaner`, over this log). Retention lives in `retention.rs`.
+//! The submodules import from this one, never the other way round.
+//!
+//! Locking: `writer` (a mutex) serializes appends, rolls, truncation and
+//! retention. Readers never take it: they load the published log end offset
+//! and segment sizes (atomics), clone the segment `Arc`s under a briefly
+//! held `RwLock`, and `pread` the files. `sync_to` takes `writer` only to
+//! grab the list of files to fsync and fsyncs outside it, so appends
+//! continue during an fsync. Lock order: `sync_state` → `writer` →
+//! `segments` / `epochs`.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use fjord_protocol::records::{
+    set_base_offset, set_log_append_time, set_partition_leader_epoch, BatchHeader, TimestampType,
+};
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use crate::checkpoint::{
+    self, CLEAN_SHUTDOWN_FILE, HIGH_WATERMARK_FILE, LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE,
+};
+use crate::config::{FlushPolicy, LogConfig};
+use crate::epoch::{EpochEntry, LeaderEpochCache};
+use crate::error::{IoContext, Result, StorageError};
+use crate::segment::{IndexCadence, Segment};
+
+mod compact;
+mod open;
+pub(crate) mod read;
+#[cfg(test)]
+mod tests;
+mod truncate;
+
+/// In SyncBeforeAck mode, `flush_if_due` still syncs writes nobody waited
+/// for (acks=0) this often.
+const UNACKED_FLUSH_INTERVAL_MS: i64 = 1000;
+/// `flush_if_due` rewrites the high-watermark checkpoint at most this often.
+const HW_CHECKPOINT_INTERVAL_MS: i64 = 5000;
+
+/// What `append` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppendInfo {
+    /// Base offset given to the first batch.
+    pub first_offset: i64,
+    /// Last offset of the last batch.
+    pub last_offset: i64,
+    /// Largest batch max timestamp (the append time for LogAppendTime).
+    pub max_timestamp: i64,
+    /// `now_ms` for LogAppendTime topics, else -1 (for ProduceResponse).
+    pub log_append_time: i64,
+    /// Log start offset after the append (for ProduceResponse).
+    pub log_start_offset: i64,
+}
+
+struct BatchInfo {
+    /// Position within the appended buffer.
+    position: u64,
+    size: u64,
+    base_offset: i64,
+    max_timestamp: i64,
+}
+
+/// State owned by the append path.
+pub(crate) struct Writer {
+    pub(crate) active: Arc<Segment>,
+    pub(crate) cadence: IndexCadence,
+    /// Files written since the last sync (segment data, sealed indexes).
+    unsynced: Vec<Arc<File>>,
+    /// Whether `active`'s data file is already in `unsynced`.
+    active_unsynced: bool,
+    /// A segment file was created since the last sync.
+    pub(crate) dir_dirty: bool,
+    /// A segment was sealed since the last sync (move the recovery point).
+    sealed_since_sync: bool,
+    scratch: Vec<BatchInfo>,
+}
+
+struct SyncState {
+    in_progress: bool,
+}
+
+/// One partition's log in its own directory. Share it as `Arc<Log>`; all
+/// methods take `&self`.
+pub struct Log {
+    pub(crate) dir: PathBuf,
+    config: RwLock<Arc<LogConfig>>,
+    pub(crate) writer: Mutex<Writer>,
+    pub(crate) segments: RwLock<BTreeMap<i64, Arc<Segment>>>,
+    pub(crate) epochs: Mutex<LeaderEpochCache>,
+    pub(crate) log_start: AtomicI64,
+    pub(crate) log_end: AtomicI64,
+    pub(crate) high_watermark: AtomicI64,
+    durable: AtomicI64,
+    recovery_point: AtomicI64,
+    sync_state: Mutex<SyncState>,
+    sync_cond: Condvar,
+    sync_count: AtomicU64,
+    pub(crate) closed: AtomicBool,
+    offline: Mutex<Option<String>>,
+    last_flush_ms: AtomicI64,
+    /// (value, wall ms) of the last high-watermark checkpoint written.
+    hw_checkpoint: Mutex<(i64, i64)>,
+    /// Held for a whole [`Log::compact`] run (one cleaner per log).
+    pub(crate) cleaner: Mutex<()>,
+    /// Offsets below this have been compacted (`cleaner-offset-checkpoint`;
+    /// -1: never).
+    pub(crate) cleaner_checkpoint: AtomicI64,
+    /// Earliest delete horizon of a batch in the cleaned part of the log
+    /// (`i64::MAX`: none; `i64::MIN`: unknown, scan the headers).
+    pub(crate) delete_horizon: AtomicI64,
+    /// Bumped by every truncation, so a cleaner run that raced one does not
+    /// move the cleaner checkpoint.
+    pub(crate) truncations: AtomicU64,
+    #[cfg(test)]
+    pub(crate) fail_write_after: Mutex<Option<usize>>,
+    /// Makes the next cleaner swap stop after this many steps, as a crash.
+    #[cfg(test)]
+    pub(crate) crash_swap_after: Mutex<Option<usize>>,
+}
+
+fn wall_clock_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn invalid_batch(pos: usize, e: impl std::fmt::Display) -> StorageError {
+    StorageError::InvalidBatch(format!("at byte {pos}: {e}"))
+}
+
+impl Log {
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The current config.
+    pub fn config(&self) -> Arc<LogConfig> {
+        self.config.read().clone()
+    }
+
+    /// Replaces the config (AlterConfigs); applies to later appends, rolls
+    /// and retention runs.
+    pub fn update_config(&self, config: LogConfig) -> Result<()> {
+        config.validate()?;
+        *self.config.write() = Arc::new(config);
+        Ok(())
+    }
+
+    /// Whether acks need [`Log::sync_to`] (the default) or the log runs in
+    /// page-cache mode.
+    pub fn flush_policy(&self) -> FlushPolicy {
+        self.config().flush_policy()
+    }
+
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StorageError::Closed);
+        }
+        if let Some(reason) = &*self.offline.lock() {
+            return Err(StorageError::Offline(reason.clone()));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn go_offline(&self, reason: String) {
+        tracing::error!(dir = %self.dir.display(), "log goes offline: {reason}");
+        let mut offline = self.offline.lock();
+        if offline.is_none() {
+            *offline = Some(reason);
+        }
+    }
+
+    /// Whether an earlier I/O failure took the log offline.
+    pub fn is_offline(&self) -> bool {
+        self.offline.lock().is_some()
+    }
+
+    /// Appends one or more back-to-back v2 batches (already validated by
+    /// the broker). Rewrites each batch in place: base offset (consecutive
+    /// from the log end offset), partition leader epoch, and for
+    /// LogAppendTime topics the max timestamp and CRC. Writes them with one
+    /// `pwrite` to the active segment (rolling first when needed), then
+    /// publishes them to readers. Does not fsync: see [`Log::sync_to`].
+    ///
+    /// On a write error (ENOSPC, ...) the partial write is cut off again and
+    /// the log is unchanged; `batches` may already have been rewritten.
+    pub fn append(&self, batches: &mut [u8], leader_epoch: i32, now_ms: i64) -> Result<AppendInfo> {
+        let config = self.config();
+        let mut guard = self.writer.lock();
+        self.check_writable()?;
+        let w = &mut *guard;
+        let first_offset = self.log_end.load(Ordering::Acquire);
+        let log_append = config.message_timestamp_type == TimestampType::LogAppendTime;
+        let mut next = first_offset;
+        let mut max_timestamp = -1i64;
+        w.scratch.clear();
+        let mut pos = 0usize;
+        while pos < batches.len() {
+            let h = BatchHeader::parse(&batches[pos..]).map_err(|e| invalid_batch(pos, e))?;
+            let size = h.total_size();
+            if batches.len() - pos < size {
+                return Err(invalid_batch(pos, "batch is truncated"));
+            }
+            if size > config.max_message_bytes {
+                return Err(StorageError::RecordTooLarge {
+                    size,
+                    max: config.max_message_bytes,
+                });
+            }
+            if h.last_offset_delta < 0 {
+                return Err(invalid_batch(pos, "negative last offset delta"));
+            }
+            let batch = &mut batches[pos..pos + size];
+            set_base_offset(batch, next);
+            set_partition_leader_epoch(batch, leader_epoch);
+            let ts = if log_append {
+                set_log_append_time(batch, now_ms).map_err(|e| invalid_batch(pos, e))?;
+                now_ms
+            } else {
+                h.max_timestamp
+            };
+            max_timestamp = max_timestamp.max(ts);
+            w.scratch.push(BatchInfo {
+                position: pos as u64,
+                size: size as u64,
+                base_offset: next,
+                max_timestamp: ts,
+            });
+            next += i64::from(h.last_offset_delta) + 1;
+            pos += size;
+        }
+        if w.scratch.is_empty() {
+            return Err(StorageError::InvalidBatch("no record batches".into()));
+        }
+        let last_offset = next - 1;
+        let total = batches.len() as u64;
+
+        let active = w.active.clone();
+        let size = active.size();
+        if size > 0 {
+            let created = active.created_ms();
+            let too_big = size + total > config.segment_bytes;
+            let too_old = created >= 0 && now_ms.saturating_sub(created) > config.segment_ms;
+            let offsets_overflow = last_offset - active.base_offset > i64::from(i32::MAX);
+            if too_big || too_old || offsets_overflow {
+                self.roll(w, first_offset)?;
+            }
+        }
+        let active = w.active.clone();
+        let write_pos = active.size();
+        if write_pos + total > u64::from(u32::MAX)
+            || last_offset - active.base_offset > i64::from(u32::MAX)
+        {
+            return Err(StorageError::InvalidBatch(format!(
+                "append of {total} bytes does not fit in a segment"
+            )));
+        }
+
+        if leader_epoch >= 0 {
+            let mut epochs = self.epochs.lock();
+            if epochs.latest().map(|e| e.epoch) != Some(leader_epoch) {
+                let mut updated = epochs.clone();
+                if updated.assign(leader_epoch, first_offset) {
+                    updated.flush()?;
+                    *epochs = updated;
+                }
+            }
+        }
+
+        if let Err(e) = self.write_at(&active, batches, write_pos) {
+            if let Err(e2) = active.file.set_len(write_pos) {
+                self.go_offline(format!(
+                    "cannot cut a failed write off {}: {e2}",
+                    active.log_path.display()
+                ));
+            }
+            return Err(e);
+        }
+        if active.created_ms() < 0 {
+            active.set_created_ms(now_ms);
+        }
+        let interval = config.index_interval_bytes;
+        for b in &w.scratch {
+            let (o, t) = w.cadence.on_batch(
+                interval,
+                b.base_offset,
+                b.max_timestamp,
+                write_pos + b.position,
+                b.size,
+            );
+            if let Some((off, p)) = o {
+                active.index.push(off, p);
+            }
+            if let Some((ts, off)) = t {
+                active.time_index.push(ts, off);
+            }
+        }
+        active.set_max_timestamp(w.cadence.max_timestamp, w.cadence.offset_of_max_timestamp);
+        if !w.active_unsynced {
+            w.unsynced.push(active.file.clone());
+            w.active_unsynced = true;
+        }
+        // Publish: readers see the bytes only after they are written.
+        active.set_size(write_pos + total);
+        self.log_end.store(next, Ordering::Release);
+        Ok(AppendInfo {
+            first_offset,
+            last_offset,
+            max_timestamp,
+            log_append_time: if log_append { now_ms } else { -1 },
+            log_start_offset: self.log_start_offset(),
+        })
+    }
+
+    fn write_at(&self, seg: &Segment, buf: &[u8], pos: u64) -> Result<()> {
+        let context = || {
+            format!(
+                "write {} bytes at {pos} to {}",
+                buf.len(),
+                seg.log_path.display()
+            )
+        };
+        #[cfg(test)]
+        if let Some(n) = self.fail_write_after.lock().take() {
+            let n = n.min(buf.len());
+            seg.file.write_all_at(&buf[..n], pos).ctx(context)?;
+            return Err(StorageError::io(
+                context(),
+                std::io::Error::from_raw_os_error(28),
+            ));
+        }
+        seg.file.write_all_at(buf, pos).ctx(context)
+    }
+
+    /// Seals the active segment and starts a new one at `base`.
+    pub(crate) fn roll(&self, w: &mut Writer, base: i64) -> Result<()> {
+        let new = Arc::new(Segment::create(&self.dir, base)?);
+        let old = w.active.clone();
+        match old.seal(&mut w.cadence) {
+            Ok(files) => w.unsynced.extend(files),
+            Err(e) => {
+                if let Err(e2) = new.delete_files() {
+                    tracing::warn!("cannot remove {}: {e2}", new.log_path.display());
+                }
+                return Err(e);
+            }
+        }
+        self.segments.write().insert(base, new.clone());
+        w.active = new;
+        w.cadence = IndexCadence::new();
+        w.active_unsynced = false;
+        w.dir_dirty = true;
+        w.sealed_since_sync = true;
+        Ok(())
+    }
+
+    /// Makes every offset below `offset` durable (fdatasync of the files
+    /// written since the last sync, outside the append lock). Callers whose
+    /// offset is covered by an fsync already in flight wait for it; others
+    /// wait for it to finish and then one of them runs the next fsync for
+    /// everybody (group commit). `offset` is clamped to the log end offset.
+    ///
+    /// An fsync failure takes the log offline (dirty pages may be lost).
+    pub fn sync_to(&self, offset: i64) -> Result<()> {
+        let target = offset.min(self.log_end_offset());
+        if self.durable.load(Ordering::Acquire) >= target {
+            return Ok(());
+        }
+        let mut st = self.sync_state.lock();
+        loop {
+            if self.durable.load(Ordering::Acquire) >= target {
+                return Ok(());
+            }
+            if let Some(reason) = &*self.offline.lock() {
+                return Err(StorageError::Offline(reason.clone()));
+            }
+            if !st.in_progress {
+                break;
+            }
+            self.sync_cond.wait(&mut st);
+        }
+        st.in_progress = true;
+        drop(st);
+        let result = self.sync_round();
+        let mut st = self.sync_state.lock();
+        st.in_progress = false;
+        self.sync_cond.notify_all();
+        drop(st);
+        result
+    }
+
+    fn sync_round(&self) -> Result<()> {
+        let (files, dir_dirty, sealed, leo, active_base) = {
+            let mut w = self.writer.lock();
+            w.active_unsynced = false;
+            (
+                std::mem::take(&mut w.unsynced),
+                std::mem::take(&mut w.dir_dirty),
+                std::mem::take(&mut w.sealed_since_sync),
+                self.log_end.load(Ordering::Acquire),
+                w.active.base_offset,
+            )
+        };
+        for f in &files {
+            if let Err(e) = f.sync_data() {
+                let err = StorageError::io(format!("fsync in {}", self.dir.display()), e);
+                self.go_offline(err.to_string());
+                return Err(err);
+            }
+        }
+        if dir_dirty {
+            if let Err(e) = checkpoint::sync_dir(&self.dir) {
+                self.go_offline(e.to_string());
+                return Err(e);
+            }
+        }
+        self.sync_count.fetch_add(1, Ordering::AcqRel);
+        self.durable.fetch_max(leo, Ordering::AcqRel);
+        if sealed && active_base > self.recovery_point.load(Ordering::Acquire) {
+            match checkpoint::write_offset(&self.dir, RECOVERY_POINT_FILE, active_base) {
+                Ok(()) => self.recovery_point.store(active_base, Ordering::Release),
+                Err(e) => {
+                    tracing::warn!(dir = %self.dir.display(), "cannot write recovery point: {e}")
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Syncs everything appended so far and checkpoints the high watermark.
+    pub fn flush(&self) -> Result<()> {
+        self.sync_to(self.log_end_offset())?;
+        self.checkpoint_high_watermark()
+    }
+
+    /// Periodic/after-append flush for page-cache mode: syncs when
+    /// `flush.messages` messages are unsynced or `flush.ms` passed since
+    /// the last flush. In SyncBeforeAck mode it syncs writes nobody waited
+    /// for (acks=0) once a second. Also rewrites the high-watermark
+    /// checkpoint every few seconds. Returns whether it synced.
+    pub fn flush_if_due(&self, now_ms: i64) -> Result<bool> {
+        let leo = self.log_end_offset();
+        let unflushed = leo - self.durable_offset();
+        let since = now_ms.saturating_sub(self.last_flush_ms.load(Ordering::Acquire));
+        let due = unflushed > 0
+            && match self.flush_policy() {
+                FlushPolicy::SyncBeforeAck => since >= UNACKED_FLUSH_INTERVAL_MS,
+                FlushPolicy::PageCache {
+                    messages,
+                    interval_ms,
+                } => {
+                    messages.is_some_and(|m| unflushed as u64 >= m)
+                        || interval_ms.is_some_and(|ms| since >= ms as i64)
+                }
+            };
+        if due {
+            self.sync_to(leo)?;
+            self.last_flush_ms.store(now_ms, Ordering::Release);
+        } else if unflushed == 0 {
+            self.last_flush_ms.store(now_ms, Ordering::Release);
+        }
+        let (written, at) = *self.hw_checkpoint.lock();
+        if written != self.high_watermark()
+            && now_ms.saturating_sub(at) >= HW_CHECKPOINT_INTERVAL_MS
+        {
+            self.checkpoint_high_watermark()?;
+        }
+        Ok(due)
+    }
+
+    /// Writes the `high-watermark` checkpoint now.
+    pub fn checkpoint_high_watermark(&self) -> Result<()> {
+        let mut ckpt = self.hw_checkpoint.lock();
+        let hw = self.high_watermark();
+        if ckpt.0 != hw {
+            checkpoint::write_offset(&self.dir, HIGH_WATERMARK_FILE, hw)?;
+        }
+        *ckpt = (hw, wall_clock_ms());
+        Ok(())
+    }
+
+    /// Offsets below this are on disk (fsynced).
+    pub fn durable_offset(&self) -> i64 {
+        self.durable.load(Ordering::Acquire)
+    }
+
+    /// How many fsync rounds `sync_to` ran (each covers all waiting callers).
+    pub fn sync_count(&self) -> u64 {
+        self.sync_count.load(Ordering::Acquire)
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start.load(Ordering::Acquire)
+    }
+
+    /// The offset the next appended record gets.
+    pub fn log_end_offset(&self) -> i64 {
+        self.log_end.load(Ordering::Acquire)
+    }
+
+    pub fn high_watermark(&self) -> i64 {
+        self.high_watermark.load(Ordering::Acquire)
+    }
+
+    /// Sets the high watermark (clamped to `[log start, log end]`).
+    /// Retention only deletes data below it. Persisted by `flush`,
+    /// `flush_if_due` and `close`.
+    pub fn set_high_watermark(&self, hw: i64) {
+        let hw = hw.min(self.log_end_offset()).max(self.log_start_offset());
+        self.high_watermark.store(hw, Ordering::Release);
+    }
+
+    /// Total bytes of all segments.
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.read().values().map(|s| s.size()).sum()
+    }
+
+    /// Base offsets of the segments, oldest first.
+    pub fn segment_base_offsets(&self) -> Vec<i64> {
+        self.segments.read().keys().copied().collect()
+    }
+
+    pub(crate) fn segments_snapshot(&self) -> Vec<Arc<Segment>> {
+        self.segments.read().values().cloned().collect()
+    }
+
+    /// The latest leader epoch with data in the log.
+    pub fn latest_epoch(&self) -> Option<i32> {
+        self.epochs.lock().latest().map(|e| e.epoch)
+    }
+
+    /// OffsetForLeaderEpoch; see [`LeaderEpochCache::end_offset_for`].
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> Option<(i32, i64)> {
+        let epochs = self.epochs.lock();
+        epochs.end_offset_for(epoch, self.log_end_offset())
+    }
+
+    /// The leader epoch cache entries.
+    pub fn epoch_entries(&self) -> Vec<EpochEntry> {
+        self.epochs.lock().entries().to_vec()
+    }
+
+    /// Moves the log start offset forward (never back) and persists it.
+    pub(crate) fn advance_log_start(&self, offset: i64) -> Result<bool> {
+        if offset <= self.log_start_offset() {
+            return Ok(false);
+        }
+        self.log_start.store(offset, Ordering::Release);
+        self.high_watermark.fetch_max(offset, Ordering::AcqRel);
+        checkpoint::write_offset(&self.dir, LOG_START_OFFSET_FILE, offset)?;
+        let mut epochs = self.epochs.lock();
+        if epochs.truncate_from_start(offset) {
+            epochs.flush()?;
+        }
+        Ok(true)
+    }
+
+    /// Syncs everything, writes the index files and checkpoints, then the
+    /// clean-shutdown marker (`.clean-shutdown` in the partition dir), so
+    /// the next `open` skips recovery. Appends fail afterwards; reads still
+    /// work. An offline log is not marked clean.
+    pub fn close(&self) -> Result<()> {
+        let mut guard = self.writer.lock();
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        if let Some(reason) = &*self.offline.lock() {
+            return Err(StorageError::Offline(reason.clone()));
+        }
+        let w = &mut *guard;
+        let active = w.active.clone();
+        let index_files = active.write_index_files(&mut w.cadence)?;
+        for f in &index_files {
+            f.sync_data()
+                .ctx(|| format!("fsync indexes in {}", self.dir.display()))?;
+        }
+        for f in w.unsynced.drain(..) {
+            f.sync_data()
+                .ctx(|| format!("fsync segment in {}", self.dir.display()))?;
+        }
+        active
+            .file
+            .sync_data()
+            .ctx(|| format!("fsync {}", active.log_path.display()))?;
+        w.active_unsynced = false;
+        self.durable.store(self.log_end_offset(), Ordering::Release);
+        checkpoint::write_offset(&self.dir, LOG_START_OFFSET_FILE, self.log_start_offset())?;
+        checkpoint::write_offset(&self.dir, HIGH_WATERMARK_FILE, self.high_watermark())?;
+        checkpoint::write_offset(&self.dir, RECOVERY_POINT_FILE, active.base_offset)?;
+        self.epochs.lock().flush()?;
+        checkpoint::write_atomic(&self.dir, CLEAN_SHUTDOWN_FILE, b"")?;
+        Ok(())
+    }
+
+    /// Whether `close` or `delete` ran.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Removes the partition directory (topic deletion). The log is closed
+    /// first; readers holding segment files keep reading them.
+    pub fn delete(&self) -> Result<()> {
+        // A cleaner run stops at its next batch once the log is closed; wait
+        // for it so that it creates no file in the directory being removed.
+        self.closed.store(true, Ordering::Release);
+        let _cleaner = self.cleaner.lock();
+        let _guard = self.writer.lock();
+        fs::remove_dir_all(&self.dir).ctx(|| format!("remove {}", self.dir.display()))
+    }
+}

@@ -1,0 +1,42 @@
+//! Unit tests of the log that need its internals (injected write
+//! failures, the clean-shutdown marker).
+
+use super::*;
+use crate::test_util::simple_batch;
+
+#[test]
+fn failed_write_is_cut_off_and_the_log_continues() {
+    let d = tempfile::tempdir().unwrap();
+    let log = Log::open(d.path(), LogConfig::default()).unwrap();
+    log.append(&mut simple_batch(2, 1, 10), 0, 0).unwrap();
+    let size = log.size_bytes();
+    *log.fail_write_after.lock() = Some(30);
+    let err = log.append(&mut simple_batch(3, 1, 10), 0, 0).unwrap_err();
+    assert!(err.is_disk_full(), "{err}");
+    assert_eq!(log.log_end_offset(), 2);
+    assert_eq!(log.size_bytes(), size);
+    let path = log.writer.lock().active.log_path.clone();
+    assert_eq!(fs::metadata(&path).unwrap().len(), size);
+    let info = log.append(&mut simple_batch(3, 1, 10), 0, 0).unwrap();
+    assert_eq!(info.first_offset, 2);
+    let r = log.read(0, 1 << 20, i64::MAX, true).unwrap();
+    assert_eq!(r.next_offset, 5);
+    drop(log);
+    let log = Log::open(d.path(), LogConfig::default()).unwrap();
+    assert_eq!(log.log_end_offset(), 5);
+}
+
+#[test]
+fn open_is_idempotent_and_marker_is_removed() {
+    let d = tempfile::tempdir().unwrap();
+    let log = Log::open(d.path(), LogConfig::default()).unwrap();
+    log.append(&mut simple_batch(2, 1, 10), 3, 0).unwrap();
+    log.close().unwrap();
+    log.close().unwrap();
+    assert!(d.path().join(CLEAN_SHUTDOWN_FILE).exists());
+    let log = Log::open(d.path(), LogConfig::default()).unwrap();
+    assert!(!d.path().join(CLEAN_SHUTDOWN_FILE).exists());
+    assert_eq!(log.log_end_offset(), 2);
+    assert_eq!(log.durable_offset(), 2);
+    assert_eq!(log.latest_epoch(), Some(3));
+}
