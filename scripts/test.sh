@@ -8,8 +8,12 @@
 #   1. kcat            apt-get install kcat if missing (sudo only when not root)
 #   2. python venv     .venv with the pinned packages of tests/e2e/requirements.txt
 #                      (skipped when the requirements and interpreter are unchanged)
-#   3. build           cargo build --release --workspace --bins
-#   4. fmt, clippy     cargo fmt --check; cargo clippy -D warnings (FJORD_SKIP_LINT=1 skips)
+#   3. build           cargo build --release -p fjord (the broker and CLI binary; the
+#                      benchmark crate, which builds librdkafka from C, is not built)
+#   4. fmt, clippy     cargo fmt --check; cargo clippy -D warnings on every crate but
+#                      fjord-bench; generated protocol code is fresh (cargo xtask codegen
+#                      leaves no diff; needs ../shared/kafka-message-specs)
+#                      (FJORD_SKIP_LINT=1 skips)
 #   5. rust tests      cargo nextest run (or cargo test) --workspace --release
 #   6. e2e tests       pytest tests/e2e against $FJORD_BIN (default target/release/fjord)
 #
@@ -120,7 +124,7 @@ setup_venv() {
 }
 
 cargo_build() {
-    cargo build --release --workspace --bins
+    cargo build --release -p fjord
 }
 
 cargo_fmt() {
@@ -128,15 +132,28 @@ cargo_fmt() {
 }
 
 cargo_clippy() {
-    cargo clippy --release --workspace --all-targets -- -D warnings
+    cargo clippy --release --workspace --exclude fjord-bench --all-targets -- -D warnings
+}
+
+codegen_fresh() {
+    local specs="$ROOT/../shared/kafka-message-specs"
+    if [ ! -d "$specs" ]; then
+        log "no $specs here: skipping the generated-code freshness check"
+        return 0
+    fi
+    cargo run --release -q -p xtask -- codegen --specs "$specs"
+    if ! git diff --exit-code --stat -- crates/protocol/src/generated; then
+        die "crates/protocol/src/generated is stale: run 'cargo xtask codegen' and commit the result"
+    fi
+    log "generated protocol code is fresh"
 }
 
 rust_tests() {
     if cargo nextest --version >/dev/null 2>&1; then
-        cargo nextest run --workspace --release --no-tests=warn
+        cargo nextest run --workspace --exclude fjord-bench --release --no-tests=warn
     else
         log "cargo-nextest not installed; using cargo test"
-        cargo test --workspace --release
+        cargo test --workspace --exclude fjord-bench --release
     fi
 }
 
@@ -158,6 +175,7 @@ if [ "${FJORD_SKIP_LINT:-0}" = "1" ]; then
 else
     step "cargo fmt --check" cargo_fmt
     step "cargo clippy -D warnings" cargo_clippy
+    step "generated protocol code is fresh" codegen_fresh
 fi
 if [ "${FJORD_SKIP_RUST_TESTS:-0}" = "1" ]; then
     log ""

@@ -28,6 +28,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::request_memory::RequestMemory;
+use crate::sequencer::Sequencer;
 
 use crate::handlers::{self, api_versions, RequestCtx};
 use crate::state::BrokerState;
@@ -37,70 +38,6 @@ use crate::zero_copy::{write_outgoing, HoleWriter, Outgoing};
 const MAX_IN_FLIGHT: usize = 128;
 
 type Reply = oneshot::Receiver<Option<Outgoing>>;
-
-/// Orders one connection's requests. Requests are numbered from 0 in the
-/// order read; request `n` has *applied* once its effects are visible to
-/// later requests, and *completed* once its response is ready.
-pub struct Sequencer {
-    /// One past the highest request number that has applied. Requests
-    /// apply in order, so this is also how many have applied.
-    applied: watch::Sender<u64>,
-    /// How many requests have completed.
-    completed: watch::Sender<u64>,
-}
-
-impl Sequencer {
-    fn new() -> Arc<Sequencer> {
-        Arc::new(Sequencer {
-            applied: watch::channel(0).0,
-            completed: watch::channel(0).0,
-        })
-    }
-
-    /// Waits for request `seq`'s turn: every earlier request applied (a
-    /// Produce) or completed (anything else). Only requests before `seq`
-    /// can have started while it waits, so a count is enough.
-    async fn wait_turn(&self, seq: u64, produce: bool) {
-        let mut rx = if produce {
-            self.applied.subscribe()
-        } else {
-            self.completed.subscribe()
-        };
-        let _ = rx.wait_for(|n| *n >= seq).await;
-    }
-
-    fn mark_applied(&self, seq: u64) {
-        self.applied.send_if_modified(|n| {
-            let moved = *n < seq + 1;
-            *n = (*n).max(seq + 1);
-            moved
-        });
-    }
-
-    fn mark_completed(&self, seq: u64) {
-        self.mark_applied(seq);
-        self.completed.send_modify(|n| *n += 1);
-    }
-}
-
-/// A request's place in its connection's order. Dropping it (or calling
-/// [`ApplyTurn::applied`]) tells the sequencer that the request's effects
-/// are in place, so a following Produce may start.
-pub struct ApplyTurn {
-    seq: u64,
-    sequencer: Arc<Sequencer>,
-}
-
-impl ApplyTurn {
-    /// The request's effects are applied; later produces may go ahead.
-    pub fn applied(self) {}
-}
-
-impl Drop for ApplyTurn {
-    fn drop(&mut self) {
-        self.sequencer.mark_applied(self.seq);
-    }
-}
 
 /// Why the reader stopped reading requests.
 enum ReadEnd {
@@ -250,7 +187,7 @@ pub async fn serve(
     let mut next_seq: u64 = 0;
     let max = state.config.socket_request_max_bytes;
     loop {
-        let in_flight = || *sequencer.completed.borrow() < next_seq;
+        let in_flight = || sequencer.in_flight(next_seq);
         let len_buf =
             match read_length(&mut rd, &mut shutdown, idle, &activity, in_flight, peer).await {
                 Ok(b) => b,
@@ -332,10 +269,7 @@ pub async fn serve(
             correlation_id,
             client_id: parsed.client_id,
             peer,
-            apply_turn: Some(ApplyTurn {
-                seq,
-                sequencer: sequencer.clone(),
-            }),
+            apply_turn: Some(sequencer.turn(seq)),
             records_out: records_out.clone(),
         };
         let (otx, orx) = oneshot::channel();

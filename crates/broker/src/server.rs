@@ -71,6 +71,14 @@ pub async fn run(
     let state = tokio::task::spawn_blocking(move || BrokerState::open_with_metrics(config, m))
         .await
         .map_err(|e| ServerError::Join(e.to_string()))??;
+    // The transaction coordinator replays __transaction_state and finishes
+    // what a crash left open before any client is served.
+    let state = tokio::task::spawn_blocking(move || {
+        crate::txn_io::open(&state);
+        state
+    })
+    .await
+    .map_err(|e| ServerError::Join(e.to_string()))?;
     let state = Arc::new(state);
     metrics.attach(&state);
     let _ = ready_tx.send(true);

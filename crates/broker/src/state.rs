@@ -197,7 +197,6 @@ impl BrokerState {
         }
         state.persist()?;
         state.open_group_coordinator()?;
-        crate::txn_io::open(&state);
         Ok(state)
     }
 
@@ -219,7 +218,7 @@ impl BrokerState {
             }
         };
         self.groups
-            .load(topic.partitions.clone(), crate::handlers::now_ms());
+            .load(topic.partitions.clone(), fjord_storage::clock::now_ms());
         Ok(())
     }
 

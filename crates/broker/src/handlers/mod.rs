@@ -60,7 +60,7 @@ pub struct RequestCtx {
     /// Produce once its batches are in the logs (before any fsync wait),
     /// Fetch at once (it changes nothing). Otherwise it is released when
     /// the handler returns.
-    pub apply_turn: Option<crate::connection::ApplyTurn>,
+    pub apply_turn: Option<crate::sequencer::ApplyTurn>,
     /// For fetch: file slices to send zero-copy, one entry per records
     /// field of the response in encoding order (`None` = inline bytes).
     pub records_out:

@@ -38,6 +38,8 @@ fn produce(st: &BrokerState, pid: i64, epoch: i16, seq: i32) {
 /// Opens a broker with topic `t` and the transaction state topic.
 fn open(dir: &std::path::Path) -> BrokerState {
     let st = BrokerState::open(config(dir)).unwrap();
+    // As the server does right after opening the state.
+    crate::txn_io::open(&st);
     if st.topic("t").is_none() {
         st.create_topic("t", 1, BTreeMap::new()).unwrap();
     }
