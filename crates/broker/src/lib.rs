@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod partition;
 pub mod producer_state;
 pub mod recompress;
+pub mod schemas;
 pub mod server;
 pub mod state;
 pub mod txn;

@@ -66,26 +66,38 @@ impl Client {
 
     fn connect(&mut self) -> Result<&mut BufReader<TcpStream>, String> {
         if self.conn.is_none() {
-            let s = TcpStream::connect(&self.host_port)
-                .map_err(|e| format!("cannot connect to the schema registry at {}: {e}", self.host_port))?;
+            let s = TcpStream::connect(&self.host_port).map_err(|e| {
+                format!(
+                    "cannot connect to the schema registry at {}: {e}",
+                    self.host_port
+                )
+            })?;
             let _ = s.set_nodelay(true);
             let _ = s.set_read_timeout(Some(self.timeout));
             let _ = s.set_write_timeout(Some(self.timeout));
             self.conn = Some(BufReader::new(s));
         }
-        self.conn.as_mut().ok_or_else(|| "no connection".to_string())
+        self.conn
+            .as_mut()
+            .ok_or_else(|| "no connection".to_string())
     }
 
     /// Sends one request; retries once on a fresh connection if a kept-alive
     /// one was closed by the server.
-    pub fn request(&mut self, method: &str, path: &str, body: Option<&str>) -> Result<Reply, String> {
+    pub fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Result<Reply, String> {
         let reused = self.conn.is_some();
         match self.try_request(method, path, body) {
             Ok(r) => Ok(r),
             Err(e) => {
                 self.conn = None;
                 if reused {
-                    self.try_request(method, path, body).inspect_err(|_| self.conn = None)
+                    self.try_request(method, path, body)
+                        .inspect_err(|_| self.conn = None)
                 } else {
                     Err(e)
                 }
@@ -93,7 +105,12 @@ impl Client {
         }
     }
 
-    fn try_request(&mut self, method: &str, path: &str, body: Option<&str>) -> Result<Reply, String> {
+    fn try_request(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Result<Reply, String> {
         let host = self.host_port.clone();
         let conn = self.connect()?;
         let body = body.unwrap_or("");
@@ -121,7 +138,9 @@ impl Client {
             if l.is_empty() {
                 break;
             }
-            let Some((k, v)) = l.split_once(':') else { continue };
+            let Some((k, v)) = l.split_once(':') else {
+                continue;
+            };
             let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
             match k.as_str() {
                 "content-length" => length = v.parse().ok(),
@@ -141,7 +160,8 @@ impl Client {
                 }
                 let start = buf.len();
                 buf.resize(start + size, 0);
-                conn.read_exact(&mut buf[start..]).map_err(|e| e.to_string())?;
+                conn.read_exact(&mut buf[start..])
+                    .map_err(|e| e.to_string())?;
                 line.clear();
                 conn.read_line(&mut line).map_err(|e| e.to_string())?;
                 if size == 0 {
@@ -155,7 +175,9 @@ impl Client {
             buf.resize(n, 0);
             conn.read_exact(&mut buf).map_err(|e| e.to_string())?;
         } else {
-            conn.take(MAX_BODY as u64).read_to_end(&mut buf).map_err(|e| e.to_string())?;
+            conn.take(MAX_BODY as u64)
+                .read_to_end(&mut buf)
+                .map_err(|e| e.to_string())?;
             close = true;
         }
         if close {

@@ -12,7 +12,9 @@ use crate::schema::{Parsed, ParsedSchema};
 pub fn split(bytes: &[u8]) -> Result<(i64, &[u8]), String> {
     match bytes {
         [0, a, b, c, d, rest @ ..] => Ok((i64::from(u32::from_be_bytes([*a, *b, *c, *d])), rest)),
-        [m, ..] if *m != 0 => Err(format!("not in the schema registry wire format (magic byte {m})")),
+        [m, ..] if *m != 0 => Err(format!(
+            "not in the schema registry wire format (magic byte {m})"
+        )),
         _ => Err("value too short for the schema registry wire format".into()),
     }
 }
@@ -69,13 +71,21 @@ pub fn decode(schema: &ParsedSchema, payload: &[u8]) -> Result<Value, String> {
                 indexes.push(0);
             }
             let first = usize::try_from(indexes[0]).map_err(|_| "bad message index")?;
-            let mut desc = doc.file.messages().nth(first).ok_or("message index out of range")?;
+            let mut desc = doc
+                .file
+                .messages()
+                .nth(first)
+                .ok_or("message index out of range")?;
             for i in &indexes[1..] {
                 let i = usize::try_from(*i).map_err(|_| "bad message index")?;
-                let next = desc.child_messages().nth(i).ok_or("message index out of range")?;
+                let next = desc
+                    .child_messages()
+                    .nth(i)
+                    .ok_or("message index out of range")?;
                 desc = next;
             }
-            let msg = prost_reflect::DynamicMessage::decode(desc, buf).map_err(|e| format!("protobuf decoding failed: {e}"))?;
+            let msg = prost_reflect::DynamicMessage::decode(desc, buf)
+                .map_err(|e| format!("protobuf decoding failed: {e}"))?;
             serde_json::to_value(&msg).map_err(|e| e.to_string())
         }
     }

@@ -47,7 +47,9 @@ impl RegistryError {
         Self::new(
             404,
             40404,
-            format!("Subject '{subject}' was soft deleted.Set permanent=true to delete permanently"),
+            format!(
+                "Subject '{subject}' was soft deleted.Set permanent=true to delete permanently"
+            ),
         )
     }
     pub fn subject_not_soft_deleted(subject: &str) -> Self {
@@ -143,7 +145,12 @@ impl IntoResponse for RegistryError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::json!({"error_code": self.code, "message": self.message});
-        (status, [(header::CONTENT_TYPE, CONTENT_TYPE)], body.to_string()).into_response()
+        (
+            status,
+            [(header::CONTENT_TYPE, CONTENT_TYPE)],
+            body.to_string(),
+        )
+            .into_response()
     }
 }
 

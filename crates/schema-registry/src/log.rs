@@ -41,7 +41,10 @@ pub struct MemLog {
 
 impl SchemaLog for MemLog {
     fn append(&self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<i64, LogError> {
-        let mut r = self.records.lock().map_err(|_| LogError("poisoned".into()))?;
+        let mut r = self
+            .records
+            .lock()
+            .map_err(|_| LogError("poisoned".into()))?;
         for (key, value) in records {
             let offset = r.len() as i64;
             r.push(LogRecord {
@@ -54,11 +57,17 @@ impl SchemaLog for MemLog {
     }
 
     fn read(&self, from: i64, max_bytes: usize) -> Result<(Vec<LogRecord>, i64), LogError> {
-        let r = self.records.lock().map_err(|_| LogError("poisoned".into()))?;
+        let r = self
+            .records
+            .lock()
+            .map_err(|_| LogError("poisoned".into()))?;
         let mut out = Vec::new();
         let mut bytes = 0usize;
         let mut next = from.max(0);
-        for rec in r.iter().skip(usize::try_from(from.max(0)).unwrap_or(usize::MAX)) {
+        for rec in r
+            .iter()
+            .skip(usize::try_from(from.max(0)).unwrap_or(usize::MAX))
+        {
             if !out.is_empty() && bytes >= max_bytes {
                 break;
             }

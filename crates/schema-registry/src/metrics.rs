@@ -42,7 +42,14 @@ impl Metrics {
             .lock()
             .map(|m| {
                 m.iter()
-                    .map(|(k, v)| (k.endpoint.clone(), k.method.clone(), k.status.parse().unwrap_or(0), *v))
+                    .map(|(k, v)| {
+                        (
+                            k.endpoint.clone(),
+                            k.method.clone(),
+                            k.status.parse().unwrap_or(0),
+                            *v,
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -72,15 +79,32 @@ impl PromCollector for Collector {
             (v as i64, s as i64, st.max_id)
         };
         for (name, help, v) in [
-            ("fjord_schema_registry_schemas", "Registered schema versions (not deleted).", versions),
-            ("fjord_schema_registry_subjects", "Subjects with a version that is not deleted.", subjects),
-            ("fjord_schema_registry_max_schema_id", "Highest schema id handed out.", max_id),
+            (
+                "fjord_schema_registry_schemas",
+                "Registered schema versions (not deleted).",
+                versions,
+            ),
+            (
+                "fjord_schema_registry_subjects",
+                "Subjects with a version that is not deleted.",
+                subjects,
+            ),
+            (
+                "fjord_schema_registry_max_schema_id",
+                "Highest schema id handed out.",
+                max_id,
+            ),
         ] {
             encoder
                 .encode_descriptor(name, help, None, MetricType::Gauge)?
                 .encode_gauge(&v)?;
         }
-        let rows = reg.metrics.requests.lock().map(|m| m.clone()).unwrap_or_default();
+        let rows = reg
+            .metrics
+            .requests
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default();
         let mut m = encoder.encode_descriptor(
             "fjord_schema_registry_requests",
             "Schema registry HTTP requests by endpoint, method and status.",

@@ -100,7 +100,12 @@ impl Registry {
         });
         reg.catch_up().await?;
         let (versions, subjects) = reg.read().counts();
-        tracing::info!(versions, subjects, max_id = reg.read().max_id, "schema registry loaded _schemas");
+        tracing::info!(
+            versions,
+            subjects,
+            max_id = reg.read().max_id,
+            "schema registry loaded _schemas"
+        );
         Ok(reg)
     }
 
@@ -147,7 +152,9 @@ impl Registry {
         let mode = self.read().mode(subject);
         if mode == Mode::ReadOnly {
             let what = subject.map_or("the registry".to_string(), |s| format!("Subject {s}"));
-            return Err(RegistryError::not_permitted(format!("{what} is in read-only mode")));
+            return Err(RegistryError::not_permitted(format!(
+                "{what} is in read-only mode"
+            )));
         }
         Ok(mode)
     }
@@ -217,11 +224,14 @@ impl Registry {
     }
 
     /// Parses a request's schema with its references.
-    pub fn parse_request(&self, req: &SchemaRequest, normalize: bool) -> Result<(ParsedSchema, Vec<Reference>)> {
-        let text = req
-            .schema
-            .as_deref()
-            .ok_or_else(|| RegistryError::invalid_schema("Invalid schema: the request has no \"schema\""))?;
+    pub fn parse_request(
+        &self,
+        req: &SchemaRequest,
+        normalize: bool,
+    ) -> Result<(ParsedSchema, Vec<Reference>)> {
+        let text = req.schema.as_deref().ok_or_else(|| {
+            RegistryError::invalid_schema("Invalid schema: the request has no \"schema\"")
+        })?;
         let schema_type = match req.schema_type.as_deref() {
             None | Some("") => SchemaType::Avro,
             Some(t) => SchemaType::parse(t).ok_or_else(|| {
@@ -241,7 +251,10 @@ impl Registry {
     fn parse_stored(&self, v: &Version) -> Result<ParsedSchema> {
         let resolved = self.resolve_refs(&v.references)?;
         schema::parse(v.schema_type, &v.schema, &resolved, false).map_err(|e| {
-            RegistryError::store(format!("a stored schema (id {}) no longer parses: {e}", v.id))
+            RegistryError::store(format!(
+                "a stored schema (id {}) no longer parses: {e}",
+                v.id
+            ))
         })
     }
 
@@ -253,20 +266,28 @@ impl Registry {
                 .iter()
                 .filter(|(id, _)| !st.indexed.contains(id))
                 .map(|(id, s)| {
-                    (*id, Version {
-                        id: *id,
-                        schema_type: s.schema_type,
-                        schema: s.schema.clone(),
-                        references: s.references.clone(),
-                        deleted: false,
-                    })
+                    (
+                        *id,
+                        Version {
+                            id: *id,
+                            schema_type: s.schema_type,
+                            schema: s.schema.clone(),
+                            references: s.references.clone(),
+                            deleted: false,
+                        },
+                    )
                 })
                 .collect()
         };
         for (id, v) in todo {
-            let identity = self.parse_stored(&v).map(|p| p.identity).unwrap_or_else(|_| v.schema.clone());
+            let identity = self
+                .parse_stored(&v)
+                .map(|p| p.identity)
+                .unwrap_or_else(|_| v.schema.clone());
             let mut st = self.state.write().unwrap_or_else(|e| e.into_inner());
-            st.by_content.entry((v.schema_type, identity, v.references)).or_insert(id);
+            st.by_content
+                .entry((v.schema_type, identity, v.references))
+                .or_insert(id);
             st.indexed.insert(id);
         }
     }
@@ -275,7 +296,12 @@ impl Registry {
 
     /// Registers a schema under `subject`; returns its id (the existing one
     /// when the subject already has this schema).
-    pub async fn register(&self, subject: &str, req: &SchemaRequest, normalize: bool) -> Result<i64> {
+    pub async fn register(
+        &self,
+        subject: &str,
+        req: &SchemaRequest,
+        normalize: bool,
+    ) -> Result<i64> {
         validate_subject(subject)?;
         let mode = self.check_writable(Some(subject))?;
         if (req.id.is_some() || req.version.is_some()) && mode != Mode::Import {
@@ -293,8 +319,17 @@ impl Registry {
         let (existing_id, live, next_version, max_id) = {
             let st = self.read();
             let existing_id = st.by_content.get(&key).copied();
-            let live: Vec<Version> = st.live_versions(subject).into_iter().map(|(_, v)| v.clone()).collect();
-            let next_version = st.subjects.get(subject).and_then(|vs| vs.keys().next_back().copied()).unwrap_or(0) + 1;
+            let live: Vec<Version> = st
+                .live_versions(subject)
+                .into_iter()
+                .map(|(_, v)| v.clone())
+                .collect();
+            let next_version = st
+                .subjects
+                .get(subject)
+                .and_then(|vs| vs.keys().next_back().copied())
+                .unwrap_or(0)
+                + 1;
             (existing_id, live, next_version, st.max_id)
         };
         if let Some(id) = existing_id {
@@ -305,7 +340,10 @@ impl Registry {
         if mode != Mode::Import {
             let level = self.read().level(Some(subject));
             if level != Level::None && !live.is_empty() {
-                let previous = live.iter().map(|v| self.parse_stored(v)).collect::<Result<Vec<_>>>()?;
+                let previous = live
+                    .iter()
+                    .map(|v| self.parse_stored(v))
+                    .collect::<Result<Vec<_>>>()?;
                 let errors = compat::check(level, &parsed, &previous);
                 if !errors.is_empty() {
                     return Err(RegistryError::incompatible(format!(
@@ -332,7 +370,12 @@ impl Registry {
         };
         let version = match req.version.filter(|v| *v >= 1) {
             Some(v) => {
-                if self.read().subjects.get(subject).is_some_and(|vs| vs.contains_key(&v)) {
+                if self
+                    .read()
+                    .subjects
+                    .get(subject)
+                    .is_some_and(|vs| vs.contains_key(&v))
+                {
                     return Err(RegistryError::not_permitted(format!(
                         "Version {v} of subject {subject} already exists"
                     )));
@@ -350,7 +393,11 @@ impl Registry {
             schema: parsed.text,
             deleted: false,
         };
-        self.append(vec![records::record(&Key::schema(subject, version), Some(&value))]).await?;
+        self.append(vec![records::record(
+            &Key::schema(subject, version),
+            Some(&value),
+        )])
+        .await?;
         let mut st = self.state.write().unwrap_or_else(|e| e.into_inner());
         st.by_content.entry(key).or_insert(id);
         st.indexed.insert(id);
@@ -374,13 +421,21 @@ impl Registry {
         out
     }
 
-    pub async fn delete_version(&self, subject: &str, sel: VersionSel, permanent: bool) -> Result<i32> {
+    pub async fn delete_version(
+        &self,
+        subject: &str,
+        sel: VersionSel,
+        permanent: bool,
+    ) -> Result<i32> {
         self.check_writable(Some(subject))?;
         let _w = self.writer.lock().await;
         self.catch_up().await?;
         let (num, v) = {
             let st = self.read();
-            let vs = st.subjects.get(subject).ok_or_else(|| RegistryError::subject_not_found(subject))?;
+            let vs = st
+                .subjects
+                .get(subject)
+                .ok_or_else(|| RegistryError::subject_not_found(subject))?;
             let found = match sel {
                 VersionSel::Latest => vs.iter().rev().find(|(_, v)| !v.deleted || permanent),
                 VersionSel::Number(n) => vs.get_key_value(&n),
@@ -426,7 +481,10 @@ impl Registry {
         self.catch_up().await?;
         let all: Vec<(i32, Version)> = {
             let st = self.read();
-            let vs = st.subjects.get(subject).ok_or_else(|| RegistryError::subject_not_found(subject))?;
+            let vs = st
+                .subjects
+                .get(subject)
+                .ok_or_else(|| RegistryError::subject_not_found(subject))?;
             vs.iter().map(|(n, v)| (*n, v.clone())).collect()
         };
         let live: Vec<&(i32, Version)> = all.iter().filter(|(_, v)| !v.deleted).collect();
@@ -448,10 +506,16 @@ impl Registry {
             recs.extend(self.hard_delete_records(subject, &pairs));
             let st = self.read();
             if st.levels.contains_key(subject) {
-                recs.push(records::record::<ConfigValue>(&Key::config(Some(subject)), None));
+                recs.push(records::record::<ConfigValue>(
+                    &Key::config(Some(subject)),
+                    None,
+                ));
             }
             if st.modes.contains_key(subject) {
-                recs.push(records::record::<ModeValue>(&Key::mode(Some(subject)), None));
+                recs.push(records::record::<ModeValue>(
+                    &Key::mode(Some(subject)),
+                    None,
+                ));
             }
         } else {
             if live.is_empty() {
@@ -481,12 +545,18 @@ impl Registry {
         let value = level.map(|l| ConfigValue {
             compatibility_level: l.name().to_string(),
         });
-        self.append(vec![records::record(&Key::config(subject), value.as_ref())]).await
+        self.append(vec![records::record(&Key::config(subject), value.as_ref())])
+            .await
     }
 
     /// Sets (`Some`) or clears (`None`) a mode. IMPORT needs an empty
     /// registry (or subject) unless `force`.
-    pub async fn set_mode(&self, subject: Option<&str>, mode: Option<Mode>, force: bool) -> Result<()> {
+    pub async fn set_mode(
+        &self,
+        subject: Option<&str>,
+        mode: Option<Mode>,
+        force: bool,
+    ) -> Result<()> {
         let _w = self.writer.lock().await;
         self.catch_up().await?;
         if mode == Some(Mode::Import) && !force {
@@ -504,14 +574,18 @@ impl Registry {
         let value = mode.map(|m| ModeValue {
             mode: m.name().to_string(),
         });
-        self.append(vec![records::record(&Key::mode(subject), value.as_ref())]).await
+        self.append(vec![records::record(&Key::mode(subject), value.as_ref())])
+            .await
     }
 
     // ---- reads -----------------------------------------------------------
 
     pub fn version(&self, subject: &str, sel: VersionSel, deleted: bool) -> Result<VersionView> {
         let st = self.read();
-        let vs = st.subjects.get(subject).ok_or_else(|| RegistryError::subject_not_found(subject))?;
+        let vs = st
+            .subjects
+            .get(subject)
+            .ok_or_else(|| RegistryError::subject_not_found(subject))?;
         if !deleted && vs.values().all(|v| v.deleted) {
             return Err(RegistryError::subject_not_found(subject));
         }
@@ -531,7 +605,13 @@ impl Registry {
     }
 
     /// The version of `subject` holding this schema (POST /subjects/{s}).
-    pub fn lookup(&self, subject: &str, req: &SchemaRequest, normalize: bool, deleted: bool) -> Result<VersionView> {
+    pub fn lookup(
+        &self,
+        subject: &str,
+        req: &SchemaRequest,
+        normalize: bool,
+        deleted: bool,
+    ) -> Result<VersionView> {
         {
             let st = self.read();
             match st.subjects.get(subject) {
@@ -545,8 +625,13 @@ impl Registry {
         let (parsed, refs) = self.parse_request(req, normalize)?;
         self.index_content();
         let st = self.read();
-        let id = st.by_content.get(&(parsed.schema_type, parsed.identity, refs));
-        let vs = st.subjects.get(subject).ok_or_else(|| RegistryError::subject_not_found(subject))?;
+        let id = st
+            .by_content
+            .get(&(parsed.schema_type, parsed.identity, refs));
+        let vs = st
+            .subjects
+            .get(subject)
+            .ok_or_else(|| RegistryError::subject_not_found(subject))?;
         let found = id.and_then(|id| {
             vs.iter()
                 .rev()
@@ -562,7 +647,13 @@ impl Registry {
 
     /// Checks a schema against one version (`Some`) or against what the
     /// subject's level looks at (`None`); the reasons it is incompatible.
-    pub fn check_compatibility(&self, subject: &str, sel: Option<VersionSel>, req: &SchemaRequest, normalize: bool) -> Result<Vec<String>> {
+    pub fn check_compatibility(
+        &self,
+        subject: &str,
+        sel: Option<VersionSel>,
+        req: &SchemaRequest,
+        normalize: bool,
+    ) -> Result<Vec<String>> {
         let (parsed, _) = self.parse_request(req, normalize)?;
         let level = self.read().level(Some(subject));
         let previous: Vec<Version> = match sel {
@@ -571,15 +662,28 @@ impl Registry {
                 Err(e) if e.code == 40401 && sel == VersionSel::Latest => Vec::new(),
                 Err(e) => return Err(e),
             },
-            None => self.read().live_versions(subject).into_iter().map(|(_, v)| v.clone()).collect(),
+            None => self
+                .read()
+                .live_versions(subject)
+                .into_iter()
+                .map(|(_, v)| v.clone())
+                .collect(),
         };
-        let parsed_prev = previous.iter().map(|v| self.parse_stored(v)).collect::<Result<Vec<_>>>()?;
+        let parsed_prev = previous
+            .iter()
+            .map(|v| self.parse_stored(v))
+            .collect::<Result<Vec<_>>>()?;
         Ok(compat::check(level, &parsed, &parsed_prev))
     }
 
     /// An id's schema parsed, for `?format=serialized` (protobuf).
     pub fn parse_id(&self, id: i64) -> Result<ParsedSchema> {
-        let s = self.read().ids.get(&id).cloned().ok_or_else(RegistryError::schema_not_found)?;
+        let s = self
+            .read()
+            .ids
+            .get(&id)
+            .cloned()
+            .ok_or_else(RegistryError::schema_not_found)?;
         self.parse_stored(&Version {
             id,
             schema_type: s.schema_type,

@@ -68,10 +68,14 @@ impl State {
         };
         let value = rec.value.as_deref();
         match key {
-            Key::Schema { subject, version, .. } => match value {
+            Key::Schema {
+                subject, version, ..
+            } => match value {
                 Some(v) => match serde_json::from_slice::<SchemaValue>(v) {
                     Ok(v) => self.put_schema(v),
-                    Err(e) => tracing::warn!(offset = rec.offset, error = %e, "skipping a malformed SCHEMA record"),
+                    Err(e) => {
+                        tracing::warn!(offset = rec.offset, error = %e, "skipping a malformed SCHEMA record")
+                    }
                 },
                 None => self.remove_version(&subject, version),
             },
@@ -118,7 +122,9 @@ impl State {
                 }
             }
             Key::IdWatermark { .. } => {
-                if let Some(w) = value.and_then(|v| serde_json::from_slice::<IdWatermarkValue>(v).ok()) {
+                if let Some(w) =
+                    value.and_then(|v| serde_json::from_slice::<IdWatermarkValue>(v).ok())
+                {
                     self.max_id = self.max_id.max(w.max_id);
                 }
             }
@@ -188,7 +194,12 @@ impl State {
     pub fn live_versions(&self, subject: &str) -> Vec<(i32, &Version)> {
         self.subjects
             .get(subject)
-            .map(|vs| vs.iter().filter(|(_, v)| !v.deleted).map(|(n, v)| (*n, v)).collect())
+            .map(|vs| {
+                vs.iter()
+                    .filter(|(_, v)| !v.deleted)
+                    .map(|(n, v)| (*n, v))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -197,7 +208,11 @@ impl State {
         let mut ids = BTreeSet::new();
         for vs in self.subjects.values() {
             for v in vs.values() {
-                if !v.deleted && v.references.iter().any(|r| r.subject == subject && r.version == version) {
+                if !v.deleted
+                    && v.references
+                        .iter()
+                        .any(|r| r.subject == subject && r.version == version)
+                {
                     ids.insert(v.id);
                 }
             }
@@ -222,7 +237,11 @@ impl State {
     /// Live schema versions, subjects with a live version.
     pub fn counts(&self) -> (usize, usize) {
         let subjects = self.subject_names(false).len();
-        let versions = self.subjects.values().map(|vs| vs.values().filter(|v| !v.deleted).count()).sum();
+        let versions = self
+            .subjects
+            .values()
+            .map(|vs| vs.values().filter(|v| !v.deleted).count())
+            .sum();
         (versions, subjects)
     }
 }

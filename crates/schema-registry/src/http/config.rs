@@ -26,7 +26,10 @@ struct ModeBody {
 
 async fn level_from(st: &AppState, b: Body) -> Result<Level> {
     let c: ConfigBody = body(b, st.reg.limits.max_body_bytes).await?;
-    let name = c.compatibility.or(c.compatibility_level).unwrap_or_default();
+    let name = c
+        .compatibility
+        .or(c.compatibility_level)
+        .unwrap_or_default();
     Level::parse(&name).ok_or_else(|| RegistryError::invalid_compatibility(&name))
 }
 
@@ -52,23 +55,36 @@ pub async fn delete_global(State(st): State<AppState>) -> Result<Response> {
     Ok(json(&j!({"compatibilityLevel": previous.name()})))
 }
 
-pub async fn get_subject(State(st): State<AppState>, Path(subject): Path<String>, q: Query) -> Result<Response> {
+pub async fn get_subject(
+    State(st): State<AppState>,
+    Path(subject): Path<String>,
+    q: Query,
+) -> Result<Response> {
     let s = st.reg.read();
     match s.levels.get(&subject) {
         Some(l) => Ok(json(&j!({"compatibilityLevel": l.name()}))),
-        None if flag(&q, "defaultToGlobal") => Ok(json(&j!({"compatibilityLevel": s.level(None).name()}))),
+        None if flag(&q, "defaultToGlobal") => {
+            Ok(json(&j!({"compatibilityLevel": s.level(None).name()})))
+        }
         None => Err(RegistryError::subject_config_not_found(&subject)),
     }
 }
 
-pub async fn put_subject(State(st): State<AppState>, Path(subject): Path<String>, b: Body) -> Result<Response> {
+pub async fn put_subject(
+    State(st): State<AppState>,
+    Path(subject): Path<String>,
+    b: Body,
+) -> Result<Response> {
     validate_subject(&subject)?;
     let level = level_from(&st, b).await?;
     st.reg.set_level(Some(&subject), Some(level)).await?;
     Ok(json(&j!({"compatibility": level.name()})))
 }
 
-pub async fn delete_subject(State(st): State<AppState>, Path(subject): Path<String>) -> Result<Response> {
+pub async fn delete_subject(
+    State(st): State<AppState>,
+    Path(subject): Path<String>,
+) -> Result<Response> {
     let previous = {
         let s = st.reg.read();
         match s.levels.get(&subject) {
@@ -97,7 +113,11 @@ pub async fn delete_mode_global(State(st): State<AppState>) -> Result<Response> 
     Ok(json(&j!({"mode": previous.name()})))
 }
 
-pub async fn get_mode_subject(State(st): State<AppState>, Path(subject): Path<String>, q: Query) -> Result<Response> {
+pub async fn get_mode_subject(
+    State(st): State<AppState>,
+    Path(subject): Path<String>,
+    q: Query,
+) -> Result<Response> {
     let s = st.reg.read();
     match s.modes.get(&subject) {
         Some(m) => Ok(json(&j!({"mode": m.name()}))),
@@ -106,14 +126,24 @@ pub async fn get_mode_subject(State(st): State<AppState>, Path(subject): Path<St
     }
 }
 
-pub async fn put_mode_subject(State(st): State<AppState>, Path(subject): Path<String>, q: Query, b: Body) -> Result<Response> {
+pub async fn put_mode_subject(
+    State(st): State<AppState>,
+    Path(subject): Path<String>,
+    q: Query,
+    b: Body,
+) -> Result<Response> {
     validate_subject(&subject)?;
     let mode = mode_from(&st, b).await?;
-    st.reg.set_mode(Some(&subject), Some(mode), flag(&q, "force")).await?;
+    st.reg
+        .set_mode(Some(&subject), Some(mode), flag(&q, "force"))
+        .await?;
     Ok(json(&j!({"mode": mode.name()})))
 }
 
-pub async fn delete_mode_subject(State(st): State<AppState>, Path(subject): Path<String>) -> Result<Response> {
+pub async fn delete_mode_subject(
+    State(st): State<AppState>,
+    Path(subject): Path<String>,
+) -> Result<Response> {
     let previous = {
         let s = st.reg.read();
         match s.modes.get(&subject) {
@@ -142,12 +172,21 @@ pub async fn check_version(
 ) -> Result<Response> {
     let sel = VersionSel::parse(&version)?;
     let req: SchemaRequest = body(b, st.reg.limits.max_body_bytes).await?;
-    let messages = st.reg.check_compatibility(&subject, Some(sel), &req, flag(&q, "normalize"))?;
+    let messages = st
+        .reg
+        .check_compatibility(&subject, Some(sel), &req, flag(&q, "normalize"))?;
     Ok(verdict(messages, flag(&q, "verbose")))
 }
 
-pub async fn check_all(State(st): State<AppState>, Path(subject): Path<String>, q: Query, b: Body) -> Result<Response> {
+pub async fn check_all(
+    State(st): State<AppState>,
+    Path(subject): Path<String>,
+    q: Query,
+    b: Body,
+) -> Result<Response> {
     let req: SchemaRequest = body(b, st.reg.limits.max_body_bytes).await?;
-    let messages = st.reg.check_compatibility(&subject, None, &req, flag(&q, "normalize"))?;
+    let messages = st
+        .reg
+        .check_compatibility(&subject, None, &req, flag(&q, "normalize"))?;
     Ok(verdict(messages, flag(&q, "verbose")))
 }

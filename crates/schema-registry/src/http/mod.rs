@@ -57,9 +57,8 @@ pub async fn body<T: DeserializeOwned>(body: Body, limit: usize) -> Result<T> {
     let bytes = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| RegistryError::too_large(limit))?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        RegistryError::bad_request(format!("Unrecognized request body: {e}"))
-    })
+    serde_json::from_slice(&bytes)
+        .map_err(|e| RegistryError::bad_request(format!("Unrecognized request body: {e}")))
 }
 
 pub fn router(state: AppState) -> Router {
@@ -67,32 +66,64 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(|| async { json(&serde_json::json!({})) }))
         .route("/contexts", get(|| async { json(&["."]) }))
         .route("/subjects", get(subjects::list))
-        .route("/subjects/{subject}", post(subjects::lookup).delete(subjects::delete_subject))
-        .route("/subjects/{subject}/versions", get(subjects::versions).post(subjects::register))
+        .route(
+            "/subjects/{subject}",
+            post(subjects::lookup).delete(subjects::delete_subject),
+        )
+        .route(
+            "/subjects/{subject}/versions",
+            get(subjects::versions).post(subjects::register),
+        )
         .route(
             "/subjects/{subject}/versions/{version}",
             get(subjects::get_version).delete(subjects::delete_version),
         )
-        .route("/subjects/{subject}/versions/{version}/schema", get(subjects::get_version_schema))
-        .route("/subjects/{subject}/versions/{version}/referencedby", get(subjects::referenced_by))
+        .route(
+            "/subjects/{subject}/versions/{version}/schema",
+            get(subjects::get_version_schema),
+        )
+        .route(
+            "/subjects/{subject}/versions/{version}/referencedby",
+            get(subjects::referenced_by),
+        )
         .route("/schemas", get(schemas::list))
         .route("/schemas/types", get(schemas::types))
         .route("/schemas/ids/{id}", get(schemas::by_id))
         .route("/schemas/ids/{id}/schema", get(schemas::by_id_schema))
         .route("/schemas/ids/{id}/subjects", get(schemas::id_subjects))
         .route("/schemas/ids/{id}/versions", get(schemas::id_versions))
-        .route("/config", get(config::get_global).put(config::put_global).delete(config::delete_global))
+        .route(
+            "/config",
+            get(config::get_global)
+                .put(config::put_global)
+                .delete(config::delete_global),
+        )
         .route(
             "/config/{subject}",
-            get(config::get_subject).put(config::put_subject).delete(config::delete_subject),
+            get(config::get_subject)
+                .put(config::put_subject)
+                .delete(config::delete_subject),
         )
-        .route("/mode", get(config::get_mode_global).put(config::put_mode_global).delete(config::delete_mode_global))
+        .route(
+            "/mode",
+            get(config::get_mode_global)
+                .put(config::put_mode_global)
+                .delete(config::delete_mode_global),
+        )
         .route(
             "/mode/{subject}",
-            get(config::get_mode_subject).put(config::put_mode_subject).delete(config::delete_mode_subject),
+            get(config::get_mode_subject)
+                .put(config::put_mode_subject)
+                .delete(config::delete_mode_subject),
         )
-        .route("/compatibility/subjects/{subject}/versions", post(config::check_all))
-        .route("/compatibility/subjects/{subject}/versions/{version}", post(config::check_version))
+        .route(
+            "/compatibility/subjects/{subject}/versions",
+            post(config::check_all),
+        )
+        .route(
+            "/compatibility/subjects/{subject}/versions/{version}",
+            post(config::check_version),
+        )
         .fallback(|| async { RegistryError::not_found("HTTP 404 Not Found").into_response() })
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
@@ -119,7 +150,9 @@ async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Response
         Ok(()) => next.run(req).await,
         Err(e) => e.into_response(),
     };
-    st.reg.metrics.observe(&endpoint, &method, response.status().as_u16());
+    st.reg
+        .metrics
+        .observe(&endpoint, &method, response.status().as_u16());
     response
 }
 
@@ -137,7 +170,9 @@ fn authorize(st: &AppState, req: &Request) -> Result<()> {
     if auth.authorize(&principal, op, subject.as_deref()) {
         Ok(())
     } else {
-        Err(RegistryError::forbidden(format!("User {principal} is not authorized")))
+        Err(RegistryError::forbidden(format!(
+            "User {principal} is not authorized"
+        )))
     }
 }
 
@@ -149,7 +184,10 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
     let app = router(AppState { reg, auth });
-    if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
         tracing::error!(error = %e, "schema registry listener failed");
     }
 }

@@ -10,16 +10,27 @@ use crate::error::{RegistryError, Result};
 use crate::schema::{Parsed, SchemaType};
 
 fn parse_id(s: &str) -> Result<i64> {
-    s.parse::<i64>().map_err(|_| RegistryError::schema_not_found())
+    s.parse::<i64>()
+        .map_err(|_| RegistryError::schema_not_found())
 }
 
 pub async fn types() -> Response {
     json(&SchemaType::ALL.iter().map(|t| t.name()).collect::<Vec<_>>())
 }
 
-pub async fn by_id(State(st): State<AppState>, Path(id): Path<String>, q: Query) -> Result<Response> {
+pub async fn by_id(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> Result<Response> {
     let id = parse_id(&id)?;
-    let s = st.reg.read().ids.get(&id).cloned().ok_or_else(RegistryError::schema_not_found)?;
+    let s = st
+        .reg
+        .read()
+        .ids
+        .get(&id)
+        .cloned()
+        .ok_or_else(RegistryError::schema_not_found)?;
     let mut m = Map::new();
     if !s.schema_type.is_avro() {
         m.insert("schemaType".into(), j!(s.schema_type.name()));
@@ -39,11 +50,21 @@ pub async fn by_id(State(st): State<AppState>, Path(id): Path<String>, q: Query)
 
 pub async fn by_id_schema(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response> {
     let id = parse_id(&id)?;
-    let s = st.reg.read().ids.get(&id).cloned().ok_or_else(RegistryError::schema_not_found)?;
+    let s = st
+        .reg
+        .read()
+        .ids
+        .get(&id)
+        .cloned()
+        .ok_or_else(RegistryError::schema_not_found)?;
     Ok(raw(s.schema))
 }
 
-pub async fn id_subjects(State(st): State<AppState>, Path(id): Path<String>, q: Query) -> Result<Response> {
+pub async fn id_subjects(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> Result<Response> {
     let id = parse_id(&id)?;
     let locs = st.reg.read().locations(id, flag(&q, "deleted"));
     if locs.is_empty() {
@@ -54,13 +75,20 @@ pub async fn id_subjects(State(st): State<AppState>, Path(id): Path<String>, q: 
     Ok(json(&subjects))
 }
 
-pub async fn id_versions(State(st): State<AppState>, Path(id): Path<String>, q: Query) -> Result<Response> {
+pub async fn id_versions(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> Result<Response> {
     let id = parse_id(&id)?;
     let locs = st.reg.read().locations(id, flag(&q, "deleted"));
     if locs.is_empty() {
         return Err(RegistryError::schema_not_found());
     }
-    let out: Vec<Value> = locs.into_iter().map(|(s, v)| j!({"subject": s, "version": v})).collect();
+    let out: Vec<Value> = locs
+        .into_iter()
+        .map(|(s, v)| j!({"subject": s, "version": v}))
+        .collect();
     Ok(json(&out))
 }
 
@@ -80,11 +108,13 @@ pub async fn list(State(st): State<AppState>, q: Query) -> Response {
             rows = rows.into_iter().last().into_iter().collect();
         }
         for (n, v) in rows {
-            out.push(super::subjects::version_json(&crate::registry::VersionView {
-                subject: subject.clone(),
-                version: *n,
-                v: v.clone(),
-            }));
+            out.push(super::subjects::version_json(
+                &crate::registry::VersionView {
+                    subject: subject.clone(),
+                    version: *n,
+                    v: v.clone(),
+                },
+            ));
         }
     }
     json(&out)

@@ -43,33 +43,60 @@ pub async fn list(State(st): State<AppState>, q: Query) -> Response {
     json(&names)
 }
 
-pub async fn versions(State(st): State<AppState>, Path(subject): Path<String>, q: Query) -> Result<Response> {
+pub async fn versions(
+    State(st): State<AppState>,
+    Path(subject): Path<String>,
+    q: Query,
+) -> Result<Response> {
     let deleted = flag(&q, "deleted");
     let s = st.reg.read();
     let vs = s
         .subjects
         .get(&subject)
         .ok_or_else(|| crate::error::RegistryError::subject_not_found(&subject))?;
-    let nums: Vec<i32> = vs.iter().filter(|(_, v)| deleted || !v.deleted).map(|(n, _)| *n).collect();
+    let nums: Vec<i32> = vs
+        .iter()
+        .filter(|(_, v)| deleted || !v.deleted)
+        .map(|(n, _)| *n)
+        .collect();
     if nums.is_empty() {
         return Err(crate::error::RegistryError::subject_not_found(&subject));
     }
     Ok(json(&nums))
 }
 
-pub async fn register(State(st): State<AppState>, Path(subject): Path<String>, q: Query, b: Body) -> Result<Response> {
+pub async fn register(
+    State(st): State<AppState>,
+    Path(subject): Path<String>,
+    q: Query,
+    b: Body,
+) -> Result<Response> {
     let req: SchemaRequest = body(b, st.reg.limits.max_body_bytes).await?;
-    let id = st.reg.register(&subject, &req, flag(&q, "normalize")).await?;
+    let id = st
+        .reg
+        .register(&subject, &req, flag(&q, "normalize"))
+        .await?;
     Ok(json(&j!({"id": id})))
 }
 
-pub async fn lookup(State(st): State<AppState>, Path(subject): Path<String>, q: Query, b: Body) -> Result<Response> {
+pub async fn lookup(
+    State(st): State<AppState>,
+    Path(subject): Path<String>,
+    q: Query,
+    b: Body,
+) -> Result<Response> {
     let req: SchemaRequest = body(b, st.reg.limits.max_body_bytes).await?;
-    let v = st.reg.lookup(&subject, &req, flag(&q, "normalize"), flag(&q, "deleted"))?;
+    let v = st
+        .reg
+        .lookup(&subject, &req, flag(&q, "normalize"), flag(&q, "deleted"))?;
     Ok(json(&version_json(&v)))
 }
 
-pub async fn get_version(State(st): State<AppState>, Path((subject, version)): Path<(String, String)>, q: Query) -> Result<Response> {
+pub async fn get_version(
+    State(st): State<AppState>,
+    Path((subject, version)): Path<(String, String)>,
+    q: Query,
+) -> Result<Response> {
     let sel = VersionSel::parse(&version)?;
     let v = st.reg.version(&subject, sel, flag(&q, "deleted"))?;
     let mut out = version_json(&v);
@@ -83,25 +110,46 @@ pub async fn get_version(State(st): State<AppState>, Path((subject, version)): P
     Ok(json(&out))
 }
 
-pub async fn get_version_schema(State(st): State<AppState>, Path((subject, version)): Path<(String, String)>, q: Query) -> Result<Response> {
+pub async fn get_version_schema(
+    State(st): State<AppState>,
+    Path((subject, version)): Path<(String, String)>,
+    q: Query,
+) -> Result<Response> {
     let sel = VersionSel::parse(&version)?;
     let v = st.reg.version(&subject, sel, flag(&q, "deleted"))?;
     Ok(raw(v.v.schema))
 }
 
-pub async fn referenced_by(State(st): State<AppState>, Path((subject, version)): Path<(String, String)>) -> Result<Response> {
+pub async fn referenced_by(
+    State(st): State<AppState>,
+    Path((subject, version)): Path<(String, String)>,
+) -> Result<Response> {
     let sel = VersionSel::parse(&version)?;
     let v = st.reg.version(&subject, sel, true)?;
     Ok(json(&st.reg.read().referenced_by(&subject, v.version)))
 }
 
-pub async fn delete_version(State(st): State<AppState>, Path((subject, version)): Path<(String, String)>, q: Query) -> Result<Response> {
+pub async fn delete_version(
+    State(st): State<AppState>,
+    Path((subject, version)): Path<(String, String)>,
+    q: Query,
+) -> Result<Response> {
     let sel = VersionSel::parse(&version)?;
-    let n = st.reg.delete_version(&subject, sel, flag(&q, "permanent")).await?;
+    let n = st
+        .reg
+        .delete_version(&subject, sel, flag(&q, "permanent"))
+        .await?;
     Ok(json(&n))
 }
 
-pub async fn delete_subject(State(st): State<AppState>, Path(subject): Path<String>, q: Query) -> Result<Response> {
-    let versions = st.reg.delete_subject(&subject, flag(&q, "permanent")).await?;
+pub async fn delete_subject(
+    State(st): State<AppState>,
+    Path(subject): Path<String>,
+    q: Query,
+) -> Result<Response> {
+    let versions = st
+        .reg
+        .delete_subject(&subject, flag(&q, "permanent"))
+        .await?;
     Ok(json(&versions))
 }

@@ -14,7 +14,10 @@ pub fn parse(text: &str, refs: &[ResolvedRef], normalize: bool) -> Result<Parsed
         serde_json::from_str(text).map_err(|e| format!("Invalid schema: not JSON: {e}"))?;
     let ref_texts: Vec<&str> = refs.iter().map(|r| r.schema.as_str()).collect();
     let (schema, named) = if ref_texts.is_empty() {
-        (Schema::parse_str(text).map_err(|e| format!("Invalid schema: {e}"))?, Vec::new())
+        (
+            Schema::parse_str(text).map_err(|e| format!("Invalid schema: {e}"))?,
+            Vec::new(),
+        )
     } else {
         Schema::parse_str_with_list(text, &ref_texts).map_err(|e| format!("Invalid schema: {e}"))?
     };

@@ -32,9 +32,10 @@ fn validate(value: &Value) -> Result<(), String> {
         Value::Object(m) => {
             if let Some(s) = m.get("$schema") {
                 let s = s.as_str().unwrap_or_default();
-                let known = DRAFTS
-                    .iter()
-                    .any(|d| s.trim_end_matches('#') == *d || s.trim_end_matches('#') == d.replace("https", "http"));
+                let known = DRAFTS.iter().any(|d| {
+                    s.trim_end_matches('#') == *d
+                        || s.trim_end_matches('#') == d.replace("https", "http")
+                });
                 if !known {
                     return Err(format!("Invalid schema: unsupported $schema {s:?} (drafts 4, 6, 7, 2019-09 and 2020-12 are)"));
                 }
@@ -52,7 +53,8 @@ fn validate(value: &Value) -> Result<(), String> {
     } else {
         value.clone()
     };
-    jsonschema::meta::validate(&checked).map_err(|e| format!("Invalid schema: {e} at {}", e.instance_path()))
+    jsonschema::meta::validate(&checked)
+        .map_err(|e| format!("Invalid schema: {e} at {}", e.instance_path()))
 }
 
 pub fn parse(text: &str, refs: &[ResolvedRef], normalize: bool) -> Result<ParsedSchema, String> {

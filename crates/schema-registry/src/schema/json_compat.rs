@@ -75,8 +75,19 @@ fn resolve<'a>(doc: &'a JsonDoc, mut v: &'a Value) -> &'a Value {
 }
 
 const ANNOTATIONS: &[&str] = &[
-    "title", "description", "$id", "id", "$schema", "$comment", "default", "examples",
-    "definitions", "$defs", "readOnly", "writeOnly", "deprecated",
+    "title",
+    "description",
+    "$id",
+    "id",
+    "$schema",
+    "$comment",
+    "default",
+    "examples",
+    "definitions",
+    "$defs",
+    "readOnly",
+    "writeOnly",
+    "deprecated",
 ];
 
 /// A schema that accepts every instance.
@@ -100,7 +111,11 @@ fn rejects_all(v: &Value) -> bool {
 fn types(m: &Map<String, Value>) -> Option<BTreeSet<String>> {
     match m.get("type")? {
         Value::String(s) => Some(BTreeSet::from([s.clone()])),
-        Value::Array(a) => Some(a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect()),
+        Value::Array(a) => Some(
+            a.iter()
+                .filter_map(|t| t.as_str().map(str::to_string))
+                .collect(),
+        ),
         _ => None,
     }
 }
@@ -173,7 +188,10 @@ impl Checker<'_> {
                 match w_all.and_then(|wa| wa.get(i)) {
                     Some(wc) => self.check(rc, wc, &format!("{path}/allOf/{i}"), depth + 1),
                     None if self.reads(rc, w, depth + 1) => {}
-                    None => self.err(path, "allOf extended (product type narrowed the data accepted)".into()),
+                    None => self.err(
+                        path,
+                        "allOf extended (product type narrowed the data accepted)".into(),
+                    ),
                 }
             }
         }
@@ -189,13 +207,19 @@ impl Checker<'_> {
                     for t in wt {
                         let widened = t == "integer" && rt.contains("number");
                         if !rt.contains(t) && !widened {
-                            self.err(path, format!("type {t:?} removed (type changed or narrowed)"));
+                            self.err(
+                                path,
+                                format!("type {t:?} removed (type changed or narrowed)"),
+                            );
                         }
                     }
                 }
             }
         }
-        let writes = |t: &str| wt.as_ref().is_none_or(|s| s.contains(t) || (t == "number" && s.contains("integer")));
+        let writes = |t: &str| {
+            wt.as_ref()
+                .is_none_or(|s| s.contains(t) || (t == "number" && s.contains("integer")))
+        };
         if writes("string") {
             self.upper(rm, wm, "maxLength", path);
             self.lower(rm, wm, "minLength", path);
@@ -229,7 +253,13 @@ impl Checker<'_> {
     }
 
     /// oneOf/anyOf on either side; true when that decided the comparison.
-    fn combined(&mut self, rm: &Map<String, Value>, wm: &Map<String, Value>, path: &str, depth: usize) -> bool {
+    fn combined(
+        &mut self,
+        rm: &Map<String, Value>,
+        wm: &Map<String, Value>,
+        path: &str,
+        depth: usize,
+    ) -> bool {
         match (alternatives(rm), alternatives(wm)) {
             (None, None) => false,
             (Some(ra), Some(wa)) => {
@@ -243,7 +273,10 @@ impl Checker<'_> {
             (Some(ra), None) => {
                 let w = Value::Object(wm.clone());
                 if !ra.iter().any(|rc| self.reads(rc, &w, depth + 1)) {
-                    self.err(path, "type changed to a combined type that does not include it".into());
+                    self.err(
+                        path,
+                        "type changed to a combined type that does not include it".into(),
+                    );
                 }
                 true
             }
@@ -300,10 +333,22 @@ impl Checker<'_> {
         }
     }
 
-    fn object(&mut self, rm: &Map<String, Value>, wm: &Map<String, Value>, path: &str, depth: usize) {
+    fn object(
+        &mut self,
+        rm: &Map<String, Value>,
+        wm: &Map<String, Value>,
+        path: &str,
+        depth: usize,
+    ) {
         let empty = Map::new();
-        let rp = rm.get("properties").and_then(Value::as_object).unwrap_or(&empty);
-        let wp = wm.get("properties").and_then(Value::as_object).unwrap_or(&empty);
+        let rp = rm
+            .get("properties")
+            .and_then(Value::as_object)
+            .unwrap_or(&empty);
+        let wp = wm
+            .get("properties")
+            .and_then(Value::as_object)
+            .unwrap_or(&empty);
         let r_add = additional(rm);
         let w_add = additional(wm);
         for (name, ws) in wp {
@@ -318,7 +363,10 @@ impl Checker<'_> {
                 }
                 None => {
                     if !self.reads(&r_add, ws, depth + 1) {
-                        self.err(&p, "property removed not covered by partially open content model".into());
+                        self.err(
+                            &p,
+                            "property removed not covered by partially open content model".into(),
+                        );
                     }
                 }
             }
@@ -336,13 +384,20 @@ impl Checker<'_> {
                     self.err(&p, "property added to open content model".into());
                 }
             } else if !self.reads(rs, &w_add, depth + 1) {
-                self.err(&p, "property added not covered by partially open content model".into());
+                self.err(
+                    &p,
+                    "property added not covered by partially open content model".into(),
+                );
             }
         }
         let req = |m: &Map<String, Value>| -> BTreeSet<String> {
             m.get("required")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         let w_req = req(wm);
@@ -352,7 +407,10 @@ impl Checker<'_> {
                 .map(|s| resolve(self.reader, s))
                 .is_some_and(|s| s.get("default").is_some());
             if !has_default {
-                self.err(&format!("{path}/properties/{name}"), "required property added".into());
+                self.err(
+                    &format!("{path}/properties/{name}"),
+                    "required property added".into(),
+                );
             }
         }
         if !accepts_all(&r_add) && !rejects_all(&w_add) && !self.reads(&r_add, &w_add, depth + 1) {
@@ -362,7 +420,13 @@ impl Checker<'_> {
         self.lower(rm, wm, "minProperties", path);
     }
 
-    fn array(&mut self, rm: &Map<String, Value>, wm: &Map<String, Value>, path: &str, depth: usize) {
+    fn array(
+        &mut self,
+        rm: &Map<String, Value>,
+        wm: &Map<String, Value>,
+        path: &str,
+        depth: usize,
+    ) {
         let any = Value::Bool(true);
         match (rm.get("items"), wm.get("items")) {
             (Some(Value::Array(ra)), Some(Value::Array(wa))) => {
@@ -379,7 +443,10 @@ impl Checker<'_> {
             }
             (None, _) => {}
         }
-        if let (Some(rp), wp) = (rm.get("prefixItems").and_then(Value::as_array), wm.get("prefixItems").and_then(Value::as_array)) {
+        if let (Some(rp), wp) = (
+            rm.get("prefixItems").and_then(Value::as_array),
+            wm.get("prefixItems").and_then(Value::as_array),
+        ) {
             for (i, rs) in rp.iter().enumerate() {
                 let ws = wp.and_then(|w| w.get(i)).unwrap_or(&any);
                 self.check(rs, ws, &format!("{path}/prefixItems/{i}"), depth + 1);
@@ -387,7 +454,11 @@ impl Checker<'_> {
         }
         self.upper(rm, wm, "maxItems", path);
         self.lower(rm, wm, "minItems", path);
-        let unique = |m: &Map<String, Value>| m.get("uniqueItems").and_then(Value::as_bool).unwrap_or(false);
+        let unique = |m: &Map<String, Value>| {
+            m.get("uniqueItems")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
         if unique(rm) && !unique(wm) {
             self.err(path, "uniqueItems added".into());
         }

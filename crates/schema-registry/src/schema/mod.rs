@@ -12,7 +12,9 @@ pub mod protobuf_compat;
 use serde::{Deserialize, Serialize};
 
 /// A schema type, as named in `schemaType` (absent means AVRO).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, PartialOrd, Ord,
+)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum SchemaType {
     #[default]

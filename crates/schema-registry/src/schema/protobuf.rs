@@ -55,8 +55,11 @@ fn load(name: &str, text: &str) -> Result<File, String> {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(compact.as_bytes())
                 .map_err(|_| format!("Invalid schema: {text_err}"))?;
-            let mut file = File::decode_file_descriptor_proto(bytes.as_slice())
-                .map_err(|e| format!("Invalid schema: not .proto text ({text_err}) nor a FileDescriptorProto ({e})"))?;
+            let mut file = File::decode_file_descriptor_proto(bytes.as_slice()).map_err(|e| {
+                format!(
+                    "Invalid schema: not .proto text ({text_err}) nor a FileDescriptorProto ({e})"
+                )
+            })?;
             // Compile it under the name its importers use.
             let mut fdp = file.file_descriptor_proto().clone();
             fdp.name = Some(name.to_string());

@@ -88,10 +88,18 @@ fn message(rm: &MessageDescriptor, wm: &MessageDescriptor, errors: &mut Vec<Stri
     for wf in wm.fields() {
         let Some(rf) = rm.get_field(wf.number()) else {
             if wf.is_required() {
-                errors.push(format!("{name}: required field {} ({}) removed", wf.name(), wf.number()));
+                errors.push(format!(
+                    "{name}: required field {} ({}) removed",
+                    wf.name(),
+                    wf.number()
+                ));
             }
             if real_oneof(&wf).is_some() {
-                errors.push(format!("{name}: field {} ({}) of a oneof removed", wf.name(), wf.number()));
+                errors.push(format!(
+                    "{name}: field {} ({}) of a oneof removed",
+                    wf.name(),
+                    wf.number()
+                ));
             }
             continue;
         };
@@ -99,9 +107,16 @@ fn message(rm: &MessageDescriptor, wm: &MessageDescriptor, errors: &mut Vec<Stri
         match (scalar_group(&rk), scalar_group(&wk)) {
             (Some(a), Some(b)) if a == b => {}
             (None, None) => {
-                let same_kind = matches!((&rk, &wk), (Kind::Message(_), Kind::Message(_)) | (Kind::Enum(_), Kind::Enum(_)));
+                let same_kind = matches!(
+                    (&rk, &wk),
+                    (Kind::Message(_), Kind::Message(_)) | (Kind::Enum(_), Kind::Enum(_))
+                );
                 if !same_kind {
-                    errors.push(format!("{name}: field {} ({}) kind changed", wf.name(), wf.number()));
+                    errors.push(format!(
+                        "{name}: field {} ({}) kind changed",
+                        wf.name(),
+                        wf.number()
+                    ));
                 } else if kind_name(&rk) != kind_name(&wk) {
                     errors.push(format!(
                         "{name}: field {} ({}) type changed from {} to {}",
@@ -122,20 +137,36 @@ fn message(rm: &MessageDescriptor, wm: &MessageDescriptor, errors: &mut Vec<Stri
         }
         let label_changed = rf.is_list() != wf.is_list() || rf.is_map() != wf.is_map();
         if label_changed && (matches!(rk, Kind::Message(_)) || rf.is_map() || wf.is_map()) {
-            errors.push(format!("{name}: field {} ({}) changed between repeated and singular", wf.name(), wf.number()));
+            errors.push(format!(
+                "{name}: field {} ({}) changed between repeated and singular",
+                wf.name(),
+                wf.number()
+            ));
         }
         if rf.is_required() && !wf.is_required() {
-            errors.push(format!("{name}: field {} ({}) made required", wf.name(), wf.number()));
+            errors.push(format!(
+                "{name}: field {} ({}) made required",
+                wf.name(),
+                wf.number()
+            ));
         }
         match (real_oneof(&rf), real_oneof(&wf)) {
             (Some(ro), None) => {
                 let existed = wm.oneofs().any(|o| o.name() == ro && !o.is_synthetic());
                 if existed {
-                    errors.push(format!("{name}: field {} ({}) moved to existing oneof {ro}", wf.name(), wf.number()));
+                    errors.push(format!(
+                        "{name}: field {} ({}) moved to existing oneof {ro}",
+                        wf.name(),
+                        wf.number()
+                    ));
                 }
                 *moved.entry(ro).or_default() += 1;
             }
-            (None, Some(wo)) => errors.push(format!("{name}: field {} ({}) moved out of oneof {wo}", wf.name(), wf.number())),
+            (None, Some(wo)) => errors.push(format!(
+                "{name}: field {} ({}) moved out of oneof {wo}",
+                wf.name(),
+                wf.number()
+            )),
             _ => {}
         }
     }
@@ -146,7 +177,11 @@ fn message(rm: &MessageDescriptor, wm: &MessageDescriptor, errors: &mut Vec<Stri
     }
     for rf in rm.fields() {
         if wm.get_field(rf.number()).is_none() && rf.is_required() {
-            errors.push(format!("{name}: required field {} ({}) added", rf.name(), rf.number()));
+            errors.push(format!(
+                "{name}: required field {} ({}) added",
+                rf.name(),
+                rf.number()
+            ));
         }
     }
 }
