@@ -29,10 +29,9 @@ pub fn can_read(reader: &ProtoDoc, writer: &ProtoDoc) -> Vec<String> {
         .map(|m| (m.full_name().to_string(), m))
         .collect();
     for wm in all_messages(writer) {
-        if wm.is_map_entry() {
-            continue;
-        }
         match readers.get(wm.full_name()) {
+            // A map field's entry type goes with the field (a compatible removal).
+            None if wm.is_map_entry() => {}
             None => errors.push(format!("message {} removed", wm.full_name())),
             Some(rm) => message(rm, &wm, &mut errors),
         }
