@@ -1,6 +1,7 @@
 //! The schema registry's log: [`SchemaLog`] over partition 0 of the
-//! compacted `_schemas` topic (created at start when the registry is on),
-//! and the registry's startup beside the Kafka listener.
+//! compacted `_schemas` topic, created on the first registry write (so a
+//! broker whose registry is never used has no extra topic), and the
+//! registry's startup beside the Kafka listener.
 //!
 //! An append is one record batch, fsynced before it returns (whatever the
 //! topic's flush policy), then made visible by moving the high watermark,
@@ -20,7 +21,6 @@ const PARTITIONS: i32 = 1;
 
 pub struct PartitionLog {
     state: Arc<BrokerState>,
-    partition: Arc<Partition>,
 }
 
 fn err(e: impl std::fmt::Display) -> LogError {
@@ -29,7 +29,7 @@ fn err(e: impl std::fmt::Display) -> LogError {
 
 impl SchemaLog for PartitionLog {
     fn append(&self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<i64, LogError> {
-        let p = &self.partition;
+        let p = &self.partition_or_create()?;
         let now = crate::handlers::now_ms();
         let mut b = BatchBuilder::default();
         for (k, v) in records {
@@ -45,8 +45,11 @@ impl SchemaLog for PartitionLog {
     }
 
     fn read(&self, from: i64, max_bytes: usize) -> Result<(Vec<LogRecord>, i64), LogError> {
-        let log = &self.partition.log;
-        let end = self.partition.high_watermark();
+        let Some(partition) = self.partition() else {
+            return Ok((Vec::new(), from));
+        };
+        let log = &partition.log;
+        let end = partition.high_watermark();
         let from = from.max(log.log_start_offset());
         if from >= end {
             return Ok((Vec::new(), from));
@@ -82,33 +85,49 @@ impl SchemaLog for PartitionLog {
     }
 
     fn end_offset(&self) -> i64 {
-        self.partition.log.log_end_offset()
+        self.partition().map_or(0, |p| p.log.log_end_offset())
     }
 }
 
-/// Creates `_schemas` if missing and returns its log.
-pub fn open_log(state: &Arc<BrokerState>) -> Result<PartitionLog, String> {
-    let topic = match state.topic(fjord_schema_registry::TOPIC) {
-        Some(t) => t,
-        None => {
-            let configs = std::collections::BTreeMap::from([(
-                "cleanup.policy".to_string(),
-                "compact".to_string(),
-            )]);
-            state
-                .create_topic(fjord_schema_registry::TOPIC, PARTITIONS, configs)
-                .map_err(|e| e.to_string())?
+impl PartitionLog {
+    pub fn new(state: Arc<BrokerState>) -> PartitionLog {
+        PartitionLog { state }
+    }
+
+    /// `_schemas` partition 0, if the topic exists (looked up each time:
+    /// the topic may be created, or deleted and re-created, meanwhile).
+    fn partition(&self) -> Option<Arc<Partition>> {
+        self.state.partition(fjord_schema_registry::TOPIC, 0)
+    }
+
+    /// Creates `_schemas` (compacted, one partition) if it is missing.
+    /// Runs on a blocking thread (the registry's appends do).
+    fn partition_or_create(&self) -> Result<Arc<Partition>, LogError> {
+        if let Some(p) = self.partition() {
+            return Ok(p);
         }
-    };
-    let partition = topic
-        .partitions
-        .first()
-        .cloned()
-        .ok_or_else(|| "_schemas has no partition".to_string())?;
-    Ok(PartitionLog {
-        state: state.clone(),
-        partition,
-    })
+        let _admin = self.state.admin_lock.blocking_lock();
+        if let Some(p) = self.partition() {
+            return Ok(p);
+        }
+        let configs = std::collections::BTreeMap::from([(
+            "cleanup.policy".to_string(),
+            "compact".to_string(),
+        )]);
+        let topic = self
+            .state
+            .create_topic(fjord_schema_registry::TOPIC, PARTITIONS, configs)
+            .map_err(err)?;
+        tracing::info!(
+            topic = fjord_schema_registry::TOPIC,
+            "created the schema registry topic"
+        );
+        topic
+            .partitions
+            .first()
+            .cloned()
+            .ok_or_else(|| LogError("_schemas has no partition".into()))
+    }
 }
 
 /// A collector registered when `/metrics` is built and filled in when the
@@ -174,10 +193,7 @@ pub async fn start(
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let st = state.clone();
-    let log = tokio::task::spawn_blocking(move || open_log(&st))
-        .await
-        .map_err(|e| e.to_string())??;
+    let log = PartitionLog::new(state.clone());
     let reg = fjord_schema_registry::Registry::open(Arc::new(log), Default::default())
         .await
         .map_err(|e| e.to_string())?;
