@@ -304,12 +304,11 @@ impl Registry {
     ) -> Result<i64> {
         validate_subject(subject)?;
         let mode = self.check_writable(Some(subject))?;
-        if (req.id.is_some() || req.version.is_some()) && mode != Mode::Import {
-            if req.id.is_some_and(|id| id >= 0) || req.version.is_some_and(|v| v >= 1) {
-                return Err(RegistryError::not_permitted(format!(
-                    "Subject {subject} is not in import mode: an id or version cannot be given"
-                )));
-            }
+        let explicit = req.id.is_some_and(|id| id >= 0) || req.version.is_some_and(|v| v >= 1);
+        if explicit && mode != Mode::Import {
+            return Err(RegistryError::not_permitted(format!(
+                "Subject {subject} is not in import mode: an id or version cannot be given"
+            )));
         }
         let (parsed, refs) = self.parse_request(req, normalize)?;
         let _w = self.writer.lock().await;
