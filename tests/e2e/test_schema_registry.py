@@ -272,6 +272,11 @@ def test_bad_input_gets_confluent_codes_and_stores_nothing(rest):
     assert (st, e["error_code"]) == (422, 42201)
     st, e, _ = rest.register(subj, 'syntax = "proto3"; message M { Missing m = 1; }', "PROTOBUF")
     assert (st, e["error_code"]) == (422, 42201)
+    # Nesting deep enough to exhaust a recursive parser: refused, broker alive.
+    st, e, _ = rest.register(subj, "message A {" * 100000, "PROTOBUF")
+    assert (st, e["error_code"]) == (422, 42201)
+    st, e, _ = rest.register(subj, "[" * 100000)
+    assert (st, e["error_code"]) == (422, 42201)
     # 10 MB schema: refused before being read whole.
     big = json.dumps({"type": "record", "name": "Big", "doc": "x" * (10 * 1024 * 1024), "fields": []})
     st, e, _ = rest.register(subj, big)

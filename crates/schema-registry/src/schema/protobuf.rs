@@ -39,8 +39,47 @@ impl FileResolver for Sources {
     }
 }
 
+/// Deepest `{` nesting accepted in `.proto` text (the parser recurses).
+const MAX_NESTING: usize = 64;
+
+/// Refuses text nested deeper than [`MAX_NESTING`] before parsing it.
+fn check_nesting(text: &str) -> Result<(), String> {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(_), '\\') => {
+                chars.next();
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '/') if chars.peek() == Some(&'/') => {
+                for n in chars.by_ref() {
+                    if n == '\n' {
+                        break;
+                    }
+                }
+            }
+            (None, '{' | '<' | '[') => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(format!(
+                        "Invalid schema: nested deeper than {MAX_NESTING} levels"
+                    ));
+                }
+            }
+            (None, '}' | '>' | ']') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Reads `.proto` text, or a base64 `FileDescriptorProto`.
 fn load(name: &str, text: &str) -> Result<File, String> {
+    check_nesting(text)?;
     match File::from_source(name, text) {
         Ok(f) => Ok(f),
         Err(text_err) => {
