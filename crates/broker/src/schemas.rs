@@ -184,24 +184,32 @@ pub async fn bind(
     }
 }
 
-/// Opens the registry on `_schemas` (replaying it) and serves it on
-/// `listener` until `stop` flips. Returns the bound address and the task.
-pub async fn start(
+/// Serves the registry on `listener` until `stop` flips: opens it on
+/// `_schemas` (replaying it) in the background, so Kafka clients are not
+/// kept waiting; HTTP clients that connect meanwhile wait in the backlog.
+pub fn start(
     state: &Arc<BrokerState>,
-    metrics: &crate::metrics::Metrics,
+    metrics: &Arc<crate::metrics::Metrics>,
     listener: tokio::net::TcpListener,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let log = PartitionLog::new(state.clone());
-    let reg = fjord_schema_registry::Registry::open(Arc::new(log), Default::default())
-        .await
-        .map_err(|e| e.to_string())?;
-    metrics.attach_schema_registry(fjord_schema_registry::metrics::Collector {
-        registry: Arc::downgrade(&reg),
-    });
-    let follow = tokio::spawn(fjord_schema_registry::follow(reg.clone(), stop.clone()));
+    let metrics = metrics.clone();
     let task = tokio::spawn(async move {
+        let reg = match fjord_schema_registry::Registry::open(Arc::new(log), Default::default())
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "schema registry could not read _schemas; it is not served");
+                return;
+            }
+        };
+        metrics.attach_schema_registry(fjord_schema_registry::metrics::Collector {
+            registry: Arc::downgrade(&reg),
+        });
+        let follow = tokio::spawn(fjord_schema_registry::follow(reg.clone(), stop.clone()));
         let mut stop = stop;
         let shutdown = async move {
             let _ = stop.wait_for(|s| *s).await;

@@ -82,7 +82,6 @@ pub async fn run(
     let mut registry = None;
     if let Some(l) = registry_listener {
         let started = crate::schemas::start(&state, &metrics, l, stop_rx.clone())
-            .await
             .map_err(ServerError::SchemaRegistry)?;
         registry = Some(started);
     }

@@ -117,7 +117,7 @@ impl Registry {
 
     /// Applies every record appended to the log since the last call.
     pub async fn catch_up(&self) -> Result<()> {
-        // Bounded: each round reads at least one record or stops.
+        // Bounded: each round moves the position forward or stops.
         loop {
             let from = self.read().next_offset;
             let log = self.log.clone();
@@ -125,7 +125,9 @@ impl Registry {
                 .await
                 .map_err(|e| RegistryError::store(e.to_string()))?
                 .map_err(|e| RegistryError::store(e.to_string()))?;
-            if recs.is_empty() {
+            // Batches with nothing to apply (control records, keyless
+            // records written by others) still move the position.
+            if recs.is_empty() && next <= from {
                 return Ok(());
             }
             let mut st = self.state.write().unwrap_or_else(|e| e.into_inner());
