@@ -10,7 +10,10 @@ broker_factory  function-scoped factory: ``broker_factory(extra_args=[...],
                 for tests that need flags, a --config file, or several brokers.
 
 Every Broker object has ``.bootstrap`` ("127.0.0.1:PORT"), ``.http``
-("127.0.0.1:PORT"), ``.http_url``, ``.data_dir``, ``.proc``, ``.log_path``, and
+("127.0.0.1:PORT"), ``.http_url``, ``.registry_url`` (its own schema
+registry port, passed as ``--schema-registry 127.0.0.1:PORT``, so tests never
+depend on 8081 being free; ``schema_registry="default"`` starts it without the
+flag, any other string is passed as the flag's value), ``.data_dir``, ``.proc``, ``.log_path``, and
 ``stop()`` (SIGTERM + wait, returns the exit code), ``kill9()``, ``start()``,
 ``restart()`` (clean stop + start on the same data dir and ports),
 ``crash_restart()`` (kill -9 + start), ``log_text()``.
@@ -100,15 +103,23 @@ class Broker:
     """One fjord broker process (restartable on the same data dir and ports)."""
 
     def __init__(self, workdir: Path, *, extra_args=(), env=None, config=None, node_id=None,
-                 use_env: bool = False, name: str = "broker"):
+                 use_env: bool = False, name: str = "broker", schema_registry=None):
         self.name = name
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = self.workdir / "data"
         self.log_path = self.workdir / "broker.log"
         self.bin = fjord_bin()
-        self.kafka_port, self.http_port = free_ports(2)
+        self.kafka_port, self.http_port, self.registry_port = free_ports(3)
         self.host = "127.0.0.1"
+        # None: this broker's own free port; "default": no flag (127.0.0.1:8081);
+        # any other string: the flag's value ("off", "HOST:PORT").
+        if schema_registry is None:
+            self.schema_registry = f"127.0.0.1:{self.registry_port}"
+        else:
+            self.schema_registry = schema_registry
+            if schema_registry == "default":
+                self.registry_port = 8081
         self.extra_args = list(extra_args)
         self.extra_env = dict(env or {})
         self.node_id = node_id
@@ -136,6 +147,10 @@ class Broker:
     def http_url(self) -> str:
         return f"http://{self.http}"
 
+    @property
+    def registry_url(self) -> str:
+        return f"http://{self.host}:{self.registry_port}"
+
     # ------------------------------------------------------------ process
     def command(self) -> list[str]:
         cmd = [str(self.bin), "broker"]
@@ -148,6 +163,8 @@ class Broker:
                 cmd += ["--node-id", str(self.node_id)]
             if self.config_path is not None:
                 cmd += ["--config", str(self.config_path)]
+            if self.schema_registry != "default" and not any(a.startswith("--schema-registry") for a in self.extra_args):
+                cmd += ["--schema-registry", self.schema_registry]
         return cmd + self.extra_args
 
     def environment(self) -> dict[str, str]:
@@ -163,6 +180,8 @@ class Broker:
                 env["FJORD_NODE_ID"] = str(self.node_id)
             if self.config_path is not None:
                 env["FJORD_CONFIG"] = str(self.config_path)
+            if self.schema_registry != "default":
+                env["FJORD_SCHEMA_REGISTRY"] = self.schema_registry
         env.update(self.extra_env)
         return env
 
@@ -304,10 +323,10 @@ class BrokerFactory:
         self.brokers: list[Broker] = []
 
     def __call__(self, *, extra_args=(), env=None, config=None, node_id=None, use_env=False,
-                 start=True, name=None) -> Broker:
+                 start=True, name=None, schema_registry=None) -> Broker:
         name = name or f"broker{len(self.brokers)}"
         b = Broker(self.basedir / name, extra_args=extra_args, env=env, config=config, node_id=node_id,
-                   use_env=use_env, name=name)
+                   use_env=use_env, name=name, schema_registry=schema_registry)
         self.brokers.append(b)
         if start:
             error = None

@@ -751,7 +751,7 @@ def test_bad_flags_are_one_line(args, needle):
 
 def test_help_still_works():
     cp = cli(None, "--help")
-    for verb in ["broker", "topic", "produce", "consume", "group", "cluster"]:
+    for verb in ["broker", "topic", "produce", "consume", "group", "cluster", "schema"]:
         assert verb in cp.stdout
     cp = cli(None, "consume", "--help")
     assert "--read-committed" in cp.stdout and "%k" in cp.stdout

@@ -49,6 +49,8 @@ pub struct BrokerConfig {
     pub advertise: Option<String>,
     /// HTTP listener (health, later metrics).
     pub http: String,
+    /// The schema registry's listener.
+    pub schema_registry: SchemaRegistryListen,
     /// `num.partitions` for auto-created topics.
     pub num_partitions: i32,
     /// `auto.create.topics.enable`.
@@ -101,6 +103,7 @@ impl Default for BrokerConfig {
             listen: "127.0.0.1:9092".into(),
             advertise: None,
             http: "127.0.0.1:9644".into(),
+            schema_registry: SchemaRegistryListen::Default,
             num_partitions: 1,
             auto_create_topics: true,
             socket_request_max_bytes: 100 * 1024 * 1024,
@@ -419,5 +422,33 @@ mod tests {
         );
         assert_eq!(split_host_port("[::1]:9"), Some(("::1".into(), 9)));
         assert_eq!(split_host_port("nohost"), None);
+    }
+}
+
+/// Where the schema registry listens (`--schema-registry`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SchemaRegistryListen {
+    /// `127.0.0.1:8081`; if that port is taken, the broker runs without a
+    /// registry and logs a warning.
+    Default,
+    /// An address given explicitly: failing to bind it is a startup error.
+    Addr(String),
+    /// `--schema-registry off`.
+    Off,
+}
+
+impl SchemaRegistryListen {
+    /// Parses the flag's value: `off`, or HOST:PORT.
+    pub fn parse(s: &str) -> Result<SchemaRegistryListen, String> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("off") {
+            return Ok(SchemaRegistryListen::Off);
+        }
+        if split_host_port(s).is_none() {
+            return Err(format!(
+                "schema registry address {s:?} is not HOST:PORT or off"
+            ));
+        }
+        Ok(SchemaRegistryListen::Addr(s.to_string()))
     }
 }

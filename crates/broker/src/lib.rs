@@ -13,6 +13,7 @@ pub mod http;
 pub mod metrics;
 pub mod recompress;
 pub mod request_memory;
+pub mod schemas;
 pub mod sequencer;
 pub mod server;
 pub mod state;

@@ -274,6 +274,8 @@ pub struct Metrics {
     connections_opened: Counter,
     /// The broker, once its logs are open; state gauges are empty before.
     state: Arc<OnceLock<Weak<BrokerState>>>,
+    /// The schema registry's collector, once it runs.
+    schema_registry: crate::schemas::LateCollector,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -355,6 +357,8 @@ impl Metrics {
             state: state.clone(),
         }));
         registry.register_collector(Box::new(ProcessCollector));
+        let schema_registry = crate::schemas::LateCollector::default();
+        registry.register_collector(Box::new(schema_registry.clone()));
         Metrics {
             registry,
             requests,
@@ -362,7 +366,13 @@ impl Metrics {
             connections,
             connections_opened,
             state,
+            schema_registry,
         }
+    }
+
+    /// Adds the schema registry's metrics (once, when it starts).
+    pub fn attach_schema_registry(&self, c: fjord_schema_registry::metrics::Collector) {
+        self.schema_registry.set(c);
     }
 
     /// Points the state collectors at the broker (once, after log recovery).

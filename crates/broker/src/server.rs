@@ -25,6 +25,8 @@ pub enum ServerError {
     State(#[from] crate::state::StateError),
     #[error("startup task failed: {0}")]
     Join(String),
+    #[error("schema registry: {0}")]
+    SchemaRegistry(String),
 }
 
 /// Bound addresses, reported once the broker is serving.
@@ -32,6 +34,8 @@ pub enum ServerError {
 pub struct Started {
     pub kafka: std::net::SocketAddr,
     pub http: std::net::SocketAddr,
+    /// The schema registry's listener, when it runs.
+    pub schema_registry: Option<std::net::SocketAddr>,
     pub cluster_id: String,
     pub node_id: i32,
     pub data_dir: std::path::PathBuf,
@@ -58,6 +62,7 @@ pub async fn run(
                 addr: http_addr.clone(),
                 source,
             })?;
+    let registry_listener = crate::schemas::bind(&config.schema_registry).await?;
     let (ready_tx, ready_rx) = watch::channel(false);
     let metrics = Arc::new(crate::metrics::Metrics::new());
     tokio::spawn(crate::http::serve(
@@ -81,6 +86,13 @@ pub async fn run(
     .map_err(|e| ServerError::Join(e.to_string()))?;
     let state = Arc::new(state);
     metrics.attach(&state);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut registry = None;
+    if let Some(l) = registry_listener {
+        let started = crate::schemas::start(&state, &metrics, l, stop_rx.clone())
+            .map_err(ServerError::SchemaRegistry)?;
+        registry = Some(started);
+    }
     let _ = ready_tx.send(true);
 
     let started = Started {
@@ -89,13 +101,13 @@ pub async fn run(
             source,
         })?,
         http: http_listener_addr(&http_addr),
+        schema_registry: registry.as_ref().map(|(a, _)| *a),
         cluster_id: state.cluster_id.clone(),
         node_id: state.node_id,
         data_dir: state.config.data_dir.clone(),
     };
     on_started(&started);
 
-    let (stop_tx, stop_rx) = watch::channel(false);
     let background = tokio::spawn(background_tasks(state.clone(), stop_rx.clone()));
     let mut connections = tokio::task::JoinSet::new();
     let request_memory =
@@ -136,6 +148,15 @@ pub async fn run(
         connections.abort_all();
     }
     background.abort();
+    if let Some((_, task)) = registry {
+        // In-flight registry writes finish before the logs close.
+        if tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("schema registry did not stop within 5 s");
+        }
+    }
     let st = state.clone();
     let _ = tokio::task::spawn_blocking(move || st.close_all()).await;
     tracing::info!("clean shutdown complete");

@@ -1,5 +1,5 @@
 //! The `fjord` binary: `fjord broker` runs a broker with zero
-//! configuration; `topic`, `produce`, `consume`, `group` and `cluster` are
+//! configuration; `topic`, `produce`, `consume`, `group`, `cluster` and `schema` are
 //! the operator CLI (see `cli/`), usable against any Kafka-compatible broker.
 
 mod cli;
@@ -38,6 +38,8 @@ enum Command {
     Group(cli::GroupArgs),
     /// Show the cluster: id, controller, brokers, topics.
     Cluster(cli::ClusterArgs),
+    /// Schema registry: list, get, register, check, delete, config.
+    Schema(cli::schema::SchemaArgs),
 }
 
 /// Parses the command line. Help and version go to stdout as usual; any
@@ -98,6 +100,10 @@ struct BrokerArgs {
     /// HTTP listener for /health and /ready.
     #[arg(long, env = "FJORD_HTTP", default_value = "127.0.0.1:9644")]
     http: String,
+    /// Schema registry listener (Confluent's REST API): HOST:PORT, or off.
+    /// Default 127.0.0.1:8081, skipped with a warning if that port is taken.
+    #[arg(long, env = "FJORD_SCHEMA_REGISTRY")]
+    schema_registry: Option<String>,
     /// Node id of this broker.
     #[arg(long, env = "FJORD_NODE_ID")]
     node_id: Option<i32>,
@@ -131,6 +137,9 @@ fn build_config(args: BrokerArgs) -> Result<BrokerConfig, String> {
     config.listen = args.listen;
     config.http = args.http;
     config.advertise = args.advertise;
+    if let Some(sr) = &args.schema_registry {
+        config.schema_registry = fjord_broker::config::SchemaRegistryListen::parse(sr)?;
+    }
     if let Some(id) = args.node_id {
         config.node_id = id;
     }
@@ -192,6 +201,7 @@ fn main() -> ExitCode {
         Command::Consume(a) => cli::CliCommand::Consume(a),
         Command::Group(a) => cli::CliCommand::Group(a),
         Command::Cluster(a) => cli::CliCommand::Cluster(a),
+        Command::Schema(a) => cli::CliCommand::Schema(a),
     };
     // Operator commands keep their logs off unless FJORD_LOG asks for them,
     // so that stderr carries only the one-line failure.
@@ -222,16 +232,20 @@ fn run_broker(log_format: &str, args: BrokerArgs) -> ExitCode {
     };
     let advertised = config.advertised().to_string();
     let result = runtime.block_on(fjord_broker::run(config, shutdown_signal(), |s| {
+        let registry = s
+            .schema_registry
+            .map_or_else(|| "off".to_string(), |a| format!("http://{a}"));
         tracing::info!(
             kafka = %s.kafka,
             http = %s.http,
+            schema_registry = %registry,
             node_id = s.node_id,
             cluster_id = %s.cluster_id,
             data_dir = %s.data_dir.display(),
             "fjord is serving"
         );
         eprintln!(
-            "\nfjord broker ready\n  kafka:     {advertised}\n  http:      http://{}/health\n  data dir:  {}\n  try:       echo hello | kcat -b {advertised} -P -t demo && kcat -b {advertised} -C -t demo -e\n",
+            "\nfjord broker ready\n  kafka:     {advertised}\n  http:      http://{}/health\n  registry:  {registry}\n  data dir:  {}\n  try:       echo hello | kcat -b {advertised} -P -t demo && kcat -b {advertised} -C -t demo -e\n",
             s.http,
             s.data_dir.display()
         );

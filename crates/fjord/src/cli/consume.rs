@@ -327,6 +327,10 @@ async fn consume_loop(c: &mut Consumer, args: &ConsumeArgs) -> CliResult {
     let mut delivered: u64 = 0;
     let mut failures: u32 = 0;
     let mut buf = Vec::with_capacity(64 << 10);
+    let mut decoder = match args.value_format {
+        Some(f) => Some(super::schema::Decoder::new(&args.schema_registry, f)?),
+        None => None,
+    };
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(interrupted);
     loop {
@@ -386,7 +390,14 @@ async fn consume_loop(c: &mut Consumer, args: &ConsumeArgs) -> CliResult {
                     break;
                 }
                 buf.clear();
-                render_record(&args.format, &c.topic.name, r, &mut buf);
+                match (&mut decoder, &r.value) {
+                    (Some(d), Some(v)) => {
+                        let mut decoded = r.clone();
+                        decoded.value = Some(bytes::Bytes::from(d.decode(v)?));
+                        render_record(&args.format, &c.topic.name, &decoded, &mut buf);
+                    }
+                    _ => render_record(&args.format, &c.topic.name, r, &mut buf),
+                }
                 out.bytes(&buf)?;
                 delivered += 1;
                 printed += 1;

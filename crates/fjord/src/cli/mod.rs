@@ -9,6 +9,7 @@ pub mod format;
 pub mod group;
 pub mod out;
 pub mod produce;
+pub mod schema;
 pub mod spec;
 pub mod topic;
 
@@ -221,6 +222,18 @@ pub struct ConsumeArgs {
     /// %h headers, %K/%S key/value length, %% percent; \n and \t escapes.
     #[arg(long, default_value = "text", value_parser = format::parse_record_format, value_name = "FORMAT")]
     pub format: RecordFormat,
+    /// Decode values written by Confluent serializers (avro, json or
+    /// protobuf) to JSON, with writer schemas from --schema-registry.
+    #[arg(long, value_enum)]
+    pub value_format: Option<schema::ValueFormat>,
+    /// Schema registry URL for --value-format.
+    #[arg(
+        long,
+        env = "FJORD_SCHEMA_REGISTRY_URL",
+        default_value = "http://127.0.0.1:8081",
+        value_name = "URL"
+    )]
+    pub schema_registry: String,
     #[command(flatten)]
     pub conn: ConnArgs,
 }
@@ -287,6 +300,7 @@ pub enum CliCommand {
     Consume(ConsumeArgs),
     Group(GroupArgs),
     Cluster(ClusterArgs),
+    Schema(schema::SchemaArgs),
 }
 
 pub async fn connect(conn: &ConnArgs) -> Result<Client, CliError> {
@@ -307,6 +321,7 @@ async fn dispatch(cmd: CliCommand) -> CliResult {
         CliCommand::Consume(a) => consume::run(a).await,
         CliCommand::Group(a) => group::run(a).await,
         CliCommand::Cluster(a) => cluster::run(a).await,
+        CliCommand::Schema(a) => schema::run(a).await,
     }
 }
 
