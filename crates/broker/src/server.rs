@@ -59,7 +59,9 @@ pub async fn run(
                 source,
             })?;
     let (ready_tx, ready_rx) = watch::channel(false);
-    let metrics = Arc::new(crate::metrics::Metrics::new());
+    let metrics = Arc::new(crate::metrics::Metrics::new(
+        &crate::handlers::served_versions(),
+    ));
     tokio::spawn(crate::http::serve(
         http_listener,
         ready_rx.clone(),
@@ -72,7 +74,7 @@ pub async fn run(
         .await
         .map_err(|e| ServerError::Join(e.to_string()))??;
     let state = Arc::new(state);
-    metrics.attach(&state);
+    crate::metrics_state::attach(&metrics, &state);
     let _ = ready_tx.send(true);
 
     let started = Started {
