@@ -11,6 +11,7 @@ pub mod groups;
 pub mod handlers;
 pub mod http;
 pub mod metrics;
+pub mod metrics_state;
 pub mod recompress;
 pub mod request_memory;
 pub mod schemas;

@@ -6,13 +6,20 @@
 //! - Counters bumped on the request path: requests and latency per API,
 //!   messages and bytes in/out per topic, connections. These are relaxed
 //!   atomics reached without a lock or a map lookup: per-API slots are an
-//!   array indexed by api key, and each [`Topic`](crate::state::Topic)
-//!   carries its own [`TopicMetrics`] handles (clones of the counters in the
+//!   array indexed by api key, and each topic of the broker state carries
+//!   its own [`TopicMetrics`] handles (clones of the counters in the
 //!   registry's families), resolved once when the topic is opened.
 //! - Gauges that describe state (partition offsets, consumer group offsets
 //!   and lag, replica state, bytes on disk, process memory and CPU) are read
-//!   from the broker at scrape time by collectors, so nothing on the hot
-//!   path keeps them current.
+//!   at scrape time by collectors, so nothing on the hot path keeps them
+//!   current.
+//!
+//! This module is the registry and the counters; it knows nothing of the
+//! broker's state or its handlers. The APIs to count come in as a table
+//! ([`Metrics::new`]), and the gauges read from the broker state are
+//! encoded by `metrics_state`, plugged in after log recovery as a
+//! [`ScrapeSource`] ([`Metrics::attach`]). Process gauges (`process`) read
+//! `/proc` and need nothing else.
 //!
 //! Partition and consumer group gauges use the names kafka_exporter
 //! publishes (`kafka_topic_partition_current_offset`,
@@ -23,9 +30,12 @@
 //! to scrapers that ask for it and the classic Prometheus text format
 //! (version 0.0.4) to everyone else.
 
-use std::path::PathBuf;
+mod process;
+#[cfg(test)]
+pub(crate) mod tests;
+
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use fjord_protocol::{ApiKey, Request};
@@ -39,7 +49,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::state::BrokerState;
+pub use process::{parse_stat, parse_statm, ProcessStats};
 
 /// Content type of the OpenMetrics exposition.
 pub const OPENMETRICS_CONTENT_TYPE: &str =
@@ -265,6 +275,35 @@ struct TopicFamilies {
     bytes_out: Family<TopicLabel, Counter>,
 }
 
+/// Gauges encoded at scrape time by someone who owns what they describe
+/// (the broker state): [`Metrics::attach`] plugs one in.
+pub trait ScrapeSource: Send + Sync {
+    /// Encodes the source's metric families.
+    fn encode(&self, encoder: &mut DescriptorEncoder<'_>) -> std::fmt::Result;
+}
+
+/// The registry's collector for the attached [`ScrapeSource`].
+struct SourceCollector {
+    source: Arc<OnceLock<Box<dyn ScrapeSource>>>,
+}
+
+impl std::fmt::Debug for SourceCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceCollector")
+            .field("attached", &self.source.get().is_some())
+            .finish()
+    }
+}
+
+impl Collector for SourceCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        match self.source.get() {
+            Some(source) => source.encode(&mut encoder),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Everything `/metrics` shows; one per broker.
 pub struct Metrics {
     registry: Registry,
@@ -272,21 +311,16 @@ pub struct Metrics {
     topics: TopicFamilies,
     connections: Gauge,
     connections_opened: Counter,
-    /// The broker, once its logs are open; state gauges are empty before.
-    state: Arc<OnceLock<Weak<BrokerState>>>,
+    /// Gauges read from elsewhere at scrape time (the broker state, once
+    /// its logs are open); empty before.
+    source: Arc<OnceLock<Box<dyn ScrapeSource>>>,
     /// The schema registry's collector, once it runs.
-    schema_registry: crate::schemas::LateCollector,
+    schema_registry: LateCollector,
 }
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Metrics").finish_non_exhaustive()
-    }
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        Metrics::new()
     }
 }
 
@@ -300,17 +334,16 @@ impl Drop for ConnectionGuard {
 }
 
 impl Metrics {
-    /// Metrics for the APIs in the handler table.
-    pub fn new() -> Metrics {
-        let apis: Vec<(ApiKey, i16, i16)> = crate::handlers::HANDLERS
-            .iter()
-            .map(|h| (h.key, h.min_version, h.max_version))
-            .collect();
-        let requests = Arc::new(RequestTable::new(&apis));
+    /// Metrics counting requests of the APIs in `apis`, each
+    /// `(api, lowest served version, highest served version)`. Requests of
+    /// other APIs are not counted; a version outside its API's range is
+    /// timed but not counted.
+    pub fn new(apis: &[(ApiKey, i16, i16)]) -> Metrics {
+        let requests = Arc::new(RequestTable::new(apis));
         let topics = TopicFamilies::default();
         let connections = Gauge::default();
         let connections_opened = Counter::default();
-        let state = Arc::new(OnceLock::new());
+        let source = Arc::new(OnceLock::new());
         let mut registry = Registry::default();
         registry.register(
             "fjord_requests",
@@ -353,11 +386,13 @@ impl Metrics {
             "Kafka client connections accepted since start",
             connections_opened.clone(),
         );
-        registry.register_collector(Box::new(StateCollector {
-            state: state.clone(),
+        // Registration order is exposition order: the attached gauges come
+        // before the process ones.
+        registry.register_collector(Box::new(SourceCollector {
+            source: source.clone(),
         }));
-        registry.register_collector(Box::new(ProcessCollector));
-        let schema_registry = crate::schemas::LateCollector::default();
+        registry.register_collector(Box::new(process::ProcessCollector));
+        let schema_registry = LateCollector::default();
         registry.register_collector(Box::new(schema_registry.clone()));
         Metrics {
             registry,
@@ -365,7 +400,7 @@ impl Metrics {
             topics,
             connections,
             connections_opened,
-            state,
+            source,
             schema_registry,
         }
     }
@@ -375,9 +410,11 @@ impl Metrics {
         self.schema_registry.set(c);
     }
 
-    /// Points the state collectors at the broker (once, after log recovery).
-    pub fn attach(&self, state: &Arc<BrokerState>) {
-        let _ = self.state.set(Arc::downgrade(state));
+    /// Plugs in the gauges read at scrape time from outside this module
+    /// (the broker state, once after log recovery). Only the first call
+    /// counts; later ones are ignored.
+    pub fn attach(&self, source: Box<dyn ScrapeSource>) {
+        let _ = self.source.set(source);
     }
 
     /// Counts one handled request.
@@ -493,10 +530,10 @@ pub fn wait_allowance(request: &Request) -> Option<Duration> {
     }
 }
 
-// ---- Collectors ------------------------------------------------------------
+// ---- Encoding helpers for collectors --------------------------------------
 
 /// Encodes one gauge family from `(labels, value)` rows.
-fn gauge_family<L: EncodeLabelSet, V: prometheus_client::encoding::EncodeGaugeValue>(
+pub(crate) fn gauge_family<L: EncodeLabelSet, V: prometheus_client::encoding::EncodeGaugeValue>(
     encoder: &mut DescriptorEncoder,
     name: &str,
     help: &str,
@@ -510,7 +547,8 @@ fn gauge_family<L: EncodeLabelSet, V: prometheus_client::encoding::EncodeGaugeVa
     Ok(())
 }
 
-fn counter_value<V: prometheus_client::encoding::EncodeCounterValue>(
+/// Encodes one counter without labels.
+pub(crate) fn counter_value<V: prometheus_client::encoding::EncodeCounterValue>(
     encoder: &mut DescriptorEncoder,
     name: &str,
     help: &str,
@@ -522,7 +560,8 @@ fn counter_value<V: prometheus_client::encoding::EncodeCounterValue>(
         .encode_counter::<NoLabelSet, _, u64>(&v, None)
 }
 
-fn gauge_value<V: prometheus_client::encoding::EncodeGaugeValue>(
+/// Encodes one gauge without labels.
+pub(crate) fn gauge_value<V: prometheus_client::encoding::EncodeGaugeValue>(
     encoder: &mut DescriptorEncoder,
     name: &str,
     help: &str,
@@ -534,879 +573,25 @@ fn gauge_value<V: prometheus_client::encoding::EncodeGaugeValue>(
         .encode_gauge(&v)
 }
 
-/// One partition as the gauges show it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PartitionRow {
-    pub topic: Arc<str>,
-    pub partition: i32,
-    pub log_start: i64,
-    pub log_end: i64,
-    pub high_watermark: i64,
-    pub size_bytes: u64,
-    pub leader: i32,
-    pub replicas: usize,
-    pub in_sync: usize,
-}
+/// A collector registered when `/metrics` is built and filled in when the
+/// schema registry starts (the registry opens after the metrics exist).
+#[derive(Debug, Clone, Default)]
+pub struct LateCollector(Arc<OnceLock<fjord_schema_registry::metrics::Collector>>);
 
-/// One committed offset as the gauges show it; `lag` is `None` when the
-/// partition is not hosted here (deleted topic) or the offset is unset.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GroupOffsetRow {
-    pub group: Arc<str>,
-    pub topic: Arc<str>,
-    pub partition: i32,
-    pub offset: i64,
-    pub lag: Option<i64>,
-}
-
-/// What the state collector reads from the broker, in one pass.
-#[derive(Debug, Default)]
-pub struct StateSnapshot {
-    pub node_id: i32,
-    pub data_dir: PathBuf,
-    /// (topic, partition count), sorted by topic.
-    pub topics: Vec<(Arc<str>, usize)>,
-    pub partitions: Vec<PartitionRow>,
-    /// (group, members).
-    pub groups: Vec<(Arc<str>, usize)>,
-    pub group_offsets: Vec<GroupOffsetRow>,
-}
-
-/// Lag of a committed offset: high watermark − offset, never negative.
-pub fn consumer_lag(high_watermark: i64, committed: i64) -> i64 {
-    high_watermark.saturating_sub(committed).max(0)
-}
-
-impl StateSnapshot {
-    pub fn read(state: &BrokerState) -> StateSnapshot {
-        let mut snap = StateSnapshot {
-            node_id: state.node_id,
-            data_dir: state.config.data_dir.clone(),
-            ..Default::default()
-        };
-        let mut hw_of = std::collections::HashMap::new();
-        for t in state.all_topics() {
-            let name: Arc<str> = Arc::from(t.name.as_str());
-            snap.topics.push((name.clone(), t.partitions.len()));
-            for p in &t.partitions {
-                let (replicas, isr) = p.replica_sets(state.node_id);
-                let hw = p.high_watermark();
-                hw_of.insert((name.clone(), p.index), hw);
-                snap.partitions.push(PartitionRow {
-                    topic: name.clone(),
-                    partition: p.index,
-                    log_start: p.log.log_start_offset(),
-                    log_end: p.log.log_end_offset(),
-                    high_watermark: hw,
-                    size_bytes: p.log.size_bytes(),
-                    leader: state.node_id,
-                    replicas: replicas.len(),
-                    in_sync: isr.iter().filter(|r| replicas.contains(r)).count(),
-                });
-            }
-        }
-        for (group, _, _) in state.groups.list() {
-            let gname: Arc<str> = Arc::from(group.as_str());
-            let members = state.groups.describe(&group).map_or(0, |g| g.members.len());
-            snap.groups.push((gname.clone(), members));
-            let Ok(offsets) = state.groups.fetch_offsets(&group, None) else {
-                continue;
-            };
-            for (topic, parts) in offsets {
-                let tname: Arc<str> = Arc::from(topic.as_str());
-                for (partition, committed) in parts {
-                    let Some(c) = committed else { continue };
-                    let lag = hw_of
-                        .get(&(tname.clone(), partition))
-                        .filter(|_| c.offset >= 0)
-                        .map(|&hw| consumer_lag(hw, c.offset));
-                    snap.group_offsets.push(GroupOffsetRow {
-                        group: gname.clone(),
-                        topic: tname.clone(),
-                        partition,
-                        offset: c.offset,
-                        lag,
-                    });
-                }
-            }
-        }
-        snap
-    }
-
-    /// Encodes the snapshot's gauge families.
-    pub fn encode(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        gauge_value(
-            encoder,
-            "kafka_brokers",
-            "Brokers in the cluster.",
-            None,
-            1i64,
-        )?;
-        gauge_family(
-            encoder,
-            "kafka_topic_partitions",
-            "Partitions of the topic.",
-            None,
-            self.topics
-                .iter()
-                .map(|(t, n)| ([("topic", &**t)], *n as i64)),
-        )?;
-        gauge_family(
-            encoder,
-            "kafka_topic_partition_current_offset",
-            "High watermark of the partition (the latest offset consumers see).",
-            None,
-            self.partitions.iter().map(|r| (part(r), r.high_watermark)),
-        )?;
-        gauge_family(
-            encoder,
-            "kafka_topic_partition_oldest_offset",
-            "Log start offset of the partition.",
-            None,
-            self.partitions.iter().map(|r| (part(r), r.log_start)),
-        )?;
-        gauge_family(
-            encoder,
-            "fjord_partition_log_end_offset",
-            "Offset the next appended record gets (may lead the high watermark until the write is durable).",
-            None,
-            self.partitions.iter().map(|r| (part(r), r.log_end)),
-        )?;
-        gauge_family(
-            encoder,
-            "fjord_partition_high_watermark",
-            "High watermark of the partition.",
-            None,
-            self.partitions.iter().map(|r| (part(r), r.high_watermark)),
-        )?;
-        gauge_family(
-            encoder,
-            "fjord_partition_log_size",
-            "Bytes of the partition's log segments.",
-            Some(&Unit::Bytes),
-            self.partitions.iter().map(|r| (part(r), r.size_bytes)),
-        )?;
-        gauge_family(
-            encoder,
-            "kafka_topic_partition_leader",
-            "Node id of the partition's leader.",
-            None,
-            self.partitions.iter().map(|r| (part(r), r.leader)),
-        )?;
-        gauge_family(
-            encoder,
-            "kafka_topic_partition_replicas",
-            "Replicas of the partition.",
-            None,
-            self.partitions.iter().map(|r| (part(r), r.replicas as i64)),
-        )?;
-        gauge_family(
-            encoder,
-            "kafka_topic_partition_in_sync_replica",
-            "In-sync replicas of the partition.",
-            None,
-            self.partitions.iter().map(|r| (part(r), r.in_sync as i64)),
-        )?;
-        gauge_family(
-            encoder,
-            "kafka_topic_partition_under_replicated_partition",
-            "1 if the partition has fewer in-sync replicas than replicas.",
-            None,
-            self.partitions
-                .iter()
-                .map(|r| (part(r), i64::from(r.in_sync < r.replicas))),
-        )?;
-        let dir = self.data_dir.display().to_string();
-        let total: u64 = self.partitions.iter().map(|r| r.size_bytes).sum();
-        gauge_family(
-            encoder,
-            "fjord_log_dir_size",
-            "Bytes of log segments in the log directory.",
-            Some(&Unit::Bytes),
-            std::iter::once(([("dir", dir.as_str())], total)),
-        )?;
-        if let Some((size, avail)) = filesystem_space(&self.data_dir) {
-            gauge_family(
-                encoder,
-                "fjord_log_dir_filesystem_size",
-                "Size of the filesystem holding the log directory.",
-                Some(&Unit::Bytes),
-                std::iter::once(([("dir", dir.as_str())], size)),
-            )?;
-            gauge_family(
-                encoder,
-                "fjord_log_dir_filesystem_available",
-                "Bytes available to the broker on the filesystem holding the log directory.",
-                Some(&Unit::Bytes),
-                std::iter::once(([("dir", dir.as_str())], avail)),
-            )?;
-        }
-        gauge_family(
-            encoder,
-            "kafka_consumergroup_members",
-            "Members of the consumer group.",
-            None,
-            self.groups
-                .iter()
-                .map(|(g, n)| ([("consumergroup", &**g)], *n as i64)),
-        )?;
-        gauge_family(
-            encoder,
-            "kafka_consumergroup_current_offset",
-            "Committed offset of the consumer group for the partition.",
-            None,
-            self.group_offsets.iter().map(|r| (gpart(r), r.offset)),
-        )?;
-        gauge_family(
-            encoder,
-            "kafka_consumergroup_lag",
-            "High watermark minus the committed offset (never negative).",
-            None,
-            self.group_offsets
-                .iter()
-                .filter_map(|r| Some((gpart(r), r.lag?))),
-        )?;
-        // Per (group, topic) sums, as kafka_exporter adds them.
-        let mut sums: std::collections::BTreeMap<(&str, &str), (i64, i64)> = Default::default();
-        for r in &self.group_offsets {
-            let e = sums.entry((&*r.group, &*r.topic)).or_default();
-            e.0 = e.0.saturating_add(r.offset.max(0));
-            e.1 = e.1.saturating_add(r.lag.unwrap_or(0));
-        }
-        gauge_family(
-            encoder,
-            "kafka_consumergroup_current_offset_sum",
-            "Sum of the consumer group's committed offsets over the topic's partitions.",
-            None,
-            sums.iter()
-                .map(|((g, t), v)| ([("consumergroup", *g), ("topic", *t)], v.0)),
-        )?;
-        gauge_family(
-            encoder,
-            "kafka_consumergroup_lag_sum",
-            "Sum of the consumer group's lag over the topic's partitions.",
-            None,
-            sums.iter()
-                .map(|((g, t), v)| ([("consumergroup", *g), ("topic", *t)], v.1)),
-        )?;
-        Ok(())
+impl LateCollector {
+    pub fn set(&self, c: fjord_schema_registry::metrics::Collector) {
+        let _ = self.0.set(c);
     }
 }
 
-type PartLabels<'a> = ([(&'static str, &'a str); 1], [(&'static str, i32); 1]);
-
-fn part(r: &PartitionRow) -> PartLabels<'_> {
-    ([("topic", &*r.topic)], [("partition", r.partition)])
-}
-
-type GroupLabels<'a> = ([(&'static str, &'a str); 2], [(&'static str, i32); 1]);
-
-fn gpart(r: &GroupOffsetRow) -> GroupLabels<'_> {
-    (
-        [("consumergroup", &*r.group), ("topic", &*r.topic)],
-        [("partition", r.partition)],
-    )
-}
-
-/// (size, available) bytes of the filesystem holding `path`.
-// statvfs field types differ between platforms (u64 here, u32 elsewhere).
-#[allow(clippy::unnecessary_cast)]
-fn filesystem_space(path: &std::path::Path) -> Option<(u64, u64)> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-    // SAFETY: `c` is a valid NUL-terminated path and `st` is a writable
-    // statvfs buffer; it is read only if the call succeeded.
-    let rc = unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) };
-    if rc != 0 {
-        return None;
-    }
-    // SAFETY: statvfs returned 0, so it filled the buffer.
-    let st = unsafe { st.assume_init() };
-    let frsize = st.f_frsize as u64;
-    Some((
-        (st.f_blocks as u64).saturating_mul(frsize),
-        (st.f_bavail as u64).saturating_mul(frsize),
-    ))
-}
-
-/// Partition, topic and consumer group gauges, read at scrape time.
-#[derive(Debug)]
-struct StateCollector {
-    state: Arc<OnceLock<Weak<BrokerState>>>,
-}
-
-impl Collector for StateCollector {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let Some(state) = self.state.get().and_then(Weak::upgrade) else {
-            return Ok(());
-        };
-        StateSnapshot::read(&state).encode(&mut encoder)
-    }
-}
-
-/// What `/proc/self` says about this process.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct ProcessStats {
-    pub resident_bytes: Option<u64>,
-    pub virtual_bytes: Option<u64>,
-    pub cpu_seconds: Option<f64>,
-    pub threads: Option<u64>,
-    pub start_time_seconds: Option<f64>,
-    pub open_fds: Option<u64>,
-}
-
-/// Parses `/proc/self/statm` (sizes in pages) into (virtual, resident) bytes.
-pub fn parse_statm(text: &str, page_size: u64) -> Option<(u64, u64)> {
-    let mut it = text.split_whitespace().map(|f| f.parse::<u64>().ok());
-    let size = it.next()??;
-    let resident = it.next()??;
-    Some((
-        size.saturating_mul(page_size),
-        resident.saturating_mul(page_size),
-    ))
-}
-
-/// Parses `/proc/self/stat` into (user+system CPU ticks, threads, start
-/// time in ticks since boot). The command name may hold spaces and
-/// parentheses, so fields are counted from the last `)`.
-pub fn parse_stat(text: &str) -> Option<(u64, u64, u64)> {
-    let rest = &text[text.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // Field 3 (state) is fields[0]; utime is field 14, stime 15,
-    // num_threads 20, starttime 22.
-    let get = |field: usize| fields.get(field - 3)?.parse::<u64>().ok();
-    Some((get(14)?.saturating_add(get(15)?), get(20)?, get(22)?))
-}
-
-impl ProcessStats {
-    pub fn read() -> ProcessStats {
-        let mut s = ProcessStats::default();
-        // SAFETY: sysconf only reads configuration values.
-        let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-        // SAFETY: as above.
-        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-        if let Ok(text) = std::fs::read_to_string("/proc/self/statm") {
-            if let Some((virt, res)) = parse_statm(&text, u64::try_from(page_size).unwrap_or(4096))
-            {
-                s.virtual_bytes = Some(virt);
-                s.resident_bytes = Some(res);
-            }
+impl prometheus_client::collector::Collector for LateCollector {
+    fn encode(
+        &self,
+        encoder: prometheus_client::encoding::DescriptorEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        match self.0.get() {
+            Some(c) => c.encode(encoder),
+            None => Ok(()),
         }
-        let ticks = if ticks > 0 { ticks as f64 } else { 100.0 };
-        if let Some((cpu, threads, start)) = std::fs::read_to_string("/proc/self/stat")
-            .ok()
-            .as_deref()
-            .and_then(parse_stat)
-        {
-            s.cpu_seconds = Some(cpu as f64 / ticks);
-            s.threads = Some(threads);
-            let boot = std::fs::read_to_string("/proc/stat").ok().and_then(|t| {
-                t.lines()
-                    .find_map(|l| l.strip_prefix("btime "))
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-            });
-            s.start_time_seconds = boot.map(|b| b as f64 + start as f64 / ticks);
-        }
-        s.open_fds = std::fs::read_dir("/proc/self/fd")
-            .ok()
-            .map(|d| d.count() as u64);
-        s
-    }
-}
-
-/// The standard `process_*` metrics, read from `/proc` at scrape time.
-#[derive(Debug)]
-struct ProcessCollector;
-
-impl Collector for ProcessCollector {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let s = ProcessStats::read();
-        let e = &mut encoder;
-        if let Some(v) = s.resident_bytes {
-            gauge_value(
-                e,
-                "process_resident_memory",
-                "Resident memory size.",
-                Some(&Unit::Bytes),
-                v,
-            )?;
-        }
-        if let Some(v) = s.virtual_bytes {
-            gauge_value(
-                e,
-                "process_virtual_memory",
-                "Virtual memory size.",
-                Some(&Unit::Bytes),
-                v,
-            )?;
-        }
-        if let Some(v) = s.cpu_seconds {
-            counter_value(
-                e,
-                "process_cpu",
-                "User and system CPU time spent.",
-                Some(&Unit::Seconds),
-                v,
-            )?;
-        }
-        if let Some(v) = s.threads {
-            gauge_value(e, "process_threads", "OS threads of the process.", None, v)?;
-        }
-        if let Some(v) = s.open_fds {
-            gauge_value(e, "process_open_fds", "Open file descriptors.", None, v)?;
-        }
-        if let Some(v) = s.start_time_seconds {
-            gauge_value(
-                e,
-                "process_start_time",
-                "Start time of the process since the Unix epoch.",
-                Some(&Unit::Seconds),
-                v,
-            )?;
-        }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn exposition(m: &Metrics) -> String {
-        m.encode(None).0
-    }
-
-    fn sample(text: &str, prefix: &str) -> Option<f64> {
-        text.lines()
-            .find(|l| l.starts_with(prefix) && l[prefix.len()..].starts_with(' '))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-    }
-
-    #[test]
-    fn histogram_buckets_are_le() {
-        let h = LatencyHistogram::new();
-        h.observe(Duration::from_micros(100)); // exactly on the first bound
-        h.observe(Duration::from_micros(101));
-        h.observe(Duration::from_secs(60)); // past the last bound
-        let (sum, count, buckets) = h.snapshot();
-        assert_eq!(count, 3);
-        assert_eq!(buckets[0], (0.0001, 1));
-        assert_eq!(buckets[1], (0.00025, 1));
-        assert_eq!(buckets.last().map(|b| b.1), Some(1));
-        assert!(buckets.last().is_some_and(|b| b.0.is_infinite()));
-        assert!((sum - 60.000201).abs() < 1e-6, "{sum}");
-    }
-
-    #[test]
-    fn request_counts_by_api_and_version() {
-        let m = Metrics::new();
-        m.observe_request(ApiKey::Produce, 9, Duration::from_millis(3));
-        m.observe_request(ApiKey::Produce, 9, Duration::from_millis(30));
-        m.observe_request(ApiKey::Metadata, 12, Duration::from_micros(50));
-        // Outside the served range or not served: ignored, no panic.
-        m.observe_request(ApiKey::Produce, 100, Duration::from_millis(1));
-        m.observe_request(ApiKey::Produce, -1, Duration::from_millis(1));
-        m.observe_request(ApiKey::ReadShareGroupStateSummary, 0, Duration::ZERO);
-        let text = exposition(&m);
-        assert!(
-            text.contains("# TYPE fjord_requests_total counter"),
-            "{text}"
-        );
-        assert_eq!(
-            sample(&text, r#"fjord_requests_total{api="Produce",version="9"}"#),
-            Some(2.0)
-        );
-        assert_eq!(
-            sample(
-                &text,
-                r#"fjord_requests_total{api="Metadata",version="12"}"#
-            ),
-            Some(1.0)
-        );
-        // Three Produce observations made it into the histogram (the one
-        // with an unknown version still has a latency).
-        assert_eq!(
-            sample(
-                &text,
-                r#"fjord_request_duration_seconds_count{api="Produce"}"#
-            ),
-            Some(4.0)
-        );
-        assert_eq!(
-            sample(
-                &text,
-                r#"fjord_request_duration_seconds_bucket{le="0.005",api="Produce"}"#
-            ),
-            Some(3.0)
-        );
-        assert!(!text.contains(r#"api="Fetch""#), "unused APIs are left out");
-        assert!(!text.contains("# EOF"));
-    }
-
-    #[test]
-    fn topic_counters_are_shared_handles() {
-        let m = Metrics::new();
-        let a = m.topic("orders");
-        let b = m.topic("orders");
-        a.produced(10, 1000);
-        b.produced(5, 500);
-        a.fetched(7, 700);
-        let text = exposition(&m);
-        assert_eq!(
-            sample(&text, r#"fjord_topic_messages_in_total{topic="orders"}"#),
-            Some(15.0)
-        );
-        assert_eq!(
-            sample(&text, r#"fjord_topic_bytes_in_total{topic="orders"}"#),
-            Some(1500.0)
-        );
-        assert_eq!(
-            sample(&text, r#"fjord_topic_messages_out_total{topic="orders"}"#),
-            Some(7.0)
-        );
-        assert_eq!(
-            sample(&text, r#"fjord_topic_bytes_out_total{topic="orders"}"#),
-            Some(700.0)
-        );
-        m.forget_topic("orders");
-        assert!(!exposition(&m).contains(r#"topic="orders""#));
-    }
-
-    #[test]
-    fn connection_gauge_follows_guards() {
-        let m = Metrics::new();
-        let g1 = m.connection_opened();
-        let g2 = m.connection_opened();
-        assert_eq!(sample(&exposition(&m), "fjord_connections"), Some(2.0));
-        drop(g1);
-        assert_eq!(sample(&exposition(&m), "fjord_connections"), Some(1.0));
-        drop(g2);
-        let text = exposition(&m);
-        assert_eq!(sample(&text, "fjord_connections"), Some(0.0));
-        assert_eq!(sample(&text, "fjord_connections_opened_total"), Some(2.0));
-    }
-
-    #[test]
-    fn openmetrics_is_kept_for_scrapers_that_ask() {
-        let m = Metrics::new();
-        m.topic("t").produced(1, 1);
-        let (text, ct) = m.encode(Some(
-            "application/openmetrics-text;version=1.0.0,text/plain;q=0.5",
-        ));
-        assert_eq!(ct, OPENMETRICS_CONTENT_TYPE);
-        assert!(text.ends_with("# EOF\n"));
-        assert!(text.contains("# TYPE fjord_topic_messages_in counter"));
-        assert!(text.contains("# UNIT fjord_request_duration_seconds seconds"));
-        let (_, ct) = m.encode(Some("text/plain"));
-        assert_eq!(ct, PROMETHEUS_CONTENT_TYPE);
-    }
-
-    #[test]
-    fn conversion_to_prometheus_text() {
-        let om = "# HELP a_bytes Some help.\n# TYPE a_bytes counter\n# UNIT a_bytes bytes\na_bytes_total{x=\"1\"} 5\n# HELP g Gauge.\n# TYPE g gauge\ng 1\n# HELP u U.\n# TYPE u unknown\nu 2\n# EOF\n";
-        assert_eq!(
-            openmetrics_to_prometheus(om),
-            "# HELP a_bytes_total Some help.\n# TYPE a_bytes_total counter\na_bytes_total{x=\"1\"} 5\n# HELP g Gauge.\n# TYPE g gauge\ng 1\n# HELP u U.\n# TYPE u untyped\nu 2\n"
-        );
-    }
-
-    #[test]
-    fn lag_is_never_negative() {
-        assert_eq!(consumer_lag(10, 4), 6);
-        assert_eq!(consumer_lag(10, 10), 0);
-        // A commit past the high watermark (e.g. after truncation).
-        assert_eq!(consumer_lag(10, 12), 0);
-        assert_eq!(consumer_lag(i64::MAX, -5), i64::MAX);
-    }
-
-    #[test]
-    fn state_snapshot_encodes_kafka_exporter_names() {
-        let snap = StateSnapshot {
-            node_id: 1,
-            data_dir: PathBuf::from("/nonexistent/fjord-data"),
-            topics: vec![(Arc::from("t"), 2)],
-            partitions: vec![
-                PartitionRow {
-                    topic: Arc::from("t"),
-                    partition: 0,
-                    log_start: 2,
-                    log_end: 11,
-                    high_watermark: 10,
-                    size_bytes: 700,
-                    leader: 1,
-                    replicas: 1,
-                    in_sync: 1,
-                },
-                PartitionRow {
-                    topic: Arc::from("t"),
-                    partition: 1,
-                    log_start: 0,
-                    log_end: 0,
-                    high_watermark: 0,
-                    size_bytes: 0,
-                    leader: 1,
-                    replicas: 1,
-                    in_sync: 0,
-                },
-            ],
-            groups: vec![(Arc::from("g\"1"), 3)],
-            group_offsets: vec![
-                GroupOffsetRow {
-                    group: Arc::from("g\"1"),
-                    topic: Arc::from("t"),
-                    partition: 0,
-                    offset: 4,
-                    lag: Some(6),
-                },
-                GroupOffsetRow {
-                    group: Arc::from("g\"1"),
-                    topic: Arc::from("gone"),
-                    partition: 0,
-                    offset: 9,
-                    lag: None,
-                },
-            ],
-        };
-        let mut text = String::new();
-        {
-            struct C(StateSnapshot);
-            impl std::fmt::Debug for C {
-                fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                    f.write_str("C")
-                }
-            }
-            impl Collector for C {
-                fn encode(&self, mut e: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-                    self.0.encode(&mut e)
-                }
-            }
-            let mut r = Registry::default();
-            r.register_collector(Box::new(C(snap)));
-            prometheus_client::encoding::text::encode(&mut text, &r).unwrap();
-        }
-        let p = |s: &str| sample(&text, s);
-        assert_eq!(p(r#"kafka_topic_partitions{topic="t"}"#), Some(2.0));
-        assert_eq!(
-            p(r#"kafka_topic_partition_current_offset{topic="t",partition="0"}"#),
-            Some(10.0)
-        );
-        assert_eq!(
-            p(r#"kafka_topic_partition_oldest_offset{topic="t",partition="0"}"#),
-            Some(2.0)
-        );
-        assert_eq!(
-            p(r#"fjord_partition_log_end_offset{topic="t",partition="0"}"#),
-            Some(11.0)
-        );
-        assert_eq!(
-            p(r#"kafka_topic_partition_under_replicated_partition{topic="t",partition="0"}"#),
-            Some(0.0)
-        );
-        assert_eq!(
-            p(r#"kafka_topic_partition_under_replicated_partition{topic="t",partition="1"}"#),
-            Some(1.0)
-        );
-        assert_eq!(
-            p(r#"fjord_log_dir_size_bytes{dir="/nonexistent/fjord-data"}"#),
-            Some(700.0)
-        );
-        // Group ids are escaped in label values.
-        assert_eq!(
-            p(
-                r#"kafka_consumergroup_current_offset{consumergroup="g\"1",topic="t",partition="0"}"#
-            ),
-            Some(4.0)
-        );
-        assert_eq!(
-            p(r#"kafka_consumergroup_lag{consumergroup="g\"1",topic="t",partition="0"}"#),
-            Some(6.0)
-        );
-        assert!(!text.contains(r#"kafka_consumergroup_lag{consumergroup="g\"1",topic="gone""#));
-        assert_eq!(
-            p(r#"kafka_consumergroup_lag_sum{consumergroup="g\"1",topic="t"}"#),
-            Some(6.0)
-        );
-        assert_eq!(
-            p(r#"kafka_consumergroup_members{consumergroup="g\"1"}"#),
-            Some(3.0)
-        );
-    }
-
-    #[test]
-    fn snapshot_reads_broker_state() {
-        use fjord_group_coordinator::OffsetToCommit;
-        let dir =
-            std::env::temp_dir().join(format!("fjord-metrics-test-{}", rand::random::<u64>()));
-        let config = crate::config::BrokerConfig {
-            data_dir: dir.clone(),
-            ..Default::default()
-        };
-        let state = Arc::new(BrokerState::open(config).unwrap());
-        state.metrics.attach(&state);
-        let topic = state
-            .create_topic("orders", 2, std::collections::BTreeMap::new())
-            .unwrap();
-        let p0 = &topic.partitions[0];
-        let mut b = fjord_protocol::records::BatchBuilder::default();
-        for i in 0..10u8 {
-            b.append(1_700_000_000_000, None, Some(&[i]), &[]).unwrap();
-        }
-        let mut buf = bytes::BytesMut::from(&b.build().unwrap()[..]);
-        let info = p0.log.append(&mut buf, p0.leader_epoch, 0).unwrap();
-        p0.log.sync_to(info.last_offset + 1).unwrap();
-        p0.advance_high_watermark(p0.log.durable_offset());
-        let commit = |partition, offset| OffsetToCommit {
-            topic: "orders".into(),
-            partition,
-            offset,
-            leader_epoch: -1,
-            metadata: None,
-        };
-        // A simple (generation -1) consumer: 4 of 10 on partition 0, and an
-        // offset past the end of partition 1 (lag clamps at 0).
-        let (errs, _) = state.groups.commit_offsets(
-            "billing",
-            -1,
-            "",
-            None,
-            &[commit(0, 4), commit(1, 7)],
-            crate::handlers::now_ms(),
-        );
-        assert!(
-            errs.iter().all(|e| *e == fjord_protocol::ErrorCode::None),
-            "{errs:?}"
-        );
-
-        let snap = StateSnapshot::read(&state);
-        let row = snap
-            .partitions
-            .iter()
-            .find(|r| &*r.topic == "orders" && r.partition == 0)
-            .cloned()
-            .unwrap();
-        assert_eq!(
-            (row.log_start, row.log_end, row.high_watermark),
-            (0, 10, 10)
-        );
-        assert!(row.size_bytes > 0);
-        assert_eq!(
-            (row.replicas, row.in_sync, row.leader),
-            (1, 1, state.node_id)
-        );
-        assert!(snap.topics.iter().any(|(t, n)| &**t == "orders" && *n == 2));
-        let lag = |p| {
-            snap.group_offsets
-                .iter()
-                .find(|r| &*r.group == "billing" && r.partition == p)
-                .map(|r| (r.offset, r.lag))
-        };
-        assert_eq!(lag(0), Some((4, Some(6))));
-        assert_eq!(lag(1), Some((7, Some(0))));
-
-        let text = state.metrics.encode(None).0;
-        assert_eq!(
-            sample(
-                &text,
-                r#"kafka_consumergroup_lag{consumergroup="billing",topic="orders",partition="0"}"#
-            ),
-            Some(6.0)
-        );
-        assert_eq!(
-            sample(
-                &text,
-                r#"kafka_topic_partition_current_offset{topic="orders",partition="0"}"#
-            ),
-            Some(10.0)
-        );
-        assert!(text.contains("process_resident_memory_bytes"));
-        state.close_all();
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn slow_request_threshold_is_configurable() {
-        let mut c = crate::config::BrokerConfig::default();
-        assert_eq!(c.slow_request_ms, 1000);
-        assert!(c.set("fjord.slow.request.ms", "250").unwrap());
-        assert_eq!(c.slow_request_ms, 250);
-        assert!(c.set("fjord.slow.request.ms", "-1").is_err());
-    }
-
-    /// The request-path cost: `cargo nextest run --release -p fjord-broker
-    /// --run-ignored only hot_path_cost --no-capture`.
-    #[test]
-    #[ignore = "timing, run by hand"]
-    fn hot_path_cost() {
-        let m = Metrics::new();
-        let t = m.topic("bench");
-        let n = 10_000_000u32;
-        let start = std::time::Instant::now();
-        for i in 0..n {
-            let d = Duration::from_nanos(u64::from(i % 5_000_000));
-            m.observe_request(ApiKey::Produce, 9, d);
-            t.produced(10, 1024);
-        }
-        let per = start.elapsed() / n;
-        eprintln!("observe_request + TopicMetrics::produced: {per:?} per request (1 thread)");
-        let m = Arc::new(m);
-        let threads: Vec<_> = (0..2)
-            .map(|_| {
-                let m = m.clone();
-                let t = t.clone();
-                std::thread::spawn(move || {
-                    let start = std::time::Instant::now();
-                    for i in 0..n / 2 {
-                        m.observe_request(ApiKey::Produce, 9, Duration::from_nanos(u64::from(i)));
-                        t.produced(10, 1024);
-                    }
-                    start.elapsed() / (n / 2)
-                })
-            })
-            .collect();
-        for h in threads {
-            let per = h.join().unwrap();
-            eprintln!("same, 2 threads contending: {per:?} per request");
-        }
-    }
-
-    #[test]
-    fn proc_parsers() {
-        assert_eq!(
-            parse_statm("100 25 3 1 0 40 0\n", 4096),
-            Some((409_600, 102_400))
-        );
-        assert_eq!(parse_statm("garbage", 4096), None);
-        assert_eq!(parse_statm("", 4096), None);
-        // A command name with spaces and a ')' in it.
-        let stat = "1234 (fj (or) d) S 1 1234 1234 0 -1 4194560 500 0 0 0 150 50 0 0 20 0 7 0 4242 1000 200 18446744073709551615";
-        assert_eq!(parse_stat(stat), Some((200, 7, 4242)));
-        assert_eq!(parse_stat("no paren"), None);
-        assert_eq!(parse_stat("1 (x) S 1"), None);
-    }
-
-    #[test]
-    fn process_stats_read_here() {
-        let s = ProcessStats::read();
-        if cfg!(target_os = "linux") {
-            assert!(s.resident_bytes.is_some_and(|r| r > 0));
-            assert!(s.cpu_seconds.is_some());
-            assert!(s.open_fds.is_some_and(|n| n > 0));
-        }
-    }
-
-    #[test]
-    fn slow_requests() {
-        let t = Duration::from_millis(1000);
-        let ms = Duration::from_millis;
-        assert!(is_slow(t, Some(Duration::ZERO), ms(1001)));
-        assert!(!is_slow(t, Some(Duration::ZERO), ms(999)));
-        // A Fetch may wait its max_wait_ms first.
-        assert!(!is_slow(t, Some(ms(500)), ms(1400)));
-        assert!(is_slow(t, Some(ms(500)), ms(1600)));
-        // Held JoinGroup/SyncGroup never count; threshold 0 disables.
-        assert!(!is_slow(t, None, ms(60_000)));
-        assert!(!is_slow(Duration::ZERO, Some(Duration::ZERO), ms(60_000)));
     }
 }

@@ -130,29 +130,6 @@ impl PartitionLog {
     }
 }
 
-/// A collector registered when `/metrics` is built and filled in when the
-/// registry starts (the registry opens after the metrics exist).
-#[derive(Debug, Clone, Default)]
-pub struct LateCollector(Arc<std::sync::OnceLock<fjord_schema_registry::metrics::Collector>>);
-
-impl LateCollector {
-    pub fn set(&self, c: fjord_schema_registry::metrics::Collector) {
-        let _ = self.0.set(c);
-    }
-}
-
-impl prometheus_client::collector::Collector for LateCollector {
-    fn encode(
-        &self,
-        encoder: prometheus_client::encoding::DescriptorEncoder,
-    ) -> Result<(), std::fmt::Error> {
-        match self.0.get() {
-            Some(c) => c.encode(encoder),
-            None => Ok(()),
-        }
-    }
-}
-
 /// Binds the registry's listener: `None` when it is off, or when the
 /// default port is taken (logged).
 pub async fn bind(

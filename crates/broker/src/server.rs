@@ -64,7 +64,9 @@ pub async fn run(
             })?;
     let registry_listener = crate::schemas::bind(&config.schema_registry).await?;
     let (ready_tx, ready_rx) = watch::channel(false);
-    let metrics = Arc::new(crate::metrics::Metrics::new());
+    let metrics = Arc::new(crate::metrics::Metrics::new(
+        &crate::handlers::served_versions(),
+    ));
     tokio::spawn(crate::http::serve(
         http_listener,
         ready_rx.clone(),
@@ -85,7 +87,7 @@ pub async fn run(
     .await
     .map_err(|e| ServerError::Join(e.to_string()))?;
     let state = Arc::new(state);
-    metrics.attach(&state);
+    crate::metrics_state::attach(&metrics, &state);
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut registry = None;
     if let Some(l) = registry_listener {

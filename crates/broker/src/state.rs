@@ -140,7 +140,8 @@ fn cluster_id_string(u: &Uuid) -> String {
 impl BrokerState {
     /// Opens (or formats) the data directory and loads every topic.
     pub fn open(config: BrokerConfig) -> Result<BrokerState, StateError> {
-        Self::open_with_metrics(config, Arc::new(crate::metrics::Metrics::new()))
+        let metrics = crate::metrics::Metrics::new(&crate::handlers::served_versions());
+        Self::open_with_metrics(config, Arc::new(metrics))
     }
 
     /// As [`BrokerState::open`], counting into `metrics`.

@@ -148,4 +148,14 @@ pub fn find(key: ApiKey, version: i16) -> Option<&'static Handler> {
         .iter()
         .find(|h| h.key == key && version >= h.min_version && version <= h.max_version)
 }
+
+/// `(api, lowest, highest served version)` of every API in [`HANDLERS`]:
+/// the APIs `/metrics` counts requests of.
+pub fn served_versions() -> Vec<(ApiKey, i16, i16)> {
+    HANDLERS
+        .iter()
+        .map(|h| (h.key, h.min_version, h.max_version))
+        .collect()
+}
+
 pub use fjord_storage::clock::now_ms;
