@@ -131,10 +131,11 @@ impl PartitionLog {
 }
 
 /// Binds the registry's listener: `None` when it is off, or when the
-/// default port is taken (logged).
+/// default port is taken (logged). An address given explicitly that cannot
+/// be bound is an error: `(address, cause)`.
 pub async fn bind(
     listen: &crate::config::SchemaRegistryListen,
-) -> Result<Option<tokio::net::TcpListener>, crate::server::ServerError> {
+) -> Result<Option<tokio::net::TcpListener>, (String, std::io::Error)> {
     use crate::config::SchemaRegistryListen as L;
     match listen {
         L::Off => Ok(None),
@@ -154,10 +155,7 @@ pub async fn bind(
         L::Addr(a) => tokio::net::TcpListener::bind(a)
             .await
             .map(Some)
-            .map_err(|source| crate::server::ServerError::Bind {
-                addr: a.clone(),
-                source,
-            }),
+            .map_err(|source| (a.clone(), source)),
     }
 }
 

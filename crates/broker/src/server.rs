@@ -62,7 +62,9 @@ pub async fn run(
                 addr: http_addr.clone(),
                 source,
             })?;
-    let registry_listener = crate::schemas::bind(&config.schema_registry).await?;
+    let registry_listener = crate::schemas::bind(&config.schema_registry)
+        .await
+        .map_err(|(addr, source)| ServerError::Bind { addr, source })?;
     let (ready_tx, ready_rx) = watch::channel(false);
     let metrics = Arc::new(crate::metrics::Metrics::new(
         &crate::handlers::served_versions(),
