@@ -198,11 +198,12 @@ STARTUP_DATA=$STARTUP_MS
 stop_broker
 rm -rf "$DATA_A"
 
-# --- Broker B: page-cache mode (log.flush.interval.messages set) ---
+# --- Broker B: page-cache mode (fjord.log.flush.before.ack = false) ---
 DATA_B=$WORK/data-pagecache
 cat >"$WORK/pagecache.toml" <<'EOF'
 # Kafka's page-cache durability: acknowledge once written, fsync every
 # 10 M messages per partition (Kafka's default is never).
+"fjord.log.flush.before.ack" = false
 "log.flush.interval.messages" = 10000000
 EOF
 start_broker pagecache "$DATA_B" "$WORK/pagecache.toml"

@@ -110,7 +110,7 @@ pub struct TopicArgs {
     #[arg(long, default_value_t = 1)]
     pub replication_factor: i32,
     /// Topic config KEY=VALUE used when creating the topic (repeatable),
-    /// e.g. flush.messages=10000000.
+    /// e.g. fjord.flush.before.ack=false.
     #[arg(long = "topic-config", value_parser = parse_kv)]
     pub topic_configs: Vec<(String, String)>,
     /// Do not try to create the topic.

@@ -153,9 +153,9 @@ pub async fn serve(
 ) {
     let _ = stream.set_nodelay(true);
     let _open = state.metrics.connection_opened();
-    let slow_threshold = std::time::Duration::from_millis(state.config.slow_request_ms);
-    let idle = Duration::from_millis(state.config.connections_max_idle_ms);
-    let read_deadline = Duration::from_millis(state.config.request_read_timeout_ms);
+    let slow_threshold = std::time::Duration::from_millis(state.config().slow_request_ms);
+    let idle = Duration::from_millis(state.config().connections_max_idle_ms);
+    let read_deadline = Duration::from_millis(state.config().request_read_timeout_ms);
     let activity = Arc::new(Activity {
         opened: Instant::now(),
         last_write_ms: AtomicU64::new(0),
@@ -185,7 +185,7 @@ pub async fn serve(
 
     let sequencer = Sequencer::new();
     let mut next_seq: u64 = 0;
-    let max = state.config.socket_request_max_bytes;
+    let max = state.config().socket_request_max_bytes;
     loop {
         let in_flight = || sequencer.in_flight(next_seq);
         let len_buf =

@@ -67,7 +67,7 @@ impl StateSnapshot {
     pub fn read(state: &BrokerState) -> StateSnapshot {
         let mut snap = StateSnapshot {
             node_id: state.node_id,
-            data_dir: state.config.data_dir.clone(),
+            data_dir: state.config().data_dir.clone(),
             ..Default::default()
         };
         let mut hw_of = std::collections::HashMap::new();

@@ -4,18 +4,16 @@
 //! producer ids, sequences and the transactional bit are kept; control
 //! batches are never compressed.
 
-use std::collections::BTreeMap;
-
 use bytes::{Bytes, BytesMut};
 use fjord_protocol::records::{recompress, BatchIter, Compression, RecordsError};
 
 /// Kafka's topic `compression.type` values.
 pub const VALUES: &[&str] = &["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"];
 
-/// The codec a topic's `compression.type` asks for (`None`: keep the
-/// producer's).
-pub fn target(configs: &BTreeMap<String, String>) -> Option<Compression> {
-    match configs.get("compression.type").map(|v| v.trim()) {
+/// The codec a topic's effective `compression.type` (its override, else
+/// the broker's) asks for (`None`: keep the producer's).
+pub fn target(compression_type: Option<&str>) -> Option<Compression> {
+    match compression_type.map(str::trim) {
         Some("uncompressed") => Some(Compression::None),
         Some("gzip") => Some(Compression::Gzip),
         Some("snappy") => Some(Compression::Snappy),
@@ -94,10 +92,9 @@ mod tests {
 
     #[test]
     fn topic_values() {
-        let cfg = |v: &str| BTreeMap::from([("compression.type".to_string(), v.to_string())]);
-        assert_eq!(target(&cfg("producer")), None);
-        assert_eq!(target(&BTreeMap::new()), None);
-        assert_eq!(target(&cfg("uncompressed")), Some(Compression::None));
-        assert_eq!(target(&cfg("lz4")), Some(Compression::Lz4));
+        assert_eq!(target(Some("producer")), None);
+        assert_eq!(target(None), None);
+        assert_eq!(target(Some("uncompressed")), Some(Compression::None));
+        assert_eq!(target(Some("lz4")), Some(Compression::Lz4));
     }
 }

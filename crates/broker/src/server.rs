@@ -108,14 +108,14 @@ pub async fn run(
         schema_registry: registry.as_ref().map(|(a, _)| *a),
         cluster_id: state.cluster_id.clone(),
         node_id: state.node_id,
-        data_dir: state.config.data_dir.clone(),
+        data_dir: state.config().data_dir.clone(),
     };
     on_started(&started);
 
     let background = tokio::spawn(background_tasks(state.clone(), stop_rx.clone()));
     let mut connections = tokio::task::JoinSet::new();
     let request_memory =
-        crate::request_memory::RequestMemory::new(state.config.queued_max_request_bytes);
+        crate::request_memory::RequestMemory::new(state.config().queued_max_request_bytes);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -177,11 +177,11 @@ async fn background_tasks(state: Arc<BrokerState>, mut stop: watch::Receiver<boo
     // The cleaner may rewrite segments for a while: its own task, so the
     // ticks below keep their pace.
     let cleaner = state
-        .config
+        .config()
         .log_cleaner_enable
         .then(|| tokio::spawn(log_cleaner(state.clone(), stop.clone())));
     let _abort_cleaner = AbortOnDrop(cleaner);
-    let retention_every = Duration::from_millis(state.config.retention_check_interval_ms);
+    let retention_every = Duration::from_millis(state.config().retention_check_interval_ms);
     let mut retention = tokio::time::interval(retention_every);
     let mut flush = tokio::time::interval(Duration::from_millis(1000));
     // Group coordinator timers (sessions, join/sync deadlines, expiry).
@@ -228,15 +228,13 @@ impl Drop for AbortOnDrop {
 /// partition whose `cleanup.policy` includes `compact` and is due (see
 /// `fjord_storage::Log::compact`), one partition at a time.
 async fn log_cleaner(state: Arc<BrokerState>, mut stop: watch::Receiver<bool>) {
-    let every = Duration::from_millis(state.config.log_cleaner_backoff_ms);
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        let st = state.clone();
+        let _ = tokio::task::spawn_blocking(move || clean_logs(&st)).await;
+        // Read every round: log.cleaner.backoff.ms is a dynamic config.
+        let every = Duration::from_millis(state.config().log_cleaner_backoff_ms);
         tokio::select! {
-            _ = tick.tick() => {
-                let st = state.clone();
-                let _ = tokio::task::spawn_blocking(move || clean_logs(&st)).await;
-            }
+            _ = tokio::time::sleep(every) => {}
             _ = stop.changed() => return,
         }
     }

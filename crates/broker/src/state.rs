@@ -84,7 +84,13 @@ pub struct Topic {
 
 /// Shared broker state, cheap to clone via `Arc`.
 pub struct BrokerState {
-    pub config: BrokerConfig,
+    /// The effective broker config (static layers plus dynamic ones);
+    /// replaced as a whole when a dynamic config changes (see
+    /// [`BrokerState::config`]).
+    config: RwLock<Arc<BrokerConfig>>,
+    /// The config from the file and flags alone, which dynamic layers
+    /// are applied over.
+    static_config: BrokerConfig,
     pub cluster_id: String,
     pub node_id: i32,
     topics: RwLock<HashMap<String, Arc<Topic>>>,
@@ -153,6 +159,18 @@ impl BrokerState {
         std::fs::create_dir_all(&meta_dir).map_err(io_err(&meta_dir))?;
         let meta_path = meta_dir.join("topics.json");
         remove_stale_temp_files(&meta_dir);
+        let static_config = config;
+        let dynamic = crate::config::dynamic::load(&static_config.data_dir)?;
+        let config = static_config
+            .with_dynamic(dynamic.cluster_default, dynamic.per_broker)
+            .map_err(|e| {
+                StateError::Corrupt(
+                    crate::config::dynamic::path(&static_config.data_dir)
+                        .display()
+                        .to_string(),
+                    e.to_string(),
+                )
+            })?;
         let file: MetaFile = if meta_path.exists() {
             let text = std::fs::read_to_string(&meta_path).map_err(io_err(&meta_path))?;
             serde_json::from_str(&text)
@@ -182,7 +200,8 @@ impl BrokerState {
             groups: fjord_group_coordinator::GroupCoordinator::with_config(config.group.clone()),
             txns: fjord_txn_coordinator::TxnCoordinator::new(config.transaction_max_timeout_ms),
             metrics,
-            config,
+            config: RwLock::new(Arc::new(config)),
+            static_config,
         };
         let mut loaded = HashMap::new();
         for mut meta in file.topics {
@@ -211,10 +230,10 @@ impl BrokerState {
                     ("cleanup.policy".to_string(), "compact".to_string()),
                     (
                         "segment.bytes".to_string(),
-                        self.config.offsets_topic_segment_bytes.to_string(),
+                        self.config().offsets_topic_segment_bytes.to_string(),
                     ),
                 ]);
-                let partitions = self.config.group.offsets_topic_num_partitions;
+                let partitions = self.config().group.offsets_topic_num_partitions;
                 self.create_topic(OFFSETS_TOPIC, partitions, configs)?
             }
         };
@@ -223,8 +242,55 @@ impl BrokerState {
         Ok(())
     }
 
+    /// The effective broker config. Cheap (an `Arc`); a caller keeps the
+    /// snapshot it got even if a dynamic config changes meanwhile.
+    pub fn config(&self) -> Arc<BrokerConfig> {
+        match self.config.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The config from the file and flags, without dynamic layers.
+    pub fn static_config(&self) -> &BrokerConfig {
+        &self.static_config
+    }
+
+    /// Makes `config` the effective broker config and gives every topic
+    /// the log config it now inherits (topics keep their overrides). The
+    /// caller holds `admin_lock` and has persisted the dynamic layers.
+    pub fn replace_config(&self, config: BrokerConfig) -> Result<(), StateError> {
+        let config = Arc::new(config);
+        match self.config.write() {
+            Ok(mut c) => *c = config.clone(),
+            Err(poisoned) => *poisoned.into_inner() = config.clone(),
+        }
+        for t in self.all_topics() {
+            let log = config.topic_log_config(&t.configs);
+            if log == t.log_config {
+                continue;
+            }
+            for p in &t.partitions {
+                p.log.update_config(log.clone())?;
+            }
+            let updated = Arc::new(Topic {
+                name: t.name.clone(),
+                id: t.id,
+                metrics: t.metrics.clone(),
+                configs: t.configs.clone(),
+                log_config: log,
+                partitions: t.partitions.clone(),
+                internal: t.internal,
+            });
+            if let Ok(mut map) = self.topics.write() {
+                map.insert(t.name.clone(), updated);
+            }
+        }
+        Ok(())
+    }
+
     fn open_topic(&self, meta: &TopicMeta) -> Result<Topic, StateError> {
-        let mut log_config = self.config.log.clone();
+        let mut log_config = self.config().log.clone();
         for (k, v) in &meta.configs {
             log_config.set(k, v)?;
         }
@@ -236,7 +302,7 @@ impl BrokerState {
         })?;
         let mut partitions = Vec::new();
         for (i, epoch) in meta.leader_epochs.iter().enumerate() {
-            let dir = fjord_storage::partition_dir(&self.config.data_dir, &meta.name, i as i32);
+            let dir = fjord_storage::partition_dir(&self.config().data_dir, &meta.name, i as i32);
             let log = Log::open(&dir, log_config.clone())?;
             partitions.push(Arc::new(Partition::new(
                 &meta.name,
@@ -413,7 +479,7 @@ impl BrokerState {
     /// what a creation that failed half-way left.
     fn remove_partition_dirs(&self, topic: &str, range: std::ops::Range<i32>) {
         for i in range {
-            let dir = fjord_storage::partition_dir(&self.config.data_dir, topic, i);
+            let dir = fjord_storage::partition_dir(&self.config().data_dir, topic, i);
             match std::fs::remove_dir_all(&dir) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -451,7 +517,7 @@ impl BrokerState {
         let mut parts = t.partitions.clone();
         let old = parts.len() as i32;
         for i in old..partitions {
-            let dir = fjord_storage::partition_dir(&self.config.data_dir, &t.name, i);
+            let dir = fjord_storage::partition_dir(&self.config().data_dir, &t.name, i);
             match Log::open(&dir, t.log_config.clone()) {
                 Ok(log) => parts.push(Arc::new(Partition::new(&t.name, i, Arc::new(log), 0))),
                 Err(e) => {
@@ -530,7 +596,9 @@ fn remove_stale_temp_files(meta_dir: &Path) {
     for e in entries.flatten() {
         let name = e.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with("topics.json.") && name.ends_with(".tmp") {
+        if (name.starts_with("topics.json.") && name.ends_with(".tmp"))
+            || crate::config::dynamic::is_stale_temp(&name)
+        {
             let _ = std::fs::remove_file(e.path());
         }
     }
@@ -548,7 +616,7 @@ fn topic_meta(t: &Topic) -> TopicMeta {
 /// Replaces `path` with `bytes` atomically: writes and fsyncs `tmp`,
 /// renames it over `path`, then fsyncs the directory so the rename itself
 /// survives a crash. Any failure is returned, none is ignored.
-fn write_file_durably(tmp: &Path, path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+pub(crate) fn write_file_durably(tmp: &Path, path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     use std::io::Write;
     let mut f = std::fs::File::create(tmp).map_err(io_err(tmp))?;
     f.write_all(bytes).map_err(io_err(tmp))?;

@@ -1,13 +1,17 @@
 //! The `fjord` binary: `fjord broker` runs a broker with zero
-//! configuration; `topic`, `produce`, `consume`, `group`, `cluster` and `schema` are
-//! the operator CLI (see `cli/`), usable against any Kafka-compatible broker.
+//! configuration; `topic`, `produce`, `consume`, `group`, `cluster` and
+//! `schema` are the operator CLI (see `cli/`), usable against any
+//! Kafka-compatible broker; `config list` prints the broker's config
+//! catalogue.
 
 mod cli;
+mod config_list;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use fjord_broker::config::keys;
 use fjord_broker::BrokerConfig;
 
 #[derive(Parser)]
@@ -40,6 +44,8 @@ enum Command {
     Cluster(cli::ClusterArgs),
     /// Schema registry: list, get, register, check, delete, config.
     Schema(cli::schema::SchemaArgs),
+    /// The broker's config keys (`fjord config list`).
+    Config(config_list::ConfigArgs),
 }
 
 /// Parses the command line. Help and version go to stdout as usual; any
@@ -86,30 +92,68 @@ fn parse_cli() -> Result<Cli, ExitCode> {
     }
 }
 
-#[derive(clap::Args)]
+/// `fjord broker`'s arguments: `--config FILE` and one flag (with an
+/// environment variable) per catalogue key that declares one, so flags,
+/// their defaults and help come from the same table as the file's keys.
 struct BrokerArgs {
-    /// Data directory (created and formatted on first start).
-    #[arg(long, env = "FJORD_DATA_DIR", default_value = "fjord-data")]
-    data_dir: PathBuf,
-    /// Kafka listener address.
-    #[arg(long, env = "FJORD_LISTEN", default_value = "127.0.0.1:9092")]
-    listen: String,
-    /// Address clients are told to connect to (defaults to --listen).
-    #[arg(long, env = "FJORD_ADVERTISE")]
-    advertise: Option<String>,
-    /// HTTP listener for /health and /ready.
-    #[arg(long, env = "FJORD_HTTP", default_value = "127.0.0.1:9644")]
-    http: String,
-    /// Schema registry listener (Confluent's REST API): HOST:PORT, or off.
-    /// Default 127.0.0.1:8081, skipped with a warning if that port is taken.
-    #[arg(long, env = "FJORD_SCHEMA_REGISTRY")]
-    schema_registry: Option<String>,
-    /// Node id of this broker.
-    #[arg(long, env = "FJORD_NODE_ID")]
-    node_id: Option<i32>,
-    /// TOML file with Kafka config names (log.retention.ms, num.partitions, ...).
-    #[arg(long, env = "FJORD_CONFIG")]
+    /// TOML file with Kafka config names.
     config: Option<PathBuf>,
+    /// (config key, value) of each flag given, in catalogue order.
+    flags: Vec<(&'static str, String)>,
+}
+
+impl clap::FromArgMatches for BrokerArgs {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut flags = Vec::new();
+        for d in keys::broker_defs() {
+            if let Some(f) = d.flag() {
+                if let Some(v) = m.get_one::<String>(f.long) {
+                    flags.push((d.name(), v.clone()));
+                }
+            }
+        }
+        Ok(BrokerArgs {
+            config: m.get_one::<PathBuf>("config").cloned(),
+            flags,
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for BrokerArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        let mut cmd = cmd.arg(
+            clap::Arg::new("config")
+                .long("config")
+                .env("FJORD_CONFIG")
+                .value_name("FILE")
+                .value_parser(clap::value_parser!(PathBuf))
+                .help("TOML file with Kafka config names (`fjord config list` shows them all)"),
+        );
+        for d in keys::broker_defs() {
+            let Some(f) = d.flag() else { continue };
+            let default = d
+                .effective_default()
+                .map(|v| format!("; default {v}"))
+                .unwrap_or_default();
+            cmd = cmd.arg(
+                clap::Arg::new(f.long)
+                    .long(f.long)
+                    .env(f.env)
+                    .value_name("VALUE")
+                    .help(format!("{} [config {}{default}]", d.doc(), d.name())),
+            );
+        }
+        cmd
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
 }
 
 fn init_logging(format: &str) {
@@ -133,16 +177,11 @@ fn build_config(args: BrokerArgs) -> Result<BrokerConfig, String> {
             tracing::warn!(key, "unknown config key ignored");
         }
     }
-    config.data_dir = args.data_dir;
-    config.listen = args.listen;
-    config.http = args.http;
-    config.advertise = args.advertise;
-    if let Some(sr) = &args.schema_registry {
-        config.schema_registry = fjord_broker::config::SchemaRegistryListen::parse(sr)?;
+    // Flags win over the file; both are the static config.
+    for (key, value) in &args.flags {
+        config.set(key, value).map_err(|e| e.to_string())?;
     }
-    if let Some(id) = args.node_id {
-        config.node_id = id;
-    }
+    config.validate().map_err(|e| e.to_string())?;
     if fjord_broker::config::split_host_port(config.advertised()).is_none() {
         return Err(format!(
             "advertised address {:?} is not HOST:PORT",
@@ -202,6 +241,7 @@ fn main() -> ExitCode {
         Command::Group(a) => cli::CliCommand::Group(a),
         Command::Cluster(a) => cli::CliCommand::Cluster(a),
         Command::Schema(a) => cli::CliCommand::Schema(a),
+        Command::Config(a) => return config_list::run(a),
     };
     // Operator commands keep their logs off unless FJORD_LOG asks for them,
     // so that stderr carries only the one-line failure.

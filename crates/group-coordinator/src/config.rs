@@ -1,5 +1,6 @@
 //! The group coordinator's broker configs, with Kafka's names on each
-//! field; the broker parses them from its config file.
+//! field and their defaults; the broker's config catalogue declares the
+//! keys (parsing, documentation) and takes the defaults from here.
 
 /// The group coordinator's broker configs (Kafka's names on each field).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -43,8 +43,8 @@
 //!
 //! # Durability: fsync before ack by default
 //!
-//! With neither `flush.messages` nor `flush.ms` set (the default, unlike
-//! Kafka), [`Log::flush_policy`] is [`FlushPolicy::SyncBeforeAck`]: the
+//! With `fjord.flush.before.ack=true` (the default, unlike Kafka),
+//! [`Log::flush_policy`] is [`FlushPolicy::SyncBeforeAck`]: the
 //! broker calls [`Log::sync_to`]`(last_offset + 1)` before acknowledging an
 //! acks=1/acks=all produce. This costs one `fdatasync` per *group* of
 //! produces, not per produce: callers arriving while an fsync runs wait and
@@ -54,11 +54,13 @@
 //! with power-loss protection, milliseconds on consumer SSDs and cloud
 //! block storage) and throughput to stay high under concurrency, since one
 //! fsync amortizes over every partition-local produce that queued behind
-//! it. Setting `flush.messages` (> 1) or `flush.ms` (> 0) selects
-//! page-cache mode ([`FlushPolicy::PageCache`], Kafka's behaviour): acks
-//! after the write, durability by [`Log::flush_if_due`] every N messages or
-//! T ms. Benchmarks against Kafka should compare like with like (Kafka
-//! defaults to page-cache mode).
+//! it. `fjord.flush.before.ack=false` selects page-cache mode
+//! ([`FlushPolicy::PageCache`], Kafka's behaviour): acks after the write,
+//! durability by [`Log::flush_if_due`] every `flush.messages` messages or
+//! `flush.ms` ms, which keep Kafka's defaults and meaning (`Long.MAX_VALUE`:
+//! never, flushing is left to the OS; `flush.messages=1` or `flush.ms=0`:
+//! an fsync before every ack). Benchmarks against Kafka should compare
+//! like with like (Kafka defaults to page-cache mode).
 //!
 //! # File layout
 //!
@@ -120,7 +122,7 @@
 mod checkpoint;
 mod cleaner;
 pub mod clock;
-mod config;
+pub mod config;
 mod epoch;
 mod error;
 mod index;
@@ -137,7 +139,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 pub use cleaner::CompactionStats;
-pub use config::{CleanupPolicy, FlushPolicy, LogConfig};
+pub use config::{
+    log_setting, CleanupPolicy, FlushPolicy, LogConfig, LogSetting, ValueType, LOG_SETTINGS,
+};
 pub use epoch::{EpochEntry, LeaderEpochCache};
 pub use error::{Result, StorageError};
 pub use log::read::{FileSlice, ReadResult};

@@ -730,6 +730,7 @@ fn page_cache_mode_flushes_when_due() {
     let d = tempfile::tempdir().unwrap();
     let cfg = LogConfig {
         flush_messages: 10,
+        flush_before_ack: false,
         ..LogConfig::default()
     };
     let log = Log::open(d.path(), cfg).unwrap();

@@ -1,6 +1,7 @@
 //! AlterConfigs (key 33), the legacy non-incremental form: the configs
-//! given for a topic replace its whole set of overrides. Only topic
-//! resources can be altered; broker configs are static in fjord.
+//! given replace the resource's whole set: a topic's overrides, this
+//! broker's dynamic configs, or the cluster-wide dynamic defaults (the
+//! broker resource with an empty name).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use fjord_protocol::messages::alter_configs_response::AlterConfigsResourceRespon
 use fjord_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse};
 use fjord_protocol::ErrorCode;
 
-use super::configs::{self, ConfigError};
+use super::configs::{self, AlterTarget, ConfigError};
 use super::RequestCtx;
 use crate::state::BrokerState;
 
@@ -21,8 +22,8 @@ fn alter(
     r: &AlterConfigsResource,
     validate_only: bool,
 ) -> Result<(), ConfigError> {
-    let topic = configs::alter_target(state, r.resource_type, &r.resource_name)?;
-    let mut overrides = BTreeMap::new();
+    let target = configs::alter_target(state, r.resource_type, &r.resource_name)?;
+    let mut given = BTreeMap::new();
     for c in &r.configs {
         let Some(value) = &c.value else {
             return Err(ConfigError::new(
@@ -30,14 +31,26 @@ fn alter(
                 format!("Null value not supported for : {}", c.name),
             ));
         };
-        overrides.insert(c.name.clone(), value.clone());
+        given.insert(c.name.clone(), value.clone());
     }
-    let log = configs::validate_topic_configs(&state.config, &overrides)?;
-    if validate_only {
-        return Ok(());
+    match target {
+        AlterTarget::Topic(topic) => {
+            let log = configs::validate_topic_configs(&state.config(), &given)?;
+            if validate_only {
+                return Ok(());
+            }
+            configs::apply_topic_configs(state, &topic, given, log)?;
+            tracing::info!(topic = %topic.name, "replaced topic configs");
+        }
+        AlterTarget::Broker { per_broker } => {
+            let config = configs::validate_broker_configs(state, per_broker, &given)?;
+            if validate_only {
+                return Ok(());
+            }
+            configs::apply_broker_configs(state, config)?;
+            tracing::info!(per_broker, configs = ?given, "replaced dynamic broker configs");
+        }
     }
-    configs::apply_topic_configs(state, &topic, overrides, log)?;
-    tracing::info!(topic = %topic.name, "replaced topic configs");
     Ok(())
 }
 

@@ -36,9 +36,10 @@ async fn handle(
                     ..Default::default()
                 };
             }
-            let mut g = state
-                .groups
-                .consumer_describe(&id, &topics, &state.config.consumer_group);
+            let mut g =
+                state
+                    .groups
+                    .consumer_describe(&id, &topics, &state.config().consumer_group);
             g.authorized_operations = if req.include_authorized_operations {
                 GROUP_OPERATIONS
             } else {

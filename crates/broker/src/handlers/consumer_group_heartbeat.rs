@@ -84,7 +84,7 @@ async fn handle(
         let topics = BrokerTopics(&state);
         state
             .groups
-            .consumer_heartbeat(args, &state.config.consumer_group, &topics, now_ms())
+            .consumer_heartbeat(args, &state.config().consumer_group, &topics, now_ms())
     };
     let code = wait_durable(&state, durable).await;
     if code != ErrorCode::None && result.error_code == ErrorCode::None.code() {

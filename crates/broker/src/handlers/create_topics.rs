@@ -122,7 +122,7 @@ fn plan(state: &BrokerState, t: &CreatableTopic) -> Result<Plan, ConfigError> {
             }
         }
         match t.num_partitions {
-            -1 => state.config.num_partitions,
+            -1 => state.config().num_partitions,
             n if n <= 0 => {
                 return Err(ConfigError::new(
                     ErrorCode::InvalidPartitions,
@@ -150,7 +150,7 @@ fn plan(state: &BrokerState, t: &CreatableTopic) -> Result<Plan, ConfigError> {
         };
         overrides.insert(c.name.clone(), value.clone());
     }
-    let log = configs::validate_topic_configs(&state.config, &overrides)?;
+    let log = configs::validate_topic_configs(&state.config(), &overrides)?;
     Ok(Plan {
         partitions,
         overrides,
@@ -176,7 +176,7 @@ fn described_configs(
     overrides: &BTreeMap<String, String>,
     log: &LogConfig,
 ) -> Vec<CreatableTopicConfigs> {
-    configs::describe_topic(&state.config, overrides, log)
+    configs::describe_topic(&state.config(), overrides, log)
         .into_iter()
         .map(|d| CreatableTopicConfigs {
             name: d.name,

@@ -111,7 +111,7 @@ async fn handle(
             continue;
         };
         let (name, id) = (Some(topic.name.clone()), topic.id);
-        if !state.config.delete_topic_enable {
+        if !state.config().delete_topic_enable {
             responses.push(result(
                 name,
                 id,

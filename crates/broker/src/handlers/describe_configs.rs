@@ -1,6 +1,7 @@
-//! DescribeConfigs (key 32): topic configs (overrides, static broker
-//! defaults and built-in defaults, with synonyms) and this broker's static
-//! configs.
+//! DescribeConfigs (key 32): topic configs (overrides over the broker's
+//! defaults, with synonyms), this broker's configs with their sources
+//! (dynamic per broker, dynamic cluster default, static, default) and the
+//! cluster-wide dynamic defaults (the broker resource with an empty name).
 
 use std::sync::Arc;
 
@@ -52,19 +53,18 @@ fn describe(
                 ));
             };
             Ok(configs::describe_topic(
-                &state.config,
+                &state.config(),
                 &topic.configs,
                 &topic.log_config,
             ))
         }
         configs::RESOURCE_BROKER => {
-            // An empty name asks for cluster-wide dynamic defaults, of which
-            // fjord has none.
+            // An empty name asks for the cluster-wide dynamic defaults.
             if r.resource_name.is_empty() {
-                return Ok(Vec::new());
+                return Ok(configs::describe_cluster_default(&state.config()));
             }
             check_broker_id(state, &r.resource_name)?;
-            Ok(configs::describe_broker(&state.config))
+            Ok(configs::describe_broker(&state.config()))
         }
         configs::RESOURCE_BROKER_LOGGER => {
             if r.resource_name.is_empty() {

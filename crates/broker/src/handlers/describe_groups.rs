@@ -65,11 +65,12 @@ async fn handle(
     let groups = groups
         .into_iter()
         .map(|g| {
-            let cfg = &state.config.consumer_group;
-            match state
-                .groups
-                .consumer_describe_classic(&g.group_id, &topics, cfg)
-            {
+            let config = state.config();
+            match state.groups.consumer_describe_classic(
+                &g.group_id,
+                &topics,
+                &config.consumer_group,
+            ) {
                 Some(c) => DescribedGroup {
                     authorized_operations: ops,
                     ..c

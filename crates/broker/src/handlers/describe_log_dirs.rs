@@ -45,8 +45,8 @@ fn topic_entry(t: &Topic, partitions: Option<&[i32]>) -> DescribeLogDirsTopic {
 }
 
 fn log_dir_path(state: &BrokerState) -> String {
-    let dir: PathBuf = std::path::absolute(&state.config.data_dir)
-        .unwrap_or_else(|_| state.config.data_dir.clone());
+    let dir: PathBuf = std::path::absolute(&state.config().data_dir)
+        .unwrap_or_else(|_| state.config().data_dir.clone());
     dir.display().to_string()
 }
 

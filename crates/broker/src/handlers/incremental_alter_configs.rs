@@ -1,7 +1,7 @@
 //! IncrementalAlterConfigs (key 44): SET, DELETE, APPEND and SUBTRACT on
-//! a topic's config overrides. Every operation of a resource is checked
-//! before any is applied. Only topic resources can be altered; broker
-//! configs are static in fjord.
+//! a topic's config overrides, this broker's dynamic configs or the
+//! cluster-wide dynamic defaults (the broker resource with an empty name).
+//! Every operation of a resource is checked before any is applied.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -13,9 +13,11 @@ use fjord_protocol::messages::incremental_alter_configs_response::AlterConfigsRe
 use fjord_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse};
 use fjord_protocol::ErrorCode;
 
-use super::configs::{self, ConfigError};
+use fjord_storage::ValueType;
+
+use super::configs::{self, AlterTarget, ConfigError};
 use super::RequestCtx;
-use crate::config::BrokerConfig;
+use crate::config::{keys, BrokerConfig};
 use crate::state::BrokerState;
 
 crate::handler!(IncrementalAlterConfigs, 0, 1);
@@ -33,11 +35,20 @@ fn list_items(v: &str) -> Vec<String> {
         .collect()
 }
 
-/// Applies the operations to a copy of `current` (a topic's overrides).
+/// What APPEND and SUBTRACT need to know about a config: whether it is a
+/// list, and its value when the resource does not set it.
+struct ListInfo {
+    is_list: bool,
+    default: Option<String>,
+}
+
+/// Applies the operations to a copy of `current` (a topic's overrides or
+/// a dynamic broker layer). `describe` gives what APPEND and SUBTRACT need
+/// of a name (`None`: not a config of this resource).
 fn apply_ops(
-    broker: &BrokerConfig,
     current: &BTreeMap<String, String>,
     ops: &[AlterableConfig],
+    describe: impl Fn(&str) -> Option<ListInfo>,
 ) -> Result<BTreeMap<String, String>, ConfigError> {
     let mut seen = HashSet::new();
     if ops.iter().any(|c| !seen.insert(c.name.as_str())) {
@@ -70,26 +81,23 @@ fn apply_ops(
                 } else {
                     "subtract"
                 };
-                if !configs::is_topic_config(name) {
+                let Some(info) = describe(name) else {
                     return Err(ConfigError::new(
                         ErrorCode::InvalidConfig,
-                        format!("Unknown topic config name: {name}"),
+                        format!("Unknown config name: {name}"),
                     ));
-                }
-                if !configs::is_list_config(name) {
+                };
+                if !info.is_list {
                     return Err(ConfigError::new(
                         ErrorCode::InvalidConfig,
                         format!("Config value {verb} is not allowed for config key: {name}"),
                     ));
                 }
-                let base = out
-                    .get(name)
-                    .cloned()
-                    .or_else(|| configs::topic_default_value(broker, name))
-                    .unwrap_or_default();
+                let base = out.get(name).cloned().or(info.default).unwrap_or_default();
                 let mut items = list_items(&base);
                 let given = list_items(value()?);
                 if c.config_operation == OP_APPEND {
+                    // Kafka appends in order, skipping values already there.
                     for g in given {
                         if !items.contains(&g) {
                             items.push(g);
@@ -111,19 +119,52 @@ fn apply_ops(
     Ok(out)
 }
 
+/// APPEND/SUBTRACT facts of a topic config: its base is the topic's
+/// effective default (the broker's).
+fn topic_list_info(broker: &BrokerConfig, name: &str) -> Option<ListInfo> {
+    configs::is_topic_config(name).then(|| ListInfo {
+        is_list: configs::is_list_config(name),
+        default: configs::topic_default_value(broker, name),
+    })
+}
+
+/// APPEND/SUBTRACT facts of a broker config: its base is the value the
+/// layers below give it.
+fn broker_list_info(broker: &BrokerConfig, name: &str) -> Option<ListInfo> {
+    let def = keys::broker_def(name)?;
+    Some(ListInfo {
+        is_list: def.ty() == ValueType::List,
+        default: broker.value_of(def),
+    })
+}
+
 fn alter(
     state: &BrokerState,
     r: &AlterConfigsResource,
     validate_only: bool,
 ) -> Result<(), ConfigError> {
-    let topic = configs::alter_target(state, r.resource_type, &r.resource_name)?;
-    let overrides = apply_ops(&state.config, &topic.configs, &r.configs)?;
-    let log = configs::validate_topic_configs(&state.config, &overrides)?;
-    if validate_only || overrides == topic.configs {
-        return Ok(());
+    let broker = state.config();
+    match configs::alter_target(state, r.resource_type, &r.resource_name)? {
+        AlterTarget::Topic(topic) => {
+            let overrides = apply_ops(&topic.configs, &r.configs, |n| topic_list_info(&broker, n))?;
+            let log = configs::validate_topic_configs(&broker, &overrides)?;
+            if validate_only || overrides == topic.configs {
+                return Ok(());
+            }
+            configs::apply_topic_configs(state, &topic, overrides, log)?;
+            tracing::info!(topic = %topic.name, "altered topic configs");
+        }
+        AlterTarget::Broker { per_broker } => {
+            let current = configs::broker_layer(state, per_broker);
+            let layer = apply_ops(&current, &r.configs, |n| broker_list_info(&broker, n))?;
+            let config = configs::validate_broker_configs(state, per_broker, &layer)?;
+            if validate_only || layer == current {
+                return Ok(());
+            }
+            configs::apply_broker_configs(state, config)?;
+            tracing::info!(per_broker, configs = ?layer, "altered dynamic broker configs");
+        }
     }
-    configs::apply_topic_configs(state, &topic, overrides, log)?;
-    tracing::info!(topic = %topic.name, "altered topic configs");
     Ok(())
 }
 
@@ -189,14 +230,15 @@ mod tests {
         let mut current = BTreeMap::new();
         current.insert("retention.ms".to_string(), "1000".to_string());
 
+        let topic = |n: &str| topic_list_info(&broker, n);
         let out = apply_ops(
-            &broker,
             &current,
             &[
                 op("retention.ms", OP_DELETE, None),
                 op("segment.bytes", OP_SET, Some("1048576")),
                 op("cleanup.policy", OP_APPEND, Some("compact")),
             ],
+            topic,
         )
         .unwrap();
         assert_eq!(out.get("retention.ms"), None);
@@ -210,49 +252,60 @@ mod tests {
         );
 
         let out = apply_ops(
-            &broker,
             &out,
             &[op("cleanup.policy", OP_SUBTRACT, Some("delete"))],
+            topic,
         )
         .unwrap();
         assert_eq!(
             out.get("cleanup.policy").map(String::as_str),
             Some("compact")
         );
+        // Subtracting the last value leaves the empty list, which Kafka
+        // accepts (nothing is deleted or compacted).
+        let out = apply_ops(
+            &out,
+            &[op("cleanup.policy", OP_SUBTRACT, Some("compact"))],
+            topic,
+        )
+        .unwrap();
+        assert_eq!(out.get("cleanup.policy").map(String::as_str), Some(""));
+        let log = configs::validate_topic_configs(&broker, &out).unwrap();
+        assert!(!log.cleanup_policy.deletes() && !log.cleanup_policy.compacts());
 
         let code = |r: Result<_, ConfigError>| r.unwrap_err().code;
         assert_eq!(
             code(apply_ops(
-                &broker,
                 &current,
-                &[op("retention.ms", OP_APPEND, Some("1"))]
+                &[op("retention.ms", OP_APPEND, Some("1"))],
+                topic
             )),
             ErrorCode::InvalidConfig
         );
         assert_eq!(
             code(apply_ops(
-                &broker,
                 &current,
-                &[op("retention.ms", 9, Some("1"))]
+                &[op("retention.ms", 9, Some("1"))],
+                topic
             )),
             ErrorCode::InvalidRequest
         );
         assert_eq!(
             code(apply_ops(
-                &broker,
                 &current,
-                &[op("retention.ms", OP_SET, None)]
+                &[op("retention.ms", OP_SET, None)],
+                topic
             )),
             ErrorCode::InvalidRequest
         );
         assert_eq!(
             code(apply_ops(
-                &broker,
                 &current,
                 &[
                     op("retention.ms", OP_SET, Some("1")),
                     op("retention.ms", OP_DELETE, None)
-                ]
+                ],
+                topic
             )),
             ErrorCode::InvalidRequest
         );

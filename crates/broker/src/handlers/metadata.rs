@@ -17,7 +17,7 @@ use crate::state::{is_internal_topic, validate_topic_name, BrokerState, Topic};
 crate::handler!(Metadata, 0, 12);
 
 pub fn broker_endpoint(state: &BrokerState) -> (String, i32) {
-    split_host_port(state.config.advertised()).unwrap_or_else(|| ("127.0.0.1".into(), 9092))
+    split_host_port(state.config().advertised()).unwrap_or_else(|| ("127.0.0.1".into(), 9092))
 }
 
 fn topic_entry(state: &BrokerState, t: &Topic) -> MetadataResponseTopic {
@@ -68,11 +68,11 @@ pub async fn auto_create(state: &BrokerState, name: &str) -> Result<Arc<Topic>, 
     if let Some(t) = state.topic(name) {
         return Ok(t);
     }
-    match state.create_topic(name, state.config.num_partitions, BTreeMap::new()) {
+    match state.create_topic(name, state.config().num_partitions, BTreeMap::new()) {
         Ok(t) => {
             tracing::info!(
                 topic = name,
-                partitions = state.config.num_partitions,
+                partitions = state.config().num_partitions,
                 "auto-created topic"
             );
             Ok(t)
@@ -116,7 +116,7 @@ async fn handle(
                                 Uuid::ZERO,
                                 ErrorCode::InvalidTopicException,
                             ));
-                        } else if allow_create && state.config.auto_create_topics {
+                        } else if allow_create && state.config().auto_create_topics {
                             match auto_create(&state, &n).await {
                                 Ok(t) => topics.push(topic_entry(&state, &t)),
                                 Err(code) => topics.push(error_entry(Some(n), Uuid::ZERO, code)),

@@ -44,11 +44,14 @@ fn part_error(index: i32, code: ErrorCode, msg: Option<String>) -> PartitionProd
     }
 }
 
-/// Checks every batch of a produce payload; returns the error to send.
+/// Checks every batch of a produce payload against the topic's log
+/// config at broker time `now`; returns the error to send.
 fn validate(
     data: &Bytes,
-    max_message_bytes: usize,
+    log: &fjord_storage::LogConfig,
+    now: i64,
 ) -> Result<(), (ErrorCode, Option<String>, Vec<BatchIndexAndErrorMessage>)> {
+    let max_message_bytes = log.max_message_bytes;
     if data.is_empty() {
         return Err((
             ErrorCode::InvalidRecord,
@@ -106,9 +109,54 @@ fn validate(
         if let Err(e) = records::validate_records(&slice, DECOMPRESS_LIMIT) {
             return Err(invalid(e.to_string()));
         }
+        if let Some(msg) = timestamp_out_of_range(&slice, log, now) {
+            return Err((
+                ErrorCode::InvalidTimestamp,
+                Some(msg.clone()),
+                vec![BatchIndexAndErrorMessage {
+                    batch_index: i as i32,
+                    batch_index_error_message: Some(msg),
+                    ..Default::default()
+                }],
+            ));
+        }
         pos += raw.len();
     }
     Ok(())
+}
+
+/// Kafka's `message.timestamp.before.max.ms` / `after.max.ms` check of a
+/// (validated) batch: with CreateTime, every record's timestamp must lie
+/// within `[now - before, now + after]`; records without a timestamp (-1)
+/// pass. The message names the first record out of range.
+fn timestamp_out_of_range(
+    batch: &Bytes,
+    log: &fjord_storage::LogConfig,
+    now: i64,
+) -> Option<String> {
+    let (before, after) = (
+        log.message_timestamp_before_max_ms,
+        log.message_timestamp_after_max_ms,
+    );
+    if log.message_timestamp_type != records::TimestampType::CreateTime
+        || (before == i64::MAX && after == i64::MAX)
+    {
+        return None;
+    }
+    let (low, high) = (now.saturating_sub(before), now.saturating_add(after));
+    let iter = records::records(batch, DECOMPRESS_LIMIT).ok()?;
+    let header = *iter.header();
+    for r in iter {
+        let r = r.ok()?;
+        let ts = r.timestamp(&header);
+        if ts != -1 && !(low..=high).contains(&ts) {
+            return Some(format!(
+                "Timestamp {ts} of message with offset {} is out of range. The timestamp should be within [{low}, {high}]",
+                r.offset(header.base_offset)
+            ));
+        }
+    }
+    None
 }
 
 async fn handle(
@@ -120,6 +168,7 @@ async fn handle(
     let mut responses: Vec<TopicProduceResponse> = Vec::with_capacity(req.topic_data.len());
     let mut pending: Vec<Pending> = Vec::new();
     let now = now_ms();
+    let broker = state.config();
     for (ti, td) in req.topic_data.into_iter().enumerate() {
         let mut parts = Vec::with_capacity(td.partition_data.len());
         let topic = state.topic(&td.name);
@@ -156,10 +205,9 @@ async fn handle(
                 ));
                 continue;
             };
-            let min_isr = topic
-                .configs
-                .get("min.insync.replicas")
-                .and_then(|v| v.parse::<i32>().ok())
+            let min_isr = broker
+                .topic_value(&topic.configs, "min.insync.replicas")
+                .and_then(|v| v.trim().parse::<i32>().ok())
                 .unwrap_or(1);
             if acks == -1 && min_isr > 1 {
                 // This partition has one in-sync replica: this broker.
@@ -180,16 +228,15 @@ async fn handle(
                 ));
                 continue;
             };
-            if let Err((code, msg, record_errors)) =
-                validate(&data, topic.log_config.max_message_bytes)
-            {
+            if let Err((code, msg, record_errors)) = validate(&data, &topic.log_config, now) {
                 tracing::debug!(topic = %topic.name, partition = pd.index, code = %code, msg = ?msg, "produce rejected");
                 let mut r = part_error(pd.index, code, msg);
                 r.record_errors = record_errors;
                 parts.push(r);
                 continue;
             }
-            let data = match crate::recompress::target(&topic.configs) {
+            let compression = broker.topic_value(&topic.configs, "compression.type");
+            let data = match crate::recompress::target(compression.as_deref()) {
                 None => data,
                 Some(codec) => match crate::recompress::apply(data, codec, DECOMPRESS_LIMIT) {
                     Ok(d) => d,

@@ -83,6 +83,8 @@ pub struct ConsumerGroupConfig {
 }
 
 impl Default for ConsumerGroupConfig {
+    /// Kafka's defaults (the broker's config catalogue takes them from
+    /// here).
     fn default() -> Self {
         ConsumerGroupConfig {
             session_timeout_ms: DEFAULT_SESSION_TIMEOUT_MS,
@@ -94,66 +96,35 @@ impl Default for ConsumerGroupConfig {
 }
 
 impl ConsumerGroupConfig {
-    /// Applies one `group.consumer.*` setting; `Ok(false)` for names this
-    /// does not know.
-    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, String> {
-        let int = |v: &str| -> Result<i64, String> {
-            v.trim().parse::<i64>().map_err(|e| format!("{v:?}: {e}"))
-        };
-        match key {
-            "group.consumer.session.timeout.ms" => {
-                let n = int(value)?;
-                if !(1..=i64::from(i32::MAX)).contains(&n) {
-                    return Err(format!("{n} must be positive"));
-                }
-                self.session_timeout_ms = n as i32;
-            }
-            "group.consumer.heartbeat.interval.ms" => {
-                let n = int(value)?;
-                if !(1..=i64::from(i32::MAX)).contains(&n) {
-                    return Err(format!("{n} must be positive"));
-                }
-                self.heartbeat_interval_ms = n as i32;
-            }
-            "group.consumer.max.size" => {
-                let n = int(value)?;
-                if n < 1 {
-                    return Err(format!("{n} must be positive"));
-                }
-                self.max_size = n as usize;
-            }
-            "group.consumer.assignors" => {
-                let mut names = Vec::new();
-                for raw in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                    // Kafka also accepts the assignor class names.
-                    let name = match raw {
-                        "org.apache.kafka.coordinator.group.assignor.UniformAssignor" => "uniform",
-                        "org.apache.kafka.coordinator.group.assignor.RangeAssignor" => "range",
-                        other => other,
-                    };
-                    if !assignor::ASSIGNORS.contains(&name) {
-                        return Err(format!(
-                            "unknown assignor {raw:?} (fjord has: uniform, range)"
-                        ));
-                    }
-                    names.push(name.to_string());
-                }
-                if names.is_empty() {
-                    return Err("at least one assignor is required".into());
-                }
-                self.assignors = names;
-            }
-            _ => return Ok(false),
-        }
-        Ok(true)
-    }
-
     fn default_assignor(&self) -> &str {
         self.assignors
             .first()
             .map(String::as_str)
             .unwrap_or(assignor::UNIFORM)
     }
+}
+
+/// Parses `group.consumer.assignors`: fjord's assignor names (Kafka's class
+/// names are accepted too), at least one.
+pub fn parse_assignors(value: &str) -> Result<Vec<String>, String> {
+    let mut names = Vec::new();
+    for raw in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let name = match raw {
+            "org.apache.kafka.coordinator.group.assignor.UniformAssignor" => "uniform",
+            "org.apache.kafka.coordinator.group.assignor.RangeAssignor" => "range",
+            other => other,
+        };
+        if !assignor::ASSIGNORS.contains(&name) {
+            return Err(format!(
+                "unknown assignor {raw:?} (fjord has: uniform, range)"
+            ));
+        }
+        names.push(name.to_string());
+    }
+    if names.is_empty() {
+        return Err("at least one assignor is required".into());
+    }
+    Ok(names)
 }
 
 /// A topic as the coordinator sees it.

@@ -853,29 +853,20 @@ fn groups_survive_a_restart() {
 }
 
 #[test]
-fn config_names_are_kafkas() {
-    let mut c = ConsumerGroupConfig::default();
-    assert_eq!(c.session_timeout_ms, 45_000);
-    assert_eq!(c.heartbeat_interval_ms, 5_000);
-    assert_eq!(
-        c.set("group.consumer.heartbeat.interval.ms", "1000"),
-        Ok(true)
-    );
-    assert_eq!(
-        c.set("group.consumer.session.timeout.ms", "10000"),
-        Ok(true)
-    );
-    assert_eq!(
-        c.set("group.consumer.assignors", "range, uniform"),
-        Ok(true)
-    );
+fn config_defaults_are_kafkas() {
+    let c = ConsumerGroupConfig::default();
+    assert_eq!(c.session_timeout_ms, DEFAULT_SESSION_TIMEOUT_MS);
+    assert_eq!(c.heartbeat_interval_ms, DEFAULT_HEARTBEAT_INTERVAL_MS);
     assert_eq!(
         c.assignors,
-        vec!["range".to_string(), "uniform".to_string()]
+        vec!["uniform".to_string(), "range".to_string()]
     );
-    assert!(c.set("group.consumer.assignors", "sticky").is_err());
-    assert!(c.set("group.consumer.session.timeout.ms", "0").is_err());
-    assert_eq!(c.set("group.consumer.unknown", "1"), Ok(false));
+    assert_eq!(
+        parse_assignors("org.apache.kafka.coordinator.group.assignor.RangeAssignor, uniform"),
+        Ok(vec!["range".to_string(), "uniform".to_string()])
+    );
+    assert!(parse_assignors("sticky").is_err());
+    assert!(parse_assignors(" , ").is_err());
 }
 
 #[test]
