@@ -823,4 +823,41 @@ mod tests {
         assert!(st.topic("ghost").is_none());
         assert_eq!(st.topic("real").unwrap().partitions.len(), 1);
     }
+
+    #[test]
+    fn dynamic_defaults_reach_topics_without_an_override() {
+        let dir = TempDir::new("dyn");
+        let st = open(&dir.0);
+        let plain = st.create_topic("plain", 1, BTreeMap::new()).unwrap();
+        let over = BTreeMap::from([("retention.ms".to_string(), "1000".to_string())]);
+        st.create_topic("over", 1, over).unwrap();
+        let cd = BTreeMap::from([("log.retention.ms".to_string(), "5000".to_string())]);
+        let config = st
+            .static_config()
+            .with_dynamic(cd.clone(), BTreeMap::new())
+            .unwrap();
+        st.replace_config(config).unwrap();
+        assert_eq!(st.config().log.retention_ms, 5000);
+        let t = st.topic("plain").unwrap();
+        assert_eq!(t.log_config.retention_ms, 5000);
+        assert_eq!(t.partitions[0].log.config().retention_ms, 5000);
+        assert_eq!(plain.partitions[0].log.config().retention_ms, 5000);
+        assert_eq!(st.topic("over").unwrap().log_config.retention_ms, 1000);
+        // Reopened with the saved layers, the broker starts with them.
+        crate::config::dynamic::save(
+            &dir.0,
+            &crate::config::dynamic::DynamicConfigs {
+                cluster_default: cd,
+                per_broker: BTreeMap::new(),
+            },
+        )
+        .unwrap();
+        drop(t);
+        drop(plain);
+        st.close_all();
+        drop(st);
+        let st = open(&dir.0);
+        assert_eq!(st.topic("plain").unwrap().log_config.retention_ms, 5000);
+        assert_eq!(st.config().layers.cluster_default.len(), 1);
+    }
 }

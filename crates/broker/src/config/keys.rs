@@ -4,17 +4,18 @@
 //! - storage's `LOG_SETTINGS`: topic configs that change how a log behaves
 //!   (`retention.ms`, ...), each naming the broker config that supplies its
 //!   default (`log.retention.ms`);
-//! - [`TOPIC_KEYS`]: the other topic configs (kept as strings: applied by
-//!   the broker, like `compression.type`, or accepted without effect on one
-//!   node, like `min.insync.replicas`), with their broker synonyms;
-//! - [`BROKER_KEYS`]: broker-only configs and the lower-priority synonyms
-//!   of the others (`log.retention.hours`).
+//! - [`TOPIC_KEYS`] (in `table.rs`): the other topic configs (kept as
+//!   strings: applied by the broker, like `compression.type`, or accepted
+//!   without effect on one node, like `min.insync.replicas`), with their
+//!   broker synonyms;
+//! - [`BROKER_KEYS`] (in `table.rs`): broker-only configs and the
+//!   lower-priority synonyms of the others (`log.retention.hours`).
 //!
-//! [`topic_defs`] and [`broker_defs`] join them into the two lists that
-//! everything else is derived from: the TOML file, flags and environment
-//! variables, DescribeConfigs (values, sources, synonyms, types,
-//! documentation), AlterConfigs validation, `fjord config list` and the
-//! README's config table ([`markdown_table`]).
+//! This module defines their types and joins them: [`topic_defs`] and
+//! [`broker_defs`] are the two lists everything else is derived from: the
+//! TOML file, flags and environment variables, DescribeConfigs (values,
+//! sources, synonyms, types, documentation), AlterConfigs validation,
+//! `fjord config list` and the README's config table ([`markdown_table`]).
 
 use fjord_storage::{LogSetting, ValueType, LOG_SETTINGS};
 
