@@ -127,7 +127,7 @@ impl Default for BrokerConfig {
             listen: String::new(),
             advertise: None,
             http: String::new(),
-            // Typed default: the registry's "try 127.0.0.1:8081" mode.
+            // No default value: unset means "try 127.0.0.1:8081".
             schema_registry: SchemaRegistryListen::Default,
             num_partitions: 0,
             auto_create_topics: false,
@@ -381,12 +381,14 @@ impl SchemaRegistryListen {
         Ok(SchemaRegistryListen::Addr(s.to_string()))
     }
 
-    /// The value as the config prints it.
-    pub fn value(&self) -> String {
+    /// The value as the config prints it (none when not set: then the
+    /// registry tries `127.0.0.1:8081`, which is not the same as giving
+    /// that address).
+    pub fn value(&self) -> Option<String> {
         match self {
-            SchemaRegistryListen::Default => fjord_schema_registry::DEFAULT_ADDR.to_string(),
-            SchemaRegistryListen::Addr(a) => a.clone(),
-            SchemaRegistryListen::Off => "off".to_string(),
+            SchemaRegistryListen::Default => None,
+            SchemaRegistryListen::Addr(a) => Some(a.clone()),
+            SchemaRegistryListen::Off => Some("off".to_string()),
         }
     }
 }

@@ -300,7 +300,7 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
     BrokerKey {
         name: "fjord.schema.registry.listener",
         ty: ValueType::String,
-        default: KeyDefault::Typed,
+        default: KeyDefault::None,
         mode: Mode::ReadOnly,
         flag: Some(Flag {
             long: "schema-registry",
@@ -314,7 +314,7 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
                 c.schema_registry = super::SchemaRegistryListen::parse(v)?;
                 Ok(())
             },
-            |c| Some(c.schema_registry.value())
+            |c| c.schema_registry.value()
         ),
     },
     BrokerKey {
