@@ -297,6 +297,8 @@ fn enforce_retention(state: &BrokerState) {
                         s.prune_aborted(p.log.log_start_offset());
                     }
                 }
+                // Deleted (or closed) meanwhile: it left the broker.
+                Err(fjord_storage::StorageError::Closed) => {}
                 Err(e) => {
                     tracing::error!(topic = %t.name, partition = p.index, error = %e, "retention failed")
                 }
@@ -317,6 +319,7 @@ fn periodic_flush(state: &BrokerState) {
                         state.notify_data();
                     }
                 }
+                Err(fjord_storage::StorageError::Closed) => {}
                 Err(e) => {
                     tracing::error!(topic = %t.name, partition = p.index, error = %e, "flush failed")
                 }

@@ -770,6 +770,34 @@ fn high_watermark_checkpoint_and_delete() {
     assert!(list_partition_dirs(data.path()).unwrap().is_empty());
 }
 
+/// The broker's flusher and retention thread hold their own handles on a
+/// partition's log; a topic deletion removes the directory under them.
+/// They must find nothing to do (issue 11: one "flush failed … No such
+/// file or directory" ERROR per partition after each delete).
+#[test]
+fn a_deleted_log_leaves_the_flusher_and_retention_quietly() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = partition_dir(data.path(), "gone", 0);
+    let cfg = LogConfig {
+        retention_ms: 0,
+        ..LogConfig::default()
+    };
+    let log = Log::open(&dir, cfg).unwrap();
+    // Unsynced data (acks=0 style) and a moved high watermark: both would
+    // make the next flush write files in the partition directory.
+    log.append(&mut simple_batch(5, 0, 10), 0, 0).unwrap();
+    log.set_high_watermark(5);
+    log.delete().unwrap();
+    assert!(!dir.exists());
+    assert!(!log.flush_if_due(i64::MAX / 2).unwrap());
+    log.checkpoint_high_watermark().unwrap();
+    assert!(matches!(
+        log.enforce_retention(i64::MAX / 2),
+        Err(StorageError::Closed)
+    ));
+    assert!(!dir.exists(), "nothing recreated the deleted directory");
+}
+
 #[test]
 fn segment_ms_rolls_segments() {
     let d = tempfile::tempdir().unwrap();

@@ -413,6 +413,9 @@ impl Log {
         };
         for f in &files {
             if let Err(e) = f.sync_data() {
+                if self.is_closed() {
+                    return Err(StorageError::Closed);
+                }
                 let err = StorageError::io(format!("fsync in {}", self.dir.display()), e);
                 self.go_offline(err.to_string());
                 return Err(err);
@@ -420,13 +423,19 @@ impl Log {
         }
         if dir_dirty {
             if let Err(e) = checkpoint::sync_dir(&self.dir) {
+                // A directory removed by `delete` meanwhile is not a disk
+                // failure.
+                if self.is_closed() {
+                    return Err(StorageError::Closed);
+                }
                 self.go_offline(e.to_string());
                 return Err(e);
             }
         }
         self.sync_count.fetch_add(1, Ordering::AcqRel);
         self.durable.fetch_max(leo, Ordering::AcqRel);
-        if sealed && active_base > self.recovery_point.load(Ordering::Acquire) {
+        if sealed && active_base > self.recovery_point.load(Ordering::Acquire) && !self.is_closed()
+        {
             match checkpoint::write_offset(&self.dir, RECOVERY_POINT_FILE, active_base) {
                 Ok(()) => self.recovery_point.store(active_base, Ordering::Release),
                 Err(e) => {
@@ -449,6 +458,11 @@ impl Log {
     /// for (acks=0) once a second. Also rewrites the high-watermark
     /// checkpoint every few seconds. Returns whether it synced.
     pub fn flush_if_due(&self, now_ms: i64) -> Result<bool> {
+        // A closed or deleted log has nothing left to flush (`close` synced
+        // it; `delete` removed its directory).
+        if self.is_closed() {
+            return Ok(false);
+        }
         let leo = self.log_end_offset();
         let unflushed = leo - self.durable_offset();
         let since = now_ms.saturating_sub(self.last_flush_ms.load(Ordering::Acquire));
@@ -481,6 +495,11 @@ impl Log {
     /// Writes the `high-watermark` checkpoint now.
     pub fn checkpoint_high_watermark(&self) -> Result<()> {
         let mut ckpt = self.hw_checkpoint.lock();
+        if self.is_closed() {
+            // `close` wrote its own checkpoint; `delete` holds this lock
+            // while it removes the directory, so none is recreated.
+            return Ok(());
+        }
         let hw = self.high_watermark();
         if ckpt.0 != hw {
             checkpoint::write_offset(&self.dir, HIGH_WATERMARK_FILE, hw)?;
@@ -615,6 +634,7 @@ impl Log {
         self.closed.store(true, Ordering::Release);
         let _cleaner = self.cleaner.lock();
         let _guard = self.writer.lock();
+        let _hw = self.hw_checkpoint.lock();
         fs::remove_dir_all(&self.dir).ctx(|| format!("remove {}", self.dir.display()))
     }
 }
