@@ -152,16 +152,41 @@ def test_kill9_mid_transaction(broker):
     send(p, topic, [f"half-{i}".encode() for i in range(9)])
     broker.kill9()
     broker.start()
-    # The interrupted transaction was aborted at start: never visible.
+    # The interrupted transaction stays open (its producer could still end
+    # it) and is never visible meanwhile.
     want = sorted(f"ok-{i}".encode() for i in range(9))
     assert sorted(committed(broker.bootstrap, topic, 9)) == want
     assert len(uncommitted(broker.bootstrap, topic, 18)) == 18
-    # The producer can re-initialize and commit.
+    # A new producer with the same id fences the old one, which aborts the
+    # open transaction; then it commits its own.
     p2 = txn_producer(broker.bootstrap, txn_id)
     p2.begin_transaction()
     send(p2, topic, [b"after-crash"])
     p2.commit_transaction(30)
     assert sorted(committed(broker.bootstrap, topic, 10)) == sorted(want + [b"after-crash"])
+
+
+@pytest.mark.parametrize("how", ["restart", "kill9"])
+def test_transaction_continues_across_a_broker_restart(broker, how):
+    """An Ongoing transaction survives the coordinator reloading (as in
+    Kafka): its producer adds a partition after the restart and commits;
+    everything it wrote before and after is visible to read_committed."""
+    first, second = unique_topic("cont-a"), unique_topic("cont-b")
+    ck_create_topic(broker.bootstrap, first, partitions=1)
+    ck_create_topic(broker.bootstrap, second, partitions=1)
+    p = txn_producer(broker.bootstrap)
+    p.begin_transaction()
+    send(p, first, [f"before-{i}".encode() for i in range(5)])
+    if how == "kill9":
+        broker.crash_restart()
+    else:
+        broker.restart()
+    send(p, first, [f"after-{i}".encode() for i in range(5)])
+    send(p, second, [b"new-partition"])
+    p.commit_transaction(30)
+    want = sorted([f"before-{i}".encode() for i in range(5)] + [f"after-{i}".encode() for i in range(5)])
+    assert sorted(committed(broker.bootstrap, first, 10)) == want
+    assert committed(broker.bootstrap, second, 1) == [b"new-partition"]
 
 
 def test_transaction_timeout_aborts(broker):

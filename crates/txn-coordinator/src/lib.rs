@@ -19,8 +19,9 @@
 //! of the old epoch is first aborted with the bumped epoch. Transactions
 //! open longer than their `transaction.timeout.ms` are aborted the same
 //! way by [`tick`]. At start the log is replayed: a PrepareCommit or
-//! PrepareAbort is completed, an Ongoing transaction is aborted, so a
-//! crash never leaves a transaction half visible.
+//! PrepareAbort is completed, so a crash never leaves a transaction half
+//! visible; an Ongoing transaction continues (its producer may still
+//! commit it) until its timeout.
 //!
 //! Concurrency: one mutex over all transactional ids, held across the log
 //! writes of an operation (run on blocking threads). Produce checks
@@ -213,19 +214,18 @@ impl TxnCoordinator {
         }
     }
 
-    /// Completes what a crash interrupted: a logged PrepareCommit or
-    /// PrepareAbort is finished, an Ongoing transaction aborted.
+    /// Completes what a stop interrupted: a logged PrepareCommit or
+    /// PrepareAbort is finished. An Ongoing transaction continues, as in
+    /// Kafka after a coordinator reload: its producer may go on adding
+    /// partitions and end it; if it never comes back, its timeout (counted
+    /// from its start, which the log keeps) aborts it.
     pub fn recover(&self, io: &dyn TxnIo, now: i64) {
-        self.tick_with(io, now, true);
+        self.tick(io, now);
     }
 
     /// Aborts transactions past their timeout and retries unfinished
     /// completions.
     pub fn tick(&self, io: &dyn TxnIo, now: i64) {
-        self.tick_with(io, now, false);
-    }
-
-    fn tick_with(&self, io: &dyn TxnIo, now: i64, abort_all_ongoing: bool) {
         let Ok(mut txns) = self.txns.lock() else {
             return;
         };
@@ -234,10 +234,9 @@ impl TxnCoordinator {
                 TxnState::PrepareCommit => self.end(io, meta, true, now),
                 TxnState::PrepareAbort => self.end(io, meta, false, now),
                 TxnState::Ongoing
-                    if abort_all_ongoing
-                        || now.saturating_sub(meta.start_ms) > i64::from(meta.timeout_ms) =>
+                    if now.saturating_sub(meta.start_ms) > i64::from(meta.timeout_ms) =>
                 {
-                    tracing::info!(transactional_id = %meta.transactional_id, producer_id = meta.producer_id, epoch = meta.producer_epoch, "aborting a transaction (timed out or interrupted by a restart)");
+                    tracing::info!(transactional_id = %meta.transactional_id, producer_id = meta.producer_id, epoch = meta.producer_epoch, "aborting a transaction that timed out");
                     self.fence_and_abort(io, meta, now)
                 }
                 _ => Ok(()),

@@ -287,8 +287,9 @@ fn failed_markers_are_retried_and_recovery_completes() {
     assert_eq!(io.markers.borrow().len(), 1);
     assert!(io.markers.borrow()[0].2);
 
-    // Recovery after a restart: replayed Ongoing is aborted (epoch
-    // bumped), PrepareCommit completed.
+    // Recovery after a restart: PrepareCommit completed; a replayed
+    // Ongoing transaction continues until its timeout, which counts from
+    // its logged start.
     let c2 = TxnCoordinator::default();
     let io2 = MockIo::default();
     let mut metas = HashMap::new();
@@ -314,9 +315,13 @@ fn failed_markers_are_retried_and_recovery_completes() {
     );
     c2.load(metas);
     c2.recover(&io2, 10);
+    assert_eq!(c2.get("o").unwrap().state, TxnState::Ongoing);
+    assert_eq!(c2.get("o").unwrap().producer_epoch, 3);
+    assert_eq!(c2.get("p").unwrap().state, TxnState::CompleteCommit);
+    assert_eq!(io2.markers.borrow().len(), 1);
+    c2.tick(&io2, 60_001);
     assert_eq!(c2.get("o").unwrap().state, TxnState::CompleteAbort);
     assert_eq!(c2.get("o").unwrap().producer_epoch, 4);
-    assert_eq!(c2.get("p").unwrap().state, TxnState::CompleteCommit);
     let mut m = io2.markers.borrow().clone();
     m.sort();
     assert_eq!(
