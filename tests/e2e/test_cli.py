@@ -293,6 +293,31 @@ def test_produce_compression_and_acks(shared_broker):
     assert [g["value"] for g in got] == expected
 
 
+def test_produce_is_idempotent_by_default(shared_broker):
+    """With acks=all the CLI producer takes a producer id and numbers its
+    batches (Kafka's enable.idempotence default); --no-idempotence and
+    acks=1 do not."""
+    from kafka import KafkaAdminClient, TopicPartition
+
+    topic = unique_topic("cli-idem")
+    cli(shared_broker, "topic", "create", topic, "--partitions", "2")
+    produce_lines(shared_broker, topic, ["a", "b", "c"], "--partition", "0")
+    produce_lines(shared_broker, topic, ["d", "e"], "--partition", "0")
+    produce_lines(shared_broker, topic, ["x", "y"], "--partition", "1", "--no-idempotence")
+    produce_lines(shared_broker, topic, ["z"], "--partition", "1", "--acks", "1")
+    admin = KafkaAdminClient(bootstrap_servers=shared_broker.bootstrap, request_timeout_ms=10000)
+    try:
+        got = admin.describe_producers([TopicPartition(topic, 0), TopicPartition(topic, 1)])
+        p0 = sorted((p.producer_id, p.last_sequence) for p in got[TopicPartition(topic, 0)].active_producers)
+        assert len(p0) == 2 and p0[0][0] != p0[1][0], p0
+        assert sorted(seq for _, seq in p0) == [1, 2], p0
+        assert got[TopicPartition(topic, 1)].active_producers == [], got
+    finally:
+        admin.close()
+    recs = kp_consume(shared_broker.bootstrap, topic, 8)
+    assert sorted(r.value.decode() for r in recs) == sorted("abcdexyz")
+
+
 def test_produce_auto_creates_and_reports_bad_partition(shared_broker):
     topic = unique_topic("cli-auto")
     reports = produce_lines(shared_broker, topic, ["one"])
@@ -494,6 +519,32 @@ def test_group_consume_commits_and_resumes(shared_broker):
     out = cli(shared_broker, "consume", topic, "--group", uid("cli-gc-new"), "--from", "-2", "-e",
               "--format", "%o").stdout
     assert out.splitlines() == ["8", "9"]
+
+
+def test_group_static_membership(shared_broker):
+    """--group-instance-id (KIP-345): exiting keeps the member's place;
+    coming back under the same id resumes without a second member."""
+    topic, group = unique_topic("cli-static"), uid("cli-static-group")
+    cli(shared_broker, "topic", "create", topic, "--partitions", "2")
+    produce_lines(shared_broker, topic, [f"m{i}" for i in range(10)], "--partition", "0")
+    args = ["consume", topic, "--group", group, "--group-instance-id", "inst-1", "--format", "%p:%o"]
+    out = cli(shared_broker, *args, "-n", "4").stdout
+    assert out.splitlines() == ["0:0", "0:1", "0:2", "0:3"]
+    d = cli_json(shared_broker, "group", "describe", group)
+    assert d["state"] == "Stable", d
+    assert [m["group_instance_id"] for m in d["members"]] == ["inst-1"], d
+    first_member = d["members"][0]["member_id"]
+    assigned = sorted(p for a in d["members"][0]["assignment"] for p in a["partitions"])
+    assert assigned == [0, 1], d
+    out = cli(shared_broker, *args, "-n", "3").stdout
+    assert out.splitlines() == ["0:4", "0:5", "0:6"]
+    d = cli_json(shared_broker, "group", "describe", group)
+    assert d["state"] == "Stable" and [m["group_instance_id"] for m in d["members"]] == ["inst-1"], d
+    assert d["members"][0]["member_id"] != first_member, "the rejoin got a new member id"
+    # A dynamic member that exits leaves the group at once.
+    dyn = uid("cli-dynamic-group")
+    cli(shared_broker, "consume", topic, "--group", dyn, "-n", "1")
+    assert cli_json(shared_broker, "group", "describe", dyn)["members"] == []
 
 
 def start_cli_consumer(broker, topic: str, group: str) -> subprocess.Popen:

@@ -34,6 +34,11 @@ pub struct GroupOptions {
     pub session_timeout_ms: i32,
     pub rebalance_timeout_ms: i32,
     pub heartbeat_interval: Duration,
+    /// Static membership (KIP-345, Kafka's `group.instance.id`): a member
+    /// that comes back under the same instance id within the session
+    /// timeout takes its old place without a rebalance, and leaving does
+    /// not tell the coordinator (the session timeout removes it).
+    pub group_instance_id: Option<String>,
 }
 
 impl Default for GroupOptions {
@@ -42,6 +47,7 @@ impl Default for GroupOptions {
             session_timeout_ms: 30_000,
             rebalance_timeout_ms: 60_000,
             heartbeat_interval: Duration::from_secs(3),
+            group_instance_id: None,
         }
     }
 }
@@ -222,7 +228,7 @@ impl GroupMember {
                 session_timeout_ms: self.opts.session_timeout_ms,
                 rebalance_timeout_ms: self.opts.rebalance_timeout_ms,
                 member_id: self.member_id.clone(),
-                group_instance_id: None,
+                group_instance_id: self.opts.group_instance_id.clone(),
                 protocol_type: PROTOCOL_TYPE.into(),
                 protocols: vec![JoinGroupRequestProtocol {
                     name: ASSIGNOR.into(),
@@ -297,7 +303,7 @@ impl GroupMember {
                 group_id: self.group.clone(),
                 generation_id: self.generation,
                 member_id: self.member_id.clone(),
-                group_instance_id: None,
+                group_instance_id: self.opts.group_instance_id.clone(),
                 protocol_type: Some(PROTOCOL_TYPE.into()),
                 protocol_name: Some(protocol),
                 assignments,
@@ -371,13 +377,19 @@ impl GroupMember {
         client: &mut Client,
         members: &[JoinGroupResponseMember],
     ) -> Result<Vec<SyncGroupRequestAssignment>> {
+        // Static members are ordered by their instance id, as Kafka's range
+        // assignor does, so one that rejoins under a new member id keeps
+        // its partitions.
+        let mut member_of: BTreeMap<String, String> = BTreeMap::new();
         let subscriptions: Vec<(String, Vec<String>)> = members
             .iter()
             .map(|m| {
-                (
-                    m.member_id.clone(),
-                    decode_subscription(&m.metadata).unwrap_or_default(),
-                )
+                let key = match &m.group_instance_id {
+                    Some(instance) => format!("0:{instance}"),
+                    None => format!("1:{}", m.member_id),
+                };
+                member_of.insert(key.clone(), m.member_id.clone());
+                (key, decode_subscription(&m.metadata).unwrap_or_default())
             })
             .collect();
         let topics: BTreeSet<String> = subscriptions
@@ -397,9 +409,9 @@ impl GroupMember {
             .collect();
         let plan = range_assign(&subscriptions, &counts);
         plan.into_iter()
-            .map(|(member_id, assigned)| {
+            .map(|(key, assigned)| {
                 Ok(SyncGroupRequestAssignment {
-                    member_id,
+                    member_id: member_of.get(&key).cloned().unwrap_or(key),
                     assignment: encode_assignment(&assigned)?,
                     ..Default::default()
                 })
@@ -426,7 +438,7 @@ impl GroupMember {
             group_id: self.group.clone(),
             generation_id: self.generation,
             member_id: self.member_id.clone(),
-            group_instance_id: None,
+            group_instance_id: self.opts.group_instance_id.clone(),
             ..Default::default()
         };
         let code = match client
@@ -486,8 +498,17 @@ impl GroupMember {
 
     /// Leaves the group so that it rebalances at once rather than after the
     /// session timeout.
+    /// A static member only forgets its membership locally, as Kafka's
+    /// consumers do: the coordinator keeps its place for the session
+    /// timeout so that a restart under the same instance id does not
+    /// rebalance the group.
     pub async fn leave(&mut self, client: &mut Client) -> Result<()> {
         if self.member_id.is_empty() {
+            return Ok(());
+        }
+        if self.opts.group_instance_id.is_some() {
+            self.member_id.clear();
+            self.generation = -1;
             return Ok(());
         }
         let coordinator = self.coordinator(client).await?;

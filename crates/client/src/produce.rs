@@ -5,12 +5,19 @@
 //! one partition, rotating between sends. Retriable errors (leader moved,
 //! connection lost) are retried after a metadata refresh; without
 //! idempotence a retry may duplicate a batch, as with any acks=1 producer.
+//!
+//! With [`Producer::enable_idempotence`] (KIP-98) the producer takes a
+//! producer id from the broker (InitProducerId) and numbers each
+//! partition's batches; a retry resends the very same batch, so the
+//! broker stores it once. A batch that finally fails leaves a gap in its
+//! partition's sequence: the next `send` starts over with a new producer
+//! id, as Kafka's producer resets its epoch.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use bytes::Bytes;
 use fjord_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use fjord_protocol::messages::ProduceRequest;
+use fjord_protocol::messages::{InitProducerIdRequest, ProduceRequest};
 use fjord_protocol::records::{BatchBuilder, Compression};
 use fjord_protocol::{ErrorCode, Request, Response};
 
@@ -70,6 +77,35 @@ pub struct Producer {
     compression: Compression,
     auto_create: bool,
     sends: usize,
+    idempotence: Option<Idempotence>,
+}
+
+/// The identity of an idempotent producer and its next sequence number
+/// per partition.
+#[derive(Debug)]
+struct Idempotence {
+    producer_id: i64,
+    epoch: i16,
+    next_sequence: HashMap<i32, i32>,
+    /// A batch failed for good: its sequence numbers are lost, so the
+    /// partition's next batch would be out of order. Start over.
+    reset: bool,
+}
+
+impl Idempotence {
+    /// Takes `count` sequence numbers of `partition` (they wrap at
+    /// `i32::MAX` to 0, as in Kafka).
+    fn take(&mut self, partition: i32, count: usize) -> i32 {
+        let next = self.next_sequence.entry(partition).or_insert(0);
+        let first = *next;
+        let count = i32::try_from(count).unwrap_or(i32::MAX);
+        *next = if first > i32::MAX - count {
+            count - (i32::MAX - first) - 1
+        } else {
+            first + count
+        };
+        first
+    }
 }
 
 impl Producer {
@@ -90,7 +126,64 @@ impl Producer {
             compression,
             auto_create,
             sends: 0,
+            idempotence: None,
         })
+    }
+
+    /// Makes every later `send` idempotent (KIP-98): asks the broker for
+    /// a producer id. Needs acks=all, as in Kafka.
+    pub async fn enable_idempotence(&mut self, client: &mut Client) -> Result<()> {
+        if self.acks != Acks::All {
+            return Err(ClientError::Other(
+                "an idempotent producer needs acks=all".into(),
+            ));
+        }
+        let mut attempt = 0;
+        loop {
+            let req = Request::InitProducerId(InitProducerIdRequest {
+                transactional_id: None,
+                transaction_timeout_ms: -1,
+                producer_id: -1,
+                producer_epoch: -1,
+                ..Default::default()
+            });
+            let resp = client
+                .send(Target::Any, req, versions::INIT_PRODUCER_ID, None)
+                .await;
+            let err = match resp {
+                Ok((_, Response::InitProducerId(r))) => {
+                    match ClientError::from_code("InitProducerId", r.error_code, None) {
+                        None => {
+                            self.idempotence = Some(Idempotence {
+                                producer_id: r.producer_id,
+                                epoch: r.producer_epoch,
+                                next_sequence: HashMap::new(),
+                                reset: false,
+                            });
+                            return Ok(());
+                        }
+                        Some(e) => e,
+                    }
+                }
+                Ok((_, other)) => {
+                    return Err(ClientError::Other(format!(
+                        "expected an InitProducerId response, got {:?}",
+                        other.api_key()
+                    )))
+                }
+                Err(e) => e,
+            };
+            attempt += 1;
+            if !err.is_retriable() || attempt > RETRIES {
+                return Err(err);
+            }
+            tokio::time::sleep(backoff(attempt)).await;
+        }
+    }
+
+    /// The producer id and epoch, once idempotence is on.
+    pub fn producer_id(&self) -> Option<(i64, i16)> {
+        self.idempotence.as_ref().map(|i| (i.producer_id, i.epoch))
     }
 
     pub fn partition_count(&self) -> usize {
@@ -120,7 +213,14 @@ impl Producer {
         client: &mut Client,
         records: &[ProduceRecord],
     ) -> Result<Vec<Result<Delivered>>> {
+        if self.idempotence.as_ref().is_some_and(|i| i.reset) {
+            self.idempotence = None;
+            self.enable_idempotence(client).await?;
+        }
         let mut results: Vec<Option<Result<Delivered>>> = vec![None; records.len()];
+        // Each partition's batch is built once: a retry must resend the
+        // same bytes (with an idempotent producer, the same sequence).
+        let mut built: BTreeMap<i32, Bytes> = BTreeMap::new();
         let n = self.partition_count().max(1);
         let keyless = self
             .info
@@ -136,6 +236,7 @@ impl Producer {
                 Err(e) => results[i] = Some(Err(e)),
             }
         }
+        let assigned = pending.clone();
         let mut attempt = 0;
         while !pending.is_empty() {
             let mut retry: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
@@ -159,7 +260,13 @@ impl Producer {
                 let mut sent = Vec::with_capacity(parts.len());
                 for p in parts {
                     let idxs = &pending[&p];
-                    match self.build_batch(records, idxs, now) {
+                    let batch = match built.get(&p) {
+                        Some(b) => Ok(b.clone()),
+                        None => self.build_batch(records, p, idxs, now).inspect(|b| {
+                            built.insert(p, b.clone());
+                        }),
+                    };
+                    match batch {
                         Ok(batch) => {
                             partition_data.push(PartitionProduceData {
                                 index: p,
@@ -326,14 +433,31 @@ impl Producer {
             }
             pending = retry;
         }
+        if let Some(idem) = &mut self.idempotence {
+            // A built batch whose records failed took sequence numbers the
+            // broker never stored.
+            idem.reset |= assigned.iter().any(|(p, idxs)| {
+                built.contains_key(p) && idxs.iter().any(|&i| !matches!(results[i], Some(Ok(_))))
+            });
+        }
         Ok(results
             .into_iter()
             .map(|r| r.unwrap_or_else(|| Err(ClientError::Other("record was not sent".into()))))
             .collect())
     }
 
-    fn build_batch(&self, records: &[ProduceRecord], idxs: &[usize], now: i64) -> Result<Bytes> {
+    fn build_batch(
+        &mut self,
+        records: &[ProduceRecord],
+        partition: i32,
+        idxs: &[usize],
+        now: i64,
+    ) -> Result<Bytes> {
         let mut b = BatchBuilder::new(self.compression);
+        if let Some(idem) = &mut self.idempotence {
+            let first = idem.take(partition, idxs.len());
+            b = b.producer(idem.producer_id, idem.epoch, first);
+        }
         for &i in idxs {
             let r = &records[i];
             let headers: Vec<(&[u8], Option<&[u8]>)> = r
@@ -351,5 +475,27 @@ impl Producer {
         }
         b.build()
             .map_err(|e| ClientError::Other(format!("cannot build the record batch: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequences_are_per_partition_and_wrap_to_zero() {
+        let mut idem = Idempotence {
+            producer_id: 7,
+            epoch: 0,
+            next_sequence: HashMap::new(),
+            reset: false,
+        };
+        assert_eq!(idem.take(0, 3), 0);
+        assert_eq!(idem.take(0, 2), 3);
+        assert_eq!(idem.take(1, 1), 0);
+        idem.next_sequence.insert(2, i32::MAX - 1);
+        assert_eq!(idem.take(2, 3), i32::MAX - 1);
+        // MAX-1, MAX, 0 were taken: the next batch starts at 1.
+        assert_eq!(idem.take(2, 1), 1);
     }
 }

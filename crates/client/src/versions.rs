@@ -24,6 +24,7 @@ pub const OFFSET_FETCH: Range = (2, 8);
 pub const OFFSET_COMMIT: Range = (2, 8);
 pub const DELETE_GROUPS: Range = (0, 2);
 pub const PRODUCE: Range = (3, 11);
+pub const INIT_PRODUCER_ID: Range = (0, 5);
 pub const FETCH: Range = (4, 12);
 pub const JOIN_GROUP: Range = (1, 9);
 pub const SYNC_GROUP: Range = (0, 5);

@@ -265,7 +265,14 @@ pub async fn run(args: ConsumeArgs) -> CliResult {
         positions: BTreeMap::new(),
         consumed: BTreeMap::new(),
         group: args.group.as_ref().map(|g| Group {
-            member: GroupMember::new(g, vec![args.topic.clone()], GroupOptions::default()),
+            member: GroupMember::new(
+                g,
+                vec![args.topic.clone()],
+                GroupOptions {
+                    group_instance_id: args.group_instance_id.clone(),
+                    ..GroupOptions::default()
+                },
+            ),
             committed: BTreeMap::new(),
             last_commit: Instant::now(),
         }),

@@ -182,6 +182,11 @@ pub struct ProduceArgs {
     /// Acknowledgements to wait for: 0, 1 or all.
     #[arg(long, default_value = "all", value_parser = spec::parse_acks)]
     pub acks: Acks,
+    /// Do not make the producer idempotent. By default (with acks=all)
+    /// it takes a producer id and numbers its batches, so a retried
+    /// batch is stored once (Kafka's `enable.idempotence=true`).
+    #[arg(long)]
+    pub no_idempotence: bool,
     #[command(flatten)]
     pub conn: ConnArgs,
     #[command(flatten)]
@@ -208,6 +213,11 @@ pub struct ConsumeArgs {
     /// Consume as a member of this consumer group, committing offsets.
     #[arg(long, short = 'g')]
     pub group: Option<String>,
+    /// Static group membership (Kafka's `group.instance.id`): a consumer
+    /// restarted under the same id within the session timeout keeps its
+    /// partitions without a rebalance; exiting does not leave the group.
+    #[arg(long, requires = "group", value_name = "ID")]
+    pub group_instance_id: Option<String>,
     /// Stop after this many records.
     #[arg(long, short = 'n')]
     pub count: Option<u64>,

@@ -79,6 +79,11 @@ pub async fn run(args: ProduceArgs) -> CliResult {
             )));
         }
     }
+    // As Kafka's producers since 3.0: idempotent unless acks say otherwise
+    // or it is switched off.
+    if args.acks == Acks::All && !args.no_idempotence {
+        producer.enable_idempotence(&mut client).await?;
+    }
     let headers: Vec<(String, Option<Bytes>)> = args
         .headers
         .iter()
