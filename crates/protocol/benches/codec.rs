@@ -58,7 +58,7 @@ fn records_payload(total: usize, record_size: usize, batch_bytes: usize) -> Byte
 
 /// A Produce request with `partitions` partitions of `per_partition` bytes of
 /// values each (1 KiB records, 16 KiB batches, Java's batch.size default).
-fn produce_request(partitions: usize, per_partition: usize) -> ProduceRequest {
+fn produce_request(partitions: usize, per_partition: usize, record_size: usize) -> ProduceRequest {
     ProduceRequest {
         transactional_id: None,
         acks: -1,
@@ -68,7 +68,7 @@ fn produce_request(partitions: usize, per_partition: usize) -> ProduceRequest {
             partition_data: (0..partitions)
                 .map(|p| produce_request::PartitionProduceData {
                     index: p as i32,
-                    records: Some(records_payload(per_partition, KIB, 16 * KIB)),
+                    records: Some(records_payload(per_partition, record_size, 16 * KIB)),
                     ..Default::default()
                 })
                 .collect(),
@@ -104,8 +104,12 @@ fn validate_all(req: &ProduceRequest) -> usize {
 
 fn bench_produce(c: &mut Criterion) {
     let mut group = c.benchmark_group("produce_v9_decode");
-    for (label, partitions, per_partition) in [("1x1MiB", 1, MIB), ("16x64KiB", 16, 64 * KIB)] {
-        let body = encode(&produce_request(partitions, per_partition), 9);
+    for (label, partitions, per_partition, record_size) in [
+        ("1x1MiB", 1, MIB, KIB),
+        ("16x64KiB", 16, 64 * KIB, KIB),
+        ("1x1MiB-100B", 1, MIB, 100),
+    ] {
+        let body = encode(&produce_request(partitions, per_partition, record_size), 9);
         group.throughput(Throughput::BytesDecimal(body.len() as u64));
         group.bench_with_input(BenchmarkId::new("decode", label), &body, |b, body| {
             b.iter(|| ProduceRequest::decode(&mut black_box(body.clone()), 9).unwrap())
@@ -127,7 +131,11 @@ fn bench_produce(c: &mut Criterion) {
             1,
             Some("bench"),
             9,
-            &fjord_protocol::Request::Produce(produce_request(partitions, per_partition)),
+            &fjord_protocol::Request::Produce(produce_request(
+                partitions,
+                per_partition,
+                record_size,
+            )),
         )
         .unwrap();
         let frame = frame.freeze().slice(4..);

@@ -9,6 +9,7 @@ mod header;
 mod interop_tests;
 mod recompress;
 mod record;
+mod scan;
 
 pub use builder::{BatchBuilder, NO_TIMESTAMP};
 pub use compression::{compress, decompress, XERIAL_MAGIC};
@@ -19,6 +20,7 @@ pub use control::{
 pub use header::*;
 pub use recompress::recompress;
 pub use record::{records, validate_records, Header, Record, RecordIter};
+pub use scan::{scan_records, scan_section, RecordView};
 
 /// Why a record batch was rejected.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]

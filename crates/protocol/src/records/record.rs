@@ -269,11 +269,9 @@ pub fn validate_records(
     if header.last_offset_delta < 0 {
         return Err(RecordsError::InvalidRecord("negative last offset delta"));
     }
-    let mut iter = records(batch, decompress_limit)?;
     let mut previous: Option<i32> = None;
     let mut found: i64 = 0;
-    for record in &mut iter {
-        let record = record?;
+    super::scan::scan_records(batch, decompress_limit, |_, record| {
         found += 1;
         if record.offset_delta < 0 || previous.is_some_and(|p| record.offset_delta <= p) {
             return Err(RecordsError::InvalidRecord(
@@ -287,9 +285,10 @@ pub fn validate_records(
         }
         previous = Some(record.offset_delta);
         if header.is_control() {
-            super::control::control_record_type(record.key.as_deref().unwrap_or(&[]))?;
+            super::control::control_record_type(record.key.unwrap_or(&[]))?;
         }
-    }
+        Ok(())
+    })?;
     if found != i64::from(header.record_count) {
         return Err(RecordsError::InvalidRecord(
             "record count does not match the header",
