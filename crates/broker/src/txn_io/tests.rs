@@ -51,7 +51,7 @@ fn open(dir: &std::path::Path) -> BrokerState {
 }
 
 #[test]
-fn crash_after_prepare_commit_completes_and_ongoing_aborts() {
+fn crash_after_prepare_commit_completes_and_ongoing_continues() {
     let dir = std::env::temp_dir().join(format!("fjord-txn-broker-{}", rand::random::<u64>()));
     let (pid_c, pid_a);
     // Real clock: recovery at open checks id expiry against it.
@@ -86,11 +86,21 @@ fn crash_after_prepare_commit_completes_and_ongoing_aborts() {
     let st = open(&dir);
     let c = st.txns.get("c").unwrap();
     assert_eq!(c.state, TxnState::CompleteCommit);
+    // "a" was Ongoing: it stays open (its producer may still end it), and
+    // its first batch still holds the last stable offset.
     let a = st.txns.get("a").unwrap();
-    assert_eq!(a.state, TxnState::CompleteAbort);
-    assert_eq!(a.producer_epoch, 1, "the aborted producer is fenced");
+    assert_eq!((a.state, a.producer_epoch), (TxnState::Ongoing, 0));
     let p = st.partition("t", 0).unwrap();
-    // Two markers after the three batches; nothing open any more.
+    assert_eq!(p.high_watermark(), 4, "c's marker after the three batches");
+    assert_eq!(p.last_stable_offset(), 1);
+    // A new producer under "a" fences the old one: its transaction is
+    // aborted with a bumped epoch, then the new producer gets the next.
+    let io = BrokerIo { state: &st };
+    let (pid, epoch) = st
+        .txns
+        .init_producer_id(&io, "a", 60_000, None, now)
+        .unwrap();
+    assert_eq!((pid, epoch), (pid_a, 2));
     assert_eq!(p.high_watermark(), 5);
     assert_eq!(p.last_stable_offset(), 5);
     let aborted = p.producers.lock().unwrap().aborted_between(0, 5);
@@ -100,13 +110,6 @@ fn crash_after_prepare_commit_completes_and_ongoing_aborts() {
         (pid_a, 1)
     );
     assert!(aborted.iter().all(|x| x.producer_id != pid_c));
-    // The producers can start over.
-    let io = BrokerIo { state: &st };
-    let (pid, epoch) = st
-        .txns
-        .init_producer_id(&io, "a", 60_000, None, now)
-        .unwrap();
-    assert_eq!((pid, epoch), (pid_a, 2));
     st.close_all();
     drop(st);
     // A clean restart reads the same from the producer snapshot.
