@@ -590,3 +590,39 @@ def parse_offset_for_leader_epoch_response(payload: bytes) -> tuple[int, dict[tu
             end = r.int64()
             out[(name, p)] = (err, epoch, end)
     return corr, out
+
+
+# ---------------------------------------------------------------- Produce v8 (record errors)
+
+def produce_request(version: int, topic: str, partition: int, batch: bytes, acks: int = -1,
+                    correlation_id: int = 1, timeout_ms: int = 10000) -> bytes:
+    """Produce v3..v8 (the non-flexible layouts share one body)."""
+    assert 3 <= version <= 8, "only the non-flexible v3..v8 layouts are implemented"
+    body = (string(None) + int16(acks) + int32(timeout_ms)
+            + int32(1) + string(topic) + int32(1) + int32(partition) + int32(len(batch)) + batch)
+    return encode_request(0, version, correlation_id, body)
+
+
+@dataclass
+class ProducePartitionV8:
+    error_code: int
+    base_offset: int
+    record_errors: list[tuple[int, str | None]]
+    error_message: str | None
+
+
+def parse_produce_response_v8(payload: bytes) -> tuple[int, dict[tuple[str, int], ProducePartitionV8]]:
+    r = Reader(payload)
+    corr = r.int32()
+    out = {}
+    for _ in range(r.int32()):
+        name = r.string() or ""
+        for _ in range(r.int32()):
+            p = r.int32()
+            err = r.int16()
+            base = r.int64()
+            r.int64()  # log_append_time
+            r.int64()  # log_start_offset
+            errors = [(r.int32(), r.string()) for _ in range(r.int32())]
+            out[(name, p)] = ProducePartitionV8(err, base, errors, r.string())
+    return corr, out
