@@ -22,6 +22,11 @@ use fjord_partition::{Appended, Partition};
 
 crate::handler!(Produce, 3, 11);
 
+/// The lowest Produce version ApiVersions lists: 0, as Kafka 4.0 does,
+/// although v0–v2 (message formats 0 and 1, removed by KIP-896) are not
+/// served; see `api_versions`.
+pub const ADVERTISED_MIN_VERSION: i16 = 0;
+
 /// Bound on a batch's decompressed size while validating it.
 const DECOMPRESS_LIMIT: usize = 256 * 1024 * 1024;
 
