@@ -590,3 +590,158 @@ def parse_offset_for_leader_epoch_response(payload: bytes) -> tuple[int, dict[tu
             end = r.int64()
             out[(name, p)] = (err, epoch, end)
     return corr, out
+
+
+# ---------------------------------------------------------------- Produce v8 (record errors)
+
+def produce_request(version: int, topic: str, partition: int, batch: bytes, acks: int = -1,
+                    correlation_id: int = 1, timeout_ms: int = 10000) -> bytes:
+    """Produce v3..v8 (the non-flexible layouts share one body)."""
+    assert 3 <= version <= 8, "only the non-flexible v3..v8 layouts are implemented"
+    body = (string(None) + int16(acks) + int32(timeout_ms)
+            + int32(1) + string(topic) + int32(1) + int32(partition) + int32(len(batch)) + batch)
+    return encode_request(0, version, correlation_id, body)
+
+
+@dataclass
+class ProducePartitionV8:
+    error_code: int
+    base_offset: int
+    record_errors: list[tuple[int, str | None]]
+    error_message: str | None
+
+
+def parse_produce_response_v8(payload: bytes) -> tuple[int, dict[tuple[str, int], ProducePartitionV8]]:
+    r = Reader(payload)
+    corr = r.int32()
+    out = {}
+    for _ in range(r.int32()):
+        name = r.string() or ""
+        for _ in range(r.int32()):
+            p = r.int32()
+            err = r.int16()
+            base = r.int64()
+            r.int64()  # log_append_time
+            r.int64()  # log_start_offset
+            errors = [(r.int32(), r.string()) for _ in range(r.int32())]
+            out[(name, p)] = ProducePartitionV8(err, base, errors, r.string())
+    return corr, out
+
+
+# ---------------------------------------------------------------- flexible helpers
+
+def compact_array_len(r: Reader) -> int:
+    """A compact array's element count (-1: null)."""
+    return r.uvarint() - 1
+
+
+def compact_int32s(r: Reader) -> list[int] | None:
+    n = compact_array_len(r)
+    return None if n < 0 else [r.int32() for _ in range(n)]
+
+
+def parse_response_header_v1(payload: bytes) -> tuple[int, Reader]:
+    r = Reader(payload)
+    corr = r.int32()
+    r.tagged_fields()
+    return corr, r
+
+
+# ---------------------------------------------------------------- DescribeTopicPartitions (75) v0
+
+def describe_topic_partitions_request(topics: list[str], limit: int = 2000,
+                                      cursor: tuple[str, int] | None = None,
+                                      correlation_id: int = 1) -> bytes:
+    body = uvarint(len(topics) + 1)
+    for t in topics:
+        body += compact_string(t) + uvarint(0)
+    body += int32(limit)
+    if cursor is None:
+        body += int8(-1)
+    else:
+        body += int8(1) + compact_string(cursor[0]) + int32(cursor[1]) + uvarint(0)
+    body += uvarint(0)
+    return encode_request(75, 0, correlation_id, body, flexible=True)
+
+
+@dataclass
+class DescribedPartition:
+    error_code: int
+    index: int
+    leader: int
+    leader_epoch: int
+    replicas: list[int]
+    isr: list[int]
+    elr: list[int] | None
+    last_known_elr: list[int] | None
+    offline: list[int]
+
+
+@dataclass
+class DescribedTopic:
+    error_code: int
+    name: str | None
+    topic_id: bytes
+    is_internal: bool
+    partitions: list[DescribedPartition]
+    authorized_operations: int
+
+
+def parse_describe_topic_partitions_response(payload: bytes):
+    """Returns (correlation_id, [DescribedTopic], next_cursor or None)."""
+    corr, r = parse_response_header_v1(payload)
+    r.int32()  # throttle_time_ms
+    topics = []
+    for _ in range(compact_array_len(r)):
+        err = r.int16()
+        name = r.compact_string()
+        topic_id = r._take(16)
+        internal = r.int8() != 0
+        parts = []
+        for _ in range(compact_array_len(r)):
+            p = DescribedPartition(r.int16(), r.int32(), r.int32(), r.int32(), compact_int32s(r) or [],
+                                   compact_int32s(r) or [], compact_int32s(r), compact_int32s(r),
+                                   compact_int32s(r) or [])
+            r.tagged_fields()
+            parts.append(p)
+        ops = r.int32()
+        r.tagged_fields()
+        topics.append(DescribedTopic(err, name, topic_id, internal, parts, ops))
+    cursor = None
+    if r.int8() >= 0:
+        cursor = (r.compact_string(), r.int32())
+        r.tagged_fields()
+    r.tagged_fields()
+    return corr, topics, cursor
+
+
+# ---------------------------------------------------------------- ListOffsets v10
+
+def list_offsets_request_v10(topic: str, partitions: list[tuple[int, int]], timeout_ms: int,
+                             isolation_level: int = 0, correlation_id: int = 1) -> bytes:
+    """partitions: [(index, timestamp)]."""
+    body = int32(-1) + int8(isolation_level) + uvarint(2) + compact_string(topic) + uvarint(len(partitions) + 1)
+    for index, ts in partitions:
+        body += int32(index) + int32(-1) + int64(ts) + uvarint(0)
+    body += uvarint(0) + int32(timeout_ms) + uvarint(0)
+    return encode_request(2, 10, correlation_id, body, flexible=True)
+
+
+def parse_list_offsets_response_v10(payload: bytes) -> tuple[int, dict[tuple[str, int], tuple[int, int, int]]]:
+    """Returns (correlation_id, {(topic, partition): (error_code, timestamp, offset)})."""
+    corr, r = parse_response_header_v1(payload)
+    r.int32()  # throttle_time_ms
+    out = {}
+    for _ in range(compact_array_len(r)):
+        name = r.compact_string() or ""
+        for _ in range(compact_array_len(r)):
+            p = r.int32()
+            err = r.int16()
+            ts = r.int64()
+            off = r.int64()
+            r.int32()  # leader_epoch
+            r.tagged_fields()
+            out[(name, p)] = (err, ts, off)
+        r.tagged_fields()
+    r.tagged_fields()
+    return corr, out

@@ -3,11 +3,12 @@
 //!
 //! Architecture invariant: the broker translates between Kafka requests
 //! and storage calls; it never parses segment files itself, and storage
-//! never sees a request. Its modules import one way: `config`, `metrics`,
-//! `sequencer`, `request_memory`, `zero_copy`, `recompress` → `state` →
+//! never sees a request. Its modules import one way: `acl`, `config`,
+//! `metrics`, `sequencer`, `request_memory`, `zero_copy`, `recompress` → `state` →
 //! `groups`, `txn_io`, `metrics_state`, `schemas` → `handlers` →
 //! `connection` → `server`.
 
+pub mod acl;
 pub mod config;
 pub mod connection;
 pub mod groups;

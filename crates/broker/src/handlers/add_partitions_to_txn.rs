@@ -1,8 +1,10 @@
-//! AddPartitionsToTxn (key 24), versions 0-4: adds partitions to the
+//! AddPartitionsToTxn (key 24), versions 0-5: adds partitions to the
 //! producer's transaction (v4+: several transactions per request, and
 //! verify-only checks). Unknown partitions fail with
 //! UNKNOWN_TOPIC_OR_PARTITION and the rest with OPERATION_NOT_ATTEMPTED,
-//! as Kafka answers.
+//! as Kafka answers. Version 5 only tells the broker the caller
+//! understands TRANSACTION_ABORTABLE (KIP-890), which fjord never returns
+//! here, so it is answered exactly as version 4.
 
 use std::sync::Arc;
 
@@ -16,7 +18,7 @@ use fjord_protocol::ErrorCode;
 use super::RequestCtx;
 use crate::state::BrokerState;
 
-crate::handler!(AddPartitionsToTxn, 0, 4);
+crate::handler!(AddPartitionsToTxn, 0, 5);
 
 fn results(
     topics: &[AddPartitionsToTxnTopic],

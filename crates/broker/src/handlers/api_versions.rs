@@ -1,12 +1,19 @@
-//! ApiVersions (key 18): advertises exactly the handler table.
+//! ApiVersions (key 18): advertises the handler table, with one exception
+//! Kafka 4.0 makes too: Produce is advertised from version 0
+//! ([`produce::ADVERTISED_MIN_VERSION`]) although only 3+ is served.
+//! librdkafka before 2.10 enables gzip, snappy and lz4 only when the
+//! broker lists Produce v0 (KAFKA-18659, librdkafka#4956), and clients
+//! pick the highest version both sides know, so none sends v0–v2 to a
+//! broker advertising v11. A request of a version outside the served range
+//! still closes the connection, as Kafka's socket server does.
 
 use std::sync::Arc;
 
 use fjord_protocol::messages::api_versions_response::ApiVersion;
 use fjord_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
-use fjord_protocol::ErrorCode;
+use fjord_protocol::{ApiKey, ErrorCode};
 
-use super::{RequestCtx, HANDLERS};
+use super::{produce, RequestCtx, HANDLERS};
 use crate::state::BrokerState;
 
 crate::handler!(ApiVersions, 0, 4);
@@ -16,7 +23,11 @@ fn ranges() -> Vec<ApiVersion> {
         .iter()
         .map(|h| ApiVersion {
             api_key: h.key as i16,
-            min_version: h.min_version,
+            min_version: if h.key == ApiKey::Produce {
+                produce::ADVERTISED_MIN_VERSION
+            } else {
+                h.min_version
+            },
             max_version: h.max_version,
             ..Default::default()
         })

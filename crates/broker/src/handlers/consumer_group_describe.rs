@@ -11,12 +11,10 @@ use fjord_protocol::ErrorCode;
 
 use super::consumer_group_heartbeat::BrokerTopics;
 use super::RequestCtx;
+use crate::acl::{if_requested, ResourceType};
 use crate::state::BrokerState;
 
 crate::handler!(ConsumerGroupDescribe, 0, 0);
-
-/// READ, DELETE and DESCRIBE: what a group allows without ACLs.
-const GROUP_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
 
 async fn handle(
     state: Arc<BrokerState>,
@@ -40,11 +38,8 @@ async fn handle(
                 state
                     .groups
                     .consumer_describe(&id, &topics, &state.config().consumer_group);
-            g.authorized_operations = if req.include_authorized_operations {
-                GROUP_OPERATIONS
-            } else {
-                i32::MIN
-            };
+            g.authorized_operations =
+                if_requested(req.include_authorized_operations, ResourceType::Group, &id);
             g
         })
         .collect();

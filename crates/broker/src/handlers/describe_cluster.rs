@@ -1,5 +1,6 @@
 //! DescribeCluster (key 60): the cluster id, this node as the only broker
-//! and as the controller.
+//! and as the controller, and the cluster's authorized operations when
+//! asked for.
 
 use std::sync::Arc;
 
@@ -7,8 +8,9 @@ use fjord_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use fjord_protocol::messages::{DescribeClusterRequest, DescribeClusterResponse};
 use fjord_protocol::ErrorCode;
 
-use super::metadata::broker_endpoint;
+use super::metadata::{broker_endpoint, CLUSTER_NAME};
 use super::RequestCtx;
+use crate::acl::{if_requested, ResourceType};
 use crate::state::BrokerState;
 
 crate::handler!(DescribeCluster, 0, 1);
@@ -58,8 +60,11 @@ async fn handle(
             rack: None,
             ..Default::default()
         }],
-        // No authorizer: operations are not reported.
-        cluster_authorized_operations: i32::MIN,
+        cluster_authorized_operations: if_requested(
+            req.include_cluster_authorized_operations,
+            ResourceType::Cluster,
+            CLUSTER_NAME,
+        ),
         ..Default::default()
     }
 }

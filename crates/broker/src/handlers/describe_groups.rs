@@ -8,56 +8,53 @@ use fjord_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
 use fjord_protocol::ErrorCode;
 
 use super::RequestCtx;
+use crate::acl::{if_requested, ResourceType};
 use crate::state::BrokerState;
 
 crate::handler!(DescribeGroups, 0, 5);
-
-/// READ, DELETE and DESCRIBE: what a group allows without ACLs.
-const GROUP_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
 
 async fn handle(
     state: Arc<BrokerState>,
     ctx: RequestCtx,
     req: DescribeGroupsRequest,
 ) -> DescribeGroupsResponse {
-    let ops = if ctx.api_version >= 3 && req.include_authorized_operations {
-        GROUP_OPERATIONS
-    } else {
-        i32::MIN
-    };
+    let wants_ops = ctx.api_version >= 3 && req.include_authorized_operations;
     let groups: Vec<DescribedGroup> = req
         .groups
         .into_iter()
-        .map(|group_id| match state.groups.describe(&group_id) {
-            Some(s) => DescribedGroup {
-                error_code: ErrorCode::None.code(),
-                group_id,
-                group_state: s.state.name().to_string(),
-                protocol_type: s.protocol_type,
-                protocol_data: s.protocol,
-                members: s
-                    .members
-                    .into_iter()
-                    .map(|m| DescribedGroupMember {
-                        member_id: m.member_id,
-                        group_instance_id: m.instance_id,
-                        client_id: m.client_id,
-                        client_host: m.client_host,
-                        member_metadata: m.metadata,
-                        member_assignment: m.assignment,
-                        ..Default::default()
-                    })
-                    .collect(),
-                authorized_operations: ops,
-                ..Default::default()
-            },
-            None => DescribedGroup {
-                error_code: ErrorCode::None.code(),
-                group_id,
-                group_state: "Dead".to_string(),
-                authorized_operations: ops,
-                ..Default::default()
-            },
+        .map(|group_id| {
+            let ops = if_requested(wants_ops, ResourceType::Group, &group_id);
+            match state.groups.describe(&group_id) {
+                Some(s) => DescribedGroup {
+                    error_code: ErrorCode::None.code(),
+                    group_id,
+                    group_state: s.state.name().to_string(),
+                    protocol_type: s.protocol_type,
+                    protocol_data: s.protocol,
+                    members: s
+                        .members
+                        .into_iter()
+                        .map(|m| DescribedGroupMember {
+                            member_id: m.member_id,
+                            group_instance_id: m.instance_id,
+                            client_id: m.client_id,
+                            client_host: m.client_host,
+                            member_metadata: m.metadata,
+                            member_assignment: m.assignment,
+                            ..Default::default()
+                        })
+                        .collect(),
+                    authorized_operations: ops,
+                    ..Default::default()
+                },
+                None => DescribedGroup {
+                    error_code: ErrorCode::None.code(),
+                    group_id,
+                    group_state: "Dead".to_string(),
+                    authorized_operations: ops,
+                    ..Default::default()
+                },
+            }
         })
         .collect();
     // KIP-848 consumer groups, shown in the classic consumer encoding.
@@ -72,7 +69,7 @@ async fn handle(
                 &config.consumer_group,
             ) {
                 Some(c) => DescribedGroup {
-                    authorized_operations: ops,
+                    authorized_operations: g.authorized_operations,
                     ..c
                 },
                 None => g,

@@ -1,5 +1,11 @@
 //! ListOffsets (key 2): earliest (-2), latest (-1), max timestamp (-3),
 //! earliest local (-4), and the first offset at or after a timestamp.
+//!
+//! Version 10 (KIP-1075) adds `TimeoutMs`, the longest a broker may wait
+//! for offsets it must read from remote (tiered) storage. fjord keeps
+//! every segment local, so each lookup is answered at once from the local
+//! log and the timeout never has anything to bound. Version 0 stays
+//! unserved: Kafka 4.0 removed it (KIP-896).
 
 use std::sync::Arc;
 
@@ -13,7 +19,7 @@ use super::RequestCtx;
 use crate::state::BrokerState;
 use fjord_partition::Partition;
 
-crate::handler!(ListOffsets, 1, 9);
+crate::handler!(ListOffsets, 1, 10);
 
 pub const LATEST: i64 = -1;
 pub const EARLIEST: i64 = -2;

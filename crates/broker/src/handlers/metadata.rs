@@ -1,5 +1,6 @@
 //! Metadata (key 3): brokers, topics and partitions, auto-creating topics
-//! when `auto.create.topics.enable` allows it.
+//! when `auto.create.topics.enable` allows it. Authorized operations
+//! (topics v8+, cluster v8–v10) are reported only when asked for.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,16 +12,20 @@ use fjord_protocol::messages::{MetadataRequest, MetadataResponse};
 use fjord_protocol::{ErrorCode, Uuid};
 
 use super::RequestCtx;
+use crate::acl::{if_requested, ResourceType, NOT_REQUESTED};
 use crate::config::split_host_port;
 use crate::state::{is_internal_topic, validate_topic_name, BrokerState, Topic};
 
 crate::handler!(Metadata, 0, 12);
 
+/// Kafka's name of the one cluster resource.
+pub const CLUSTER_NAME: &str = "kafka-cluster";
+
 pub fn broker_endpoint(state: &BrokerState) -> (String, i32) {
     split_host_port(state.config().advertised()).unwrap_or_else(|| ("127.0.0.1".into(), 9092))
 }
 
-fn topic_entry(state: &BrokerState, t: &Topic) -> MetadataResponseTopic {
+pub(crate) fn topic_entry(state: &BrokerState, t: &Topic) -> MetadataResponseTopic {
     MetadataResponseTopic {
         error_code: ErrorCode::None.code(),
         name: Some(t.name.clone()),
@@ -40,7 +45,7 @@ fn topic_entry(state: &BrokerState, t: &Topic) -> MetadataResponseTopic {
                 ..Default::default()
             })
             .collect(),
-        topic_authorized_operations: i32::MIN,
+        topic_authorized_operations: NOT_REQUESTED,
         ..Default::default()
     }
 }
@@ -50,7 +55,7 @@ fn error_entry(name: Option<String>, id: Uuid, code: ErrorCode) -> MetadataRespo
         error_code: code.code(),
         name,
         topic_id: id,
-        topic_authorized_operations: i32::MIN,
+        topic_authorized_operations: NOT_REQUESTED,
         ..Default::default()
     }
 }
@@ -136,6 +141,20 @@ async fn handle(
             }
         }
     }
+    // Kafka fills the topic operations of every entry, errors included.
+    if req.include_topic_authorized_operations {
+        for t in &mut topics {
+            let name = t.name.as_deref().unwrap_or("");
+            t.topic_authorized_operations = if_requested(true, ResourceType::Topic, name);
+        }
+    }
+    // The field exists in v8–v10 requests only (v11 moved it to
+    // DescribeCluster); the decoded value is false elsewhere.
+    let cluster_ops = if_requested(
+        ctx.api_version >= 8 && req.include_cluster_authorized_operations,
+        ResourceType::Cluster,
+        CLUSTER_NAME,
+    );
     MetadataResponse {
         brokers: vec![MetadataResponseBroker {
             node_id: state.node_id,
@@ -147,7 +166,7 @@ async fn handle(
         cluster_id: Some(state.cluster_id.clone()),
         controller_id: state.node_id,
         topics,
-        cluster_authorized_operations: i32::MIN,
+        cluster_authorized_operations: cluster_ops,
         ..Default::default()
     }
 }

@@ -1,6 +1,7 @@
 //! One module per Kafka API. Each declares the version range it serves
 //! next to its handler; dispatch goes through the `HANDLERS` table, and
-//! ApiVersions advertises exactly what is in it.
+//! ApiVersions advertises what is in it (Produce from v0, as Kafka 4.0:
+//! see `api_versions`).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -28,6 +29,7 @@ pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_log_dirs;
 pub mod describe_producers;
+pub mod describe_topic_partitions;
 pub mod describe_transactions;
 pub mod end_txn;
 pub mod fetch;
@@ -119,6 +121,7 @@ pub const HANDLERS: &[Handler] = &[
     create_partitions::HANDLER,
     describe_log_dirs::HANDLER,
     describe_cluster::HANDLER,
+    describe_topic_partitions::HANDLER,
     init_producer_id::HANDLER,
     find_coordinator::HANDLER,
     join_group::HANDLER,

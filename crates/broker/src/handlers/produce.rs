@@ -22,6 +22,11 @@ use fjord_partition::{Appended, Partition};
 
 crate::handler!(Produce, 3, 11);
 
+/// The lowest Produce version ApiVersions lists: 0, as Kafka 4.0 does,
+/// although v0–v2 (message formats 0 and 1, removed by KIP-896) are not
+/// served; see `api_versions`.
+pub const ADVERTISED_MIN_VERSION: i16 = 0;
+
 /// Bound on a batch's decompressed size while validating it.
 const DECOMPRESS_LIMIT: usize = 256 * 1024 * 1024;
 
@@ -59,6 +64,11 @@ fn validate(
             Vec::new(),
         ));
     }
+    let compacted = log.cleanup_policy.compacts();
+    // Index of the batch's first record among the request's records for
+    // this partition (Kafka's record error index; one batch per request
+    // from Kafka's clients, so within the batch).
+    let mut first_record = 0i32;
     let mut pos = 0usize;
     for (i, item) in BatchIter::new(data).enumerate() {
         let (h, raw) = match item {
@@ -120,9 +130,46 @@ fn validate(
                 }],
             ));
         }
+        if compacted {
+            let errors = keyless_records(&slice, first_record);
+            if let Some(first) = errors.first() {
+                let msg = format!(
+                    "{} record(s) without a key; a compacted topic cannot accept a record without a key (first: {})",
+                    errors.len(),
+                    first.batch_index_error_message.as_deref().unwrap_or("")
+                );
+                return Err((ErrorCode::InvalidRecord, Some(msg), errors));
+            }
+        }
+        first_record = first_record.saturating_add(h.record_count);
         pos += raw.len();
     }
     Ok(())
+}
+
+/// Kafka refuses records without a key on a compacted topic (the cleaner
+/// could not place them): one record error per such record, by its index
+/// counted from `first_record`. Run only for compacted topics, on a batch
+/// `validate_records` accepted.
+fn keyless_records(batch: &Bytes, first_record: i32) -> Vec<BatchIndexAndErrorMessage> {
+    let Ok(iter) = records::records(batch, DECOMPRESS_LIMIT) else {
+        return Vec::new();
+    };
+    let mut errors = Vec::new();
+    for (i, r) in iter.enumerate() {
+        let Ok(r) = r else { break };
+        if r.key.is_none() {
+            let index = first_record.saturating_add(i32::try_from(i).unwrap_or(i32::MAX));
+            errors.push(BatchIndexAndErrorMessage {
+                batch_index: index,
+                batch_index_error_message: Some(format!(
+                    "record {index} has no key, which a compacted topic requires"
+                )),
+                ..Default::default()
+            });
+        }
+    }
+    errors
 }
 
 /// Kafka's `message.timestamp.before.max.ms` / `after.max.ms` check of a
@@ -239,6 +286,9 @@ async fn handle(
             let data = match crate::recompress::target(compression.as_deref()) {
                 None => data,
                 Some(codec) => match crate::recompress::apply(data, codec, DECOMPRESS_LIMIT) {
+                    // A batch the codec made larger than `max.message.bytes`
+                    // is refused by `Log::append` (MESSAGE_TOO_LARGE), the one
+                    // place that checks what is actually written.
                     Ok(d) => d,
                     Err(e) => {
                         parts.push(part_error(
