@@ -60,7 +60,7 @@ class Broker:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [str(self.binary), "broker", "--data-dir", str(self.data), "--listen", self.kafka,
-                 "--http", self.http, "--config", str(self.config)],
+                 "--http", self.http, "--schema-registry", "off", "--config", str(self.config)],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         return time.monotonic()
 
