@@ -14,6 +14,7 @@ pub mod connection;
 pub mod groups;
 pub mod handlers;
 pub mod http;
+pub mod meta_store;
 pub mod metrics;
 pub mod metrics_state;
 pub mod recompress;

@@ -27,6 +27,10 @@ pub enum ServerError {
     Join(String),
     #[error("schema registry: {0}")]
     SchemaRegistry(String),
+    /// A clean stop could not make everything durable (a full or broken
+    /// disk): the named partitions recover at the next start.
+    #[error("shutdown was not clean: {0}")]
+    UncleanShutdown(String),
 }
 
 /// Bound addresses, reported once the broker is serving.
@@ -162,9 +166,52 @@ pub async fn run(
         }
     }
     let st = state.clone();
-    let _ = tokio::task::spawn_blocking(move || st.close_all()).await;
+    let report = tokio::task::spawn_blocking(move || st.close_all())
+        .await
+        .map_err(|e| ServerError::Join(e.to_string()))?;
+    if !report.is_clean() {
+        let summary = unclean_summary(&report);
+        tracing::error!(
+            partitions_not_closed = report.failed.len(),
+            partitions_closed = report.closed,
+            "{summary}"
+        );
+        return Err(ServerError::UncleanShutdown(summary));
+    }
     tracing::info!("clean shutdown complete");
     Ok(())
+}
+
+/// One sentence on what a stop could not flush (a few partitions named).
+fn unclean_summary(report: &crate::state::CloseReport) -> String {
+    const NAMED: usize = 5;
+    let mut parts = Vec::new();
+    if !report.failed.is_empty() {
+        let names: Vec<&str> = report
+            .failed
+            .iter()
+            .take(NAMED)
+            .map(|(p, _)| p.as_str())
+            .collect();
+        let more = report.failed.len().saturating_sub(NAMED);
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        parts.push(format!(
+            "{} partitions were not flushed and will be recovered at the next start ({}{more}; first error: {})",
+            report.failed.len(),
+            names.join(", "),
+            report.failed[0].1
+        ));
+    }
+    if let Some(e) = &report.sync_error {
+        parts.push(format!(
+            "the final filesystem sync failed ({e}); every partition will be recovered at the next start"
+        ));
+    }
+    parts.join("; ")
 }
 
 fn http_listener_addr(addr: &str) -> std::net::SocketAddr {
@@ -202,6 +249,10 @@ async fn background_tasks(state: Arc<BrokerState>, mut stop: watch::Receiver<boo
                 let _ = tokio::task::spawn_blocking(move || enforce_retention(&st)).await;
             }
             _ = flush.tick() => {
+                if state.read_only() {
+                    let st = state.clone();
+                    let _ = tokio::task::spawn_blocking(move || st.retry_read_write()).await;
+                }
                 let st = state.clone();
                 let _ = tokio::task::spawn_blocking(move || periodic_flush(&st)).await;
                 // Transaction timeouts (and unfinished completions).

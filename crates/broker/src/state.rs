@@ -1,17 +1,19 @@
 //! The broker's view of the cluster: topics, their ids, configs and
-//! partitions, persisted in `<data-dir>/meta/topics.json` (written
-//! atomically) so they survive restarts.
+//! partitions, persisted under `<data-dir>/meta/` (one file per topic, see
+//! `meta_store.rs`) so they survive restarts. Opening and closing the
+//! partitions at start and stop runs on a few threads, with one filesystem
+//! sync for all of them instead of several fsyncs each.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use fjord_protocol::Uuid;
 use fjord_storage::{Log, LogConfig};
-use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::config::BrokerConfig;
+pub use crate::meta_store::TopicMeta;
+use crate::meta_store::{ClusterMeta, MetaStore};
 use fjord_partition::Partition;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,47 +30,83 @@ pub enum StateError {
     Storage(#[from] fjord_storage::StorageError),
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
-    move |source| StateError::Io {
-        path: path.display().to_string(),
-        source,
+impl StateError {
+    /// Whether the disk is full (ENOSPC).
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StateError::Io { source, .. } => source.raw_os_error() == Some(28),
+            StateError::Storage(e) => e.is_disk_full(),
+            StateError::Corrupt(..) => false,
+        }
     }
-}
-
-/// What is persisted about a topic.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct TopicMeta {
-    pub name: String,
-    /// Hex of the 16-byte topic id.
-    pub id: String,
-    /// Topic-level config overrides (Kafka names).
-    pub configs: BTreeMap<String, String>,
-    /// Leader epoch of each partition; its length is the partition count.
-    pub leader_epochs: Vec<i32>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct MetaFile {
-    cluster_id: String,
-    node_id: i32,
-    topics: Vec<TopicMeta>,
-    /// Producer ids below this may have been handed out.
-    #[serde(default)]
-    producer_id_block_end: i64,
 }
 
 /// Producer ids are reserved in blocks so a restart never reuses one.
 const PRODUCER_ID_BLOCK: i64 = 1000;
 
-/// State of the single `topics.json` writer.
+/// State of the single metadata writer.
 #[derive(Default)]
 struct MetaWriter {
-    /// Distinguishes temp files (with the process id) so no two writes
-    /// ever share one, even across a crash and restart.
-    writes: u64,
     /// Test-only fault injection: every write fails before touching the
     /// file, as a full or broken disk would.
     fail_writes: bool,
+}
+
+/// Threads that open or close partitions at start and stop: the work is
+/// mostly small file operations, so a few more than the cores.
+fn io_workers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .saturating_mul(2)
+        .clamp(2, 8)
+}
+
+/// Runs `f` on every item with [`io_workers`] threads; results in order.
+fn parallel_map<T: std::marker::Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&T) -> R + std::marker::Sync,
+) -> Vec<R> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let workers = io_workers().min(items.len().max(1));
+    let mut parts: Vec<Vec<(usize, R)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        out.push((i, f(item)));
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let mut all: Vec<(usize, R)> = parts.drain(..).flatten().collect();
+    all.sort_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, r)| r).collect()
+}
+
+/// What a clean stop could not make durable.
+#[derive(Debug, Default)]
+pub struct CloseReport {
+    /// Partitions closed cleanly (marked so the next start skips recovery).
+    pub closed: usize,
+    /// Partitions that were not: (topic-partition, error).
+    pub failed: Vec<(String, String)>,
+    /// The final filesystem sync failed: nothing is known to be durable.
+    pub sync_error: Option<String>,
+}
+
+impl CloseReport {
+    pub fn is_clean(&self) -> bool {
+        self.failed.is_empty() && self.sync_error.is_none()
+    }
 }
 
 pub struct Topic {
@@ -98,18 +136,27 @@ pub struct BrokerState {
     pub admin_lock: tokio::sync::Mutex<()>,
     /// Bumped whenever any high watermark moves; long-poll fetches wait on it.
     pub data_version: watch::Sender<u64>,
-    meta_path: PathBuf,
-    /// The one writer of `topics.json`: every change to it is written while
-    /// this is held, from a snapshot taken under it, so the file on disk is
-    /// always the latest complete state and never a torn or stale one.
+    /// `meta/`: cluster and topic files.
+    meta: MetaStore,
+    /// This start's generation (starts so far, this one included): leader
+    /// epochs are stored relative to it.
+    generation: u64,
+    /// The one metadata writer: every change to a metadata file is written
+    /// while this is held, from a snapshot taken under it, so a file on
+    /// disk is always the latest complete state and never a torn or stale
+    /// one.
     meta_writer: std::sync::Mutex<MetaWriter>,
     /// Producer id allocation: (next id to hand out, end of the block that
-    /// is durable in `topics.json`). An id is handed out only below the
+    /// is durable in `cluster.json`). An id is handed out only below the
     /// durable end, so a crash can never make the broker issue it again.
     producer_ids: std::sync::Mutex<(i64, i64)>,
-    /// End of the newest producer-id block reserved (what `topics.json`
+    /// End of the newest producer-id block reserved (what `cluster.json`
     /// records; at least the durable end).
     producer_id_reserved: std::sync::atomic::AtomicI64,
+    /// Started on a full disk: serves reads, deletions and DeleteRecords,
+    /// refuses writes with KAFKA_STORAGE_ERROR until `cluster.json` can be
+    /// written again ([`BrokerState::retry_read_write`]).
+    read_only: std::sync::atomic::AtomicBool,
     /// The classic consumer group coordinator (every group is ours).
     pub groups: fjord_group_coordinator::GroupCoordinator,
     /// What `/metrics` shows (shared with the HTTP listener).
@@ -156,9 +203,7 @@ impl BrokerState {
         metrics: Arc<crate::metrics::Metrics>,
     ) -> Result<BrokerState, StateError> {
         let meta_dir = config.data_dir.join("meta");
-        std::fs::create_dir_all(&meta_dir).map_err(io_err(&meta_dir))?;
-        let meta_path = meta_dir.join("topics.json");
-        remove_stale_temp_files(&meta_dir);
+        let (meta, cluster, topic_metas) = MetaStore::open(&meta_dir)?;
         let static_config = config;
         let dynamic = crate::config::dynamic::load(&static_config.data_dir)?;
         let config = static_config
@@ -171,53 +216,152 @@ impl BrokerState {
                     e.to_string(),
                 )
             })?;
-        let file: MetaFile = if meta_path.exists() {
-            let text = std::fs::read_to_string(&meta_path).map_err(io_err(&meta_path))?;
-            serde_json::from_str(&text)
-                .map_err(|e| StateError::Corrupt(meta_path.display().to_string(), e.to_string()))?
-        } else {
-            MetaFile {
-                cluster_id: cluster_id_string(&random_uuid()),
-                node_id: config.node_id,
-                topics: Vec::new(),
-                producer_id_block_end: 0,
-            }
-        };
+        let cluster = cluster.unwrap_or_else(|| ClusterMeta {
+            cluster_id: cluster_id_string(&random_uuid()),
+            node_id: config.node_id,
+            producer_id_block_end: 0,
+            generation: 0,
+        });
+        // A (re)start is a leadership change: every epoch goes up by one,
+        // through the generation alone (no topic file is rewritten).
+        let generation = cluster.generation + 1;
         let (data_version, _) = watch::channel(0u64);
         let state = BrokerState {
-            cluster_id: file.cluster_id.clone(),
-            node_id: file.node_id,
+            cluster_id: cluster.cluster_id.clone(),
+            node_id: cluster.node_id,
             topics: RwLock::new(HashMap::new()),
             admin_lock: tokio::sync::Mutex::new(()),
             data_version,
-            meta_path,
+            meta,
+            generation,
+            read_only: std::sync::atomic::AtomicBool::new(false),
             meta_writer: std::sync::Mutex::new(MetaWriter::default()),
             producer_ids: std::sync::Mutex::new((
-                file.producer_id_block_end,
-                file.producer_id_block_end,
+                cluster.producer_id_block_end,
+                cluster.producer_id_block_end,
             )),
-            producer_id_reserved: std::sync::atomic::AtomicI64::new(file.producer_id_block_end),
+            producer_id_reserved: std::sync::atomic::AtomicI64::new(cluster.producer_id_block_end),
             groups: fjord_group_coordinator::GroupCoordinator::with_config(config.group.clone()),
             txns: fjord_txn_coordinator::TxnCoordinator::new(config.transaction_max_timeout_ms),
             metrics,
             config: RwLock::new(Arc::new(config)),
             static_config,
         };
-        let mut loaded = HashMap::new();
-        for mut meta in file.topics {
-            // A (re)start is a leadership change: bump every epoch.
-            for e in meta.leader_epochs.iter_mut() {
-                *e += 1;
-            }
-            let topic = state.open_topic(&meta)?;
-            loaded.insert(meta.name.clone(), Arc::new(topic));
-        }
+        let started = std::time::Instant::now();
+        let loaded = state.open_topics(&topic_metas)?;
         if let Ok(mut t) = state.topics.write() {
             *t = loaded;
         }
-        state.persist()?;
+        match state.persist() {
+            Ok(()) => {}
+            Err(e) if e.is_disk_full() => {
+                tracing::error!(
+                    "the disk of {} is full: starting read-only (Fetch, ListOffsets, Metadata, DeleteTopics and DeleteRecords are served; writes get KAFKA_STORAGE_ERROR) until there is room again",
+                    state.config().data_dir.display()
+                );
+                state
+                    .read_only
+                    .store(true, std::sync::atomic::Ordering::Release);
+            }
+            Err(e) => return Err(e),
+        }
+        tracing::info!(
+            topics = topic_metas.len(),
+            partitions = state.partition_count(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "opened the logs"
+        );
         state.open_group_coordinator()?;
         Ok(state)
+    }
+
+    /// Opens every partition of `metas` on a few threads, then makes what
+    /// recovery wrote durable with one filesystem sync.
+    fn open_topics(&self, metas: &[TopicMeta]) -> Result<HashMap<String, Arc<Topic>>, StateError> {
+        let config = self.config();
+        let mut log_configs = Vec::with_capacity(metas.len());
+        for meta in metas {
+            let mut log_config = config.log.clone();
+            for (k, v) in &meta.configs {
+                log_config.set(k, v)?;
+            }
+            log_configs.push(log_config);
+        }
+        let jobs: Vec<(usize, i32)> = metas
+            .iter()
+            .enumerate()
+            .flat_map(|(t, m)| (0..m.leader_epochs.len() as i32).map(move |p| (t, p)))
+            .collect();
+        let epochs: Vec<Vec<i32>> = metas.iter().map(|m| m.epochs_at(self.generation)).collect();
+        let opened = parallel_map(&jobs, |&(t, p)| {
+            let meta = &metas[t];
+            let dir = fjord_storage::partition_dir(&config.data_dir, &meta.name, p);
+            let log = Log::open_deferred(&dir, log_configs[t].clone())?;
+            Ok::<_, StateError>(Arc::new(Partition::new(
+                &meta.name,
+                p,
+                Arc::new(log),
+                epochs[t][p as usize],
+            )))
+        });
+        // Only recovery writes anything worth a sync: logs opened clean (or
+        // new and empty) wrote nothing that must be durable.
+        let recovered = opened
+            .iter()
+            .any(|p| p.as_ref().is_ok_and(|p| !p.log.unchanged_since_open()));
+        if recovered {
+            fjord_storage::sync_filesystem(&config.data_dir)?;
+        }
+        let mut partitions: Vec<Vec<Arc<Partition>>> = metas.iter().map(|_| Vec::new()).collect();
+        for (&(t, _), p) in jobs.iter().zip(opened) {
+            partitions[t].push(p?);
+        }
+        let mut loaded = HashMap::with_capacity(metas.len());
+        for ((meta, log_config), parts) in metas.iter().zip(log_configs).zip(partitions) {
+            let id = parse_uuid_hex(&meta.id).ok_or_else(|| {
+                StateError::Corrupt(
+                    format!("meta/topics/{}.json", meta.name),
+                    format!("bad topic id {}", meta.id),
+                )
+            })?;
+            let topic = Topic {
+                name: meta.name.clone(),
+                id,
+                metrics: self.metrics.topic(&meta.name),
+                configs: meta.configs.clone(),
+                log_config,
+                partitions: parts,
+                internal: is_internal_topic(&meta.name),
+            };
+            loaded.insert(meta.name.clone(), Arc::new(topic));
+        }
+        Ok(loaded)
+    }
+
+    /// Whether the broker runs read-only (started on a full disk).
+    pub fn read_only(&self) -> bool {
+        self.read_only.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// In read-only mode, tries to write `cluster.json` again; once that
+    /// works there is room on the disk and the broker takes writes again.
+    /// Returns whether it left read-only mode.
+    pub fn retry_read_write(&self) -> bool {
+        if !self.read_only() {
+            return false;
+        }
+        match self.persist() {
+            Ok(()) => {
+                self.read_only
+                    .store(false, std::sync::atomic::Ordering::Release);
+                tracing::info!("the disk has room again: leaving read-only mode");
+                true
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "still read-only");
+                false
+            }
+        }
     }
 
     /// Creates `__consumer_offsets` if missing and replays it.
@@ -225,6 +369,12 @@ impl BrokerState {
         use fjord_protocol::internal_topics::OFFSETS_TOPIC;
         let topic = match self.topic(OFFSETS_TOPIC) {
             Some(t) => t,
+            None if self.read_only() => {
+                tracing::warn!(
+                    "read-only: {OFFSETS_TOPIC} cannot be created; consumer groups are unavailable"
+                );
+                return Ok(());
+            }
             None => {
                 let configs = BTreeMap::from([
                     ("cleanup.policy".to_string(), "compact".to_string()),
@@ -296,12 +446,12 @@ impl BrokerState {
         }
         let id = parse_uuid_hex(&meta.id).ok_or_else(|| {
             StateError::Corrupt(
-                self.meta_path.display().to_string(),
+                format!("meta/topics/{}.json", meta.name),
                 format!("bad topic id {}", meta.id),
             )
         })?;
         let mut partitions = Vec::new();
-        for (i, epoch) in meta.leader_epochs.iter().enumerate() {
+        for (i, epoch) in meta.epochs_at(self.generation).iter().enumerate() {
             let dir = fjord_storage::partition_dir(&self.config().data_dir, &meta.name, i as i32);
             let log = Log::open(&dir, log_config.clone())?;
             partitions.push(Arc::new(Partition::new(
@@ -322,63 +472,45 @@ impl BrokerState {
         })
     }
 
-    /// Writes the current topic list and producer-id reservation to
-    /// `topics.json` (see [`BrokerState::write_meta`]).
+    /// Writes `cluster.json`: ids, this start's generation and the
+    /// producer-id reservation, durably.
     pub fn persist(&self) -> Result<(), StateError> {
-        self.write_meta(|_| {})
-    }
-
-    /// Writes `topics.json` as the in-memory topics changed by `edit`, and
-    /// returns once the file and its directory entry are on disk. Writers
-    /// are serialized and each snapshots the state under the writer lock,
-    /// so a later write never loses an earlier one's change; the replace is
-    /// atomic (unique temp name, fsync, rename, fsync of the directory).
-    /// Callers apply a change to memory only after this succeeds, so a
-    /// client is told success exactly when the change is durable.
-    fn write_meta(&self, edit: impl FnOnce(&mut Vec<TopicMeta>)) -> Result<(), StateError> {
-        let mut writer = self
-            .meta_writer
-            .lock()
-            .map_err(|_| StateError::Corrupt("topics".into(), "lock poisoned".into()))?;
-        let mut topics: Vec<TopicMeta> = {
-            let map = self
-                .topics
-                .read()
-                .map_err(|_| StateError::Corrupt("topics".into(), "lock poisoned".into()))?;
-            map.values().map(|t| topic_meta(t)).collect()
-        };
-        edit(&mut topics);
-        topics.sort_by(|a, b| a.name.cmp(&b.name));
-        let file = MetaFile {
+        let _writer = self.meta_writer_guard()?;
+        self.meta.write_cluster(&ClusterMeta {
             cluster_id: self.cluster_id.clone(),
             node_id: self.node_id,
-            topics,
             producer_id_block_end: self
                 .producer_id_reserved
                 .load(std::sync::atomic::Ordering::Acquire),
-        };
-        let text = serde_json::to_string_pretty(&file)
-            .map_err(|e| StateError::Corrupt("topics".into(), e.to_string()))?;
+            generation: self.generation,
+        })
+    }
+
+    /// Takes the metadata writer lock; fails as a broken disk would when a
+    /// test injected failures.
+    fn meta_writer_guard(&self) -> Result<std::sync::MutexGuard<'_, MetaWriter>, StateError> {
+        let writer = self
+            .meta_writer
+            .lock()
+            .map_err(|_| StateError::Corrupt("meta".into(), "lock poisoned".into()))?;
         if writer.fail_writes {
             return Err(StateError::Io {
-                path: self.meta_path.display().to_string(),
+                path: "meta".into(),
                 source: std::io::Error::other("injected metadata write failure"),
             });
         }
-        writer.writes += 1;
-        let tmp = self.meta_path.with_extension(format!(
-            "json.{}.{}.tmp",
-            std::process::id(),
-            writer.writes
-        ));
-        let written = write_file_durably(&tmp, &self.meta_path, text.as_bytes());
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        written
+        Ok(writer)
     }
 
-    /// Test hook: makes every later `topics.json` write fail (or succeed
+    /// Writes one topic's file and returns once it is on disk. Callers
+    /// apply a change to memory only after this succeeds, so a client is
+    /// told success exactly when the change is durable.
+    fn write_topic_meta(&self, meta: &TopicMeta) -> Result<(), StateError> {
+        let _writer = self.meta_writer_guard()?;
+        self.meta.write_topic(meta)
+    }
+
+    /// Test hook: makes every later metadata write fail (or succeed
     /// again), as a broken disk would.
     pub fn inject_meta_write_failure(&self, fail: bool) {
         if let Ok(mut w) = self.meta_writer.lock() {
@@ -387,7 +519,7 @@ impl BrokerState {
     }
 
     /// Hands out a producer id never used before on this cluster. An id is
-    /// returned only once the block holding it is durable in `topics.json`;
+    /// returned only once the block holding it is durable in `cluster.json`;
     /// the allocation lock is held while a new block is written, so no
     /// concurrent caller can take an id of a block that is not yet saved.
     /// Blocking (fsync): call from a blocking context.
@@ -421,6 +553,34 @@ impl BrokerState {
             .cloned()
     }
 
+    /// Partitions hosted, internal topics included.
+    pub fn partition_count(&self) -> i64 {
+        self.topics
+            .read()
+            .map(|m| m.values().map(|t| t.partitions.len() as i64).sum())
+            .unwrap_or(0)
+    }
+
+    /// Refuses adding `adding` partitions when the broker would then host
+    /// more than `fjord.max.broker.partitions`; the message says why.
+    pub fn check_partition_budget(&self, adding: i64) -> Result<(), String> {
+        let hosted = self.partition_count();
+        let max = self.config().max_broker_partitions;
+        if hosted.saturating_add(adding) > max {
+            return Err(format!(
+                "Adding {adding} partitions would make {} on this broker, more than fjord.max.broker.partitions ({max}); {hosted} exist.",
+                hosted.saturating_add(adding)
+            ));
+        }
+        Ok(())
+    }
+
+    /// An existing topic other than `name` for which `same` holds (name
+    /// collisions), without sorting or copying the topic list.
+    pub fn find_topic(&self, same: impl Fn(&str) -> bool) -> Option<String> {
+        self.topics.read().ok()?.keys().find(|k| same(k)).cloned()
+    }
+
     pub fn partition(&self, topic: &str, index: i32) -> Option<Arc<Partition>> {
         let t = self.topic(topic)?;
         usize::try_from(index)
@@ -439,8 +599,8 @@ impl BrokerState {
     }
 
     /// Creates a topic; caller holds `admin_lock` and validated the name.
-    /// On failure nothing is left behind: no partition directory, no entry
-    /// in `topics.json`, no topic in memory.
+    /// On failure nothing is left behind: no partition directory, no topic
+    /// file, no topic in memory.
     pub fn create_topic(
         &self,
         name: &str,
@@ -452,6 +612,7 @@ impl BrokerState {
             id: uuid_hex(&random_uuid()),
             configs,
             leader_epochs: vec![0; partitions.max(0) as usize],
+            epoch_generation: self.generation,
         };
         let topic = match self.open_topic(&meta) {
             Ok(t) => Arc::new(t),
@@ -460,10 +621,7 @@ impl BrokerState {
                 return Err(e);
             }
         };
-        if let Err(e) = self.write_meta(|topics| {
-            topics.retain(|t| t.name != meta.name);
-            topics.push(meta.clone());
-        }) {
+        if let Err(e) = self.write_topic_meta(&meta) {
             for p in &topic.partitions {
                 let _ = p.log.delete();
             }
@@ -495,11 +653,8 @@ impl BrokerState {
     /// the old topic stays, and partitions the new one added are removed.
     pub fn replace_topic(&self, topic: Topic) -> Result<Arc<Topic>, StateError> {
         let topic = Arc::new(topic);
-        let meta = topic_meta(&topic);
-        if let Err(e) = self.write_meta(|topics| {
-            topics.retain(|t| t.name != meta.name);
-            topics.push(meta.clone());
-        }) {
+        let meta = self.topic_meta(&topic);
+        if let Err(e) = self.write_topic_meta(&meta) {
             let old = self.topic(&topic.name).map_or(0, |t| t.partitions.len());
             for p in topic.partitions.iter().skip(old) {
                 let _ = p.log.delete();
@@ -538,13 +693,16 @@ impl BrokerState {
     }
 
     /// Removes a topic and deletes its data; caller holds `admin_lock`.
-    /// The deletion is durable in `topics.json` before the topic leaves
+    /// The removal of its topic file is durable before the topic leaves
     /// memory and its data is removed.
     pub fn delete_topic(&self, name: &str) -> Result<bool, StateError> {
         if self.topic(name).is_none() {
             return Ok(false);
         }
-        self.write_meta(|topics| topics.retain(|t| t.name != name))?;
+        {
+            let _writer = self.meta_writer_guard()?;
+            self.meta.remove_topic(name)?;
+        }
         let removed = self.topics.write().ok().and_then(|mut m| m.remove(name));
         let Some(topic) = removed else {
             return Ok(false);
@@ -570,63 +728,78 @@ impl BrokerState {
         Ok(())
     }
 
+    /// What is persisted about `t` now.
+    fn topic_meta(&self, t: &Topic) -> TopicMeta {
+        TopicMeta {
+            name: t.name.clone(),
+            id: uuid_hex(&t.id),
+            configs: t.configs.clone(),
+            leader_epochs: t.partitions.iter().map(|p| p.leader_epoch).collect(),
+            epoch_generation: self.generation,
+        }
+    }
+
     /// Wakes long-poll fetches after a high watermark moved.
     pub fn notify_data(&self) {
         self.data_version.send_modify(|v| *v = v.wrapping_add(1));
     }
 
-    /// Closes every log cleanly (sync, checkpoints, clean-shutdown marker).
-    pub fn close_all(&self) {
-        for t in self.all_topics() {
-            for p in &t.partitions {
-                if let Err(e) = p.close() {
-                    tracing::error!(topic = %t.name, partition = p.index, error = %e, "closing log failed");
+    /// Closes every log cleanly on a few threads: index files, checkpoints
+    /// and producer snapshots of all partitions, one filesystem sync, then
+    /// every clean-shutdown marker and one more sync (a marker is never
+    /// durable before what it vouches for). Reports what could not be
+    /// closed cleanly (those partitions recover at the next start).
+    pub fn close_all(&self) -> CloseReport {
+        let partitions: Vec<Arc<Partition>> = self
+            .all_topics()
+            .iter()
+            .flat_map(|t| t.partitions.iter().cloned())
+            .collect();
+        let started = std::time::Instant::now();
+        let closed = parallel_map(&partitions, |p| p.close_deferred());
+        let mut report = CloseReport::default();
+        let config = self.config();
+        let data_dir = &config.data_dir;
+        let synced = fjord_storage::sync_filesystem(data_dir);
+        let ok: Vec<&Arc<Partition>> = partitions
+            .iter()
+            .zip(&closed)
+            .filter(|(_, r)| r.is_ok())
+            .map(|(p, _)| p)
+            .collect();
+        for (p, r) in partitions.iter().zip(closed) {
+            if let Err(e) = r {
+                report
+                    .failed
+                    .push((format!("{}-{}", p.topic, p.index), e.to_string()));
+            }
+        }
+        match synced {
+            Err(e) => report.sync_error = Some(e.to_string()),
+            Ok(()) => {
+                let marked = parallel_map(&ok, |p| p.log.mark_clean_deferred());
+                for (p, r) in ok.iter().zip(marked) {
+                    match r {
+                        Ok(()) => report.closed += 1,
+                        Err(e) => report
+                            .failed
+                            .push((format!("{}-{}", p.topic, p.index), e.to_string())),
+                    }
+                }
+                if let Err(e) = fjord_storage::sync_filesystem(data_dir) {
+                    report.sync_error = Some(e.to_string());
+                    report.closed = 0;
                 }
             }
         }
+        tracing::info!(
+            partitions = partitions.len(),
+            closed_cleanly = report.closed,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "closed the logs"
+        );
+        report
     }
-}
-
-/// Removes `topics.json` temp files a crash left behind (their content was
-/// never renamed into place, so it was never acknowledged to anyone).
-fn remove_stale_temp_files(meta_dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(meta_dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        if (name.starts_with("topics.json.") && name.ends_with(".tmp"))
-            || crate::config::dynamic::is_stale_temp(&name)
-        {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
-}
-
-fn topic_meta(t: &Topic) -> TopicMeta {
-    TopicMeta {
-        name: t.name.clone(),
-        id: uuid_hex(&t.id),
-        configs: t.configs.clone(),
-        leader_epochs: t.partitions.iter().map(|p| p.leader_epoch).collect(),
-    }
-}
-
-/// Replaces `path` with `bytes` atomically: writes and fsyncs `tmp`,
-/// renames it over `path`, then fsyncs the directory so the rename itself
-/// survives a crash. Any failure is returned, none is ignored.
-pub(crate) fn write_file_durably(tmp: &Path, path: &Path, bytes: &[u8]) -> Result<(), StateError> {
-    use std::io::Write;
-    let mut f = std::fs::File::create(tmp).map_err(io_err(tmp))?;
-    f.write_all(bytes).map_err(io_err(tmp))?;
-    f.sync_all().map_err(io_err(tmp))?;
-    drop(f);
-    std::fs::rename(tmp, path).map_err(io_err(path))?;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))
 }
 
 pub use fjord_protocol::internal_topics::{is_internal_topic, INTERNAL_TOPICS};
@@ -657,207 +830,4 @@ pub fn validate_topic_name(name: &str) -> Result<(), String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashSet;
-
-    struct TempDir(PathBuf);
-    impl TempDir {
-        fn new(tag: &str) -> TempDir {
-            let dir =
-                std::env::temp_dir().join(format!("fjord-state-{tag}-{}", rand::random::<u64>()));
-            std::fs::create_dir_all(&dir).unwrap();
-            TempDir(dir)
-        }
-    }
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
-    fn open(dir: &Path) -> BrokerState {
-        BrokerState::open(BrokerConfig {
-            data_dir: dir.to_path_buf(),
-            ..BrokerConfig::default()
-        })
-        .unwrap()
-    }
-
-    /// Dropping the state without `close_all` is what a kill -9 leaves: only
-    /// what was written to disk is there at the next open.
-    #[test]
-    fn no_producer_id_is_handed_out_before_its_block_is_durable() {
-        let dir = TempDir::new("pid");
-        let st = open(&dir.0);
-        // The first block (ids 0..1000) is saved normally.
-        let first = st.allocate_producer_id().unwrap();
-        let mut issued: HashSet<i64> = HashSet::from([first]);
-        // Use up the block, then make the disk fail while the next block
-        // would be saved: no id of the unsaved block may come out, however
-        // often callers retry.
-        for _ in 1..PRODUCER_ID_BLOCK {
-            assert!(issued.insert(st.allocate_producer_id().unwrap()));
-        }
-        st.inject_meta_write_failure(true);
-        for _ in 0..5 {
-            assert!(st.allocate_producer_id().is_err());
-        }
-        drop(st);
-        let st = open(&dir.0);
-        for _ in 0..10 {
-            let id = st.allocate_producer_id().unwrap();
-            assert!(
-                issued.insert(id),
-                "producer id {id} issued twice across a crash"
-            );
-        }
-    }
-
-    #[test]
-    fn concurrent_allocations_never_reissue_after_a_crash() {
-        let dir = TempDir::new("pid-conc");
-        let st = Arc::new(open(&dir.0));
-        // Many threads race across block boundaries (5 blocks' worth).
-        let handles: Vec<_> = (0..8)
-            .map(|_| {
-                let st = st.clone();
-                std::thread::spawn(move || {
-                    (0..(PRODUCER_ID_BLOCK * 5 / 8 + 3))
-                        .map(|_| st.allocate_producer_id().unwrap())
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        let mut issued = HashSet::new();
-        for h in handles {
-            for id in h.join().unwrap() {
-                assert!(issued.insert(id), "producer id {id} issued twice");
-            }
-        }
-        drop(st);
-        let st = open(&dir.0);
-        let id = st.allocate_producer_id().unwrap();
-        assert!(
-            !issued.contains(&id),
-            "producer id {id} issued twice across a crash"
-        );
-    }
-
-    /// Producer-id allocation and topic creation write `topics.json` at the
-    /// same time; every change must be kept and none may fail.
-    #[test]
-    fn concurrent_metadata_writes_all_succeed_and_all_persist() {
-        let dir = TempDir::new("meta-race");
-        let st = Arc::new(open(&dir.0));
-        let creator = {
-            let st = st.clone();
-            std::thread::spawn(move || {
-                for i in 0..150 {
-                    st.create_topic(&format!("race-{i}"), 1, BTreeMap::new())
-                        .unwrap();
-                }
-            })
-        };
-        let allocators: Vec<_> = (0..2)
-            .map(|_| {
-                let st = st.clone();
-                std::thread::spawn(move || {
-                    let mut ids = Vec::new();
-                    for _ in 0..150 {
-                        // Force a block write each time, racing the creator.
-                        if let Ok(mut g) = st.producer_ids.lock() {
-                            g.0 = g.0.max(g.1);
-                        }
-                        ids.push(st.allocate_producer_id().unwrap());
-                    }
-                    ids
-                })
-            })
-            .collect();
-        creator.join().unwrap();
-        let mut issued = HashSet::new();
-        for h in allocators {
-            issued.extend(h.join().unwrap());
-        }
-        drop(st);
-        let st = open(&dir.0);
-        for i in 0..150 {
-            assert!(st.topic(&format!("race-{i}")).is_some(), "race-{i} lost");
-        }
-        let id = st.allocate_producer_id().unwrap();
-        assert!(!issued.contains(&id));
-        let leftovers: Vec<_> = std::fs::read_dir(dir.0.join("meta"))
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".tmp"))
-            .collect();
-        assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
-    }
-
-    /// A creation whose metadata write fails is reported as failed and
-    /// leaves nothing: after a restart the topic does not exist and its
-    /// directories are gone.
-    #[test]
-    fn failed_topic_creation_leaves_nothing_behind() {
-        let dir = TempDir::new("create-fail");
-        let st = open(&dir.0);
-        st.inject_meta_write_failure(true);
-        assert!(st.create_topic("ghost", 4, BTreeMap::new()).is_err());
-        assert!(st.topic("ghost").is_none());
-        for i in 0..4 {
-            assert!(!fjord_storage::partition_dir(&dir.0, "ghost", i).exists());
-        }
-        st.inject_meta_write_failure(false);
-        let t = st.create_topic("real", 1, BTreeMap::new()).unwrap();
-        st.inject_meta_write_failure(true);
-        let grown = st.grow_topic(&t, 3).unwrap();
-        assert!(st.replace_topic(grown).is_err());
-        assert_eq!(st.topic("real").unwrap().partitions.len(), 1);
-        assert!(!fjord_storage::partition_dir(&dir.0, "real", 1).exists());
-        assert!(st.delete_topic("real").is_err());
-        assert!(st.topic("real").is_some());
-        drop(st);
-        let st = open(&dir.0);
-        assert!(st.topic("ghost").is_none());
-        assert_eq!(st.topic("real").unwrap().partitions.len(), 1);
-    }
-
-    #[test]
-    fn dynamic_defaults_reach_topics_without_an_override() {
-        let dir = TempDir::new("dyn");
-        let st = open(&dir.0);
-        let plain = st.create_topic("plain", 1, BTreeMap::new()).unwrap();
-        let over = BTreeMap::from([("retention.ms".to_string(), "1000".to_string())]);
-        st.create_topic("over", 1, over).unwrap();
-        let cd = BTreeMap::from([("log.retention.ms".to_string(), "5000".to_string())]);
-        let config = st
-            .static_config()
-            .with_dynamic(cd.clone(), BTreeMap::new())
-            .unwrap();
-        st.replace_config(config).unwrap();
-        assert_eq!(st.config().log.retention_ms, 5000);
-        let t = st.topic("plain").unwrap();
-        assert_eq!(t.log_config.retention_ms, 5000);
-        assert_eq!(t.partitions[0].log.config().retention_ms, 5000);
-        assert_eq!(plain.partitions[0].log.config().retention_ms, 5000);
-        assert_eq!(st.topic("over").unwrap().log_config.retention_ms, 1000);
-        // Reopened with the saved layers, the broker starts with them.
-        crate::config::dynamic::save(
-            &dir.0,
-            &crate::config::dynamic::DynamicConfigs {
-                cluster_default: cd,
-                per_broker: BTreeMap::new(),
-            },
-        )
-        .unwrap();
-        drop(t);
-        drop(plain);
-        st.close_all();
-        drop(st);
-        let st = open(&dir.0);
-        assert_eq!(st.topic("plain").unwrap().log_config.retention_ms, 5000);
-        assert_eq!(st.config().layers.cluster_default.len(), 1);
-    }
-}
+mod tests;

@@ -251,8 +251,71 @@ fn main() -> ExitCode {
     cli::run(cmd)
 }
 
+/// The file descriptor limit: raised from the soft to the hard limit where
+/// the OS allows. Returns (limit now, limit at start); `None` when it
+/// cannot be read.
+#[cfg(unix)]
+fn raise_fd_limit() -> Option<(u64, u64)> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return None;
+    }
+    let before = lim.rlim_cur;
+    if lim.rlim_cur < lim.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: as above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            return Some((lim.rlim_max, before));
+        }
+    }
+    Some((before, before))
+}
+
+#[cfg(not(unix))]
+fn raise_fd_limit() -> Option<(u64, u64)> {
+    None
+}
+
+/// Raises the descriptor limit and gives the log file cache half of it
+/// (the rest is for connections and transient files). Returns the line
+/// the banner prints.
+fn set_up_file_limits() -> String {
+    match raise_fd_limit() {
+        Some((now, before)) => {
+            let cache = usize::try_from(now / 2)
+                .unwrap_or(usize::MAX)
+                .clamp(64, 1 << 20);
+            fjord_storage::set_open_files_limit(cache);
+            let raised = if now > before {
+                format!(" (raised from {before})")
+            } else {
+                String::new()
+            };
+            tracing::info!(
+                fd_limit = now,
+                fd_limit_at_start = before,
+                log_files_open_max = cache,
+                "file descriptor limit"
+            );
+            format!("{now}{raised}; log files kept open: {cache}")
+        }
+        None => format!(
+            "unknown; log files kept open: {}",
+            fjord_storage::open_files_limit()
+        ),
+    }
+}
+
 fn run_broker(log_format: &str, args: BrokerArgs) -> ExitCode {
     init_logging(log_format);
+    let fd_line = set_up_file_limits();
     let config = match build_config(args) {
         Ok(c) => c,
         Err(e) => {
@@ -285,13 +348,15 @@ fn run_broker(log_format: &str, args: BrokerArgs) -> ExitCode {
             "fjord is serving"
         );
         eprintln!(
-            "\nfjord broker ready\n  kafka:     {advertised}\n  http:      http://{}/health\n  registry:  {registry}\n  data dir:  {}\n  try:       echo hello | kcat -b {advertised} -P -t demo && kcat -b {advertised} -C -t demo -e\n",
+            "\nfjord broker ready\n  kafka:     {advertised}\n  http:      http://{}/health\n  registry:  {registry}\n  data dir:  {}\n  fd limit:  {fd_line}\n  try:       echo hello | kcat -b {advertised} -P -t demo && kcat -b {advertised} -C -t demo -e\n",
             s.http,
             s.data_dir.display()
         );
     }));
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // Already said once, with what was not flushed.
+        Err(fjord_broker::server::ServerError::UncleanShutdown(_)) => ExitCode::FAILURE,
         Err(e) => {
             tracing::error!(error = %e, "broker failed");
             eprintln!("fjord: {e}");

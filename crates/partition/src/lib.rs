@@ -115,12 +115,30 @@ impl Partition {
 
     /// Snapshots producer state, then syncs and closes the log.
     pub fn close(&self) -> Result<(), StorageError> {
+        self.snapshot_producers(true);
+        self.log.close()
+    }
+
+    /// As [`Partition::close`] without any fsync and without the log's
+    /// clean-shutdown marker: the first half of the broker's batched close
+    /// (see `BrokerState::close_all`).
+    pub fn close_deferred(&self) -> Result<(), StorageError> {
+        // Unchanged since the start: the snapshot on disk is still right.
+        if !self.log.unchanged_since_open() {
+            self.snapshot_producers(false);
+        }
+        self.log.close_deferred()
+    }
+
+    /// A snapshot that cannot be written is not an error: the next start
+    /// replays the log from the previous one. Logged at debug (a full disk
+    /// would otherwise log it for every partition at a stop).
+    fn snapshot_producers(&self, sync: bool) {
         if let Ok(states) = self.producers.lock() {
-            if let Err(e) = states.write_snapshot(self.log.dir(), self.log.log_end_offset()) {
-                tracing::warn!(topic = %self.topic, partition = self.index, error = %e, "producer snapshot failed");
+            if let Err(e) = states.write_snapshot(self.log.dir(), self.log.log_end_offset(), sync) {
+                tracing::debug!(topic = %self.topic, partition = self.index, error = %e, "producer snapshot failed");
             }
         }
-        self.log.close()
     }
 
     /// Replicas and in-sync replicas of this partition, by node id. While

@@ -289,8 +289,9 @@ impl ProducerStates {
         dir.join(SNAPSHOT_FILE)
     }
 
-    /// Writes the state as of `offset` (exclusive) atomically.
-    pub fn write_snapshot(&self, dir: &Path, offset: i64) -> std::io::Result<()> {
+    /// Writes the state as of `offset` (exclusive) atomically; fsynced when
+    /// `sync` (else the caller syncs the filesystem).
+    pub fn write_snapshot(&self, dir: &Path, offset: i64, sync: bool) -> std::io::Result<()> {
         let snap = Snapshot {
             offset,
             producers: self.producers.clone(),
@@ -299,7 +300,9 @@ impl ProducerStates {
         let text = serde_json::to_vec(&snap).map_err(std::io::Error::other)?;
         let tmp = dir.join(format!("{SNAPSHOT_FILE}.tmp"));
         std::fs::write(&tmp, text)?;
-        std::fs::File::open(&tmp)?.sync_all()?;
+        if sync {
+            std::fs::File::open(&tmp)?.sync_all()?;
+        }
         std::fs::rename(tmp, Self::snapshot_path(dir))
     }
 

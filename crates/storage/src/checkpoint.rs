@@ -17,7 +17,8 @@ pub const RECOVERY_POINT_FILE: &str = "recovery-point";
 /// `cleaner-offset-checkpoint`: offsets below it have been compacted. Its
 /// presence also tells recovery that the log may have offset gaps.
 pub const CLEANER_CHECKPOINT_FILE: &str = "cleaner-offset-checkpoint";
-/// `.clean-shutdown`: written last by `Log::close`, removed by `Log::open`.
+/// `.clean-shutdown`: written last by `Log::close`, removed before the
+/// first change after `Log::open`.
 pub const CLEAN_SHUTDOWN_FILE: &str = ".clean-shutdown";
 
 const VERSION: &str = "0";
@@ -32,16 +33,55 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
 
 /// Atomically replaces `dir/name` with `contents`, durably.
 pub(crate) fn write_atomic(dir: &Path, name: &str, contents: &[u8]) -> Result<()> {
+    write_atomic_with(dir, name, contents, Sync::Now)
+}
+
+/// When a write becomes durable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Sync {
+    /// fsync of the file and its directory before returning.
+    Now,
+    /// Not here: the caller syncs the whole filesystem once for many
+    /// writes ([`crate::sync_filesystem`]) before relying on them. A
+    /// process crash cannot lose them (the page cache survives it).
+    Deferred,
+}
+
+/// Atomically replaces `dir/name` with `contents` (tmp file, rename),
+/// durably before returning with [`Sync::Now`].
+pub(crate) fn write_atomic_with(dir: &Path, name: &str, contents: &[u8], sync: Sync) -> Result<()> {
     let tmp = dir.join(format!("{name}.tmp"));
     let target = dir.join(name);
     let mut f = File::create(&tmp).ctx(|| format!("create {}", tmp.display()))?;
     f.write_all(contents)
-        .and_then(|_| f.sync_all())
+        .and_then(|_| {
+            if sync == Sync::Now {
+                f.sync_all()
+            } else {
+                Ok(())
+            }
+        })
         .ctx(|| format!("write {}", tmp.display()))?;
     drop(f);
     fs::rename(&tmp, &target)
         .ctx(|| format!("rename {} to {}", tmp.display(), target.display()))?;
-    sync_dir(dir)
+    if sync == Sync::Now {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// Makes every write to the filesystem holding `path` durable with one
+/// `syncfs(2)`: what batched opens and closes of many logs use instead of
+/// several fsyncs per log.
+pub fn sync_filesystem(path: &Path) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let f = File::open(path).ctx(|| format!("open {}", path.display()))?;
+    // SAFETY: syncfs only reads the descriptor, which `f` keeps open.
+    if unsafe { libc::syncfs(f.as_raw_fd()) } != 0 {
+        return Err(std::io::Error::last_os_error()).ctx(|| format!("syncfs {}", path.display()));
+    }
+    Ok(())
 }
 
 /// Reads a whole file, `None` when it does not exist.
@@ -56,7 +96,12 @@ pub(crate) fn read_optional(dir: &Path, name: &str) -> Result<Option<String>> {
 
 /// Writes a single-offset checkpoint (`version\nvalue\n`).
 pub(crate) fn write_offset(dir: &Path, name: &str, value: i64) -> Result<()> {
-    write_atomic(dir, name, format!("{VERSION}\n{value}\n").as_bytes())
+    write_offset_with(dir, name, value, Sync::Now)
+}
+
+/// [`write_offset`] with the given durability.
+pub(crate) fn write_offset_with(dir: &Path, name: &str, value: i64, sync: Sync) -> Result<()> {
+    write_atomic_with(dir, name, format!("{VERSION}\n{value}\n").as_bytes(), sync)
 }
 
 /// Reads a single-offset checkpoint. A missing or malformed file reads as

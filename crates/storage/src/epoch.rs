@@ -53,11 +53,21 @@ impl LeaderEpochCache {
 
     /// Writes the checkpoint file atomically and durably.
     pub(crate) fn flush(&self) -> Result<()> {
+        self.flush_with(checkpoint::Sync::Now)
+    }
+
+    /// Writes the checkpoint file atomically, durably as `sync` says.
+    pub(crate) fn flush_with(&self, sync: checkpoint::Sync) -> Result<()> {
         let mut text = format!("0\n{}\n", self.entries.len());
         for e in &self.entries {
             text.push_str(&format!("{} {}\n", e.epoch, e.start_offset));
         }
-        checkpoint::write_atomic(&self.dir, LEADER_EPOCH_CHECKPOINT_FILE, text.as_bytes())
+        checkpoint::write_atomic_with(
+            &self.dir,
+            LEADER_EPOCH_CHECKPOINT_FILE,
+            text.as_bytes(),
+            sync,
+        )
     }
 
     pub fn entries(&self) -> &[EpochEntry] {

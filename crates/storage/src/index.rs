@@ -18,6 +18,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 
 use crate::error::{IoContext, Result, StorageError};
+use crate::file_cache::CachedFile;
 
 /// One fixed-size, big-endian index entry.
 pub(crate) trait IndexEntry: Copy + Debug + PartialEq + Send + Sync + 'static {
@@ -29,7 +30,8 @@ pub(crate) trait IndexEntry: Copy + Debug + PartialEq + Send + Sync + 'static {
 enum State<E> {
     Memory(Vec<E>),
     Disk {
-        file: Arc<File>,
+        /// Opened on demand through the file cache.
+        file: CachedFile,
         len: usize,
         last: Option<E>,
     },
@@ -55,12 +57,17 @@ impl<E: IndexEntry> IndexFile<E> {
     /// Opens an existing index file for `pread` lookups.
     pub fn open_disk(path: PathBuf) -> Result<IndexFile<E>> {
         let file = File::open(&path).ctx(|| format!("open {}", path.display()))?;
-        IndexFile::from_file(path, file)
+        IndexFile::from_handle(path, file, false)
     }
 
     /// An on-disk index read through `file`, an open handle of the index
-    /// that is (or is about to be renamed to) `path`.
+    /// that is about to be renamed to `path`: the handle stays pinned
+    /// until [`IndexFile::unpin`].
     pub fn from_file(path: PathBuf, file: File) -> Result<IndexFile<E>> {
+        IndexFile::from_handle(path, file, true)
+    }
+
+    fn from_handle(path: PathBuf, file: File, pinned: bool) -> Result<IndexFile<E>> {
         let bytes = file
             .metadata()
             .ctx(|| format!("stat {}", path.display()))?
@@ -78,13 +85,14 @@ impl<E: IndexEntry> IndexFile<E> {
         } else {
             None
         };
+        let file = if pinned {
+            CachedFile::pinned(path.clone(), false, file)
+        } else {
+            CachedFile::with_handle(path.clone(), false, file)
+        };
         Ok(IndexFile {
             path,
-            state: RwLock::new(State::Disk {
-                file: Arc::new(file),
-                len,
-                last,
-            }),
+            state: RwLock::new(State::Disk { file, len, last }),
         })
     }
 
@@ -133,6 +141,7 @@ impl<E: IndexEntry> IndexFile<E> {
                         return Ok(Some(*l));
                     }
                 }
+                let file = &*file.get()?;
                 if len * E::SIZE <= READ_ALL_BELOW {
                     let mut buf = vec![0u8; len * E::SIZE];
                     file.read_exact_at(&mut buf, 0)
@@ -227,17 +236,35 @@ impl<E: IndexEntry> IndexFile<E> {
         let mut state = self.state.write();
         match &*state {
             State::Memory(v) => {
-                let file = Arc::new(self.write_entries(v)?);
+                let file = self.write_entries(v)?;
+                let synced = Arc::new(
+                    file.try_clone()
+                        .ctx(|| format!("duplicate the handle of {}", self.path.display()))?,
+                );
                 let len = v.len();
                 let last = v.last().copied();
                 *state = State::Disk {
-                    file: file.clone(),
+                    file: CachedFile::with_handle(self.path.clone(), false, file),
                     len,
                     last,
                 };
-                Ok(file)
+                Ok(synced)
             }
-            State::Disk { file, .. } => Ok(file.clone()),
+            State::Disk { file, .. } => file.get(),
+        }
+    }
+
+    /// See [`CachedFile::pin`] (an in-memory index has no file to keep).
+    pub fn pin(&self) {
+        if let State::Disk { file, .. } = &*self.state.read() {
+            file.pin();
+        }
+    }
+
+    /// See [`CachedFile::unpin`].
+    pub fn unpin(&self) {
+        if let State::Disk { file, .. } = &*self.state.read() {
+            file.unpin();
         }
     }
 

@@ -26,14 +26,15 @@
 //!
 //! ```text
 //! retention ──> log ──> cleaner ──> segment ──> offset_index, time_index ──> index
-//!                │         │           │
+//!                │         │           │                                          │
+//!                │         │           └──────────────> file_cache <──────────────┘
 //!                │         └──────> config, checkpoint               (all ──> error)
 //!                ├──> epoch ──> checkpoint
 //!                └──> records (timestamp lookups)
 //! ```
 //!
-//! - `log` owns the `Log` type; its submodules `open`, `read`, `truncate`
-//!   and `compact` extend it and import from `log`, never the reverse.
+//! - `log` owns the `Log` type; its submodules `open`, `close`, `read`,
+//!   `truncate` and `compact` extend it and import from `log`, never the reverse.
 //! - `cleaner` never names `Log`: `log::compact` hands a run a view of the
 //!   log and implements the narrow `cleaner::CleanerLog` trait for what the
 //!   run needs back (its swap under the append lock, cached state).
@@ -76,8 +77,11 @@
 //! - `leader-epoch-checkpoint`: `0`, count, then `epoch start_offset` lines.
 //! - `log-start-offset`, `high-watermark`, `recovery-point`: `0` then one
 //!   offset, replaced atomically (tmp + fsync + rename + dir fsync).
-//! - `.clean-shutdown`: written last by [`Log::close`], removed (durably)
-//!   by [`Log::open`].
+//! - `.clean-shutdown`: written last by [`Log::close`] (and, unsynced, for
+//!   a new empty log); it stays while the log is opened and only read, and
+//!   is removed (durably) before the first change to its segments, so a
+//!   crash costs recovery only to logs written since the start, and a
+//!   close of an unchanged log writes nothing.
 //! - `cleaner-offset-checkpoint`: offsets below it were compacted; present
 //!   once the log cleaner ran, which also tells recovery that offsets may
 //!   have gaps.
@@ -88,9 +92,11 @@
 //! The active segment's indexes live in memory (no write syscall per index
 //! entry) and are written when the segment is sealed (rolled) or the log
 //! closed; sealed indexes are read with `pread` binary searches and cost no
-//! memory. Segment files stay open; readers get an `Arc<File>` + position +
-//! length of whole batches for `sendfile`, valid even if retention unlinks
-//! the file meanwhile.
+//! memory. Segment and sealed index files are opened on demand through a
+//! bounded process-wide cache (`file_cache.rs`, [`set_open_files_limit`]);
+//! readers get an `Arc<File>` + position + length of whole batches for
+//! `sendfile`, valid even if the cache closes its handle or retention
+//! unlinks the file meanwhile.
 //!
 //! # Benchmarking notes
 //!
@@ -125,6 +131,7 @@ pub mod clock;
 pub mod config;
 mod epoch;
 mod error;
+mod file_cache;
 mod index;
 mod log;
 mod offset_index;
@@ -138,12 +145,14 @@ mod time_index;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+pub use checkpoint::sync_filesystem;
 pub use cleaner::CompactionStats;
 pub use config::{
     log_setting, CleanupPolicy, FlushPolicy, LogConfig, LogSetting, ValueType, LOG_SETTINGS,
 };
 pub use epoch::{EpochEntry, LeaderEpochCache};
 pub use error::{Result, StorageError};
+pub use file_cache::{open_file_misses, open_files, open_files_limit, set_open_files_limit};
 pub use log::read::{FileSlice, ReadResult};
 pub use log::{AppendInfo, Log};
 

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::checkpoint::{self, LOG_START_OFFSET_FILE};
 use crate::error::{Result, StorageError};
 use crate::log::{Log, Writer};
 use crate::segment::Segment;
@@ -24,7 +25,7 @@ impl Log {
     pub fn enforce_retention(&self, now_ms: i64) -> Result<usize> {
         let config = self.config();
         let mut guard = self.writer.lock();
-        self.check_writable()?;
+        self.check_open()?;
         let w = &mut *guard;
         let segs = self.segments_snapshot();
         let leo = self.log_end_offset();
@@ -64,6 +65,7 @@ impl Log {
         if count == 0 {
             return Ok(0);
         }
+        self.check_writable()?;
         if count == segs.len() {
             self.roll(w, leo)?;
         }
@@ -90,14 +92,30 @@ impl Log {
         if offset <= lso {
             return Ok(lso);
         }
-        self.advance_log_start(offset)?;
-        let segs = self.segments_snapshot();
-        let count = segs
+        // On a full disk the checkpoint cannot be written until segments
+        // are gone: delete them first (freeing space), then record it.
+        let disk_full = match self.advance_log_start(offset) {
+            Ok(_) => false,
+            Err(e) if e.is_disk_full() => true,
+            Err(e) => return Err(e),
+        };
+        let count = self
+            .segments_snapshot()
             .windows(2)
             .take_while(|pair| pair[1].base_offset <= offset)
             .count();
+        // (No segment handle is held here: a deleted segment's space comes
+        // back once its last holder lets go.)
         if count > 0 {
             self.delete_oldest(w, count)?;
+        }
+        if disk_full {
+            let start = self.log_start_offset();
+            checkpoint::write_offset(&self.dir, LOG_START_OFFSET_FILE, start)?;
+            let mut epochs = self.epochs.lock();
+            if epochs.truncate_from_start(start) {
+                epochs.flush()?;
+            }
         }
         Ok(self.log_start_offset())
     }

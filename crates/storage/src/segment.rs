@@ -15,6 +15,7 @@ use fjord_protocol::records::{validate, BatchHeader, BATCH_HEADER_LEN};
 use parking_lot::Mutex;
 
 use crate::error::{IoContext, Result, StorageError};
+use crate::file_cache::CachedFile;
 use crate::index::{remove_if_exists, IndexFile};
 use crate::offset_index::{OffsetEntry, OffsetIndex};
 use crate::time_index::{TimeEntry, TimeIndex};
@@ -163,7 +164,8 @@ pub(crate) fn for_each_batch(
     mut f: impl FnMut(&BatchHeader, Bytes) -> Result<()>,
 ) -> Result<()> {
     let end = seg.size();
-    let mut reader = FileReader::new(&seg.file, end, chunk);
+    let file = seg.file()?;
+    let mut reader = FileReader::new(&file, end, chunk);
     let mut pos = 0u64;
     while pos < end {
         let header = reader.get(pos, BATCH_HEADER_LEN.min((end - pos) as usize))?;
@@ -246,7 +248,8 @@ pub(crate) struct Recovered {
 
 pub(crate) struct Segment {
     pub base_offset: i64,
-    pub file: Arc<File>,
+    /// The `.log` file, opened on demand through the file cache.
+    file: CachedFile,
     pub log_path: PathBuf,
     /// Bytes of whole batches, published after each write.
     size: AtomicU64,
@@ -285,7 +288,7 @@ impl Segment {
         let file = open_log_file(&log_path, true)?;
         Ok(Segment {
             base_offset: base,
-            file: Arc::new(file),
+            file: CachedFile::with_handle(log_path.clone(), true, file),
             log_path,
             size: AtomicU64::new(0),
             index: OffsetIndex::in_memory(index_path, base, Vec::new()),
@@ -309,11 +312,19 @@ impl Segment {
         allow_gaps: bool,
     ) -> Result<(Segment, IndexCadence, i64)> {
         let (log_path, index_path, time_path) = Segment::paths(dir, base);
-        let file = open_log_file(&log_path, false)?;
-        let size = file
-            .metadata()
-            .ctx(|| format!("stat {}", log_path.display()))?
-            .len();
+        // A sealed segment's file is opened when first read (the file
+        // cache bounds how many are open); the active one is read now.
+        let file = if active {
+            Some(open_log_file(&log_path, false)?)
+        } else {
+            None
+        };
+        let size = match &file {
+            Some(f) => f.metadata(),
+            None => std::fs::metadata(&log_path),
+        }
+        .ctx(|| format!("stat {}", log_path.display()))?
+        .len();
         if size > u64::from(u32::MAX) {
             return Err(StorageError::Corrupt(format!(
                 "{} is larger than 4 GiB",
@@ -321,10 +332,21 @@ impl Segment {
             )));
         }
         let mut cadence = IndexCadence::new();
-        let (index, time_index, next_offset) = if active {
-            let entries = IndexFile::<OffsetEntry>::read_all(&index_path)?;
+        let (index, time_index, next_offset) = if let Some(file) = &file {
+            // An empty active segment needs no index files (a new log's
+            // first clean close writes none).
+            let empty = size == 0 && !index_path.exists() && !time_path.exists();
+            let entries = if empty {
+                Vec::new()
+            } else {
+                IndexFile::<OffsetEntry>::read_all(&index_path)?
+            };
             OffsetIndex::check_entries(&entries, size)?;
-            let times = IndexFile::<TimeEntry>::read_all(&time_path)?;
+            let times = if empty {
+                Vec::new()
+            } else {
+                IndexFile::<TimeEntry>::read_all(&time_path)?
+            };
             TimeIndex::check_entries(&times)?;
             let index = OffsetIndex::in_memory(index_path, base, entries);
             let time_index = TimeIndex::in_memory(time_path, base, times);
@@ -337,8 +359,8 @@ impl Segment {
             // plus one batch): whole batches with good CRCs and increasing
             // offsets, ending exactly at the end of the file.
             let from = index.last_position();
-            let mut walker = BatchWalker::new(&file, from, size);
-            let mut reader = FileReader::new(&file, size, 1 << 16);
+            let mut walker = BatchWalker::new(file, from, size);
+            let mut reader = FileReader::new(file, size, 1 << 16);
             let mut next_offset = base;
             if from > 0 {
                 // The indexed batch must be where the index says.
@@ -387,9 +409,13 @@ impl Segment {
             }
             (index, time_index, -1)
         };
+        let file = match file {
+            Some(f) => CachedFile::with_handle(log_path.clone(), true, f),
+            None => CachedFile::lazy(log_path.clone(), true),
+        };
         let seg = Segment {
             base_offset: base,
-            file: Arc::new(file),
+            file,
             log_path,
             size: AtomicU64::new(size),
             index,
@@ -505,7 +531,7 @@ impl Segment {
         }
         let seg = Segment {
             base_offset: base,
-            file: Arc::new(file),
+            file: CachedFile::with_handle(log_path.clone(), true, file),
             log_path,
             size: AtomicU64::new(pos),
             index: OffsetIndex::in_memory(index_path, base, index),
@@ -516,7 +542,16 @@ impl Segment {
         let index_files = if active {
             Vec::new()
         } else {
-            seg.seal(&mut cadence)?
+            match seg.seal(&mut cadence) {
+                Ok(files) => files,
+                // No room for the index files: the indexes stay in memory
+                // (the broker starts read-only on a full disk).
+                Err(e) if e.is_disk_full() => {
+                    tracing::warn!(segment = %seg.log_path.display(), "disk full: rebuilt indexes kept in memory: {e}");
+                    Vec::new()
+                }
+                Err(e) => return Err(e),
+            }
         };
         Ok((
             seg,
@@ -546,7 +581,7 @@ impl Segment {
         let (log_path, index_path, time_path) = Segment::paths(dir, base);
         Ok(Segment {
             base_offset: base,
-            file: Arc::new(file),
+            file: CachedFile::pinned(log_path.clone(), true, file),
             log_path,
             size: AtomicU64::new(size),
             index: OffsetIndex::from_file(index_path, base, index_file)?,
@@ -554,6 +589,28 @@ impl Segment {
             max_timestamp: Mutex::new(max_timestamp),
             created_ms: AtomicI64::new(-1),
         })
+    }
+
+    /// The open `.log` file (reopened if the file cache closed it).
+    pub fn file(&self) -> Result<Arc<File>> {
+        self.file.get()
+    }
+
+    /// Keeps this segment's files open for as long as it lives: its paths
+    /// are about to be unlinked or replaced, and readers holding it must
+    /// keep reading the old data.
+    pub fn pin_files(&self) {
+        self.file.pin();
+        self.index.file.pin();
+        self.time_index.file.pin();
+    }
+
+    /// Returns files pinned by [`Segment::from_cleaned`] to the file cache
+    /// once they were renamed to the segment's paths.
+    pub fn unpin_files(&self) {
+        self.file.unpin();
+        self.index.file.unpin();
+        self.time_index.file.unpin();
     }
 
     pub fn size(&self) -> u64 {
@@ -587,8 +644,8 @@ impl Segment {
         if ts >= 0 {
             return ts;
         }
-        self.file
-            .metadata()
+        // By path: no need to open an evicted file for its mtime.
+        std::fs::metadata(&self.log_path)
             .and_then(|m| m.modified())
             .ok()
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
@@ -620,6 +677,7 @@ impl Segment {
 
     /// Unlinks the segment's files. Open handles (readers) keep working.
     pub fn delete_files(&self) -> Result<()> {
+        self.pin_files();
         remove_if_exists(&self.log_path)?;
         self.index.file.delete_file()?;
         self.time_index.file.delete_file()
@@ -635,7 +693,8 @@ impl Segment {
             .index
             .lookup_bounded(end - 1, target)?
             .map_or(0, |(_, pos)| pos);
-        let mut walker = BatchWalker::new(&self.file, start, end);
+        let file = self.file()?;
+        let mut walker = BatchWalker::new(&file, start, end);
         while let Some((pos, h)) = walker.next_batch()? {
             if h.last_offset() >= target {
                 return Ok(Some((pos, h)));
@@ -647,7 +706,7 @@ impl Segment {
     /// Reads `len` bytes at `pos`.
     pub fn read_at(&self, pos: u64, len: usize) -> Result<Vec<u8>> {
         let mut buf = vec![0u8; len];
-        self.file
+        self.file()?
             .read_exact_at(&mut buf, pos)
             .ctx(|| format!("read {} at {pos}", self.log_path.display()))?;
         Ok(buf)

@@ -63,7 +63,7 @@ pub fn save(data_dir: &Path, configs: &DynamicConfigs) -> Result<(), StateError>
         .map_err(|e| StateError::Corrupt(p.display().to_string(), e.to_string()))?;
     let n = SAVES.fetch_add(1, Ordering::Relaxed);
     let tmp = p.with_file_name(format!("{FILE}.{}.{n}.tmp", std::process::id()));
-    let written = crate::state::write_file_durably(&tmp, &p, text.as_bytes());
+    let written = crate::meta_store::write_file_durably(&tmp, &p, text.as_bytes());
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }

@@ -114,6 +114,10 @@ pub struct BrokerConfig {
     /// `queued.max.request.bytes`: request bytes held in memory across all
     /// connections before reading more waits (negative: no limit).
     pub queued_max_request_bytes: i64,
+    /// `fjord.max.broker.partitions`: the most partitions this broker
+    /// hosts (internal topics included); CreateTopics, CreatePartitions
+    /// and auto-creation past it are refused with POLICY_VIOLATION.
+    pub max_broker_partitions: i64,
 }
 
 impl Default for BrokerConfig {
@@ -147,6 +151,7 @@ impl Default for BrokerConfig {
             connections_max_idle_ms: 0,
             request_read_timeout_ms: 0,
             queued_max_request_bytes: 0,
+            max_broker_partitions: 0,
         };
         for k in keys::BROKER_KEYS {
             if let (keys::KeyDefault::Value(d), Apply::Field { set, .. }) = (k.default, &k.apply) {

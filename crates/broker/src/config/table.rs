@@ -283,6 +283,23 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
         ),
     },
     BrokerKey {
+        name: "fjord.max.broker.partitions",
+        ty: ValueType::Int,
+        default: KeyDefault::Value("100000"),
+        mode: Mode::ReadOnly,
+        flag: None,
+        doc: "fjord: the most partitions this broker hosts (internal topics included); CreateTopics, \
+              CreatePartitions and auto-creation past it are refused with POLICY_VIOLATION (KIP-578 \
+              proposed this limit as max.broker.partitions).",
+        apply: field!(
+            |c, v| {
+                c.max_broker_partitions = parse_int(v, 1, i64::from(i32::MAX))?;
+                Ok(())
+            },
+            |c| Some(c.max_broker_partitions.to_string())
+        ),
+    },
+    BrokerKey {
         name: "fjord.request.read.timeout.ms",
         ty: ValueType::Long,
         default: KeyDefault::Value("30000"),

@@ -18,6 +18,12 @@ crate::handler!(CreatePartitions, 0, 3);
 
 /// Checks the request for one topic; returns the topic to grow.
 fn check(state: &BrokerState, t: &CreatePartitionsTopic) -> Result<Arc<Topic>, ConfigError> {
+    if state.read_only() {
+        return Err(ConfigError::new(
+            ErrorCode::KafkaStorageError,
+            "The broker's disk is full; it is read-only.",
+        ));
+    }
     let Some(topic) = state.topic(&t.name) else {
         return Err(ConfigError::new(
             ErrorCode::UnknownTopicOrPartition,
@@ -138,7 +144,13 @@ async fn handle(
             }
             continue;
         }
-        let topic = match check(&state, t) {
+        let topic = match check(&state, t).and_then(|topic| {
+            let adding = i64::from(t.count) - topic.partitions.len() as i64;
+            state
+                .check_partition_budget(adding)
+                .map(|()| topic)
+                .map_err(|m| ConfigError::new(ErrorCode::PolicyViolation, m))
+        }) {
             Ok(topic) => topic,
             Err(e) => {
                 results.push(result(t.name.clone(), Some(e)));

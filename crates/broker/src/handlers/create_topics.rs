@@ -22,6 +22,11 @@ crate::handler!(CreateTopics, 0, 7);
 /// The most partitions one topic may have (as `num.partitions`).
 pub const MAX_PARTITIONS: i32 = 100_000;
 
+/// The most partitions one CreateTopics request may create, over all its
+/// topics (Kafka 4's controller refuses more, KAFKA-17870): past it every
+/// topic of the request gets POLICY_VIOLATION and nothing is touched.
+pub const MAX_PARTITIONS_PER_REQUEST: i64 = 10_000;
+
 /// A topic that passed every check.
 struct Plan {
     partitions: i32,
@@ -30,8 +35,10 @@ struct Plan {
 }
 
 /// Kafka's `Topic.hasCollision`: `.` and `_` collide in metric names.
+/// Compared in place: it runs against every existing topic.
 fn collides(a: &str, b: &str) -> bool {
-    a != b && a.replace('.', "_") == b.replace('.', "_")
+    let norm = |c: u8| if c == b'.' { b'_' } else { c };
+    a != b && a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| norm(x) == norm(y))
 }
 
 fn check_assignments(
@@ -77,23 +84,22 @@ fn check_assignments(
 fn plan(state: &BrokerState, t: &CreatableTopic) -> Result<Plan, ConfigError> {
     validate_topic_name(&t.name)
         .map_err(|m| ConfigError::new(ErrorCode::InvalidTopicException, m))?;
+    if state.read_only() {
+        return Err(ConfigError::new(
+            ErrorCode::KafkaStorageError,
+            "The broker's disk is full; it is read-only.",
+        ));
+    }
     if state.topic(&t.name).is_some() {
         return Err(ConfigError::new(
             ErrorCode::TopicAlreadyExists,
             format!("Topic '{}' already exists.", t.name),
         ));
     }
-    if let Some(other) = state
-        .all_topics()
-        .iter()
-        .find(|o| collides(&o.name, &t.name))
-    {
+    if let Some(other) = state.find_topic(|o| collides(o, &t.name)) {
         return Err(ConfigError::new(
             ErrorCode::InvalidTopicException,
-            format!(
-                "Topic '{}' collides with existing topic: {}",
-                t.name, other.name
-            ),
+            format!("Topic '{}' collides with existing topic: {other}", t.name),
         ));
     }
     let partitions = if !t.assignments.is_empty() {
@@ -203,18 +209,53 @@ async fn handle(
     let _guard = state.admin_lock.lock().await;
     let mut results = Vec::with_capacity(req.topics.len());
     let mut reported_duplicates: Vec<&str> = Vec::new();
+    // Every topic is checked before any is created, so that limits over
+    // the whole request refuse it before a single directory exists.
+    let mut plans = Vec::with_capacity(req.topics.len());
     for t in &req.topics {
         if counts.get(t.name.as_str()).copied().unwrap_or(0) > 1 {
             if !reported_duplicates.contains(&t.name.as_str()) {
                 reported_duplicates.push(&t.name);
-                results.push(error_result(
-                    t.name.clone(),
-                    ConfigError::new(ErrorCode::InvalidRequest, "Duplicate topic name."),
+                plans.push((
+                    t,
+                    Err(ConfigError::new(
+                        ErrorCode::InvalidRequest,
+                        "Duplicate topic name.",
+                    )),
                 ));
             }
             continue;
         }
-        let plan = match plan(&state, t) {
+        plans.push((t, plan(&state, t)));
+    }
+    let requested: i64 = plans
+        .iter()
+        .filter_map(|(_, p)| p.as_ref().ok())
+        .map(|p| i64::from(p.partitions))
+        .sum();
+    if requested > MAX_PARTITIONS_PER_REQUEST {
+        let message = format!(
+            "The request asks for {requested} partitions, more than the {MAX_PARTITIONS_PER_REQUEST} one CreateTopics may create."
+        );
+        for (_, p) in plans.iter_mut() {
+            if p.is_ok() {
+                *p = Err(ConfigError::new(
+                    ErrorCode::PolicyViolation,
+                    message.clone(),
+                ));
+            }
+        }
+    }
+    // Partitions this request created so far (validate_only creates none
+    // but is judged as if the earlier topics had been created).
+    let mut added = 0i64;
+    for (t, plan) in plans {
+        let plan = match plan.and_then(|p| {
+            state
+                .check_partition_budget(added + i64::from(p.partitions))
+                .map(|()| p)
+                .map_err(|m| ConfigError::new(ErrorCode::PolicyViolation, m))
+        }) {
             Ok(p) => p,
             Err(e) => {
                 tracing::debug!(topic = %t.name, error = %e.message, "create topic refused");
@@ -222,6 +263,9 @@ async fn handle(
                 continue;
             }
         };
+        if req.validate_only {
+            added += i64::from(plan.partitions);
+        }
         let configs = Some(described_configs(&state, &plan.overrides, &plan.log));
         if req.validate_only {
             results.push(CreatableTopicResult {

@@ -73,7 +73,15 @@ pub async fn auto_create(state: &BrokerState, name: &str) -> Result<Arc<Topic>, 
     if let Some(t) = state.topic(name) {
         return Ok(t);
     }
-    match state.create_topic(name, state.config().num_partitions, BTreeMap::new()) {
+    if state.read_only() {
+        return Err(ErrorCode::KafkaStorageError);
+    }
+    let num_partitions = state.config().num_partitions;
+    if let Err(m) = state.check_partition_budget(i64::from(num_partitions)) {
+        tracing::warn!(topic = name, "auto-create refused: {m}");
+        return Err(ErrorCode::PolicyViolation);
+    }
+    match state.create_topic(name, num_partitions, BTreeMap::new()) {
         Ok(t) => {
             tracing::info!(
                 topic = name,

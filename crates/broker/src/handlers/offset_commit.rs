@@ -16,6 +16,20 @@ use fjord_group_coordinator::OffsetToCommit;
 
 crate::handler!(OffsetCommit, 0, 9);
 
+/// How Kafka's group coordinator reports a failed write of committed
+/// offsets: storage errors (a full disk among them) become NOT_COORDINATOR,
+/// which clients retry after looking the coordinator up again; an oversized
+/// record INVALID_COMMIT_OFFSET_SIZE.
+fn storage_error_for_commit(code: ErrorCode) -> ErrorCode {
+    match code {
+        ErrorCode::KafkaStorageError | ErrorCode::NotLeaderOrFollower => ErrorCode::NotCoordinator,
+        ErrorCode::MessageTooLarge | ErrorCode::RecordListTooLarge => {
+            ErrorCode::InvalidCommitOffsetSize
+        }
+        other => other,
+    }
+}
+
 async fn handle(
     state: Arc<BrokerState>,
     ctx: RequestCtx,
@@ -79,6 +93,9 @@ async fn handle(
         }
     };
     errors.resize(valid.len(), ErrorCode::UnknownServerError);
+    for e in errors.iter_mut() {
+        *e = storage_error_for_commit(*e);
+    }
     let topics = req
         .topics
         .iter()

@@ -232,6 +232,14 @@ async fn handle(
                 ));
                 continue;
             };
+            if state.read_only() {
+                parts.push(part_error(
+                    pd.index,
+                    ErrorCode::KafkaStorageError,
+                    Some("the broker's disk is full; it is read-only".into()),
+                ));
+                continue;
+            }
             if topic.internal {
                 parts.push(part_error(
                     pd.index,

@@ -99,7 +99,8 @@ pub(crate) fn delete_horizon(h: &BatchHeader) -> Option<i64> {
 /// The earliest delete horizon of a batch in `seg` (`HORIZON_NONE`: none).
 pub(crate) fn segment_horizon(seg: &Segment) -> Result<i64> {
     let mut horizon = HORIZON_NONE;
-    let mut walker = BatchWalker::new(&seg.file, 0, seg.size());
+    let file = seg.file()?;
+    let mut walker = BatchWalker::new(&file, 0, seg.size());
     while let Some((_, h)) = walker.next_batch()? {
         if let Some(t) = delete_horizon(&h) {
             horizon = horizon.min(t);
@@ -111,7 +112,8 @@ pub(crate) fn segment_horizon(seg: &Segment) -> Result<i64> {
 /// The max timestamp of the first batch of `seg` (Kafka's "first batch
 /// timestamp" for `max.compaction.lag.ms`).
 fn first_batch_timestamp(seg: &Segment) -> Result<Option<i64>> {
-    let mut walker = BatchWalker::new(&seg.file, 0, seg.size());
+    let file = seg.file()?;
+    let mut walker = BatchWalker::new(&file, 0, seg.size());
     Ok(walker.next_batch()?.map(|(_, h)| h.max_timestamp))
 }
 
@@ -194,7 +196,8 @@ impl ProducerScan {
     pub(crate) fn scan(segs: &[Arc<Segment>]) -> Result<ProducerScan> {
         let mut out = ProducerScan::default();
         for s in segs {
-            let mut walker = BatchWalker::new(&s.file, 0, s.size());
+            let file = s.file()?;
+            let mut walker = BatchWalker::new(&file, 0, s.size());
             while let Some((pos, h)) = walker.next_batch()? {
                 if !h.is_control() {
                     if h.has_producer_id() {

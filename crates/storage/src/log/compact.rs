@@ -44,7 +44,7 @@ impl Log {
         let Some(_running) = self.cleaner.try_lock() else {
             return Ok(CompactionStats::default());
         };
-        self.check_writable()?;
+        self.check_open()?;
         let truncations = self.truncations.load(Ordering::Acquire);
         let input = RunInput {
             config: &config,
@@ -120,6 +120,10 @@ impl Log {
                 "simulated crash".into(),
             ));
         }
+        // Readers still holding the old segments keep their files.
+        for o in group {
+            o.pin_files();
+        }
         if let Err(e) = swap.apply(usize::MAX) {
             self.go_offline(format!("cleaner swap of segment {base} failed: {e}"));
             return Err(e);
@@ -128,6 +132,7 @@ impl Log {
         for o in &swap.olds {
             segs.remove(o);
         }
+        new.unpin_files();
         segs.insert(base, Arc::new(new));
         drop(segs);
         drop(w);

@@ -1,6 +1,7 @@
 //! The partition log: the [`Log`] type, append, group-commit sync,
-//! offsets, close and delete. Its other operations live in submodules:
-//! `open` (open and crash recovery), `read` (reads and timestamp lookups),
+//! offsets and delete. Its other operations live in submodules:
+//! `open` (open and crash recovery), `close` (the clean close, single and
+//! batched), `read` (reads and timestamp lookups),
 //! `truncate` (replica truncation) and `compact` (runs of the log cleaner,
 //! `crate::cleaner`, over this log). Retention lives in `retention.rs`.
 //! The submodules import from this one, never the other way round.
@@ -32,8 +33,10 @@ use crate::checkpoint::{
 use crate::config::{FlushPolicy, LogConfig};
 use crate::epoch::{EpochEntry, LeaderEpochCache};
 use crate::error::{IoContext, Result, StorageError};
+use crate::index::remove_if_exists;
 use crate::segment::{IndexCadence, Segment};
 
+mod close;
 mod compact;
 mod open;
 pub(crate) mod read;
@@ -75,11 +78,14 @@ pub(crate) struct Writer {
     pub(crate) active: Arc<Segment>,
     pub(crate) cadence: IndexCadence,
     /// Files written since the last sync (segment data, sealed indexes).
-    unsynced: Vec<Arc<File>>,
+    pub(crate) unsynced: Vec<Arc<File>>,
     /// Whether `active`'s data file is already in `unsynced`.
-    active_unsynced: bool,
+    pub(crate) active_unsynced: bool,
     /// A segment file was created since the last sync.
     pub(crate) dir_dirty: bool,
+    /// The partition directory itself was created and its entry in the
+    /// data directory is not yet durable.
+    parent_dirty: bool,
     /// A segment was sealed since the last sync (move the recovery point).
     sealed_since_sync: bool,
     scratch: Vec<BatchInfo>,
@@ -100,13 +106,20 @@ pub struct Log {
     pub(crate) log_start: AtomicI64,
     pub(crate) log_end: AtomicI64,
     pub(crate) high_watermark: AtomicI64,
-    durable: AtomicI64,
+    pub(crate) durable: AtomicI64,
     recovery_point: AtomicI64,
     sync_state: Mutex<SyncState>,
     sync_cond: Condvar,
     sync_count: AtomicU64,
     pub(crate) closed: AtomicBool,
-    offline: Mutex<Option<String>>,
+    /// The clean-shutdown marker is on disk (opened clean or created, and
+    /// nothing written since); `marker_lock` serializes its removal.
+    marker_present: AtomicBool,
+    marker_lock: Mutex<bool>,
+    /// `close_deferred` succeeded; `mark_clean_deferred` may write the
+    /// marker.
+    pub(crate) close_prepared: AtomicBool,
+    pub(crate) offline: Mutex<Option<String>>,
     last_flush_ms: AtomicI64,
     /// (value, wall ms) of the last high-watermark checkpoint written.
     hw_checkpoint: Mutex<(i64, i64)>,
@@ -162,7 +175,8 @@ impl Log {
         self.config().flush_policy()
     }
 
-    pub(crate) fn check_writable(&self) -> Result<()> {
+    /// Fails once the log is closed or offline.
+    pub(crate) fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             return Err(StorageError::Closed);
         }
@@ -172,12 +186,42 @@ impl Log {
         Ok(())
     }
 
+    /// Called before anything changes the segments: fails once the log is
+    /// closed or offline, and on the first change since the log was opened
+    /// clean removes its clean-shutdown marker, durably, so that a crash
+    /// from then on triggers recovery. A log nobody writes to keeps its
+    /// marker: a `kill -9` costs it no recovery and a stop no work.
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        self.check_open()?;
+        if self.marker_present.load(Ordering::Acquire) {
+            let mut present = self.marker_lock.lock();
+            if *present {
+                remove_if_exists(&self.dir.join(CLEAN_SHUTDOWN_FILE))?;
+                checkpoint::sync_dir(&self.dir)?;
+                *present = false;
+                self.marker_present.store(false, Ordering::Release);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether nothing changed the segments since the log was opened clean
+    /// (or created): its clean-shutdown marker is still in place.
+    pub fn unchanged_since_open(&self) -> bool {
+        self.marker_present.load(Ordering::Acquire)
+    }
+
     pub(crate) fn go_offline(&self, reason: String) {
         tracing::error!(dir = %self.dir.display(), "log goes offline: {reason}");
         let mut offline = self.offline.lock();
         if offline.is_none() {
             *offline = Some(reason);
         }
+    }
+
+    pub(crate) fn set_marker_present(&self, present: bool) {
+        *self.marker_lock.lock() = present;
+        self.marker_present.store(present, Ordering::Release);
     }
 
     /// Whether an earlier I/O failure took the log offline.
@@ -278,7 +322,10 @@ impl Log {
         }
 
         if let Err(e) = self.write_at(&active, batches, write_pos) {
-            if let Err(e2) = active.file.set_len(write_pos) {
+            if let Err(e2) = active.file().and_then(|f| {
+                f.set_len(write_pos)
+                    .ctx(|| format!("truncate {}", active.log_path.display()))
+            }) {
                 self.go_offline(format!(
                     "cannot cut a failed write off {}: {e2}",
                     active.log_path.display()
@@ -307,7 +354,7 @@ impl Log {
         }
         active.set_max_timestamp(w.cadence.max_timestamp, w.cadence.offset_of_max_timestamp);
         if !w.active_unsynced {
-            w.unsynced.push(active.file.clone());
+            w.unsynced.push(active.file()?);
             w.active_unsynced = true;
         }
         // Publish: readers see the bytes only after they are written.
@@ -333,13 +380,13 @@ impl Log {
         #[cfg(test)]
         if let Some(n) = self.fail_write_after.lock().take() {
             let n = n.min(buf.len());
-            seg.file.write_all_at(&buf[..n], pos).ctx(context)?;
+            seg.file()?.write_all_at(&buf[..n], pos).ctx(context)?;
             return Err(StorageError::io(
                 context(),
                 std::io::Error::from_raw_os_error(28),
             ));
         }
-        seg.file.write_all_at(buf, pos).ctx(context)
+        seg.file()?.write_all_at(buf, pos).ctx(context)
     }
 
     /// Seals the active segment and starts a new one at `base`.
@@ -400,12 +447,13 @@ impl Log {
     }
 
     fn sync_round(&self) -> Result<()> {
-        let (files, dir_dirty, sealed, leo, active_base) = {
+        let (files, dir_dirty, parent_dirty, sealed, leo, active_base) = {
             let mut w = self.writer.lock();
             w.active_unsynced = false;
             (
                 std::mem::take(&mut w.unsynced),
                 std::mem::take(&mut w.dir_dirty),
+                std::mem::take(&mut w.parent_dirty),
                 std::mem::take(&mut w.sealed_since_sync),
                 self.log_end.load(Ordering::Acquire),
                 w.active.base_offset,
@@ -430,6 +478,14 @@ impl Log {
                 }
                 self.go_offline(e.to_string());
                 return Err(e);
+            }
+        }
+        if parent_dirty {
+            if let Some(parent) = self.dir.parent() {
+                if let Err(e) = checkpoint::sync_dir(parent) {
+                    self.go_offline(e.to_string());
+                    return Err(e);
+                }
             }
         }
         self.sync_count.fetch_add(1, Ordering::AcqRel);
@@ -582,43 +638,6 @@ impl Log {
             epochs.flush()?;
         }
         Ok(true)
-    }
-
-    /// Syncs everything, writes the index files and checkpoints, then the
-    /// clean-shutdown marker (`.clean-shutdown` in the partition dir), so
-    /// the next `open` skips recovery. Appends fail afterwards; reads still
-    /// work. An offline log is not marked clean.
-    pub fn close(&self) -> Result<()> {
-        let mut guard = self.writer.lock();
-        if self.closed.swap(true, Ordering::AcqRel) {
-            return Ok(());
-        }
-        if let Some(reason) = &*self.offline.lock() {
-            return Err(StorageError::Offline(reason.clone()));
-        }
-        let w = &mut *guard;
-        let active = w.active.clone();
-        let index_files = active.write_index_files(&mut w.cadence)?;
-        for f in &index_files {
-            f.sync_data()
-                .ctx(|| format!("fsync indexes in {}", self.dir.display()))?;
-        }
-        for f in w.unsynced.drain(..) {
-            f.sync_data()
-                .ctx(|| format!("fsync segment in {}", self.dir.display()))?;
-        }
-        active
-            .file
-            .sync_data()
-            .ctx(|| format!("fsync {}", active.log_path.display()))?;
-        w.active_unsynced = false;
-        self.durable.store(self.log_end_offset(), Ordering::Release);
-        checkpoint::write_offset(&self.dir, LOG_START_OFFSET_FILE, self.log_start_offset())?;
-        checkpoint::write_offset(&self.dir, HIGH_WATERMARK_FILE, self.high_watermark())?;
-        checkpoint::write_offset(&self.dir, RECOVERY_POINT_FILE, active.base_offset)?;
-        self.epochs.lock().flush()?;
-        checkpoint::write_atomic(&self.dir, CLEAN_SHUTDOWN_FILE, b"")?;
-        Ok(())
     }
 
     /// Whether `close` or `delete` ran.

@@ -12,13 +12,13 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::{wall_clock_ms, Log, SyncState, Writer};
 use crate::checkpoint::{
-    self, CLEANER_CHECKPOINT_FILE, CLEAN_SHUTDOWN_FILE, HIGH_WATERMARK_FILE, LOG_START_OFFSET_FILE,
-    RECOVERY_POINT_FILE,
+    self, Sync, CLEANER_CHECKPOINT_FILE, CLEAN_SHUTDOWN_FILE, HIGH_WATERMARK_FILE,
+    LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE,
 };
 use crate::cleaner::{finish_interrupted_swaps, HORIZON_UNKNOWN};
 use crate::config::LogConfig;
 use crate::epoch::LeaderEpochCache;
-use crate::error::{IoContext, Result};
+use crate::error::{IoContext, Result, StorageError};
 use crate::index::remove_if_exists;
 use crate::segment::{
     parse_segment_file_name, segment_file_name, BatchWalker, IndexCadence, Segment, INDEX_SUFFIX,
@@ -30,8 +30,30 @@ impl Log {
     /// last shutdown was not clean. See the crate docs for the recovery
     /// rules.
     pub fn open(dir: impl AsRef<Path>, config: LogConfig) -> Result<Log> {
+        Log::open_with(dir.as_ref(), config, Sync::Now)
+    }
+
+    /// As [`Log::open`], but nothing it writes (recovery's truncations and
+    /// rebuilt indexes, checkpoints, the removal of the clean-shutdown
+    /// marker) is fsynced: the caller opens many logs this way and then
+    /// calls [`crate::sync_filesystem`] once, before appending to any or
+    /// counting on what recovery found as durable.
+    pub fn open_deferred(dir: impl AsRef<Path>, config: LogConfig) -> Result<Log> {
+        Log::open_with(dir.as_ref(), config, Sync::Deferred)
+    }
+
+    fn open_with(dir: &Path, config: LogConfig, sync: Sync) -> Result<Log> {
         config.validate()?;
-        let dir = dir.as_ref().to_path_buf();
+        let dir = dir.to_path_buf();
+        // A new partition: an empty log that a crash may lose entirely
+        // (it would be created again, empty), so it needs no fsync here;
+        // its first sync makes the directory itself durable.
+        let fresh = match fs::read_dir(&dir) {
+            Ok(mut entries) => entries.next().is_none(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+            Err(e) => return Err(StorageError::io(format!("list {}", dir.display()), e)),
+        };
+        let sync = if fresh { Sync::Deferred } else { sync };
         fs::create_dir_all(&dir).ctx(|| format!("create {}", dir.display()))?;
         let marker = dir.join(CLEAN_SHUTDOWN_FILE);
         let clean = fs::symlink_metadata(&marker).is_ok();
@@ -102,7 +124,7 @@ impl Log {
                     let (seg, c, info) =
                         Segment::recover(&dir, base, is_last, interval, allow_gaps, next_base)?;
                     recovered_epochs.extend(info.epochs);
-                    to_sync.push(seg.file.clone());
+                    to_sync.push(seg.file()?);
                     to_sync.extend(info.index_files);
                     if info.truncated && !is_last && must_recover {
                         // Everything after a torn write is untrusted.
@@ -173,6 +195,7 @@ impl Log {
                 unsynced: Vec::new(),
                 active_unsynced: false,
                 dir_dirty,
+                parent_dirty: false,
                 sealed_since_sync: false,
                 scratch: Vec::new(),
             }),
@@ -187,6 +210,9 @@ impl Log {
             sync_cond: Condvar::new(),
             sync_count: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            close_prepared: AtomicBool::new(false),
+            marker_present: AtomicBool::new(false),
+            marker_lock: Mutex::new(false),
             offline: Mutex::new(None),
             last_flush_ms: AtomicI64::new(wall_clock_ms()),
             hw_checkpoint: Mutex::new((-1, wall_clock_ms())),
@@ -212,8 +238,10 @@ impl Log {
             let mut epochs = log.epochs.lock();
             let a = epochs.truncate_from_end(leo);
             let b = epochs.truncate_from_start(lso);
-            if a || b || epochs_missing || !clean {
-                epochs.flush()?;
+            // A missing checkpoint of an empty cache needs no file.
+            let rebuilt = epochs_missing && !epochs.entries().is_empty();
+            if (a || b || rebuilt || !clean) && !fresh {
+                tolerate_full_disk(&dir, epochs.flush_with(sync))?;
             }
         }
         let hw = checkpoint::read_offset(&dir, HIGH_WATERMARK_FILE)?
@@ -223,7 +251,7 @@ impl Log {
         log.high_watermark.store(hw, Ordering::Release);
         *log.hw_checkpoint.lock() = (hw, wall_clock_ms());
 
-        {
+        if sync == Sync::Now && !clean {
             let w = log.writer.lock();
             // Recovered data may only be in the page cache (the process died,
             // not the machine): make it durable before calling it durable.
@@ -232,22 +260,52 @@ impl Log {
                     .ctx(|| format!("fsync segment in {}", dir.display()))?;
             }
             w.active
-                .file
+                .file()?
                 .sync_data()
                 .ctx(|| format!("fsync {}", w.active.log_path.display()))?;
         }
+        drop(to_sync);
         if clean {
-            // A crash from now on must trigger recovery.
-            remove_if_exists(&marker)?;
+            // The marker stays until the first write (`check_writable`).
+            log.set_marker_present(true);
+        } else if fresh {
+            // An empty new log is consistent as it is: marked clean (no
+            // fsync: losing the marker costs only an empty log's recovery).
+            let written = fs::File::create(&marker).ctx(|| format!("create {}", marker.display()));
+            tolerate_full_disk(&dir, written.map(drop))?;
+            log.set_marker_present(marker.exists());
         } else {
             let base = log.writer.lock().active.base_offset;
-            checkpoint::write_offset(&dir, RECOVERY_POINT_FILE, base)?;
-            log.recovery_point.store(base, Ordering::Release);
+            let written = checkpoint::write_offset_with(&dir, RECOVERY_POINT_FILE, base, sync);
+            if written.is_ok() {
+                log.recovery_point.store(base, Ordering::Release);
+            }
+            tolerate_full_disk(&dir, written)?;
         }
-        checkpoint::sync_dir(&dir)?;
-        log.writer.lock().dir_dirty = false;
+        if sync == Sync::Now {
+            checkpoint::sync_dir(&dir)?;
+        }
+        {
+            let mut w = log.writer.lock();
+            w.dir_dirty = fresh;
+            w.parent_dirty = fresh;
+        }
         log.durable.store(leo, Ordering::Release);
         Ok(log)
+    }
+}
+
+/// Checkpoints written while opening a log can all be rebuilt (a missing
+/// one means a longer recovery next time), so a full disk does not stop a
+/// log from opening: it is read, and writes to it fail until there is
+/// room (the broker starts read-only then).
+fn tolerate_full_disk(dir: &Path, r: Result<()>) -> Result<()> {
+    match r {
+        Err(e) if e.is_disk_full() => {
+            tracing::warn!(dir = %dir.display(), "disk full: a checkpoint was not written at open: {e}");
+            Ok(())
+        }
+        other => other,
     }
 }
 
@@ -257,7 +315,8 @@ fn rebuild_epochs(dir: &Path, segments: &[Arc<Segment>]) -> Result<LeaderEpochCa
     tracing::warn!(dir = %dir.display(), "rebuilding the leader epoch cache from the log");
     let mut cache = LeaderEpochCache::empty(dir);
     for s in segments {
-        let mut walker = BatchWalker::new(&s.file, 0, s.size());
+        let file = s.file()?;
+        let mut walker = BatchWalker::new(&file, 0, s.size());
         while let Some((_, h)) = walker.next_batch()? {
             cache.assign(h.partition_leader_epoch, h.base_offset);
         }

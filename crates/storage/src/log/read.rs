@@ -165,7 +165,8 @@ impl Log {
                     next = off;
                 }
             }
-            let mut walker = BatchWalker::new(&s.file, end_pos, end);
+            let file = s.file()?;
+            let mut walker = BatchWalker::new(&file, end_pos, end);
             while let Some((p, bh)) = walker.next_batch()? {
                 let batch_end = p + bh.total_size() as u64;
                 if bh.last_offset() >= limit || batch_end > budget_end {
@@ -175,7 +176,7 @@ impl Log {
                 next = bh.next_offset();
             }
             result.records = Some(FileSlice {
-                file: s.file.clone(),
+                file: file.clone(),
                 position: pos,
                 len: (end_pos - pos) as usize,
             });
@@ -214,7 +215,8 @@ impl Log {
                 Some((_, p)) => p,
                 None => 0,
             };
-            let mut walker = BatchWalker::new(&s.file, start_pos, end);
+            let file = s.file()?;
+            let mut walker = BatchWalker::new(&file, start_pos, end);
             while let Some((pos, h)) = walker.next_batch()? {
                 if h.max_timestamp < timestamp || h.last_offset() < lso {
                     continue;
@@ -255,7 +257,8 @@ impl Log {
             .index
             .lookup_bounded(end.saturating_sub(1), off)?
             .map_or(0, |(_, p)| p);
-        let mut walker = BatchWalker::new(&s.file, start_pos, end);
+        let file = s.file()?;
+        let mut walker = BatchWalker::new(&file, start_pos, end);
         while let Some((pos, h)) = walker.next_batch()? {
             if h.max_timestamp != ts {
                 continue;

@@ -27,16 +27,32 @@ fn failed_write_is_cut_off_and_the_log_continues() {
 }
 
 #[test]
-fn open_is_idempotent_and_marker_is_removed() {
+fn open_is_idempotent_and_marker_is_removed_by_the_first_write() {
     let d = tempfile::tempdir().unwrap();
+    let marker = d.path().join(CLEAN_SHUTDOWN_FILE);
     let log = Log::open(d.path(), LogConfig::default()).unwrap();
+    // A new, empty log is clean until written to.
+    assert!(marker.exists() && log.unchanged_since_open());
     log.append(&mut simple_batch(2, 1, 10), 3, 0).unwrap();
+    assert!(!marker.exists() && !log.unchanged_since_open());
     log.close().unwrap();
     log.close().unwrap();
-    assert!(d.path().join(CLEAN_SHUTDOWN_FILE).exists());
+    assert!(marker.exists());
     let log = Log::open(d.path(), LogConfig::default()).unwrap();
-    assert!(!d.path().join(CLEAN_SHUTDOWN_FILE).exists());
+    // Reopened clean and not written: the marker stays, so a crash now
+    // needs no recovery, and a close writes nothing.
+    assert!(marker.exists() && log.unchanged_since_open());
     assert_eq!(log.log_end_offset(), 2);
     assert_eq!(log.durable_offset(), 2);
     assert_eq!(log.latest_epoch(), Some(3));
+    drop(log);
+    let log = Log::open(d.path(), LogConfig::default()).unwrap();
+    assert!(log.unchanged_since_open());
+    log.append(&mut simple_batch(1, 1, 10), 3, 0).unwrap();
+    assert!(!marker.exists());
+    drop(log);
+    // A crash after that write: recovered, nothing lost.
+    let log = Log::open(d.path(), LogConfig::default()).unwrap();
+    assert!(!log.unchanged_since_open());
+    assert_eq!(log.log_end_offset(), 3);
 }

@@ -71,7 +71,8 @@ impl Log {
         let end = seg.size();
         let cut = seg.find_batch(offset, end)?.map_or(end, |(pos, _)| pos);
         seg.set_size(cut);
-        if let Err(e) = seg.file.set_len(cut).and_then(|_| seg.file.sync_all()) {
+        let seg_file = seg.file()?;
+        if let Err(e) = seg_file.set_len(cut).and_then(|_| seg_file.sync_all()) {
             let err = StorageError::io(format!("truncate {}", seg.log_path.display()), e);
             self.go_offline(err.to_string());
             return Err(err);
@@ -80,7 +81,7 @@ impl Log {
         let walk_from = seg.index.last_position();
         let mut batches = Vec::new();
         let mut next = seg.base_offset;
-        let mut walker = BatchWalker::new(&seg.file, walk_from, cut);
+        let mut walker = BatchWalker::new(&seg_file, walk_from, cut);
         while let Some((p, h)) = walker.next_batch()? {
             next = h.next_offset();
             batches.push((p, h));

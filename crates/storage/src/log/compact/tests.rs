@@ -104,7 +104,8 @@ fn consume(log: &Log, from: i64) -> Consumed {
 fn headers(log: &Log) -> Vec<BatchHeader> {
     let mut out = Vec::new();
     for s in log.segments_snapshot() {
-        let mut w = BatchWalker::new(&s.file, 0, s.size());
+        let file = s.file().unwrap();
+        let mut w = BatchWalker::new(&file, 0, s.size());
         while let Some((_, h)) = w.next_batch().unwrap() {
             out.push(h);
         }
