@@ -8,7 +8,10 @@
 # Scenarios per round and binary: produce 1 KiB records to 16 partitions
 # (acks=all), then consume the whole topic from the beginning twice (hot
 # page cache), then produce 100 B records to 1 partition (acks=all).
-# Prints per-run lines and the median ratio NEW/OLD for each scenario.
+# Prints per-run lines and the median ratio NEW/OLD for each scenario,
+# with the broker's CPU time for each produce scenario (user + system, from
+# /proc/PID/stat): CPU-seconds per GB of record values for the 1 KiB run,
+# CPU-microseconds per record for the 100 B run.
 set -euo pipefail
 OLD=${1:?old binary}
 NEW=${2:?new binary}
@@ -34,6 +37,9 @@ start() { # bin name
     BROKER=127.0.0.1:$port
 }
 stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""; }
+HZ=$(getconf CLK_TCK)
+# The broker's user + system CPU time so far, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' /proc/$PID/stat; }
 field() { python3 -c "import json,sys;print(json.loads(sys.stdin.read())['$1'])"; }
 
 RESULTS=$WORK/results.txt
@@ -42,23 +48,31 @@ for r in $(seq 1 "$ROUNDS"); do
     for which in old new; do
         bin=$OLD; [[ $which == new ]] && bin=$NEW
         start "$bin" "$which"
+        t0=$(cpu_ticks)
         p2=$("$BENCH" produce -q --json -b "$BROKER" -t s2 -p 16 -s 1024 -n "$S2" --acks all | field mb_per_sec)
+        t1=$(cpu_ticks)
         c1=$("$BENCH" consume -q --json -b "$BROKER" -t s2 | field mb_per_sec)
         c2=$("$BENCH" consume -q --json -b "$BROKER" -t s2 | field mb_per_sec)
+        t2=$(cpu_ticks)
         p1=$("$BENCH" produce -q --json -b "$BROKER" -t s1 -p 1 -s 100 -n "$S1" --acks all | field msgs_per_sec)
+        t3=$(cpu_ticks)
         rss=$(awk '/VmRSS/{print $2}' /proc/$PID/status)
         stop
-        echo "round $r $which: produce-1KiB-16p ${p2} MB/s | consume ${c1} / ${c2} MB/s | produce-100B-1p ${p1} msgs/s | rss ${rss} kB"
-        printf '%s p2 %s\n%s c %s\n%s p1 %s\n%s rss %s\n' "$which" "$p2" "$which" "$c2" "$which" "$p1" "$which" "$rss" >>"$RESULTS"
+        # CPU-s per GB (10^9 bytes of values) and CPU-us per record.
+        cpu2=$(python3 -c "print(round(($t1-$t0)/$HZ/($S2*1024/1e9), 3))")
+        cpu1=$(python3 -c "print(round(($t3-$t2)/$HZ/$S1*1e6, 3))")
+        echo "round $r $which: produce-1KiB-16p ${p2} MB/s (${cpu2} CPU-s/GB) | consume ${c1} / ${c2} MB/s | produce-100B-1p ${p1} msgs/s (${cpu1} CPU-us/record) | rss ${rss} kB"
+        printf '%s p2 %s\n%s c %s\n%s p1 %s\n%s rss %s\n%s cpu2 %s\n%s cpu1 %s\n' "$which" "$p2" "$which" "$c2" "$which" "$p1" "$which" "$rss" "$which" "$cpu2" "$which" "$cpu1" >>"$RESULTS"
     done
 done
 python3 - "$RESULTS" <<'PY2'
 import sys, statistics
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
-names = {"p2": "produce 1KiB x16p MB/s", "c": "consume hot MB/s (2nd pass)", "p1": "produce 100B x1p msgs/s", "rss": "RSS after runs kB"}
+names = {"p2": "produce 1KiB x16p MB/s", "cpu2": "  broker CPU-s per GB", "c": "consume hot MB/s (2nd pass)", "p1": "produce 100B x1p msgs/s", "cpu1": "  broker CPU-us per record", "rss": "RSS after runs kB"}
 for k, name in names.items():
     o = [float(v) for w, kk, v in rows if w == "old" and kk == k]
     n = [float(v) for w, kk, v in rows if w == "new" and kk == k]
     if o and n:
-        print(f"{name:28} old median {statistics.median(o):12.1f}  new median {statistics.median(n):12.1f}  new/old {statistics.median(n) / statistics.median(o):.2f}")
+        d = 3 if k.startswith("cpu") else 1
+        print(f"{name:28} old median {statistics.median(o):12.{d}f}  new median {statistics.median(n):12.{d}f}  new/old {statistics.median(n) / statistics.median(o):.2f}")
 PY2
