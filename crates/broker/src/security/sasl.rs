@@ -39,9 +39,11 @@ pub enum Verdict {
     Close(Duration),
 }
 
+/// The mechanism's exchange in progress (SCRAM's state boxed: it is a
+/// few hundred bytes and most connections never hold one).
 enum Exchange {
     Plain,
-    Scram(ScramServer),
+    Scram(Box<ScramServer>),
 }
 
 enum Stage {
@@ -161,7 +163,8 @@ impl Authenticator {
                 let exchange = match h.mechanism.as_str() {
                     m if !enabled.iter().any(|e| e == m) => None,
                     "PLAIN" => Some(Exchange::Plain),
-                    m => Mechanism::from_name(m).map(|m| Exchange::Scram(ScramServer::new(m))),
+                    m => Mechanism::from_name(m)
+                        .map(|m| Exchange::Scram(Box::new(ScramServer::new(m)))),
                 };
                 let Some(exchange) = exchange else {
                     tracing::warn!(peer = %self.peer, listener = %self.listener, mechanism = %h.mechanism, "SASL mechanism not enabled; closing connection");

@@ -192,7 +192,7 @@ fn decode_saslname(s: &str) -> Option<String> {
     Some(out)
 }
 
-fn attr<'a>(part: Option<&'a str>, name: char) -> Option<&'a str> {
+fn attr(part: Option<&str>, name: char) -> Option<&str> {
     let p = part?;
     let mut chars = p.chars();
     (chars.next()? == name && chars.next()? == '=').then(|| &p[2..])
