@@ -56,8 +56,10 @@ def test_confluent_kafka_produces_and_consumes(secure, pki, protocol, mechanism)
 
 def test_kcat_kafka_python_and_aiokafka_authenticate(secure, pki):
     # kcat uses PLAIN here: Debian's kcat (librdkafka 2.0.2) fails SCRAM against
-    # fjord ("nonce differs" in the broker log), while confluent-kafka 2.16's
-    # librdkafka, kafka-python and aiokafka pass SCRAM; an open issue.
+    # fjord ("nonce differs" in the broker log): librdkafka before 2.6.1 repeats
+    # the client nonce in its client-final message (librdkafka#4895), which
+    # Kafka 4 also refuses. confluent-kafka 2.16's librdkafka, kafka-python and
+    # aiokafka pass SCRAM.
     topic = unique_topic("sasl-clients")
     kcat("-b", secure.addr("SASL_SSL"), "-X", "security.protocol=SASL_SSL", "-X", f"ssl.ca.location={pki.ca_pem}",
          "-X", "sasl.mechanism=PLAIN", "-X", f"sasl.username={ALICE[0]}", "-X", f"sasl.password={ALICE[1]}",
