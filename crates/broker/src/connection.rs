@@ -12,6 +12,14 @@
 //! effects (for a Produce: its batches are in the logs), so pipelined
 //! produces overlap their fsync waits; and a Fetch, which changes nothing,
 //! lets a following Produce start while it long-polls.
+//!
+//! Each connection belongs to a listener: on an SSL or SASL_SSL listener
+//! the TLS handshake comes first (bounded by
+//! `fjord.request.read.timeout.ms`); on a SASL listener the
+//! [`Authenticator`] judges every request until the client has
+//! authenticated, answering SaslHandshake and SaslAuthenticate itself, so
+//! no handler sees an unauthenticated request but ApiVersions. Before
+//! authentication frames are bounded by `sasl.server.max.receive.size`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,8 +30,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use fjord_protocol::frame::{self, FrameError};
 use fjord_protocol::{ApiKey, Request, Response};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedReadHalf;
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -31,8 +38,46 @@ use crate::request_memory::RequestMemory;
 use crate::sequencer::Sequencer;
 
 use crate::handlers::{self, api_versions, RequestCtx};
+use crate::security::listeners::SecurityProtocol;
+use crate::security::sasl::{Authenticator, SaslSettings, Verdict};
+use crate::security::Principal;
 use crate::state::BrokerState;
-use crate::zero_copy::{write_outgoing, HoleWriter, Outgoing};
+use crate::zero_copy::{HoleWriter, Outgoing, Sink};
+
+/// What a connection knows of the listener it was accepted on.
+pub struct ListenerCtx {
+    pub name: Arc<str>,
+    pub protocol: SecurityProtocol,
+    /// Set on SSL and SASL_SSL listeners.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+/// The reading side of a connection, plain or TLS.
+type Source = Box<dyn AsyncRead + Unpin + Send>;
+
+/// A response that is ready now (answered by the connection itself).
+fn ready(correlation_id: i32, api_key: ApiKey, version: i16, resp: &Response) -> Option<Outgoing> {
+    let mut out = BytesMut::new();
+    frame::encode_response(&mut out, correlation_id, api_key, version, resp).ok()?;
+    Some(Outgoing {
+        buf: out,
+        holes: Vec::new(),
+    })
+}
+
+/// Queues `out` to be written after `delay` (a failed authentication's).
+async fn queue(tx: &mpsc::Sender<Reply>, out: Option<Outgoing>, delay: Duration) -> bool {
+    let (otx, orx) = oneshot::channel();
+    if delay.is_zero() {
+        let _ = otx.send(out);
+    } else {
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = otx.send(out);
+        });
+    }
+    tx.send(orx).await.is_ok()
+}
 
 /// Most requests one connection may have in flight before we stop reading.
 const MAX_IN_FLIGHT: usize = 128;
@@ -69,7 +114,7 @@ impl Activity {
 /// closed once it has been idle (`connections.max.idle.ms`: no byte read
 /// or written and no request in flight) for `idle`.
 async fn read_length(
-    rd: &mut OwnedReadHalf,
+    rd: &mut Source,
     shutdown: &mut watch::Receiver<bool>,
     idle: Duration,
     activity: &Activity,
@@ -108,7 +153,7 @@ async fn read_length(
 /// arrives (never `len` up front), and the whole body must arrive within
 /// `deadline` (`fjord.request.read.timeout.ms`).
 async fn read_body(
-    rd: &mut OwnedReadHalf,
+    rd: &mut Source,
     len: usize,
     deadline: Duration,
     peer: SocketAddr,
@@ -148,21 +193,65 @@ pub async fn serve(
     state: Arc<BrokerState>,
     stream: TcpStream,
     peer: SocketAddr,
+    listener: Arc<ListenerCtx>,
     mut shutdown: watch::Receiver<bool>,
     memory: Arc<RequestMemory>,
 ) {
     let _ = stream.set_nodelay(true);
     let _open = state.metrics.connection_opened();
-    let slow_threshold = std::time::Duration::from_millis(state.config().slow_request_ms);
-    let idle = Duration::from_millis(state.config().connections_max_idle_ms);
-    let read_deadline = Duration::from_millis(state.config().request_read_timeout_ms);
+    let config = state.config();
+    let slow_threshold = std::time::Duration::from_millis(config.slow_request_ms);
+    let idle = Duration::from_millis(config.connections_max_idle_ms);
+    let read_deadline = Duration::from_millis(config.request_read_timeout_ms);
+    let (mut rd, mut wr, mut principal): (Source, Sink, Principal) = match &listener.tls {
+        None => {
+            let (r, w) = stream.into_split();
+            (Box::new(r), Sink::Plain(w), Principal::anonymous())
+        }
+        Some(acceptor) => {
+            match tokio::time::timeout(read_deadline, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => {
+                    let principal = tls
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|c| c.first())
+                        .and_then(|c| crate::security::tls::certificate_principal(c))
+                        .unwrap_or_else(Principal::anonymous);
+                    tracing::debug!(%peer, listener = %listener.name, %principal, "TLS connection established");
+                    let (r, w) = tokio::io::split(tls);
+                    (Box::new(r), Sink::Tls(w), principal)
+                }
+                Ok(Err(e)) => {
+                    tracing::info!(%peer, listener = %listener.name, error = %e, "TLS handshake failed; closing connection");
+                    return;
+                }
+                Err(_) => {
+                    tracing::info!(%peer, listener = %listener.name, "TLS handshake not completed in time; closing connection");
+                    return;
+                }
+            }
+        }
+    };
+    let mut auth = listener.protocol.sasl().then(|| {
+        Authenticator::new(
+            SaslSettings {
+                mechanisms: config.sasl_mechanisms.clone(),
+                failed_delay: Duration::from_millis(config.failed_auth_delay_ms),
+                reauth_ms: config.connections_max_reauth_ms,
+            },
+            state.users.clone(),
+            peer,
+            &listener.name,
+        )
+    });
+    let mut principal_arc = Arc::new(principal.clone());
     let activity = Arc::new(Activity {
         opened: Instant::now(),
         last_write_ms: AtomicU64::new(0),
     });
     // Clients send one client id on every request: share it between them.
     let mut client: Arc<str> = Arc::from("");
-    let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Reply>(MAX_IN_FLIGHT);
 
     let writer_activity = activity.clone();
@@ -170,7 +259,7 @@ pub async fn serve(
         while let Some(reply) = rx.recv().await {
             match reply.await {
                 Ok(Some(out)) => {
-                    if let Err(e) = write_outgoing(&mut wr, &out).await {
+                    if let Err(e) = wr.write_outgoing(&out).await {
                         tracing::debug!(%peer, error = %e, "write failed");
                         break;
                     }
@@ -185,7 +274,8 @@ pub async fn serve(
 
     let sequencer = Sequencer::new();
     let mut next_seq: u64 = 0;
-    let max = state.config().socket_request_max_bytes;
+    let max = config.socket_request_max_bytes;
+    let sasl_max = config.sasl_max_receive_size.min(max);
     loop {
         let in_flight = || sequencer.in_flight(next_seq);
         let len_buf =
@@ -194,8 +284,16 @@ pub async fn serve(
                 Err(_) => break,
             };
         let len = i32::from_be_bytes(len_buf);
-        if len < 0 || len as usize > max {
-            tracing::warn!(%peer, size = len, limit = max, "request size out of bounds; closing connection");
+        let unauthenticated = auth.as_ref().is_some_and(|a| !a.authenticated());
+        let limit = if unauthenticated { sasl_max } else { max };
+        if len < 0 || len as usize > limit {
+            if listener.tls.is_none() && len_buf[0] == 0x16 && len_buf[1] == 0x03 {
+                tracing::warn!(%peer, listener = %listener.name, "TLS handshake on a listener without TLS; closing connection");
+            } else if unauthenticated {
+                tracing::warn!(%peer, listener = %listener.name, size = len, limit, "request before SASL authentication larger than sasl.server.max.receive.size; closing connection");
+            } else {
+                tracing::warn!(%peer, size = len, limit = max, "request size out of bounds; closing connection");
+            }
             break;
         }
         let len = len as usize;
@@ -211,6 +309,32 @@ pub async fn serve(
         };
         let started = std::time::Instant::now();
         let frame_bytes = frame_buf.freeze();
+        if let Some(a) = auth.as_mut().filter(|a| a.expects_raw_token()) {
+            // After a v0 SaslHandshake: a raw token, no Kafka header.
+            match a.on_raw_token(&frame_bytes).await {
+                Verdict::RawAnswer(token) => {
+                    let mut buf = BytesMut::with_capacity(4 + token.len());
+                    buf.extend_from_slice(&(token.len() as u32).to_be_bytes());
+                    buf.extend_from_slice(&token);
+                    let out = Outgoing {
+                        buf,
+                        holes: Vec::new(),
+                    };
+                    if !queue(&tx, Some(out), Duration::ZERO).await {
+                        break;
+                    }
+                    if let Some(p) = a.principal() {
+                        principal_arc = Arc::new(p.clone());
+                    }
+                    continue;
+                }
+                Verdict::Close(delay) | Verdict::AnswerAndClose(_, delay) => {
+                    tokio::time::sleep(delay).await;
+                    break;
+                }
+                Verdict::Pass | Verdict::Answer(_) => break,
+            }
+        }
         let parsed = match frame::parse_request(frame_bytes) {
             Ok(f) => f,
             Err(FrameError::UnsupportedVersion {
@@ -221,17 +345,8 @@ pub async fn serve(
             }) => {
                 tracing::info!(%peer, api_version, "ApiVersions version too new; answering with v0 and our ranges");
                 let resp = api_versions::unsupported_version_response();
-                let (otx, orx) = oneshot::channel();
-                let mut out = BytesMut::new();
-                if frame::encode_response(&mut out, correlation_id, ApiKey::ApiVersions, 0, &resp)
-                    .is_ok()
-                {
-                    let _ = otx.send(Some(Outgoing {
-                        buf: out,
-                        holes: Vec::new(),
-                    }));
-                }
-                if tx.send(orx).await.is_err() {
+                let out = ready(correlation_id, ApiKey::ApiVersions, 0, &resp);
+                if !queue(&tx, out, Duration::ZERO).await {
                     break;
                 }
                 continue;
@@ -255,6 +370,35 @@ pub async fn serve(
                 break;
             }
         };
+        if let Some(a) = auth.as_mut() {
+            let verdict = a.on_request(api_key, api_version, &request).await;
+            if let Some(p) = a.principal() {
+                if *p != principal {
+                    principal = p.clone();
+                    principal_arc = Arc::new(principal.clone());
+                }
+            }
+            match verdict {
+                Verdict::Pass => {}
+                Verdict::Answer(resp) => {
+                    let out = ready(correlation_id, api_key, api_version, &resp);
+                    if !queue(&tx, out, Duration::ZERO).await {
+                        break;
+                    }
+                    continue;
+                }
+                Verdict::AnswerAndClose(resp, delay) => {
+                    let out = ready(correlation_id, api_key, api_version, &resp);
+                    let _ = queue(&tx, out, delay).await;
+                    break;
+                }
+                Verdict::Close(delay) => {
+                    tokio::time::sleep(delay).await;
+                    break;
+                }
+                Verdict::RawAnswer(_) => break,
+            }
+        }
         let no_response = matches!(&request, Request::Produce(p) if p.acks == 0);
         let wait_allowance = crate::metrics::wait_allowance(&request);
         if *client != *parsed.client_id.as_deref().unwrap_or("") {
@@ -271,6 +415,8 @@ pub async fn serve(
             peer,
             apply_turn: Some(sequencer.turn(seq)),
             records_out: records_out.clone(),
+            listener: listener.name.clone(),
+            principal: principal_arc.clone(),
         };
         let (otx, orx) = oneshot::channel();
         let st = state.clone();

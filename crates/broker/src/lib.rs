@@ -3,10 +3,11 @@
 //!
 //! Architecture invariant: the broker translates between Kafka requests
 //! and storage calls; it never parses segment files itself, and storage
-//! never sees a request. Its modules import one way: `acl`, `config`,
-//! `metrics`, `sequencer`, `request_memory`, `zero_copy`, `recompress` → `state` →
+//! never sees a request. Its modules import one way: `security::{listeners,
+//! tls, scram}` → `acl`, `config`, `metrics`, `sequencer`, `request_memory`,
+//! `zero_copy`, `recompress` → `security::users` → `state` →
 //! `groups`, `txn_io`, `metrics_state`, `schemas` → `handlers` →
-//! `connection` → `server`.
+//! `security::sasl` → `connection` → `server`.
 
 pub mod acl;
 pub mod config;
@@ -20,6 +21,7 @@ pub mod metrics_state;
 pub mod recompress;
 pub mod request_memory;
 pub mod schemas;
+pub mod security;
 pub mod sequencer;
 pub mod server;
 pub mod state;

@@ -3,7 +3,8 @@
 //! `meta/topics/<topic>.json` per topic (id, config overrides, leader
 //! epochs). A change writes only the file it concerns, so creating a topic
 //! costs the same with 10 topics or 50,000. (`meta/dynamic-configs.json`,
-//! the dynamic broker configs, is `config::dynamic`'s.)
+//! the dynamic broker configs, is `config::dynamic`'s;
+//! `meta/scram-credentials.json`, the SCRAM users, is `security::users`'.)
 //!
 //! Every write is atomic and durable before it returns: a uniquely named
 //! temp file in the same directory, fsync, rename over the target, fsync
@@ -224,7 +225,7 @@ impl MetaStore {
 /// Replaces `path` with `bytes` atomically: writes and fsyncs `tmp`,
 /// renames it over `path`, then fsyncs the directory so the rename itself
 /// survives a crash. Any failure is returned, none is ignored. (The
-/// writer of `config::dynamic`; the store itself renames before syncing
+/// writer of `config::dynamic` and `security::users`; the store itself renames before syncing
 /// the directory once for several files.)
 pub(crate) fn write_file_durably(tmp: &Path, path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     let mut f = std::fs::File::create(tmp).map_err(io_err(tmp))?;
@@ -248,8 +249,9 @@ fn sync_dir(dir: &Path) -> Result<(), StateError> {
 
 /// Removes temp files a crash left behind (their content was never renamed
 /// into place, so it was never acknowledged to anyone); also the temp
-/// files of the single-file layout and of `dynamic-configs.json`
-/// (`config::dynamic`).
+/// files of the single-file layout, of `dynamic-configs.json`
+/// (`config::dynamic`) and of `scram-credentials.json`
+/// (`security::users`).
 fn remove_temp_files(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -259,7 +261,8 @@ fn remove_temp_files(dir: &Path) {
         let name = name.to_string_lossy();
         let legacy_tmp = name.starts_with("topics.json.") && name.ends_with(".tmp");
         let dynamic_tmp = crate::config::dynamic::is_stale_temp(&name);
-        if name.starts_with(TEMP_PREFIX) || legacy_tmp || dynamic_tmp {
+        let users_tmp = crate::security::users::UserStore::is_stale_temp(&name);
+        if name.starts_with(TEMP_PREFIX) || legacy_tmp || dynamic_tmp || users_tmp {
             let _ = std::fs::remove_file(e.path());
         }
     }

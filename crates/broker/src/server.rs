@@ -1,5 +1,6 @@
-//! Starts the broker: opens the data directory, binds the Kafka and HTTP
-//! listeners, runs background tasks (retention, periodic flush, the log
+//! Starts the broker: opens the data directory, binds the Kafka listeners
+//! (each named listener its own accept loop, TLS set up once for those
+//! that need it) and the HTTP listener, runs background tasks (retention, periodic flush, the log
 //! cleaner), and shuts
 //! down cleanly: stop accepting, let connections finish what they were
 //! answering, then sync and close every log.
@@ -31,12 +32,17 @@ pub enum ServerError {
     /// disk): the named partitions recover at the next start.
     #[error("shutdown was not clean: {0}")]
     UncleanShutdown(String),
+    #[error("{0}")]
+    Security(String),
 }
 
 /// Bound addresses, reported once the broker is serving.
 #[derive(Clone, Debug)]
 pub struct Started {
+    /// The first Kafka listener's bound address.
     pub kafka: std::net::SocketAddr,
+    /// Every Kafka listener: (name, security protocol, bound address).
+    pub listeners: Vec<(String, &'static str, std::net::SocketAddr)>,
     pub http: std::net::SocketAddr,
     /// The schema registry's listener, when it runs.
     pub schema_registry: Option<std::net::SocketAddr>,
@@ -51,14 +57,8 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()>,
     on_started: impl FnOnce(&Started),
 ) -> Result<(), ServerError> {
-    let kafka_addr = config.listen.clone();
     let http_addr = config.http.clone();
-    let listener = TcpListener::bind(&kafka_addr)
-        .await
-        .map_err(|source| ServerError::Bind {
-            addr: kafka_addr.clone(),
-            source,
-        })?;
+    let kafka = bind_listeners(&config).await?;
     let http_listener =
         TcpListener::bind(&http_addr)
             .await
@@ -104,10 +104,14 @@ pub async fn run(
     let _ = ready_tx.send(true);
 
     let started = Started {
-        kafka: listener.local_addr().map_err(|source| ServerError::Bind {
-            addr: kafka_addr.clone(),
-            source,
-        })?,
+        kafka: kafka
+            .first()
+            .map(|(_, _, a)| *a)
+            .ok_or_else(|| ServerError::Security("no listener".into()))?,
+        listeners: kafka
+            .iter()
+            .map(|(_, ctx, a)| (ctx.name.to_string(), ctx.protocol.name(), *a))
+            .collect(),
         http: http_listener_addr(&http_addr),
         schema_registry: registry.as_ref().map(|(a, _)| *a),
         cluster_id: state.cluster_id.clone(),
@@ -120,32 +124,34 @@ pub async fn run(
     let mut connections = tokio::task::JoinSet::new();
     let request_memory =
         crate::request_memory::RequestMemory::new(state.config().queued_max_request_bytes);
+    // One accept loop per listener, feeding the connection set.
+    let (accepted_tx, mut accepted_rx) = tokio::sync::mpsc::channel(64);
+    let mut accept_loops = tokio::task::JoinSet::new();
+    for (listener, ctx, _) in kafka {
+        accept_loops.spawn(accept_loop(listener, ctx, accepted_tx.clone()));
+    }
+    drop(accepted_tx);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    tracing::debug!(%peer, "connection accepted");
-                    connections.spawn(crate::connection::serve(
-                        state.clone(),
-                        stream,
-                        peer,
-                        stop_rx.clone(),
-                        request_memory.clone(),
-                    ));
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
+            Some((stream, peer, ctx)) = accepted_rx.recv() => {
+                connections.spawn(crate::connection::serve(
+                    state.clone(),
+                    stream,
+                    peer,
+                    ctx,
+                    stop_rx.clone(),
+                    request_memory.clone(),
+                ));
+            }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             _ = &mut shutdown => break,
         }
     }
     tracing::info!("shutting down: answering in-flight requests");
     let _ = ready_tx.send(false);
-    drop(listener);
+    accept_loops.abort_all();
+    drop(accepted_rx);
     let _ = stop_tx.send(true);
     let drain = async { while connections.join_next().await.is_some() {} };
     if tokio::time::timeout(Duration::from_secs(10), drain)
@@ -212,6 +218,75 @@ fn unclean_summary(report: &crate::state::CloseReport) -> String {
         ));
     }
     parts.join("; ")
+}
+
+type Accepted = (
+    tokio::net::TcpStream,
+    std::net::SocketAddr,
+    Arc<crate::connection::ListenerCtx>,
+);
+
+/// Binds every Kafka listener; builds the TLS config once if any needs it.
+async fn bind_listeners(
+    config: &BrokerConfig,
+) -> Result<
+    Vec<(
+        TcpListener,
+        Arc<crate::connection::ListenerCtx>,
+        std::net::SocketAddr,
+    )>,
+    ServerError,
+> {
+    let listeners = config.listeners_resolved().map_err(ServerError::Security)?;
+    let tls = if listeners.iter().any(|l| l.protocol.tls()) {
+        let c = crate::security::tls::server_config(&config.tls).map_err(ServerError::Security)?;
+        Some(tokio_rustls::TlsAcceptor::from(c))
+    } else {
+        None
+    };
+    let mut out = Vec::new();
+    for l in listeners {
+        let bound = TcpListener::bind(&l.addr)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: l.addr.clone(),
+                source,
+            })?;
+        let addr = bound.local_addr().map_err(|source| ServerError::Bind {
+            addr: l.addr.clone(),
+            source,
+        })?;
+        tracing::info!(listener = %l.name, protocol = l.protocol.name(), %addr, advertised = %l.advertised.addr, "Kafka listener bound");
+        let ctx = crate::connection::ListenerCtx {
+            name: Arc::from(l.name.as_str()),
+            protocol: l.protocol,
+            tls: tls.clone().filter(|_| l.protocol.tls()),
+        };
+        out.push((bound, Arc::new(ctx), addr));
+    }
+    Ok(out)
+}
+
+/// Accepts connections on one listener until the receiver goes away.
+async fn accept_loop(
+    listener: TcpListener,
+    ctx: Arc<crate::connection::ListenerCtx>,
+    to: tokio::sync::mpsc::Sender<Accepted>,
+) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                tracing::debug!(%peer, listener = %ctx.name, "connection accepted");
+                if to.send((stream, peer, ctx.clone())).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(listener = %ctx.name, error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
 }
 
 fn http_listener_addr(addr: &str) -> std::net::SocketAddr {

@@ -163,6 +163,8 @@ pub struct BrokerState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The transaction coordinator (every transactional id is ours).
     pub txns: fjord_txn_coordinator::TxnCoordinator,
+    /// SCRAM credentials (`meta/scram-credentials.json`).
+    pub users: Arc<crate::security::users::UserStore>,
 }
 
 pub fn uuid_hex(u: &Uuid) -> String {
@@ -226,7 +228,15 @@ impl BrokerState {
         // through the generation alone (no topic file is rewritten).
         let generation = cluster.generation + 1;
         let (data_version, _) = watch::channel(0u64);
+        let users = crate::security::users::UserStore::open(&config.data_dir)?;
+        // `--add-scram`: created or updated before any client connects.
+        let added: Vec<_> = config.add_scram.iter().map(|a| a.change()).collect();
+        users.apply(&added)?;
+        for a in &config.add_scram {
+            tracing::info!(user = %a.user, mechanism = a.mechanism.name(), "SCRAM credential set (--add-scram)");
+        }
         let state = BrokerState {
+            users: Arc::new(users),
             cluster_id: cluster.cluster_id.clone(),
             node_id: cluster.node_id,
             topics: RwLock::new(HashMap::new()),

@@ -4,6 +4,11 @@
 //! The fetch handler leaves a [`FileSlice`] for each partition's records;
 //! encoding writes only the length prefix there and notes a hole, and the
 //! connection's writer sends the frame as buffer, file, buffer, file, ...
+//!
+//! A TLS connection encrypts in user space, so `sendfile` cannot serve it:
+//! [`Sink::Tls`] copies the file bytes into memory (off the async
+//! workers) and writes them through the TLS session; plaintext keeps
+//! `sendfile`.
 
 use std::collections::VecDeque;
 use std::io;
@@ -13,8 +18,49 @@ use bytes::{Bytes, BytesMut};
 use fjord_protocol::wire::{self, RecordsWriter};
 use fjord_protocol::EncodeError;
 use fjord_storage::FileSlice;
-use tokio::io::{AsyncWriteExt, Interest};
+use tokio::io::{AsyncWriteExt, Interest, WriteHalf};
 use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
+
+/// Where a connection's responses go.
+pub enum Sink {
+    /// A plain TCP socket: holes are filled with `sendfile`.
+    Plain(OwnedWriteHalf),
+    /// A TLS session: holes are copied through it.
+    Tls(WriteHalf<TlsStream<TcpStream>>),
+}
+
+impl Sink {
+    /// Writes a response frame, filling its holes.
+    pub async fn write_outgoing(&mut self, out: &Outgoing) -> io::Result<()> {
+        match self {
+            Sink::Plain(wr) => write_outgoing(wr, out).await,
+            Sink::Tls(wr) => {
+                let mut pos = 0usize;
+                for (at, slice) in &out.holes {
+                    wr.write_all(&out.buf[pos..*at]).await?;
+                    let s = slice.clone();
+                    let bytes = tokio::task::spawn_blocking(move || s.read_to_bytes())
+                        .await
+                        .map_err(io::Error::other)?
+                        .map_err(io::Error::other)?;
+                    wr.write_all(&bytes).await?;
+                    pos = *at;
+                }
+                wr.write_all(&out.buf[pos..]).await?;
+                wr.flush().await
+            }
+        }
+    }
+
+    pub async fn shutdown(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Plain(wr) => wr.shutdown().await,
+            Sink::Tls(wr) => wr.shutdown().await,
+        }
+    }
+}
 
 /// Slices smaller than this are copied; a syscall per tiny slice costs more.
 pub const MIN_ZERO_COPY: usize = 16 * 1024;

@@ -100,6 +100,8 @@ struct BrokerArgs {
     config: Option<PathBuf>,
     /// (config key, value) of each flag given, in catalogue order.
     flags: Vec<(&'static str, String)>,
+    /// `--add-scram` arguments (credentials created or updated at start).
+    add_scram: Vec<String>,
 }
 
 impl clap::FromArgMatches for BrokerArgs {
@@ -115,6 +117,10 @@ impl clap::FromArgMatches for BrokerArgs {
         Ok(BrokerArgs {
             config: m.get_one::<PathBuf>("config").cloned(),
             flags,
+            add_scram: m
+                .get_many::<String>("add-scram")
+                .map(|v| v.cloned().collect())
+                .unwrap_or_default(),
         })
     }
 
@@ -133,6 +139,17 @@ impl clap::Args for BrokerArgs {
                 .value_name("FILE")
                 .value_parser(clap::value_parser!(PathBuf))
                 .help("TOML file with Kafka config names (`fjord config list` shows them all)"),
+        )
+        .arg(
+            clap::Arg::new("add-scram")
+                .long("add-scram")
+                .value_name("MECHANISM=[name=USER,password=PASSWORD]")
+                .action(clap::ArgAction::Append)
+                .help(
+                    "Create or update a SCRAM credential at start, as kafka-storage format --add-scram \
+                     (repeatable): SCRAM-SHA-256=[name=admin,password=admin-secret], optionally \
+                     iterations=8192",
+                ),
         );
         for d in keys::broker_defs() {
             let Some(f) = d.flag() else { continue };
@@ -177,29 +194,39 @@ fn build_config(args: BrokerArgs) -> Result<BrokerConfig, String> {
             tracing::warn!(key, "unknown config key ignored");
         }
     }
+    if config.layers.statics.contains_key("listeners")
+        && args.flags.iter().any(|(k, _)| *k == "listeners")
+    {
+        return Err(
+            "listeners is set both in the config file and by --listen (or FJORD_LISTEN); give one"
+                .into(),
+        );
+    }
     // Flags win over the file; both are the static config.
     for (key, value) in &args.flags {
         config.set(key, value).map_err(|e| e.to_string())?;
     }
+    for a in &args.add_scram {
+        let parsed = fjord_broker::security::users::AddScram::parse(a)
+            .map_err(|e| format!("--add-scram: {e}"))?;
+        config.add_scram.push(parsed);
+    }
     config.validate().map_err(|e| e.to_string())?;
-    if fjord_broker::config::split_host_port(config.advertised()).is_none() {
+    let advertised = config.advertised();
+    if fjord_broker::config::split_host_port(&advertised).is_none() {
         return Err(format!(
-            "advertised address {:?} is not HOST:PORT",
-            config.advertised()
+            "advertised address {advertised:?} is not HOST:PORT"
         ));
     }
-    let listen_host = config.listen.rsplit_once(':').map(|(h, _)| h).unwrap_or("");
-    let adv_host = config
-        .advertised()
-        .rsplit_once(':')
-        .map(|(h, _)| h)
-        .unwrap_or("");
+    let listen = config.listen();
+    let listen_host = listen.rsplit_once(':').map(|(h, _)| h).unwrap_or("");
+    let adv_host = advertised.rsplit_once(':').map(|(h, _)| h).unwrap_or("");
     let all_interfaces = matches!(listen_host, "0.0.0.0" | "[::]" | "::" | "");
     let loopback = adv_host == "localhost" || adv_host.starts_with("127.") || adv_host == "[::1]";
     if all_interfaces && (loopback || adv_host == "0.0.0.0") {
         tracing::warn!(
-            listen = %config.listen,
-            advertise = %config.advertised(),
+            listen = %listen,
+            advertise = %advertised,
             "listening on all interfaces but advertising an address other hosts cannot reach; set --advertise HOST:PORT"
         );
     }
@@ -333,7 +360,13 @@ fn run_broker(log_format: &str, args: BrokerArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let advertised = config.advertised().to_string();
+    let advertised = config.advertised();
+    let listeners: Vec<String> = config
+        .listeners_resolved()
+        .unwrap_or_default()
+        .iter()
+        .map(|l| format!("{}://{} ({})", l.name, l.advertised.addr, l.protocol.name()))
+        .collect();
     let result = runtime.block_on(fjord_broker::run(config, shutdown_signal(), |s| {
         let registry = s
             .schema_registry
@@ -348,7 +381,8 @@ fn run_broker(log_format: &str, args: BrokerArgs) -> ExitCode {
             "fjord is serving"
         );
         eprintln!(
-            "\nfjord broker ready\n  kafka:     {advertised}\n  http:      http://{}/health\n  registry:  {registry}\n  data dir:  {}\n  fd limit:  {fd_line}\n  try:       echo hello | kcat -b {advertised} -P -t demo && kcat -b {advertised} -C -t demo -e\n",
+            "\nfjord broker ready\n  kafka:     {}\n  http:      http://{}/health\n  registry:  {registry}\n  data dir:  {}\n  fd limit:  {fd_line}\n  try:       echo hello | kcat -b {advertised} -P -t demo && kcat -b {advertised} -C -t demo -e\n",
+            listeners.join(", "),
             s.http,
             s.data_dir.display()
         );

@@ -215,6 +215,8 @@ pub enum ValueType {
     Long,
     Double,
     List,
+    /// A secret (Kafka's PASSWORD type): never shown.
+    Password,
 }
 
 impl ValueType {
@@ -227,6 +229,7 @@ impl ValueType {
             ValueType::Long => "long",
             ValueType::Double => "double",
             ValueType::List => "list",
+            ValueType::Password => "password",
         }
     }
 }

@@ -9,7 +9,9 @@
 //!   without effect on one node, like `min.insync.replicas`), with their
 //!   broker synonyms;
 //! - [`BROKER_KEYS`] (in `table.rs`): broker-only configs and the
-//!   lower-priority synonyms of the others (`log.retention.hours`).
+//!   lower-priority synonyms of the others (`log.retention.hours`), and
+//!   [`SECURITY_KEYS`] (in `security_table.rs`): listeners' protocols,
+//!   `ssl.*` and `sasl.*`; [`broker_keys`] joins the two.
 //!
 //! This module defines their types and joins them: [`topic_defs`] and
 //! [`broker_defs`] are the two lists everything else is derived from: the
@@ -19,6 +21,7 @@
 
 use fjord_storage::{LogSetting, ValueType, LOG_SETTINGS};
 
+pub use super::security_table::SECURITY_KEYS;
 pub use super::table::{split_host_port, BROKER_KEYS, TOPIC_KEYS};
 use super::BrokerConfig;
 
@@ -224,6 +227,12 @@ impl BrokerDef {
         }
     }
 
+    /// Whether the value is secret (a password, an inline key): described
+    /// as sensitive with a null value, as Kafka does.
+    pub fn sensitive(self) -> bool {
+        self.ty() == ValueType::Password
+    }
+
     /// Kafka makes every broker-level default of a topic config dynamic.
     pub fn mode(self) -> Mode {
         match self {
@@ -259,7 +268,7 @@ impl BrokerDef {
                 (KeyDefault::Typed, Apply::Synonym { .. }) => None,
             },
             BrokerDef::TopicDefault(name, t) => {
-                let via_synonym = BROKER_KEYS.iter().any(|k| {
+                let via_synonym = broker_keys().any(|k| {
                     matches!(k.default, KeyDefault::Value(_))
                         && matches!(k.apply, Apply::Synonym { of, .. } if of == name)
                 });
@@ -278,9 +287,14 @@ impl BrokerDef {
     }
 }
 
+/// Every broker-only key: [`BROKER_KEYS`] and [`SECURITY_KEYS`].
+pub fn broker_keys() -> impl Iterator<Item = &'static BrokerKey> {
+    BROKER_KEYS.iter().chain(SECURITY_KEYS)
+}
+
 /// Every broker config, sorted by name.
 pub fn broker_defs() -> Vec<BrokerDef> {
-    let mut all: Vec<BrokerDef> = BROKER_KEYS.iter().map(BrokerDef::Own).collect();
+    let mut all: Vec<BrokerDef> = broker_keys().map(BrokerDef::Own).collect();
     for t in topic_defs() {
         if let Some(b) = t.broker_name() {
             all.push(BrokerDef::TopicDefault(b, t));
@@ -291,7 +305,7 @@ pub fn broker_defs() -> Vec<BrokerDef> {
 }
 
 pub fn broker_def(name: &str) -> Option<BrokerDef> {
-    if let Some(k) = BROKER_KEYS.iter().find(|k| k.name == name) {
+    if let Some(k) = broker_keys().find(|k| k.name == name) {
         return Some(BrokerDef::Own(k));
     }
     topic_defs()
@@ -307,7 +321,7 @@ pub fn broker_def(name: &str) -> Option<BrokerDef> {
 /// (`log.retention.ms`, `log.retention.minutes`, `log.retention.hours`).
 /// A key without synonyms is its own list.
 pub fn synonym_group(name: &str) -> Vec<&'static str> {
-    let primary = match BROKER_KEYS.iter().find(|k| k.name == name) {
+    let primary = match broker_keys().find(|k| k.name == name) {
         Some(BrokerKey {
             apply: Apply::Synonym { of, .. },
             ..

@@ -11,12 +11,15 @@
 
 pub mod dynamic;
 pub mod keys;
+mod security_table;
 mod table;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use fjord_storage::LogConfig;
+
+use crate::security::listeners::{Endpoint, Listener, SecurityProtocol};
 
 pub use fjord_group_coordinator::GroupConfig;
 pub use keys::split_host_port;
@@ -33,7 +36,7 @@ pub enum ConfigError {
 /// The broker config layers, by Kafka's names. A key's value is taken from
 /// the highest layer that has it: per broker, then cluster default, then
 /// static, then the catalogue's default.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Layers {
     /// STATIC_BROKER_CONFIG: the config file and flags.
     pub statics: BTreeMap<String, String>,
@@ -42,6 +45,29 @@ pub struct Layers {
     pub cluster_default: BTreeMap<String, String>,
     /// DYNAMIC_BROKER_CONFIG: AlterConfigs on this broker's id.
     pub per_broker: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for Layers {
+    /// Secrets (PASSWORD-typed keys) are printed as `[hidden]`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |layer: &BTreeMap<String, String>| -> BTreeMap<String, String> {
+            layer
+                .iter()
+                .map(|(k, v)| {
+                    let secret = keys::broker_def(k).is_some_and(|d| d.sensitive());
+                    (
+                        k.clone(),
+                        if secret { "[hidden]".into() } else { v.clone() },
+                    )
+                })
+                .collect()
+        };
+        f.debug_struct("Layers")
+            .field("statics", &shown(&self.statics))
+            .field("cluster_default", &shown(&self.cluster_default))
+            .field("per_broker", &shown(&self.per_broker))
+            .finish()
+    }
 }
 
 impl Layers {
@@ -62,11 +88,29 @@ pub struct BrokerConfig {
     pub node_id: i32,
     /// `log.dirs`.
     pub data_dir: PathBuf,
-    /// `listeners`: the Kafka listener address.
-    pub listen: String,
-    /// `advertised.listeners`: the address given to clients in metadata;
-    /// defaults to `listen`.
-    pub advertise: Option<String>,
+    /// `listeners`: the Kafka listeners, each `NAME://HOST:PORT`.
+    pub listeners: Vec<Endpoint>,
+    /// `advertised.listeners`: what clients of each listener name are told
+    /// to connect to; a listener not named here advertises its own address.
+    pub advertised_listeners: Vec<Endpoint>,
+    /// `listener.security.protocol.map`: each listener name's protocol.
+    pub protocol_map: Vec<(String, SecurityProtocol)>,
+    /// `inter.broker.listener.name` (accepted for the cluster work).
+    pub inter_broker_listener: Option<String>,
+    /// The `ssl.*` settings of TLS listeners.
+    pub tls: crate::security::tls::TlsSettings,
+    /// `sasl.enabled.mechanisms`.
+    pub sasl_mechanisms: Vec<String>,
+    /// `connection.failed.authentication.delay.ms`.
+    pub failed_auth_delay_ms: u64,
+    /// `sasl.server.max.receive.size`: the largest frame read before a
+    /// SASL client has authenticated.
+    pub sasl_max_receive_size: usize,
+    /// `connections.max.reauth.ms` (0: sessions do not expire).
+    pub connections_max_reauth_ms: i64,
+    /// `--add-scram`: credentials created or updated at start (not a
+    /// config key: an action, as `kafka-storage format --add-scram`).
+    pub add_scram: Vec<crate::security::users::AddScram>,
     /// `fjord.http.listener`: health, readiness and metrics.
     pub http: String,
     /// `fjord.schema.registry.listener`: the schema registry's listener.
@@ -128,8 +172,16 @@ impl Default for BrokerConfig {
         let mut c = BrokerConfig {
             node_id: 0,
             data_dir: PathBuf::new(),
-            listen: String::new(),
-            advertise: None,
+            listeners: Vec::new(),
+            advertised_listeners: Vec::new(),
+            protocol_map: Vec::new(),
+            inter_broker_listener: None,
+            tls: Default::default(),
+            sasl_mechanisms: Vec::new(),
+            failed_auth_delay_ms: 0,
+            sasl_max_receive_size: 0,
+            connections_max_reauth_ms: 0,
+            add_scram: Vec::new(),
             http: String::new(),
             // No default value: unset means "try 127.0.0.1:8081".
             schema_registry: SchemaRegistryListen::Default,
@@ -153,7 +205,7 @@ impl Default for BrokerConfig {
             queued_max_request_bytes: 0,
             max_broker_partitions: 0,
         };
-        for k in keys::BROKER_KEYS {
+        for k in keys::broker_keys() {
             if let (keys::KeyDefault::Value(d), Apply::Field { set, .. }) = (k.default, &k.apply) {
                 let applied = set(&mut c, d);
                 debug_assert!(applied.is_ok(), "default of {}: {applied:?}", k.name);
@@ -292,15 +344,53 @@ impl BrokerConfig {
                 ),
             });
         }
+        self.listeners_resolved()
+            .map_err(|msg| ConfigError::Invalid {
+                key: "listeners".into(),
+                msg,
+            })?;
         self.log.validate().map_err(|e| ConfigError::Invalid {
             key: "log defaults".into(),
             msg: e.to_string(),
         })
     }
 
-    /// The address clients are told to connect to.
-    pub fn advertised(&self) -> &str {
-        self.advertise.as_deref().unwrap_or(&self.listen)
+    /// The listeners to bind, with their protocols and advertised
+    /// addresses (see `security::listeners::resolve`).
+    pub fn listeners_resolved(&self) -> Result<Vec<Listener>, String> {
+        crate::security::listeners::resolve(
+            &self.listeners,
+            &self.advertised_listeners,
+            &self.protocol_map,
+            self.inter_broker_listener.as_deref(),
+        )
+    }
+
+    /// What clients of listener `name` are told to connect to.
+    pub fn advertised_for(&self, name: &str) -> Option<Endpoint> {
+        self.advertised_listeners
+            .iter()
+            .chain(&self.listeners)
+            .find(|e| e.name == name)
+            .cloned()
+    }
+
+    /// The address clients of the first listener are told to connect to
+    /// (the startup banner's).
+    pub fn advertised(&self) -> String {
+        self.listeners
+            .first()
+            .and_then(|l| self.advertised_for(&l.name))
+            .map(|e| e.addr)
+            .unwrap_or_default()
+    }
+
+    /// The first listener's address.
+    pub fn listen(&self) -> String {
+        self.listeners
+            .first()
+            .map(|l| l.addr.clone())
+            .unwrap_or_default()
     }
 
     /// The effective value of broker config `def`: what DescribeConfigs

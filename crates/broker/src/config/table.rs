@@ -7,6 +7,7 @@ use fjord_storage::config::{parse_bool, parse_int, parse_long};
 use fjord_storage::ValueType;
 
 use super::keys::{Apply, BrokerKey, Flag, KeyDefault, Mode, TopicKey, TopicKind};
+use crate::security::listeners;
 
 fn ms_from(factor: i64) -> impl Fn(&str) -> Result<String, String> {
     move |v| {
@@ -18,27 +19,6 @@ fn ms_from(factor: i64) -> impl Fn(&str) -> Result<String, String> {
 
 fn bool_field(v: &str) -> Result<bool, String> {
     parse_bool(v)
-}
-
-/// `host:port` (IPv6 in brackets), optionally as `PLAINTEXT://host:port`.
-pub(super) fn listener(v: &str) -> Result<String, String> {
-    let v = v.trim();
-    let addr = match v.split_once("://") {
-        None => v,
-        Some(("PLAINTEXT", addr)) => addr,
-        Some((proto, _)) => {
-            return Err(format!(
-                "fjord serves PLAINTEXT only, not {proto} (one listener)"
-            ))
-        }
-    };
-    if addr.contains(',') {
-        return Err("fjord has one listener".into());
-    }
-    if split_host_port(addr).is_none() {
-        return Err(format!("{addr:?} is not HOST:PORT"));
-    }
-    Ok(addr.to_string())
 }
 
 /// Splits `host:port` (IPv6 in brackets) for metadata responses.
@@ -178,13 +158,14 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
             long: "advertise",
             env: "FJORD_ADVERTISE",
         }),
-        doc: "The address given to clients in metadata (HOST:PORT or PLAINTEXT://HOST:PORT); the listener's when unset.",
+        doc: "What clients are told to connect to, per listener name (NAME://HOST:PORT,...; a bare \
+              HOST:PORT is the PLAINTEXT listener); a listener not named here advertises its own address.",
         apply: field!(
             |c, v| {
-                c.advertise = Some(listener(v)?);
+                c.advertised_listeners = listeners::parse_endpoints(v)?;
                 Ok(())
             },
-            |c| Some(format!("PLAINTEXT://{}", c.advertised()))
+            |c| Some(listeners::print_endpoints(&c.advertised_listeners)).filter(|s| !s.is_empty())
         ),
     },
     BrokerKey {
@@ -466,13 +447,15 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
             long: "listen",
             env: "FJORD_LISTEN",
         }),
-        doc: "The address the Kafka listener binds (HOST:PORT or PLAINTEXT://HOST:PORT).",
+        doc: "The Kafka listeners, NAME://HOST:PORT,... (a bare HOST:PORT is PLAINTEXT), each its own \
+              accept loop; listener.security.protocol.map gives each name its security protocol. In the \
+              config file it replaces --listen (giving both is an error).",
         apply: field!(
             |c, v| {
-                c.listen = listener(v)?;
+                c.listeners = listeners::parse_endpoints(v)?;
                 Ok(())
             },
-            |c| Some(format!("PLAINTEXT://{}", c.listen))
+            |c| Some(listeners::print_endpoints(&c.listeners))
         ),
     },
     BrokerKey {

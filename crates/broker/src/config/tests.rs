@@ -215,3 +215,62 @@ fn readme_config_table_is_fresh() {
         "README's config table is stale: regenerate it with `fjord config list --format markdown`"
     );
 }
+
+#[test]
+fn listeners_and_security_settings_parse_with_kafka_names() {
+    use crate::security::listeners::SecurityProtocol;
+    assert!(super::keys::SECURITY_KEYS
+        .windows(2)
+        .all(|w| w[0].name < w[1].name));
+    // Zero config: PLAINTEXT on 127.0.0.1:9092, as before.
+    let d = BrokerConfig::default();
+    let l = d.listeners_resolved().unwrap();
+    assert_eq!(l.len(), 1);
+    assert_eq!(
+        (l[0].name.as_str(), l[0].addr.as_str()),
+        ("PLAINTEXT", "127.0.0.1:9092")
+    );
+    assert_eq!(d.advertised(), "127.0.0.1:9092");
+    assert_eq!(
+        d.sasl_mechanisms,
+        vec!["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+    );
+    assert_eq!(d.failed_auth_delay_ms, 100);
+    let mut c = BrokerConfig::default();
+    c.set(
+        "listeners",
+        "PLAINTEXT://127.0.0.1:9092,SASL_SSL://127.0.0.1:9094",
+    )
+    .unwrap();
+    c.set("advertised.listeners", "SASL_SSL://kafka.example:19094")
+        .unwrap();
+    c.set("inter.broker.listener.name", "plaintext").unwrap();
+    c.set("ssl.client.auth", "required").unwrap();
+    c.validate().unwrap();
+    let l = c.listeners_resolved().unwrap();
+    assert_eq!(l[1].protocol, SecurityProtocol::SaslSsl);
+    assert_eq!(
+        c.advertised_for("SASL_SSL").unwrap().addr,
+        "kafka.example:19094"
+    );
+    assert_eq!(
+        c.advertised_for("PLAINTEXT").unwrap().addr,
+        "127.0.0.1:9092"
+    );
+    // Refused: unknown protocol names, names without a protocol, Kafka's
+    // formats fjord cannot read, mechanisms it does not have.
+    let mut bad = BrokerConfig::default();
+    bad.set("listeners", "INTERNAL://127.0.0.1:9095").unwrap();
+    assert!(bad.validate().is_err());
+    let mut c2 = BrokerConfig::default();
+    assert!(c2.set("ssl.keystore.type", "PKCS12").is_err());
+    assert!(c2.set("sasl.enabled.mechanisms", "GSSAPI").is_err());
+    assert!(c2.set("ssl.enabled.protocols", "TLSv1.1").is_err());
+    assert!(c2.set("listener.security.protocol.map", "A:TLS").is_err());
+    // Secrets: sensitive, and kept out of Debug output.
+    c2.set("ssl.keystore.key", "-----BEGIN PRIVATE KEY-----topsecret")
+        .unwrap();
+    assert!(!format!("{c2:?}").contains("topsecret"));
+    assert!(broker_def("ssl.keystore.key").unwrap().sensitive());
+    assert!(!broker_def("ssl.keystore.location").unwrap().sensitive());
+}

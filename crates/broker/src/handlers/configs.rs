@@ -42,6 +42,7 @@ pub const TYPE_INT: i8 = 3;
 pub const TYPE_LONG: i8 = 5;
 pub const TYPE_DOUBLE: i8 = 6;
 pub const TYPE_LIST: i8 = 7;
+pub const TYPE_PASSWORD: i8 = 9;
 
 /// The wire id of a value type.
 pub fn type_id(t: ValueType) -> i8 {
@@ -52,6 +53,7 @@ pub fn type_id(t: ValueType) -> i8 {
         ValueType::Long => TYPE_LONG,
         ValueType::Double => TYPE_DOUBLE,
         ValueType::List => TYPE_LIST,
+        ValueType::Password => TYPE_PASSWORD,
     }
 }
 
@@ -409,13 +411,20 @@ pub fn describe_broker(broker: &BrokerConfig) -> Vec<Described> {
     keys::broker_defs()
         .into_iter()
         .map(|def| {
-            let synonyms = broker_synonyms(broker, def.name());
+            let mut synonyms = broker_synonyms(broker, def.name());
+            let sensitive = def.sensitive();
+            if sensitive {
+                // As Kafka: a secret's value is never sent back.
+                for s in &mut synonyms {
+                    s.1 = None;
+                }
+            }
             Described {
                 name: def.name().to_string(),
-                value: broker.value_of(def),
+                value: broker.value_of(def).filter(|_| !sensitive),
                 read_only: def.mode() == Mode::ReadOnly,
                 source: synonyms.first().map_or(SOURCE_DEFAULT, |s| s.2),
-                sensitive: false,
+                sensitive,
                 config_type: type_id(def.ty()),
                 documentation: Some(def.doc()),
                 synonyms,

@@ -46,7 +46,7 @@ async fn handle(
         }
         other => return refuse(ErrorCode::UnsupportedEndpointType, format!("Unsupported endpoint type {other}")),
     }
-    let (host, port) = broker_endpoint(&state);
+    let (host, port) = broker_endpoint(&state, &ctx);
     DescribeClusterResponse {
         error_code: ErrorCode::None.code(),
         error_message: None,

@@ -14,10 +14,14 @@ use crate::state::BrokerState;
 
 crate::handler!(FindCoordinator, 0, 6);
 
-fn lookup(state: &BrokerState, key_type: i8) -> (ErrorCode, Option<String>, i32, String, i32) {
+fn lookup(
+    state: &BrokerState,
+    ctx: &RequestCtx,
+    key_type: i8,
+) -> (ErrorCode, Option<String>, i32, String, i32) {
     match key_type {
         0 | 1 if key_type == 0 || state.txns.is_ready() => {
-            let (host, port) = broker_endpoint(state);
+            let (host, port) = broker_endpoint(state, ctx);
             (ErrorCode::None, None, state.node_id, host, port)
         }
         1 if !state.txns.is_ready() => (
@@ -51,7 +55,7 @@ async fn handle(
             .coordinator_keys
             .iter()
             .map(|key| {
-                let (code, msg, node_id, host, port) = lookup(&state, req.key_type);
+                let (code, msg, node_id, host, port) = lookup(&state, &ctx, req.key_type);
                 Coordinator {
                     key: key.clone(),
                     node_id,
@@ -73,7 +77,7 @@ async fn handle(
     } else {
         0
     };
-    let (code, msg, node_id, host, port) = lookup(&state, key_type);
+    let (code, msg, node_id, host, port) = lookup(&state, &ctx, key_type);
     FindCoordinatorResponse {
         error_code: code.code(),
         error_message: msg,

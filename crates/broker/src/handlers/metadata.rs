@@ -13,7 +13,6 @@ use fjord_protocol::{ErrorCode, Uuid};
 
 use super::RequestCtx;
 use crate::acl::{if_requested, ResourceType, NOT_REQUESTED};
-use crate::config::split_host_port;
 use crate::state::{is_internal_topic, validate_topic_name, BrokerState, Topic};
 
 crate::handler!(Metadata, 0, 12);
@@ -21,8 +20,14 @@ crate::handler!(Metadata, 0, 12);
 /// Kafka's name of the one cluster resource.
 pub const CLUSTER_NAME: &str = "kafka-cluster";
 
-pub fn broker_endpoint(state: &BrokerState) -> (String, i32) {
-    split_host_port(state.config().advertised()).unwrap_or_else(|| ("127.0.0.1".into(), 9092))
+/// This broker's address as the clients of `ctx`'s listener are told it
+/// (Kafka answers with the advertised endpoint of the same listener name).
+pub fn broker_endpoint(state: &BrokerState, ctx: &RequestCtx) -> (String, i32) {
+    state
+        .config()
+        .advertised_for(&ctx.listener)
+        .and_then(|e| e.host_port())
+        .unwrap_or_else(|| ("127.0.0.1".into(), 9092))
 }
 
 pub(crate) fn topic_entry(state: &BrokerState, t: &Topic) -> MetadataResponseTopic {
@@ -102,7 +107,7 @@ async fn handle(
     ctx: RequestCtx,
     req: MetadataRequest,
 ) -> MetadataResponse {
-    let (host, port) = broker_endpoint(&state);
+    let (host, port) = broker_endpoint(&state, &ctx);
     let mut topics = Vec::new();
     match req.topics {
         None => {

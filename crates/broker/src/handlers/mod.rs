@@ -15,6 +15,7 @@ use crate::state::BrokerState;
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod alter_configs;
+pub mod alter_user_scram_credentials;
 pub mod api_versions;
 pub mod configs;
 pub mod consumer_group_describe;
@@ -31,6 +32,7 @@ pub mod describe_log_dirs;
 pub mod describe_producers;
 pub mod describe_topic_partitions;
 pub mod describe_transactions;
+pub mod describe_user_scram_credentials;
 pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
@@ -48,6 +50,8 @@ pub mod offset_delete;
 pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
+pub mod sasl_authenticate;
+pub mod sasl_handshake;
 pub mod sync_group;
 pub mod txn_offset_commit;
 
@@ -67,6 +71,13 @@ pub struct RequestCtx {
     /// field of the response in encoding order (`None` = inline bytes).
     pub records_out:
         Arc<std::sync::Mutex<std::collections::VecDeque<Option<fjord_storage::FileSlice>>>>,
+    /// The name of the listener the request came through: Metadata,
+    /// FindCoordinator and DescribeCluster advertise that listener's
+    /// endpoint.
+    pub listener: Arc<str>,
+    /// Who sent it (`User:ANONYMOUS` on listeners without authentication),
+    /// for the authorizer to come.
+    pub principal: Arc<crate::security::Principal>,
 }
 
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
@@ -143,6 +154,10 @@ pub const HANDLERS: &[Handler] = &[
     describe_producers::HANDLER,
     describe_transactions::HANDLER,
     list_transactions::HANDLER,
+    sasl_handshake::HANDLER,
+    sasl_authenticate::HANDLER,
+    describe_user_scram_credentials::HANDLER,
+    alter_user_scram_credentials::HANDLER,
 ];
 
 /// The handler for `key` if `version` is in its served range.

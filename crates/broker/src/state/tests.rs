@@ -250,3 +250,30 @@ fn topics_json_is_migrated_and_epochs_rise_per_start_without_rewrites() {
         "topic file rewritten at start"
     );
 }
+
+/// The SCRAM user store lives in `meta/` beside the cluster and topic
+/// files: a temp file a crash left mid-save is removed at the next open
+/// (with the metadata store's own), and the saved credential survives.
+#[test]
+fn scram_store_temp_files_are_removed_at_open_and_credentials_survive() {
+    use crate::security::scram::{Credential, Mechanism};
+    use crate::security::users::Change;
+    let dir = TempDir::new("scram-meta");
+    let st = open(&dir.0);
+    st.users
+        .apply(&[Change::Upsert {
+            user: "alice".into(),
+            mechanism: Mechanism::Sha256,
+            credential: Credential::from_password(Mechanism::Sha256, "secret", 4096),
+        }])
+        .unwrap();
+    drop(st);
+    let meta = dir.0.join("meta");
+    let stale = meta.join("scram-credentials.json.4242.0.tmp");
+    std::fs::write(&stale, "{torn").unwrap();
+    let st = open(&dir.0);
+    assert!(!stale.exists(), "the SCRAM store's temp file was left");
+    assert!(meta.join("scram-credentials.json").exists());
+    assert!(meta.join("cluster.json").exists());
+    assert!(st.users.credential("alice", Mechanism::Sha256).is_some());
+}

@@ -1,0 +1,244 @@
+//! The security part of the broker key table ([`SECURITY_KEYS`]): listener
+//! protocols, TLS (`ssl.*`) and SASL settings, with Kafka's names. Joined
+//! with `table.rs`'s `BROKER_KEYS` by `keys::broker_keys`. Passwords and
+//! inline keys have the PASSWORD type: DescribeConfigs marks them
+//! sensitive and never returns their value.
+
+use fjord_storage::config::{parse_int, parse_long};
+use fjord_storage::ValueType;
+
+use super::keys::{Apply, BrokerKey, KeyDefault, Mode};
+use crate::security::listeners;
+use crate::security::tls::{self, ClientAuth};
+use crate::security::Secret;
+
+macro_rules! field {
+    ($set:expr, $get:expr) => {
+        Apply::Field {
+            set: $set,
+            get: $get,
+        }
+    };
+}
+
+/// A key read once at start.
+macro_rules! key {
+    ($name:expr, $ty:expr, $default:expr, $doc:expr, $set:expr, $get:expr) => {
+        BrokerKey {
+            name: $name,
+            ty: $ty,
+            default: $default,
+            mode: Mode::ReadOnly,
+            flag: None,
+            doc: $doc,
+            apply: field!($set, $get),
+        }
+    };
+}
+
+fn optional(v: &str) -> Option<String> {
+    let v = v.trim();
+    (!v.is_empty()).then(|| v.to_string())
+}
+
+fn pem_type(v: &str) -> Result<(), String> {
+    if v.trim().eq_ignore_ascii_case("PEM") {
+        Ok(())
+    } else {
+        Err("fjord reads PEM only (PKCS12 and JKS are not supported yet)".into())
+    }
+}
+
+/// The SASL mechanisms fjord implements.
+pub const MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
+
+/// Security keys, sorted by name.
+pub const SECURITY_KEYS: &[BrokerKey] = &[
+    key!(
+        "connection.failed.authentication.delay.ms",
+        ValueType::Int,
+        KeyDefault::Value("100"),
+        "How long the answer to a failed authentication is delayed before the connection is closed.",
+        |c, v| {
+            c.failed_auth_delay_ms = parse_int(v, 0, i64::from(i32::MAX))? as u64;
+            Ok(())
+        },
+        |c| Some(c.failed_auth_delay_ms.to_string())
+    ),
+    key!(
+        "connections.max.reauth.ms",
+        ValueType::Long,
+        KeyDefault::Value("0"),
+        "When positive, a SASL session lasts this long (KIP-368): clients re-authenticate on the same \
+         connection, and one that does not is closed at its next request. 0: sessions do not expire.",
+        |c, v| {
+            c.connections_max_reauth_ms = parse_long(v, 0, i64::MAX)?;
+            Ok(())
+        },
+        |c| Some(c.connections_max_reauth_ms.to_string())
+    ),
+    key!(
+        "inter.broker.listener.name",
+        ValueType::String,
+        KeyDefault::None,
+        "The listener brokers use between themselves (accepted and checked against listeners; fjord is \
+         one node).",
+        |c, v| {
+            c.inter_broker_listener = optional(v).map(|s| s.to_ascii_uppercase());
+            Ok(())
+        },
+        |c| c.inter_broker_listener.clone()
+    ),
+    key!(
+        "listener.security.protocol.map",
+        ValueType::String,
+        KeyDefault::Value(listeners::DEFAULT_PROTOCOL_MAP),
+        "Each listener name's security protocol (NAME:PROTOCOL,...; PLAINTEXT, SSL, SASL_PLAINTEXT, \
+         SASL_SSL).",
+        |c, v| {
+            c.protocol_map = listeners::parse_protocol_map(v)?;
+            Ok(())
+        },
+        |c| Some(listeners::print_protocol_map(&c.protocol_map))
+    ),
+    key!(
+        "sasl.enabled.mechanisms",
+        ValueType::List,
+        KeyDefault::Value("PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"),
+        "The SASL mechanisms SASL listeners accept. Kafka's default is GSSAPI; fjord has PLAIN, \
+         SCRAM-SHA-256 and SCRAM-SHA-512 (all verified against the SCRAM user store) and enables them all.",
+        |c, v| {
+            let mut out = Vec::new();
+            for m in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                if !MECHANISMS.contains(&m) {
+                    return Err(format!("{m:?} is not one of {}", MECHANISMS.join(", ")));
+                }
+                out.push(m.to_string());
+            }
+            c.sasl_mechanisms = out;
+            Ok(())
+        },
+        |c| Some(c.sasl_mechanisms.join(","))
+    ),
+    key!(
+        "sasl.server.max.receive.size",
+        ValueType::Int,
+        KeyDefault::Value("524288"),
+        "The largest request read from a SASL client before it has authenticated; a larger size closes \
+         the connection before anything is allocated.",
+        |c, v| {
+            c.sasl_max_receive_size = parse_int(v, 1024, i64::from(i32::MAX))? as usize;
+            Ok(())
+        },
+        |c| Some(c.sasl_max_receive_size.to_string())
+    ),
+    key!(
+        "ssl.client.auth",
+        ValueType::String,
+        KeyDefault::Value("none"),
+        "Whether TLS listeners ask clients for a certificate: none, requested or required (mTLS; the \
+         principal is User:<subject DN>). Client certificates are checked against the truststore.",
+        |c, v| {
+            c.tls.client_auth = ClientAuth::parse(v)?;
+            Ok(())
+        },
+        |c| Some(c.tls.client_auth.name().to_string())
+    ),
+    key!(
+        "ssl.enabled.protocols",
+        ValueType::List,
+        KeyDefault::Value("TLSv1.2,TLSv1.3"),
+        "The TLS versions offered; fjord accepts only TLSv1.2 and TLSv1.3.",
+        |c, v| {
+            c.tls.enabled_protocols = tls::parse_protocols(v)?;
+            Ok(())
+        },
+        |c| Some(c.tls.enabled_protocols.join(","))
+    ),
+    key!(
+        "ssl.keystore.certificate.chain",
+        ValueType::Password,
+        KeyDefault::None,
+        "The listener's certificate chain as inline PEM (with ssl.keystore.key).",
+        |c, v| {
+            c.tls.keystore_certificate_chain = optional(v).map(Secret);
+            Ok(())
+        },
+        |c| c.tls.keystore_certificate_chain.as_ref().map(|s| s.0.clone())
+    ),
+    key!(
+        "ssl.keystore.key",
+        ValueType::Password,
+        KeyDefault::None,
+        "The listener's private key as inline PEM (PKCS#8, PKCS#1 or SEC1, unencrypted).",
+        |c, v| {
+            c.tls.keystore_key = optional(v).map(Secret);
+            Ok(())
+        },
+        |c| c.tls.keystore_key.as_ref().map(|s| s.0.clone())
+    ),
+    key!(
+        "ssl.keystore.location",
+        ValueType::String,
+        KeyDefault::None,
+        "A PEM file holding the listener's private key and certificate chain.",
+        |c, v| {
+            c.tls.keystore_location = optional(v);
+            Ok(())
+        },
+        |c| c.tls.keystore_location.clone()
+    ),
+    key!(
+        "ssl.keystore.type",
+        ValueType::String,
+        KeyDefault::Value("PEM"),
+        "The keystore format. Kafka's default is JKS; fjord reads PEM only.",
+        |_, v| pem_type(v),
+        |_| Some("PEM".into())
+    ),
+    key!(
+        "ssl.principal.mapping.rules",
+        ValueType::String,
+        KeyDefault::Value("DEFAULT"),
+        "How a client certificate's subject becomes a principal; fjord has only DEFAULT (User:<the \
+         subject DN as RFC 2253 prints it>).",
+        |_, v| {
+            if v.trim() == "DEFAULT" {
+                Ok(())
+            } else {
+                Err("fjord supports only DEFAULT".into())
+            }
+        },
+        |_| Some("DEFAULT".into())
+    ),
+    key!(
+        "ssl.truststore.certificates",
+        ValueType::Password,
+        KeyDefault::None,
+        "The CA certificates client certificates are checked against, as inline PEM.",
+        |c, v| {
+            c.tls.truststore_certificates = optional(v).map(Secret);
+            Ok(())
+        },
+        |c| c.tls.truststore_certificates.as_ref().map(|s| s.0.clone())
+    ),
+    key!(
+        "ssl.truststore.location",
+        ValueType::String,
+        KeyDefault::None,
+        "A PEM file of the CA certificates client certificates are checked against.",
+        |c, v| {
+            c.tls.truststore_location = optional(v);
+            Ok(())
+        },
+        |c| c.tls.truststore_location.clone()
+    ),
+    key!(
+        "ssl.truststore.type",
+        ValueType::String,
+        KeyDefault::Value("PEM"),
+        "The truststore format. Kafka's default is JKS; fjord reads PEM only.",
+        |_, v| pem_type(v),
+        |_| Some("PEM".into())
+    ),
+];
