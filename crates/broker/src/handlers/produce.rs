@@ -65,6 +65,7 @@ fn validate(
         ));
     }
     let compacted = log.cleanup_policy.compacts();
+    let bounds = timestamp_bounds(log, now);
     // Index of the batch's first record among the request's records for
     // this partition (Kafka's record error index; one batch per request
     // from Kafka's clients, so within the batch).
@@ -116,10 +117,28 @@ fn validate(
             )));
         }
         let slice = data.slice(pos..pos + raw.len());
-        if let Err(e) = records::validate_records(&slice, DECOMPRESS_LIMIT) {
+        // One pass validates the batch and gathers what the topic's
+        // checks need; their findings count only if the batch is valid.
+        let mut late: Option<String> = None;
+        let mut keyless: Vec<BatchIndexAndErrorMessage> = Vec::new();
+        let checked = records::validate_records_with(&slice, DECOMPRESS_LIMIT, &mut |header, r| {
+            if let Some((low, high)) = bounds {
+                let ts = r.timestamp(header);
+                if late.is_none() && ts != -1 && !(low..=high).contains(&ts) {
+                    late = Some(format!(
+                        "Timestamp {ts} of message with offset {} is out of range. The timestamp should be within [{low}, {high}]",
+                        r.offset(header.base_offset)
+                    ));
+                }
+            }
+            if compacted && r.key.is_none() {
+                keyless.push(keyless_error(first_record, r.index));
+            }
+        });
+        if let Err(e) = checked {
             return Err(invalid(e.to_string()));
         }
-        if let Some(msg) = timestamp_out_of_range(&slice, log, now) {
+        if let Some(msg) = late {
             return Err((
                 ErrorCode::InvalidTimestamp,
                 Some(msg.clone()),
@@ -130,16 +149,13 @@ fn validate(
                 }],
             ));
         }
-        if compacted {
-            let errors = keyless_records(&slice, first_record);
-            if let Some(first) = errors.first() {
-                let msg = format!(
-                    "{} record(s) without a key; a compacted topic cannot accept a record without a key (first: {})",
-                    errors.len(),
-                    first.batch_index_error_message.as_deref().unwrap_or("")
-                );
-                return Err((ErrorCode::InvalidRecord, Some(msg), errors));
-            }
+        if let Some(first) = keyless.first() {
+            let msg = format!(
+                "{} record(s) without a key; a compacted topic cannot accept a record without a key (first: {})",
+                keyless.len(),
+                first.batch_index_error_message.as_deref().unwrap_or("")
+            );
+            return Err((ErrorCode::InvalidRecord, Some(msg), keyless));
         }
         first_record = first_record.saturating_add(h.record_count);
         pos += raw.len();
@@ -149,38 +165,23 @@ fn validate(
 
 /// Kafka refuses records without a key on a compacted topic (the cleaner
 /// could not place them): one record error per such record, by its index
-/// counted from `first_record`. Run only for compacted topics, on a batch
-/// `validate_records` accepted.
-fn keyless_records(batch: &Bytes, first_record: i32) -> Vec<BatchIndexAndErrorMessage> {
-    let Ok(iter) = records::records(batch, DECOMPRESS_LIMIT) else {
-        return Vec::new();
-    };
-    let mut errors = Vec::new();
-    for (i, r) in iter.enumerate() {
-        let Ok(r) = r else { break };
-        if r.key.is_none() {
-            let index = first_record.saturating_add(i32::try_from(i).unwrap_or(i32::MAX));
-            errors.push(BatchIndexAndErrorMessage {
-                batch_index: index,
-                batch_index_error_message: Some(format!(
-                    "record {index} has no key, which a compacted topic requires"
-                )),
-                ..Default::default()
-            });
-        }
+/// counted from `first_record`.
+fn keyless_error(first_record: i32, index_in_batch: usize) -> BatchIndexAndErrorMessage {
+    let index = first_record.saturating_add(i32::try_from(index_in_batch).unwrap_or(i32::MAX));
+    BatchIndexAndErrorMessage {
+        batch_index: index,
+        batch_index_error_message: Some(format!(
+            "record {index} has no key, which a compacted topic requires"
+        )),
+        ..Default::default()
     }
-    errors
 }
 
-/// Kafka's `message.timestamp.before.max.ms` / `after.max.ms` check of a
-/// (validated) batch: with CreateTime, every record's timestamp must lie
-/// within `[now - before, now + after]`; records without a timestamp (-1)
-/// pass. The message names the first record out of range.
-fn timestamp_out_of_range(
-    batch: &Bytes,
-    log: &fjord_storage::LogConfig,
-    now: i64,
-) -> Option<String> {
+/// Kafka's `message.timestamp.before.max.ms` / `after.max.ms`: with
+/// CreateTime, every record's timestamp must lie within
+/// `[now - before, now + after]` (records without a timestamp, -1, pass).
+/// `None` when the topic checks nothing.
+fn timestamp_bounds(log: &fjord_storage::LogConfig, now: i64) -> Option<(i64, i64)> {
     let (before, after) = (
         log.message_timestamp_before_max_ms,
         log.message_timestamp_after_max_ms,
@@ -190,20 +191,7 @@ fn timestamp_out_of_range(
     {
         return None;
     }
-    let (low, high) = (now.saturating_sub(before), now.saturating_add(after));
-    let iter = records::records(batch, DECOMPRESS_LIMIT).ok()?;
-    let header = *iter.header();
-    for r in iter {
-        let r = r.ok()?;
-        let ts = r.timestamp(&header);
-        if ts != -1 && !(low..=high).contains(&ts) {
-            return Some(format!(
-                "Timestamp {ts} of message with offset {} is out of range. The timestamp should be within [{low}, {high}]",
-                r.offset(header.base_offset)
-            ));
-        }
-    }
-    None
+    Some((now.saturating_sub(before), now.saturating_add(after)))
 }
 
 async fn handle(

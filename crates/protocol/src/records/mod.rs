@@ -19,7 +19,7 @@ pub use control::{
 };
 pub use header::*;
 pub use recompress::recompress;
-pub use record::{records, validate_records, Header, Record, RecordIter};
+pub use record::{records, validate_records, validate_records_with, Header, Record, RecordIter};
 pub use scan::{scan_records, scan_section, RecordView};
 
 /// Why a record batch was rejected.

@@ -46,16 +46,26 @@ pub struct Record {
 impl Record {
     /// The record's absolute offset given its batch's base offset.
     pub fn offset(&self, base_offset: i64) -> i64 {
-        base_offset.wrapping_add(i64::from(self.offset_delta))
+        record_offset(base_offset, self.offset_delta)
     }
 
     /// The record's timestamp as a consumer sees it: the batch's max
     /// timestamp for LogAppendTime batches, else first timestamp + delta.
     pub fn timestamp(&self, batch: &BatchHeader) -> i64 {
-        match batch.timestamp_type() {
-            TimestampType::LogAppendTime => batch.max_timestamp,
-            TimestampType::CreateTime => batch.first_timestamp.wrapping_add(self.timestamp_delta),
-        }
+        record_timestamp(batch, self.timestamp_delta)
+    }
+}
+
+/// A record's absolute offset from its batch's base offset and its delta.
+pub(super) fn record_offset(base_offset: i64, offset_delta: i32) -> i64 {
+    base_offset.wrapping_add(i64::from(offset_delta))
+}
+
+/// A record's timestamp as a consumer sees it (see [`Record::timestamp`]).
+pub(super) fn record_timestamp(batch: &BatchHeader, timestamp_delta: i64) -> i64 {
+    match batch.timestamp_type() {
+        TimestampType::LogAppendTime => batch.max_timestamp,
+        TimestampType::CreateTime => batch.first_timestamp.wrapping_add(timestamp_delta),
     }
 }
 
@@ -262,6 +272,23 @@ pub fn validate_records(
     batch: &Bytes,
     decompress_limit: usize,
 ) -> Result<BatchHeader, RecordsError> {
+    validate_records_with(batch, decompress_limit, &mut |_, _| {})
+}
+
+/// [`validate_records`], also showing every record to `each` during the
+/// same pass (the produce path's per-topic checks: keys on compacted
+/// topics, timestamp bounds), so a batch is parsed and decompressed once.
+/// `each` sees the records of a batch that may still turn out invalid
+/// further on: act on what it found only when this returns `Ok`. It is a
+/// `dyn` callback so that the scan stays compiled (and inlined) here: a
+/// generic one would be compiled in the caller's crate, where the
+/// cursor's reads are out-of-line calls (measured: 0.20 -> 0.25 CPU-us
+/// per 100 B record with compare.sh).
+pub fn validate_records_with(
+    batch: &Bytes,
+    decompress_limit: usize,
+    each: &mut dyn FnMut(&BatchHeader, &super::RecordView<'_>),
+) -> Result<BatchHeader, RecordsError> {
     let header = validate(batch)?;
     if batch.len() != header.total_size() {
         return Err(RecordsError::InvalidLength(header.batch_length));
@@ -287,6 +314,7 @@ pub fn validate_records(
         if header.is_control() {
             super::control::control_record_type(record.key.unwrap_or(&[]))?;
         }
+        each(&header, &record);
         Ok(())
     })?;
     if found != i64::from(header.record_count) {

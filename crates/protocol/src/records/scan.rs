@@ -26,6 +26,19 @@ pub struct RecordView<'a> {
     pub header_count: usize,
 }
 
+impl RecordView<'_> {
+    /// The record's absolute offset given its batch's base offset.
+    pub fn offset(&self, base_offset: i64) -> i64 {
+        super::record::record_offset(base_offset, self.offset_delta)
+    }
+
+    /// The record's timestamp as a consumer sees it (as
+    /// [`Record::timestamp`](super::Record::timestamp)).
+    pub fn timestamp(&self, batch: &BatchHeader) -> i64 {
+        super::record::record_timestamp(batch, self.timestamp_delta)
+    }
+}
+
 const SHORT: RecordsError = RecordsError::InvalidRecord("record shorter than its fields");
 const OVERFLOW: RecordsError = RecordsError::InvalidRecord("varint overflow");
 
