@@ -1,0 +1,14 @@
+//! fjord's cluster metadata, as Kafka's KRaft: the records of the metadata
+//! log ([`records`]), the image they build ([`image`]), the controller's
+//! decisions over an image ([`controller`]) and the Raft quorum that
+//! replicates the log between controllers.
+//!
+//! Architecture invariant: this crate knows no Kafka request, no partition
+//! data and no broker; it depends on no other fjord crate.
+
+pub mod controller;
+pub mod image;
+pub mod records;
+
+pub use image::{ImageError, MetadataImage};
+pub use records::{MetadataRecord, Uuid};
