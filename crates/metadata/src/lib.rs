@@ -8,7 +8,11 @@
 
 pub mod controller;
 pub mod image;
+mod quorum;
+pub mod raft;
 pub mod records;
 
 pub use image::{ImageError, MetadataImage};
+pub use quorum::{ProposeError, Quorum, QuorumConfig, QuorumInfo, StartError, VoterInfo};
+pub use raft::meta::MetaError;
 pub use records::{MetadataRecord, Uuid};
