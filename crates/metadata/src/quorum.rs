@@ -166,7 +166,8 @@ pub struct Quorum {
     raft: Raft,
     peers: Arc<Peers>,
     images: watch::Receiver<Arc<MetadataImage>>,
-    server: JoinHandle<()>,
+    /// The controller listener's task, taken by `shutdown`.
+    server: std::sync::Mutex<Option<JoinHandle<()>>>,
     propose_timeout: Duration,
     shut_down: AtomicBool,
 }
@@ -230,7 +231,7 @@ impl Quorum {
             raft,
             peers,
             images,
-            server,
+            server: std::sync::Mutex::new(Some(server)),
             propose_timeout: config.propose_timeout,
             shut_down: AtomicBool::new(false),
         };
@@ -456,13 +457,20 @@ impl Quorum {
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(error = %e, "metadata raft did not stop cleanly");
         }
-        self.server.abort();
+        let server = self.server.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(server) = server {
+            server.abort();
+            // Wait for the listener to be dropped, so the port is free.
+            let _ = server.await;
+        }
     }
 }
 
 impl Drop for Quorum {
     fn drop(&mut self) {
-        self.server.abort();
+        if let Some(server) = self.server.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            server.abort();
+        }
     }
 }
 

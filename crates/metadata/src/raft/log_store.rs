@@ -420,7 +420,28 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn read_committed(&mut self) -> Result<Option<LogId<NodeId>>, StorageError> {
         let committed: Option<Option<LogId<NodeId>>> = read_json(&self.dir.join("committed.json"))
             .map_err(|e| io_err(ErrorSubject::Store, ErrorVerb::Read, e))?;
-        Ok(committed.flatten())
+        let committed = committed.flatten();
+        // A committed pointer past the end of the log means the tail it
+        // covered was lost (a torn or corrupt tail cut at open): only what
+        // is still here can be re-applied; the leader sends the rest again.
+        let mem = self.mem_read();
+        let last = mem
+            .entries
+            .values()
+            .next_back()
+            .map(|e| e.log_id)
+            .or(mem.last_purged);
+        match (committed, last) {
+            (Some(c), Some(l)) if c.index > l.index => {
+                tracing::warn!(committed = %c, last = %l, "committed pointer past the log end");
+                Ok(Some(l))
+            }
+            (Some(c), None) => {
+                tracing::warn!(committed = %c, "committed pointer on an empty log");
+                Ok(None)
+            }
+            _ => Ok(committed),
+        }
     }
 
     async fn append<I>(
