@@ -499,3 +499,59 @@ async fn a_whole_cluster_restart_keeps_the_metadata() {
     cluster.converge(next).await;
     cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_from_the_network_is_refused_without_harm() {
+    use fjord_metadata::raft::wire::{read_frame, write_frame, Request, Response};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    init_tracing();
+    let mut cluster = Cluster::new("garbage", 1, fast);
+    cluster.cluster_ids.insert(1, "clusterA".into());
+    cluster.start(1).await;
+    let addr = cluster.node(1).local_addr();
+
+    // A length over the 64 MiB cap: the node hangs up without reading on.
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(&u32::MAX.to_be_bytes()).await.unwrap();
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(WAIT, stream.read(&mut buf)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "{read:?}");
+
+    // Not JSON.
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(&[0, 0, 0, 3, b'a', b'b', b'c'])
+        .await
+        .unwrap();
+    let read = tokio::time::timeout(WAIT, stream.read(&mut buf)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "{read:?}");
+
+    // A Hello meant for another node, then one from another cluster.
+    for (to, cluster_id, why) in [
+        (7, "clusterA", "this is node 1"),
+        (1, "clusterB", "cluster id mismatch"),
+    ] {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let hello = Request::Hello {
+            cluster_id: Some(cluster_id.into()),
+            from: 9,
+            to,
+        };
+        write_frame(&mut stream, &hello).await.unwrap();
+        let answer: Response = tokio::time::timeout(WAIT, read_frame(&mut stream))
+            .await
+            .unwrap()
+            .unwrap();
+        match answer {
+            Response::Hello(Err(message)) => assert!(message.contains(why), "{message}"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    // The node still commits.
+    let offset = cluster.node(1).propose(vec![register(1, 1)]).await.unwrap();
+    cluster.node(1).wait_for_offset(offset, WAIT).await.unwrap();
+    cluster.stop().await;
+}
