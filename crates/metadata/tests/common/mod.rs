@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,10 +33,23 @@ pub fn test_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// A port that was free a moment ago.
+/// A port that was free a moment ago, taken below Linux's ephemeral range
+/// (32768 and up) so that no outgoing connection of a test running in
+/// parallel can take it before the node binds it; processes start at
+/// different points (by process id) and a process never hands one out twice.
 fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const LOW: u32 = 12_000;
+    const SPAN: u32 = 20_000;
+    let start = std::process::id().wrapping_mul(7919) % SPAN;
+    for _ in 0..SPAN {
+        let step = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (LOW + (start + step) % SPAN) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between {LOW} and {}", LOW + SPAN);
 }
 
 /// Quick timeouts so that elections take well under a second.
