@@ -13,6 +13,8 @@ pub mod raft;
 pub mod records;
 
 pub use image::{ImageError, MetadataImage};
-pub use quorum::{ProposeError, Quorum, QuorumConfig, QuorumInfo, StartError, VoterInfo};
+pub use quorum::{
+    parse_voters, ProposeError, Quorum, QuorumConfig, QuorumInfo, StartError, VoterInfo,
+};
 pub use raft::meta::MetaError;
 pub use records::{MetadataRecord, Uuid};

@@ -95,6 +95,34 @@ impl QuorumConfig {
     }
 }
 
+/// Parses Kafka's `controller.quorum.voters` syntax,
+/// `1@host1:9093,2@host2:9093`, into voter ids and addresses.
+pub fn parse_voters(text: &str) -> Result<BTreeMap<NodeId, String>, String> {
+    let mut voters = BTreeMap::new();
+    for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (id, addr) = item
+            .split_once('@')
+            .ok_or_else(|| format!("voter {item:?} is not ID@HOST:PORT"))?;
+        let id: NodeId = id
+            .trim()
+            .parse()
+            .map_err(|_| format!("voter id {id:?} is not a number"))?;
+        let (host, port) = addr
+            .rsplit_once(':')
+            .ok_or_else(|| format!("voter address {addr:?} has no port"))?;
+        if host.is_empty() || port.parse::<u16>().is_err() {
+            return Err(format!("voter address {addr:?} is not HOST:PORT"));
+        }
+        if voters.insert(id, addr.to_string()).is_some() {
+            return Err(format!("voter {id} is listed twice"));
+        }
+    }
+    if voters.is_empty() {
+        return Err("no voters".into());
+    }
+    Ok(voters)
+}
+
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -493,4 +521,44 @@ fn raft_config(config: &QuorumConfig) -> Result<Arc<Config>, StartError> {
     raft.validate()
         .map(Arc::new)
         .map_err(|e| StartError::Config(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn voters_parse_in_kafkas_syntax() {
+        let voters = parse_voters("1@127.0.0.1:9093, 2@localhost:9094,3@[::1]:9095").unwrap();
+        assert_eq!(voters.len(), 3);
+        assert_eq!(voters[&2], "localhost:9094");
+        assert_eq!(voters[&3], "[::1]:9095");
+        for bad in [
+            "",
+            "1@host",
+            "x@host:1",
+            "1@:9093",
+            "1host:9093",
+            "1@h:1,1@h:2",
+            "1@h:99999",
+        ] {
+            assert!(parse_voters(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn raft_settings_follow_kafkas_defaults() {
+        let config = QuorumConfig::new(
+            1,
+            "127.0.0.1:0".parse().unwrap(),
+            BTreeMap::from([(1, "127.0.0.1:0".to_string())]),
+            PathBuf::from("unused"),
+        );
+        let raft = raft_config(&config).unwrap();
+        assert_eq!(
+            (raft.election_timeout_min, raft.election_timeout_max),
+            (1000, 2000)
+        );
+        assert!(raft.heartbeat_interval < raft.election_timeout_min);
+    }
 }

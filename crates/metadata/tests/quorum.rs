@@ -72,6 +72,10 @@ async fn a_single_voter_leads_at_once_and_commits() {
     let meta = fs::read_to_string(dir.join("meta.properties")).unwrap();
     assert!(meta.contains("cluster.id="), "{meta}");
     node.shutdown().await;
+    assert_eq!(
+        node.propose(vec![register(2, 1)]).await,
+        Err(ProposeError::Shutdown)
+    );
     let _ = fs::remove_dir_all(&dir);
 }
 
