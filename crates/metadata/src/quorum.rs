@@ -350,7 +350,10 @@ impl Quorum {
             let outcome = match leader {
                 None => {
                     // Wait for an election, then try again.
-                    let _ = tokio::time::timeout(remaining, metrics.changed()).await;
+                    if let Ok(Err(_)) = tokio::time::timeout(remaining, metrics.changed()).await {
+                        // Raft stopped (fatal error): no leader will come.
+                        return Err(ProposeError::Shutdown);
+                    }
                     continue;
                 }
                 Some(id) if id == self.node_id => {
@@ -372,7 +375,9 @@ impl Quorum {
                     // The leader moved: wait a little for this node to learn
                     // of the new one.
                     let pause = remaining.min(Duration::from_millis(50));
-                    let _ = tokio::time::timeout(pause, metrics.changed()).await;
+                    if let Ok(Err(_)) = tokio::time::timeout(pause, metrics.changed()).await {
+                        return Err(ProposeError::Shutdown);
+                    }
                 }
                 ForwardResult::Timeout => return Err(ProposeError::Timeout),
                 ForwardResult::Failed(why) => {
