@@ -402,3 +402,37 @@ def test_cli_sets_and_describes_quotas(broker_factory):
     assert seen == {(("user", "alice"), ("client-id", "app")): {"request_percentage": 12.5}}
     bad = cli(b, "quota", "set", "--client-id", "x", "--request-percentage", "0", check=False)
     assert bad.returncode == 1 and "greater than 0" in bad.stderr
+
+
+def metadata_v12(correlation_id: int, client_id: str) -> bytes:
+    # topics: null (all), allow_auto_topic_creation false, include_topic_authorized_operations false
+    body = kw.uvarint(0) + b"\x00" + b"\x00" + kw.uvarint(0)
+    return kw.encode_request(3, 12, correlation_id, body, client_id=client_id, flexible=True)
+
+
+def test_request_percentage_throttles_a_busy_client(broker_factory):
+    b = broker_factory(config={"quota.window.num": 2})
+    # 0.0001% of a handler thread: 1 us of handler time per second (a
+    # Metadata request takes a few).
+    assert alter(b, [([("client-id", "busy")], [("request_percentage", 0.0001, False)])])[0][0] == 0
+    throttles = []
+    with kw.connect(b.bootstrap) as s:
+        for i in range(40):
+            s.sendall(metadata_v12(100 + i, "busy"))
+            payload = kw.read_frame(s, 30)
+            assert payload is not None
+            r = kw.Reader(payload)
+            assert r.int32() == 100 + i
+            r.tagged_fields()
+            throttles.append(r.int32())
+            if throttles[-1] > 0:
+                break
+    assert max(throttles) > 0, throttles
+    # An unlimited client's answers carry no throttle.
+    with kw.connect(b.bootstrap) as s:
+        s.sendall(metadata_v12(7, "idle"))
+        r = kw.Reader(kw.read_frame(s, 10))
+        r.int32()
+        r.tagged_fields()
+        assert r.int32() == 0
+    assert metric_sum(b, "fjord_client_throttled_requests_total", quota="Request", client_id="busy") >= 1
