@@ -273,7 +273,9 @@ pub async fn serve(
     });
 
     // Quotas: the connection reads nothing until this instant (KIP-219).
-    let muted_until: Arc<std::sync::Mutex<Option<tokio::time::Instant>>> = Arc::default();
+    // (Milliseconds after `muted_since`; 0: not muted.)
+    let muted_until: Arc<AtomicU64> = Arc::default();
+    let muted_since = tokio::time::Instant::now();
     // Whether this client has a quota (then: one request at a time), and
     // for which (client id, principal, quota generation) that was decided.
     let mut limited = false;
@@ -283,11 +285,14 @@ pub async fn serve(
     let max = config.socket_request_max_bytes;
     let sasl_max = config.sasl_max_receive_size.min(max);
     loop {
-        let mute = muted_until.lock().map(|m| *m).unwrap_or(None);
-        if let Some(until) = mute.filter(|u| *u > tokio::time::Instant::now()) {
-            tokio::select! {
-                _ = tokio::time::sleep_until(until) => {}
-                _ = shutdown.changed() => break,
+        let mute = muted_until.load(Ordering::Acquire);
+        if mute > 0 {
+            let until = muted_since + Duration::from_millis(mute);
+            if until > tokio::time::Instant::now() {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(until) => {}
+                    _ = shutdown.changed() => break,
+                }
             }
         }
         let in_flight = || sequencer.in_flight(next_seq);
@@ -482,10 +487,9 @@ pub async fn serve(
             let mut late = Duration::ZERO;
             if throttle_ms > 0 {
                 let t = Duration::from_millis(throttle_ms);
-                let until = tokio::time::Instant::now() + t;
-                if let Ok(mut m) = muted.lock() {
-                    *m = Some(m.map_or(until, |old| old.max(until)));
-                }
+                let until = (tokio::time::Instant::now() + t).duration_since(muted_since);
+                let until = u64::try_from(until.as_millis()).unwrap_or(u64::MAX).max(1);
+                muted.fetch_max(until, Ordering::AcqRel);
                 if !crate::throttle::client_throttles_itself(api_key, api_version) {
                     late = t;
                 }

@@ -228,7 +228,11 @@ async fn handle(
     let deadline = tokio::time::Instant::now() + wait;
     let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0).max(1);
     let principal = ctx.principal.clone();
-    let client_id = ctx.client_id.clone().unwrap_or_default();
+    // (Only looked at when some quota is set.)
+    let client_id = match state.quotas.active() {
+        true => ctx.client_id.clone().unwrap_or_default(),
+        false => String::new(),
+    };
     let quota_client = crate::quotas::Client::new(&principal, &client_id);
     // With a consumer quota, one response is at most what the quota allows
     // in an otherwise empty window, as Kafka caps it.
