@@ -165,6 +165,10 @@ pub struct BrokerState {
     pub txns: fjord_txn_coordinator::TxnCoordinator,
     /// SCRAM credentials (`meta/scram-credentials.json`).
     pub users: Arc<crate::security::users::UserStore>,
+    /// Client quotas (`meta/client-quotas.json`) and their usage.
+    pub quotas: Arc<crate::quotas::QuotaManager>,
+    /// Open client connections, for the connection limits.
+    pub connections: Arc<crate::quotas::connections::ConnectionTracker>,
 }
 
 pub fn uuid_hex(u: &Uuid) -> String {
@@ -235,8 +239,11 @@ impl BrokerState {
         for a in &config.add_scram {
             tracing::info!(user = %a.user, mechanism = a.mechanism.name(), "SCRAM credential set (--add-scram)");
         }
+        let quotas = crate::quotas::QuotaManager::open(&config.data_dir, config.quota)?;
         let state = BrokerState {
             users: Arc::new(users),
+            quotas: Arc::new(quotas),
+            connections: Default::default(),
             cluster_id: cluster.cluster_id.clone(),
             node_id: cluster.node_id,
             topics: RwLock::new(HashMap::new()),

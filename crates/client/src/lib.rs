@@ -28,7 +28,7 @@ pub mod versions;
 
 pub use admin::{
     ConfigEntry, ConfigOp, DescribedGroup, GroupMemberInfo, GroupOffset, ListedGroup, NewTopic,
-    OffsetSpec, PartitionInfo, TopicInfo,
+    OffsetSpec, PartitionInfo, QuotaEntity, QuotaEntry, QuotaMatch, TopicInfo,
 };
 pub use client::{BrokerInfo, Client, ClientConfig};
 pub use conn::Connection;

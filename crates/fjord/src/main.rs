@@ -46,6 +46,8 @@ enum Command {
     Schema(cli::schema::SchemaArgs),
     /// The broker's config keys (`fjord config list`).
     Config(config_list::ConfigArgs),
+    /// Set and describe client quotas of users and client ids.
+    Quota(cli::quota::QuotaArgs),
 }
 
 /// Parses the command line. Help and version go to stdout as usual; any
@@ -268,6 +270,7 @@ fn main() -> ExitCode {
         Command::Group(a) => cli::CliCommand::Group(a),
         Command::Cluster(a) => cli::CliCommand::Cluster(a),
         Command::Schema(a) => cli::CliCommand::Schema(a),
+        Command::Quota(a) => cli::CliCommand::Quota(a),
         Command::Config(a) => return config_list::run(a),
     };
     // Operator commands keep their logs off unless FJORD_LOG asks for them,

@@ -14,6 +14,7 @@ use crate::state::BrokerState;
 
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
+pub mod alter_client_quotas;
 pub mod alter_configs;
 pub mod alter_user_scram_credentials;
 pub mod api_versions;
@@ -25,6 +26,7 @@ pub mod create_topics;
 pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
+pub mod describe_client_quotas;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
@@ -158,6 +160,8 @@ pub const HANDLERS: &[Handler] = &[
     sasl_authenticate::HANDLER,
     describe_user_scram_credentials::HANDLER,
     alter_user_scram_credentials::HANDLER,
+    describe_client_quotas::HANDLER,
+    alter_client_quotas::HANDLER,
 ];
 
 /// The handler for `key` if `version` is in its served range.

@@ -9,6 +9,7 @@
 //! - `list_offsets`: ListOffsets on each partition's leader.
 //! - `groups`: FindCoordinator, ListGroups, DescribeGroups, OffsetFetch,
 //!   OffsetCommit and DeleteGroups.
+//! - `quotas`: DescribeClientQuotas and AlterClientQuotas.
 
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use crate::client::Client;
 mod configs;
 mod groups;
 mod list_offsets;
+mod quotas;
 #[cfg(test)]
 mod tests;
 mod topics;
@@ -25,6 +27,7 @@ pub use configs::{ConfigEntry, ConfigOp};
 pub(crate) use groups::decode_assignment;
 pub use groups::{DescribedGroup, GroupMemberInfo, GroupOffset, ListedGroup};
 pub use list_offsets::OffsetSpec;
+pub use quotas::{QuotaEntity, QuotaEntry, QuotaMatch};
 pub use topics::{NewTopic, PartitionInfo, TopicInfo};
 
 /// How often a retriable error (coordinator loading, leader moving) is retried.

@@ -9,6 +9,7 @@ pub mod format;
 pub mod group;
 pub mod out;
 pub mod produce;
+pub mod quota;
 pub mod schema;
 pub mod spec;
 pub mod topic;
@@ -311,6 +312,7 @@ pub enum CliCommand {
     Group(GroupArgs),
     Cluster(ClusterArgs),
     Schema(schema::SchemaArgs),
+    Quota(quota::QuotaArgs),
 }
 
 pub async fn connect(conn: &ConnArgs) -> Result<Client, CliError> {
@@ -332,6 +334,7 @@ async fn dispatch(cmd: CliCommand) -> CliResult {
         CliCommand::Group(a) => group::run(a).await,
         CliCommand::Cluster(a) => cluster::run(a).await,
         CliCommand::Schema(a) => schema::run(a).await,
+        CliCommand::Quota(a) => quota::run(a).await,
     }
 }
 
