@@ -109,6 +109,8 @@ pub struct BrokerConfig {
     pub sasl_max_receive_size: usize,
     /// `connections.max.reauth.ms` (0: sessions do not expire).
     pub connections_max_reauth_ms: i64,
+    /// `sasl.oauthbearer.*`: how OAUTHBEARER tokens are validated.
+    pub oauth: crate::security::oauth::OAuthSettings,
     /// `quota.window.*` and `controller.quota.window.*`.
     pub quota: crate::quotas::QuotaSettings,
     /// `max.connections`, `max.connections.per.ip(.overrides)`,
@@ -187,6 +189,7 @@ impl Default for BrokerConfig {
             failed_auth_delay_ms: 0,
             sasl_max_receive_size: 0,
             connections_max_reauth_ms: 0,
+            oauth: Default::default(),
             quota: Default::default(),
             connection_limits: Default::default(),
             add_scram: Vec::new(),
@@ -350,6 +353,15 @@ impl BrokerConfig {
                     "{} is above group.max.session.timeout.ms ({})",
                     self.group.min_session_timeout_ms, self.group.max_session_timeout_ms
                 ),
+            });
+        }
+        if self.sasl_mechanisms.iter().any(|m| m == "OAUTHBEARER") && self.oauth.jwks_url.is_empty()
+        {
+            return Err(ConfigError::Invalid {
+                key: "sasl.enabled.mechanisms".into(),
+                msg: "OAUTHBEARER needs sasl.oauthbearer.jwks.endpoint.url (a JWKS file or URL); \
+                      unsecured tokens are not accepted"
+                    .into(),
             });
         }
         self.listeners_resolved()
