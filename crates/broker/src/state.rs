@@ -165,6 +165,8 @@ pub struct BrokerState {
     pub txns: fjord_txn_coordinator::TxnCoordinator,
     /// SCRAM credentials (`meta/scram-credentials.json`).
     pub users: Arc<crate::security::users::UserStore>,
+    /// ACLs and the decisions over them (`meta/acls.json`).
+    pub authorizer: crate::security::authorizer::Authorizer,
 }
 
 pub fn uuid_hex(u: &Uuid) -> String {
@@ -235,8 +237,10 @@ impl BrokerState {
         for a in &config.add_scram {
             tracing::info!(user = %a.user, mechanism = a.mechanism.name(), "SCRAM credential set (--add-scram)");
         }
+        let authorizer = crate::security::authorizer::Authorizer::open(&config, metrics.clone())?;
         let state = BrokerState {
             users: Arc::new(users),
+            authorizer,
             cluster_id: cluster.cluster_id.clone(),
             node_id: cluster.node_id,
             topics: RwLock::new(HashMap::new()),

@@ -17,14 +17,18 @@ pub mod add_partitions_to_txn;
 pub mod alter_configs;
 pub mod alter_user_scram_credentials;
 pub mod api_versions;
+pub mod authz;
 pub mod configs;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
+pub mod create_acls;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_acls;
 pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
+pub mod describe_acls;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
@@ -75,8 +79,8 @@ pub struct RequestCtx {
     /// FindCoordinator and DescribeCluster advertise that listener's
     /// endpoint.
     pub listener: Arc<str>,
-    /// Who sent it (`User:ANONYMOUS` on listeners without authentication),
-    /// for the authorizer to come.
+    /// Who sent it (`User:ANONYMOUS` on listeners without authentication):
+    /// what the authorizer decides for (`authz.rs`).
     pub principal: Arc<crate::security::Principal>,
 }
 
@@ -158,6 +162,9 @@ pub const HANDLERS: &[Handler] = &[
     sasl_authenticate::HANDLER,
     describe_user_scram_credentials::HANDLER,
     alter_user_scram_credentials::HANDLER,
+    describe_acls::HANDLER,
+    create_acls::HANDLER,
+    delete_acls::HANDLER,
 ];
 
 /// The handler for `key` if `version` is in its served range.

@@ -10,7 +10,9 @@
 //! - `users`: the user store, SCRAM credentials persisted in
 //!   `meta/scram-credentials.json`;
 //! - `sasl`: one connection's authentication state (SaslHandshake,
-//!   SaslAuthenticate, PLAIN and SCRAM).
+//!   SaslAuthenticate, PLAIN and SCRAM);
+//! - `acls`: ACL bindings, filters and their store (`meta/acls.json`);
+//! - `authorizer`: Kafka's StandardAuthorizer decisions over them.
 //!
 //! Architecture invariant: on a SASL listener the connection answers
 //! SaslHandshake and SaslAuthenticate itself and lets nothing but
@@ -18,6 +20,8 @@
 //! handlers never see an unauthenticated request other than ApiVersions.
 //! `listeners`, `scram` and `tls` know nothing of the broker's state.
 
+pub mod acls;
+pub mod authorizer;
 pub mod listeners;
 pub mod sasl;
 pub mod scram;
