@@ -1,6 +1,10 @@
 //! DeleteGroups (key 42): deletes Empty groups and their offsets
 //! (tombstones in `__consumer_offsets`).
+//!
+//! With an authorizer: DELETE on each group, else GROUP_AUTHORIZATION_FAILED
+//! for it (as Kafka).
 
+use crate::acl::{AclOperation, ResourceType};
 use std::sync::Arc;
 
 use fjord_protocol::messages::delete_groups_response::DeletableGroupResult;
@@ -15,13 +19,15 @@ crate::handler!(DeleteGroups, 0, 2);
 
 async fn handle(
     state: Arc<BrokerState>,
-    _ctx: RequestCtx,
+    ctx: RequestCtx,
     req: DeleteGroupsRequest,
 ) -> DeleteGroupsResponse {
     let mut results = Vec::with_capacity(req.groups_names.len());
     for group_id in req.groups_names {
         // An empty id names no group (Kafka accepts it as a valid id).
-        let code = if group_id.is_empty() {
+        let code = if !ctx.allowed(&state, AclOperation::Delete, ResourceType::Group, &group_id) {
+            ErrorCode::GroupAuthorizationFailed
+        } else if group_id.is_empty() {
             ErrorCode::GroupIdNotFound
         } else {
             let (code, durable) = state.groups.delete_group(&group_id, now_ms());

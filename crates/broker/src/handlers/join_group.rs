@@ -1,6 +1,10 @@
 //! JoinGroup (key 11): joins a classic group; the answer is held until the
 //! join round completes (see `fjord_group_coordinator`).
+//!
+//! With an authorizer: READ on the group, else GROUP_AUTHORIZATION_FAILED
+//! (as Kafka).
 
+use crate::acl::{AclOperation, ResourceType};
 use std::sync::Arc;
 
 use fjord_protocol::messages::{JoinGroupRequest, JoinGroupResponse};
@@ -19,6 +23,18 @@ async fn handle(
     req: JoinGroupRequest,
 ) -> JoinGroupResponse {
     let member_id = req.member_id.clone();
+    if !ctx.allowed(
+        &state,
+        AclOperation::Read,
+        ResourceType::Group,
+        &req.group_id,
+    ) {
+        let mut resp = join_error(&member_id, ErrorCode::GroupAuthorizationFailed);
+        if ctx.api_version < 7 {
+            resp.protocol_name = Some(String::new());
+        }
+        return resp;
+    }
     let args = JoinArgs {
         group_id: req.group_id,
         member_id: req.member_id,
