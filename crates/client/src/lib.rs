@@ -27,8 +27,8 @@ mod produce;
 pub mod versions;
 
 pub use admin::{
-    ConfigEntry, ConfigOp, DescribedGroup, GroupMemberInfo, GroupOffset, ListedGroup, NewTopic,
-    OffsetSpec, PartitionInfo, TopicInfo,
+    AclEntry, AclFilter, ConfigEntry, ConfigOp, DescribedGroup, GroupMemberInfo, GroupOffset,
+    ListedGroup, NewTopic, OffsetSpec, PartitionInfo, TopicInfo,
 };
 pub use client::{BrokerInfo, Client, ClientConfig};
 pub use conn::Connection;

@@ -9,11 +9,13 @@
 //! - `list_offsets`: ListOffsets on each partition's leader.
 //! - `groups`: FindCoordinator, ListGroups, DescribeGroups, OffsetFetch,
 //!   OffsetCommit and DeleteGroups.
+//! - `acls`: CreateAcls, DescribeAcls, DeleteAcls.
 
 use std::time::Duration;
 
 use crate::client::Client;
 
+mod acls;
 mod configs;
 mod groups;
 mod list_offsets;
@@ -21,6 +23,7 @@ mod list_offsets;
 mod tests;
 mod topics;
 
+pub use acls::{AclEntry, AclFilter};
 pub use configs::{ConfigEntry, ConfigOp};
 pub(crate) use groups::decode_assignment;
 pub use groups::{DescribedGroup, GroupMemberInfo, GroupOffset, ListedGroup};
