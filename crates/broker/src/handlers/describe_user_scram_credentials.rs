@@ -31,6 +31,17 @@ async fn handle(
         return DescribeUserScramCredentialsResponse {
             error_code: ErrorCode::ClusterAuthorizationFailed.code(),
             error_message: Some("Cluster authorization failed.".into()),
+            // As Kafka: one unnamed result per requested user.
+            results: req
+                .users
+                .iter()
+                .flatten()
+                .map(|_| DescribeUserScramCredentialsResult {
+                    error_code: ErrorCode::ClusterAuthorizationFailed.code(),
+                    error_message: Some("Cluster authorization failed.".into()),
+                    ..Default::default()
+                })
+                .collect(),
             ..Default::default()
         };
     }
