@@ -32,6 +32,9 @@ fn group_allowed(state: &BrokerState, ctx: &RequestCtx, group: &str) -> Result<(
     }
 }
 
+/// A topic's committed offsets and whether the principal was refused it.
+type Seen = (String, Vec<(i32, Option<CommittedOffset>)>, bool);
+
 /// The group's offsets of `topics` (all when `None`) that the principal
 /// may see, each topic with whether it was refused.
 fn fetch(
@@ -39,7 +42,7 @@ fn fetch(
     ctx: &RequestCtx,
     group: &str,
     topics: Option<Vec<(String, Vec<i32>)>>,
-) -> Result<Vec<(String, Vec<(i32, Option<CommittedOffset>)>, bool)>, ErrorCode> {
+) -> Result<Vec<Seen>, ErrorCode> {
     let named = topics.is_some();
     let found: TopicOffsets = state.groups.fetch_offsets(group, topics.as_deref())?;
     Ok(found
