@@ -27,13 +27,19 @@ async fn handle(
     let topics = req
         .topics
         .iter()
-        .map(|t| TopicResponse {
+        .map(|t| {
+            (
+                t,
+                !ctx.allowed(&state, AclOperation::Read, ResourceType::Topic, &t.name),
+            )
+        })
+        .map(|(t, refused)| TopicResponse {
             name: t.name.clone(),
             partitions: t
                 .partition_indexes
                 .iter()
                 .map(|&i| {
-                    if !ctx.allowed(&state, AclOperation::Read, ResourceType::Topic, &t.name) {
+                    if refused {
                         return PartitionResponse {
                             partition_index: i,
                             error_code: ErrorCode::TopicAuthorizationFailed.code(),
