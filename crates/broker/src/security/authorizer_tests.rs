@@ -359,3 +359,47 @@ fn config_values_parse() {
     );
     assert!(parse_super_users("admin").is_err());
 }
+
+/// The cost of one decision among 1,000 bindings (run by hand:
+/// `cargo test --release -p fjord-broker decision_cost -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn decision_cost() {
+    let mut bindings: Vec<AclBinding> = (0..1000)
+        .map(|i| {
+            let pattern = if i % 2 == 0 {
+                PatternType::Prefixed
+            } else {
+                PatternType::Literal
+            };
+            b(
+                Topic,
+                &format!("other-{i}"),
+                pattern,
+                &format!("User:u{i}"),
+                "*",
+                Write,
+                Permission::Allow,
+            )
+        })
+        .collect();
+    bindings.push(b(
+        Topic,
+        "bench",
+        PatternType::Prefixed,
+        "User:p",
+        "*",
+        All,
+        Permission::Allow,
+    ));
+    let a = authz(bindings, &["User:admin"], false);
+    let n = 1_000_000u32;
+    let start = std::time::Instant::now();
+    let mut allowed = 0u32;
+    for _ in 0..n {
+        allowed += u32::from(a.authorize("User:p", LOCAL, Write, Topic, "bench-t", false));
+    }
+    let per = start.elapsed() / n;
+    assert_eq!(allowed, n);
+    println!("one decision among 1001 bindings: {per:?}");
+}
