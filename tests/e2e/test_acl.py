@@ -332,6 +332,54 @@ def test_group_raw_apis_sync_heartbeat_leave(env):
         assert r.int16() != GROUP_AUTH
 
 
+def offset_delete_v0(group: str, topic: str) -> bytes:
+    return kw.encode_request(47, 0, 1, kw.string(group) + kw.int32(1) + kw.string(topic) + kw.int32(1) + kw.int32(0))
+
+
+def test_offset_delete_needs_delete_on_the_group_and_read_on_the_topic(env):
+    group, topic = uniq("od"), uniq("od-t")
+    env.create_topic(topic)
+    r = call(env, offset_delete_v0(group, topic))
+    assert r.int16() == GROUP_AUTH
+    env.grant(acl(ResourceType.GROUP, group, ANON, AclOperation.DELETE))
+    r = call(env, offset_delete_v0(group, topic))
+    assert r.int16() != GROUP_AUTH
+
+
+def test_consumer_group_heartbeat_kip848(env):
+    topic, group = uniq("cg-t"), uniq("cg")
+    env.create_topic(topic)
+    p = Producer(env.conf(ADMIN))
+    p.produce(topic, b"k848")
+    p.flush(20)
+    env.grant(acl(ResourceType.TOPIC, topic, "User:alice", AclOperation.READ),
+              acl(ResourceType.GROUP, group, "User:alice", AclOperation.DESCRIBE))
+
+    def consume(timeout: float):
+        c = Consumer(env.conf(ALICE, **{"group.id": group, "group.protocol": "consumer",
+                                        "auto.offset.reset": "earliest"}))
+        c.subscribe([topic])
+        deadline = time.time() + timeout
+        try:
+            while time.time() < deadline:
+                m = c.poll(0.5)
+                if m is None:
+                    continue
+                if m.error() and m.error().code() == KafkaError._FATAL:
+                    # librdkafka wraps the heartbeat's error as fatal.
+                    assert "Group authorization failed" in m.error().str(), m.error().str()
+                    return GROUP_AUTH
+                return m.error().code() if m.error() else m.value()
+        finally:
+            c.close()
+        return None
+
+    # DESCRIBE lets FindCoordinator through; ConsumerGroupHeartbeat needs READ.
+    assert consume(15) == GROUP_AUTH
+    env.grant(acl(ResourceType.GROUP, group, "User:alice", AclOperation.READ))
+    assert consume(30) == b"k848"
+
+
 def test_list_describe_and_delete_groups(env):
     topic = uniq("lg-t")
     env.create_topic(topic)
