@@ -4,7 +4,6 @@
 //! With an authorizer: DELETE on each group, else GROUP_AUTHORIZATION_FAILED
 //! for it (as Kafka).
 
-use crate::acl::{AclOperation, ResourceType};
 use std::sync::Arc;
 
 use fjord_protocol::messages::delete_groups_response::DeletableGroupResult;
@@ -12,6 +11,7 @@ use fjord_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse};
 use fjord_protocol::ErrorCode;
 
 use super::{now_ms, RequestCtx};
+use crate::acl::{AclOperation, ResourceType};
 use crate::groups::wait_durable;
 use crate::state::BrokerState;
 

@@ -4,7 +4,6 @@
 //! With an authorizer: READ on the group, else GROUP_AUTHORIZATION_FAILED
 //! (as Kafka).
 
-use crate::acl::{AclOperation, ResourceType};
 use std::sync::Arc;
 
 use fjord_protocol::messages::leave_group_response::MemberResponse;
@@ -12,6 +11,7 @@ use fjord_protocol::messages::{LeaveGroupRequest, LeaveGroupResponse};
 use fjord_protocol::ErrorCode;
 
 use super::{now_ms, RequestCtx};
+use crate::acl::{AclOperation, ResourceType};
 use crate::groups::wait_durable;
 use crate::state::BrokerState;
 

@@ -4,7 +4,6 @@
 //! With an authorizer, as Kafka: every group with DESCRIBE on the cluster,
 //! otherwise only the groups the principal may DESCRIBE.
 
-use crate::acl::{AclOperation, ResourceType};
 use std::sync::Arc;
 
 use fjord_protocol::messages::list_groups_response::ListedGroup;
@@ -12,6 +11,7 @@ use fjord_protocol::messages::{ListGroupsRequest, ListGroupsResponse};
 use fjord_protocol::ErrorCode;
 
 use super::RequestCtx;
+use crate::acl::{AclOperation, ResourceType};
 use crate::state::BrokerState;
 
 crate::handler!(ListGroups, 0, 5);

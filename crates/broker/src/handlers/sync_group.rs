@@ -4,13 +4,13 @@
 //! With an authorizer: READ on the group, else GROUP_AUTHORIZATION_FAILED
 //! (as Kafka).
 
-use crate::acl::{AclOperation, ResourceType};
 use std::sync::Arc;
 
 use fjord_protocol::messages::{SyncGroupRequest, SyncGroupResponse};
 use fjord_protocol::ErrorCode;
 
 use super::{now_ms, RequestCtx};
+use crate::acl::{AclOperation, ResourceType};
 use crate::groups::wait_durable;
 use crate::state::BrokerState;
 use fjord_group_coordinator::{resolve, sync_error, SyncArgs};
