@@ -531,6 +531,19 @@ def test_broker_configs_and_cluster_apis(env):
     assert [b.name for b in deleted] == [mine.name]
 
 
+def test_client_quota_apis_need_configs_acls_on_the_cluster(env):
+    # DescribeClientQuotas / AlterClientQuotas through `fjord quota`, as ANONYMOUS.
+    described = fjord_cli("quota", "describe", "-b", env.plain)
+    assert described.returncode == 1 and "CLUSTER_AUTHORIZATION_FAILED" in described.stderr, described.stderr
+    altered = fjord_cli("quota", "set", "-b", env.plain, "--user", "q-user", "--producer-byte-rate", "1048576")
+    assert altered.returncode == 1 and "CLUSTER_AUTHORIZATION_FAILED" in altered.stderr, altered.stderr
+    env.grant(acl(ResourceType.BROKER, "kafka-cluster", ANON, AclOperation.ALTER_CONFIGS))
+    altered = fjord_cli("quota", "set", "-b", env.plain, "--user", "q-user", "--producer-byte-rate", "1048576")
+    assert altered.returncode == 0, altered.stderr
+    described = fjord_cli("quota", "describe", "-b", env.plain)
+    assert described.returncode == 0 and "q-user" in described.stdout, described.stderr
+
+
 # ------------------------------------------------------------------ the matrix: transactions
 
 def test_transactional_apis(env):

@@ -765,6 +765,29 @@ fn emit_dispatch(requests: &BTreeMap<i16, (Spec, Spec)>, all: &[Spec]) -> String
             writeln!(out, "{kind}::{v}(_) => ApiKey::{v},", v = variant(req)).ok();
         }
         writeln!(out, "}}\n}}\n").ok();
+        if idx == 1 {
+            // Quotas set the throttle time of any response that has one.
+            writeln!(
+                out,
+                "/// The response's top-level `throttle_time_ms`, if its message has one.\npub fn throttle_time_ms_mut(&mut self) -> Option<&mut i32> {{\nmatch self {{"
+            )
+            .ok();
+            for (req, resp) in requests.values() {
+                let has = resp.fields.iter().any(|f| {
+                    f.name == "ThrottleTimeMs"
+                        && matches!(f.ty, crate::spec::FieldType::Prim(crate::spec::Prim::Int32))
+                });
+                if has {
+                    writeln!(
+                        out,
+                        "Response::{}(r) => Some(&mut r.throttle_time_ms),",
+                        variant(req)
+                    )
+                    .ok();
+                }
+            }
+            writeln!(out, "_ => None,\n}}\n}}\n").ok();
+        }
         writeln!(
             out,
             "/// Decodes the body of a {} for `api_key` at `version`.\npub fn decode(api_key: i16, version: i16, buf: &mut ::bytes::Bytes) -> ::std::result::Result<{kind}, crate::DecodeError> {{\nuse crate::Decode;\nmatch api_key {{",

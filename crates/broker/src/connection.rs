@@ -272,11 +272,29 @@ pub async fn serve(
         let _ = wr.shutdown().await;
     });
 
+    // Quotas: the connection reads nothing until this instant (KIP-219).
+    // (Milliseconds after `muted_since`; 0: not muted.)
+    let muted_until: Arc<AtomicU64> = Arc::default();
+    let muted_since = tokio::time::Instant::now();
+    // Whether this client has a quota (then: one request at a time), and
+    // for which (client id, principal, quota generation) that was decided.
+    let mut limited = false;
+    let mut limited_for: Option<(Arc<str>, Arc<Principal>, u64)> = None;
     let sequencer = Sequencer::new();
     let mut next_seq: u64 = 0;
     let max = config.socket_request_max_bytes;
     let sasl_max = config.sasl_max_receive_size.min(max);
     loop {
+        let mute = muted_until.load(Ordering::Acquire);
+        if mute > 0 {
+            let until = muted_since + Duration::from_millis(mute);
+            if until > tokio::time::Instant::now() {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(until) => {}
+                    _ = shutdown.changed() => break,
+                }
+            }
+        }
         let in_flight = || sequencer.in_flight(next_seq);
         let len_buf =
             match read_length(&mut rd, &mut shutdown, idle, &activity, in_flight, peer).await {
@@ -405,6 +423,27 @@ pub async fn serve(
             client = Arc::from(parsed.client_id.as_deref().unwrap_or(""));
         }
         let client_id = client.clone();
+        let quotas = &state.quotas;
+        if quotas.active() || limited {
+            let generation = quotas.generation();
+            let fresh = limited_for.as_ref().is_some_and(|(c, p, g)| {
+                Arc::ptr_eq(c, &client_id) && Arc::ptr_eq(p, &principal_arc) && *g == generation
+            });
+            if !fresh {
+                limited = quotas.limits(crate::quotas::Client::new(&principal_arc, &client_id));
+                limited_for = Some((client_id.clone(), principal_arc.clone(), generation));
+            }
+        }
+        // Only a limited connection waits for its request to finish.
+        let (done_tx, done_rx) = match limited {
+            true => {
+                let (t, r) = oneshot::channel::<()>();
+                (Some(t), Some(r))
+            }
+            false => (None, None),
+        };
+        // The request quota needs the handler's running time.
+        let timed = quotas.active();
         let seq = next_seq;
         next_seq += 1;
         let records_out = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
@@ -420,14 +459,44 @@ pub async fn serve(
         };
         let (otx, orx) = oneshot::channel();
         let st = state.clone();
+        let principal_of_request = principal_arc.clone();
+        let muted = muted_until.clone();
+        let request_bytes = len;
         let metrics = state.metrics.clone();
         let sequencer = sequencer.clone();
         tokio::spawn(async move {
             // The request's bytes count against the budget until answered.
             let _reservation = reservation;
             sequencer.wait_turn(seq, api_key == ApiKey::Produce).await;
-            let response: Response = (handler.handle)(st, ctx, request).await;
+            let handling = (handler.handle)(st.clone(), ctx, request);
+            let (mut response, busy): (Response, _) = if timed {
+                crate::throttle::Timed::new(handling).await
+            } else {
+                (handling.await, Duration::ZERO)
+            };
             sequencer.mark_completed(seq);
+            let usage = crate::throttle::Usage {
+                api: api_key,
+                principal: &principal_of_request,
+                client_id: &client_id,
+                request_bytes,
+                busy,
+                no_response,
+            };
+            let throttle_ms = crate::throttle::apply(&st, &usage, &mut response);
+            let mut late = Duration::ZERO;
+            if throttle_ms > 0 {
+                let t = Duration::from_millis(throttle_ms);
+                let until = (tokio::time::Instant::now() + t).duration_since(muted_since);
+                let until = u64::try_from(until.as_millis()).unwrap_or(u64::MAX).max(1);
+                muted.fetch_max(until, Ordering::AcqRel);
+                if !crate::throttle::client_throttles_itself(api_key, api_version) {
+                    late = t;
+                }
+            }
+            if let Some(done) = done_tx {
+                let _ = done.send(());
+            }
             let elapsed = started.elapsed();
             metrics.observe_request(api_key, api_version, elapsed);
             if crate::metrics::is_slow(slow_threshold, wait_allowance, elapsed) {
@@ -456,6 +525,9 @@ pub async fn serve(
                 &mut writer,
                 external,
             );
+            if !late.is_zero() {
+                tokio::time::sleep(late).await;
+            }
             match encoded {
                 Ok(()) => {
                     let _ = otx.send(Some(Outgoing {
@@ -471,6 +543,12 @@ pub async fn serve(
         });
         if tx.send(orx).await.is_err() {
             break;
+        }
+        if let Some(done) = done_rx {
+            tokio::select! {
+                _ = done => {}
+                _ = shutdown.changed() => break,
+            }
         }
     }
     drop(tx);

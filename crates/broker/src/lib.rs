@@ -5,8 +5,8 @@
 //! and storage calls; it never parses segment files itself, and storage
 //! never sees a request. Its modules import one way: `security::{listeners,
 //! tls, scram}` → `acl`, `config`, `metrics`, `sequencer`, `request_memory`,
-//! `zero_copy`, `recompress` → `security::users` → `state` →
-//! `groups`, `txn_io`, `metrics_state`, `schemas` → `handlers` →
+//! `zero_copy`, `recompress` → `security::users`, `quotas` → `state` →
+//! `groups`, `txn_io`, `metrics_state`, `schemas` → `handlers` → `throttle` →
 //! `security::sasl` → `connection` → `server`.
 
 pub mod acl;
@@ -18,6 +18,7 @@ pub mod http;
 pub mod meta_store;
 pub mod metrics;
 pub mod metrics_state;
+pub mod quotas;
 pub mod recompress;
 pub mod request_memory;
 pub mod schemas;
@@ -25,6 +26,7 @@ pub mod security;
 pub mod sequencer;
 pub mod server;
 pub mod state;
+pub mod throttle;
 pub mod txn_io;
 pub mod zero_copy;
 

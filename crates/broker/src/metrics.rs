@@ -267,6 +267,18 @@ impl TopicMetrics {
     }
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ThrottleLabel {
+    quota: &'static str,
+    user: String,
+    client_id: String,
+}
+
 #[derive(Default)]
 struct TopicFamilies {
     messages_in: Family<TopicLabel, Counter>,
@@ -311,6 +323,9 @@ pub struct Metrics {
     topics: TopicFamilies,
     connections: Gauge,
     connections_opened: Counter,
+    connections_refused: Family<ReasonLabel, Counter>,
+    throttled: Family<ThrottleLabel, Counter>,
+    throttle_ms: Family<ThrottleLabel, Counter>,
     /// Gauges read from elsewhere at scrape time (the broker state, once
     /// its logs are open); empty before.
     source: Arc<OnceLock<Box<dyn ScrapeSource>>>,
@@ -365,6 +380,9 @@ impl Metrics {
         let topics = TopicFamilies::default();
         let connections = Gauge::default();
         let connections_opened = Counter::default();
+        let connections_refused = Family::<ReasonLabel, Counter>::default();
+        let throttled = Family::<ThrottleLabel, Counter>::default();
+        let throttle_ms = Family::<ThrottleLabel, Counter>::default();
         let source = Arc::new(OnceLock::new());
         let mut registry = Registry::default();
         registry.register(
@@ -414,6 +432,21 @@ impl Metrics {
             "Operations the authorizer refused, by operation and resource type",
             denials.clone(),
         );
+        registry.register(
+            "fjord_connections_refused",
+            "Connections closed at accept by a connection limit, by the limit",
+            connections_refused.clone(),
+        );
+        registry.register(
+            "fjord_client_throttled_requests",
+            "Responses that carried a quota throttle time, by quota type, user and client id",
+            throttled.clone(),
+        );
+        registry.register(
+            "fjord_client_throttle_time_ms",
+            "Total quota throttle time given to clients in milliseconds, by quota type, user and client id",
+            throttle_ms.clone(),
+        );
         // Registration order is exposition order: the attached gauges come
         // before the process ones.
         registry.register_collector(Box::new(SourceCollector {
@@ -428,6 +461,9 @@ impl Metrics {
             topics,
             connections,
             connections_opened,
+            connections_refused,
+            throttled,
+            throttle_ms,
             source,
             schema_registry,
             denials,
@@ -454,6 +490,24 @@ impl Metrics {
     /// counts; later ones are ignored.
     pub fn attach(&self, source: Box<dyn ScrapeSource>) {
         let _ = self.source.set(source);
+    }
+
+    /// Counts a connection closed at accept by `limit`.
+    pub fn connection_refused(&self, limit: &'static str) {
+        self.connections_refused
+            .get_or_create(&ReasonLabel { reason: limit })
+            .inc();
+    }
+
+    /// Counts a response throttled for `ms` by the quota of `quota`.
+    pub fn throttled(&self, quota: &'static str, user: &str, client_id: &str, ms: u64) {
+        let l = ThrottleLabel {
+            quota,
+            user: user.to_string(),
+            client_id: client_id.to_string(),
+        };
+        self.throttled.get_or_create(&l).inc();
+        self.throttle_ms.get_or_create(&l).inc_by(ms);
     }
 
     /// Counts one handled request.

@@ -128,21 +128,31 @@ pub async fn run(
     let (accepted_tx, mut accepted_rx) = tokio::sync::mpsc::channel(64);
     let mut accept_loops = tokio::task::JoinSet::new();
     for (listener, ctx, _) in kafka {
-        accept_loops.spawn(accept_loop(listener, ctx, accepted_tx.clone()));
+        accept_loops.spawn(accept_loop(
+            state.clone(),
+            listener,
+            ctx,
+            accepted_tx.clone(),
+        ));
     }
     drop(accepted_tx);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            Some((stream, peer, ctx)) = accepted_rx.recv() => {
-                connections.spawn(crate::connection::serve(
+            Some((stream, peer, ctx, slot)) = accepted_rx.recv() => {
+                let serve = crate::connection::serve(
                     state.clone(),
                     stream,
                     peer,
                     ctx,
                     stop_rx.clone(),
                     request_memory.clone(),
-                ));
+                );
+                connections.spawn(async move {
+                    // The connection counts against the limits until closed.
+                    let _slot = slot;
+                    serve.await
+                });
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             _ = &mut shutdown => break,
@@ -224,6 +234,7 @@ type Accepted = (
     tokio::net::TcpStream,
     std::net::SocketAddr,
     Arc<crate::connection::ListenerCtx>,
+    crate::quotas::connections::Slot,
 );
 
 /// Binds every Kafka listener; builds the TLS config once if any needs it.
@@ -267,17 +278,36 @@ async fn bind_listeners(
     Ok(out)
 }
 
-/// Accepts connections on one listener until the receiver goes away.
+/// Accepts connections on one listener until the receiver goes away,
+/// within the connection limits (`quotas::connections`).
 async fn accept_loop(
+    state: Arc<BrokerState>,
     listener: TcpListener,
     ctx: Arc<crate::connection::ListenerCtx>,
     to: tokio::sync::mpsc::Sender<Accepted>,
 ) {
+    let pacer = crate::quotas::connections::CreationPacer::default();
     loop {
+        let limits = state.config().connection_limits.clone();
+        // At max.connections: leave new connections in the backlog.
+        state.connections.wait_for_room(&limits).await;
+        let wait = pacer.delay(limits.creation_rate);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
         match listener.accept().await {
             Ok((stream, peer)) => {
+                let slot = match state.connections.admit(peer.ip(), &limits) {
+                    Ok(slot) => slot,
+                    Err(crate::quotas::connections::Refused::PerIp { limit }) => {
+                        tracing::info!(%peer, listener = %ctx.name, limit, "connection refused: max.connections.per.ip reached for this address");
+                        state.metrics.connection_refused("max.connections.per.ip");
+                        drop(stream);
+                        continue;
+                    }
+                };
                 tracing::debug!(%peer, listener = %ctx.name, "connection accepted");
-                if to.send((stream, peer, ctx.clone())).await.is_err() {
+                if to.send((stream, peer, ctx.clone(), slot)).await.is_err() {
                     return;
                 }
             }

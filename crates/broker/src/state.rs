@@ -167,6 +167,10 @@ pub struct BrokerState {
     pub users: Arc<crate::security::users::UserStore>,
     /// ACLs and the decisions over them (`meta/acls.json`).
     pub authorizer: crate::security::authorizer::Authorizer,
+    /// Client quotas (`meta/client-quotas.json`) and their usage.
+    pub quotas: Arc<crate::quotas::QuotaManager>,
+    /// Open client connections, for the connection limits.
+    pub connections: Arc<crate::quotas::connections::ConnectionTracker>,
 }
 
 pub fn uuid_hex(u: &Uuid) -> String {
@@ -238,9 +242,12 @@ impl BrokerState {
             tracing::info!(user = %a.user, mechanism = a.mechanism.name(), "SCRAM credential set (--add-scram)");
         }
         let authorizer = crate::security::authorizer::Authorizer::open(&config, metrics.clone())?;
+        let quotas = crate::quotas::QuotaManager::open(&config.data_dir, config.quota)?;
         let state = BrokerState {
             users: Arc::new(users),
             authorizer,
+            quotas: Arc::new(quotas),
+            connections: Default::default(),
             cluster_id: cluster.cluster_id.clone(),
             node_id: cluster.node_id,
             topics: RwLock::new(HashMap::new()),

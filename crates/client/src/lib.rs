@@ -28,7 +28,8 @@ pub mod versions;
 
 pub use admin::{
     AclEntry, AclFilter, ConfigEntry, ConfigOp, DescribedGroup, GroupMemberInfo, GroupOffset,
-    ListedGroup, NewTopic, OffsetSpec, PartitionInfo, TopicInfo,
+    ListedGroup, NewTopic, OffsetSpec, PartitionInfo, QuotaEntity, QuotaEntry, QuotaMatch,
+    TopicInfo,
 };
 pub use client::{BrokerInfo, Client, ClientConfig};
 pub use conn::Connection;

@@ -48,6 +48,8 @@ enum Command {
     Acl(cli::acl::AclArgs),
     /// The broker's config keys (`fjord config list`).
     Config(config_list::ConfigArgs),
+    /// Set and describe client quotas of users and client ids.
+    Quota(cli::quota::QuotaArgs),
 }
 
 /// Parses the command line. Help and version go to stdout as usual; any
@@ -271,6 +273,7 @@ fn main() -> ExitCode {
         Command::Cluster(a) => cli::CliCommand::Cluster(a),
         Command::Schema(a) => cli::CliCommand::Schema(a),
         Command::Acl(a) => cli::CliCommand::Acl(a),
+        Command::Quota(a) => cli::CliCommand::Quota(a),
         Command::Config(a) => return config_list::run(a),
     };
     // Operator commands keep their logs off unless FJORD_LOG asks for them,

@@ -11,7 +11,8 @@
 //! - [`BROKER_KEYS`] (in `table.rs`): broker-only configs and the
 //!   lower-priority synonyms of the others (`log.retention.hours`), and
 //!   [`SECURITY_KEYS`] (in `security_table.rs`): listeners' protocols,
-//!   `ssl.*` and `sasl.*`; [`broker_keys`] joins the two.
+//!   `ssl.*` and `sasl.*`, and [`QUOTA_KEYS`] (in `quota_table.rs`): quota
+//!   windows and connection limits; [`broker_keys`] joins them.
 //!
 //! This module defines their types and joins them: [`topic_defs`] and
 //! [`broker_defs`] are the two lists everything else is derived from: the
@@ -21,6 +22,7 @@
 
 use fjord_storage::{LogSetting, ValueType, LOG_SETTINGS};
 
+pub use super::quota_table::QUOTA_KEYS;
 pub use super::security_table::SECURITY_KEYS;
 pub use super::table::{split_host_port, BROKER_KEYS, TOPIC_KEYS};
 use super::BrokerConfig;
@@ -287,9 +289,9 @@ impl BrokerDef {
     }
 }
 
-/// Every broker-only key: [`BROKER_KEYS`] and [`SECURITY_KEYS`].
+/// Every broker-only key: [`BROKER_KEYS`], [`SECURITY_KEYS`] and [`QUOTA_KEYS`].
 pub fn broker_keys() -> impl Iterator<Item = &'static BrokerKey> {
-    BROKER_KEYS.iter().chain(SECURITY_KEYS)
+    BROKER_KEYS.iter().chain(SECURITY_KEYS).chain(QUOTA_KEYS)
 }
 
 /// Every broker config, sorted by name.

@@ -11,6 +11,7 @@
 
 pub mod dynamic;
 pub mod keys;
+mod quota_table;
 mod security_table;
 mod table;
 
@@ -108,6 +109,11 @@ pub struct BrokerConfig {
     pub sasl_max_receive_size: usize,
     /// `connections.max.reauth.ms` (0: sessions do not expire).
     pub connections_max_reauth_ms: i64,
+    /// `quota.window.*` and `controller.quota.window.*`.
+    pub quota: crate::quotas::QuotaSettings,
+    /// `max.connections`, `max.connections.per.ip(.overrides)`,
+    /// `max.connection.creation.rate`.
+    pub connection_limits: crate::quotas::connections::ConnectionLimits,
     /// `--add-scram`: credentials created or updated at start (not a
     /// config key: an action, as `kafka-storage format --add-scram`).
     pub add_scram: Vec<crate::security::users::AddScram>,
@@ -187,6 +193,8 @@ impl Default for BrokerConfig {
             failed_auth_delay_ms: 0,
             sasl_max_receive_size: 0,
             connections_max_reauth_ms: 0,
+            quota: Default::default(),
+            connection_limits: Default::default(),
             add_scram: Vec::new(),
             authorizer_enabled: false,
             super_users: Vec::new(),

@@ -127,6 +127,12 @@ async fn handle(
     ctx: RequestCtx,
     req: CreatePartitionsRequest,
 ) -> CreatePartitionsResponse {
+    let client_id = ctx.client_id.clone().unwrap_or_default();
+    // KIP-599: strict from v3 (THROTTLING_QUOTA_EXCEEDED per topic).
+    let mut mutations = state.quotas.mutations(
+        crate::quotas::Client::new(&ctx.principal, &client_id),
+        ctx.api_version >= 3,
+    );
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for t in &req.topics {
         *counts.entry(t.name.as_str()).or_default() += 1;
@@ -175,6 +181,17 @@ async fn handle(
             results.push(result(t.name.clone(), None));
             continue;
         }
+        let adding = i64::from(t.count) - topic.partitions.len() as i64;
+        if let Err(ms) = mutations.try_take(u32::try_from(adding).unwrap_or(0)) {
+            results.push(result(
+                t.name.clone(),
+                Some(ConfigError::new(
+                    ErrorCode::ThrottlingQuotaExceeded,
+                    format!("The throttling quota has been exceeded; retry in {ms} ms."),
+                )),
+            ));
+            continue;
+        }
         let grown = state
             .grow_topic(&topic, t.count)
             .and_then(|g| state.replace_topic(g));
@@ -201,6 +218,7 @@ async fn handle(
         }
     }
     CreatePartitionsResponse {
+        throttle_time_ms: i32::try_from(mutations.throttle_ms()).unwrap_or(i32::MAX),
         results,
         ..Default::default()
     }

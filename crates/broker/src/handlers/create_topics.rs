@@ -206,6 +206,13 @@ async fn handle(
     ctx: RequestCtx,
     req: CreateTopicsRequest,
 ) -> CreateTopicsResponse {
+    let client_id = ctx.client_id.clone().unwrap_or_default();
+    // KIP-599: from v6 a client over its controller_mutation_rate is told
+    // THROTTLING_QUOTA_EXCEEDED per topic; older ones are only throttled.
+    let mut mutations = state.quotas.mutations(
+        crate::quotas::Client::new(&ctx.principal, &client_id),
+        ctx.api_version >= 6,
+    );
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for t in &req.topics {
         *counts.entry(t.name.as_str()).or_default() += 1;
@@ -316,6 +323,16 @@ async fn handle(
             });
             continue;
         }
+        if let Err(ms) = mutations.try_take(u32::try_from(plan.partitions).unwrap_or(0)) {
+            results.push(error_result(
+                t.name.clone(),
+                ConfigError::new(
+                    ErrorCode::ThrottlingQuotaExceeded,
+                    format!("The throttling quota has been exceeded; retry in {ms} ms."),
+                ),
+            ));
+            continue;
+        }
         match state.create_topic(&t.name, plan.partitions, plan.overrides) {
             Ok(created) => {
                 tracing::info!(topic = %t.name, partitions = plan.partitions, "created topic");
@@ -344,6 +361,7 @@ async fn handle(
         }
     }
     CreateTopicsResponse {
+        throttle_time_ms: i32::try_from(mutations.throttle_ms()).unwrap_or(i32::MAX),
         topics: results,
         ..Default::default()
     }

@@ -70,6 +70,12 @@ async fn handle(
         }
     }
 
+    let client_id = ctx.client_id.clone().unwrap_or_default();
+    // KIP-599: strict from v5 (THROTTLING_QUOTA_EXCEEDED per topic).
+    let mut mutations = state.quotas.mutations(
+        crate::quotas::Client::new(&ctx.principal, &client_id),
+        ctx.api_version >= 5,
+    );
     let _guard = state.admin_lock.lock().await;
     let mut responses = Vec::with_capacity(requested.len());
     let mut reported = HashSet::new();
@@ -167,6 +173,18 @@ async fn handle(
             ));
             continue;
         }
+        let partitions = u32::try_from(topic.partitions.len()).unwrap_or(u32::MAX);
+        if let Err(ms) = mutations.try_take(partitions) {
+            responses.push(result(
+                name,
+                id,
+                ErrorCode::ThrottlingQuotaExceeded,
+                Some(format!(
+                    "The throttling quota has been exceeded; retry in {ms} ms."
+                )),
+            ));
+            continue;
+        }
         match state.delete_topic(&topic.name) {
             Ok(true) => {
                 tracing::info!(topic = %topic.name, "deleted topic");
@@ -190,6 +208,7 @@ async fn handle(
         }
     }
     DeleteTopicsResponse {
+        throttle_time_ms: i32::try_from(mutations.throttle_ms()).unwrap_or(i32::MAX),
         responses,
         ..Default::default()
     }

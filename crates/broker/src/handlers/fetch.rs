@@ -25,6 +25,7 @@ use crate::zero_copy::MIN_ZERO_COPY;
 
 use super::RequestCtx;
 use crate::acl::{AclOperation, ResourceType};
+use crate::quotas::QuotaType;
 use crate::state::BrokerState;
 
 crate::handler!(Fetch, 4, 17);
@@ -255,7 +256,11 @@ fn refused_topics(state: &BrokerState, ctx: &RequestCtx, req: &FetchRequest) -> 
         .collect()
 }
 
-async fn handle(state: Arc<BrokerState>, mut ctx: RequestCtx, req: FetchRequest) -> FetchResponse {
+async fn handle(
+    state: Arc<BrokerState>,
+    mut ctx: RequestCtx,
+    mut req: FetchRequest,
+) -> FetchResponse {
     // A fetch changes nothing: a Produce sent after it may go ahead while
     // it long-polls (anything else still waits for it, as in Kafka).
     if let Some(turn) = ctx.apply_turn.take() {
@@ -264,6 +269,18 @@ async fn handle(state: Arc<BrokerState>, mut ctx: RequestCtx, req: FetchRequest)
     let wait = Duration::from_millis(req.max_wait_ms.clamp(0, MAX_WAIT_MS) as u64);
     let deadline = tokio::time::Instant::now() + wait;
     let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0).max(1);
+    let principal = ctx.principal.clone();
+    // (Only looked at when some quota is set.)
+    let client_id = match state.quotas.active() {
+        true => ctx.client_id.clone().unwrap_or_default(),
+        false => String::new(),
+    };
+    let quota_client = crate::quotas::Client::new(&principal, &client_id);
+    // With a consumer quota, one response is at most what the quota allows
+    // in an otherwise empty window, as Kafka caps it.
+    if let Some(cap) = state.quotas.fetch_cap(quota_client) {
+        req.max_bytes = req.max_bytes.min(i32::try_from(cap).unwrap_or(i32::MAX));
+    }
     let mut changes = state.data_version.subscribe();
     let refused: Arc<[bool]> = refused_topics(&state, &ctx, &req).into();
     let req = Arc::new(req);
@@ -286,6 +303,28 @@ async fn handle(state: Arc<BrokerState>, mut ctx: RequestCtx, req: FetchRequest)
                 }
             };
         if total >= min_bytes || any_error || tokio::time::Instant::now() >= deadline {
+            let mut topics = topics;
+            // Over its consumer quota: an empty answer with the delay
+            // (KIP-219), and the bytes not counted, as Kafka does.
+            let quotas = &state.quotas;
+            let throttle = quotas.record(QuotaType::Fetch, quota_client, total as f64);
+            if throttle > 0 {
+                quotas.unrecord(QuotaType::Fetch, quota_client, total as f64);
+                for t in &mut topics {
+                    for p in &mut t.partitions {
+                        if p.records.is_some() {
+                            p.records = Some(Bytes::new());
+                        }
+                    }
+                }
+                return FetchResponse {
+                    throttle_time_ms: i32::try_from(throttle).unwrap_or(i32::MAX),
+                    error_code: ErrorCode::None.code(),
+                    session_id: 0,
+                    responses: topics,
+                    ..Default::default()
+                };
+            }
             for (topic, records, bytes) in sent {
                 topic.metrics.fetched(records, bytes);
             }

@@ -14,6 +14,7 @@ use crate::state::BrokerState;
 
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
+pub mod alter_client_quotas;
 pub mod alter_configs;
 pub mod alter_user_scram_credentials;
 pub mod api_versions;
@@ -29,6 +30,7 @@ pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_acls;
+pub mod describe_client_quotas;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
@@ -165,6 +167,8 @@ pub const HANDLERS: &[Handler] = &[
     describe_acls::HANDLER,
     create_acls::HANDLER,
     delete_acls::HANDLER,
+    describe_client_quotas::HANDLER,
+    alter_client_quotas::HANDLER,
 ];
 
 /// The handler for `key` if `version` is in its served range.

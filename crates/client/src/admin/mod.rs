@@ -10,6 +10,7 @@
 //! - `groups`: FindCoordinator, ListGroups, DescribeGroups, OffsetFetch,
 //!   OffsetCommit and DeleteGroups.
 //! - `acls`: CreateAcls, DescribeAcls, DeleteAcls.
+//! - `quotas`: DescribeClientQuotas and AlterClientQuotas.
 
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ mod acls;
 mod configs;
 mod groups;
 mod list_offsets;
+mod quotas;
 #[cfg(test)]
 mod tests;
 mod topics;
@@ -28,6 +30,7 @@ pub use configs::{ConfigEntry, ConfigOp};
 pub(crate) use groups::decode_assignment;
 pub use groups::{DescribedGroup, GroupMemberInfo, GroupOffset, ListedGroup};
 pub use list_offsets::OffsetSpec;
+pub use quotas::{QuotaEntity, QuotaEntry, QuotaMatch};
 pub use topics::{NewTopic, PartitionInfo, TopicInfo};
 
 /// How often a retriable error (coordinator loading, leader moving) is retried.

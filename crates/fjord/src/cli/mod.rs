@@ -10,6 +10,7 @@ pub mod format;
 pub mod group;
 pub mod out;
 pub mod produce;
+pub mod quota;
 pub mod schema;
 pub mod spec;
 pub mod topic;
@@ -313,6 +314,7 @@ pub enum CliCommand {
     Cluster(ClusterArgs),
     Schema(schema::SchemaArgs),
     Acl(acl::AclArgs),
+    Quota(quota::QuotaArgs),
 }
 
 pub async fn connect(conn: &ConnArgs) -> Result<Client, CliError> {
@@ -335,6 +337,7 @@ async fn dispatch(cmd: CliCommand) -> CliResult {
         CliCommand::Cluster(a) => cluster::run(a).await,
         CliCommand::Schema(a) => schema::run(a).await,
         CliCommand::Acl(a) => acl::run(a).await,
+        CliCommand::Quota(a) => quota::run(a).await,
     }
 }
 
