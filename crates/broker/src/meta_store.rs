@@ -251,7 +251,8 @@ fn sync_dir(dir: &Path) -> Result<(), StateError> {
 /// into place, so it was never acknowledged to anyone); also the temp
 /// files of the single-file layout, of `dynamic-configs.json`
 /// (`config::dynamic`), of `scram-credentials.json`
-/// (`security::users`) and of `client-quotas.json` (`quotas::store`).
+/// (`security::users`) and of `client-quotas.json` (`quotas::store`), and of
+/// `acls.json` (`security::acls`).
 fn remove_temp_files(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -261,7 +262,8 @@ fn remove_temp_files(dir: &Path) {
         let name = name.to_string_lossy();
         let legacy_tmp = name.starts_with("topics.json.") && name.ends_with(".tmp");
         let dynamic_tmp = crate::config::dynamic::is_stale_temp(&name);
-        let users_tmp = crate::security::users::UserStore::is_stale_temp(&name);
+        let users_tmp = crate::security::users::UserStore::is_stale_temp(&name)
+            || crate::security::acls::AclStore::is_stale_temp(&name);
         let quotas_tmp = crate::quotas::store::QuotaStore::is_stale_temp(&name);
         if name.starts_with(TEMP_PREFIX) || legacy_tmp || dynamic_tmp || users_tmp || quotas_tmp {
             let _ = std::fs::remove_file(e.path());

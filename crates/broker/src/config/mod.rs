@@ -119,6 +119,12 @@ pub struct BrokerConfig {
     /// `--add-scram`: credentials created or updated at start (not a
     /// config key: an action, as `kafka-storage format --add-scram`).
     pub add_scram: Vec<crate::security::users::AddScram>,
+    /// `authorizer.class.name` is set: ACLs are enforced.
+    pub authorizer_enabled: bool,
+    /// `super.users`: principals every ACL check allows.
+    pub super_users: Vec<String>,
+    /// `allow.everyone.if.no.acl.found`.
+    pub allow_everyone_if_no_acl_found: bool,
     /// `fjord.http.listener`: health, readiness and metrics.
     pub http: String,
     /// `fjord.schema.registry.listener`: the schema registry's listener.
@@ -193,6 +199,9 @@ impl Default for BrokerConfig {
             quota: Default::default(),
             connection_limits: Default::default(),
             add_scram: Vec::new(),
+            authorizer_enabled: false,
+            super_users: Vec::new(),
+            allow_everyone_if_no_acl_found: false,
             http: String::new(),
             // No default value: unset means "try 127.0.0.1:8081".
             schema_registry: SchemaRegistryListen::Default,

@@ -1,16 +1,18 @@
 //! The security part of the broker key table ([`SECURITY_KEYS`]): listener
-//! protocols, TLS (`ssl.*`) and SASL settings, with Kafka's names. Joined
+//! protocols, TLS (`ssl.*`) and SASL settings, the authorizer's
+//! (`authorizer.class.name`, `super.users`,
+//! `allow.everyone.if.no.acl.found`), with Kafka's names. Joined
 //! with `table.rs`'s `BROKER_KEYS` by `keys::broker_keys`. Passwords and
 //! inline keys have the PASSWORD type: DescribeConfigs marks them
 //! sensitive and never returns their value.
 
-use fjord_storage::config::{parse_int, parse_long};
+use fjord_storage::config::{parse_bool, parse_int, parse_long};
 use fjord_storage::ValueType;
 
 use super::keys::{Apply, BrokerKey, KeyDefault, Mode};
-use crate::security::listeners;
 use crate::security::tls::{self, ClientAuth};
 use crate::security::Secret;
+use crate::security::{authorizer, listeners};
 
 macro_rules! field {
     ($set:expr, $get:expr) => {
@@ -54,6 +56,37 @@ pub const MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OA
 
 /// Security keys, sorted by name.
 pub const SECURITY_KEYS: &[BrokerKey] = &[
+    key!(
+        "allow.everyone.if.no.acl.found",
+        ValueType::Boolean,
+        KeyDefault::Value("false"),
+        "With an authorizer: whether a resource no ACL names is open to everyone (otherwise only super \
+         users may use it).",
+        |c, v| {
+            c.allow_everyone_if_no_acl_found = parse_bool(v)?;
+            Ok(())
+        },
+        |c| Some(c.allow_everyone_if_no_acl_found.to_string())
+    ),
+    key!(
+        "authorizer.class.name",
+        ValueType::String,
+        KeyDefault::Value(""),
+        "The authorizer: org.apache.kafka.metadata.authorizer.StandardAuthorizer (or fjord) enforces ACLs \
+         on every API; empty: no authorization, every request is allowed and the ACL APIs answer \
+         SECURITY_DISABLED.",
+        |c, v| {
+            c.authorizer_enabled = authorizer::parse_class(v)?;
+            Ok(())
+        },
+        |c| {
+            Some(if c.authorizer_enabled {
+                authorizer::CLASS_NAMES[0].to_string()
+            } else {
+                String::new()
+            })
+        }
+    ),
     key!(
         "connection.failed.authentication.delay.ms",
         ValueType::Int,
@@ -318,5 +351,17 @@ pub const SECURITY_KEYS: &[BrokerKey] = &[
         "The truststore format. Kafka's default is JKS; fjord reads PEM only.",
         |_, v| pem_type(v),
         |_| Some("PEM".into())
+    ),
+    key!(
+        "super.users",
+        ValueType::List,
+        KeyDefault::Value(""),
+        "Principals allowed every operation whatever the ACLs say, separated by semicolons \
+         (User:admin;User:ops).",
+        |c, v| {
+            c.super_users = authorizer::parse_super_users(v)?;
+            Ok(())
+        },
+        |c| Some(c.super_users.join(";"))
     ),
 ];

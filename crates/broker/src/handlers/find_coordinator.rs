@@ -1,6 +1,10 @@
 //! FindCoordinator (key 10): this node coordinates every consumer group
 //! and every transactional id (key type 1; the first lookup creates
 //! `__transaction_state`, as in Kafka).
+//!
+//! With an authorizer, as Kafka: a group key needs DESCRIBE on the group
+//! (else GROUP_AUTHORIZATION_FAILED), a transactional id DESCRIBE on it
+//! (else TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
 
 use std::sync::Arc;
 
@@ -10,6 +14,7 @@ use fjord_protocol::ErrorCode;
 
 use super::metadata::broker_endpoint;
 use super::RequestCtx;
+use crate::acl::{AclOperation, ResourceType};
 use crate::state::BrokerState;
 
 crate::handler!(FindCoordinator, 0, 6);
@@ -18,7 +23,24 @@ fn lookup(
     state: &BrokerState,
     ctx: &RequestCtx,
     key_type: i8,
+    key: &str,
 ) -> (ErrorCode, Option<String>, i32, String, i32) {
+    let refused = |code: ErrorCode| (code, Some(code.name().to_string()), -1, String::new(), -1);
+    match key_type {
+        0 if !ctx.allowed(state, AclOperation::Describe, ResourceType::Group, key) => {
+            return refused(ErrorCode::GroupAuthorizationFailed)
+        }
+        1 if !ctx.allowed(
+            state,
+            AclOperation::Describe,
+            ResourceType::TransactionalId,
+            key,
+        ) =>
+        {
+            return refused(ErrorCode::TransactionalIdAuthorizationFailed)
+        }
+        _ => {}
+    }
     match key_type {
         0 | 1 if key_type == 0 || state.txns.is_ready() => {
             let (host, port) = broker_endpoint(state, ctx);
@@ -55,7 +77,7 @@ async fn handle(
             .coordinator_keys
             .iter()
             .map(|key| {
-                let (code, msg, node_id, host, port) = lookup(&state, &ctx, req.key_type);
+                let (code, msg, node_id, host, port) = lookup(&state, &ctx, req.key_type, key);
                 Coordinator {
                     key: key.clone(),
                     node_id,
@@ -77,7 +99,7 @@ async fn handle(
     } else {
         0
     };
-    let (code, msg, node_id, host, port) = lookup(&state, &ctx, key_type);
+    let (code, msg, node_id, host, port) = lookup(&state, &ctx, key_type, &req.key);
     FindCoordinatorResponse {
         error_code: code.code(),
         error_message: msg,
