@@ -17,7 +17,6 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
@@ -29,8 +28,6 @@ use crate::acl::{
 use crate::state::StateError;
 
 const FILE: &str = "acls.json";
-
-static SAVES: AtomicU64 = AtomicU64::new(0);
 
 /// One ACL.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -230,17 +227,11 @@ impl AclStore {
     /// the file was never written).
     pub fn open(data_dir: &Path) -> Result<(AclStore, BTreeSet<AclBinding>), StateError> {
         let path = data_dir.join("meta").join(FILE);
-        let bindings = match std::fs::read_to_string(&path) {
-            Ok(text) => {
+        let bindings = match crate::meta_store::read_meta_file(&path)? {
+            Some(text) => {
                 decode(&text).map_err(|e| StateError::Corrupt(path.display().to_string(), e))?
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeSet::new(),
-            Err(source) => {
-                return Err(StateError::Io {
-                    path: path.display().to_string(),
-                    source,
-                })
-            }
+            None => BTreeSet::new(),
         };
         Ok((
             AclStore {
@@ -253,7 +244,7 @@ impl AclStore {
 
     /// Whether `name` is a temp file a crash mid-save left behind.
     pub fn is_stale_temp(name: &str) -> bool {
-        name.starts_with(&format!("{FILE}.")) && name.ends_with(".tmp")
+        crate::meta_store::is_meta_temp(name, FILE)
     }
 
     /// Holds off other writers while a change is computed and saved.
@@ -265,15 +256,7 @@ impl AclStore {
     pub fn save(&self, bindings: &BTreeSet<AclBinding>) -> Result<(), StateError> {
         let text = encode(bindings)
             .map_err(|e| StateError::Corrupt(self.path.display().to_string(), e))?;
-        let n = SAVES.fetch_add(1, Ordering::Relaxed);
-        let tmp = self
-            .path
-            .with_file_name(format!("{FILE}.{}.{n}.tmp", std::process::id()));
-        let written = crate::meta_store::write_file_durably(&tmp, &self.path, text.as_bytes());
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        written
+        crate::meta_store::replace_meta_file(&self.path, &text)
     }
 }
 
