@@ -10,6 +10,7 @@
 //! `security::sasl` → `connection` → `server`.
 
 pub mod acl;
+pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod groups;
