@@ -241,6 +241,12 @@ async fn handle(
                 ));
                 continue;
             }
+            if let Some(cluster) = state.cluster() {
+                if let Err(code) = cluster.check_leader(&topic.name, pd.index, -1) {
+                    parts.push(part_error(pd.index, code, None));
+                    continue;
+                }
+            }
             let Some(partition) = usize::try_from(pd.index)
                 .ok()
                 .and_then(|i| topic.partitions.get(i))
