@@ -1,0 +1,156 @@
+"""Cluster mode (issue 12, step 2): three real `fjord broker` processes on
+127.0.0.1 whose metadata flows through the Raft quorum (no data replication
+yet, so every topic here has replication factor 1).
+
+Covers: every node lists all brokers; partitions of a new topic are led by
+all three; confluent-kafka produces to every partition and reads it back,
+following leaders across brokers; a Produce sent to a non-leader gets
+NOT_LEADER_OR_FOLLOWER; a kill -9'd broker is fenced within the session
+timeout, its partitions go offline (leader -1) while the others keep
+serving, and it serves again after a restart; a node started with another
+cluster id than its stored one refuses to start.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import kafka_wire as kw
+from conftest import BrokerError
+from helpers import ck_admin, ck_consume, ck_produce, unique_topic, wait_until
+
+# Short session timeout so the fencing test stays quick (Kafka's default is 9000).
+SESSION_TIMEOUT_MS = 3000
+NOT_LEADER_OR_FOLLOWER = 6
+
+
+def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
+    from confluent_kafka.admin import NewTopic
+
+    admin = ck_admin(bootstrap)
+    fs = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)],
+                             request_timeout=20)
+    fs[topic].result(20)
+
+
+def partition_leaders(node, topic: str) -> dict[int, int]:
+    """{partition: leader id} as `node`'s Metadata reports it."""
+    md = ck_admin(node.bootstrap).list_topics(topic, timeout=5)
+    t = md.topics.get(topic)
+    if t is None or t.error is not None and not t.partitions:
+        return {}
+    return {p: meta.leader for p, meta in t.partitions.items()}
+
+
+def produce_raw(node, topic: str, partition: int, value: bytes) -> int:
+    """Produce one record with raw frames to `node`; returns the error code."""
+    batch = kw.encode_record_batch([value])
+    payload = kw.roundtrip(node.bootstrap, kw.produce_request_v3(topic, partition, batch, acks=-1))
+    assert payload is not None, f"no answer from {node.name}"
+    _, parts = kw.parse_produce_response_v3(payload)
+    return parts[(topic, partition)][0]
+
+
+@pytest.fixture
+def cluster(cluster_factory):
+    return cluster_factory(3, config={"broker.session.timeout.ms": SESSION_TIMEOUT_MS})
+
+
+def test_every_broker_lists_all_three(cluster):
+    for node in cluster.nodes:
+        assert cluster.broker_ids(node) == [1, 2, 3], node.name
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": cluster.nodes[1].bootstrap})
+    described = admin.describe_cluster(request_timeout=10).result(10)
+    assert sorted(n.id for n in described.nodes) == [1, 2, 3]
+    assert described.cluster_id == cluster.cluster_id
+    assert described.controller is not None and described.controller.id in (1, 2, 3)
+    ports = {n.id: n.port for n in described.nodes}
+    assert ports == {b.node_id: b.kafka_port for b in cluster.nodes}
+
+
+def test_topic_leaders_spread_and_clients_follow_them(cluster):
+    topic = unique_topic("spread")
+    create_topic(cluster.nodes[1].bootstrap, topic, 6)
+    # Every broker has applied the topic and agrees on its leaders.
+    leaders = wait_until(lambda: partition_leaders(cluster.nodes[0], topic), 10, 0.2, "leaders")
+    assert sorted(leaders) == list(range(6))
+    assert set(leaders.values()) == {1, 2, 3}, leaders
+    for node in cluster.nodes[1:]:
+        wait_until(lambda n=node: partition_leaders(n, topic) == leaders, 10, 0.2,
+                   f"{node.name} agrees on the leaders")
+    # confluent-kafka bootstrapped from one node follows leaders to all three.
+    messages = [{"value": f"v{p}-{i}".encode(), "partition": p} for p in range(6) for i in range(5)]
+    reports = ck_produce(cluster.nodes[0].bootstrap, topic, messages)
+    assert all(r.err is None for r in reports)
+    assert {r.partition for r in reports} == set(range(6))
+    consumed = ck_consume(cluster.nodes[2].bootstrap, topic, 30)
+    got = sorted(m.value() for m in consumed.messages)
+    assert got == sorted(m["value"] for m in messages)
+    for m in consumed.messages:
+        assert m.value().startswith(f"v{m.partition()}-".encode())
+
+
+def test_produce_to_a_non_leader_gets_not_leader_or_follower(cluster):
+    topic = unique_topic("notleader")
+    create_topic(cluster.nodes[0].bootstrap, topic, 3)
+    leaders = wait_until(lambda: partition_leaders(cluster.nodes[0], topic), 10, 0.2, "leaders")
+    by_id = {b.node_id: b for b in cluster.nodes}
+    for partition, leader in leaders.items():
+        other = next(b for b in cluster.nodes if b.node_id != leader)
+        assert produce_raw(other, topic, partition, b"x") == NOT_LEADER_OR_FOLLOWER
+        assert produce_raw(by_id[leader], topic, partition, b"y") == 0
+
+
+def test_killed_broker_is_fenced_then_serves_again_after_restart(cluster):
+    topic = unique_topic("fence")
+    create_topic(cluster.nodes[0].bootstrap, topic, 6)
+    survivor = cluster.nodes[0]
+    leaders = wait_until(lambda: partition_leaders(survivor, topic), 10, 0.2, "leaders")
+    victim = cluster.nodes[2]
+    victim_parts = sorted(p for p, l in leaders.items() if l == victim.node_id)
+    live_parts = sorted(p for p, l in leaders.items() if l != victim.node_id)
+    assert victim_parts and live_parts
+
+    victim.kill9()
+    killed = time.monotonic()
+    cluster.wait_brokers([1, 2], timeout=SESSION_TIMEOUT_MS / 1000 + 10)
+    fenced_after = time.monotonic() - killed
+    # Fenced after the session timeout (not before), within a few seconds of it.
+    assert fenced_after >= SESSION_TIMEOUT_MS / 1000 - 0.5, fenced_after
+    assert fenced_after <= SESSION_TIMEOUT_MS / 1000 + 5, fenced_after
+    for node in cluster.nodes[:2]:
+        now = wait_until(lambda n=node: partition_leaders(n, topic), 10, 0.2, "leaders")
+        assert all(now[p] == -1 for p in victim_parts), now
+        assert all(now[p] == leaders[p] for p in live_parts), now
+    # The others keep serving their partitions.
+    messages = [{"value": f"after-kill-{p}".encode(), "partition": p} for p in live_parts]
+    reports = ck_produce(survivor.bootstrap, topic, messages)
+    assert all(r.err is None for r in reports)
+
+    victim.start(timeout=60)
+    cluster.wait_brokers([1, 2, 3], timeout=30)
+    wait_until(lambda: all(partition_leaders(survivor, topic).get(p) == victim.node_id
+                           for p in victim_parts), 15, 0.2, "the restarted broker leads its partitions again")
+    messages = [{"value": f"after-restart-{p}".encode(), "partition": p} for p in victim_parts]
+    reports = ck_produce(survivor.bootstrap, topic, messages)
+    assert all(r.err is None for r in reports)
+    consumed = ck_consume(survivor.bootstrap, topic, len(live_parts) + len(victim_parts))
+    assert sorted(m.value() for m in consumed.messages) == sorted(
+        [f"after-kill-{p}".encode() for p in live_parts]
+        + [f"after-restart-{p}".encode() for p in victim_parts])
+
+
+def test_node_with_another_cluster_id_refuses_to_start(cluster_factory, broker_factory):
+    solo = cluster_factory(1, cluster_id="cluster-a")
+    node = solo.nodes[0]
+    assert node.stop() == 0
+    node.extra_args[node.extra_args.index("--cluster-id") + 1] = "cluster-b"
+    with pytest.raises(BrokerError):
+        node.start(timeout=20)
+    log = node.log_text()
+    assert "belongs to cluster cluster-a" in log and "cluster-b" in log, node.log_tail(20)
+    assert node.exit_codes[-1] != 0
