@@ -41,10 +41,10 @@ fn image_with_brokers(ids: &[i32]) -> MetadataImage {
 }
 
 fn with_topic(mut image: MetadataImage, assignment: Vec<Vec<i32>>) -> MetadataImage {
-    let mut offset = image.offset.unwrap_or(0) + 1;
-    for r in topic_records("t", Uuid([7; 16]), assignment, &BTreeMap::new()) {
+    let first = image.offset.unwrap_or(0) + 1;
+    let records = topic_records("t", Uuid([7; 16]), assignment, &BTreeMap::new());
+    for (offset, r) in (first..).zip(records) {
         image.apply(offset, &r).unwrap();
-        offset += 1;
     }
     image
 }
