@@ -403,16 +403,24 @@ class Cluster:
     def __init__(self, factory: BrokerFactory, n: int = 3, config=None, cluster_id: str | None = None):
         import uuid
 
-        self.controller_ports = free_ports(n)
-        self.voters = ",".join(f"{i + 1}@127.0.0.1:{p}" for i, p in enumerate(self.controller_ports))
         self.cluster_id = cluster_id or f"e2e-{uuid.uuid4().hex[:16]}"
-        self.nodes: list[Broker] = []
-        for i in range(n):
-            args = ["--controller-quorum", self.voters,
-                    "--controller-listen", f"127.0.0.1:{self.controller_ports[i]}",
-                    "--cluster-id", self.cluster_id]
-            self.nodes.append(factory(name=f"node{i + 1}", node_id=i + 1, extra_args=args,
-                                      config=config, start=False, schema_registry="off"))
+        self.nodes: list[Broker] = [
+            factory(name=f"node{i + 1}", node_id=i + 1, config=config, start=False, schema_registry="off")
+            for i in range(n)
+        ]
+        # Controller ports distinct from every node's Kafka/HTTP ports.
+        taken = {p for b in self.nodes for p in (b.kafka_port, b.http_port)}
+        ports: list[int] = []
+        for _ in range(20):
+            ports = free_ports(n)
+            if not taken.intersection(ports):
+                break
+        self.controller_ports = ports
+        self.voters = ",".join(f"{i + 1}@127.0.0.1:{p}" for i, p in enumerate(ports))
+        for i, b in enumerate(self.nodes):
+            b.extra_args += ["--controller-quorum", self.voters,
+                             "--controller-listen", f"127.0.0.1:{ports[i]}",
+                             "--cluster-id", self.cluster_id]
 
     @property
     def bootstrap(self) -> str:

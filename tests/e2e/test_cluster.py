@@ -154,3 +154,40 @@ def test_node_with_another_cluster_id_refuses_to_start(cluster_factory, broker_f
     log = node.log_text()
     assert "belongs to cluster cluster-a" in log and "cluster-b" in log, node.log_tail(20)
     assert node.exit_codes[-1] != 0
+
+
+def test_consumer_group_is_coordinated_by_the_lowest_live_broker(cluster):
+    """This step's choice: broker 1 (the lowest live id) coordinates every group."""
+    from confluent_kafka import Consumer
+
+    topic = unique_topic("group")
+    create_topic(cluster.nodes[2].bootstrap, topic, 3)
+    messages = [{"value": f"g{i}".encode(), "partition": i % 3} for i in range(9)]
+    assert all(r.err is None for r in ck_produce(cluster.nodes[2].bootstrap, topic, messages))
+    group = unique_topic("grp")
+    c = Consumer({"bootstrap.servers": cluster.nodes[2].bootstrap, "group.id": group,
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                  "session.timeout.ms": 6000, "socket.timeout.ms": 10000})
+    got = []
+    try:
+        c.subscribe([topic])
+        deadline = time.monotonic() + 30
+        while len(got) < 9 and time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is not None and not m.error():
+                got.append(m.value())
+        assert sorted(got) == sorted(m["value"] for m in messages)
+        c.commit(asynchronous=False)
+        admin = ck_admin(cluster.nodes[1].bootstrap)  # kept alive until the future resolves
+        desc = admin.describe_consumer_groups([group], request_timeout=10)[group].result(15)
+        assert desc.coordinator.id == 1
+        committed = c.committed([kw_tp(topic, p) for p in range(3)], timeout=10)
+        assert sorted(tp.offset for tp in committed) == [3, 3, 3]
+    finally:
+        c.close()
+
+
+def kw_tp(topic: str, partition: int):
+    from confluent_kafka import TopicPartition
+
+    return TopicPartition(topic, partition)

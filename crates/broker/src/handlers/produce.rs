@@ -241,10 +241,14 @@ async fn handle(
                 ));
                 continue;
             }
+            let mut image_epoch = None;
             if let Some(cluster) = state.cluster() {
-                if let Err(code) = cluster.check_leader(&topic.name, pd.index, -1) {
-                    parts.push(part_error(pd.index, code, None));
-                    continue;
+                match cluster.check_leader(&topic.name, pd.index, -1) {
+                    Ok(p) => image_epoch = Some(p.leader_epoch),
+                    Err(code) => {
+                        parts.push(part_error(pd.index, code, None));
+                        continue;
+                    }
                 }
             }
             let Some(partition) = usize::try_from(pd.index)
@@ -259,6 +263,13 @@ async fn handle(
                 ));
                 continue;
             };
+            // Cluster mode: batches are stamped with the image's leader
+            // epoch only, never an older local one the replay has not
+            // replaced yet (the client retries).
+            if image_epoch.is_some_and(|e| e != partition.leader_epoch) {
+                parts.push(part_error(pd.index, ErrorCode::NotLeaderOrFollower, None));
+                continue;
+            }
             let min_isr = broker
                 .topic_value(&topic.configs, "min.insync.replicas")
                 .and_then(|v| v.trim().parse::<i32>().ok())
