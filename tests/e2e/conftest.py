@@ -408,13 +408,12 @@ class Cluster:
             factory(name=f"node{i + 1}", node_id=i + 1, config=config, start=False, schema_registry="off")
             for i in range(n)
         ]
-        # Controller ports distinct from every node's Kafka/HTTP ports.
-        taken = {p for b in self.nodes for p in (b.kafka_port, b.http_port)}
-        ports: list[int] = []
-        for _ in range(20):
-            ports = free_ports(n)
-            if not taken.intersection(ports):
-                break
+        # The nodes bind only once all are launched: draw every port of every
+        # node in one call so that no two of them are the same.
+        drawn = free_ports(3 * n)
+        for i, b in enumerate(self.nodes):
+            b.kafka_port, b.http_port = drawn[3 * i], drawn[3 * i + 1]
+        ports = [drawn[3 * i + 2] for i in range(n)]
         self.controller_ports = ports
         self.voters = ",".join(f"{i + 1}@127.0.0.1:{p}" for i, p in enumerate(ports))
         for i, b in enumerate(self.nodes):

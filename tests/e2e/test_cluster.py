@@ -44,6 +44,44 @@ def partition_leaders(node, topic: str) -> dict[int, int]:
     return {p: meta.leader for p, meta in t.partitions.items()}
 
 
+def produce_v10(node, topic: str, partition: int, value: bytes):
+    """Produce v10 (flexible) with raw frames; returns (error code, current_leader
+    tag as (id, epoch) or None, {node id: port} from the node_endpoints tag)."""
+    batch = kw.encode_record_batch([value])
+    body = (kw.compact_string(None) + kw.int16(-1) + kw.int32(10000)
+            + kw.uvarint(2) + kw.compact_string(topic)
+            + kw.uvarint(2) + kw.int32(partition) + kw.uvarint(len(batch) + 1) + batch + kw.uvarint(0)
+            + kw.uvarint(0) + kw.uvarint(0))
+    payload = kw.roundtrip(node.bootstrap, kw.encode_request(0, 10, 7, body, flexible=True))
+    assert payload is not None, f"no answer from {node.name}"
+    r = kw.Reader(payload)
+    assert r.int32() == 7
+    r.tagged_fields()
+    assert r.uvarint() == 2 and r.compact_string() == topic and r.uvarint() == 2
+    assert r.int32() == partition
+    error = r.int16()
+    r.int64(), r.int64(), r.int64()
+    for _ in range(r.uvarint() - 1):  # record errors
+        r.int32(), r.compact_string(), r.tagged_fields()
+    r.compact_string()
+    leader = None
+    tags = r.tagged_fields()
+    if 0 in tags:
+        t = kw.Reader(tags[0])
+        leader = (t.int32(), t.int32())
+    r.tagged_fields()  # topic
+    r.int32()  # throttle
+    endpoints = {}
+    tags = r.tagged_fields()
+    if 0 in tags:
+        t = kw.Reader(tags[0])
+        for _ in range(t.uvarint() - 1):
+            node_id, _host, port = t.int32(), t.compact_string(), t.int32()
+            t.compact_string(), t.tagged_fields()
+            endpoints[node_id] = port
+    return error, leader, endpoints
+
+
 def produce_raw(node, topic: str, partition: int, value: bytes) -> int:
     """Produce one record with raw frames to `node`; returns the error code."""
     batch = kw.encode_record_batch([value])
@@ -103,6 +141,12 @@ def test_produce_to_a_non_leader_gets_not_leader_or_follower(cluster):
         other = next(b for b in cluster.nodes if b.node_id != leader)
         assert produce_raw(other, topic, partition, b"x") == NOT_LEADER_OR_FOLLOWER
         assert produce_raw(by_id[leader], topic, partition, b"y") == 0
+        # KIP-951 (Produce v10+): the answer names the leader, its epoch and endpoint.
+        error, hint, endpoints = produce_v10(other, topic, partition, b"z")
+        assert error == NOT_LEADER_OR_FOLLOWER
+        assert hint == (leader, 0)
+        assert endpoints == {leader: by_id[leader].kafka_port}
+        assert produce_v10(by_id[leader], topic, partition, b"w")[0] == 0
 
 
 def test_killed_broker_is_fenced_then_serves_again_after_restart(cluster):

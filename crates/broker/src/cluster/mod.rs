@@ -152,6 +152,20 @@ impl Cluster {
     }
 }
 
+/// The current leader of a partition, its leader epoch and its endpoint
+/// for `listener`, for KIP-951's hints in NOT_LEADER_OR_FOLLOWER answers;
+/// None when the partition has no live leader.
+pub fn leader_hint(
+    image: &MetadataImage,
+    topic: &str,
+    partition: i32,
+    listener: &str,
+) -> Option<(i32, LiveBroker)> {
+    let state = image.topic(topic)?.partitions.get(&partition)?;
+    let leader = image.brokers.get(&state.leader).filter(|b| !b.fenced)?;
+    Some((state.leader_epoch, endpoint(leader, listener)?))
+}
+
 /// See [`Cluster::live_brokers`].
 pub fn live_brokers(image: &MetadataImage, listener: &str) -> Vec<LiveBroker> {
     image

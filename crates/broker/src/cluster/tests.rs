@@ -150,3 +150,12 @@ fn a_new_registration_epoch_moves_forward() {
     assert_eq!(next_epoch(&image, 1, 1_000), 1_000);
     assert_eq!(next_epoch(&image, 2, 7), 7);
 }
+
+#[test]
+fn the_leader_hint_names_a_live_leader_and_its_epoch() {
+    let image = with_topic(image_with_brokers(&[1, 2]), vec![vec![2]]);
+    let (epoch, broker) = leader_hint(&image, "t", 0, "PLAINTEXT").unwrap();
+    assert_eq!((epoch, broker.id, broker.port), (0, 2, 9002));
+    assert!(leader_hint(&image, "t", 1, "PLAINTEXT").is_none());
+    assert!(leader_hint(&image, "other", 0, "PLAINTEXT").is_none());
+}

@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use fjord_protocol::messages::produce_response::{
-    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+    BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse,
+    TopicProduceResponse,
 };
 use fjord_protocol::messages::{ProduceRequest, ProduceResponse};
 use fjord_protocol::records::{self, BatchIter, RecordsError};
@@ -209,6 +210,8 @@ async fn handle(
     let mut pending: Vec<Pending> = Vec::new();
     let now = now_ms();
     let broker = state.config();
+    // Cluster mode: the leaders named in NOT_LEADER_OR_FOLLOWER answers.
+    let mut leaders: Vec<NodeEndpoint> = Vec::new();
     for (ti, td) in req.topic_data.into_iter().enumerate() {
         let mut parts = Vec::with_capacity(td.partition_data.len());
         let topic = state.topic(&td.name);
@@ -246,7 +249,36 @@ async fn handle(
                 match cluster.check_leader(&topic.name, pd.index, -1) {
                     Ok(p) => image_epoch = Some(p.leader_epoch),
                     Err(code) => {
-                        parts.push(part_error(pd.index, code, None));
+                        let mut r = part_error(pd.index, code, None);
+                        // KIP-951: tell the client where the leader is.
+                        let hint = crate::cluster::leader_hint(
+                            &cluster.image(),
+                            &topic.name,
+                            pd.index,
+                            &ctx.listener,
+                        );
+                        if let (ErrorCode::NotLeaderOrFollower, Some((epoch, leader))) =
+                            (code, hint)
+                        {
+                            r.current_leader = LeaderIdAndEpoch {
+                                leader_id: leader.id,
+                                leader_epoch: epoch,
+                                ..Default::default()
+                            };
+                            if !leaders
+                                .iter()
+                                .any(|e: &NodeEndpoint| e.node_id == leader.id)
+                            {
+                                leaders.push(NodeEndpoint {
+                                    node_id: leader.id,
+                                    host: leader.host,
+                                    port: leader.port,
+                                    rack: leader.rack,
+                                    ..Default::default()
+                                });
+                            }
+                        }
+                        parts.push(r);
                         continue;
                     }
                 }
@@ -416,6 +448,7 @@ async fn handle(
     }
     ProduceResponse {
         responses,
+        node_endpoints: leaders,
         ..Default::default()
     }
 }
