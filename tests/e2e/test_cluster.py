@@ -278,3 +278,19 @@ def test_killing_the_active_controller_fences_it_under_the_next_one(cluster):
     assert second in [b.node_id for b in rest]
     # Metadata changes still commit: a topic can be created through the new controller.
     create_topic(rest[1].bootstrap, unique_topic("ctl-after"), 2)
+
+
+def test_delete_topic_through_any_broker_removes_it_everywhere(cluster):
+    topic = unique_topic("del")
+    create_topic(cluster.nodes[0].bootstrap, topic, 3)
+    dirs = [b.data_dir / f"{topic}-{p}" for b in cluster.nodes for p in range(3)]
+    wait_until(lambda: all(d.exists() for d in dirs), 10, 0.2, "partition directories on every node")
+    admin = ck_admin(cluster.nodes[2].bootstrap)
+    admin.delete_topics([topic], request_timeout=20)[topic].result(20)
+    for node in cluster.nodes:
+        wait_until(lambda n=node: topic not in ck_admin(n.bootstrap).list_topics(timeout=5).topics, 10, 0.2,
+                   f"{node.name} no longer lists {topic}")
+    wait_until(lambda: not any(d.exists() for d in dirs), 10, 0.2, "partition directories removed")
+    # The name is free again.
+    create_topic(cluster.nodes[1].bootstrap, topic, 2)
+    wait_until(lambda: sorted(partition_leaders(cluster.nodes[0], topic)) == [0, 1], 10, 0.2, "re-created")

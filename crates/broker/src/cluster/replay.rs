@@ -1,8 +1,9 @@
 //! The metadata replay: every committed image is applied to the local
 //! topics, as a Kafka broker replays `__cluster_metadata`. A topic of the
 //! image is opened here with the image's id, partition count and leader
-//! epochs; one the image no longer holds is closed and deleted; a moved
-//! leader epoch replaces the partition's local state. Internal topics and
+//! epochs; one an image drops is closed and deleted (see [`apply`] for
+//! topics the cluster never had); a moved leader epoch replaces the
+//! partition's local state. Internal topics and
 //! `_schemas`, which live outside the image in this step, are left alone.
 //!
 //! Every image is applied whole, in order, by this one task (the only
@@ -29,14 +30,17 @@ const SCHEMAS_TOPIC: &str = "_schemas";
 /// [`Cluster::wait_applied`]).
 pub async fn run(state: Arc<BrokerState>, cluster: Arc<Cluster>, mut stop: watch::Receiver<bool>) {
     let mut images = cluster.quorum.subscribe();
+    let mut previous: Option<Arc<MetadataImage>> = None;
     loop {
         let image = images.borrow_and_update().clone();
         let offset = image.offset;
         let st = state.clone();
-        let ok = tokio::task::spawn_blocking(move || apply(&st, &image))
+        let (prev, next) = (previous.clone(), image.clone());
+        let ok = tokio::task::spawn_blocking(move || apply(&st, &next, prev.as_deref()))
             .await
             .unwrap_or(false);
         if ok {
+            previous = Some(image);
             cluster.applied.send_replace(offset);
         } else {
             // A local failure (disk): try the same image again shortly.
@@ -58,8 +62,13 @@ fn epochs(topic: &fjord_metadata::image::TopicImage) -> Vec<i32> {
 }
 
 /// Applies one image to the local topics; false if a local change failed
-/// (logged), so the caller retries.
-pub fn apply(state: &BrokerState, image: &MetadataImage) -> bool {
+/// (logged), so the caller retries. A local topic is deleted only when
+/// `previous` (the image applied before, by this process) held it and
+/// `image` does not: a topic found on disk that the cluster never had in
+/// this process's sight (a single-node data directory switched to cluster
+/// mode, or a topic deleted while this broker was down) is left on disk,
+/// unserved, with a warning, never deleted on a guess.
+pub fn apply(state: &BrokerState, image: &MetadataImage, previous: Option<&MetadataImage>) -> bool {
     let mut ok = true;
     for topic in image.topics.values() {
         let id = fjord_protocol::Uuid(topic.id.0);
@@ -107,15 +116,24 @@ pub fn apply(state: &BrokerState, image: &MetadataImage) -> bool {
         if is_internal_topic(&local.name) || local.name == SCHEMAS_TOPIC {
             continue;
         }
-        if image.topic(&local.name).is_none() {
-            match state.delete_topic(&local.name) {
-                Ok(_) => {
-                    tracing::info!(topic = %local.name, "deleted topic (not in the metadata image)")
-                }
-                Err(e) => {
-                    tracing::error!(topic = %local.name, error = %e, "deleting a topic failed");
-                    ok = false;
-                }
+        if image.topic(&local.name).is_some() {
+            continue;
+        }
+        let id = fjord_metadata::records::Uuid(local.id.0);
+        let dropped = previous.is_some_and(|p| p.topics.contains_key(&id));
+        if !dropped {
+            if previous.is_none() {
+                tracing::warn!(topic = %local.name, "topic on disk is not in the cluster metadata: left alone and not served");
+            }
+            continue;
+        }
+        match state.delete_topic(&local.name) {
+            Ok(_) => {
+                tracing::info!(topic = %local.name, "deleted topic (dropped from the metadata image)")
+            }
+            Err(e) => {
+                tracing::error!(topic = %local.name, error = %e, "deleting a topic failed");
+                ok = false;
             }
         }
     }
