@@ -294,3 +294,21 @@ def test_delete_topic_through_any_broker_removes_it_everywhere(cluster):
     # The name is free again.
     create_topic(cluster.nodes[1].bootstrap, topic, 2)
     wait_until(lambda: sorted(partition_leaders(cluster.nodes[0], topic)) == [0, 1], 10, 0.2, "re-created")
+
+
+def test_topics_of_a_single_node_directory_are_kept_but_not_served_in_cluster_mode(broker_factory):
+    from conftest import free_ports
+
+    node = broker_factory(name="solo", node_id=1, schema_registry="off")
+    topic = unique_topic("legacy")
+    create_topic(node.bootstrap, topic, 1)
+    assert all(r.err is None for r in ck_produce(node.bootstrap, topic, [b"kept"]))
+    assert node.stop() == 0
+    (port,) = free_ports(1)
+    node.extra_args += ["--controller-quorum", f"1@127.0.0.1:{port}", "--cluster-id", "legacy-cluster"]
+    node.start(timeout=30)
+    wait_until(lambda: ck_admin(node.bootstrap).list_topics(timeout=5).brokers, 10, 0.2, "the broker registered")
+    time.sleep(1)  # a few metadata images applied
+    assert topic not in ck_admin(node.bootstrap).list_topics(timeout=5).topics
+    assert (node.data_dir / f"{topic}-0").exists(), "the single-node topic's data must not be deleted"
+    assert "not in the cluster metadata" in node.log_text()
