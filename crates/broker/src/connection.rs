@@ -50,6 +50,8 @@ pub struct ListenerCtx {
     pub protocol: SecurityProtocol,
     /// Set on SSL and SASL_SSL listeners.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// The OAUTHBEARER validator, on SASL listeners when enabled.
+    pub oauth: Option<Arc<crate::security::oauth::OAuthValidator>>,
 }
 
 /// The reading side of a connection, plain or TLS.
@@ -237,6 +239,7 @@ pub async fn serve(
         Authenticator::new(
             SaslSettings {
                 mechanisms: config.sasl_mechanisms.clone(),
+                oauth: listener.oauth.clone(),
                 failed_delay: Duration::from_millis(config.failed_auth_delay_ms),
                 reauth_ms: config.connections_max_reauth_ms,
             },

@@ -237,6 +237,44 @@ pub(crate) fn write_file_durably(tmp: &Path, path: &Path, bytes: &[u8]) -> Resul
     sync_dir(dir)
 }
 
+/// Reads a whole file of `meta/` (None when it was never written).
+pub(crate) fn read_meta_file(path: &Path) -> Result<Option<String>, StateError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(StateError::Io {
+            path: path.display().to_string(),
+            source,
+        }),
+    }
+}
+
+static META_SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Replaces a single-file store of `meta/` (`dynamic-configs.json`,
+/// `scram-credentials.json`, `acls.json`, `client-quotas.json`) durably,
+/// through a temp file named so that [`is_meta_temp`] recognises it after
+/// a crash; the temp file is removed when the write fails.
+pub(crate) fn replace_meta_file(path: &Path, text: &str) -> Result<(), StateError> {
+    let n = META_SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!("{name}.{}.{n}.tmp", std::process::id()));
+    let written = write_file_durably(&tmp, path, text.as_bytes());
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// Whether `name` is a temp file [`replace_meta_file`] left for `file`.
+pub(crate) fn is_meta_temp(name: &str, file: &str) -> bool {
+    name.strip_prefix(file)
+        .is_some_and(|rest| rest.starts_with('.') && rest.ends_with(".tmp"))
+}
+
 fn topic_file_name(topic: &str) -> String {
     format!("{topic}{SUFFIX}")
 }
@@ -251,7 +289,8 @@ fn sync_dir(dir: &Path) -> Result<(), StateError> {
 /// into place, so it was never acknowledged to anyone); also the temp
 /// files of the single-file layout, of `dynamic-configs.json`
 /// (`config::dynamic`), of `scram-credentials.json`
-/// (`security::users`) and of `client-quotas.json` (`quotas::store`).
+/// (`security::users`) and of `client-quotas.json` (`quotas::store`), and of
+/// `acls.json` (`security::acls`).
 fn remove_temp_files(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -261,7 +300,8 @@ fn remove_temp_files(dir: &Path) {
         let name = name.to_string_lossy();
         let legacy_tmp = name.starts_with("topics.json.") && name.ends_with(".tmp");
         let dynamic_tmp = crate::config::dynamic::is_stale_temp(&name);
-        let users_tmp = crate::security::users::UserStore::is_stale_temp(&name);
+        let users_tmp = crate::security::users::UserStore::is_stale_temp(&name)
+            || crate::security::acls::AclStore::is_stale_temp(&name);
         let quotas_tmp = crate::quotas::store::QuotaStore::is_stale_temp(&name);
         if name.starts_with(TEMP_PREFIX) || legacy_tmp || dynamic_tmp || users_tmp || quotas_tmp {
             let _ = std::fs::remove_file(e.path());

@@ -331,6 +331,28 @@ pub struct Metrics {
     source: Arc<OnceLock<Box<dyn ScrapeSource>>>,
     /// The schema registry's collector, once it runs.
     schema_registry: LateCollector,
+    /// Requests the authorizer refused, by operation and resource type.
+    denials: Family<DenialLabel, Counter>,
+}
+
+/// Labels of `fjord_authorization_denials`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct DenialLabel {
+    operation: &'static str,
+    resource_type: &'static str,
+}
+
+impl EncodeLabelSet for DenialLabel {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelSetEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        [
+            ("operation", self.operation),
+            ("resource_type", self.resource_type),
+        ]
+        .encode(encoder)
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -404,6 +426,12 @@ impl Metrics {
             "Kafka client connections accepted since start",
             connections_opened.clone(),
         );
+        let denials = Family::<DenialLabel, Counter>::default();
+        registry.register(
+            "fjord_authorization_denials",
+            "Operations the authorizer refused, by operation and resource type",
+            denials.clone(),
+        );
         registry.register(
             "fjord_connections_refused",
             "Connections closed at accept by a connection limit, by the limit",
@@ -438,7 +466,18 @@ impl Metrics {
             throttle_ms,
             source,
             schema_registry,
+            denials,
         }
+    }
+
+    /// Counts one operation the authorizer refused.
+    pub fn authorization_denied(&self, operation: &'static str, resource_type: &'static str) {
+        self.denials
+            .get_or_create(&DenialLabel {
+                operation,
+                resource_type,
+            })
+            .inc();
     }
 
     /// Adds the schema registry's metrics (once, when it starts).

@@ -293,6 +293,22 @@ async fn bind_listeners(
     } else {
         None
     };
+    // OAUTHBEARER: the key set is read once here (a startup error if it
+    // cannot be), then refreshed by the validator.
+    let oauth = if config.sasl_mechanisms.iter().any(|m| m == "OAUTHBEARER")
+        && listeners.iter().any(|l| l.protocol.sasl())
+    {
+        let settings = config.oauth.clone();
+        let v = tokio::task::spawn_blocking(move || {
+            crate::security::oauth::OAuthValidator::new(settings)
+        })
+        .await
+        .map_err(|e| ServerError::Join(e.to_string()))?
+        .map_err(ServerError::Security)?;
+        Some(Arc::new(v))
+    } else {
+        None
+    };
     let mut out = Vec::new();
     for l in listeners {
         let bound = TcpListener::bind(&l.addr)
@@ -310,6 +326,7 @@ async fn bind_listeners(
             name: Arc::from(l.name.as_str()),
             protocol: l.protocol,
             tls: tls.clone().filter(|_| l.protocol.tls()),
+            oauth: oauth.clone().filter(|_| l.protocol.sasl()),
         };
         out.push((bound, Arc::new(ctx), addr));
     }

@@ -165,6 +165,8 @@ pub struct BrokerState {
     pub txns: fjord_txn_coordinator::TxnCoordinator,
     /// SCRAM credentials (`meta/scram-credentials.json`).
     pub users: Arc<crate::security::users::UserStore>,
+    /// ACLs and the decisions over them (`meta/acls.json`).
+    pub authorizer: crate::security::authorizer::Authorizer,
     /// Client quotas (`meta/client-quotas.json`) and their usage.
     pub quotas: Arc<crate::quotas::QuotaManager>,
     /// Open client connections, for the connection limits.
@@ -241,9 +243,11 @@ impl BrokerState {
         for a in &config.add_scram {
             tracing::info!(user = %a.user, mechanism = a.mechanism.name(), "SCRAM credential set (--add-scram)");
         }
+        let authorizer = crate::security::authorizer::Authorizer::open(&config, metrics.clone())?;
         let quotas = crate::quotas::QuotaManager::open(&config.data_dir, config.quota)?;
         let state = BrokerState {
             users: Arc::new(users),
+            authorizer,
             quotas: Arc::new(quotas),
             connections: Default::default(),
             cluster: std::sync::OnceLock::new(),

@@ -27,8 +27,9 @@ mod produce;
 pub mod versions;
 
 pub use admin::{
-    ConfigEntry, ConfigOp, DescribedGroup, GroupMemberInfo, GroupOffset, ListedGroup, NewTopic,
-    OffsetSpec, PartitionInfo, QuotaEntity, QuotaEntry, QuotaMatch, TopicInfo,
+    AclEntry, AclFilter, ConfigEntry, ConfigOp, DescribedGroup, GroupMemberInfo, GroupOffset,
+    ListedGroup, NewTopic, OffsetSpec, PartitionInfo, QuotaEntity, QuotaEntry, QuotaMatch,
+    TopicInfo,
 };
 pub use client::{BrokerInfo, Client, ClientConfig};
 pub use conn::Connection;

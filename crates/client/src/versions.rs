@@ -32,3 +32,6 @@ pub const JOIN_GROUP: Range = (1, 9);
 pub const SYNC_GROUP: Range = (0, 5);
 pub const HEARTBEAT: Range = (0, 4);
 pub const LEAVE_GROUP: Range = (0, 5);
+pub const DESCRIBE_ACLS: Range = (1, 3);
+pub const CREATE_ACLS: Range = (1, 3);
+pub const DELETE_ACLS: Range = (1, 3);

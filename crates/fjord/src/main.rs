@@ -44,6 +44,8 @@ enum Command {
     Cluster(cli::ClusterArgs),
     /// Schema registry: list, get, register, check, delete, config.
     Schema(cli::schema::SchemaArgs),
+    /// Create, list and delete ACLs (kafka-acls' flags).
+    Acl(cli::acl::AclArgs),
     /// The broker's config keys (`fjord config list`).
     Config(config_list::ConfigArgs),
     /// Set and describe client quotas of users and client ids.
@@ -270,6 +272,7 @@ fn main() -> ExitCode {
         Command::Group(a) => cli::CliCommand::Group(a),
         Command::Cluster(a) => cli::CliCommand::Cluster(a),
         Command::Schema(a) => cli::CliCommand::Schema(a),
+        Command::Acl(a) => cli::CliCommand::Acl(a),
         Command::Quota(a) => cli::CliCommand::Quota(a),
         Command::Config(a) => return config_list::run(a),
     };

@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -17,7 +16,6 @@ const FILE: &str = "dynamic-configs.json";
 
 /// Distinguishes temp files of one process (with its id in the name, no
 /// two saves ever share one).
-static SAVES: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DynamicConfigs {
@@ -36,21 +34,14 @@ pub fn path(data_dir: &Path) -> PathBuf {
 
 /// Whether `name` is a temp file a crash mid-save left behind.
 pub fn is_stale_temp(name: &str) -> bool {
-    name.starts_with(&format!("{FILE}.")) && name.ends_with(".tmp")
+    crate::meta_store::is_meta_temp(name, FILE)
 }
 
 /// Reads the saved dynamic configs; none saved yet is empty.
 pub fn load(data_dir: &Path) -> Result<DynamicConfigs, StateError> {
     let p = path(data_dir);
-    let text = match std::fs::read_to_string(&p) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(DynamicConfigs::default()),
-        Err(source) => {
-            return Err(StateError::Io {
-                path: p.display().to_string(),
-                source,
-            })
-        }
+    let Some(text) = crate::meta_store::read_meta_file(&p)? else {
+        return Ok(DynamicConfigs::default());
     };
     serde_json::from_str(&text)
         .map_err(|e| StateError::Corrupt(p.display().to_string(), e.to_string()))
@@ -61,13 +52,7 @@ pub fn save(data_dir: &Path, configs: &DynamicConfigs) -> Result<(), StateError>
     let p = path(data_dir);
     let text = serde_json::to_string_pretty(configs)
         .map_err(|e| StateError::Corrupt(p.display().to_string(), e.to_string()))?;
-    let n = SAVES.fetch_add(1, Ordering::Relaxed);
-    let tmp = p.with_file_name(format!("{FILE}.{}.{n}.tmp", std::process::id()));
-    let written = crate::meta_store::write_file_durably(&tmp, &p, text.as_bytes());
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
+    crate::meta_store::replace_meta_file(&p, &text)
 }
 
 #[cfg(test)]

@@ -110,6 +110,8 @@ pub struct BrokerConfig {
     pub sasl_max_receive_size: usize,
     /// `connections.max.reauth.ms` (0: sessions do not expire).
     pub connections_max_reauth_ms: i64,
+    /// `sasl.oauthbearer.*`: how OAUTHBEARER tokens are validated.
+    pub oauth: crate::security::oauth::OAuthSettings,
     /// `quota.window.*` and `controller.quota.window.*`.
     pub quota: crate::quotas::QuotaSettings,
     /// `max.connections`, `max.connections.per.ip(.overrides)`,
@@ -118,6 +120,12 @@ pub struct BrokerConfig {
     /// `--add-scram`: credentials created or updated at start (not a
     /// config key: an action, as `kafka-storage format --add-scram`).
     pub add_scram: Vec<crate::security::users::AddScram>,
+    /// `authorizer.class.name` is set: ACLs are enforced.
+    pub authorizer_enabled: bool,
+    /// `super.users`: principals every ACL check allows.
+    pub super_users: Vec<String>,
+    /// `allow.everyone.if.no.acl.found`.
+    pub allow_everyone_if_no_acl_found: bool,
     /// `fjord.http.listener`: health, readiness and metrics.
     pub http: String,
     /// `fjord.schema.registry.listener`: the schema registry's listener.
@@ -190,9 +198,13 @@ impl Default for BrokerConfig {
             failed_auth_delay_ms: 0,
             sasl_max_receive_size: 0,
             connections_max_reauth_ms: 0,
+            oauth: Default::default(),
             quota: Default::default(),
             connection_limits: Default::default(),
             add_scram: Vec::new(),
+            authorizer_enabled: false,
+            super_users: Vec::new(),
+            allow_everyone_if_no_acl_found: false,
             http: String::new(),
             // No default value: unset means "try 127.0.0.1:8081".
             schema_registry: SchemaRegistryListen::Default,
@@ -354,6 +366,15 @@ impl BrokerConfig {
                     "{} is above group.max.session.timeout.ms ({})",
                     self.group.min_session_timeout_ms, self.group.max_session_timeout_ms
                 ),
+            });
+        }
+        if self.sasl_mechanisms.iter().any(|m| m == "OAUTHBEARER") && self.oauth.jwks_url.is_empty()
+        {
+            return Err(ConfigError::Invalid {
+                key: "sasl.enabled.mechanisms".into(),
+                msg: "OAUTHBEARER needs sasl.oauthbearer.jwks.endpoint.url (a JWKS file or URL); \
+                      unsecured tokens are not accepted"
+                    .into(),
             });
         }
         self.listeners_resolved()

@@ -1,16 +1,18 @@
 //! The security part of the broker key table ([`SECURITY_KEYS`]): listener
-//! protocols, TLS (`ssl.*`) and SASL settings, with Kafka's names. Joined
+//! protocols, TLS (`ssl.*`) and SASL settings, the authorizer's
+//! (`authorizer.class.name`, `super.users`,
+//! `allow.everyone.if.no.acl.found`), with Kafka's names. Joined
 //! with `table.rs`'s `BROKER_KEYS` by `keys::broker_keys`. Passwords and
 //! inline keys have the PASSWORD type: DescribeConfigs marks them
 //! sensitive and never returns their value.
 
-use fjord_storage::config::{parse_int, parse_long};
+use fjord_storage::config::{parse_bool, parse_int, parse_long};
 use fjord_storage::ValueType;
 
 use super::keys::{Apply, BrokerKey, KeyDefault, Mode};
-use crate::security::listeners;
 use crate::security::tls::{self, ClientAuth};
 use crate::security::Secret;
+use crate::security::{authorizer, listeners};
 
 macro_rules! field {
     ($set:expr, $get:expr) => {
@@ -50,10 +52,41 @@ fn pem_type(v: &str) -> Result<(), String> {
 }
 
 /// The SASL mechanisms fjord implements.
-pub const MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
+pub const MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"];
 
 /// Security keys, sorted by name.
 pub const SECURITY_KEYS: &[BrokerKey] = &[
+    key!(
+        "allow.everyone.if.no.acl.found",
+        ValueType::Boolean,
+        KeyDefault::Value("false"),
+        "With an authorizer: whether a resource no ACL names is open to everyone (otherwise only super \
+         users may use it).",
+        |c, v| {
+            c.allow_everyone_if_no_acl_found = parse_bool(v)?;
+            Ok(())
+        },
+        |c| Some(c.allow_everyone_if_no_acl_found.to_string())
+    ),
+    key!(
+        "authorizer.class.name",
+        ValueType::String,
+        KeyDefault::Value(""),
+        "The authorizer: org.apache.kafka.metadata.authorizer.StandardAuthorizer (or fjord) enforces ACLs \
+         on every API; empty: no authorization, every request is allowed and the ACL APIs answer \
+         SECURITY_DISABLED.",
+        |c, v| {
+            c.authorizer_enabled = authorizer::parse_class(v)?;
+            Ok(())
+        },
+        |c| {
+            Some(if c.authorizer_enabled {
+                authorizer::CLASS_NAMES[0].to_string()
+            } else {
+                String::new()
+            })
+        }
+    ),
     key!(
         "connection.failed.authentication.delay.ms",
         ValueType::Int,
@@ -106,7 +139,8 @@ pub const SECURITY_KEYS: &[BrokerKey] = &[
         ValueType::List,
         KeyDefault::Value("PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"),
         "The SASL mechanisms SASL listeners accept. Kafka's default is GSSAPI; fjord has PLAIN, \
-         SCRAM-SHA-256 and SCRAM-SHA-512 (all verified against the SCRAM user store) and enables them all.",
+         SCRAM-SHA-256 and SCRAM-SHA-512 (all verified against the SCRAM user store) and enables them all \
+         by default, and OAUTHBEARER (JWTs checked against sasl.oauthbearer.jwks.endpoint.url) when listed.",
         |c, v| {
             let mut out = Vec::new();
             for m in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -119,6 +153,83 @@ pub const SECURITY_KEYS: &[BrokerKey] = &[
             Ok(())
         },
         |c| Some(c.sasl_mechanisms.join(","))
+    ),
+    key!(
+        "sasl.oauthbearer.clock.skew.seconds",
+        ValueType::Int,
+        KeyDefault::Value("30"),
+        "Seconds of clock difference allowed when checking an OAUTHBEARER token's exp and nbf.",
+        |c, v| {
+            c.oauth.clock_skew_s = parse_int(v, 0, i64::from(i32::MAX))? as u64;
+            Ok(())
+        },
+        |c| Some(c.oauth.clock_skew_s.to_string())
+    ),
+    key!(
+        "sasl.oauthbearer.expected.audience",
+        ValueType::List,
+        KeyDefault::Value(""),
+        "When set, an OAUTHBEARER token's aud must name one of these.",
+        |c, v| {
+            c.oauth.expected_audience = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect();
+            Ok(())
+        },
+        |c| Some(c.oauth.expected_audience.join(","))
+    ),
+    key!(
+        "sasl.oauthbearer.expected.issuer",
+        ValueType::String,
+        KeyDefault::None,
+        "When set, an OAUTHBEARER token's iss must be this.",
+        |c, v| {
+            c.oauth.expected_issuer = optional(v);
+            Ok(())
+        },
+        |c| c.oauth.expected_issuer.clone()
+    ),
+    key!(
+        "sasl.oauthbearer.jwks.endpoint.refresh.ms",
+        ValueType::Long,
+        KeyDefault::Value("3600000"),
+        "How often the OAUTHBEARER key set is read again (also when a token names an unknown key id, \
+         at most every 10 s).",
+        |c, v| {
+            c.oauth.refresh_ms = parse_long(v, 1000, i64::MAX)? as u64;
+            Ok(())
+        },
+        |c| Some(c.oauth.refresh_ms.to_string())
+    ),
+    key!(
+        "sasl.oauthbearer.jwks.endpoint.url",
+        ValueType::String,
+        KeyDefault::None,
+        "The JSON Web Key Set OAUTHBEARER tokens are checked against: an http(s):// URL, a file:// URL \
+         or a path. Required when OAUTHBEARER is enabled.",
+        |c, v| {
+            c.oauth.jwks_url = v.trim().to_string();
+            Ok(())
+        },
+        |c| optional(&c.oauth.jwks_url)
+    ),
+    key!(
+        "sasl.oauthbearer.sub.claim.name",
+        ValueType::String,
+        KeyDefault::Value("sub"),
+        "The OAUTHBEARER token claim that names the principal (User:<claim>).",
+        |c, v| {
+            let v = v.trim();
+            if v.is_empty() {
+                return Err("must not be empty".into());
+            }
+            c.oauth.sub_claim = v.to_string();
+            Ok(())
+        },
+        |c| Some(c.oauth.sub_claim.clone())
     ),
     key!(
         "sasl.server.max.receive.size",
@@ -240,5 +351,17 @@ pub const SECURITY_KEYS: &[BrokerKey] = &[
         "The truststore format. Kafka's default is JKS; fjord reads PEM only.",
         |_, v| pem_type(v),
         |_| Some("PEM".into())
+    ),
+    key!(
+        "super.users",
+        ValueType::List,
+        KeyDefault::Value(""),
+        "Principals allowed every operation whatever the ACLs say, separated by semicolons \
+         (User:admin;User:ops).",
+        |c, v| {
+            c.super_users = authorizer::parse_super_users(v)?;
+            Ok(())
+        },
+        |c| Some(c.super_users.join(";"))
     ),
 ];

@@ -1,6 +1,10 @@
 //! AddOffsetsToTxn (key 25), versions 0-4: adds the group's
 //! `__consumer_offsets` partition to the producer's transaction, so the
 //! transaction's marker reaches the offsets TxnOffsetCommit writes there.
+//!
+//! With an authorizer, as Kafka: WRITE on the transactional id (else
+//! TRANSACTIONAL_ID_AUTHORIZATION_FAILED) and READ on the group (else
+//! GROUP_AUTHORIZATION_FAILED).
 
 use std::sync::Arc;
 
@@ -8,6 +12,7 @@ use fjord_protocol::messages::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
 use fjord_protocol::ErrorCode;
 
 use super::RequestCtx;
+use crate::acl::{AclOperation, ResourceType};
 use crate::state::BrokerState;
 use fjord_group_coordinator::store;
 use fjord_protocol::internal_topics::OFFSETS_TOPIC;
@@ -23,6 +28,22 @@ async fn handle(
         error_code: code.code(),
         ..Default::default()
     };
+    if !ctx.allowed(
+        &state,
+        AclOperation::Write,
+        ResourceType::TransactionalId,
+        &req.transactional_id,
+    ) {
+        return answer(ErrorCode::TransactionalIdAuthorizationFailed);
+    }
+    if !ctx.allowed(
+        &state,
+        AclOperation::Read,
+        ResourceType::Group,
+        &req.group_id,
+    ) {
+        return answer(ErrorCode::GroupAuthorizationFailed);
+    }
     if req.group_id.is_empty() {
         return answer(ErrorCode::InvalidGroupId);
     }

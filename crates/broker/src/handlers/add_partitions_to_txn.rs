@@ -5,6 +5,13 @@
 //! as Kafka answers. Version 5 only tells the broker the caller
 //! understands TRANSACTION_ABORTABLE (KIP-890), which fjord never returns
 //! here, so it is answered exactly as version 4.
+//!
+//! With an authorizer, as Kafka: v0-3 (from producers) need WRITE on the
+//! transactional id (else TRANSACTIONAL_ID_AUTHORIZATION_FAILED on every
+//! partition) and WRITE on each topic (else TOPIC_AUTHORIZATION_FAILED on
+//! its partitions, OPERATION_NOT_ATTEMPTED on the others); v4+ (from
+//! brokers) need CLUSTER_ACTION on the cluster (else
+//! CLUSTER_AUTHORIZATION_FAILED).
 
 use std::sync::Arc;
 
@@ -16,6 +23,7 @@ use fjord_protocol::messages::{AddPartitionsToTxnRequest, AddPartitionsToTxnResp
 use fjord_protocol::ErrorCode;
 
 use super::RequestCtx;
+use crate::acl::{AclOperation, ResourceType};
 use crate::state::BrokerState;
 
 crate::handler!(AddPartitionsToTxn, 0, 5);
@@ -42,8 +50,10 @@ fn results(
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn add_one(
     state: &Arc<BrokerState>,
+    ctx: &RequestCtx,
     version: i16,
     txn_id: &str,
     pid: i64,
@@ -51,6 +61,32 @@ async fn add_one(
     verify_only: bool,
     topics: &[AddPartitionsToTxnTopic],
 ) -> Vec<AddPartitionsToTxnTopicResult> {
+    if version < 4
+        && !ctx.allowed(
+            state,
+            AclOperation::Write,
+            ResourceType::TransactionalId,
+            txn_id,
+        )
+    {
+        return results(topics, |_, _| ErrorCode::TransactionalIdAuthorizationFailed);
+    }
+    let refused: Vec<&str> = topics
+        .iter()
+        .map(|t| t.name.as_str())
+        .filter(|t| version < 4 && !ctx.allowed(state, AclOperation::Write, ResourceType::Topic, t))
+        .collect();
+    if !refused.is_empty() {
+        return results(topics, |t, p| {
+            if refused.contains(&t) {
+                ErrorCode::TopicAuthorizationFailed
+            } else if !crate::state::is_internal_topic(t) && state.partition(t, p).is_some() {
+                ErrorCode::OperationNotAttempted
+            } else {
+                ErrorCode::UnknownTopicOrPartition
+            }
+        });
+    }
     let exists =
         |t: &str, p: i32| !crate::state::is_internal_topic(t) && state.partition(t, p).is_some();
     let wanted: Vec<(String, i32)> = topics
@@ -98,12 +134,19 @@ async fn handle(
         tracing::warn!("AddPartitionsToTxn without __transaction_state");
     }
     if ctx.api_version >= 4 {
+        if !ctx.allowed_on_cluster(&state, AclOperation::ClusterAction) {
+            return AddPartitionsToTxnResponse {
+                error_code: ErrorCode::ClusterAuthorizationFailed.code(),
+                ..Default::default()
+            };
+        }
         let mut out = Vec::with_capacity(req.transactions.len());
         for t in &req.transactions {
             out.push(AddPartitionsToTxnResult {
                 transactional_id: t.transactional_id.clone(),
                 topic_results: add_one(
                     &state,
+                    &ctx,
                     ctx.api_version,
                     &t.transactional_id,
                     t.producer_id,
@@ -123,6 +166,7 @@ async fn handle(
     }
     let results = add_one(
         &state,
+        &ctx,
         ctx.api_version,
         &req.v3_and_below_transactional_id,
         req.v3_and_below_producer_id,

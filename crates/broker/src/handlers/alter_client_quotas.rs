@@ -5,6 +5,9 @@
 //! a refused entry gets INVALID_REQUEST with the reason and changes
 //! nothing, the others are applied together and answered once durable.
 //! `validate_only` checks without applying.
+//!
+//! With an authorizer, as Kafka: ALTER_CONFIGS on the cluster, else every
+//! entry gets CLUSTER_AUTHORIZATION_FAILED.
 
 use std::sync::Arc;
 
@@ -13,6 +16,7 @@ use fjord_protocol::messages::{AlterClientQuotasRequest, AlterClientQuotasRespon
 use fjord_protocol::ErrorCode;
 
 use super::RequestCtx;
+use crate::acl::AclOperation;
 use crate::quotas::store::{validate, Change, Entity};
 use crate::state::BrokerState;
 
@@ -20,9 +24,32 @@ crate::handler!(AlterClientQuotas, 0, 1);
 
 async fn handle(
     state: Arc<BrokerState>,
-    _ctx: RequestCtx,
+    ctx: RequestCtx,
     req: AlterClientQuotasRequest,
 ) -> AlterClientQuotasResponse {
+    if !ctx.allowed_on_cluster(&state, AclOperation::AlterConfigs) {
+        return AlterClientQuotasResponse {
+            entries: req
+                .entries
+                .iter()
+                .map(|entry| EntryData {
+                    error_code: ErrorCode::ClusterAuthorizationFailed.code(),
+                    error_message: Some("Cluster authorization failed.".into()),
+                    entity: entry
+                        .entity
+                        .iter()
+                        .map(|e| EntityData {
+                            entity_type: e.entity_type.clone(),
+                            entity_name: e.entity_name.clone(),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+    }
     let mut results = Vec::with_capacity(req.entries.len());
     let mut changes = Vec::new();
     for entry in &req.entries {

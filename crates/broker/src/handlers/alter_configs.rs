@@ -2,6 +2,10 @@
 //! given replace the resource's whole set: a topic's overrides, this
 //! broker's dynamic configs, or the cluster-wide dynamic defaults (the
 //! broker resource with an empty name).
+//!
+//! With an authorizer, as Kafka: ALTER_CONFIGS on the topic (else
+//! TOPIC_AUTHORIZATION_FAILED) or on the cluster for a broker (else
+//! CLUSTER_AUTHORIZATION_FAILED).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -56,7 +60,7 @@ fn alter(
 
 async fn handle(
     state: Arc<BrokerState>,
-    _ctx: RequestCtx,
+    ctx: RequestCtx,
     req: AlterConfigsRequest,
 ) -> AlterConfigsResponse {
     let duplicates = configs::duplicate_resources(
@@ -75,7 +79,14 @@ async fn handle(
                     "Duplicate resource.",
                 ))
             } else {
-                alter(&state, r, req.validate_only)
+                configs::authorize(
+                    &state,
+                    &ctx,
+                    crate::acl::AclOperation::AlterConfigs,
+                    r.resource_type,
+                    &r.resource_name,
+                )
+                .and_then(|()| alter(&state, r, req.validate_only))
             };
             let (code, message) = match outcome {
                 Ok(()) => (ErrorCode::None, None),

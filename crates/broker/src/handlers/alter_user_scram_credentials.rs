@@ -9,6 +9,9 @@
 //! (DUPLICATE_RESOURCE), deleting a credential that does not exist
 //! (RESOURCE_NOT_FOUND). The accepted changes are applied together and
 //! answered only once durable.
+//!
+//! With an authorizer, as Kafka: ALTER on the cluster, else every user gets
+//! CLUSTER_AUTHORIZATION_FAILED.
 
 use std::sync::Arc;
 
@@ -19,6 +22,7 @@ use fjord_protocol::messages::{
 use fjord_protocol::ErrorCode;
 
 use super::RequestCtx;
+use crate::acl::AclOperation;
 use crate::security::scram::{Credential, Mechanism, MAX_ITERATIONS, MIN_ITERATIONS};
 use crate::security::users::Change;
 use crate::state::BrokerState;
@@ -139,9 +143,34 @@ fn check(
 
 async fn handle(
     state: Arc<BrokerState>,
-    _ctx: RequestCtx,
+    ctx: RequestCtx,
     req: AlterUserScramCredentialsRequest,
 ) -> AlterUserScramCredentialsResponse {
+    if !ctx.allowed_on_cluster(&state, AclOperation::Alter) {
+        let mut users: Vec<String> = Vec::new();
+        for name in req
+            .deletions
+            .iter()
+            .map(|d| &d.name)
+            .chain(req.upsertions.iter().map(|u| &u.name))
+        {
+            if !users.contains(name) {
+                users.push(name.clone());
+            }
+        }
+        return AlterUserScramCredentialsResponse {
+            results: users
+                .into_iter()
+                .map(|user| AlterUserScramCredentialsResult {
+                    user,
+                    error_code: ErrorCode::ClusterAuthorizationFailed.code(),
+                    error_message: Some("Cluster authorization failed.".into()),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+    }
     let checked = check(&req, &state.users.snapshot());
     let changes: Vec<Change> = checked
         .iter()

@@ -27,6 +27,38 @@ pub const RESOURCE_TOPIC: i8 = 2;
 pub const RESOURCE_BROKER: i8 = 4;
 pub const RESOURCE_BROKER_LOGGER: i8 = 8;
 
+/// Kafka's ACL check of a config resource: `op` (DESCRIBE_CONFIGS or
+/// ALTER_CONFIGS) on the topic (TOPIC_AUTHORIZATION_FAILED) or, for a
+/// broker or broker logger, on the cluster (CLUSTER_AUTHORIZATION_FAILED).
+/// Other types are left to the caller's own checks.
+pub fn authorize(
+    state: &BrokerState,
+    ctx: &super::RequestCtx,
+    op: crate::acl::AclOperation,
+    resource_type: i8,
+    name: &str,
+) -> Result<(), ConfigError> {
+    use crate::acl::{ResourceType, CLUSTER_NAME};
+    let (rt, name, code) = match resource_type {
+        RESOURCE_TOPIC => (
+            ResourceType::Topic,
+            name,
+            ErrorCode::TopicAuthorizationFailed,
+        ),
+        RESOURCE_BROKER | RESOURCE_BROKER_LOGGER => (
+            ResourceType::Cluster,
+            CLUSTER_NAME,
+            ErrorCode::ClusterAuthorizationFailed,
+        ),
+        _ => return Ok(()),
+    };
+    if ctx.allowed(state, op, rt, name) {
+        Ok(())
+    } else {
+        Err(ConfigError::new(code, "Authorization failed."))
+    }
+}
+
 /// `DescribeConfigsResponse.ConfigSource` ids.
 pub const SOURCE_DYNAMIC_TOPIC: i8 = 1;
 pub const SOURCE_DYNAMIC_BROKER: i8 = 2;

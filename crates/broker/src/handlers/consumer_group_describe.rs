@@ -1,7 +1,8 @@
 //! ConsumerGroupDescribe (key 69): state, epochs, assignor and members
 //! (current and target assignments) of KIP-848 consumer groups. Other ids
 //! get GROUP_ID_NOT_FOUND, as from Kafka (clients then fall back to
-//! DescribeGroups for classic groups).
+//! DescribeGroups for classic groups). A group the principal may not
+//! DESCRIBE gets GROUP_AUTHORIZATION_FAILED.
 
 use std::sync::Arc;
 
@@ -11,14 +12,14 @@ use fjord_protocol::ErrorCode;
 
 use super::consumer_group_heartbeat::BrokerTopics;
 use super::RequestCtx;
-use crate::acl::{if_requested, ResourceType};
+use crate::acl::{AclOperation, ResourceType};
 use crate::state::BrokerState;
 
 crate::handler!(ConsumerGroupDescribe, 0, 0);
 
 async fn handle(
     state: Arc<BrokerState>,
-    _ctx: RequestCtx,
+    ctx: RequestCtx,
     req: ConsumerGroupDescribeRequest,
 ) -> ConsumerGroupDescribeResponse {
     let topics = BrokerTopics(&state);
@@ -34,12 +35,24 @@ async fn handle(
                     ..Default::default()
                 };
             }
+            if !ctx.allowed(&state, AclOperation::Describe, ResourceType::Group, &id) {
+                return DescribedGroup {
+                    error_code: ErrorCode::GroupAuthorizationFailed.code(),
+                    error_message: Some(format!("Not authorized to describe group {id}")),
+                    group_id: id,
+                    ..Default::default()
+                };
+            }
             let mut g =
                 state
                     .groups
                     .consumer_describe(&id, &topics, &state.config().consumer_group);
-            g.authorized_operations =
-                if_requested(req.include_authorized_operations, ResourceType::Group, &id);
+            g.authorized_operations = ctx.operations_if_requested(
+                &state,
+                req.include_authorized_operations,
+                ResourceType::Group,
+                &id,
+            );
             g
         })
         .collect();

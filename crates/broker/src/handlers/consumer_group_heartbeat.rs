@@ -2,6 +2,10 @@
 //! Joins, heartbeats and leaves in one API; the coordinator assigns the
 //! partitions (see `fjord_group_coordinator::consumer`). Answered once the
 //! group's records are durable.
+//!
+//! With an authorizer, as Kafka: READ on the group (else
+//! GROUP_AUTHORIZATION_FAILED) and DESCRIBE on every subscribed topic name
+//! (else TOPIC_AUTHORIZATION_FAILED naming them).
 
 use std::sync::Arc;
 
@@ -10,6 +14,7 @@ use fjord_protocol::messages::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeart
 use fjord_protocol::{ErrorCode, Uuid};
 
 use super::{now_ms, RequestCtx};
+use crate::acl::{AclOperation, ResourceType};
 use crate::groups::wait_durable;
 use crate::state::BrokerState;
 use fjord_group_coordinator::consumer::reconcile::Assignment as Partitions;
@@ -54,6 +59,34 @@ async fn handle(
     ctx: RequestCtx,
     req: ConsumerGroupHeartbeatRequest,
 ) -> ConsumerGroupHeartbeatResponse {
+    if !ctx.allowed(
+        &state,
+        AclOperation::Read,
+        ResourceType::Group,
+        &req.group_id,
+    ) {
+        return ConsumerGroupHeartbeatResponse {
+            error_code: ErrorCode::GroupAuthorizationFailed.code(),
+            ..Default::default()
+        };
+    }
+    let hidden: Vec<&str> = req
+        .subscribed_topic_names
+        .iter()
+        .flatten()
+        .map(String::as_str)
+        .filter(|t| !ctx.allowed(&state, AclOperation::Describe, ResourceType::Topic, t))
+        .collect();
+    if !hidden.is_empty() {
+        return ConsumerGroupHeartbeatResponse {
+            error_code: ErrorCode::TopicAuthorizationFailed.code(),
+            error_message: Some(format!(
+                "The following topics are not authorized: {}",
+                hidden.join(", ")
+            )),
+            ..Default::default()
+        };
+    }
     let owned = req.topic_partitions.map(|tps| {
         let mut a = Partitions::new();
         for tp in tps {

@@ -1,5 +1,8 @@
 //! CreatePartitions (key 37): grows topics to a new partition count
 //! (never shrinks); manual assignments may only name this broker.
+//!
+//! With an authorizer, as Kafka: ALTER on each topic, else
+//! TOPIC_AUTHORIZATION_FAILED (whether it exists or not).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,6 +15,7 @@ use fjord_protocol::ErrorCode;
 use super::configs::ConfigError;
 use super::create_topics::MAX_PARTITIONS;
 use super::RequestCtx;
+use crate::acl::{AclOperation, ResourceType};
 use crate::state::{BrokerState, Topic};
 
 crate::handler!(CreatePartitions, 0, 3);
@@ -148,6 +152,16 @@ async fn handle(
                     )),
                 ));
             }
+            continue;
+        }
+        if !ctx.allowed(&state, AclOperation::Alter, ResourceType::Topic, &t.name) {
+            results.push(result(
+                t.name.clone(),
+                Some(ConfigError::new(
+                    ErrorCode::TopicAuthorizationFailed,
+                    "Authorization failed.",
+                )),
+            ));
             continue;
         }
         let topic = match check(&state, t).and_then(|topic| {

@@ -1,6 +1,11 @@
 //! CreateTopics (key 19): checks names, partition counts, replication
 //! factors, manual assignments and configs, then creates the topics (or,
 //! with `validate_only`, only reports what would be created).
+//!
+//! With an authorizer, as Kafka: CREATE on the cluster, or else on each
+//! topic (TOPIC_AUTHORIZATION_FAILED for a topic without it); a created
+//! topic's configs are returned only with DESCRIBE_CONFIGS on it (else
+//! `topic_config_error_code` is TOPIC_AUTHORIZATION_FAILED).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -15,6 +20,7 @@ use fjord_storage::LogConfig;
 
 use super::configs::{self, ConfigError};
 use super::RequestCtx;
+use crate::acl::{AclOperation, ResourceType, CLUSTER_NAME};
 use crate::state::{validate_topic_name, BrokerState};
 
 crate::handler!(CreateTopics, 0, 7);
@@ -227,6 +233,12 @@ async fn handle(
     // Every topic is checked before any is created, so that limits over
     // the whole request refuse it before a single directory exists.
     let mut plans = Vec::with_capacity(req.topics.len());
+    let cluster_create = ctx.visible(
+        &state,
+        AclOperation::Create,
+        ResourceType::Cluster,
+        CLUSTER_NAME,
+    );
     for t in &req.topics {
         if counts.get(t.name.as_str()).copied().unwrap_or(0) > 1 {
             if !reported_duplicates.contains(&t.name.as_str()) {
@@ -239,6 +251,18 @@ async fn handle(
                     )),
                 ));
             }
+            continue;
+        }
+        if !cluster_create
+            && !ctx.allowed(&state, AclOperation::Create, ResourceType::Topic, &t.name)
+        {
+            plans.push((
+                t,
+                Err(ConfigError::new(
+                    ErrorCode::TopicAuthorizationFailed,
+                    "Authorization failed.",
+                )),
+            ));
             continue;
         }
         plans.push((t, plan(&state, t)));
@@ -281,7 +305,18 @@ async fn handle(
         if req.validate_only {
             added += i64::from(plan.partitions);
         }
-        let configs = Some(described_configs(&state, &plan.overrides, &plan.log));
+        let may_describe = ctx.allowed(
+            &state,
+            AclOperation::DescribeConfigs,
+            ResourceType::Topic,
+            &t.name,
+        );
+        let configs = may_describe.then(|| described_configs(&state, &plan.overrides, &plan.log));
+        let topic_config_error_code = if may_describe {
+            ErrorCode::None.code()
+        } else {
+            ErrorCode::TopicAuthorizationFailed.code()
+        };
         if req.validate_only {
             results.push(CreatableTopicResult {
                 name: t.name.clone(),
@@ -291,6 +326,7 @@ async fn handle(
                 num_partitions: plan.partitions,
                 replication_factor: 1,
                 configs,
+                topic_config_error_code,
                 ..Default::default()
             });
             continue;
@@ -345,6 +381,7 @@ async fn handle(
                     num_partitions: created.partitions.len() as i32,
                     replication_factor: 1,
                     configs,
+                    topic_config_error_code,
                     ..Default::default()
                 });
             }

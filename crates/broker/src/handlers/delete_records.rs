@@ -1,5 +1,8 @@
 //! DeleteRecords (key 21): moves partitions' log start offsets forward
 //! (to the high watermark for offset -1), deleting whole segments below.
+//!
+//! With an authorizer, as Kafka: DELETE on each topic, else its partitions
+//! get TOPIC_AUTHORIZATION_FAILED (whether it exists or not).
 
 use std::sync::Arc;
 
@@ -10,6 +13,7 @@ use fjord_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 use fjord_protocol::ErrorCode;
 
 use super::RequestCtx;
+use crate::acl::{AclOperation, ResourceType};
 use crate::state::BrokerState;
 use fjord_partition::Partition;
 
@@ -49,12 +53,13 @@ async fn delete(p: &Arc<Partition>, deletes_allowed: bool, offset: i64) -> Resul
 
 async fn handle(
     state: Arc<BrokerState>,
-    _ctx: RequestCtx,
+    ctx: RequestCtx,
     req: DeleteRecordsRequest,
 ) -> DeleteRecordsResponse {
     let mut topics = Vec::with_capacity(req.topics.len());
     for t in req.topics {
-        let topic = state.topic(&t.name);
+        let refused = !ctx.allowed(&state, AclOperation::Delete, ResourceType::Topic, &t.name);
+        let topic = state.topic(&t.name).filter(|_| !refused);
         let mut partitions = Vec::with_capacity(t.partitions.len());
         for rp in t.partitions {
             let found = topic.as_ref().and_then(|topic| {
@@ -65,6 +70,7 @@ async fn handle(
             });
             let outcome = match found {
                 Some((p, deletes_allowed)) => delete(&p, deletes_allowed, rp.offset).await,
+                None if refused => Err(ErrorCode::TopicAuthorizationFailed),
                 None => Err(ErrorCode::UnknownTopicOrPartition),
             };
             let (low_watermark, code) = match outcome {

@@ -1,5 +1,9 @@
 //! DeleteTopics (key 20): deletes topics by name (v0-5) or by name or
 //! topic id (v6+), with their data.
+//!
+//! With an authorizer, as Kafka: a topic needs DESCRIBE (else
+//! TOPIC_AUTHORIZATION_FAILED, whether it exists or not) and DELETE (else
+//! TOPIC_AUTHORIZATION_FAILED).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -9,6 +13,7 @@ use fjord_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse};
 use fjord_protocol::{ErrorCode, Uuid};
 
 use super::RequestCtx;
+use crate::acl::{AclOperation, ResourceType};
 use crate::state::{is_internal_topic, BrokerState};
 
 crate::handler!(DeleteTopics, 0, 6);
@@ -99,6 +104,15 @@ async fn handle(
             }
             _ => {}
         }
+        if let Some(n) = &name {
+            if !ctx.allowed(&state, AclOperation::Describe, ResourceType::Topic, n) {
+                responses.push(fail(
+                    ErrorCode::TopicAuthorizationFailed,
+                    "Authorization failed.",
+                ));
+                continue;
+            }
+        }
         let topic = match &name {
             Some(n) => state.topic(n),
             None => state.topic_by_id(&id),
@@ -116,6 +130,27 @@ async fn handle(
             });
             continue;
         };
+        let by_id_hidden = name.is_none()
+            && !ctx.allowed(
+                &state,
+                AclOperation::Describe,
+                ResourceType::Topic,
+                &topic.name,
+            );
+        if by_id_hidden
+            || !ctx.allowed(
+                &state,
+                AclOperation::Delete,
+                ResourceType::Topic,
+                &topic.name,
+            )
+        {
+            responses.push(fail(
+                ErrorCode::TopicAuthorizationFailed,
+                "Authorization failed.",
+            ));
+            continue;
+        }
         let (name, id) = (Some(topic.name.clone()), topic.id);
         if !state.config().delete_topic_enable {
             responses.push(result(

@@ -3,6 +3,9 @@
 //! keeping only entities with no other part, as Kafka filters them. A bad
 //! filter (a type named twice, an exact match without a name, an unknown
 //! match type) gets INVALID_REQUEST with no entries.
+//!
+//! With an authorizer, as Kafka: DESCRIBE_CONFIGS on the cluster, else
+//! CLUSTER_AUTHORIZATION_FAILED.
 
 use std::sync::Arc;
 
@@ -11,6 +14,7 @@ use fjord_protocol::messages::{DescribeClientQuotasRequest, DescribeClientQuotas
 use fjord_protocol::ErrorCode;
 
 use super::RequestCtx;
+use crate::acl::AclOperation;
 use crate::quotas::store::{matches, parse_filter};
 use crate::state::BrokerState;
 
@@ -18,9 +22,16 @@ crate::handler!(DescribeClientQuotas, 0, 1);
 
 async fn handle(
     state: Arc<BrokerState>,
-    _ctx: RequestCtx,
+    ctx: RequestCtx,
     req: DescribeClientQuotasRequest,
 ) -> DescribeClientQuotasResponse {
+    if !ctx.allowed_on_cluster(&state, AclOperation::DescribeConfigs) {
+        return DescribeClientQuotasResponse {
+            error_code: ErrorCode::ClusterAuthorizationFailed.code(),
+            error_message: Some("Cluster authorization failed.".into()),
+            ..Default::default()
+        };
+    }
     let parts: Vec<(String, i8, Option<String>)> = req
         .components
         .iter()

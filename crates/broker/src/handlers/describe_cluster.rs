@@ -1,6 +1,7 @@
 //! DescribeCluster (key 60): the cluster id, this node as the only broker
 //! and as the controller, and the cluster's authorized operations when
-//! asked for.
+//! asked for (with an authorizer, as Kafka: 0 without DESCRIBE on the
+//! cluster; the request itself needs no ACL).
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use fjord_protocol::ErrorCode;
 
 use super::metadata::{broker_endpoint, CLUSTER_NAME};
 use super::RequestCtx;
-use crate::acl::{if_requested, ResourceType};
+use crate::acl::{AclOperation, ResourceType, NOT_REQUESTED};
 use crate::state::BrokerState;
 
 crate::handler!(DescribeCluster, 0, 1);
@@ -80,11 +81,13 @@ async fn handle(
         cluster_id: state.cluster_id.clone(),
         controller_id,
         brokers,
-        cluster_authorized_operations: if_requested(
-            req.include_cluster_authorized_operations,
-            ResourceType::Cluster,
-            CLUSTER_NAME,
-        ),
+        cluster_authorized_operations: if !req.include_cluster_authorized_operations {
+            NOT_REQUESTED
+        } else if ctx.allowed_on_cluster(&state, AclOperation::Describe) {
+            ctx.authorized_operations(&state, ResourceType::Cluster, CLUSTER_NAME)
+        } else {
+            0
+        },
         ..Default::default()
     }
 }

@@ -2,6 +2,10 @@
 //! defaults, with synonyms), this broker's configs with their sources
 //! (dynamic per broker, dynamic cluster default, static, default) and the
 //! cluster-wide dynamic defaults (the broker resource with an empty name).
+//!
+//! With an authorizer, as Kafka: DESCRIBE_CONFIGS on the topic (else
+//! TOPIC_AUTHORIZATION_FAILED, whether it exists or not) or on the
+//! cluster for a broker (else CLUSTER_AUTHORIZATION_FAILED).
 
 use std::sync::Arc;
 
@@ -130,34 +134,44 @@ async fn handle(
     let results = req
         .resources
         .iter()
-        .map(|r| match describe(&state, r) {
-            Ok(all) => {
-                // Null or empty keys mean every config.
-                let wanted = |name: &str| match &r.configuration_keys {
-                    Some(keys) if !keys.is_empty() => keys.iter().any(|k| k == name),
-                    _ => true,
-                };
-                DescribeConfigsResult {
-                    error_code: ErrorCode::None.code(),
-                    error_message: None,
+        .map(|r| {
+            match configs::authorize(
+                &state,
+                &ctx,
+                crate::acl::AclOperation::DescribeConfigs,
+                r.resource_type,
+                &r.resource_name,
+            )
+            .and_then(|()| describe(&state, r))
+            {
+                Ok(all) => {
+                    // Null or empty keys mean every config.
+                    let wanted = |name: &str| match &r.configuration_keys {
+                        Some(keys) if !keys.is_empty() => keys.iter().any(|k| k == name),
+                        _ => true,
+                    };
+                    DescribeConfigsResult {
+                        error_code: ErrorCode::None.code(),
+                        error_message: None,
+                        resource_type: r.resource_type,
+                        resource_name: r.resource_name.clone(),
+                        configs: all
+                            .into_iter()
+                            .filter(|d| wanted(&d.name))
+                            .map(|d| entry(d, include_synonyms, include_documentation))
+                            .collect(),
+                        ..Default::default()
+                    }
+                }
+                Err(e) => DescribeConfigsResult {
+                    error_code: e.code.code(),
+                    error_message: Some(e.message),
                     resource_type: r.resource_type,
                     resource_name: r.resource_name.clone(),
-                    configs: all
-                        .into_iter()
-                        .filter(|d| wanted(&d.name))
-                        .map(|d| entry(d, include_synonyms, include_documentation))
-                        .collect(),
+                    configs: Vec::new(),
                     ..Default::default()
-                }
+                },
             }
-            Err(e) => DescribeConfigsResult {
-                error_code: e.code.code(),
-                error_message: Some(e.message),
-                resource_type: r.resource_type,
-                resource_name: r.resource_name.clone(),
-                configs: Vec::new(),
-                ..Default::default()
-            },
         })
         .collect();
     DescribeConfigsResponse {

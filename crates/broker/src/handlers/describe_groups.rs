@@ -1,5 +1,6 @@
 //! DescribeGroups (key 15): state, protocol and members of groups; an
-//! unknown group is described as Dead, as Kafka does before v6.
+//! unknown group is described as Dead, as Kafka does before v6. A group
+//! the principal may not DESCRIBE gets GROUP_AUTHORIZATION_FAILED.
 
 use std::sync::Arc;
 
@@ -8,7 +9,7 @@ use fjord_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
 use fjord_protocol::ErrorCode;
 
 use super::RequestCtx;
-use crate::acl::{if_requested, ResourceType};
+use crate::acl::{AclOperation, ResourceType};
 use crate::state::BrokerState;
 
 crate::handler!(DescribeGroups, 0, 5);
@@ -23,7 +24,20 @@ async fn handle(
         .groups
         .into_iter()
         .map(|group_id| {
-            let ops = if_requested(wants_ops, ResourceType::Group, &group_id);
+            if !ctx.allowed(
+                &state,
+                AclOperation::Describe,
+                ResourceType::Group,
+                &group_id,
+            ) {
+                return DescribedGroup {
+                    error_code: ErrorCode::GroupAuthorizationFailed.code(),
+                    group_id,
+                    ..Default::default()
+                };
+            }
+            let ops =
+                ctx.operations_if_requested(&state, wants_ops, ResourceType::Group, &group_id);
             match state.groups.describe(&group_id) {
                 Some(s) => DescribedGroup {
                     error_code: ErrorCode::None.code(),
@@ -62,6 +76,9 @@ async fn handle(
     let groups = groups
         .into_iter()
         .map(|g| {
+            if g.error_code != ErrorCode::None.code() {
+                return g;
+            }
             let config = state.config();
             match state.groups.consumer_describe_classic(
                 &g.group_id,

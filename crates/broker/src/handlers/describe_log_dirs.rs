@@ -1,5 +1,8 @@
 //! DescribeLogDirs (key 35): the one data directory with the size of each
 //! partition it holds.
+//!
+//! With an authorizer, as Kafka: DESCRIBE on the cluster, else
+//! CLUSTER_AUTHORIZATION_FAILED (v3+; older versions get no result).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,6 +14,7 @@ use fjord_protocol::messages::{DescribeLogDirsRequest, DescribeLogDirsResponse};
 use fjord_protocol::ErrorCode;
 
 use super::RequestCtx;
+use crate::acl::AclOperation;
 use crate::state::{BrokerState, Topic};
 use fjord_partition::Partition;
 
@@ -52,9 +56,15 @@ fn log_dir_path(state: &BrokerState) -> String {
 
 async fn handle(
     state: Arc<BrokerState>,
-    _ctx: RequestCtx,
+    ctx: RequestCtx,
     req: DescribeLogDirsRequest,
 ) -> DescribeLogDirsResponse {
+    if !ctx.allowed_on_cluster(&state, AclOperation::Describe) {
+        return DescribeLogDirsResponse {
+            error_code: ErrorCode::ClusterAuthorizationFailed.code(),
+            ..Default::default()
+        };
+    }
     let topics: Vec<DescribeLogDirsTopic> = match &req.topics {
         None => state
             .all_topics()

@@ -1,6 +1,9 @@
 //! DescribeProducers (key 61), version 0: the active producers of each
 //! partition from its producer-state table (epoch, last sequence and
 //! timestamp, and the first offset of an open transaction).
+//!
+//! With an authorizer, as Kafka: READ on each topic, else its partitions
+//! get TOPIC_AUTHORIZATION_FAILED (whether it exists or not).
 
 use std::sync::Arc;
 
@@ -11,24 +14,38 @@ use fjord_protocol::messages::{DescribeProducersRequest, DescribeProducersRespon
 use fjord_protocol::ErrorCode;
 
 use super::RequestCtx;
+use crate::acl::{AclOperation, ResourceType};
 use crate::state::BrokerState;
 
 crate::handler!(DescribeProducers, 0, 0);
 
 async fn handle(
     state: Arc<BrokerState>,
-    _ctx: RequestCtx,
+    ctx: RequestCtx,
     req: DescribeProducersRequest,
 ) -> DescribeProducersResponse {
     let topics = req
         .topics
         .iter()
-        .map(|t| TopicResponse {
+        .map(|t| {
+            (
+                t,
+                !ctx.allowed(&state, AclOperation::Read, ResourceType::Topic, &t.name),
+            )
+        })
+        .map(|(t, refused)| TopicResponse {
             name: t.name.clone(),
             partitions: t
                 .partition_indexes
                 .iter()
                 .map(|&i| {
+                    if refused {
+                        return PartitionResponse {
+                            partition_index: i,
+                            error_code: ErrorCode::TopicAuthorizationFailed.code(),
+                            ..Default::default()
+                        };
+                    }
                     let Some(p) = state.partition(&t.name, i) else {
                         return PartitionResponse {
                             partition_index: i,

@@ -8,7 +8,10 @@
 //! A named topic that does not exist gets UNKNOWN_TOPIC_OR_PARTITION
 //! (INVALID_TOPIC_EXCEPTION for an illegal name); when listing all topics
 //! there is nothing to miss. Every topic entry carries its authorized
-//! operations, as Kafka's handler fills them unconditionally.
+//! operations, as Kafka's handler fills them unconditionally. With an
+//! authorizer, a listing holds only topics the principal may DESCRIBE, and
+//! a named topic without DESCRIBE gets TOPIC_AUTHORIZATION_FAILED whether
+//! it exists or not.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -20,7 +23,7 @@ use fjord_protocol::messages::{DescribeTopicPartitionsRequest, DescribeTopicPart
 use fjord_protocol::{ErrorCode, Uuid};
 
 use super::RequestCtx;
-use crate::acl::{authorized_operations, ResourceType};
+use crate::acl::{AclOperation, ResourceType};
 use crate::state::{is_internal_topic, validate_topic_name, BrokerState, Topic};
 
 crate::handler!(DescribeTopicPartitions, 0, 0);
@@ -74,7 +77,7 @@ fn partition_entry(
 
 async fn handle(
     state: Arc<BrokerState>,
-    _ctx: RequestCtx,
+    ctx: RequestCtx,
     req: DescribeTopicPartitionsRequest,
 ) -> DescribeTopicPartitionsResponse {
     let all_topics = req.topics.is_empty();
@@ -85,6 +88,7 @@ async fn handle(
             .iter()
             .map(|t| t.name.clone())
             .filter(|n| n.as_str() >= cursor_topic)
+            .filter(|n| ctx.visible(&state, AclOperation::Describe, ResourceType::Topic, n))
             .collect()
     } else {
         req.topics
@@ -124,6 +128,20 @@ async fn handle(
             });
             break;
         }
+        if !all_topics && !ctx.allowed(&state, AclOperation::Describe, ResourceType::Topic, &name) {
+            topics.push(DescribeTopicPartitionsResponseTopic {
+                error_code: ErrorCode::TopicAuthorizationFailed.code(),
+                topic_authorized_operations: ctx.authorized_operations(
+                    &state,
+                    ResourceType::Topic,
+                    &name,
+                ),
+                name: Some(name),
+                topic_id: Uuid::ZERO,
+                ..Default::default()
+            });
+            continue;
+        }
         let Some(t) = state.topic(&name) else {
             if !all_topics {
                 let code = if validate_topic_name(&name).is_err() {
@@ -134,7 +152,11 @@ async fn handle(
                 topics.push(DescribeTopicPartitionsResponseTopic {
                     error_code: code.code(),
                     is_internal: is_internal_topic(&name),
-                    topic_authorized_operations: authorized_operations(ResourceType::Topic, &name),
+                    topic_authorized_operations: ctx.authorized_operations(
+                        &state,
+                        ResourceType::Topic,
+                        &name,
+                    ),
                     name: Some(name),
                     topic_id: Uuid::ZERO,
                     ..Default::default()
@@ -159,7 +181,11 @@ async fn handle(
             topic_id: t.id,
             is_internal: t.internal,
             partitions,
-            topic_authorized_operations: authorized_operations(ResourceType::Topic, &t.name),
+            topic_authorized_operations: ctx.authorized_operations(
+                &state,
+                ResourceType::Topic,
+                &t.name,
+            ),
             ..Default::default()
         });
         if end < count {

@@ -1,5 +1,9 @@
 //! DescribeTransactions (key 65), version 0: the coordinator's view of
 //! each transactional id (TRANSACTIONAL_ID_NOT_FOUND for unknown ones).
+//!
+//! With an authorizer, as Kafka: DESCRIBE on each transactional id (else
+//! TRANSACTIONAL_ID_AUTHORIZATION_FAILED); the partitions listed are those
+//! of topics the principal may DESCRIBE.
 
 use std::sync::Arc;
 
@@ -8,6 +12,7 @@ use fjord_protocol::messages::{DescribeTransactionsRequest, DescribeTransactions
 use fjord_protocol::ErrorCode;
 
 use super::RequestCtx;
+use crate::acl::{AclOperation, ResourceType};
 use crate::state::BrokerState;
 use fjord_txn_coordinator::TxnState;
 
@@ -15,16 +20,35 @@ crate::handler!(DescribeTransactions, 0, 0);
 
 async fn handle(
     state: Arc<BrokerState>,
-    _ctx: RequestCtx,
+    ctx: RequestCtx,
     req: DescribeTransactionsRequest,
 ) -> DescribeTransactionsResponse {
     let transaction_states = req
         .transactional_ids
         .iter()
         .map(|id| match state.txns.get(id) {
+            _ if !ctx.allowed(
+                &state,
+                AclOperation::Describe,
+                ResourceType::TransactionalId,
+                id,
+            ) =>
+            {
+                TransactionState {
+                    error_code: ErrorCode::TransactionalIdAuthorizationFailed.code(),
+                    transactional_id: id.clone(),
+                    transaction_start_time_ms: -1,
+                    producer_id: -1,
+                    producer_epoch: -1,
+                    ..Default::default()
+                }
+            }
             Some(m) => {
                 let mut topics: Vec<TopicData> = Vec::new();
                 for (t, p) in &m.partitions {
+                    if !ctx.visible(&state, AclOperation::Describe, ResourceType::Topic, t) {
+                        continue;
+                    }
                     match topics.last_mut() {
                         Some(last) if &last.topic == t => last.partitions.push(*p),
                         _ => topics.push(TopicData {

@@ -2,6 +2,9 @@
 //! counts of users' SCRAM credentials (never salts or keys). A null or
 //! empty user list describes every user; a user named twice gets DUPLICATE_RESOURCE,
 //! an unknown one RESOURCE_NOT_FOUND, as Kafka answers.
+//!
+//! With an authorizer, as Kafka: DESCRIBE on the cluster, else
+//! CLUSTER_AUTHORIZATION_FAILED.
 
 use std::sync::Arc;
 
@@ -14,15 +17,34 @@ use fjord_protocol::messages::{
 use fjord_protocol::ErrorCode;
 
 use super::RequestCtx;
+use crate::acl::AclOperation;
 use crate::state::BrokerState;
 
 crate::handler!(DescribeUserScramCredentials, 0, 0);
 
 async fn handle(
     state: Arc<BrokerState>,
-    _ctx: RequestCtx,
+    ctx: RequestCtx,
     req: DescribeUserScramCredentialsRequest,
 ) -> DescribeUserScramCredentialsResponse {
+    if !ctx.allowed_on_cluster(&state, AclOperation::Describe) {
+        return DescribeUserScramCredentialsResponse {
+            error_code: ErrorCode::ClusterAuthorizationFailed.code(),
+            error_message: Some("Cluster authorization failed.".into()),
+            // As Kafka: one unnamed result per requested user.
+            results: req
+                .users
+                .iter()
+                .flatten()
+                .map(|_| DescribeUserScramCredentialsResult {
+                    error_code: ErrorCode::ClusterAuthorizationFailed.code(),
+                    error_message: Some("Cluster authorization failed.".into()),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+    }
     let users = state.users.snapshot();
     let found = |name: &str| {
         users

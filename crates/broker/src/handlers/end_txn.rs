@@ -2,6 +2,9 @@
 //! transaction. The PrepareCommit/PrepareAbort record is durable in
 //! `__transaction_state` before any marker is written, and the answer
 //! comes once every partition holds its marker.
+//!
+//! With an authorizer, as Kafka: WRITE on the transactional id, else
+//! TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
 
 use std::sync::Arc;
 
@@ -9,6 +12,7 @@ use fjord_protocol::messages::{EndTxnRequest, EndTxnResponse};
 use fjord_protocol::ErrorCode;
 
 use super::RequestCtx;
+use crate::acl::{AclOperation, ResourceType};
 use crate::state::BrokerState;
 
 crate::handler!(EndTxn, 0, 4);
@@ -20,6 +24,14 @@ async fn handle(state: Arc<BrokerState>, ctx: RequestCtx, req: EndTxnRequest) ->
         producer_epoch: -1,
         ..Default::default()
     };
+    if !ctx.allowed(
+        &state,
+        AclOperation::Write,
+        ResourceType::TransactionalId,
+        &req.transactional_id,
+    ) {
+        return answer(ErrorCode::TransactionalIdAuthorizationFailed);
+    }
     if let Err(code) = crate::txn_io::ensure_topic(&state).await {
         return answer(code);
     }

@@ -3,6 +3,11 @@
 //! always returned whole, as KIP-74 requires), OFFSET_OUT_OF_RANGE, and
 //! topic ids from v13. Fetch sessions are answered sessionless (id 0),
 //! which every client handles by sending full requests.
+//!
+//! With an authorizer, as Kafka: a consumer needs READ on each topic (else
+//! its partitions get TOPIC_AUTHORIZATION_FAILED), a follower (replica id
+//! 0 or more) CLUSTER_ACTION on the cluster (else every partition gets
+//! TOPIC_AUTHORIZATION_FAILED). Asked once per request, before polling.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +24,7 @@ use std::collections::VecDeque;
 use crate::zero_copy::MIN_ZERO_COPY;
 
 use super::RequestCtx;
+use crate::acl::{AclOperation, ResourceType};
 use crate::quotas::QuotaType;
 use crate::state::BrokerState;
 
@@ -52,6 +58,7 @@ fn read_once(
     state: &BrokerState,
     ctx_version: i16,
     req: &FetchRequest,
+    refused: &[bool],
 ) -> (Vec<FetchableTopicResponse>, usize, bool, Slices, Sent) {
     let mut sent: Sent = Vec::new();
     let mut slices: Slices = VecDeque::new();
@@ -59,7 +66,7 @@ fn read_once(
     let mut any_error = false;
     let response_limit = usize::try_from(req.max_bytes).unwrap_or(0).max(1);
     let mut topics = Vec::with_capacity(req.topics.len());
-    for ft in &req.topics {
+    for (ti, ft) in req.topics.iter().enumerate() {
         let topic = if ctx_version >= 13 {
             state.topic_by_id(&ft.topic_id)
         } else {
@@ -68,6 +75,15 @@ fn read_once(
         let mut parts = Vec::with_capacity(ft.partitions.len());
         let (mut topic_records, mut topic_bytes) = (0u64, 0u64);
         for fp in &ft.partitions {
+            if refused.get(ti).copied().unwrap_or(false) {
+                any_error = true;
+                parts.push(partition_error(
+                    fp.partition,
+                    ErrorCode::TopicAuthorizationFailed,
+                ));
+                slices.push_back(None);
+                continue;
+            }
             let Some(topic) = &topic else {
                 any_error = true;
                 let code = if ctx_version >= 13 {
@@ -224,6 +240,32 @@ fn read_records(
     }
 }
 
+/// Per requested topic, whether the principal may not read it.
+fn refused_topics(state: &BrokerState, ctx: &RequestCtx, req: &FetchRequest) -> Vec<bool> {
+    let replica = req.replica_id.max(req.replica_state.replica_id);
+    if replica >= 0 {
+        let ok = ctx.allowed_on_cluster(state, AclOperation::ClusterAction);
+        return vec![!ok; req.topics.len()];
+    }
+    req.topics
+        .iter()
+        .map(|ft| {
+            let by_id;
+            let name = if ctx.api_version >= 13 {
+                by_id = state.topic_by_id(&ft.topic_id);
+                match &by_id {
+                    Some(t) => t.name.as_str(),
+                    // An unknown id is UNKNOWN_TOPIC_ID, as without ACLs.
+                    None => return false,
+                }
+            } else {
+                ft.topic.as_str()
+            };
+            !ctx.allowed(state, AclOperation::Read, ResourceType::Topic, name)
+        })
+        .collect()
+}
+
 async fn handle(
     state: Arc<BrokerState>,
     mut ctx: RequestCtx,
@@ -250,15 +292,17 @@ async fn handle(
         req.max_bytes = req.max_bytes.min(i32::try_from(cap).unwrap_or(i32::MAX));
     }
     let mut changes = state.data_version.subscribe();
+    let refused: Arc<[bool]> = refused_topics(&state, &ctx, &req).into();
     let req = Arc::new(req);
     loop {
         changes.borrow_and_update();
         let st = state.clone();
         let r = req.clone();
+        let no = refused.clone();
         let version = ctx.api_version;
         // Reading may touch the disk; keep it off the async workers.
         let (topics, total, any_error, slices, sent) =
-            match tokio::task::spawn_blocking(move || read_once(&st, version, &r)).await {
+            match tokio::task::spawn_blocking(move || read_once(&st, version, &r, &no)).await {
                 Ok(x) => x,
                 Err(e) => {
                     tracing::error!(error = %e, "fetch task failed");

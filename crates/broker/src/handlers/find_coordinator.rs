@@ -2,6 +2,10 @@
 //! and every transactional id (key type 1; the first lookup creates
 //! `__transaction_state`, as in Kafka). In cluster mode the lowest live
 //! broker coordinates them all (see `cluster/mod.rs`).
+//!
+//! With an authorizer, as Kafka: a group key needs DESCRIBE on the group
+//! (else GROUP_AUTHORIZATION_FAILED), a transactional id DESCRIBE on it
+//! (else TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
 
 use std::sync::Arc;
 
@@ -11,6 +15,7 @@ use fjord_protocol::ErrorCode;
 
 use super::metadata::broker_endpoint;
 use super::RequestCtx;
+use crate::acl::{AclOperation, ResourceType};
 use crate::state::BrokerState;
 
 crate::handler!(FindCoordinator, 0, 6);
@@ -19,7 +24,24 @@ fn lookup(
     state: &BrokerState,
     ctx: &RequestCtx,
     key_type: i8,
+    key: &str,
 ) -> (ErrorCode, Option<String>, i32, String, i32) {
+    let refused = |code: ErrorCode| (code, Some(code.name().to_string()), -1, String::new(), -1);
+    match key_type {
+        0 if !ctx.allowed(state, AclOperation::Describe, ResourceType::Group, key) => {
+            return refused(ErrorCode::GroupAuthorizationFailed)
+        }
+        1 if !ctx.allowed(
+            state,
+            AclOperation::Describe,
+            ResourceType::TransactionalId,
+            key,
+        ) =>
+        {
+            return refused(ErrorCode::TransactionalIdAuthorizationFailed)
+        }
+        _ => {}
+    }
     // Cluster mode, this step: the lowest live broker coordinates every
     // group and transactional id, with its state local to it.
     if let (Some(cluster), 0 | 1) = (state.cluster(), key_type) {
@@ -84,7 +106,7 @@ async fn handle(
             .coordinator_keys
             .iter()
             .map(|key| {
-                let (code, msg, node_id, host, port) = lookup(&state, &ctx, req.key_type);
+                let (code, msg, node_id, host, port) = lookup(&state, &ctx, req.key_type, key);
                 Coordinator {
                     key: key.clone(),
                     node_id,
@@ -106,7 +128,7 @@ async fn handle(
     } else {
         0
     };
-    let (code, msg, node_id, host, port) = lookup(&state, &ctx, key_type);
+    let (code, msg, node_id, host, port) = lookup(&state, &ctx, key_type, &req.key);
     FindCoordinatorResponse {
         error_code: code.code(),
         error_message: msg,

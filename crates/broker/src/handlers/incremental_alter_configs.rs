@@ -2,6 +2,10 @@
 //! a topic's config overrides, this broker's dynamic configs or the
 //! cluster-wide dynamic defaults (the broker resource with an empty name).
 //! Every operation of a resource is checked before any is applied.
+//!
+//! With an authorizer, as Kafka: ALTER_CONFIGS on the topic (else
+//! TOPIC_AUTHORIZATION_FAILED) or on the cluster for a broker (else
+//! CLUSTER_AUTHORIZATION_FAILED).
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -170,7 +174,7 @@ fn alter(
 
 async fn handle(
     state: Arc<BrokerState>,
-    _ctx: RequestCtx,
+    ctx: RequestCtx,
     req: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
     let duplicates = configs::duplicate_resources(
@@ -190,7 +194,14 @@ async fn handle(
                     "Duplicate resource.",
                 ))
             } else {
-                alter(&state, r, req.validate_only)
+                configs::authorize(
+                    &state,
+                    &ctx,
+                    crate::acl::AclOperation::AlterConfigs,
+                    r.resource_type,
+                    &r.resource_name,
+                )
+                .and_then(|()| alter(&state, r, req.validate_only))
             };
             let (code, message) = match outcome {
                 Ok(()) => (ErrorCode::None, None),

@@ -3,6 +3,11 @@
 //! id (so KIP-360's epoch-bump request also gets a new id). With a
 //! transactional id the transaction coordinator (`txn`) keeps the id and
 //! bumps its epoch, fencing the previous producer.
+//!
+//! With an authorizer, as Kafka: a transactional id needs WRITE on it (else
+//! TRANSACTIONAL_ID_AUTHORIZATION_FAILED); an idempotent producer needs
+//! IDEMPOTENT_WRITE on the cluster or WRITE on some topic (else
+//! CLUSTER_AUTHORIZATION_FAILED).
 
 use std::sync::Arc;
 
@@ -10,6 +15,7 @@ use fjord_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse};
 use fjord_protocol::ErrorCode;
 
 use super::RequestCtx;
+use crate::acl::{AclOperation, ResourceType};
 use crate::state::BrokerState;
 
 crate::handler!(InitProducerId, 0, 5);
@@ -26,6 +32,14 @@ async fn handle(
         ..Default::default()
     };
     if let Some(txn_id) = req.transactional_id.clone().filter(|t| !t.is_empty()) {
+        if !ctx.allowed(
+            &state,
+            AclOperation::Write,
+            ResourceType::TransactionalId,
+            &txn_id,
+        ) {
+            return fail(ErrorCode::TransactionalIdAuthorizationFailed);
+        }
         if let Err(code) = crate::txn_io::ensure_topic(&state).await {
             return fail(code);
         }
@@ -48,6 +62,11 @@ async fn handle(
                 fail(fjord_txn_coordinator::fenced_for(code, ctx.api_version, 4))
             }
         };
+    }
+    if !ctx.allowed_on_cluster(&state, AclOperation::IdempotentWrite)
+        && !ctx.allowed_on_any(&state, AclOperation::Write, ResourceType::Topic)
+    {
+        return fail(ErrorCode::ClusterAuthorizationFailed);
     }
     let st = state.clone();
     match tokio::task::spawn_blocking(move || st.allocate_producer_id()).await {

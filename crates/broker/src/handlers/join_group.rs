@@ -1,5 +1,8 @@
 //! JoinGroup (key 11): joins a classic group; the answer is held until the
 //! join round completes (see `fjord_group_coordinator`).
+//!
+//! With an authorizer: READ on the group, else GROUP_AUTHORIZATION_FAILED
+//! (as Kafka).
 
 use std::sync::Arc;
 
@@ -7,6 +10,7 @@ use fjord_protocol::messages::{JoinGroupRequest, JoinGroupResponse};
 use fjord_protocol::ErrorCode;
 
 use super::{now_ms, RequestCtx};
+use crate::acl::{AclOperation, ResourceType};
 use crate::groups::wait_durable;
 use crate::state::BrokerState;
 use fjord_group_coordinator::{join_error, resolve, JoinArgs};
@@ -19,6 +23,18 @@ async fn handle(
     req: JoinGroupRequest,
 ) -> JoinGroupResponse {
     let member_id = req.member_id.clone();
+    if !ctx.allowed(
+        &state,
+        AclOperation::Read,
+        ResourceType::Group,
+        &req.group_id,
+    ) {
+        let mut resp = join_error(&member_id, ErrorCode::GroupAuthorizationFailed);
+        if ctx.api_version < 7 {
+            resp.protocol_name = Some(String::new());
+        }
+        return resp;
+    }
     let args = JoinArgs {
         group_id: req.group_id,
         member_id: req.member_id,

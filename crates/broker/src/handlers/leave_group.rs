@@ -1,5 +1,8 @@
 //! LeaveGroup (key 13): one member (v0-2) or a batch (v3+) leaves, which
 //! starts a rebalance.
+//!
+//! With an authorizer: READ on the group, else GROUP_AUTHORIZATION_FAILED
+//! (as Kafka).
 
 use std::sync::Arc;
 
@@ -8,6 +11,7 @@ use fjord_protocol::messages::{LeaveGroupRequest, LeaveGroupResponse};
 use fjord_protocol::ErrorCode;
 
 use super::{now_ms, RequestCtx};
+use crate::acl::{AclOperation, ResourceType};
 use crate::groups::wait_durable;
 use crate::state::BrokerState;
 
@@ -26,6 +30,17 @@ async fn handle(
     } else {
         vec![(req.member_id.clone(), None)]
     };
+    if !ctx.allowed(
+        &state,
+        AclOperation::Read,
+        ResourceType::Group,
+        &req.group_id,
+    ) {
+        return LeaveGroupResponse {
+            error_code: ErrorCode::GroupAuthorizationFailed.code(),
+            ..Default::default()
+        };
+    }
     if req.group_id.is_empty() {
         return LeaveGroupResponse {
             error_code: ErrorCode::InvalidGroupId.code(),

@@ -1,5 +1,8 @@
 //! ListGroups (key 16): every group, classic and consumer (KIP-848),
 //! filtered by state (v4+) and type (v5+).
+//!
+//! With an authorizer, as Kafka: every group with DESCRIBE on the cluster,
+//! otherwise only the groups the principal may DESCRIBE.
 
 use std::sync::Arc;
 
@@ -8,6 +11,7 @@ use fjord_protocol::messages::{ListGroupsRequest, ListGroupsResponse};
 use fjord_protocol::ErrorCode;
 
 use super::RequestCtx;
+use crate::acl::{AclOperation, ResourceType};
 use crate::state::BrokerState;
 
 crate::handler!(ListGroups, 0, 5);
@@ -27,6 +31,12 @@ async fn handle(
     } else {
         Vec::new()
     };
+    let all = ctx.visible(
+        &state,
+        AclOperation::Describe,
+        ResourceType::Cluster,
+        crate::acl::CLUSTER_NAME,
+    );
     // Classic groups and KIP-848 consumer groups.
     let groups = state
         .groups
@@ -34,6 +44,14 @@ async fn handle(
         .into_iter()
         .filter(|g| types.is_empty() || types.iter().any(|t| t == g.group_type))
         .filter(|g| states.is_empty() || states.contains(&g.state.to_lowercase()))
+        .filter(|g| {
+            all || ctx.visible(
+                &state,
+                AclOperation::Describe,
+                ResourceType::Group,
+                &g.group_id,
+            )
+        })
         .map(|g| ListedGroup {
             group_id: g.group_id,
             protocol_type: g.protocol_type,

@@ -6,6 +6,9 @@
 //! every segment local, so each lookup is answered at once from the local
 //! log and the timeout never has anything to bound. Version 0 stays
 //! unserved: Kafka 4.0 removed it (KIP-896).
+//!
+//! With an authorizer, each topic needs DESCRIBE (else its partitions get
+//! TOPIC_AUTHORIZATION_FAILED, whether it exists or not).
 
 use std::sync::Arc;
 
@@ -16,6 +19,7 @@ use fjord_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use fjord_protocol::ErrorCode;
 
 use super::RequestCtx;
+use crate::acl::{AclOperation, ResourceType};
 use crate::state::BrokerState;
 use fjord_partition::Partition;
 
@@ -55,12 +59,13 @@ fn lookup(p: &Partition, timestamp: i64, read_committed: bool) -> Result<(i64, i
 
 async fn handle(
     state: Arc<BrokerState>,
-    _ctx: RequestCtx,
+    ctx: RequestCtx,
     req: ListOffsetsRequest,
 ) -> ListOffsetsResponse {
     let mut topics = Vec::with_capacity(req.topics.len());
     for t in req.topics {
         let topic = state.topic(&t.name);
+        let refused = !ctx.allowed(&state, AclOperation::Describe, ResourceType::Topic, &t.name);
         let mut parts = Vec::with_capacity(t.partitions.len());
         for rp in t.partitions {
             let mut r = ListOffsetsPartitionResponse {
@@ -71,6 +76,11 @@ async fn handle(
                 leader_epoch: -1,
                 ..Default::default()
             };
+            if refused {
+                r.error_code = ErrorCode::TopicAuthorizationFailed.code();
+                parts.push(r);
+                continue;
+            }
             let p = topic.as_ref().and_then(|t| {
                 usize::try_from(rp.partition_index)
                     .ok()

@@ -1,6 +1,9 @@
 //! ListTransactions (key 66), versions 0-1: transactional ids with their
 //! producer id and state, filtered by state names, producer ids and (v1)
 //! how long they have been running.
+//!
+//! With an authorizer, as Kafka: only transactional ids the principal may
+//! DESCRIBE are listed.
 
 use std::sync::Arc;
 
@@ -9,6 +12,7 @@ use fjord_protocol::messages::{ListTransactionsRequest, ListTransactionsResponse
 use fjord_protocol::ErrorCode;
 
 use super::{now_ms, RequestCtx};
+use crate::acl::{AclOperation, ResourceType};
 use crate::state::BrokerState;
 use fjord_txn_coordinator::TxnState;
 
@@ -54,6 +58,14 @@ async fn handle(
         })
         // Running longer than the duration filter: only ongoing ones have a start.
         .filter(|m| duration < 0 || (m.start_ms >= 0 && now - m.start_ms > duration))
+        .filter(|m| {
+            ctx.visible(
+                &state,
+                AclOperation::Describe,
+                ResourceType::TransactionalId,
+                &m.transactional_id,
+            )
+        })
         .map(|m| TransactionState {
             transactional_id: m.transactional_id,
             producer_id: m.producer_id,

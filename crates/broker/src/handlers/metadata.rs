@@ -1,6 +1,13 @@
 //! Metadata (key 3): brokers, topics and partitions, auto-creating topics
 //! when `auto.create.topics.enable` allows it. Authorized operations
 //! (topics v8+, cluster v8–v10) are reported only when asked for.
+//!
+//! With an authorizer, as Kafka: a listing of all topics holds only those
+//! the principal may DESCRIBE; a named topic without DESCRIBE is answered
+//! TOPIC_AUTHORIZATION_FAILED whether it exists or not; auto-creation
+//! needs CREATE on the cluster or the topic (else
+//! TOPIC_AUTHORIZATION_FAILED); the cluster's operations are reported
+//! only with DESCRIBE on the cluster (else 0).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,13 +20,12 @@ use fjord_protocol::messages::{MetadataRequest, MetadataResponse};
 use fjord_protocol::{ErrorCode, Uuid};
 
 use super::RequestCtx;
-use crate::acl::{if_requested, ResourceType, NOT_REQUESTED};
+use crate::acl::{AclOperation, ResourceType, NOT_REQUESTED};
 use crate::state::{is_internal_topic, validate_topic_name, BrokerState, Topic};
 
 crate::handler!(Metadata, 0, 12);
 
-/// Kafka's name of the one cluster resource.
-pub const CLUSTER_NAME: &str = "kafka-cluster";
+pub use crate::acl::CLUSTER_NAME;
 
 /// This broker's address as the clients of `ctx`'s listener are told it
 /// (Kafka answers with the advertised endpoint of the same listener name).
@@ -191,7 +197,9 @@ async fn handle(
     match req.topics {
         None => {
             for t in state.all_topics().into_iter().filter(|t| in_image(&t.name)) {
-                topics.push(topic_entry(&state, &t));
+                if ctx.visible(&state, AclOperation::Describe, ResourceType::Topic, &t.name) {
+                    topics.push(topic_entry(&state, &t));
+                }
             }
         }
         Some(requested) => {
@@ -204,6 +212,23 @@ async fn handle(
                     None => state.topic_by_id(&rt.topic_id),
                 }
                 .filter(|t| in_image(&t.name));
+                // Without DESCRIBE the answer does not tell whether it exists.
+                let described = match (&found, &name) {
+                    (Some(t), _) => Some(t.name.as_str()),
+                    (None, Some(n)) => Some(n.as_str()),
+                    (None, None) => None,
+                };
+                if let Some(d) = described {
+                    if !ctx.allowed(&state, AclOperation::Describe, ResourceType::Topic, d) {
+                        let id = if name.is_some() {
+                            Uuid::ZERO
+                        } else {
+                            rt.topic_id
+                        };
+                        topics.push(error_entry(name, id, ErrorCode::TopicAuthorizationFailed));
+                        continue;
+                    }
+                }
                 match (found, name) {
                     (Some(t), _) => topics.push(topic_entry(&state, &t)),
                     (None, Some(n)) => {
@@ -215,6 +240,25 @@ async fn handle(
                                 ErrorCode::InvalidTopicException,
                             ));
                         } else if allow_create && state.config().auto_create_topics {
+                            let may_create = ctx.visible(
+                                &state,
+                                AclOperation::Create,
+                                ResourceType::Cluster,
+                                CLUSTER_NAME,
+                            ) || ctx.allowed(
+                                &state,
+                                AclOperation::Create,
+                                ResourceType::Topic,
+                                &n,
+                            );
+                            if !may_create {
+                                topics.push(error_entry(
+                                    Some(n),
+                                    Uuid::ZERO,
+                                    ErrorCode::TopicAuthorizationFailed,
+                                ));
+                                continue;
+                            }
                             match auto_create(&state, &n).await {
                                 Ok(t) => topics.push(topic_entry(&state, &t)),
                                 Err(code) => topics.push(error_entry(Some(n), Uuid::ZERO, code)),
@@ -238,16 +282,19 @@ async fn handle(
     if req.include_topic_authorized_operations {
         for t in &mut topics {
             let name = t.name.as_deref().unwrap_or("");
-            t.topic_authorized_operations = if_requested(true, ResourceType::Topic, name);
+            t.topic_authorized_operations =
+                ctx.authorized_operations(&state, ResourceType::Topic, name);
         }
     }
     // The field exists in v8–v10 requests only (v11 moved it to
     // DescribeCluster); the decoded value is false elsewhere.
-    let cluster_ops = if_requested(
-        ctx.api_version >= 8 && req.include_cluster_authorized_operations,
-        ResourceType::Cluster,
-        CLUSTER_NAME,
-    );
+    let cluster_ops = if !(ctx.api_version >= 8 && req.include_cluster_authorized_operations) {
+        NOT_REQUESTED
+    } else if ctx.allowed_on_cluster(&state, AclOperation::Describe) {
+        ctx.authorized_operations(&state, ResourceType::Cluster, CLUSTER_NAME)
+    } else {
+        0
+    };
     let (brokers, controller_id) = match state.cluster() {
         Some(cluster) => (
             cluster

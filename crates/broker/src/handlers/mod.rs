@@ -18,14 +18,18 @@ pub mod alter_client_quotas;
 pub mod alter_configs;
 pub mod alter_user_scram_credentials;
 pub mod api_versions;
+pub mod authz;
 pub mod configs;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
+pub mod create_acls;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_acls;
 pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
+pub mod describe_acls;
 pub mod describe_client_quotas;
 pub mod describe_cluster;
 pub mod describe_configs;
@@ -77,8 +81,8 @@ pub struct RequestCtx {
     /// FindCoordinator and DescribeCluster advertise that listener's
     /// endpoint.
     pub listener: Arc<str>,
-    /// Who sent it (`User:ANONYMOUS` on listeners without authentication),
-    /// for the authorizer to come.
+    /// Who sent it (`User:ANONYMOUS` on listeners without authentication):
+    /// what the authorizer decides for (`authz.rs`).
     pub principal: Arc<crate::security::Principal>,
 }
 
@@ -160,6 +164,9 @@ pub const HANDLERS: &[Handler] = &[
     sasl_authenticate::HANDLER,
     describe_user_scram_credentials::HANDLER,
     alter_user_scram_credentials::HANDLER,
+    describe_acls::HANDLER,
+    create_acls::HANDLER,
+    delete_acls::HANDLER,
     describe_client_quotas::HANDLER,
     alter_client_quotas::HANDLER,
 ];

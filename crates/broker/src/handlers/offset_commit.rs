@@ -1,5 +1,9 @@
 //! OffsetCommit (key 8): validates the member and generation, appends the
 //! offsets to `__consumer_offsets` and answers once they are durable.
+//!
+//! With an authorizer, as Kafka: READ on the group (else every partition
+//! gets GROUP_AUTHORIZATION_FAILED) and READ on each topic (else its
+//! partitions get TOPIC_AUTHORIZATION_FAILED).
 
 use std::sync::Arc;
 
@@ -10,6 +14,7 @@ use fjord_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 use fjord_protocol::ErrorCode;
 
 use super::{now_ms, RequestCtx};
+use crate::acl::{AclOperation, ResourceType};
 use crate::groups::wait_durable;
 use crate::state::BrokerState;
 use fjord_group_coordinator::OffsetToCommit;
@@ -39,10 +44,27 @@ async fn handle(
     // (topic index, partition index, Some(position in `valid`) or an error)
     let mut slots: Vec<Vec<Result<usize, ErrorCode>>> = Vec::new();
     let mut valid: Vec<OffsetToCommit> = Vec::new();
+    let group_ok = ctx.allowed(
+        &state,
+        AclOperation::Read,
+        ResourceType::Group,
+        &req.group_id,
+    );
     for t in &req.topics {
         let topic = state.topic(&t.name);
+        let refused = if !group_ok {
+            Some(ErrorCode::GroupAuthorizationFailed)
+        } else if !ctx.allowed(&state, AclOperation::Read, ResourceType::Topic, &t.name) {
+            Some(ErrorCode::TopicAuthorizationFailed)
+        } else {
+            None
+        };
         let mut row = Vec::new();
         for p in &t.partitions {
+            if let Some(code) = refused {
+                row.push(Err(code));
+                continue;
+            }
             let exists = topic.as_ref().is_some_and(|tp| {
                 p.partition_index >= 0 && (p.partition_index as usize) < tp.partitions.len()
             });

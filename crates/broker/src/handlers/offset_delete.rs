@@ -1,5 +1,9 @@
 //! OffsetDelete (key 47): deletes committed offsets of topics the group
 //! is not subscribed to (any, when the group is Empty).
+//!
+//! With an authorizer, as Kafka: DELETE on the group (else
+//! GROUP_AUTHORIZATION_FAILED) and READ on each topic (else its partitions
+//! get TOPIC_AUTHORIZATION_FAILED).
 
 use std::sync::Arc;
 
@@ -10,6 +14,7 @@ use fjord_protocol::messages::{OffsetDeleteRequest, OffsetDeleteResponse};
 use fjord_protocol::ErrorCode;
 
 use super::{now_ms, RequestCtx};
+use crate::acl::{AclOperation, ResourceType};
 use crate::groups::wait_durable;
 use crate::state::BrokerState;
 
@@ -17,15 +22,31 @@ crate::handler!(OffsetDelete, 0, 0);
 
 async fn handle(
     state: Arc<BrokerState>,
-    _ctx: RequestCtx,
+    ctx: RequestCtx,
     req: OffsetDeleteRequest,
 ) -> OffsetDeleteResponse {
+    if !ctx.allowed(
+        &state,
+        AclOperation::Delete,
+        ResourceType::Group,
+        &req.group_id,
+    ) {
+        return OffsetDeleteResponse {
+            error_code: ErrorCode::GroupAuthorizationFailed.code(),
+            ..Default::default()
+        };
+    }
     let mut wanted = Vec::new();
     let mut slots = Vec::new();
     for t in &req.topics {
         let topic = state.topic(&t.name);
+        let refused = !ctx.allowed(&state, AclOperation::Read, ResourceType::Topic, &t.name);
         let mut row = Vec::new();
         for p in &t.partitions {
+            if refused {
+                row.push(Err(ErrorCode::TopicAuthorizationFailed));
+                continue;
+            }
             let exists = topic.as_ref().is_some_and(|tp| {
                 p.partition_index >= 0 && (p.partition_index as usize) < tp.partitions.len()
             });

@@ -1,5 +1,11 @@
 //! OffsetFetch (key 9): a group's committed offsets (-1 where none), for
 //! one group (v0-7) or several (v8+).
+//!
+//! With an authorizer, as Kafka: DESCRIBE on the group (else
+//! GROUP_AUTHORIZATION_FAILED for the group) and DESCRIBE on each topic: a
+//! named topic without it gets TOPIC_AUTHORIZATION_FAILED on its
+//! partitions (and no offset), and a fetch of all the group's offsets
+//! leaves such topics out.
 
 use std::sync::Arc;
 
@@ -11,17 +17,59 @@ use fjord_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse};
 use fjord_protocol::ErrorCode;
 
 use super::RequestCtx;
+use crate::acl::{AclOperation, ResourceType};
 use crate::state::BrokerState;
 use fjord_group_coordinator::{CommittedOffset, TopicOffsets};
 
 crate::handler!(OffsetFetch, 0, 9);
 
+/// Whether the principal may fetch the group's offsets at all.
+fn group_allowed(state: &BrokerState, ctx: &RequestCtx, group: &str) -> Result<(), ErrorCode> {
+    if ctx.allowed(state, AclOperation::Describe, ResourceType::Group, group) {
+        Ok(())
+    } else {
+        Err(ErrorCode::GroupAuthorizationFailed)
+    }
+}
+
+/// A topic's committed offsets and whether the principal was refused it.
+type Seen = (String, Vec<(i32, Option<CommittedOffset>)>, bool);
+
+/// The group's offsets of `topics` (all when `None`) that the principal
+/// may see, each topic with whether it was refused.
 fn fetch(
     state: &BrokerState,
+    ctx: &RequestCtx,
     group: &str,
     topics: Option<Vec<(String, Vec<i32>)>>,
-) -> Result<TopicOffsets, ErrorCode> {
-    state.groups.fetch_offsets(group, topics.as_deref())
+) -> Result<Vec<Seen>, ErrorCode> {
+    let named = topics.is_some();
+    let found: TopicOffsets = state.groups.fetch_offsets(group, topics.as_deref())?;
+    Ok(found
+        .into_iter()
+        .filter_map(|(name, ps)| {
+            let ok = if named {
+                ctx.allowed(state, AclOperation::Describe, ResourceType::Topic, &name)
+            } else {
+                ctx.visible(state, AclOperation::Describe, ResourceType::Topic, &name)
+            };
+            match (ok, named) {
+                (true, _) => Some((name, ps, false)),
+                (false, true) => {
+                    Some((name, ps.into_iter().map(|(p, _)| (p, None)).collect(), true))
+                }
+                (false, false) => None,
+            }
+        })
+        .collect())
+}
+
+fn refused_or(refused: bool, code: ErrorCode) -> ErrorCode {
+    if refused {
+        ErrorCode::TopicAuthorizationFailed
+    } else {
+        code
+    }
 }
 
 /// v7+ `require_stable`: a partition with offsets of an open transaction
@@ -57,29 +105,34 @@ async fn handle(
                         .collect()
                 });
                 // v9: a consumer (KIP-848) group member's epoch must be current.
-                let member = state.groups.consumer_fetch_check(
-                    &g.group_id,
-                    g.member_id.as_deref(),
-                    g.member_epoch,
-                );
-                match member.and_then(|()| fetch(&state, &g.group_id, topics)) {
+                let member = group_allowed(&state, &ctx, &g.group_id).and_then(|()| {
+                    state.groups.consumer_fetch_check(
+                        &g.group_id,
+                        g.member_id.as_deref(),
+                        g.member_epoch,
+                    )
+                });
+                match member.and_then(|()| fetch(&state, &ctx, &g.group_id, topics)) {
                     Ok(found) => OffsetFetchResponseGroup {
                         group_id: g.group_id.clone(),
                         error_code: ErrorCode::None.code(),
                         topics: found
                             .into_iter()
-                            .map(|(name, ps)| OffsetFetchResponseTopics {
+                            .map(|(name, ps, refused)| OffsetFetchResponseTopics {
                                 name: name.clone(),
                                 partitions: ps
                                     .into_iter()
                                     .map(|(p, o)| {
                                         let (offset, epoch, metadata) = parts(o);
-                                        let code = stability(
-                                            &state,
-                                            req.require_stable,
-                                            &g.group_id,
-                                            &name,
-                                            p,
+                                        let code = refused_or(
+                                            refused,
+                                            stability(
+                                                &state,
+                                                req.require_stable,
+                                                &g.group_id,
+                                                &name,
+                                                p,
+                                            ),
                                         );
                                         OffsetFetchResponsePartitions {
                                             partition_index: p,
@@ -115,19 +168,24 @@ async fn handle(
             .map(|t| (t.name, t.partition_indexes))
             .collect::<Vec<_>>()
     });
-    match fetch(&state, &req.group_id, topics) {
+    match group_allowed(&state, &ctx, &req.group_id)
+        .and_then(|()| fetch(&state, &ctx, &req.group_id, topics))
+    {
         Ok(found) => OffsetFetchResponse {
             error_code: ErrorCode::None.code(),
             topics: found
                 .into_iter()
-                .map(|(name, ps)| OffsetFetchResponseTopic {
+                .map(|(name, ps, refused)| OffsetFetchResponseTopic {
                     name: name.clone(),
                     partitions: ps
                         .into_iter()
                         .map(|(p, o)| {
                             let (offset, epoch, metadata) = parts(o);
                             let stable = ctx.api_version >= 7 && req.require_stable;
-                            let code = stability(&state, stable, &req.group_id, &name, p);
+                            let code = refused_or(
+                                refused,
+                                stability(&state, stable, &req.group_id, &name, p),
+                            );
                             OffsetFetchResponsePartition {
                                 partition_index: p,
                                 committed_offset: offset,

@@ -1,5 +1,9 @@
 //! OffsetForLeaderEpoch (key 23): the end offset of a leader epoch, which
 //! consumers use to detect log truncation after a leader change.
+//!
+//! With an authorizer, as Kafka: CLUSTER_ACTION on the cluster allows every
+//! topic; otherwise each topic needs DESCRIBE (else its partitions get
+//! TOPIC_AUTHORIZATION_FAILED).
 
 use std::sync::Arc;
 
@@ -10,19 +14,33 @@ use fjord_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpoch
 use fjord_protocol::ErrorCode;
 
 use super::RequestCtx;
+use crate::acl::{AclOperation, ResourceType};
 use crate::state::BrokerState;
 
 crate::handler!(OffsetForLeaderEpoch, 2, 4);
 
 async fn handle(
     state: Arc<BrokerState>,
-    _ctx: RequestCtx,
+    ctx: RequestCtx,
     req: OffsetForLeaderEpochRequest,
 ) -> OffsetForLeaderEpochResponse {
+    let replica = ctx.visible(
+        &state,
+        AclOperation::ClusterAction,
+        ResourceType::Cluster,
+        crate::acl::CLUSTER_NAME,
+    );
     let topics = req
         .topics
         .into_iter()
         .map(|t| {
+            let refused = !replica
+                && !ctx.allowed(
+                    &state,
+                    AclOperation::Describe,
+                    ResourceType::Topic,
+                    &t.topic,
+                );
             let partitions = t
                 .partitions
                 .iter()
@@ -34,6 +52,10 @@ async fn handle(
                         end_offset: -1,
                         ..Default::default()
                     };
+                    if refused {
+                        r.error_code = ErrorCode::TopicAuthorizationFailed.code();
+                        return r;
+                    }
                     let Some(p) = state.partition(&t.topic, rp.partition) else {
                         r.error_code = ErrorCode::UnknownTopicOrPartition.code();
                         return r;

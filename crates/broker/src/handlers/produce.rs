@@ -5,6 +5,12 @@
 //! policy — fsynced before the acknowledgement, with concurrent producers
 //! sharing fsyncs (group commit in storage). The high watermark follows
 //! what is durable, so a consumer never sees a record a crash could lose.
+//!
+//! With an authorizer, as Kafka: a transactional produce needs WRITE on its
+//! transactional id (else every partition gets
+//! TRANSACTIONAL_ID_AUTHORIZATION_FAILED), and each topic WRITE (else its
+//! partitions get TOPIC_AUTHORIZATION_FAILED, whether it exists or not),
+//! asked once per topic.
 
 use std::sync::Arc;
 
@@ -18,6 +24,7 @@ use fjord_protocol::records::{self, BatchIter, RecordsError};
 use fjord_protocol::ErrorCode;
 
 use super::{now_ms, RequestCtx};
+use crate::acl::{AclOperation, ResourceType};
 use crate::state::BrokerState;
 use fjord_partition::{Appended, Partition};
 
@@ -212,12 +219,31 @@ async fn handle(
     let broker = state.config();
     // Cluster mode: the leaders named in NOT_LEADER_OR_FOLLOWER answers.
     let mut leaders: Vec<NodeEndpoint> = Vec::new();
+    let txn_refused = req.transactional_id.as_deref().is_some_and(|id| {
+        !ctx.allowed(
+            &state,
+            AclOperation::Write,
+            ResourceType::TransactionalId,
+            id,
+        )
+    });
     for (ti, td) in req.topic_data.into_iter().enumerate() {
         let mut parts = Vec::with_capacity(td.partition_data.len());
         let topic = state.topic(&td.name);
+        let refused = if txn_refused {
+            Some(ErrorCode::TransactionalIdAuthorizationFailed)
+        } else if !ctx.allowed(&state, AclOperation::Write, ResourceType::Topic, &td.name) {
+            Some(ErrorCode::TopicAuthorizationFailed)
+        } else {
+            None
+        };
         for (pi, pd) in td.partition_data.into_iter().enumerate() {
             if !(-1..=1).contains(&acks) {
                 parts.push(part_error(pd.index, ErrorCode::InvalidRequiredAcks, None));
+                continue;
+            }
+            if let Some(code) = refused {
+                parts.push(part_error(pd.index, code, None));
                 continue;
             }
             let Some(topic) = &topic else {

@@ -1,5 +1,8 @@
 //! SyncGroup (key 14): the leader hands out assignments; every member's
 //! answer is held until the leader's arrives.
+//!
+//! With an authorizer: READ on the group, else GROUP_AUTHORIZATION_FAILED
+//! (as Kafka).
 
 use std::sync::Arc;
 
@@ -7,6 +10,7 @@ use fjord_protocol::messages::{SyncGroupRequest, SyncGroupResponse};
 use fjord_protocol::ErrorCode;
 
 use super::{now_ms, RequestCtx};
+use crate::acl::{AclOperation, ResourceType};
 use crate::groups::wait_durable;
 use crate::state::BrokerState;
 use fjord_group_coordinator::{resolve, sync_error, SyncArgs};
@@ -19,6 +23,14 @@ async fn handle(
     req: SyncGroupRequest,
 ) -> SyncGroupResponse {
     let v = ctx.api_version;
+    if !ctx.allowed(
+        &state,
+        AclOperation::Read,
+        ResourceType::Group,
+        &req.group_id,
+    ) {
+        return sync_error(ErrorCode::GroupAuthorizationFailed);
+    }
     let args = SyncArgs {
         group_id: req.group_id,
         generation_id: req.generation_id,

@@ -2,6 +2,11 @@
 //! transaction. They are written to `__consumer_offsets` as transactional
 //! records right away and become visible to OffsetFetch only when the
 //! transaction commits (see `coordinator::txn_offsets`).
+//!
+//! With an authorizer, as Kafka: WRITE on the transactional id (else every
+//! partition gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED), READ on the group
+//! (else GROUP_AUTHORIZATION_FAILED) and READ on each topic (else
+//! TOPIC_AUTHORIZATION_FAILED on its partitions).
 
 use std::sync::Arc;
 
@@ -12,6 +17,7 @@ use fjord_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 use fjord_protocol::ErrorCode;
 
 use super::{now_ms, RequestCtx};
+use crate::acl::{AclOperation, ResourceType};
 use crate::groups::wait_durable;
 use crate::state::BrokerState;
 use fjord_group_coordinator::{store, OffsetToCommit};
@@ -27,10 +33,35 @@ async fn handle(
     let v = ctx.api_version;
     let mut slots: Vec<Vec<Result<usize, ErrorCode>>> = Vec::new();
     let mut valid: Vec<OffsetToCommit> = Vec::new();
+    let whole = if !ctx.allowed(
+        &state,
+        AclOperation::Write,
+        ResourceType::TransactionalId,
+        &req.transactional_id,
+    ) {
+        Some(ErrorCode::TransactionalIdAuthorizationFailed)
+    } else if !ctx.allowed(
+        &state,
+        AclOperation::Read,
+        ResourceType::Group,
+        &req.group_id,
+    ) {
+        Some(ErrorCode::GroupAuthorizationFailed)
+    } else {
+        None
+    };
     for t in &req.topics {
         let topic = state.topic(&t.name);
+        let refused = whole.or_else(|| {
+            (!ctx.allowed(&state, AclOperation::Read, ResourceType::Topic, &t.name))
+                .then_some(ErrorCode::TopicAuthorizationFailed)
+        });
         let mut row = Vec::new();
         for p in &t.partitions {
+            if let Some(code) = refused {
+                row.push(Err(code));
+                continue;
+            }
             let exists = topic.as_ref().is_some_and(|tp| {
                 p.partition_index >= 0 && (p.partition_index as usize) < tp.partitions.len()
             });

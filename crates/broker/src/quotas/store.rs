@@ -10,7 +10,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use serde::{Deserialize, Serialize};
@@ -152,8 +151,6 @@ struct StoredEntry {
     quotas: BTreeMap<String, f64>,
 }
 
-static SAVES: AtomicU64 = AtomicU64::new(0);
-
 /// The persisted quotas.
 pub struct QuotaStore {
     path: PathBuf,
@@ -164,8 +161,8 @@ pub struct QuotaStore {
 impl QuotaStore {
     pub fn open(data_dir: &Path) -> Result<QuotaStore, StateError> {
         let path = data_dir.join("meta").join(FILE);
-        let quotas = match std::fs::read_to_string(&path) {
-            Ok(text) => {
+        let quotas = match crate::meta_store::read_meta_file(&path)? {
+            Some(text) => {
                 let file: StoredFile = serde_json::from_str(&text)
                     .map_err(|e| StateError::Corrupt(path.display().to_string(), e.to_string()))?;
                 let mut q = Quotas::new();
@@ -181,13 +178,7 @@ impl QuotaStore {
                 }
                 q
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Quotas::new(),
-            Err(source) => {
-                return Err(StateError::Io {
-                    path: path.display().to_string(),
-                    source,
-                })
-            }
+            None => Quotas::new(),
         };
         Ok(QuotaStore {
             path,
@@ -198,7 +189,7 @@ impl QuotaStore {
 
     /// Whether `name` is a temp file a crash mid-save left behind.
     pub fn is_stale_temp(name: &str) -> bool {
-        name.starts_with(&format!("{FILE}.")) && name.ends_with(".tmp")
+        crate::meta_store::is_meta_temp(name, FILE)
     }
 
     pub fn snapshot(&self) -> Arc<Quotas> {
@@ -241,15 +232,7 @@ impl QuotaStore {
         };
         let text = serde_json::to_string_pretty(&file)
             .map_err(|e| StateError::Corrupt(self.path.display().to_string(), e.to_string()))?;
-        let n = SAVES.fetch_add(1, Ordering::Relaxed);
-        let tmp = self
-            .path
-            .with_file_name(format!("{FILE}.{}.{n}.tmp", std::process::id()));
-        let written = crate::meta_store::write_file_durably(&tmp, &self.path, text.as_bytes());
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        written?;
+        crate::meta_store::replace_meta_file(&self.path, &text)?;
         let next = Arc::new(next);
         let mut q = self.quotas.write().unwrap_or_else(|p| p.into_inner());
         *q = next.clone();

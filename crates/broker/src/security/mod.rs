@@ -9,8 +9,12 @@
 //!   exchange (the crypto is RustCrypto's `hmac`, `sha2`, `pbkdf2`);
 //! - `users`: the user store, SCRAM credentials persisted in
 //!   `meta/scram-credentials.json`;
+//! - `oauth`: OAUTHBEARER, JWTs checked against a JWKS file or URL
+//!   (the JWT work is the `jsonwebtoken` crate's);
 //! - `sasl`: one connection's authentication state (SaslHandshake,
-//!   SaslAuthenticate, PLAIN and SCRAM).
+//!   SaslAuthenticate, PLAIN, SCRAM and OAUTHBEARER);
+//! - `acls`: ACL bindings, filters and their store (`meta/acls.json`);
+//! - `authorizer`: Kafka's StandardAuthorizer decisions over them.
 //!
 //! Architecture invariant: on a SASL listener the connection answers
 //! SaslHandshake and SaslAuthenticate itself and lets nothing but
@@ -18,7 +22,10 @@
 //! handlers never see an unauthenticated request other than ApiVersions.
 //! `listeners`, `scram` and `tls` know nothing of the broker's state.
 
+pub mod acls;
+pub mod authorizer;
 pub mod listeners;
+pub mod oauth;
 pub mod sasl;
 pub mod scram;
 pub mod tls;

@@ -44,6 +44,7 @@ pub enum Verdict {
 enum Exchange {
     Plain,
     Scram(Box<ScramServer>),
+    OAuthBearer,
 }
 
 enum Stage {
@@ -63,6 +64,8 @@ enum Stage {
 #[derive(Clone)]
 pub struct SaslSettings {
     pub mechanisms: Vec<String>,
+    /// The OAUTHBEARER token validator (when that mechanism is enabled).
+    pub oauth: Option<Arc<super::oauth::OAuthValidator>>,
     pub failed_delay: Duration,
     /// `connections.max.reauth.ms`; zero: sessions do not expire.
     pub reauth_ms: i64,
@@ -76,6 +79,9 @@ pub struct Authenticator {
     principal: Option<Principal>,
     peer: std::net::SocketAddr,
     listener: String,
+    /// When the last OAUTHBEARER token expires (its session ends then,
+    /// KIP-368).
+    token_expiry: Option<Instant>,
 }
 
 fn handshake_response(code: ErrorCode, mechanisms: &[String]) -> Response {
@@ -123,6 +129,7 @@ impl Authenticator {
             principal: None,
             peer,
             listener: listener.to_string(),
+            token_expiry: None,
         }
     }
 
@@ -163,6 +170,7 @@ impl Authenticator {
                 let exchange = match h.mechanism.as_str() {
                     m if !enabled.iter().any(|e| e == m) => None,
                     "PLAIN" => Some(Exchange::Plain),
+                    "OAUTHBEARER" if self.settings.oauth.is_some() => Some(Exchange::OAuthBearer),
                     m => Mechanism::from_name(m)
                         .map(|m| Exchange::Scram(Box::new(ScramServer::new(m)))),
                 };
@@ -249,7 +257,13 @@ impl Authenticator {
                     }
                 }
                 tracing::debug!(peer = %self.peer, listener = %self.listener, %mechanism, %principal, "authenticated");
-                let lifetime = self.settings.reauth_ms.max(0);
+                let mut lifetime = self.settings.reauth_ms.max(0);
+                // KIP-368: with re-authentication on, a token's session
+                // ends no later than the token.
+                if let (true, Some(expiry)) = (lifetime > 0, self.token_expiry.take()) {
+                    let left = expiry.saturating_duration_since(Instant::now()).as_millis();
+                    lifetime = lifetime.min(i64::try_from(left).unwrap_or(i64::MAX).max(1));
+                }
                 self.stage = Stage::Done {
                     until: (lifetime > 0)
                         .then(|| Instant::now() + Duration::from_millis(lifetime as u64)),
@@ -359,6 +373,40 @@ impl Authenticator {
                         Some(user),
                         "Authentication failed: Invalid username or password".into(),
                     )
+                }
+            }
+            Exchange::OAuthBearer => {
+                let client_msg = "Authentication failed: invalid OAUTHBEARER token".to_string();
+                let token = match super::oauth::bearer_token(token) {
+                    Ok(t) => t.to_string(),
+                    Err(e) => {
+                        return Step::Failure(
+                            format!("malformed OAUTHBEARER message: {e}"),
+                            None,
+                            client_msg,
+                        )
+                    }
+                };
+                let Some(validator) = self.settings.oauth.clone() else {
+                    return Step::Failure("OAUTHBEARER is not configured".into(), None, client_msg);
+                };
+                // May read the key set: off the async workers.
+                let checked = tokio::task::spawn_blocking(move || validator.validate(&token))
+                    .await
+                    .unwrap_or_else(|e| Err(format!("validation task failed: {e}")));
+                match checked {
+                    Ok(v) => {
+                        let now_s = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map(|d| d.as_secs())
+                            .unwrap_or(0);
+                        self.token_expiry = Some(
+                            Instant::now()
+                                + Duration::from_secs(v.expires_at_s.saturating_sub(now_s)),
+                        );
+                        Step::Success(Vec::new(), v.principal_name)
+                    }
+                    Err(reason) => Step::Failure(reason, None, client_msg),
                 }
             }
             Exchange::Scram(server) => {

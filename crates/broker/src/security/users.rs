@@ -10,7 +10,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -21,8 +20,6 @@ use super::scram::{Credential, Mechanism, MAX_ITERATIONS, MIN_ITERATIONS};
 use crate::state::StateError;
 
 const FILE: &str = "scram-credentials.json";
-
-static SAVES: AtomicU64 = AtomicU64::new(0);
 
 /// Every user's credentials, by user then mechanism.
 pub type Users = BTreeMap<String, BTreeMap<Mechanism, Credential>>;
@@ -79,17 +76,11 @@ impl UserStore {
     /// no credential was ever saved).
     pub fn open(data_dir: &Path) -> Result<UserStore, StateError> {
         let path = data_dir.join("meta").join(FILE);
-        let users = match std::fs::read_to_string(&path) {
-            Ok(text) => {
+        let users = match crate::meta_store::read_meta_file(&path)? {
+            Some(text) => {
                 decode(&text).map_err(|e| StateError::Corrupt(path.display().to_string(), e))?
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Users::new(),
-            Err(source) => {
-                return Err(StateError::Io {
-                    path: path.display().to_string(),
-                    source,
-                })
-            }
+            None => Users::new(),
         };
         Ok(UserStore {
             path,
@@ -101,7 +92,7 @@ impl UserStore {
 
     /// Whether `name` is a temp file a crash mid-save left behind.
     pub fn is_stale_temp(name: &str) -> bool {
-        name.starts_with(&format!("{FILE}.")) && name.ends_with(".tmp")
+        crate::meta_store::is_meta_temp(name, FILE)
     }
 
     pub fn snapshot(&self) -> Arc<Users> {
@@ -152,15 +143,7 @@ impl UserStore {
         }
         let text =
             encode(&next).map_err(|e| StateError::Corrupt(self.path.display().to_string(), e))?;
-        let n = SAVES.fetch_add(1, Ordering::Relaxed);
-        let tmp = self
-            .path
-            .with_file_name(format!("{FILE}.{}.{n}.tmp", std::process::id()));
-        let written = crate::meta_store::write_file_durably(&tmp, &self.path, text.as_bytes());
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        written?;
+        crate::meta_store::replace_meta_file(&self.path, &text)?;
         let mut u = self.users.write().unwrap_or_else(|p| p.into_inner());
         *u = Arc::new(next);
         Ok(())

@@ -9,12 +9,14 @@
 //! - `list_offsets`: ListOffsets on each partition's leader.
 //! - `groups`: FindCoordinator, ListGroups, DescribeGroups, OffsetFetch,
 //!   OffsetCommit and DeleteGroups.
+//! - `acls`: CreateAcls, DescribeAcls, DeleteAcls.
 //! - `quotas`: DescribeClientQuotas and AlterClientQuotas.
 
 use std::time::Duration;
 
 use crate::client::Client;
 
+mod acls;
 mod configs;
 mod groups;
 mod list_offsets;
@@ -23,6 +25,7 @@ mod quotas;
 mod tests;
 mod topics;
 
+pub use acls::{AclEntry, AclFilter};
 pub use configs::{ConfigEntry, ConfigOp};
 pub(crate) use groups::decode_assignment;
 pub use groups::{DescribedGroup, GroupMemberInfo, GroupOffset, ListedGroup};

@@ -1,8 +1,9 @@
-//! The operator CLI: `fjord topic|produce|consume|group|cluster`, talking
+//! The operator CLI: `fjord topic|produce|consume|group|cluster|acl`, talking
 //! to any Kafka-compatible broker through fjord-client (our own protocol
 //! crate on the wire, no librdkafka). Every failure is one line on stderr
 //! and a non-zero exit; output is text (tables) or JSON.
 
+pub mod acl;
 pub mod cluster;
 pub mod consume;
 pub mod format;
@@ -312,6 +313,7 @@ pub enum CliCommand {
     Group(GroupArgs),
     Cluster(ClusterArgs),
     Schema(schema::SchemaArgs),
+    Acl(acl::AclArgs),
     Quota(quota::QuotaArgs),
 }
 
@@ -334,6 +336,7 @@ async fn dispatch(cmd: CliCommand) -> CliResult {
         CliCommand::Group(a) => group::run(a).await,
         CliCommand::Cluster(a) => cluster::run(a).await,
         CliCommand::Schema(a) => schema::run(a).await,
+        CliCommand::Acl(a) => acl::run(a).await,
         CliCommand::Quota(a) => quota::run(a).await,
     }
 }
