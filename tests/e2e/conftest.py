@@ -8,6 +8,11 @@ shared_broker   module-scoped: one broker for all tests of a module (tests must
 broker_factory  function-scoped factory: ``broker_factory(extra_args=[...],
                 env={...}, config={...}, node_id=..., use_env=False, start=True)``
                 for tests that need flags, a --config file, or several brokers.
+cluster_factory function-scoped: ``cluster_factory(n=3, config={...})`` starts n
+                ``fjord broker`` processes in cluster mode (node ids 1..n, one
+                --controller-quorum, an explicit --cluster-id) and waits until every
+                node lists all n brokers; returns a Cluster (``.nodes``,
+                ``.bootstrap``, ``.voters``, ``.cluster_id``, ``wait_brokers()``).
 
 Every Broker object has ``.bootstrap`` ("127.0.0.1:PORT"), ``.http``
 ("127.0.0.1:PORT"), ``.http_url``, ``.registry_url`` (its own schema
@@ -189,6 +194,13 @@ class Broker:
         return self.proc is not None and self.proc.poll() is None
 
     def start(self, timeout: float = START_TIMEOUT_S) -> "Broker":
+        self.launch()
+        self.wait_ready(timeout)
+        return self
+
+    def launch(self) -> "Broker":
+        """Start the process without waiting for its Kafka port (nodes of a cluster
+        start together: a fresh node waits for the quorum before it listens)."""
         if self.is_running():
             raise BrokerError(f"{self.name} is already running (pid {self.proc.pid})")
         if not self.bin.exists():
@@ -202,7 +214,6 @@ class Broker:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                          env=self.environment(), cwd=str(self.workdir), start_new_session=True)
         self._expected_exit = False
-        self.wait_ready(timeout)
         return self
 
     def wait_ready(self, timeout: float = START_TIMEOUT_S) -> None:
@@ -384,3 +395,77 @@ def pytest_runtest_makereport(item, call):
                 if id(b) not in seen:
                     seen.add(id(b))
                     rep.sections.append((f"fjord {b.name} log", b.log_tail()))
+
+
+class Cluster:
+    """n fjord nodes in cluster mode (combined broker+controller) on 127.0.0.1."""
+
+    def __init__(self, factory: BrokerFactory, n: int = 3, config=None, cluster_id: str | None = None):
+        import uuid
+
+        self.cluster_id = cluster_id or f"e2e-{uuid.uuid4().hex[:16]}"
+        self.nodes: list[Broker] = [
+            factory(name=f"node{i + 1}", node_id=i + 1, config=config, start=False, schema_registry="off")
+            for i in range(n)
+        ]
+        # The nodes bind only once all are launched: draw every port of every
+        # node in one call so that no two of them are the same.
+        drawn = free_ports(3 * n)
+        for i, b in enumerate(self.nodes):
+            b.kafka_port, b.http_port = drawn[3 * i], drawn[3 * i + 1]
+        ports = [drawn[3 * i + 2] for i in range(n)]
+        self.controller_ports = ports
+        self.voters = ",".join(f"{i + 1}@127.0.0.1:{p}" for i, p in enumerate(ports))
+        for i, b in enumerate(self.nodes):
+            b.extra_args += ["--controller-quorum", self.voters,
+                             "--controller-listen", f"127.0.0.1:{ports[i]}",
+                             "--cluster-id", self.cluster_id]
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(b.bootstrap for b in self.nodes)
+
+    def start(self, timeout: float = 60.0) -> "Cluster":
+        for b in self.nodes:
+            b.launch()
+        for b in self.nodes:
+            b.wait_ready(timeout)
+        self.wait_brokers([b.node_id for b in self.nodes], timeout)
+        return self
+
+    def broker_ids(self, node: Broker) -> list[int]:
+        """The broker ids `node`'s Metadata lists (confluent-kafka admin client)."""
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient({"bootstrap.servers": node.bootstrap, "socket.timeout.ms": 5000})
+        return sorted(admin.list_topics(timeout=5).brokers)
+
+    def wait_brokers(self, ids: list[int], timeout: float = 30.0, nodes=None) -> None:
+        """Wait until every running node (or `nodes`) lists exactly `ids`."""
+        deadline = time.monotonic() + timeout
+        want = sorted(ids)
+        last = None
+        for node in nodes or [b for b in self.nodes if b.is_running()]:
+            while True:
+                try:
+                    last = self.broker_ids(node)
+                    if last == want:
+                        break
+                except Exception as e:  # noqa: BLE001 - reported below
+                    last = repr(e)
+                if time.monotonic() > deadline:
+                    raise BrokerError(f"{node.name} lists brokers {last}, expected {want} after {timeout:.0f}s")
+                time.sleep(0.2)
+
+
+@pytest.fixture
+def cluster_factory(broker_factory):
+    def make(n: int = 3, config=None, cluster_id=None, start=True) -> Cluster:
+        c = Cluster(broker_factory, n, config=config, cluster_id=cluster_id)
+        if start:
+            try:
+                c.start()
+            except BrokerError as e:
+                pytest.fail(str(e) + "\n" + "\n".join(b.log_tail(60) for b in c.nodes), pytrace=False)
+        return c
+    return make

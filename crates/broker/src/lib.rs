@@ -5,11 +5,13 @@
 //! and storage calls; it never parses segment files itself, and storage
 //! never sees a request. Its modules import one way: `security::{listeners,
 //! tls, scram}` → `acl`, `config`, `metrics`, `sequencer`, `request_memory`,
-//! `zero_copy`, `recompress` → `security::users`, `quotas` → `state` →
-//! `groups`, `txn_io`, `metrics_state`, `schemas` → `handlers` → `throttle` →
+//! `zero_copy`, `recompress` → `security::users`, `quotas`, `cluster` (all
+//! but `cluster::replay`) → `state` → `cluster::replay`, `groups`,
+//! `txn_io`, `metrics_state`, `schemas` → `handlers` → `throttle` →
 //! `security::sasl` → `connection` → `server`.
 
 pub mod acl;
+pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod groups;

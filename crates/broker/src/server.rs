@@ -34,6 +34,8 @@ pub enum ServerError {
     UncleanShutdown(String),
     #[error("{0}")]
     Security(String),
+    #[error("cluster mode: {0}")]
+    Cluster(String),
 }
 
 /// Bound addresses, reported once the broker is serving.
@@ -57,6 +59,18 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()>,
     on_started: impl FnOnce(&Started),
 ) -> Result<(), ServerError> {
+    let mut config = config;
+    // Cluster mode: join the quorum first, so a node of another cluster
+    // stops before anything is opened.
+    let quorum = if config.cluster.enabled() {
+        Some(
+            crate::cluster::start::quorum(&mut config)
+                .await
+                .map_err(ServerError::Cluster)?,
+        )
+    } else {
+        None
+    };
     let http_addr = config.http.clone();
     let kafka = bind_listeners(&config).await?;
     let http_listener =
@@ -95,6 +109,27 @@ pub async fn run(
     let state = Arc::new(state);
     crate::metrics_state::attach(&metrics, &state);
     let (stop_tx, stop_rx) = watch::channel(false);
+    if let Some(quorum) = quorum {
+        let bound: Vec<_> = kafka
+            .iter()
+            .map(|(_, ctx, a)| (ctx.name.to_string(), ctx.protocol.name(), *a))
+            .collect();
+        let config = state.config();
+        let cluster = Arc::new(crate::cluster::Cluster::new(
+            quorum,
+            state.node_id,
+            Duration::from_millis(config.cluster.session_timeout_ms),
+            crate::cluster::start::endpoints(&config, &bound),
+            config.cluster.rack.clone(),
+        ));
+        state.set_cluster(cluster.clone());
+        tokio::spawn(crate::cluster::replay::run(
+            state.clone(),
+            cluster.clone(),
+            stop_rx.clone(),
+        ));
+        tokio::spawn(crate::cluster::liveness::run(cluster, stop_rx.clone()));
+    }
     let mut registry = None;
     if let Some(l) = registry_listener {
         let started = crate::schemas::start(&state, &metrics, l, stop_rx.clone())
@@ -193,6 +228,9 @@ pub async fn run(
             "{summary}"
         );
         return Err(ServerError::UncleanShutdown(summary));
+    }
+    if let Some(cluster) = state.cluster() {
+        cluster.quorum.shutdown().await;
     }
     tracing::info!("clean shutdown complete");
     Ok(())

@@ -171,6 +171,8 @@ pub struct BrokerState {
     pub quotas: Arc<crate::quotas::QuotaManager>,
     /// Open client connections, for the connection limits.
     pub connections: Arc<crate::quotas::connections::ConnectionTracker>,
+    /// Cluster mode's handle (see `state/image.rs`); unset on one node.
+    cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
 }
 
 pub fn uuid_hex(u: &Uuid) -> String {
@@ -248,7 +250,13 @@ impl BrokerState {
             authorizer,
             quotas: Arc::new(quotas),
             connections: Default::default(),
-            cluster_id: cluster.cluster_id.clone(),
+            cluster: std::sync::OnceLock::new(),
+            // In cluster mode the quorum's cluster id (resolved by the
+            // server before the state opens) wins over `cluster.json`'s.
+            cluster_id: match &config.cluster.cluster_id {
+                Some(id) if config.cluster.enabled() => id.clone(),
+                _ => cluster.cluster_id.clone(),
+            },
             node_id: cluster.node_id,
             topics: RwLock::new(HashMap::new()),
             admin_lock: tokio::sync::Mutex::new(()),
@@ -849,6 +857,8 @@ pub fn validate_topic_name(name: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+mod image;
 
 #[cfg(test)]
 mod tests;

@@ -198,6 +198,8 @@ pub struct Quorum {
     server: std::sync::Mutex<Option<JoinHandle<()>>>,
     propose_timeout: Duration,
     shut_down: AtomicBool,
+    /// `meta.properties`: the cluster id, stored or learned from a peer.
+    meta: Arc<ClusterMeta>,
 }
 
 impl Quorum {
@@ -248,7 +250,7 @@ impl Quorum {
         let server = Arc::new(Server {
             node_id,
             raft: raft.clone(),
-            meta,
+            meta: Arc::clone(&meta),
             forward_timeout: config.propose_timeout,
         });
         let server = tokio::spawn(server.serve(listener));
@@ -262,6 +264,7 @@ impl Quorum {
             server: std::sync::Mutex::new(Some(server)),
             propose_timeout: config.propose_timeout,
             shut_down: AtomicBool::new(false),
+            meta,
         };
         if initialiser {
             quorum.initialise_if_fresh().await?;
@@ -300,6 +303,12 @@ impl Quorum {
     /// This node's id.
     pub fn node_id(&self) -> NodeId {
         self.node_id
+    }
+
+    /// The cluster id: the stored or given one, or, on a fresh node that
+    /// does not initialise the quorum, None until a peer told it.
+    pub fn cluster_id(&self) -> Option<String> {
+        self.meta.cluster_id()
     }
 
     /// The address the controller listener is bound to.

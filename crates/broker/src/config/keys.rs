@@ -12,7 +12,9 @@
 //!   lower-priority synonyms of the others (`log.retention.hours`), and
 //!   [`SECURITY_KEYS`] (in `security_table.rs`): listeners' protocols,
 //!   `ssl.*` and `sasl.*`, and [`QUOTA_KEYS`] (in `quota_table.rs`): quota
-//!   windows and connection limits; [`broker_keys`] joins them.
+//!   windows and connection limits, and [`CLUSTER_KEYS`] (in
+//!   `cluster_table.rs`): the metadata quorum and roles of cluster mode;
+//!   [`broker_keys`] joins them.
 //!
 //! This module defines their types and joins them: [`topic_defs`] and
 //! [`broker_defs`] are the two lists everything else is derived from: the
@@ -22,6 +24,7 @@
 
 use fjord_storage::{LogSetting, ValueType, LOG_SETTINGS};
 
+pub use super::cluster_table::CLUSTER_KEYS;
 pub use super::quota_table::QUOTA_KEYS;
 pub use super::security_table::SECURITY_KEYS;
 pub use super::table::{split_host_port, BROKER_KEYS, TOPIC_KEYS};
@@ -289,9 +292,14 @@ impl BrokerDef {
     }
 }
 
-/// Every broker-only key: [`BROKER_KEYS`], [`SECURITY_KEYS`] and [`QUOTA_KEYS`].
+/// Every broker-only key: [`BROKER_KEYS`], [`SECURITY_KEYS`], [`QUOTA_KEYS`]
+/// and [`CLUSTER_KEYS`].
 pub fn broker_keys() -> impl Iterator<Item = &'static BrokerKey> {
-    BROKER_KEYS.iter().chain(SECURITY_KEYS).chain(QUOTA_KEYS)
+    BROKER_KEYS
+        .iter()
+        .chain(SECURITY_KEYS)
+        .chain(QUOTA_KEYS)
+        .chain(CLUSTER_KEYS)
 }
 
 /// Every broker config, sorted by name.

@@ -9,6 +9,7 @@
 //! by `dynamic.rs`). Topic overrides sit above all of them (`LogConfig`
 //! per topic, built from `log` here).
 
+pub mod cluster_table;
 pub mod dynamic;
 pub mod keys;
 mod quota_table;
@@ -176,6 +177,8 @@ pub struct BrokerConfig {
     /// hosts (internal topics included); CreateTopics, CreatePartitions
     /// and auto-creation past it are refused with POLICY_VIOLATION.
     pub max_broker_partitions: i64,
+    /// The metadata quorum and roles of cluster mode (`cluster_table.rs`).
+    pub cluster: cluster_table::ClusterSettings,
 }
 
 impl Default for BrokerConfig {
@@ -224,6 +227,7 @@ impl Default for BrokerConfig {
             request_read_timeout_ms: 0,
             queued_max_request_bytes: 0,
             max_broker_partitions: 0,
+            cluster: Default::default(),
         };
         for k in keys::broker_keys() {
             if let (keys::KeyDefault::Value(d), Apply::Field { set, .. }) = (k.default, &k.apply) {

@@ -192,6 +192,16 @@ async fn handle(
             ));
             continue;
         }
+        if let Some(cluster) = state.cluster() {
+            let grown = crate::cluster::admin::create_partitions(cluster, &t.name, t.count).await;
+            results.push(result(
+                t.name.clone(),
+                grown
+                    .err()
+                    .map(|(code, message)| ConfigError::new(code, message)),
+            ));
+            continue;
+        }
         let grown = state
             .grow_topic(&topic, t.count)
             .and_then(|g| state.replace_topic(g));

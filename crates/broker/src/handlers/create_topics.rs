@@ -116,10 +116,18 @@ fn plan(state: &BrokerState, t: &CreatableTopic) -> Result<Plan, ConfigError> {
                  Both cannot be used at the same time.",
             ));
         }
+        if state.cluster().is_some() {
+            return Err(ConfigError::new(
+                ErrorCode::InvalidRequest,
+                "Manual replica assignments are not supported in cluster mode yet.",
+            ));
+        }
         check_assignments(state.node_id, &t.assignments)?
     } else {
         match t.replication_factor {
             -1 | 1 => {}
+            // In cluster mode the controller checks it against the live brokers.
+            rf if rf > 0 && state.cluster().is_some() => {}
             rf if rf <= 0 => {
                 return Err(ConfigError::new(
                     ErrorCode::InvalidReplicationFactor,
@@ -331,6 +339,35 @@ async fn handle(
                     format!("The throttling quota has been exceeded; retry in {ms} ms."),
                 ),
             ));
+            continue;
+        }
+        if let Some(cluster) = state.cluster() {
+            let created = crate::cluster::admin::create_topic(
+                cluster,
+                &t.name,
+                plan.partitions,
+                t.replication_factor,
+                &plan.overrides,
+            )
+            .await;
+            results.push(match created {
+                Ok(topic_id) => {
+                    tracing::info!(topic = %t.name, partitions = plan.partitions, "created topic through the metadata quorum");
+                    CreatableTopicResult {
+                        name: t.name.clone(),
+                        topic_id,
+                        error_code: ErrorCode::None.code(),
+                        error_message: None,
+                        num_partitions: plan.partitions,
+                        replication_factor: t.replication_factor.max(1),
+                        configs,
+                        ..Default::default()
+                    }
+                }
+                Err((code, message)) => {
+                    error_result(t.name.clone(), ConfigError::new(code, message))
+                }
+            });
             continue;
         }
         match state.create_topic(&t.name, plan.partitions, plan.overrides) {

@@ -185,6 +185,18 @@ async fn handle(
             ));
             continue;
         }
+        if let Some(cluster) = state.cluster() {
+            responses.push(
+                match crate::cluster::admin::delete_topic(cluster, &topic.name).await {
+                    Ok(()) => {
+                        tracing::info!(topic = %topic.name, "deleted topic through the metadata quorum");
+                        result(name, id, ErrorCode::None, None)
+                    }
+                    Err((code, message)) => result(name, id, code, Some(message)),
+                },
+            );
+            continue;
+        }
         match state.delete_topic(&topic.name) {
             Ok(true) => {
                 tracing::info!(topic = %topic.name, "deleted topic");

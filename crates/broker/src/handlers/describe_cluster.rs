@@ -48,19 +48,39 @@ async fn handle(
         other => return refuse(ErrorCode::UnsupportedEndpointType, format!("Unsupported endpoint type {other}")),
     }
     let (host, port) = broker_endpoint(&state, &ctx);
+    let (brokers, controller_id) = match state.cluster() {
+        Some(cluster) => (
+            cluster
+                .live_brokers(&ctx.listener)
+                .into_iter()
+                .map(|b| DescribeClusterBroker {
+                    broker_id: b.id,
+                    host: b.host,
+                    port: b.port,
+                    rack: b.rack,
+                    ..Default::default()
+                })
+                .collect(),
+            cluster.controller_id().unwrap_or(-1),
+        ),
+        None => (
+            vec![DescribeClusterBroker {
+                broker_id: state.node_id,
+                host,
+                port,
+                rack: None,
+                ..Default::default()
+            }],
+            state.node_id,
+        ),
+    };
     DescribeClusterResponse {
         error_code: ErrorCode::None.code(),
         error_message: None,
         endpoint_type: ENDPOINT_BROKER,
         cluster_id: state.cluster_id.clone(),
-        controller_id: state.node_id,
-        brokers: vec![DescribeClusterBroker {
-            broker_id: state.node_id,
-            host,
-            port,
-            rack: None,
-            ..Default::default()
-        }],
+        controller_id,
+        brokers,
         cluster_authorized_operations: if !req.include_cluster_authorized_operations {
             NOT_REQUESTED
         } else if ctx.allowed_on_cluster(&state, AclOperation::Describe) {

@@ -107,6 +107,16 @@ fn read_once(
                 slices.push_back(None);
                 continue;
             };
+            if let Some(cluster) = state.cluster() {
+                if let Err(code) =
+                    cluster.check_leader(&topic.name, fp.partition, fp.current_leader_epoch)
+                {
+                    any_error = true;
+                    parts.push(partition_error(fp.partition, code));
+                    slices.push_back(None);
+                    continue;
+                }
+            }
             if fp.current_leader_epoch >= 0 && fp.current_leader_epoch != p.leader_epoch {
                 any_error = true;
                 let code = if fp.current_leader_epoch < p.leader_epoch {

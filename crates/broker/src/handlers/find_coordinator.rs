@@ -1,6 +1,7 @@
 //! FindCoordinator (key 10): this node coordinates every consumer group
 //! and every transactional id (key type 1; the first lookup creates
-//! `__transaction_state`, as in Kafka).
+//! `__transaction_state`, as in Kafka). In cluster mode the lowest live
+//! broker coordinates them all (see `cluster/mod.rs`).
 //!
 //! With an authorizer, as Kafka: a group key needs DESCRIBE on the group
 //! (else GROUP_AUTHORIZATION_FAILED), a transactional id DESCRIBE on it
@@ -41,6 +42,31 @@ fn lookup(
         }
         _ => {}
     }
+    // Cluster mode, this step: the lowest live broker coordinates every
+    // group and transactional id, with its state local to it.
+    if let (Some(cluster), 0 | 1) = (state.cluster(), key_type) {
+        let image = cluster.image();
+        match crate::cluster::coordinator(&image) {
+            Some(id) if id == state.node_id => {}
+            Some(id) => {
+                if let Some(b) = crate::cluster::live_brokers(&image, &ctx.listener)
+                    .into_iter()
+                    .find(|b| b.id == id)
+                {
+                    return (ErrorCode::None, None, b.id, b.host, b.port);
+                }
+            }
+            None => {
+                return (
+                    ErrorCode::CoordinatorNotAvailable,
+                    Some("no live broker".into()),
+                    -1,
+                    String::new(),
+                    -1,
+                )
+            }
+        }
+    }
     match key_type {
         0 | 1 if key_type == 0 || state.txns.is_ready() => {
             let (host, port) = broker_endpoint(state, ctx);
@@ -68,7 +94,10 @@ async fn handle(
     ctx: RequestCtx,
     req: FindCoordinatorRequest,
 ) -> FindCoordinatorResponse {
-    if ctx.api_version >= 1 && req.key_type == 1 {
+    let coordinating = state
+        .cluster()
+        .is_none_or(|c| c.coordinator() == Some(state.node_id));
+    if ctx.api_version >= 1 && req.key_type == 1 && coordinating {
         // Failure shows as COORDINATOR_NOT_AVAILABLE below.
         let _ = crate::txn_io::ensure_topic(&state).await;
     }

@@ -91,6 +91,15 @@ async fn handle(
                 parts.push(r);
                 continue;
             };
+            if let Some(cluster) = state.cluster() {
+                if let Err(code) =
+                    cluster.check_leader(&t.name, rp.partition_index, rp.current_leader_epoch)
+                {
+                    r.error_code = code.code();
+                    parts.push(r);
+                    continue;
+                }
+            }
             if rp.current_leader_epoch >= 0 && rp.current_leader_epoch != p.leader_epoch {
                 r.error_code = if rp.current_leader_epoch < p.leader_epoch {
                     ErrorCode::FencedLeaderEpoch.code()

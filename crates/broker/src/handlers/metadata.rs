@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use fjord_metadata::MetadataImage;
 use fjord_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
@@ -36,7 +37,54 @@ pub fn broker_endpoint(state: &BrokerState, ctx: &RequestCtx) -> (String, i32) {
         .unwrap_or_else(|| ("127.0.0.1".into(), 9092))
 }
 
+/// A topic as the cluster's image describes it: each partition's leader
+/// (-1 and LEADER_NOT_AVAILABLE when offline), epoch, replicas, ISR and
+/// replicas on fenced brokers.
+fn image_entry(
+    image: &MetadataImage,
+    topic: &fjord_metadata::image::TopicImage,
+    internal: bool,
+) -> MetadataResponseTopic {
+    MetadataResponseTopic {
+        error_code: ErrorCode::None.code(),
+        name: Some(topic.name.clone()),
+        topic_id: Uuid(topic.id.0),
+        is_internal: internal,
+        partitions: topic
+            .partitions
+            .iter()
+            .map(|(index, p)| MetadataResponsePartition {
+                error_code: if p.leader < 0 {
+                    ErrorCode::LeaderNotAvailable.code()
+                } else {
+                    ErrorCode::None.code()
+                },
+                partition_index: *index,
+                leader_id: p.leader,
+                leader_epoch: p.leader_epoch,
+                replica_nodes: p.replicas.clone(),
+                isr_nodes: p.isr.clone(),
+                offline_replicas: p
+                    .replicas
+                    .iter()
+                    .copied()
+                    .filter(|r| !image.is_alive(*r))
+                    .collect(),
+                ..Default::default()
+            })
+            .collect(),
+        topic_authorized_operations: NOT_REQUESTED,
+        ..Default::default()
+    }
+}
+
 pub(crate) fn topic_entry(state: &BrokerState, t: &Topic) -> MetadataResponseTopic {
+    if let Some(cluster) = state.cluster() {
+        let image = cluster.image();
+        if let Some(topic) = image.topic(&t.name) {
+            return image_entry(&image, topic, t.internal);
+        }
+    }
     MetadataResponseTopic {
         error_code: ErrorCode::None.code(),
         name: Some(t.name.clone()),
@@ -88,6 +136,30 @@ pub async fn auto_create(state: &BrokerState, name: &str) -> Result<Arc<Topic>, 
         return Err(ErrorCode::KafkaStorageError);
     }
     let num_partitions = state.config().num_partitions;
+    if let Some(cluster) = state.cluster() {
+        return match crate::cluster::admin::create_topic(
+            cluster,
+            name,
+            num_partitions,
+            -1,
+            &BTreeMap::new(),
+        )
+        .await
+        {
+            // Another broker created it first: as good.
+            Ok(_) | Err((ErrorCode::TopicAlreadyExists, _)) => {
+                tracing::info!(
+                    topic = name,
+                    "auto-created topic through the metadata quorum"
+                );
+                state.topic(name).ok_or(ErrorCode::LeaderNotAvailable)
+            }
+            Err((code, message)) => {
+                tracing::warn!(topic = name, error = %message, "auto-create failed");
+                Err(code)
+            }
+        };
+    }
     if let Err(m) = state.check_partition_budget(i64::from(num_partitions)) {
         tracing::warn!(topic = name, "auto-create refused: {m}");
         return Err(ErrorCode::PolicyViolation);
@@ -114,10 +186,17 @@ async fn handle(
     req: MetadataRequest,
 ) -> MetadataResponse {
     let (host, port) = broker_endpoint(&state, &ctx);
+    // In cluster mode only the image's topics exist for clients (internal
+    // topics stay local to their coordinator in this step).
+    let in_image = |name: &str| {
+        state
+            .cluster()
+            .is_none_or(|c| c.image().topic_ids.contains_key(name))
+    };
     let mut topics = Vec::new();
     match req.topics {
         None => {
-            for t in state.all_topics() {
+            for t in state.all_topics().into_iter().filter(|t| in_image(&t.name)) {
                 if ctx.visible(&state, AclOperation::Describe, ResourceType::Topic, &t.name) {
                     topics.push(topic_entry(&state, &t));
                 }
@@ -131,7 +210,8 @@ async fn handle(
                 let found = match &name {
                     Some(n) => state.topic(n),
                     None => state.topic_by_id(&rt.topic_id),
-                };
+                }
+                .filter(|t| in_image(&t.name));
                 // Without DESCRIBE the answer does not tell whether it exists.
                 let described = match (&found, &name) {
                     (Some(t), _) => Some(t.name.as_str()),
@@ -215,16 +295,36 @@ async fn handle(
     } else {
         0
     };
+    let (brokers, controller_id) = match state.cluster() {
+        Some(cluster) => (
+            cluster
+                .live_brokers(&ctx.listener)
+                .into_iter()
+                .map(|b| MetadataResponseBroker {
+                    node_id: b.id,
+                    host: b.host,
+                    port: b.port,
+                    rack: b.rack,
+                    ..Default::default()
+                })
+                .collect(),
+            cluster.controller_id().unwrap_or(-1),
+        ),
+        None => (
+            vec![MetadataResponseBroker {
+                node_id: state.node_id,
+                host,
+                port,
+                rack: None,
+                ..Default::default()
+            }],
+            state.node_id,
+        ),
+    };
     MetadataResponse {
-        brokers: vec![MetadataResponseBroker {
-            node_id: state.node_id,
-            host,
-            port,
-            rack: None,
-            ..Default::default()
-        }],
+        brokers,
         cluster_id: Some(state.cluster_id.clone()),
-        controller_id: state.node_id,
+        controller_id,
         topics,
         cluster_authorized_operations: cluster_ops,
         ..Default::default()

@@ -16,7 +16,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use fjord_protocol::messages::produce_response::{
-    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+    BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse,
+    TopicProduceResponse,
 };
 use fjord_protocol::messages::{ProduceRequest, ProduceResponse};
 use fjord_protocol::records::{self, BatchIter, RecordsError};
@@ -216,6 +217,8 @@ async fn handle(
     let mut pending: Vec<Pending> = Vec::new();
     let now = now_ms();
     let broker = state.config();
+    // Cluster mode: the leaders named in NOT_LEADER_OR_FOLLOWER answers.
+    let mut leaders: Vec<NodeEndpoint> = Vec::new();
     let txn_refused = req.transactional_id.as_deref().is_some_and(|id| {
         !ctx.allowed(
             &state,
@@ -267,6 +270,45 @@ async fn handle(
                 ));
                 continue;
             }
+            let mut image_epoch = None;
+            if let Some(cluster) = state.cluster() {
+                match cluster.check_leader(&topic.name, pd.index, -1) {
+                    Ok(p) => image_epoch = Some(p.leader_epoch),
+                    Err(code) => {
+                        let mut r = part_error(pd.index, code, None);
+                        // KIP-951: tell the client where the leader is.
+                        let hint = crate::cluster::leader_hint(
+                            &cluster.image(),
+                            &topic.name,
+                            pd.index,
+                            &ctx.listener,
+                        );
+                        if let (ErrorCode::NotLeaderOrFollower, Some((epoch, leader))) =
+                            (code, hint)
+                        {
+                            r.current_leader = LeaderIdAndEpoch {
+                                leader_id: leader.id,
+                                leader_epoch: epoch,
+                                ..Default::default()
+                            };
+                            if !leaders
+                                .iter()
+                                .any(|e: &NodeEndpoint| e.node_id == leader.id)
+                            {
+                                leaders.push(NodeEndpoint {
+                                    node_id: leader.id,
+                                    host: leader.host,
+                                    port: leader.port,
+                                    rack: leader.rack,
+                                    ..Default::default()
+                                });
+                            }
+                        }
+                        parts.push(r);
+                        continue;
+                    }
+                }
+            }
             let Some(partition) = usize::try_from(pd.index)
                 .ok()
                 .and_then(|i| topic.partitions.get(i))
@@ -279,6 +321,13 @@ async fn handle(
                 ));
                 continue;
             };
+            // Cluster mode: batches are stamped with the image's leader
+            // epoch only, never an older local one the replay has not
+            // replaced yet (the client retries).
+            if image_epoch.is_some_and(|e| e != partition.leader_epoch) {
+                parts.push(part_error(pd.index, ErrorCode::NotLeaderOrFollower, None));
+                continue;
+            }
             let min_isr = broker
                 .topic_value(&topic.configs, "min.insync.replicas")
                 .and_then(|v| v.trim().parse::<i32>().ok())
@@ -425,6 +474,7 @@ async fn handle(
     }
     ProduceResponse {
         responses,
+        node_endpoints: leaders,
         ..Default::default()
     }
 }

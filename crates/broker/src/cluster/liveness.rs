@@ -1,0 +1,158 @@
+//! Broker liveness in cluster mode (the design is in `cluster/mod.rs`):
+//! this broker registers (fenced), waits until its local topics follow
+//! the image holding its registration, unfences itself, and from then on
+//! checks every half second that it is still registered and unfenced at
+//! its epoch. On the active controller the same loop fences every broker
+//! it has not heard from for `broker.session.timeout.ms`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use fjord_metadata::controller::{fence_broker_records, unfence_broker_records};
+use fjord_metadata::records::MetadataRecord;
+use fjord_metadata::{MetadataImage, ProposeError};
+use tokio::sync::watch;
+
+use super::Cluster;
+
+/// How often the loop looks at the image and the quorum.
+const TICK: Duration = Duration::from_millis(500);
+
+/// How long to wait for this broker's own records to be applied locally.
+const APPLY_WAIT: Duration = Duration::from_secs(10);
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The epoch of a new registration: the wall clock in milliseconds, above
+/// any earlier registration of this broker (the image refuses an epoch
+/// that does not move forward). Kafka uses the registration's offset; the
+/// offset is not known before the proposal commits.
+pub fn next_epoch(image: &MetadataImage, broker_id: i32, now_ms: i64) -> i64 {
+    let old = image.brokers.get(&broker_id).map_or(0, |b| b.epoch);
+    now_ms.max(old.saturating_add(1))
+}
+
+/// Which brokers the active controller fences now: unfenced brokers other
+/// than itself whose last answer (or, if later or missing, the moment this
+/// node became leader) is older than `timeout`.
+pub fn silent_brokers(
+    image: &MetadataImage,
+    self_id: i32,
+    last_heard: &BTreeMap<i32, SystemTime>,
+    leader_since: SystemTime,
+    now: SystemTime,
+    timeout: Duration,
+) -> Vec<i32> {
+    image
+        .brokers
+        .values()
+        .filter(|b| !b.fenced && b.broker_id != self_id)
+        .filter(|b| {
+            let heard = last_heard
+                .get(&b.broker_id)
+                .copied()
+                .map_or(leader_since, |t| t.max(leader_since));
+            now.duration_since(heard).unwrap_or_default() > timeout
+        })
+        .map(|b| b.broker_id)
+        .collect()
+}
+
+/// Runs until `stop`.
+pub async fn run(cluster: Arc<Cluster>, mut stop: watch::Receiver<bool>) {
+    let mut leader_since: Option<SystemTime> = None;
+    loop {
+        if let Err(e) = tick(&cluster, &mut leader_since).await {
+            tracing::debug!(error = %e, "cluster liveness step failed; retrying");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(TICK) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// One step: (re-)register or unfence this broker if needed, then, on the
+/// active controller, fence silent brokers.
+async fn tick(
+    cluster: &Cluster,
+    leader_since: &mut Option<SystemTime>,
+) -> Result<(), ProposeError> {
+    let id = cluster.node_id;
+    let image = cluster.image();
+    match image.brokers.get(&id) {
+        Some(b) if b.epoch == cluster.epoch() && b.incarnation_id == cluster.incarnation => {
+            if b.fenced && caught_up(cluster, &image).await {
+                let records = unfence_broker_records(&image, id);
+                if !records.is_empty() {
+                    cluster.quorum.propose(records).await?;
+                    tracing::info!(broker = id, "broker unfenced");
+                }
+            }
+        }
+        _ => register(cluster, &image).await?,
+    }
+    if cluster.quorum.is_leader() {
+        let since = *leader_since.get_or_insert_with(SystemTime::now);
+        let heard: BTreeMap<i32, SystemTime> = cluster
+            .quorum
+            .describe()
+            .voters
+            .into_iter()
+            .filter_map(|v| Some((i32::try_from(v.id).ok()?, v.last_ack?)))
+            .collect();
+        let silent = silent_brokers(
+            &image,
+            id,
+            &heard,
+            since,
+            SystemTime::now(),
+            cluster.session_timeout,
+        );
+        for broker in silent {
+            let records = fence_broker_records(&cluster.image(), broker, false);
+            if records.is_empty() {
+                continue;
+            }
+            let moved = records.len() - 1;
+            cluster.quorum.propose(records).await?;
+            tracing::warn!(
+                broker,
+                partitions_changed = moved,
+                "fenced a broker silent for longer than broker.session.timeout.ms"
+            );
+        }
+    } else {
+        *leader_since = None;
+    }
+    Ok(())
+}
+
+/// Whether the local topics follow an image at least as new as `image`.
+async fn caught_up(cluster: &Cluster, image: &MetadataImage) -> bool {
+    match image.offset {
+        Some(offset) => cluster.wait_applied(offset, APPLY_WAIT).await,
+        None => true,
+    }
+}
+
+/// Registers this broker with a new epoch.
+async fn register(cluster: &Cluster, image: &MetadataImage) -> Result<(), ProposeError> {
+    let epoch = next_epoch(image, cluster.node_id, now_ms());
+    let record = MetadataRecord::RegisterBroker {
+        broker_id: cluster.node_id,
+        incarnation_id: cluster.incarnation.clone(),
+        broker_epoch: epoch,
+        endpoints: cluster.endpoints.clone(),
+        rack: cluster.rack.clone(),
+    };
+    cluster.set_epoch(epoch);
+    cluster.quorum.propose(vec![record]).await?;
+    tracing::info!(broker = cluster.node_id, epoch, "broker registered");
+    Ok(())
+}

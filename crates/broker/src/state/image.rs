@@ -1,0 +1,102 @@
+//! Cluster mode's side of the broker state: the handle on the cluster
+//! (set once at start) and the two changes the metadata replay makes to
+//! local topics — adopting a topic the image holds (with the image's id,
+//! partition count and leader epochs) and following a topic's new leader
+//! epochs or partitions.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use fjord_partition::Partition;
+use fjord_protocol::Uuid;
+use fjord_storage::Log;
+
+use super::{is_internal_topic, uuid_hex, BrokerState, StateError, Topic, TopicMeta};
+use crate::cluster::Cluster;
+
+impl BrokerState {
+    /// The cluster this broker belongs to; None in single-node mode.
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.get()
+    }
+
+    /// Enters cluster mode (once, at start, before any client is served).
+    pub fn set_cluster(&self, cluster: Arc<Cluster>) {
+        if self.cluster.set(cluster).is_err() {
+            tracing::warn!("the cluster was already set");
+        }
+    }
+
+    /// Creates the local copy of a topic of the image: its logs, its topic
+    /// file and the topic in memory, with the image's id and leader epochs
+    /// (one per partition). Caller holds `admin_lock`.
+    pub fn adopt_topic(
+        &self,
+        name: &str,
+        id: Uuid,
+        configs: BTreeMap<String, String>,
+        leader_epochs: Vec<i32>,
+    ) -> Result<Arc<Topic>, StateError> {
+        let count = leader_epochs.len() as i32;
+        let meta = TopicMeta {
+            name: name.to_string(),
+            id: uuid_hex(&id),
+            configs,
+            leader_epochs,
+            epoch_generation: self.generation,
+        };
+        let topic = match self.open_topic(&meta) {
+            Ok(t) => Arc::new(t),
+            Err(e) => {
+                self.remove_partition_dirs(name, 0..count);
+                return Err(e);
+            }
+        };
+        self.write_topic_meta(&meta)?;
+        if let Ok(mut map) = self.topics.write() {
+            map.insert(name.to_string(), topic.clone());
+        }
+        Ok(topic)
+    }
+
+    /// Brings a local topic to the image's partition count and leader
+    /// epochs: new partitions are opened, and a partition whose epoch
+    /// moved is replaced by one over the same log at the new epoch
+    /// (producer state is rebuilt from the log). Caller holds `admin_lock`.
+    pub fn follow_epochs(&self, t: &Topic, leader_epochs: &[i32]) -> Result<(), StateError> {
+        let mut parts = Vec::with_capacity(leader_epochs.len());
+        for (i, epoch) in leader_epochs.iter().enumerate() {
+            let index = i as i32;
+            match t.partitions.get(i) {
+                Some(p) if p.leader_epoch == *epoch => parts.push(p.clone()),
+                Some(p) => parts.push(Arc::new(Partition::new(
+                    &t.name,
+                    index,
+                    p.log.clone(),
+                    *epoch,
+                ))),
+                None => {
+                    let dir = fjord_storage::partition_dir(&self.config().data_dir, &t.name, index);
+                    let log = Log::open(&dir, t.log_config.clone())?;
+                    parts.push(Arc::new(Partition::new(
+                        &t.name,
+                        index,
+                        Arc::new(log),
+                        *epoch,
+                    )));
+                }
+            }
+        }
+        let topic = Topic {
+            name: t.name.clone(),
+            id: t.id,
+            metrics: t.metrics.clone(),
+            configs: t.configs.clone(),
+            log_config: t.log_config.clone(),
+            partitions: parts,
+            internal: is_internal_topic(&t.name),
+        };
+        self.replace_topic(topic)?;
+        Ok(())
+    }
+}
