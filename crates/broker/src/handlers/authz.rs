@@ -5,6 +5,8 @@
 //! never look at ACL bindings themselves. Without `authorizer.class.name`
 //! both answer true.
 
+use fjord_protocol::ErrorCode;
+
 use crate::acl::{self, AclOperation, ResourceType, CLUSTER_NAME, NOT_REQUESTED};
 use crate::state::BrokerState;
 
@@ -42,6 +44,26 @@ impl RequestCtx {
     /// [`RequestCtx::allowed`] on the cluster resource.
     pub fn allowed_on_cluster(&self, state: &BrokerState, op: AclOperation) -> bool {
         self.allowed(state, op, ResourceType::Cluster, CLUSTER_NAME)
+    }
+
+    /// The gate of the ACL APIs (CreateAcls, DescribeAcls, DeleteAcls):
+    /// `op` (ALTER or DESCRIBE) on the cluster, then an authorizer at all.
+    /// `Some((code, message))` is the error every entry of the answer gets.
+    pub fn acl_admin_refusal(
+        &self,
+        state: &BrokerState,
+        op: AclOperation,
+    ) -> Option<(ErrorCode, &'static str)> {
+        if !self.allowed_on_cluster(state, op) {
+            Some((
+                ErrorCode::ClusterAuthorizationFailed,
+                "Cluster authorization failed.",
+            ))
+        } else if !state.authorizer.enabled() {
+            Some((ErrorCode::SecurityDisabled, "No Authorizer is configured."))
+        } else {
+            None
+        }
     }
 
     /// Whether `op` is allowed on some resource of type `rt` (Kafka's

@@ -36,17 +36,8 @@ async fn handle(
         results: req.creations.iter().map(|_| r.clone()).collect(),
         ..Default::default()
     };
-    if !ctx.allowed_on_cluster(&state, AclOperation::Alter) {
-        return all(failed(
-            ErrorCode::ClusterAuthorizationFailed,
-            "Cluster authorization failed.",
-        ));
-    }
-    if !state.authorizer.enabled() {
-        return all(failed(
-            ErrorCode::SecurityDisabled,
-            "No Authorizer is configured.",
-        ));
+    if let Some((code, msg)) = ctx.acl_admin_refusal(&state, AclOperation::Alter) {
+        return all(failed(code, msg));
     }
     let checked: Vec<Result<AclBinding, String>> = req
         .creations

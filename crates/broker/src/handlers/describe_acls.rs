@@ -30,17 +30,8 @@ async fn handle(
     ctx: RequestCtx,
     req: DescribeAclsRequest,
 ) -> DescribeAclsResponse {
-    if !ctx.allowed_on_cluster(&state, AclOperation::Describe) {
-        return failed(
-            ErrorCode::ClusterAuthorizationFailed,
-            "Cluster authorization failed.".into(),
-        );
-    }
-    if !state.authorizer.enabled() {
-        return failed(
-            ErrorCode::SecurityDisabled,
-            "No Authorizer is configured on the broker".into(),
-        );
+    if let Some((code, msg)) = ctx.acl_admin_refusal(&state, AclOperation::Describe) {
+        return failed(code, msg.into());
     }
     let filter = match AclFilter::from_wire(
         req.resource_type_filter,
