@@ -80,6 +80,23 @@ fn io_err(subject: ErrorSubject<NodeId>, verb: ErrorVerb, e: io::Error) -> Stora
     StorageError::from_io_error(subject, verb, e)
 }
 
+/// Replaces one of the pointer files (vote, committed) atomically, on a
+/// blocking thread.
+async fn write_pointer<T>(
+    path: PathBuf,
+    value: T,
+    subject: ErrorSubject<NodeId>,
+) -> Result<(), StorageError>
+where
+    T: serde::Serialize + Send + 'static,
+{
+    tokio::task::spawn_blocking(move || write_json(&path, &value))
+        .await
+        .map_err(io::Error::other)
+        .and_then(|r| r)
+        .map_err(|e| io_err(subject, ErrorVerb::Write, e))
+}
+
 fn segment_name(base: u64) -> String {
     format!("{base:020}.log")
 }
@@ -391,13 +408,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), StorageError> {
-        let path = self.dir.join("vote.json");
-        let vote = *vote;
-        tokio::task::spawn_blocking(move || write_json(&path, &vote))
-            .await
-            .map_err(io::Error::other)
-            .and_then(|r| r)
-            .map_err(|e| io_err(ErrorSubject::Vote, ErrorVerb::Write, e))
+        write_pointer(self.dir.join("vote.json"), *vote, ErrorSubject::Vote).await
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, StorageError> {
@@ -409,12 +420,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         &mut self,
         committed: Option<LogId<NodeId>>,
     ) -> Result<(), StorageError> {
-        let path = self.dir.join("committed.json");
-        tokio::task::spawn_blocking(move || write_json(&path, &committed))
-            .await
-            .map_err(io::Error::other)
-            .and_then(|r| r)
-            .map_err(|e| io_err(ErrorSubject::Store, ErrorVerb::Write, e))
+        write_pointer(self.dir.join("committed.json"), committed, ErrorSubject::Store).await
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId<NodeId>>, StorageError> {
