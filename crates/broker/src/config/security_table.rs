@@ -384,8 +384,9 @@ pub const SECURITY_KEYS: &[BrokerKey] = &[
         "ssl.truststore.password",
         ValueType::Password,
         KeyDefault::None,
-        "The password of a PKCS12 truststore (not for PEM); without it only a store whose \
-         certificates are not encrypted can be read.",
+        "The password of a PKCS12 truststore (not for PEM). Without it the store is read with an \
+         empty password, so one written with a password is refused (Kafka then skips the integrity \
+         check).",
         |c, v| {
             c.tls.truststore_password = optional(v).map(Secret);
             Ok(())

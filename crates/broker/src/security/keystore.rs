@@ -278,8 +278,9 @@ fn pkcs12_keystore(data: &[u8], password: &str, path: &str) -> Result<KeyMateria
 /// The truststore's CA certificates, if one is configured.
 ///
 /// PEM: a file or inline text. PKCS12: a file; `ssl.truststore.password`
-/// checks its integrity and decrypts it (without one, only a store whose
-/// certificates are not encrypted can be read, as in Kafka).
+/// checks its integrity and decrypts it. Without one the store is read
+/// with an empty password (Kafka skips the integrity check instead, but
+/// cannot decrypt encrypted certificates either).
 pub fn load_truststore(
     ty: StoreType,
     location: Option<&str>,
