@@ -49,7 +49,7 @@ pub struct ListenerCtx {
     pub name: Arc<str>,
     pub protocol: SecurityProtocol,
     /// Set on SSL and SASL_SSL listeners.
-    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    pub tls: Option<Arc<crate::security::tls::TlsContext>>,
     /// The OAUTHBEARER validator, on SASL listeners when enabled.
     pub oauth: Option<Arc<crate::security::oauth::OAuthValidator>>,
 }
@@ -210,16 +210,20 @@ pub async fn serve(
             let (r, w) = stream.into_split();
             (Box::new(r), Sink::Plain(w), Principal::anonymous())
         }
-        Some(acceptor) => {
-            match tokio::time::timeout(read_deadline, acceptor.accept(stream)).await {
+        Some(ctx) => {
+            match tokio::time::timeout(read_deadline, ctx.acceptor().accept(stream)).await {
                 Ok(Ok(tls)) => {
-                    let principal = tls
-                        .get_ref()
-                        .1
-                        .peer_certificates()
-                        .and_then(|c| c.first())
-                        .and_then(|c| crate::security::tls::certificate_principal(c))
-                        .unwrap_or_else(Principal::anonymous);
+                    let cert = tls.get_ref().1.peer_certificates().and_then(|c| c.first());
+                    let principal = match cert.map(|c| ctx.principal(c)) {
+                        None => Principal::anonymous(),
+                        Some(Ok(p)) => p,
+                        // SASL_SSL: SASL names the principal instead.
+                        Some(Err(_)) if listener.protocol.sasl() => Principal::anonymous(),
+                        Some(Err(error)) => {
+                            tracing::info!(%peer, listener = %listener.name, %error, "client certificate refused; closing connection");
+                            return;
+                        }
+                    };
                     tracing::debug!(%peer, listener = %listener.name, %principal, "TLS connection established");
                     let (r, w) = tokio::io::split(tls);
                     (Box::new(r), Sink::Tls(w), principal)

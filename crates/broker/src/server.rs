@@ -275,7 +275,8 @@ type Accepted = (
     crate::quotas::connections::Slot,
 );
 
-/// Binds every Kafka listener; builds the TLS config once if any needs it.
+/// Binds every Kafka listener; builds the TLS context (and starts its
+/// reload task) if any needs it.
 async fn bind_listeners(
     config: &BrokerConfig,
 ) -> Result<
@@ -288,8 +289,14 @@ async fn bind_listeners(
 > {
     let listeners = config.listeners_resolved().map_err(ServerError::Security)?;
     let tls = if listeners.iter().any(|l| l.protocol.tls()) {
-        let c = crate::security::tls::server_config(&config.tls).map_err(ServerError::Security)?;
-        Some(tokio_rustls::TlsAcceptor::from(c))
+        let settings = config.tls.clone();
+        let ctx =
+            tokio::task::spawn_blocking(move || crate::security::tls::TlsContext::new(settings))
+                .await
+                .map_err(|e| ServerError::Join(e.to_string()))?
+                .map_err(ServerError::Security)?;
+        crate::security::tls_reload::spawn(&ctx);
+        Some(ctx)
     } else {
         None
     };

@@ -10,6 +10,8 @@ use fjord_storage::config::{parse_bool, parse_int, parse_long};
 use fjord_storage::ValueType;
 
 use super::keys::{Apply, BrokerKey, KeyDefault, Mode};
+use crate::security::keystore::StoreType;
+use crate::security::principal_mapping::PrincipalMapper;
 use crate::security::tls::{self, ClientAuth};
 use crate::security::Secret;
 use crate::security::{authorizer, listeners};
@@ -41,14 +43,6 @@ macro_rules! key {
 fn optional(v: &str) -> Option<String> {
     let v = v.trim();
     (!v.is_empty()).then(|| v.to_string())
-}
-
-fn pem_type(v: &str) -> Result<(), String> {
-    if v.trim().eq_ignore_ascii_case("PEM") {
-        Ok(())
-    } else {
-        Err("fjord reads PEM only (PKCS12 and JKS are not supported yet)".into())
-    }
 }
 
 /// The SASL mechanisms fjord implements.
@@ -109,6 +103,19 @@ pub const SECURITY_KEYS: &[BrokerKey] = &[
             Ok(())
         },
         |c| Some(c.connections_max_reauth_ms.to_string())
+    ),
+    key!(
+        "fjord.ssl.reload.interval.ms",
+        ValueType::Long,
+        KeyDefault::Value("5000"),
+        "fjord: how often TLS listeners look at the keystore and truststore files; when their content \
+         changed, new connections get the reloaded certificate (a store that cannot be used is logged \
+         and the previous one kept). 0: never reload.",
+        |c, v| {
+            c.tls.reload_interval_ms = parse_long(v, 0, i64::MAX)? as u64;
+            Ok(())
+        },
+        |c| Some(c.tls.reload_interval_ms.to_string())
     ),
     key!(
         "inter.broker.listener.name",
@@ -267,6 +274,19 @@ pub const SECURITY_KEYS: &[BrokerKey] = &[
         |c| Some(c.tls.enabled_protocols.join(","))
     ),
     key!(
+        "ssl.key.password",
+        ValueType::Password,
+        KeyDefault::None,
+        "The password of the private key in a PKCS12 keystore; fjord reads stores whose key has the \
+         store's password, so when set it must equal ssl.keystore.password. Not for PEM (encrypted PEM \
+         keys are not supported).",
+        |c, v| {
+            c.tls.key_password = optional(v).map(Secret);
+            Ok(())
+        },
+        |c| c.tls.key_password.as_ref().map(|s| s.0.clone())
+    ),
+    key!(
         "ssl.keystore.certificate.chain",
         ValueType::Password,
         KeyDefault::None,
@@ -292,7 +312,8 @@ pub const SECURITY_KEYS: &[BrokerKey] = &[
         "ssl.keystore.location",
         ValueType::String,
         KeyDefault::None,
-        "A PEM file holding the listener's private key and certificate chain.",
+        "The listener's keystore file: PEM (private key and certificate chain) or PKCS12 (with \
+         ssl.keystore.password), as ssl.keystore.type says. Reloaded when it changes.",
         |c, v| {
             c.tls.keystore_location = optional(v);
             Ok(())
@@ -300,27 +321,41 @@ pub const SECURITY_KEYS: &[BrokerKey] = &[
         |c| c.tls.keystore_location.clone()
     ),
     key!(
+        "ssl.keystore.password",
+        ValueType::Password,
+        KeyDefault::None,
+        "The password of a PKCS12 keystore (required with it; not for PEM).",
+        |c, v| {
+            c.tls.keystore_password = optional(v).map(Secret);
+            Ok(())
+        },
+        |c| c.tls.keystore_password.as_ref().map(|s| s.0.clone())
+    ),
+    key!(
         "ssl.keystore.type",
         ValueType::String,
         KeyDefault::Value("PEM"),
-        "The keystore format. Kafka's default is JKS; fjord reads PEM only.",
-        |_, v| pem_type(v),
-        |_| Some("PEM".into())
+        "The keystore format: PEM or PKCS12. Kafka's default is JKS, which fjord does not read.",
+        |c, v| {
+            c.tls.keystore_type = StoreType::parse(v)?;
+            Ok(())
+        },
+        |c| Some(c.tls.keystore_type.name().into())
     ),
     key!(
         "ssl.principal.mapping.rules",
         ValueType::String,
         KeyDefault::Value("DEFAULT"),
-        "How a client certificate's subject becomes a principal; fjord has only DEFAULT (User:<the \
-         subject DN as RFC 2253 prints it>).",
-        |_, v| {
-            if v.trim() == "DEFAULT" {
-                Ok(())
-            } else {
-                Err("fjord supports only DEFAULT".into())
-            }
+        "How a client certificate's subject DN (as RFC 2253 prints it) becomes the name of a User: \
+         principal: comma-separated rules, the first that applies wins: RULE:pattern/replacement/ with \
+         an optional L or U (lower or upper case) applies when the pattern matches the whole DN, \
+         DEFAULT takes the DN as it is. A client no rule applies to is refused.",
+        |c, v| {
+            PrincipalMapper::parse(v)?;
+            c.tls.principal_mapping_rules = v.to_string();
+            Ok(())
         },
-        |_| Some("DEFAULT".into())
+        |c| Some(c.tls.principal_mapping_rules.clone())
     ),
     key!(
         "ssl.truststore.certificates",
@@ -337,7 +372,8 @@ pub const SECURITY_KEYS: &[BrokerKey] = &[
         "ssl.truststore.location",
         ValueType::String,
         KeyDefault::None,
-        "A PEM file of the CA certificates client certificates are checked against.",
+        "The truststore file of the CA certificates client certificates are checked against: PEM or \
+         PKCS12 (with ssl.truststore.password), as ssl.truststore.type says. Reloaded when it changes.",
         |c, v| {
             c.tls.truststore_location = optional(v);
             Ok(())
@@ -345,12 +381,28 @@ pub const SECURITY_KEYS: &[BrokerKey] = &[
         |c| c.tls.truststore_location.clone()
     ),
     key!(
+        "ssl.truststore.password",
+        ValueType::Password,
+        KeyDefault::None,
+        "The password of a PKCS12 truststore (not for PEM). Without it the store is read with an \
+         empty password, so one written with a password is refused (Kafka then skips the integrity \
+         check).",
+        |c, v| {
+            c.tls.truststore_password = optional(v).map(Secret);
+            Ok(())
+        },
+        |c| c.tls.truststore_password.as_ref().map(|s| s.0.clone())
+    ),
+    key!(
         "ssl.truststore.type",
         ValueType::String,
         KeyDefault::Value("PEM"),
-        "The truststore format. Kafka's default is JKS; fjord reads PEM only.",
-        |_, v| pem_type(v),
-        |_| Some("PEM".into())
+        "The truststore format: PEM or PKCS12. Kafka's default is JKS, which fjord does not read.",
+        |c, v| {
+            c.tls.truststore_type = StoreType::parse(v)?;
+            Ok(())
+        },
+        |c| Some(c.tls.truststore_type.name().into())
     ),
     key!(
         "super.users",

@@ -263,7 +263,11 @@ fn listeners_and_security_settings_parse_with_kafka_names() {
     bad.set("listeners", "INTERNAL://127.0.0.1:9095").unwrap();
     assert!(bad.validate().is_err());
     let mut c2 = BrokerConfig::default();
-    assert!(c2.set("ssl.keystore.type", "PKCS12").is_err());
+    assert!(c2.set("ssl.keystore.type", "JKS").is_err());
+    assert!(c2.set("ssl.truststore.type", "JKS").is_err());
+    assert!(c2
+        .set("ssl.principal.mapping.rules", "RULE:^CN=(.*)$/$1/X")
+        .is_err());
     assert!(c2.set("sasl.enabled.mechanisms", "GSSAPI").is_err());
     assert!(c2.set("ssl.enabled.protocols", "TLSv1.1").is_err());
     assert!(c2.set("listener.security.protocol.map", "A:TLS").is_err());
@@ -273,4 +277,22 @@ fn listeners_and_security_settings_parse_with_kafka_names() {
     assert!(!format!("{c2:?}").contains("topsecret"));
     assert!(broker_def("ssl.keystore.key").unwrap().sensitive());
     assert!(!broker_def("ssl.keystore.location").unwrap().sensitive());
+    for k in [
+        "ssl.keystore.password",
+        "ssl.key.password",
+        "ssl.truststore.password",
+    ] {
+        assert!(broker_def(k).unwrap().sensitive(), "{k}");
+    }
+    // PKCS12 stores and mapping rules as Kafka writes them.
+    c2.set("ssl.keystore.type", "PKCS12").unwrap();
+    c2.set("ssl.keystore.password", "store-secret").unwrap();
+    c2.set("ssl.truststore.type", "pkcs12").unwrap();
+    c2.set(
+        "ssl.principal.mapping.rules",
+        "RULE:^CN=(.*?),OU=(.*?),O=(.*?)$/$1/L,DEFAULT",
+    )
+    .unwrap();
+    assert!(!format!("{c2:?}").contains("store-secret"));
+    assert_eq!(c2.tls.truststore_type.name(), "PKCS12");
 }

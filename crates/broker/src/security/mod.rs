@@ -4,7 +4,11 @@
 //! - `listeners`: parsing of `listeners`, `advertised.listeners` and
 //!   `listener.security.protocol.map` into the listeners to bind;
 //! - `tls`: the `ssl.*` settings and the rustls server config built from
-//!   them, the client certificate's principal (mTLS);
+//!   them (`TlsContext`), the client certificate's principal (mTLS);
+//! - `keystore`: reading PEM and PKCS#12 keystores and truststores;
+//! - `tls_reload`: the task that swaps in a new server config when the
+//!   store files change;
+//! - `principal_mapping`: `ssl.principal.mapping.rules`;
 //! - `scram`: SCRAM credentials and the server side of an RFC 5802/7677
 //!   exchange (the crypto is RustCrypto's `hmac`, `sha2`, `pbkdf2`);
 //! - `users`: the user store, SCRAM credentials persisted in
@@ -20,15 +24,19 @@
 //! SaslHandshake and SaslAuthenticate itself and lets nothing but
 //! ApiVersions reach a handler until the client has authenticated, so the
 //! handlers never see an unauthenticated request other than ApiVersions.
-//! `listeners`, `scram` and `tls` know nothing of the broker's state.
+//! `listeners`, `scram`, `tls`, `keystore`, `principal_mapping` and
+//! `tls_reload` know nothing of the broker's state.
 
 pub mod acls;
 pub mod authorizer;
+pub mod keystore;
 pub mod listeners;
 pub mod oauth;
+pub mod principal_mapping;
 pub mod sasl;
 pub mod scram;
 pub mod tls;
+pub mod tls_reload;
 pub mod users;
 
 use std::fmt;

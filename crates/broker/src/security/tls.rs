@@ -1,23 +1,23 @@
 //! TLS for SSL and SASL_SSL listeners, with rustls: the `ssl.*` settings,
-//! the server config built from them at start, and the principal of a
-//! client certificate (mTLS).
+//! the server config built from them, swapped whole when the store files
+//! change, and the principal of a client certificate (mTLS).
 //!
-//! Keystores are PEM only (`ssl.keystore.type=PEM`): a file with the
-//! private key and the certificate chain (`ssl.keystore.location`) or both
-//! inline (`ssl.keystore.key`, `ssl.keystore.certificate.chain`). The
-//! truststore (`ssl.truststore.location` or `ssl.truststore.certificates`)
-//! holds the CA certificates client certificates are checked against.
-//! `ssl.client.auth` is `none`, `requested` or `required`. Only TLS 1.2
-//! and 1.3 are offered. Not yet: PKCS12 keystores, encrypted keys,
-//! certificate reload, `ssl.principal.mapping.rules` other than DEFAULT.
+//! The keystore (`ssl.keystore.type` PEM or PKCS12) and the truststore
+//! (the CA certificates client certificates are checked against) are read
+//! by `keystore`. `ssl.client.auth` is `none`, `requested` or `required`.
+//! Only TLS 1.2 and 1.3 are offered. A client certificate's subject DN
+//! becomes `User:<name>` through `ssl.principal.mapping.rules`
+//! (`principal_mapping`). `TlsContext` holds the current config; the
+//! `tls_reload` task replaces it when the files change. Not yet: encrypted
+//! PEM keys, JKS.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::ServerConfig;
 
+use super::keystore::{self, KeyMaterial, StoreType};
+use super::principal_mapping::PrincipalMapper;
 use super::Secret;
 
 /// `ssl.client.auth`.
@@ -50,29 +50,55 @@ impl ClientAuth {
 /// The `ssl.*` settings (shared by every TLS listener).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TlsSettings {
+    /// `ssl.keystore.type`.
+    pub keystore_type: StoreType,
     pub keystore_location: Option<String>,
     pub keystore_certificate_chain: Option<Secret>,
     pub keystore_key: Option<Secret>,
+    /// `ssl.keystore.password` (PKCS12).
+    pub keystore_password: Option<Secret>,
+    /// `ssl.key.password` (PKCS12: must equal the store's).
+    pub key_password: Option<Secret>,
+    /// `ssl.truststore.type`.
+    pub truststore_type: StoreType,
     pub truststore_location: Option<String>,
     pub truststore_certificates: Option<Secret>,
+    /// `ssl.truststore.password` (PKCS12).
+    pub truststore_password: Option<Secret>,
     pub client_auth: ClientAuth,
     /// `ssl.enabled.protocols`: a subset of TLSv1.2, TLSv1.3.
     pub enabled_protocols: Vec<String>,
+    /// `ssl.principal.mapping.rules`, checked when set, parsed again by
+    /// `TlsContext::new`.
+    pub principal_mapping_rules: String,
+    /// `fjord.ssl.reload.interval.ms`: how often the store files are
+    /// checked for changes (0: never).
+    pub reload_interval_ms: u64,
 }
 
 impl Default for TlsSettings {
     fn default() -> Self {
         TlsSettings {
+            keystore_type: StoreType::Pem,
             keystore_location: None,
             keystore_certificate_chain: None,
             keystore_key: None,
+            keystore_password: None,
+            key_password: None,
+            truststore_type: StoreType::Pem,
             truststore_location: None,
             truststore_certificates: None,
+            truststore_password: None,
             client_auth: ClientAuth::None,
             enabled_protocols: vec!["TLSv1.2".into(), "TLSv1.3".into()],
+            principal_mapping_rules: "DEFAULT".into(),
+            reload_interval_ms: DEFAULT_RELOAD_INTERVAL_MS,
         }
     }
 }
+
+/// `fjord.ssl.reload.interval.ms`'s default.
+pub const DEFAULT_RELOAD_INTERVAL_MS: u64 = 5_000;
 
 /// `ssl.enabled.protocols`: TLSv1.2 and/or TLSv1.3 (older ones refused).
 pub fn parse_protocols(v: &str) -> Result<Vec<String>, String> {
@@ -89,70 +115,23 @@ pub fn parse_protocols(v: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-/// Reads a PEM file or takes inline PEM text.
-fn pem_source(
-    location: Option<&str>,
-    inline: Option<&Secret>,
-    what: &str,
-) -> Result<Option<Vec<u8>>, String> {
-    match (location, inline) {
-        (Some(_), Some(_)) => Err(format!("{what}: give a location or inline PEM, not both")),
-        (Some(path), None) => std::fs::read(path)
-            .map(Some)
-            .map_err(|e| format!("{what}: cannot read {path}: {e}")),
-        (None, Some(s)) => Ok(Some(s.0.as_bytes().to_vec())),
-        (None, None) => Ok(None),
-    }
-}
-
-fn certs(pem: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>, String> {
-    let certs: Vec<_> = CertificateDer::pem_slice_iter(pem)
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("{what}: bad PEM certificate: {e}"))?;
-    if certs.is_empty() {
-        return Err(format!("{what}: no certificate found"));
-    }
-    Ok(certs)
-}
-
-/// Builds the server config of TLS listeners. Errors name the setting,
-/// never a key's content.
-pub fn server_config(s: &TlsSettings) -> Result<Arc<ServerConfig>, String> {
-    let (chain, key) = match (
-        &s.keystore_location,
-        &s.keystore_certificate_chain,
-        &s.keystore_key,
-    ) {
-        (Some(path), None, None) => {
-            let pem = pem_source(Some(path), None, "ssl.keystore.location")?.unwrap_or_default();
-            let key = PrivateKeyDer::from_pem_slice(&pem).map_err(|e| {
-                format!("ssl.keystore.location: no usable private key in {path}: {e}")
-            })?;
-            (certs(&pem, "ssl.keystore.location")?, key)
-        }
-        (None, Some(chain), Some(key)) => {
-            let key = PrivateKeyDer::from_pem_slice(key.0.as_bytes())
-                .map_err(|e| format!("ssl.keystore.key: no usable private key: {e}"))?;
-            (
-                certs(chain.0.as_bytes(), "ssl.keystore.certificate.chain")?,
-                key,
-            )
-        }
-        (None, None, None) => {
-            return Err(
-                "a TLS listener needs ssl.keystore.location (PEM: key and certificate chain) \
-                        or ssl.keystore.certificate.chain with ssl.keystore.key"
-                    .into(),
-            )
-        }
-        _ => {
-            return Err(
-                "give ssl.keystore.location, or ssl.keystore.certificate.chain with \
-                        ssl.keystore.key, not a mix"
-                    .into(),
-            )
-        }
-    };
+/// Builds the server config of TLS listeners from the stores the settings
+/// name (read now). Errors name the setting, never a key's content.
+pub fn server_config(s: &TlsSettings) -> Result<(Arc<ServerConfig>, KeyMaterial), String> {
+    let keys = keystore::load_keystore(
+        s.keystore_type,
+        s.keystore_location.as_deref(),
+        s.keystore_certificate_chain.as_ref(),
+        s.keystore_key.as_ref(),
+        s.keystore_password.as_ref(),
+        s.key_password.as_ref(),
+    )?;
+    let trust = keystore::load_truststore(
+        s.truststore_type,
+        s.truststore_location.as_deref(),
+        s.truststore_certificates.as_ref(),
+        s.truststore_password.as_ref(),
+    )?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut versions: Vec<&'static rustls::SupportedProtocolVersion> = Vec::new();
     if s.enabled_protocols.iter().any(|p| p == "TLSv1.3") {
@@ -164,20 +143,15 @@ pub fn server_config(s: &TlsSettings) -> Result<Arc<ServerConfig>, String> {
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)
         .map_err(|e| format!("ssl.enabled.protocols: {e}"))?;
-    let trust = pem_source(
-        s.truststore_location.as_deref(),
-        s.truststore_certificates.as_ref(),
-        "ssl.truststore",
-    )?;
     let builder = match s.client_auth {
         ClientAuth::None => builder.with_no_client_auth(),
         ClientAuth::Requested | ClientAuth::Required => {
-            let pem = trust.ok_or(
+            let cas = trust.ok_or(
                 "ssl.client.auth requested/required needs ssl.truststore.location or \
                  ssl.truststore.certificates",
             )?;
             let mut roots = rustls::RootCertStore::empty();
-            for c in certs(&pem, "ssl.truststore")? {
+            for c in cas {
                 roots
                     .add(c)
                     .map_err(|e| format!("ssl.truststore: unusable CA certificate: {e}"))?;
@@ -196,15 +170,76 @@ pub fn server_config(s: &TlsSettings) -> Result<Arc<ServerConfig>, String> {
         }
     };
     let config = builder
-        .with_single_cert(chain, key)
+        .with_single_cert(keys.chain.clone(), keys.key.clone_key())
         .map_err(|e| format!("ssl.keystore: the key does not fit the certificate: {e}"))?;
-    Ok(Arc::new(config))
+    Ok((Arc::new(config), keys))
 }
 
-/// Kafka's DEFAULT principal of a client certificate: `User:` and the
-/// subject's distinguished name as RFC 2253 prints it (last RDN first,
-/// `CN=client,O=Example,C=NO`).
-pub fn certificate_principal(der: &[u8]) -> Option<super::Principal> {
+/// What TLS listeners share: the current server config, swapped whole
+/// when the store files change (`tls_reload`), and the principal mapping.
+/// A handshake takes the config current when it starts, so connections
+/// keep the certificate they were opened with.
+pub struct TlsContext {
+    settings: TlsSettings,
+    current: RwLock<Arc<ServerConfig>>,
+    mapper: PrincipalMapper,
+}
+
+impl TlsContext {
+    /// Reads the stores and parses the mapping rules: a startup error if
+    /// either fails.
+    pub fn new(settings: TlsSettings) -> Result<Arc<TlsContext>, String> {
+        let mapper = PrincipalMapper::parse(&settings.principal_mapping_rules)
+            .map_err(|e| format!("ssl.principal.mapping.rules: {e}"))?;
+        let (config, keys) = server_config(&settings)?;
+        tracing::info!(certificate = %keys.describe(), "TLS keystore loaded");
+        Ok(Arc::new(TlsContext {
+            settings,
+            current: RwLock::new(config),
+            mapper,
+        }))
+    }
+
+    /// The acceptor for a new connection (the current certificate).
+    pub fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
+        let config = match self.current.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        tokio_rustls::TlsAcceptor::from(config)
+    }
+
+    /// The settings the stores are read with.
+    pub fn settings(&self) -> &TlsSettings {
+        &self.settings
+    }
+
+    /// Reads the stores again and, if they make a working config, swaps it
+    /// in; returns the new certificate's description. On error the
+    /// current config stays.
+    pub fn reload(&self) -> Result<String, String> {
+        let (config, keys) = server_config(&self.settings)?;
+        match self.current.write() {
+            Ok(mut c) => *c = config,
+            Err(poisoned) => *poisoned.into_inner() = config,
+        }
+        Ok(keys.describe())
+    }
+
+    /// The principal of a verified client certificate:
+    /// `User:<name>`, the name from `ssl.principal.mapping.rules` applied to
+    /// the subject DN. `Err` when no rule applies (the connection is
+    /// refused, as Kafka does) or the certificate cannot be read.
+    pub fn principal(&self, der: &[u8]) -> Result<super::Principal, String> {
+        let dn = certificate_subject(der).ok_or("the client certificate cannot be parsed")?;
+        self.mapper.name(&dn).map(|n| super::Principal::user(&n))
+    }
+}
+
+/// A certificate's subject distinguished name as RFC 2253 prints it (last
+/// RDN first, `CN=client,O=Example,C=NO`), what Kafka's principal mapping
+/// rules see.
+pub fn certificate_subject(der: &[u8]) -> Option<String> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
     let mut rdns: Vec<String> = cert
         .subject()
@@ -243,7 +278,7 @@ pub fn certificate_principal(der: &[u8]) -> Option<super::Principal> {
         })
         .collect();
     rdns.reverse();
-    Some(super::Principal(format!("User:{}", rdns.join(","))))
+    Some(rdns.join(","))
 }
 
 fn escape_rfc2253(v: &str) -> String {
@@ -272,14 +307,16 @@ mod tests {
         assert_eq!(parse_protocols("TLSv1.3").unwrap(), vec!["TLSv1.3"]);
         assert!(parse_protocols("TLSv1.1,TLSv1.2").is_err());
         assert!(parse_protocols("").is_err());
-        let e = server_config(&TlsSettings::default()).unwrap_err();
+        let e = server_config(&TlsSettings::default())
+            .map(|_| ())
+            .unwrap_err();
         assert!(e.contains("ssl.keystore.location"), "{e}");
         let inline = TlsSettings {
             keystore_certificate_chain: Some(Secret("not pem".into())),
             keystore_key: Some(Secret("-----BEGIN PRIVATE KEY-----\nsecretstuff\n".into())),
             ..TlsSettings::default()
         };
-        let e = server_config(&inline).unwrap_err();
+        let e = server_config(&inline).map(|_| ()).unwrap_err();
         assert!(!e.contains("secretstuff"), "{e}");
     }
 
