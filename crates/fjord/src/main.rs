@@ -1,7 +1,7 @@
 //! The `fjord` binary: `fjord broker` runs a broker with zero
-//! configuration; `topic`, `produce`, `consume`, `group`, `cluster` and
-//! `schema` are the operator CLI (see `cli/`), usable against any
-//! Kafka-compatible broker; `config list` prints the broker's config
+//! configuration; `topic`, `produce`, `consume`, `group`, `cluster`,
+//! `acl`, `quota`, `user` and `schema` are the operator CLI (see `cli/`),
+//! usable against any Kafka-compatible broker; `config list` prints the broker's config
 //! catalogue.
 
 mod cli;
@@ -50,6 +50,8 @@ enum Command {
     Config(config_list::ConfigArgs),
     /// Set and describe client quotas of users and client ids.
     Quota(cli::quota::QuotaArgs),
+    /// Create, delete and list SCRAM users (SCRAM-SHA-256/512 credentials).
+    User(cli::user::UserArgs),
 }
 
 /// Parses the command line. Help and version go to stdout as usual; any
@@ -274,6 +276,7 @@ fn main() -> ExitCode {
         Command::Schema(a) => cli::CliCommand::Schema(a),
         Command::Acl(a) => cli::CliCommand::Acl(a),
         Command::Quota(a) => cli::CliCommand::Quota(a),
+        Command::User(a) => cli::CliCommand::User(a),
         Command::Config(a) => return config_list::run(a),
     };
     // Operator commands keep their logs off unless FJORD_LOG asks for them,
