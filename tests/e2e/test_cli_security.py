@@ -124,9 +124,15 @@ def test_admin_topics_over_sasl_ssl_with_a_kafka_command_config(sb, pki, tmp_pat
     props = admin_properties(tmp_path, pki)
     topic = unique_topic("clisec")
     conn = ["--command-config", str(props), "-b", sb.addr("SASL_SSL")]
-    cli("topic", "create", topic, "--partitions", "2", *conn)
+    # The file before the verb (as `fjord --command-config F topic create`) or after it.
+    cli("--command-config", str(props), "topic", "create", topic, "--partitions", "2", "-b", sb.addr("SASL_SSL"))
     listed = json.loads(cli("topic", "list", "--format", "json", *conn).stdout)
     assert topic in [t["name"] for t in listed]
+    listed = json.loads(cli("--command-config", str(props), "topic", "list", "--format", "json",
+                            "-b", sb.addr("SASL_SSL")).stdout)
+    assert topic in [t["name"] for t in listed]
+    # Not for the verbs that talk to no Kafka broker.
+    failure(cli("--command-config", str(props), "config", "list", check=False), "--command-config")
     # Produce and consume through the same connection settings, flags after the verb.
     p = subprocess.run([str(fjord_bin()), "produce", topic, *conn], input="a\nb\nc\n", capture_output=True,
                        text=True, timeout=TIMEOUT)
@@ -246,6 +252,13 @@ def test_plaintext_client_on_a_tls_port_and_tls_on_plaintext_fail_clearly(sb, pk
     failure(cp, "TLS handshake with", "is this a TLS listener?")
     cp = cli("topic", "list", "-b", sb.addr("SSL"), "--timeout", "5", check=False)
     failure(cp, "cannot connect")
+    # No SASL on a SASL listener: the broker hangs up at the first request; the error says why that may be.
+    cp = cli("topic", "list", "-b", sb.addr("SASL_PLAINTEXT"), "--timeout", "5", check=False)
+    failure(cp, "closed the connection", "require SASL or TLS")
+    # SASL on a listener without it.
+    cp = cli("topic", "list", "-b", sb.addr("PLAINTEXT"), "--security-protocol", "SASL_PLAINTEXT",
+             "--sasl-mechanism", "PLAIN", "--sasl-username", ADMIN[0], "--sasl-password", ADMIN[1], check=False)
+    failure(cp, "authentication with", "does not take SASL", secrets=(ADMIN[1],))
 
 
 def test_plain_over_sasl_plaintext_and_command_config_errors(sb, pki, tmp_path):

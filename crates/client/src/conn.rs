@@ -36,6 +36,10 @@ pub struct Connection {
     /// (timeout, cancellation, I/O error): the stream is then out of step
     /// and the connection must not be reused.
     in_flight: bool,
+    /// Set on a connection without SASL until its first answered request
+    /// after ApiVersions: a broker that hangs up then most likely wants
+    /// SASL (or TLS), and the error says so.
+    unauthenticated_hint: bool,
     out: BytesMut,
 }
 
@@ -122,6 +126,7 @@ impl Connection {
             versions: HashMap::new(),
             request_timeout,
             in_flight: false,
+            unauthenticated_hint: false,
             out: BytesMut::with_capacity(4096),
         };
         match conn.negotiate(timeout).await {
@@ -148,8 +153,9 @@ impl Connection {
                 }));
             }
         }
-        if let Some(sasl) = &security.sasl {
-            conn.authenticate(sasl, timeout).await?;
+        match &security.sasl {
+            Some(sasl) => conn.authenticate(sasl, timeout).await?,
+            None => conn.unauthenticated_hint = true,
         }
         Ok(conn)
     }
@@ -170,6 +176,12 @@ impl Connection {
             .await
             .map_err(|e| self.closed_during_auth(e))?;
         let resp = expect_response!(resp, SaslHandshake);
+        if resp.error_code == ErrorCode::IllegalSaslState.code() {
+            return Err(auth_err(format!(
+                "the listener does not take SASL ({}; is it a SASL_PLAINTEXT or SASL_SSL listener?)",
+                crate::error_name(resp.error_code)
+            )));
+        }
         if resp.error_code != 0 {
             let offered = if resp.mechanisms.is_empty() {
                 "none".to_string()
@@ -421,10 +433,16 @@ impl Connection {
                 })
             }
             Ok(Err(e)) => {
+                let mut reason = describe_io(&e);
+                if self.unauthenticated_hint {
+                    reason.push_str(
+                        " (does this listener require SASL or TLS? see security.protocol / --command-config)",
+                    );
+                }
                 return Err(ClientError::Io {
                     addr: self.addr.clone(),
-                    reason: describe_io(&e),
-                })
+                    reason,
+                });
             }
             Ok(Ok(b)) => b,
         };
@@ -436,6 +454,9 @@ impl Connection {
         // The whole frame was read: the stream is in step again even if the
         // body turns out unreadable.
         self.in_flight = false;
+        if api != ApiKey::ApiVersions {
+            self.unauthenticated_hint = false;
+        }
         let peek_cid = body
             .get(..4)
             .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));

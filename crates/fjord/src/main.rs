@@ -24,6 +24,11 @@ struct Cli {
     /// Log format: text (default) or json.
     #[arg(long, env = "FJORD_LOG_FORMAT", default_value = "text", global = true)]
     log_format: String,
+    /// Client properties file for the verbs that talk to brokers (TLS,
+    /// SASL; Kafka/librdkafka names). Also accepted after the verb, with
+    /// the --security-protocol, --sasl-* and --ssl-* flags that override it.
+    #[arg(long, value_name = "FILE")]
+    command_config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -266,7 +271,17 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    let cmd = match cli.command {
+    let top_command_config = cli.command_config.clone();
+    if top_command_config.is_some()
+        && matches!(
+            cli.command,
+            Command::Broker(_) | Command::Config(_) | Command::Schema(_)
+        )
+    {
+        eprintln!("fjord: --command-config applies to the commands that talk to Kafka brokers");
+        return ExitCode::from(2);
+    }
+    let mut cmd = match cli.command {
         Command::Broker(args) => return run_broker(&cli.log_format, args),
         Command::Topic(a) => cli::CliCommand::Topic(a),
         Command::Produce(a) => cli::CliCommand::Produce(a),
@@ -279,6 +294,11 @@ fn main() -> ExitCode {
         Command::User(a) => cli::CliCommand::User(a),
         Command::Config(a) => return config_list::run(a),
     };
+    // `fjord --command-config F topic list`: the file before the verb,
+    // unless the verb names one of its own.
+    if let (Some(path), Some(conn)) = (top_command_config, cmd.conn_mut()) {
+        conn.security.command_config.get_or_insert(path);
+    }
     // Operator commands keep their logs off unless FJORD_LOG asks for them,
     // so that stderr carries only the one-line failure.
     if std::env::var_os("FJORD_LOG").is_some() {

@@ -327,6 +327,24 @@ pub enum CliCommand {
 
 /// Connects with the security settings of the file and flags; warnings
 /// about settings that do not apply go to stderr.
+impl CliCommand {
+    /// The connection arguments of a verb that talks to Kafka brokers
+    /// (`schema` talks to the registry over HTTP).
+    pub fn conn_mut(&mut self) -> Option<&mut ConnArgs> {
+        match self {
+            CliCommand::Topic(a) => Some(&mut a.conn),
+            CliCommand::Produce(a) => Some(&mut a.conn),
+            CliCommand::Consume(a) => Some(&mut a.conn),
+            CliCommand::Group(a) => Some(&mut a.conn),
+            CliCommand::Cluster(a) => Some(&mut a.conn),
+            CliCommand::Acl(a) => Some(&mut a.conn),
+            CliCommand::Quota(a) => Some(&mut a.conn),
+            CliCommand::User(a) => Some(&mut a.conn),
+            CliCommand::Schema(_) => None,
+        }
+    }
+}
+
 pub async fn connect(conn: &ConnArgs) -> Result<Client, CliError> {
     let timeout = Duration::from_secs(conn.timeout);
     let (security, warnings) = security::resolve(&conn.security)?;
