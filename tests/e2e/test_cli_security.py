@@ -210,7 +210,7 @@ def test_wrong_password_is_a_clear_cli_error(sb, pki, tmp_path):
     assert cp.returncode == 2
 
 
-def test_ssl_with_a_wrong_ca_or_host_fails_clearly(sb, pki, tmp_path):
+def test_ssl_with_a_wrong_ca_fails_clearly_the_right_one_and_mtls_work(sb, pki, tmp_path):
     other = trustme.CA()
     wrong_ca = tmp_path / "other-ca.pem"
     other.cert_pem.write_to_path(str(wrong_ca))
