@@ -151,6 +151,16 @@ async fn read_length(
     Ok(len_buf)
 }
 
+/// Whether a failed TLS handshake refused the client's certificate (or
+/// its absence under `ssl.client.auth=required`), as opposed to a client
+/// that does not speak TLS or went away.
+fn client_certificate_refused(e: &std::io::Error) -> bool {
+    matches!(
+        e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
+        Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
+    )
+}
+
 /// Reads a request body of `len` bytes. Memory grows with what actually
 /// arrives (never `len` up front), and the whole body must arrive within
 /// `deadline` (`fjord.request.read.timeout.ms`).
@@ -225,11 +235,20 @@ pub async fn serve(
                         }
                     };
                     tracing::debug!(%peer, listener = %listener.name, %principal, "TLS connection established");
+                    // mTLS on an SSL listener is its authentication: count it
+                    // (SASL listeners count their SASL exchange instead).
+                    let has_cert = tls.get_ref().1.peer_certificates().is_some();
+                    if has_cert && !listener.protocol.sasl() {
+                        state.metrics.authentication(&listener.name, "SSL", true);
+                    }
                     let (r, w) = tokio::io::split(tls);
                     (Box::new(r), Sink::Tls(w), principal)
                 }
                 Ok(Err(e)) => {
                     tracing::info!(%peer, listener = %listener.name, error = %e, "TLS handshake failed; closing connection");
+                    if client_certificate_refused(&e) && !listener.protocol.sasl() {
+                        state.metrics.authentication(&listener.name, "SSL", false);
+                    }
                     return;
                 }
                 Err(_) => {
@@ -246,6 +265,7 @@ pub async fn serve(
                 oauth: listener.oauth.clone(),
                 failed_delay: Duration::from_millis(config.failed_auth_delay_ms),
                 reauth_ms: config.connections_max_reauth_ms,
+                metrics: Some(state.metrics.clone()),
             },
             state.users.clone(),
             peer,

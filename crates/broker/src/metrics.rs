@@ -333,6 +333,18 @@ pub struct Metrics {
     schema_registry: LateCollector,
     /// Requests the authorizer refused, by operation and resource type.
     denials: Family<DenialLabel, Counter>,
+    /// SASL exchanges decided, by listener, mechanism and outcome.
+    authentications: Family<AuthLabel, Counter>,
+}
+
+/// Labels of `fjord_authentication_total`. The listener comes from the
+/// broker's config and the mechanism from `sasl.enabled.mechanisms`, so
+/// a client cannot grow the label set.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AuthLabel {
+    listener: String,
+    mechanism: String,
+    result: &'static str,
 }
 
 /// Labels of `fjord_authorization_denials`.
@@ -432,6 +444,12 @@ impl Metrics {
             "Operations the authorizer refused, by operation and resource type",
             denials.clone(),
         );
+        let authentications = Family::<AuthLabel, Counter>::default();
+        registry.register(
+            "fjord_authentication",
+            "SASL authentications decided, by listener, mechanism and result (success or failure)",
+            authentications.clone(),
+        );
         registry.register(
             "fjord_connections_refused",
             "Connections closed at accept by a connection limit, by the limit",
@@ -467,7 +485,19 @@ impl Metrics {
             source,
             schema_registry,
             denials,
+            authentications,
         }
+    }
+
+    /// Counts one SASL authentication the broker decided.
+    pub fn authentication(&self, listener: &str, mechanism: &str, success: bool) {
+        self.authentications
+            .get_or_create(&AuthLabel {
+                listener: listener.to_string(),
+                mechanism: mechanism.to_string(),
+                result: if success { "success" } else { "failure" },
+            })
+            .inc();
     }
 
     /// Counts one operation the authorizer refused.

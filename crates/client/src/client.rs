@@ -10,6 +10,7 @@ use fjord_protocol::{Request, Response};
 
 use crate::conn::Connection;
 use crate::error::{ClientError, Result};
+use crate::security::SecurityContext;
 use crate::{expect_response, versions};
 
 #[derive(Clone, Debug)]
@@ -20,6 +21,8 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// Default time to wait for a response.
     pub request_timeout: Duration,
+    /// TLS and SASL for every connection (default: plaintext).
+    pub security: crate::security::Security,
 }
 
 impl Default for ClientConfig {
@@ -29,6 +32,7 @@ impl Default for ClientConfig {
             client_id: "fjord-cli".into(),
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
+            security: crate::security::Security::default(),
         }
     }
 }
@@ -64,6 +68,9 @@ pub enum Target {
 
 pub struct Client {
     config: ClientConfig,
+    /// `config.security` loaded once (certificates read, rustls config
+    /// built) and used by every connection.
+    security: SecurityContext,
     bootstrap: Option<Connection>,
     nodes: HashMap<i32, Connection>,
     brokers: BTreeMap<i32, BrokerInfo>,
@@ -77,8 +84,10 @@ impl Client {
         if config.bootstrap.is_empty() {
             return Err(ClientError::Other("no broker address given".into()));
         }
+        let security = config.security.prepare()?;
         let mut client = Client {
             config,
+            security,
             bootstrap: None,
             nodes: HashMap::new(),
             brokers: BTreeMap::new(),
@@ -119,6 +128,7 @@ impl Client {
             &self.config.client_id,
             self.config.connect_timeout,
             self.config.request_timeout,
+            &self.security,
         )
         .await
     }

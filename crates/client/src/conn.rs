@@ -1,24 +1,32 @@
-//! One TCP connection to one broker: framing, correlation ids, timeouts,
-//! and the ApiVersions handshake that picks each request's version.
+//! One connection to one broker: TCP, then TLS when the security
+//! protocol says so, the ApiVersions handshake that picks each request's
+//! version, then SASL (SaslHandshake v1 and SaslAuthenticate) when asked;
+//! framing, correlation ids and timeouts for every request after.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use fjord_protocol::messages::ApiVersionsRequest;
+use fjord_protocol::messages::{ApiVersionsRequest, SaslAuthenticateRequest, SaslHandshakeRequest};
 use fjord_protocol::{frame, ApiKey, ErrorCode, Request, Response};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::error::{ClientError, Result};
-use crate::versions;
+use crate::security::scram::ScramClient;
+use crate::security::{SaslMechanism, SaslSettings, SecurityContext};
+use crate::{expect_response, versions};
+
+/// A byte stream to a broker: plain TCP or TLS over it.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
 /// Largest response frame accepted (fetch responses are capped well below).
 const MAX_RESPONSE_BYTES: usize = 256 << 20;
 
 pub struct Connection {
     addr: String,
-    stream: TcpStream,
+    stream: Box<dyn Stream>,
     client_id: String,
     correlation_id: i32,
     /// The broker's served version range per api key.
@@ -28,10 +36,14 @@ pub struct Connection {
     /// (timeout, cancellation, I/O error): the stream is then out of step
     /// and the connection must not be reused.
     in_flight: bool,
+    /// Set on a connection without SASL until its first answered request
+    /// after ApiVersions: a broker that hangs up then most likely wants
+    /// SASL (or TLS), and the error says so.
+    unauthenticated_hint: bool,
     out: BytesMut,
 }
 
-fn describe_io(e: &std::io::Error) -> String {
+pub(crate) fn describe_io(e: &std::io::Error) -> String {
     use std::io::ErrorKind::*;
     match e.kind() {
         ConnectionRefused => "connection refused".into(),
@@ -55,18 +67,20 @@ fn api_name(api: ApiKey) -> String {
 }
 
 impl Connection {
-    /// Connects and negotiates versions with ApiVersions.
+    /// Connects (TCP, then TLS if `security` has it), negotiates versions
+    /// with ApiVersions and authenticates with SASL if `security` has it.
     pub async fn connect(
         addr: &str,
         client_id: &str,
         connect_timeout: Duration,
         request_timeout: Duration,
+        security: &SecurityContext,
     ) -> Result<Connection> {
         let connect_err = |reason: String| ClientError::Connect {
             addr: addr.to_string(),
             reason,
         };
-        let stream = match tokio::time::timeout(connect_timeout, TcpStream::connect(addr)).await {
+        let tcp = match tokio::time::timeout(connect_timeout, TcpStream::connect(addr)).await {
             Err(_) => {
                 return Err(connect_err(format!(
                     "no answer within {} ms",
@@ -76,7 +90,34 @@ impl Connection {
             Ok(Err(e)) => return Err(connect_err(describe_io(&e))),
             Ok(Ok(s)) => s,
         };
-        let _ = stream.set_nodelay(true);
+        let _ = tcp.set_nodelay(true);
+        // A broker that accepts TCP but never speaks TLS or Kafka is
+        // reported as a connection failure, not as a protocol error.
+        let timeout = connect_timeout.max(Duration::from_secs(1));
+        let stream: Box<dyn Stream> = match &security.tls {
+            None => Box::new(tcp),
+            Some(config) => {
+                let tls_err = |reason: String| ClientError::Tls {
+                    addr: addr.to_string(),
+                    reason,
+                };
+                let name = crate::security::server_name(addr).map_err(tls_err)?;
+                let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+                let connector = tokio_rustls::TlsConnector::from(config.clone());
+                match tokio::time::timeout(timeout, connector.connect(name, tcp)).await {
+                    Err(_) => {
+                        return Err(tls_err(format!(
+                            "no TLS answer within {} ms (is this a TLS listener?)",
+                            timeout.as_millis()
+                        )))
+                    }
+                    Ok(Err(e)) => {
+                        return Err(tls_err(crate::security::describe_handshake_error(&e, host)))
+                    }
+                    Ok(Ok(s)) => Box::new(s),
+                }
+            }
+        };
         let mut conn = Connection {
             addr: addr.to_string(),
             stream,
@@ -85,25 +126,132 @@ impl Connection {
             versions: HashMap::new(),
             request_timeout,
             in_flight: false,
+            unauthenticated_hint: false,
             out: BytesMut::with_capacity(4096),
         };
-        // A broker that accepts TCP but never speaks Kafka is reported as a
-        // connection failure, not as a protocol error.
-        let timeout = connect_timeout.max(Duration::from_secs(1));
         match conn.negotiate(timeout).await {
-            Ok(()) => Ok(conn),
-            Err(ClientError::Kafka { code, .. }) => Err(connect_err(format!(
-                "ApiVersions failed with {}",
-                crate::error_name(code)
-            ))),
-            Err(e @ ClientError::Unsupported { .. }) => Err(e),
-            Err(e) => Err(connect_err(match e {
-                ClientError::Io { reason, .. } => reason,
-                ClientError::Timeout { .. } => {
-                    "no answer to ApiVersions (is it a Kafka broker?)".into()
-                }
-                other => other.to_string(),
-            })),
+            Ok(()) => {}
+            Err(ClientError::Kafka { code, .. }) => {
+                return Err(connect_err(format!(
+                    "ApiVersions failed with {}",
+                    crate::error_name(code)
+                )))
+            }
+            Err(e @ ClientError::Unsupported { .. }) => return Err(e),
+            Err(e) => {
+                let tls_hint = if security.tls.is_some() {
+                    " (does the broker require a client certificate, --ssl-cert/--ssl-key?)"
+                } else {
+                    ""
+                };
+                return Err(connect_err(match e {
+                    ClientError::Io { reason, .. } => format!("{reason}{tls_hint}"),
+                    ClientError::Timeout { .. } => {
+                        "no answer to ApiVersions (is it a Kafka broker? a TLS listener needs security.protocol SSL or SASL_SSL)".into()
+                    }
+                    other => other.to_string(),
+                }));
+            }
+        }
+        match &security.sasl {
+            Some(sasl) => conn.authenticate(sasl, timeout).await?,
+            None => conn.unauthenticated_hint = true,
+        }
+        Ok(conn)
+    }
+
+    /// SaslHandshake v1, then the mechanism's tokens in SaslAuthenticate.
+    async fn authenticate(&mut self, sasl: &SaslSettings, timeout: Duration) -> Result<()> {
+        let addr = self.addr.clone();
+        let auth_err = |reason: String| ClientError::Auth {
+            addr: addr.clone(),
+            reason,
+        };
+        let req = Request::SaslHandshake(SaslHandshakeRequest {
+            mechanism: sasl.mechanism.name().to_string(),
+            ..Default::default()
+        });
+        let (_, resp) = self
+            .call(&req, versions::SASL_HANDSHAKE, Some(timeout))
+            .await
+            .map_err(|e| self.closed_during_auth(e))?;
+        let resp = expect_response!(resp, SaslHandshake);
+        if resp.error_code == ErrorCode::IllegalSaslState.code() {
+            return Err(auth_err(format!(
+                "the listener does not take SASL ({}; is it a SASL_PLAINTEXT or SASL_SSL listener?)",
+                crate::error_name(resp.error_code)
+            )));
+        }
+        if resp.error_code != 0 {
+            let offered = if resp.mechanisms.is_empty() {
+                "none".to_string()
+            } else {
+                resp.mechanisms.join(", ")
+            };
+            return Err(auth_err(format!(
+                "the broker does not accept SASL mechanism {} ({}; it offers: {offered})",
+                sasl.mechanism.name(),
+                crate::error_name(resp.error_code)
+            )));
+        }
+        match sasl.mechanism.scram() {
+            None => {
+                debug_assert_eq!(sasl.mechanism, SaslMechanism::Plain);
+                let mut token = Vec::new();
+                token.push(0);
+                token.extend_from_slice(sasl.username.as_bytes());
+                token.push(0);
+                token.extend_from_slice(sasl.password.0.as_bytes());
+                self.sasl_token(token, timeout).await?;
+            }
+            Some(hash) => {
+                let mut scram = ScramClient::new(hash, &sasl.username, &sasl.password.0);
+                let server_first = self.sasl_token(scram.client_first(), timeout).await?;
+                let client_final = scram
+                    .client_final(&server_first)
+                    .map_err(|e| auth_err(e.to_string()))?;
+                let server_final = self.sasl_token(client_final, timeout).await?;
+                scram
+                    .verify_server_final(&server_final)
+                    .map_err(|e| auth_err(e.to_string()))?;
+            }
+        }
+        tracing::debug!(addr = %self.addr, mechanism = sasl.mechanism.name(), "authenticated");
+        Ok(())
+    }
+
+    /// Sends one SASL token; returns the broker's answer token.
+    async fn sasl_token(&mut self, token: Vec<u8>, timeout: Duration) -> Result<Bytes> {
+        let req = Request::SaslAuthenticate(SaslAuthenticateRequest {
+            auth_bytes: Bytes::from(token),
+            ..Default::default()
+        });
+        let (_, resp) = self
+            .call(&req, versions::SASL_AUTHENTICATE, Some(timeout))
+            .await
+            .map_err(|e| self.closed_during_auth(e))?;
+        let resp = expect_response!(resp, SaslAuthenticate);
+        if resp.error_code != 0 {
+            let name = crate::error_name(resp.error_code);
+            return Err(ClientError::Auth {
+                addr: self.addr.clone(),
+                reason: match resp.error_message.filter(|m| !m.is_empty()) {
+                    Some(m) => format!("{name}: {m}"),
+                    None => name,
+                },
+            });
+        }
+        Ok(resp.auth_bytes)
+    }
+
+    /// A broken connection during SASL is an authentication failure.
+    fn closed_during_auth(&self, e: ClientError) -> ClientError {
+        match e {
+            ClientError::Io { addr, reason } => ClientError::Auth {
+                addr,
+                reason: format!("{reason} during SASL authentication (is this a SASL listener?)"),
+            },
+            other => other,
         }
     }
 
@@ -285,10 +433,16 @@ impl Connection {
                 })
             }
             Ok(Err(e)) => {
+                let mut reason = describe_io(&e);
+                if self.unauthenticated_hint {
+                    reason.push_str(
+                        " (does this listener require SASL or TLS? see security.protocol / --command-config)",
+                    );
+                }
                 return Err(ClientError::Io {
                     addr: self.addr.clone(),
-                    reason: describe_io(&e),
-                })
+                    reason,
+                });
             }
             Ok(Ok(b)) => b,
         };
@@ -300,6 +454,9 @@ impl Connection {
         // The whole frame was read: the stream is in step again even if the
         // body turns out unreadable.
         self.in_flight = false;
+        if api != ApiKey::ApiVersions {
+            self.unauthenticated_hint = false;
+        }
         let peek_cid = body
             .get(..4)
             .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));

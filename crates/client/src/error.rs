@@ -12,6 +12,14 @@ pub enum ClientError {
     /// ApiVersions.
     #[error("cannot connect to {addr}: {reason}")]
     Connect { addr: String, reason: String },
+    /// The TLS handshake failed (untrusted or mismatched certificate, not
+    /// a TLS listener, client certificate refused).
+    #[error("TLS handshake with {addr} failed: {reason}")]
+    Tls { addr: String, reason: String },
+    /// SASL authentication failed; `reason` carries the broker's message
+    /// (never a secret).
+    #[error("authentication with {addr} failed: {reason}")]
+    Auth { addr: String, reason: String },
     /// The connection broke while a request was in flight.
     #[error("connection to {addr} failed: {reason}")]
     Io { addr: String, reason: String },

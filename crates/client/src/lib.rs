@@ -4,6 +4,8 @@
 //!
 //! - [`Client`]: bootstrap, one connection per broker, ApiVersions
 //!   negotiation on every connection, cluster metadata.
+//! - [`security`]: TLS (rustls) and SASL (PLAIN, SCRAM-SHA-256/512) on
+//!   every connection the client opens, as `security.protocol` asks.
 //! - `admin`: topics, configs, partitions, offsets, groups (methods on
 //!   [`Client`]).
 //! - [`Producer`]: batches per partition, Kafka's murmur2 key partitioner.
@@ -24,12 +26,13 @@ pub mod fetch;
 mod group;
 mod partitioner;
 mod produce;
+pub mod security;
 pub mod versions;
 
 pub use admin::{
     AclEntry, AclFilter, ConfigEntry, ConfigOp, DescribedGroup, GroupMemberInfo, GroupOffset,
     ListedGroup, NewTopic, OffsetSpec, PartitionInfo, QuotaEntity, QuotaEntry, QuotaMatch,
-    TopicInfo,
+    ScramChange, ScramUser, TopicInfo,
 };
 pub use client::{BrokerInfo, Client, ClientConfig};
 pub use conn::Connection;
@@ -38,6 +41,9 @@ pub use fetch::{ConsumedRecord, FetchOptions, PartitionFetch};
 pub use group::{GroupMember, GroupOptions, HeartbeatOutcome};
 pub use partitioner::{murmur2, partition_for_key};
 pub use produce::{Acks, Delivered, ProduceRecord, Producer};
+pub use security::{
+    SaslMechanism, SaslSettings, Secret, Security, SecurityContext, SecurityProtocol, TlsSettings,
+};
 
 /// Unwraps the expected response variant, or returns an error naming what
 /// came back instead.

@@ -10,6 +10,11 @@
 pub type Range = (i16, i16);
 
 pub const API_VERSIONS: Range = (0, 3);
+/// v1: the tokens go in SaslAuthenticate requests (v0 sent raw frames).
+pub const SASL_HANDSHAKE: Range = (1, 1);
+pub const SASL_AUTHENTICATE: Range = (0, 2);
+pub const ALTER_USER_SCRAM_CREDENTIALS: Range = (0, 0);
+pub const DESCRIBE_USER_SCRAM_CREDENTIALS: Range = (0, 0);
 pub const METADATA: Range = (4, 12);
 pub const CREATE_TOPICS: Range = (2, 7);
 pub const DELETE_TOPICS: Range = (1, 6);

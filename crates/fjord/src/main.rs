@@ -1,7 +1,7 @@
 //! The `fjord` binary: `fjord broker` runs a broker with zero
-//! configuration; `topic`, `produce`, `consume`, `group`, `cluster` and
-//! `schema` are the operator CLI (see `cli/`), usable against any
-//! Kafka-compatible broker; `config list` prints the broker's config
+//! configuration; `topic`, `produce`, `consume`, `group`, `cluster`,
+//! `acl`, `quota`, `user` and `schema` are the operator CLI (see `cli/`),
+//! usable against any Kafka-compatible broker; `config list` prints the broker's config
 //! catalogue.
 
 mod cli;
@@ -24,6 +24,11 @@ struct Cli {
     /// Log format: text (default) or json.
     #[arg(long, env = "FJORD_LOG_FORMAT", default_value = "text", global = true)]
     log_format: String,
+    /// Client properties file for the verbs that talk to brokers (TLS,
+    /// SASL; Kafka/librdkafka names). Also accepted after the verb, with
+    /// the --security-protocol, --sasl-* and --ssl-* flags that override it.
+    #[arg(long, value_name = "FILE")]
+    command_config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -50,6 +55,8 @@ enum Command {
     Config(config_list::ConfigArgs),
     /// Set and describe client quotas of users and client ids.
     Quota(cli::quota::QuotaArgs),
+    /// Create, delete and list SCRAM users (SCRAM-SHA-256/512 credentials).
+    User(cli::user::UserArgs),
 }
 
 /// Parses the command line. Help and version go to stdout as usual; any
@@ -264,7 +271,17 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    let cmd = match cli.command {
+    let top_command_config = cli.command_config.clone();
+    if top_command_config.is_some()
+        && matches!(
+            cli.command,
+            Command::Broker(_) | Command::Config(_) | Command::Schema(_)
+        )
+    {
+        eprintln!("fjord: --command-config applies to the commands that talk to Kafka brokers");
+        return ExitCode::from(2);
+    }
+    let mut cmd = match cli.command {
         Command::Broker(args) => return run_broker(&cli.log_format, args),
         Command::Topic(a) => cli::CliCommand::Topic(a),
         Command::Produce(a) => cli::CliCommand::Produce(a),
@@ -274,8 +291,14 @@ fn main() -> ExitCode {
         Command::Schema(a) => cli::CliCommand::Schema(a),
         Command::Acl(a) => cli::CliCommand::Acl(a),
         Command::Quota(a) => cli::CliCommand::Quota(a),
+        Command::User(a) => cli::CliCommand::User(a),
         Command::Config(a) => return config_list::run(a),
     };
+    // `fjord --command-config F topic list`: the file before the verb,
+    // unless the verb names one of its own.
+    if let (Some(path), Some(conn)) = (top_command_config, cmd.conn_mut()) {
+        conn.security.command_config.get_or_insert(path);
+    }
     // Operator commands keep their logs off unless FJORD_LOG asks for them,
     // so that stderr carries only the one-line failure.
     if std::env::var_os("FJORD_LOG").is_some() {

@@ -69,6 +69,8 @@ pub struct SaslSettings {
     pub failed_delay: Duration,
     /// `connections.max.reauth.ms`; zero: sessions do not expire.
     pub reauth_ms: i64,
+    /// Where each decided exchange is counted (`fjord_authentication_total`).
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 /// The authentication state of one connection on a SASL listener.
@@ -228,7 +230,15 @@ impl Authenticator {
         }
     }
 
+    /// Counts a decided exchange in `fjord_authentication_total`.
+    fn count(&self, mechanism: &str, success: bool) {
+        if let Some(m) = &self.settings.metrics {
+            m.authentication(&self.listener, mechanism, success);
+        }
+    }
+
     /// Turns a step into the answer; `version` -1 is a raw exchange.
+    /// Successes and failures are counted here, where they are decided.
     fn finish(&mut self, step: Step, version: i16) -> Verdict {
         let mechanism = match &self.stage {
             Stage::Tokens { mechanism, .. } => mechanism.clone(),
@@ -245,6 +255,7 @@ impl Authenticator {
                         // KIP-368: re-authentication may not change who
                         // the connection belongs to.
                         tracing::warn!(peer = %self.peer, listener = %self.listener, %mechanism, "re-authentication as a different principal; closing connection");
+                        self.count(&mechanism, false);
                         return Verdict::AnswerAndClose(
                             authenticate_response(
                                 ErrorCode::SaslAuthenticationFailed,
@@ -269,6 +280,7 @@ impl Authenticator {
                         .then(|| Instant::now() + Duration::from_millis(lifetime as u64)),
                 };
                 self.principal = Some(principal);
+                self.count(&mechanism, true);
                 // session_lifetime_ms exists from v1.
                 let lifetime = if version >= 1 { lifetime } else { 0 };
                 Verdict::Answer(authenticate_response(
@@ -288,6 +300,7 @@ impl Authenticator {
                     delay_ms = self.settings.failed_delay.as_millis() as u64,
                     "failed authentication; closing connection"
                 );
+                self.count(&mechanism, false);
                 Verdict::AnswerAndClose(
                     authenticate_response(
                         ErrorCode::SaslAuthenticationFailed,

@@ -7,6 +7,7 @@ use fjord_protocol::messages::delete_acls_request::DeleteAclsFilter;
 use fjord_protocol::messages::{CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest};
 use fjord_protocol::Request;
 
+use super::Outcome;
 use crate::client::{Client, Target};
 use crate::error::{ClientError, Result};
 use crate::{expect_response, versions};
@@ -85,20 +86,22 @@ impl Client {
             permission_type: filter.permission,
             ..Default::default()
         };
-        let (_, resp) = self
-            .send(
-                Target::Any,
+        let resources = self
+            .single_resource(
                 Request::DescribeAcls(req),
                 versions::DESCRIBE_ACLS,
-                None,
+                "acls",
+                |resp| {
+                    let resp = expect_response!(resp, DescribeAcls);
+                    Ok(Some(Outcome::new(
+                        resp.error_code,
+                        resp.error_message,
+                        resp.resources,
+                    )))
+                },
             )
             .await?;
-        let resp = expect_response!(resp, DescribeAcls);
-        if let Some(e) = ClientError::from_code("acls", resp.error_code, resp.error_message) {
-            return Err(e);
-        }
-        Ok(resp
-            .resources
+        Ok(resources
             .into_iter()
             .flat_map(|r| {
                 let (rt, name, pt) = (r.resource_type, r.resource_name, r.pattern_type);

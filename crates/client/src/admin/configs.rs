@@ -8,8 +8,9 @@ use fjord_protocol::messages::incremental_alter_configs_request::{
 use fjord_protocol::messages::{DescribeConfigsRequest, IncrementalAlterConfigsRequest};
 use fjord_protocol::Request;
 
-use crate::client::{Client, Target};
-use crate::error::{ClientError, Result};
+use super::Outcome;
+use crate::client::Client;
+use crate::error::Result;
 use crate::{expect_response, versions};
 
 /// Kafka's resource type for topics in config requests.
@@ -63,25 +64,21 @@ impl Client {
             include_documentation: false,
             ..Default::default()
         };
-        let (_, resp) = self
-            .send(
-                Target::Any,
+        let r = self
+            .single_resource(
                 Request::DescribeConfigs(req),
                 versions::DESCRIBE_CONFIGS,
-                None,
+                &format!("topic {name}"),
+                |resp| {
+                    let resp = expect_response!(resp, DescribeConfigs);
+                    Ok(resp
+                        .results
+                        .into_iter()
+                        .next()
+                        .map(|mut r| Outcome::new(r.error_code, r.error_message.take(), r)))
+                },
             )
             .await?;
-        let resp = expect_response!(resp, DescribeConfigs);
-        let Some(r) = resp.results.into_iter().next() else {
-            return Err(ClientError::Other(format!(
-                "topic {name}: no configs in the response"
-            )));
-        };
-        if let Some(e) =
-            ClientError::from_code(format!("topic {name}"), r.error_code, r.error_message)
-        {
-            return Err(e);
-        }
         let mut out: Vec<ConfigEntry> = r
             .configs
             .into_iter()
@@ -124,23 +121,19 @@ impl Client {
             validate_only: false,
             ..Default::default()
         };
-        let (_, resp) = self
-            .send(
-                Target::Any,
-                Request::IncrementalAlterConfigs(req),
-                versions::INCREMENTAL_ALTER_CONFIGS,
-                None,
-            )
-            .await?;
-        let resp = expect_response!(resp, IncrementalAlterConfigs);
-        let Some(r) = resp.responses.into_iter().next() else {
-            return Err(ClientError::Other(format!(
-                "topic {name}: no result in the response"
-            )));
-        };
-        match ClientError::from_code(format!("topic {name}"), r.error_code, r.error_message) {
-            None => Ok(()),
-            Some(e) => Err(e),
-        }
+        self.single_resource(
+            Request::IncrementalAlterConfigs(req),
+            versions::INCREMENTAL_ALTER_CONFIGS,
+            &format!("topic {name}"),
+            |resp| {
+                let resp = expect_response!(resp, IncrementalAlterConfigs);
+                Ok(resp
+                    .responses
+                    .into_iter()
+                    .next()
+                    .map(|r| Outcome::new(r.error_code, r.error_message, ())))
+            },
+        )
+        .await
     }
 }

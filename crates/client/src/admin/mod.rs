@@ -11,10 +11,15 @@
 //!   OffsetCommit and DeleteGroups.
 //! - `acls`: CreateAcls, DescribeAcls, DeleteAcls.
 //! - `quotas`: DescribeClientQuotas and AlterClientQuotas.
+//! - `users`: AlterUserScramCredentials and DescribeUserScramCredentials.
 
 use std::time::Duration;
 
-use crate::client::Client;
+use fjord_protocol::{Request, Response};
+
+use crate::client::{Client, Target};
+use crate::error::{ClientError, Result};
+use crate::versions;
 
 mod acls;
 mod configs;
@@ -24,6 +29,7 @@ mod quotas;
 #[cfg(test)]
 mod tests;
 mod topics;
+mod users;
 
 pub use acls::{AclEntry, AclFilter};
 pub use configs::{ConfigEntry, ConfigOp};
@@ -32,6 +38,7 @@ pub use groups::{DescribedGroup, GroupMemberInfo, GroupOffset, ListedGroup};
 pub use list_offsets::OffsetSpec;
 pub use quotas::{QuotaEntity, QuotaEntry, QuotaMatch};
 pub use topics::{NewTopic, PartitionInfo, TopicInfo};
+pub use users::{ScramChange, ScramUser};
 
 /// How often a retriable error (coordinator loading, leader moving) is retried.
 const RETRIES: u32 = 10;
@@ -40,8 +47,48 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(100 * u64::from(attempt.min(10) + 1))
 }
 
+/// The one result an admin call about a single resource gets back: its
+/// error code and message, and the rest for the caller.
+pub(crate) struct Outcome<T> {
+    pub code: i16,
+    pub message: Option<String>,
+    pub value: T,
+}
+
+impl<T> Outcome<T> {
+    pub fn new(code: i16, message: Option<String>, value: T) -> Self {
+        Outcome {
+            code,
+            message,
+            value,
+        }
+    }
+}
+
 impl Client {
     fn timeout_ms(&self) -> i32 {
         i32::try_from(self.config().request_timeout.as_millis()).unwrap_or(i32::MAX)
+    }
+
+    /// Sends an admin request about one resource to any broker, and picks
+    /// its result out of the response with `pick` (`None`: no result);
+    /// a non-zero error code becomes the error, about `context`.
+    pub(crate) async fn single_resource<T>(
+        &mut self,
+        req: Request,
+        ours: versions::Range,
+        context: &str,
+        pick: impl FnOnce(Response) -> Result<Option<Outcome<T>>>,
+    ) -> Result<T> {
+        let (_, resp) = self.send(Target::Any, req, ours, None).await?;
+        let Some(o) = pick(resp)? else {
+            return Err(ClientError::Other(format!(
+                "{context}: no result in the response"
+            )));
+        };
+        match ClientError::from_code(context, o.code, o.message) {
+            None => Ok(o.value),
+            Some(e) => Err(e),
+        }
     }
 }

@@ -5,8 +5,9 @@ use fjord_protocol::messages::describe_client_quotas_request::ComponentData;
 use fjord_protocol::messages::{AlterClientQuotasRequest, DescribeClientQuotasRequest};
 use fjord_protocol::Request;
 
-use crate::client::{Client, Target};
-use crate::error::{ClientError, Result};
+use super::Outcome;
+use crate::client::Client;
+use crate::error::Result;
 use crate::{expect_response, versions};
 
 /// A quota entity: `(entity type, name)` pairs, a `None` name being the
@@ -55,22 +56,22 @@ impl Client {
             strict,
             ..Default::default()
         };
-        let (_, resp) = self
-            .send(
-                Target::Any,
+        let entries = self
+            .single_resource(
                 Request::DescribeClientQuotas(req),
                 versions::DESCRIBE_CLIENT_QUOTAS,
-                None,
+                "client quotas",
+                |resp| {
+                    let resp = expect_response!(resp, DescribeClientQuotas);
+                    Ok(Some(Outcome::new(
+                        resp.error_code,
+                        resp.error_message,
+                        resp.entries,
+                    )))
+                },
             )
             .await?;
-        let resp = expect_response!(resp, DescribeClientQuotas);
-        if let Some(e) =
-            ClientError::from_code("client quotas", resp.error_code, resp.error_message)
-        {
-            return Err(e);
-        }
-        Ok(resp
-            .entries
+        Ok(entries
             .unwrap_or_default()
             .into_iter()
             .map(|e| QuotaEntry {
@@ -114,23 +115,19 @@ impl Client {
             validate_only: false,
             ..Default::default()
         };
-        let (_, resp) = self
-            .send(
-                Target::Any,
-                Request::AlterClientQuotas(req),
-                versions::ALTER_CLIENT_QUOTAS,
-                None,
-            )
-            .await?;
-        let resp = expect_response!(resp, AlterClientQuotas);
-        let Some(r) = resp.entries.into_iter().next() else {
-            return Err(ClientError::Other(
-                "client quotas: no result in the response".into(),
-            ));
-        };
-        match ClientError::from_code("client quotas", r.error_code, r.error_message) {
-            None => Ok(()),
-            Some(e) => Err(e),
-        }
+        self.single_resource(
+            Request::AlterClientQuotas(req),
+            versions::ALTER_CLIENT_QUOTAS,
+            "client quotas",
+            |resp| {
+                let resp = expect_response!(resp, AlterClientQuotas);
+                Ok(resp
+                    .entries
+                    .into_iter()
+                    .next()
+                    .map(|r| Outcome::new(r.error_code, r.error_message, ())))
+            },
+        )
+        .await
     }
 }

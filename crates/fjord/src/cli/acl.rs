@@ -1,9 +1,9 @@
 //! `fjord acl create|list|delete`: ACLs over CreateAcls, DescribeAcls and
 //! DeleteAcls, with kafka-acls' flags (`--allow-principal User:x
-//! --operation Read --topic T --resource-pattern-type prefixed`). The
-//! connection is plaintext: point it at a PLAINTEXT listener as a super
-//! user (`super.users` names `User:ANONYMOUS`) or with ACLs that allow
-//! ALTER/DESCRIBE on the cluster. Names of types and operations come from
+//! --operation Read --topic T --resource-pattern-type prefixed`). Connect
+//! as a super user or a principal allowed ALTER/DESCRIBE on the cluster:
+//! over a SASL or SSL listener with `--command-config`, or over PLAINTEXT
+//! when `super.users` names `User:ANONYMOUS`. Names of types and operations come from
 //! the broker's ACL vocabulary (`fjord_broker::acl`).
 
 use clap::{Args, Subcommand};

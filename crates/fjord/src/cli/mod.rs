@@ -1,7 +1,9 @@
-//! The operator CLI: `fjord topic|produce|consume|group|cluster|acl`, talking
-//! to any Kafka-compatible broker through fjord-client (our own protocol
-//! crate on the wire, no librdkafka). Every failure is one line on stderr
-//! and a non-zero exit; output is text (tables) or JSON.
+//! The operator CLI: `fjord topic|produce|consume|group|cluster|acl|quota|user`,
+//! talking to any Kafka-compatible broker through fjord-client (our own
+//! protocol crate on the wire, no librdkafka), over TLS and SASL when
+//! `--command-config` or the security flags ask (`security.rs`). Every
+//! failure is one line on stderr and a non-zero exit; output is text
+//! (tables) or JSON.
 
 pub mod acl;
 pub mod cluster;
@@ -12,8 +14,10 @@ pub mod out;
 pub mod produce;
 pub mod quota;
 pub mod schema;
+pub mod security;
 pub mod spec;
 pub mod topic;
+pub mod user;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -66,6 +70,9 @@ pub struct ConnArgs {
         global = true
     )]
     pub timeout: u64,
+    /// TLS and SASL (`--command-config`, `--security-protocol`, ...).
+    #[command(flatten)]
+    pub security: security::SecurityArgs,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -315,15 +322,41 @@ pub enum CliCommand {
     Schema(schema::SchemaArgs),
     Acl(acl::AclArgs),
     Quota(quota::QuotaArgs),
+    User(user::UserArgs),
+}
+
+/// Connects with the security settings of the file and flags; warnings
+/// about settings that do not apply go to stderr.
+impl CliCommand {
+    /// The connection arguments of a verb that talks to Kafka brokers
+    /// (`schema` talks to the registry over HTTP).
+    pub fn conn_mut(&mut self) -> Option<&mut ConnArgs> {
+        match self {
+            CliCommand::Topic(a) => Some(&mut a.conn),
+            CliCommand::Produce(a) => Some(&mut a.conn),
+            CliCommand::Consume(a) => Some(&mut a.conn),
+            CliCommand::Group(a) => Some(&mut a.conn),
+            CliCommand::Cluster(a) => Some(&mut a.conn),
+            CliCommand::Acl(a) => Some(&mut a.conn),
+            CliCommand::Quota(a) => Some(&mut a.conn),
+            CliCommand::User(a) => Some(&mut a.conn),
+            CliCommand::Schema(_) => None,
+        }
+    }
 }
 
 pub async fn connect(conn: &ConnArgs) -> Result<Client, CliError> {
     let timeout = Duration::from_secs(conn.timeout);
+    let (security, warnings) = security::resolve(&conn.security)?;
+    for w in warnings {
+        eprintln!("fjord: warning: {w}");
+    }
     let config = ClientConfig {
         bootstrap: conn.brokers.0.clone(),
         client_id: "fjord-cli".into(),
         connect_timeout: timeout.min(Duration::from_secs(10)),
         request_timeout: timeout,
+        security,
     };
     Ok(Client::connect(config).await?)
 }
@@ -338,6 +371,7 @@ async fn dispatch(cmd: CliCommand) -> CliResult {
         CliCommand::Schema(a) => schema::run(a).await,
         CliCommand::Acl(a) => acl::run(a).await,
         CliCommand::Quota(a) => quota::run(a).await,
+        CliCommand::User(a) => user::run(a).await,
     }
 }
 

@@ -1,0 +1,273 @@
+//! How fjord-client secures its connections: TLS (rustls) and SASL
+//! (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), the same choices a Kafka client
+//! makes with `security.protocol`.
+//!
+//! [`Security`] is what a caller configures (file paths, user, password);
+//! [`SecurityContext`] is that configuration loaded once (certificates and
+//! keys read, the rustls config built) and shared by every connection the
+//! client opens, bootstrap and per-broker alike.
+//!
+//! - `tls`: the rustls client config: CA bundle, optional client
+//!   certificate for mTLS, hostname verification (on unless turned off).
+//! - `scram`: the client side of a SCRAM exchange and the salted password
+//!   of AlterUserScramCredentials.
+//!
+//! No secret appears in a `Debug` or error text: passwords are [`Secret`]s.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::error::{ClientError, Result};
+
+pub mod scram;
+mod tls;
+
+pub(crate) use tls::{describe_handshake_error, server_name};
+
+/// Kafka's `security.protocol`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SecurityProtocol {
+    #[default]
+    Plaintext,
+    Ssl,
+    SaslPlaintext,
+    SaslSsl,
+}
+
+impl SecurityProtocol {
+    pub const ALL: [SecurityProtocol; 4] = [
+        SecurityProtocol::Plaintext,
+        SecurityProtocol::Ssl,
+        SecurityProtocol::SaslPlaintext,
+        SecurityProtocol::SaslSsl,
+    ];
+
+    /// Kafka's name (`SASL_SSL`).
+    pub fn name(self) -> &'static str {
+        match self {
+            SecurityProtocol::Plaintext => "PLAINTEXT",
+            SecurityProtocol::Ssl => "SSL",
+            SecurityProtocol::SaslPlaintext => "SASL_PLAINTEXT",
+            SecurityProtocol::SaslSsl => "SASL_SSL",
+        }
+    }
+
+    /// Parses Kafka's name, case-insensitively (librdkafka accepts both).
+    pub fn from_name(s: &str) -> Option<SecurityProtocol> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(s.trim()))
+    }
+
+    pub fn tls(self) -> bool {
+        matches!(self, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
+    }
+
+    pub fn sasl(self) -> bool {
+        matches!(
+            self,
+            SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
+        )
+    }
+}
+
+/// The SASL mechanisms the client speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SaslMechanism {
+    Plain,
+    ScramSha256,
+    ScramSha512,
+}
+
+impl SaslMechanism {
+    pub const ALL: [SaslMechanism; 3] = [
+        SaslMechanism::Plain,
+        SaslMechanism::ScramSha256,
+        SaslMechanism::ScramSha512,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SaslMechanism::Plain => "PLAIN",
+            SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
+            SaslMechanism::ScramSha512 => "SCRAM-SHA-512",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<SaslMechanism> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(s.trim()))
+    }
+
+    /// The SCRAM hash, for the SCRAM mechanisms.
+    pub fn scram(self) -> Option<scram::ScramHash> {
+        match self {
+            SaslMechanism::Plain => None,
+            SaslMechanism::ScramSha256 => Some(scram::ScramHash::Sha256),
+            SaslMechanism::ScramSha512 => Some(scram::ScramHash::Sha512),
+        }
+    }
+}
+
+/// A string that never shows in `Debug` output.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// TLS settings (librdkafka's `ssl.*` names in brackets).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// PEM bundle of the CAs trusted to sign broker certificates
+    /// (`ssl.ca.location`); `None`: the system's bundle.
+    pub ca: Option<PathBuf>,
+    /// PEM client certificate chain for mTLS (`ssl.certificate.location`).
+    pub cert: Option<PathBuf>,
+    /// PEM private key of that certificate (`ssl.key.location`).
+    pub key: Option<PathBuf>,
+    /// Whether the broker's certificate must name the host connected to
+    /// (`ssl.endpoint.identification.algorithm=https`, the default; `none`
+    /// turns it off, the chain is still verified).
+    pub verify_hostname: bool,
+}
+
+impl Default for TlsSettings {
+    fn default() -> Self {
+        TlsSettings {
+            ca: None,
+            cert: None,
+            key: None,
+            verify_hostname: true,
+        }
+    }
+}
+
+/// SASL settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SaslSettings {
+    pub mechanism: SaslMechanism,
+    pub username: String,
+    pub password: Secret,
+}
+
+/// What secures the client's connections. The default is plaintext.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Security {
+    pub protocol: SecurityProtocol,
+    /// Used when `protocol` is SSL or SASL_SSL.
+    pub tls: TlsSettings,
+    /// Required when `protocol` is SASL_PLAINTEXT or SASL_SSL.
+    pub sasl: Option<SaslSettings>,
+}
+
+impl Security {
+    /// Loads certificates and keys and checks that the settings fit the
+    /// protocol; the result is shared by every connection.
+    pub fn prepare(&self) -> Result<SecurityContext> {
+        let tls = if self.protocol.tls() {
+            Some(Arc::new(tls::client_config(&self.tls)?))
+        } else {
+            None
+        };
+        let sasl = if self.protocol.sasl() {
+            let Some(s) = &self.sasl else {
+                return Err(ClientError::Other(format!(
+                    "security.protocol {} needs sasl.mechanism, sasl.username and sasl.password",
+                    self.protocol.name()
+                )));
+            };
+            if s.username.is_empty() {
+                return Err(ClientError::Other("sasl.username is empty".into()));
+            }
+            if s.password.0.is_empty() {
+                return Err(ClientError::Other(format!(
+                    "no password for SASL user {:?} (sasl.password)",
+                    s.username
+                )));
+            }
+            Some(s.clone())
+        } else {
+            None
+        };
+        Ok(SecurityContext { tls, sasl })
+    }
+}
+
+/// [`Security`] loaded: the rustls config and the SASL credentials.
+#[derive(Clone, Default)]
+pub struct SecurityContext {
+    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
+    pub(crate) sasl: Option<SaslSettings>,
+}
+
+impl std::fmt::Debug for SecurityContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecurityContext")
+            .field("tls", &self.tls.is_some())
+            .field("sasl", &self.sasl.as_ref().map(|s| s.mechanism))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_as_kafka_spells_them() {
+        assert_eq!(
+            SecurityProtocol::from_name("sasl_ssl"),
+            Some(SecurityProtocol::SaslSsl)
+        );
+        assert_eq!(SecurityProtocol::from_name("TLS"), None);
+        assert_eq!(
+            SaslMechanism::from_name("SCRAM-SHA-512"),
+            Some(SaslMechanism::ScramSha512)
+        );
+        assert_eq!(SaslMechanism::from_name("GSSAPI"), None);
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_and_errors() {
+        let s = Security {
+            protocol: SecurityProtocol::SaslPlaintext,
+            tls: TlsSettings::default(),
+            sasl: Some(SaslSettings {
+                mechanism: SaslMechanism::Plain,
+                username: "bob".into(),
+                password: Secret("hunter2-secret".into()),
+            }),
+        };
+        assert!(!format!("{s:?}").contains("hunter2"));
+        let ctx = s.prepare().unwrap();
+        assert!(!format!("{ctx:?}").contains("hunter2"));
+        let missing = Security {
+            protocol: SecurityProtocol::SaslSsl,
+            ..Default::default()
+        };
+        assert!(missing
+            .prepare()
+            .unwrap_err()
+            .to_string()
+            .contains("sasl.mechanism"));
+    }
+
+    #[test]
+    fn a_missing_ca_file_is_named() {
+        let s = Security {
+            protocol: SecurityProtocol::Ssl,
+            tls: TlsSettings {
+                ca: Some("/nonexistent/ca.pem".into()),
+                ..Default::default()
+            },
+            sasl: None,
+        };
+        let e = s.prepare().unwrap_err().to_string();
+        assert!(e.contains("/nonexistent/ca.pem"), "{e}");
+    }
+}
