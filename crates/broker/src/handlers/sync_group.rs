@@ -13,6 +13,7 @@ use super::{now_ms, RequestCtx};
 use crate::acl::{AclOperation, ResourceType};
 use crate::groups::wait_durable;
 use crate::state::BrokerState;
+use super::consumer_group_heartbeat::BrokerTopics;
 use fjord_group_coordinator::{resolve, sync_error, SyncArgs};
 
 crate::handler!(SyncGroup, 0, 5);
@@ -46,7 +47,9 @@ async fn handle(
     };
     let group_id = args.group_id.clone();
     let generation = args.generation_id;
-    let (reply, durable) = state.groups.sync(args, now_ms());
+    let (reply, durable) = state
+        .groups
+        .sync_with(args, Some(&BrokerTopics(&state)), now_ms());
     if durable.is_some() {
         // The leader's assignment was appended: once it is durable (or
         // failed), every member of the generation is answered together.
