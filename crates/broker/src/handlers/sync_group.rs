@@ -9,11 +9,11 @@ use std::sync::Arc;
 use fjord_protocol::messages::{SyncGroupRequest, SyncGroupResponse};
 use fjord_protocol::ErrorCode;
 
+use super::consumer_group_heartbeat::BrokerTopics;
 use super::{now_ms, RequestCtx};
 use crate::acl::{AclOperation, ResourceType};
 use crate::groups::wait_durable;
 use crate::state::BrokerState;
-use super::consumer_group_heartbeat::BrokerTopics;
 use fjord_group_coordinator::{resolve, sync_error, SyncArgs};
 
 crate::handler!(SyncGroup, 0, 5);

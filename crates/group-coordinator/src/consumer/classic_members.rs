@@ -198,7 +198,10 @@ impl GroupCoordinator {
         };
         if a.member_id.is_empty() && a.group_instance_id.is_none() && a.require_known_member_id {
             // As the classic protocol: come back with this id.
-            return answer(ErrorCode::MemberIdRequired, &super::heartbeat::new_member_id());
+            return answer(
+                ErrorCode::MemberIdRequired,
+                &super::heartbeat::new_member_id(),
+            );
         }
         if let Some(i) = &a.group_instance_id {
             match g.static_members.get(i).cloned() {
@@ -321,7 +324,10 @@ impl GroupCoordinator {
         let Ok(mut groups) = self.consumer.groups.lock() else {
             return answer(ErrorCode::CoordinatorNotAvailable);
         };
-        let Some(g) = groups.get_mut(&a.group_id).filter(|g| !g.members.is_empty()) else {
+        let Some(g) = groups
+            .get_mut(&a.group_id)
+            .filter(|g| !g.members.is_empty())
+        else {
             return Route::Classic;
         };
         let id = match find_member(g, &a.member_id, a.group_instance_id.as_deref()) {
@@ -339,8 +345,12 @@ impl GroupCoordinator {
             return answer(ErrorCode::IllegalGeneration);
         }
         let first = classic.protocols.first();
-        if a.protocol_type.as_deref().is_some_and(|t| t != CONSUMER_PROTOCOL_TYPE)
-            || a.protocol_name.as_deref().is_some_and(|n| first.map(|p| p.0.as_str()) != Some(n))
+        if a.protocol_type
+            .as_deref()
+            .is_some_and(|t| t != CONSUMER_PROTOCOL_TYPE)
+            || a.protocol_name
+                .as_deref()
+                .is_some_and(|n| first.map(|p| p.0.as_str()) != Some(n))
         {
             return answer(ErrorCode::InconsistentGroupProtocol);
         }

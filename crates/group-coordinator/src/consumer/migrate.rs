@@ -68,13 +68,20 @@ impl GroupCoordinator {
             return Err(not_consumer("it does not use the consumer protocol"));
         }
         if cg.members.len() >= cfg.max_size {
-            return Err(not_consumer("it has as many members as a consumer group may"));
+            return Err(not_consumer(
+                "it has as many members as a consumer group may",
+            ));
         }
         let epoch = cg.generation.max(0);
         let protocol = cg
             .protocol
             .clone()
-            .or_else(|| cg.members.first().and_then(|m| m.protocols.first()).map(|p| p.0.clone()))
+            .or_else(|| {
+                cg.members
+                    .first()
+                    .and_then(|m| m.protocols.first())
+                    .map(|p| p.0.clone())
+            })
             .unwrap_or_default();
         let mut g = Group::new(group_id);
         g.epoch = epoch;

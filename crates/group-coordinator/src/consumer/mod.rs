@@ -128,12 +128,18 @@ impl MigrationPolicy {
 
     /// A classic group may become a consumer group.
     pub fn upgrade(self) -> bool {
-        matches!(self, MigrationPolicy::Upgrade | MigrationPolicy::Bidirectional)
+        matches!(
+            self,
+            MigrationPolicy::Upgrade | MigrationPolicy::Bidirectional
+        )
     }
 
     /// A consumer group may become a classic group.
     pub fn downgrade(self) -> bool {
-        matches!(self, MigrationPolicy::Downgrade | MigrationPolicy::Bidirectional)
+        matches!(
+            self,
+            MigrationPolicy::Downgrade | MigrationPolicy::Bidirectional
+        )
     }
 }
 

@@ -7,8 +7,7 @@ use bytes::Bytes;
 use fjord_protocol::messages::consumer_protocol_assignment::TopicPartition as AssignedTp;
 use fjord_protocol::messages::consumer_protocol_subscription::TopicPartition as OwnedTp;
 use fjord_protocol::messages::{
-    ConsumerProtocolAssignment, ConsumerProtocolSubscription, JoinGroupResponse,
-    SyncGroupResponse,
+    ConsumerProtocolAssignment, ConsumerProtocolSubscription, JoinGroupResponse, SyncGroupResponse,
 };
 
 use super::*;
@@ -77,7 +76,12 @@ fn classic_join(
 }
 
 /// Joins as a new classic member (the MEMBER_ID_REQUIRED round trip).
-fn classic_join_new(c: &GroupCoordinator, t: &MapTopics, group: &str, now: i64) -> JoinGroupResponse {
+fn classic_join_new(
+    c: &GroupCoordinator,
+    t: &MapTopics,
+    group: &str,
+    now: i64,
+) -> JoinGroupResponse {
     let first = classic_join(c, t, group, "", &[], now);
     assert_eq!(first.error_code, ErrorCode::MemberIdRequired.code());
     let second = classic_join(c, t, group, &first.member_id, &[], now);
@@ -86,7 +90,12 @@ fn classic_join_new(c: &GroupCoordinator, t: &MapTopics, group: &str, now: i64) 
     second
 }
 
-fn sync_args(group: &str, member: &str, generation: i32, assignments: Vec<(String, Bytes)>) -> SyncArgs {
+fn sync_args(
+    group: &str,
+    member: &str,
+    generation: i32,
+    assignments: Vec<(String, Bytes)>,
+) -> SyncArgs {
     SyncArgs {
         group_id: group.into(),
         generation_id: generation,
@@ -169,7 +178,10 @@ fn a_classic_member_shares_a_consumer_group() {
         c.heartbeat("g", again.generation_id, &id, None, T0 + 9),
         ErrorCode::None
     );
-    assert_eq!(c.consumer_group_state("g"), Some(ConsumerGroupState::Stable));
+    assert_eq!(
+        c.consumer_group_state("g"),
+        Some(ConsumerGroupState::Stable)
+    );
 
     // Its commits are checked against its generation.
     assert_eq!(
@@ -194,7 +206,11 @@ fn a_classic_member_shares_a_consumer_group() {
         .consumer_describe_classic("g", &t, &cfg())
         .expect("a consumer group");
     assert_eq!(d.members.len(), 2);
-    let classic = d.members.iter().find(|m| m.member_id == id).expect("classic member");
+    let classic = d
+        .members
+        .iter()
+        .find(|m| m.member_id == id)
+        .expect("classic member");
     assert_eq!(classic.member_metadata, subscription(&["t"], &[]));
 
     // LeaveGroup of the classic member: the other one gets everything.
@@ -203,7 +219,10 @@ fn a_classic_member_shares_a_consumer_group() {
     beat(&c, &t, "g", &mut a, T0 + 12);
     beat(&c, &t, "g", &mut a, T0 + 13);
     assert_eq!(total(&a.owned), 4);
-    assert_eq!(c.consumer_group_state("g"), Some(ConsumerGroupState::Stable));
+    assert_eq!(
+        c.consumer_group_state("g"),
+        Some(ConsumerGroupState::Stable)
+    );
 }
 
 #[test]
@@ -239,7 +258,10 @@ fn a_classic_group_upgrades_and_downgrades_online() {
     // A consumer-protocol member joins: the group is upgraded.
     let mut b = join(&c, &t, "g", &["t"], T0 + 2);
     assert_eq!(b.epoch, joined.generation_id + 1);
-    assert!(b.owned.is_empty(), "the classic member still owns everything");
+    assert!(
+        b.owned.is_empty(),
+        "the classic member still owns everything"
+    );
     assert!(c.consumer_group_state("g").is_some());
     assert_eq!(c.group_state("g"), Some(GroupState::Empty));
     // The classic member keeps its generation as epoch and is told to join
