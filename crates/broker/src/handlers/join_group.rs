@@ -67,13 +67,15 @@ async fn handle(
     };
     // A consumer (KIP-848) group's classic members are served by the
     // consumer group, which assigns with the broker's topics.
-    let broker = state.config();
-    let topics = BrokerTopics(&state);
-    let env = ClassicEnv {
-        cfg: &broker.consumer_group,
-        topics: &topics,
+    let (reply, durable) = {
+        let broker = state.config();
+        let topics = BrokerTopics(&state);
+        let env = ClassicEnv {
+            cfg: &broker.consumer_group,
+            topics: &topics,
+        };
+        state.groups.join_with(args, Some(&env), now_ms())
     };
-    let (reply, durable) = state.groups.join_with(args, Some(&env), now_ms());
     let code = wait_durable(&state, durable).await;
     let mut resp = resolve(
         reply,
