@@ -250,7 +250,9 @@ def _classic_join_v1(bootstrap: str, group: str) -> int:
     return r.int16()
 
 
-def test_a_group_is_classic_or_consumer(shared_broker):
+def test_a_classic_join_without_a_readable_subscription_is_refused(shared_broker):
+    """A consumer group takes classic members (test_group_migration.py),
+    but only with a consumer protocol subscription it can read."""
     bs = shared_broker.bootstrap
     topic, group = uid("kip848-mixed"), uid("g")
     ck_create_topic(bs, topic, partitions=1)

@@ -10,6 +10,7 @@ use fjord_protocol::messages::{JoinGroupResponse, SyncGroupResponse};
 use fjord_protocol::ErrorCode;
 use tokio::sync::oneshot;
 
+use crate::consumer::{ClassicEnv, Route, Topics};
 use crate::{
     join_error, random_member_suffix, store, sync_error, Durable, Group, GroupCoordinator,
     GroupState, JoinArgs, Member, Reply, SyncArgs,
@@ -18,7 +19,20 @@ use crate::{
 impl GroupCoordinator {
     // ---- JoinGroup ------------------------------------------------------
 
+    /// JoinGroup without the broker's view of consumer groups: a consumer
+    /// group with members refuses classic members (tests).
     pub fn join(&self, a: JoinArgs, now: i64) -> (Reply<JoinGroupResponse>, Durable) {
+        self.join_with(a, None, now)
+    }
+
+    /// JoinGroup; a consumer group's classic members are handled by
+    /// `consumer::classic_members` (needs `env`).
+    pub fn join_with(
+        &self,
+        a: JoinArgs,
+        env: Option<&ClassicEnv<'_>>,
+        now: i64,
+    ) -> (Reply<JoinGroupResponse>, Durable) {
         if a.group_id.is_empty() {
             return (
                 Reply::Now(join_error(&a.member_id, ErrorCode::InvalidGroupId)),
@@ -33,9 +47,9 @@ impl GroupCoordinator {
                 None,
             );
         }
-        // A consumer (KIP-848) group with members cannot be joined here.
-        if let Some(code) = self.consumer_blocks_classic_join(&a.group_id, now) {
-            return (Reply::Now(join_error(&a.member_id, code)), None);
+        // A consumer (KIP-848) group: its classic members are served there.
+        if let Route::Answer(r, durable) = self.consumer_classic_join(&a, env, now) {
+            return (Reply::Now(r), durable);
         }
         let Ok(mut groups) = self.groups.lock() else {
             return (
@@ -305,7 +319,7 @@ impl GroupCoordinator {
         }
     }
 
-    fn prepare_rebalance(&self, g: &mut Group, now: i64) {
+    pub(crate) fn prepare_rebalance(&self, g: &mut Group, now: i64) {
         if g.state == GroupState::CompletingRebalance {
             // Members waiting for their assignment must rejoin.
             for m in g.members.iter_mut() {
@@ -446,9 +460,23 @@ impl GroupCoordinator {
     // ---- SyncGroup ------------------------------------------------------
 
     pub fn sync(&self, a: SyncArgs, now: i64) -> (Reply<SyncGroupResponse>, Durable) {
+        self.sync_with(a, None, now)
+    }
+
+    /// SyncGroup; `topics` names the partitions of a consumer group's
+    /// classic members.
+    pub fn sync_with(
+        &self,
+        a: SyncArgs,
+        topics: Option<&dyn Topics>,
+        now: i64,
+    ) -> (Reply<SyncGroupResponse>, Durable) {
         let now_err = |code| (Reply::Now(sync_error(code)), None);
         if a.group_id.is_empty() {
             return now_err(ErrorCode::InvalidGroupId);
+        }
+        if let Route::Answer(r, durable) = self.consumer_classic_sync(&a, topics, now) {
+            return (Reply::Now(r), durable);
         }
         let Ok(mut groups) = self.groups.lock() else {
             return now_err(ErrorCode::CoordinatorNotAvailable);
@@ -627,6 +655,11 @@ impl GroupCoordinator {
         if group_id.is_empty() {
             return ErrorCode::InvalidGroupId;
         }
+        if let Some(code) =
+            self.consumer_classic_heartbeat(group_id, generation, member_id, instance_id, now)
+        {
+            return code;
+        }
         let Ok(mut groups) = self.groups.lock() else {
             return ErrorCode::CoordinatorNotAvailable;
         };
@@ -670,6 +703,9 @@ impl GroupCoordinator {
         leaving: &[(String, Option<String>)],
         now: i64,
     ) -> (ErrorCode, Vec<ErrorCode>, Durable) {
+        if let Some(answer) = self.consumer_classic_leave(group_id, leaving, now) {
+            return answer;
+        }
         let Ok(mut groups) = self.groups.lock() else {
             return (ErrorCode::CoordinatorNotAvailable, Vec::new(), None);
         };

@@ -26,6 +26,9 @@ pub struct GroupConfig {
     pub max_session_timeout_ms: i32,
     /// `offset.metadata.max.bytes`: longer commit metadata is refused.
     pub offset_metadata_max_bytes: usize,
+    /// `group.consumer.migration.policy` (Kafka 4.0's default:
+    /// bidirectional).
+    pub consumer_migration_policy: crate::consumer::MigrationPolicy,
 }
 
 impl Default for GroupConfig {
@@ -38,6 +41,7 @@ impl Default for GroupConfig {
             min_session_timeout_ms: 6000,
             max_session_timeout_ms: 1_800_000,
             offset_metadata_max_bytes: 4096,
+            consumer_migration_policy: crate::consumer::MigrationPolicy::Bidirectional,
         }
     }
 }

@@ -378,6 +378,26 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
         ),
     },
     BrokerKey {
+        name: "group.consumer.migration.policy",
+        ty: ValueType::String,
+        default: KeyDefault::Typed,
+        mode: Mode::ReadOnly,
+        flag: None,
+        doc: "Online migration between classic and consumer (KIP-848) groups: bidirectional (Kafka \
+              4.0's default), upgrade, downgrade or disabled. Upgrade: a ConsumerGroupHeartbeat \
+              joining a classic group converts it; downgrade: a consumer group left with only \
+              classic members becomes a classic group again. Classic members may join a consumer \
+              group unless disabled.",
+        apply: field!(
+            |c, v| {
+                c.group.consumer_migration_policy =
+                    fjord_group_coordinator::consumer::MigrationPolicy::parse(v)?;
+                Ok(())
+            },
+            |c| Some(c.group.consumer_migration_policy.name().to_string())
+        ),
+    },
+    BrokerKey {
         name: "group.consumer.session.timeout.ms",
         ty: ValueType::Int,
         default: KeyDefault::Typed,

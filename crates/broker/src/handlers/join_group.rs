@@ -1,5 +1,7 @@
 //! JoinGroup (key 11): joins a classic group; the answer is held until the
-//! join round completes (see `fjord_group_coordinator`).
+//! join round completes (see `fjord_group_coordinator`). A consumer
+//! (KIP-848) group takes classic members too, answered at once with the
+//! coordinator's assignment to follow in SyncGroup.
 //!
 //! With an authorizer: READ on the group, else GROUP_AUTHORIZATION_FAILED
 //! (as Kafka).
@@ -9,10 +11,12 @@ use std::sync::Arc;
 use fjord_protocol::messages::{JoinGroupRequest, JoinGroupResponse};
 use fjord_protocol::ErrorCode;
 
+use super::consumer_group_heartbeat::BrokerTopics;
 use super::{now_ms, RequestCtx};
 use crate::acl::{AclOperation, ResourceType};
 use crate::groups::wait_durable;
 use crate::state::BrokerState;
+use fjord_group_coordinator::consumer::ClassicEnv;
 use fjord_group_coordinator::{join_error, resolve, JoinArgs};
 
 crate::handler!(JoinGroup, 0, 9);
@@ -61,7 +65,17 @@ async fn handle(
         require_known_member_id: ctx.api_version >= 4,
         supports_skip_assignment: ctx.api_version >= 9,
     };
-    let (reply, durable) = state.groups.join(args, now_ms());
+    // A consumer (KIP-848) group's classic members are served by the
+    // consumer group, which assigns with the broker's topics.
+    let (reply, durable) = {
+        let broker = state.config();
+        let topics = BrokerTopics(&state);
+        let env = ClassicEnv {
+            cfg: &broker.consumer_group,
+            topics: &topics,
+        };
+        state.groups.join_with(args, Some(&env), now_ms())
+    };
     let code = wait_durable(&state, durable).await;
     let mut resp = resolve(
         reply,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use fjord_protocol::messages::{SyncGroupRequest, SyncGroupResponse};
 use fjord_protocol::ErrorCode;
 
+use super::consumer_group_heartbeat::BrokerTopics;
 use super::{now_ms, RequestCtx};
 use crate::acl::{AclOperation, ResourceType};
 use crate::groups::wait_durable;
@@ -46,7 +47,9 @@ async fn handle(
     };
     let group_id = args.group_id.clone();
     let generation = args.generation_id;
-    let (reply, durable) = state.groups.sync(args, now_ms());
+    let (reply, durable) = state
+        .groups
+        .sync_with(args, Some(&BrokerTopics(&state)), now_ms());
     if durable.is_some() {
         // The leader's assignment was appended: once it is durable (or
         // failed), every member of the generation is answered together.

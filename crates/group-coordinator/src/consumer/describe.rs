@@ -18,7 +18,7 @@ use crate::GroupCoordinator;
 
 /// `m` encoded at `version`, preceded by that version (the consumer
 /// protocol's framing of subscriptions and assignments).
-fn versioned<M: Encode>(m: &M, version: i16) -> Bytes {
+pub(super) fn versioned<M: Encode>(m: &M, version: i16) -> Bytes {
     let mut buf = BytesMut::new();
     buf.put_i16(version);
     if m.encode(&mut buf, version).is_err() {
@@ -151,7 +151,14 @@ impl GroupCoordinator {
                     group_instance_id: m.meta.instance_id.clone(),
                     client_id: m.meta.client_id.clone(),
                     client_host: m.meta.client_host.clone(),
-                    member_metadata: versioned(&sub, 0),
+                    // A classic member's own subscription, as it joined.
+                    member_metadata: m
+                        .meta
+                        .classic
+                        .as_ref()
+                        .and_then(|c| c.protocols.first())
+                        .map(|p| p.1.clone())
+                        .unwrap_or_else(|| versioned(&sub, 0)),
                     member_assignment: versioned(&asg, 0),
                     ..Default::default()
                 }

@@ -342,6 +342,9 @@ pub(super) fn replay(groups: &mut HashMap<String, Group>, rec: Record, now: i64)
                 if let Some(i) = &meta.instance_id {
                     g.static_members.insert(i.clone(), member.clone());
                 }
+                if let Some(c) = &meta.classic {
+                    m.session_timeout_ms = c.session_timeout_ms;
+                }
                 m.meta = meta;
             }
             None => {

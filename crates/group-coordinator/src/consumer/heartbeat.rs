@@ -18,7 +18,7 @@ use super::{
 use crate::{Durable, GroupCoordinator};
 
 /// Kafka's member ids: a random UUID in URL-safe base64 without padding.
-fn new_member_id() -> String {
+pub(super) fn new_member_id() -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes())
 }
@@ -125,6 +125,7 @@ impl GroupCoordinator {
         if a.member_epoch < 0 {
             return self.consumer_leave(&mut groups, &a, now);
         }
+        let mut upgraded: Durable = None;
         if !groups.contains_key(&a.group_id) {
             if a.member_epoch != 0 {
                 // Unknown after a restart without its records, or deleted:
@@ -132,16 +133,15 @@ impl GroupCoordinator {
                 return (unknown_member(&a.member_id, &a.group_id), None);
             }
             if self.classic_group_has_members(&a.group_id) {
-                return (
-                    HeartbeatResult::err(
-                        ErrorCode::GroupIdNotFound,
-                        format!("Group {} is not a consumer group.", a.group_id),
-                    ),
-                    None,
-                );
+                // Online upgrade (or GROUP_ID_NOT_FOUND if not allowed).
+                match self.consumer_upgrade(&mut groups, &a.group_id, cfg, topics, now) {
+                    Ok(d) => upgraded = d,
+                    Err(r) => return (r, None),
+                }
+            } else {
+                tracing::info!(group = %a.group_id, "created consumer group");
+                groups.insert(a.group_id.clone(), Group::new(&a.group_id));
             }
-            tracing::info!(group = %a.group_id, "created consumer group");
-            groups.insert(a.group_id.clone(), Group::new(&a.group_id));
         }
         let Some(g) = groups.get_mut(&a.group_id) else {
             return (
@@ -165,11 +165,11 @@ impl GroupCoordinator {
                 )
             }
         };
-        (result, durable)
+        (result, durable.or(upgraded))
     }
 
     /// Finds (or creates) the member a non-leaving heartbeat is for.
-    fn consumer_member(
+    pub(super) fn consumer_member(
         &self,
         g: &mut Group,
         a: &HeartbeatArgs,
@@ -353,6 +353,9 @@ impl GroupCoordinator {
             recs.extend(self.consumer_remove(g, &member_id, now));
         }
         let durable = self.append(&a.group_id, &recs, now).unwrap_or(None);
+        let durable = self
+            .consumer_maybe_downgrade(groups, &a.group_id, now)
+            .or(durable);
         (
             HeartbeatResult {
                 error_code: ErrorCode::None.code(),
@@ -387,7 +390,7 @@ impl GroupCoordinator {
 
 /// Applies a heartbeat to a known member: its metadata and subscription,
 /// the group epoch, the target assignment and its reconciliation.
-fn consumer_update(
+pub(super) fn consumer_update(
     g: &mut Group,
     member_id: &str,
     is_new: bool,

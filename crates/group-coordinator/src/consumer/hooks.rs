@@ -1,5 +1,5 @@
-//! What the rest of the coordinator asks of consumer groups: whether a
-//! classic JoinGroup may take a group id, the member and epoch checks of
+//! What the rest of the coordinator asks of consumer groups: the member
+//! and epoch checks of
 //! OffsetCommit and OffsetFetch, subscribed topics (offset expiry,
 //! OffsetDelete), DeleteGroups, the periodic tick (session and rebalance
 //! timeouts, cleanup of empty groups) and the replay of records at start.
@@ -39,37 +39,6 @@ impl GroupCoordinator {
             .unwrap_or(true)
     }
 
-    /// For a classic JoinGroup: INCONSISTENT_GROUP_PROTOCOL if `group_id`
-    /// is a consumer group with members; an empty one is deleted so the
-    /// classic group can take its place.
-    pub(crate) fn consumer_blocks_classic_join(
-        &self,
-        group_id: &str,
-        now: i64,
-    ) -> Option<ErrorCode> {
-        let Ok(mut groups) = self.consumer.groups.lock() else {
-            return Some(ErrorCode::CoordinatorNotAvailable);
-        };
-        let g = groups.get(group_id)?;
-        if !g.members.is_empty() {
-            tracing::info!(
-                group = group_id,
-                "classic JoinGroup refused: the group is a consumer (KIP-848) group with members"
-            );
-            return Some(ErrorCode::InconsistentGroupProtocol);
-        }
-        let recs = delete_records(g);
-        if let Err(code) = self.append(group_id, &recs, now) {
-            return Some(code);
-        }
-        groups.remove(group_id);
-        tracing::info!(
-            group = group_id,
-            "empty consumer group converted to a classic group"
-        );
-        None
-    }
-
     /// OffsetCommit's member and epoch check for consumer groups.
     pub(crate) fn consumer_commit_check(
         &self,
@@ -91,7 +60,13 @@ impl GroupCoordinator {
             return CommitCheck::Reject(ErrorCode::UnknownMemberId);
         };
         if m.current.member_epoch != epoch {
-            return CommitCheck::Reject(ErrorCode::StaleMemberEpoch);
+            // A classic member's epoch is its generation (Kafka answers it
+            // as the classic protocol does).
+            return CommitCheck::Reject(if m.meta.classic.is_some() {
+                ErrorCode::IllegalGeneration
+            } else {
+                ErrorCode::StaleMemberEpoch
+            });
         }
         CommitCheck::Accept
     }
@@ -171,6 +146,7 @@ impl GroupCoordinator {
         let Ok(mut groups) = self.consumer.groups.lock() else {
             return active;
         };
+        let mut shrunk = Vec::new();
         for g in groups.values_mut() {
             let expired: Vec<(String, &'static str)> = g
                 .members
@@ -189,6 +165,7 @@ impl GroupCoordinator {
                 })
                 .collect();
             if !expired.is_empty() {
+                shrunk.push(g.id.clone());
                 let mut recs = Vec::new();
                 for (id, why) in expired {
                     tracing::info!(group = %g.id, member = %id, "member removed from the consumer group: {why}");
@@ -201,6 +178,13 @@ impl GroupCoordinator {
                     }
                 }
             }
+        }
+        for id in shrunk {
+            if let Some(d) = self.consumer_maybe_downgrade(&mut groups, &id, now) {
+                durables.push(Some(d));
+            }
+        }
+        for g in groups.values() {
             if !g.members.is_empty() {
                 active.insert(g.id.clone(), g.topics.keys().cloned().collect());
             }

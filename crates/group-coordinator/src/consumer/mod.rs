@@ -24,24 +24,33 @@
 //! epochs and assignments across a restart.
 //!
 //! A group id is a classic group or a consumer group, never both with
-//! members: a ConsumerGroupHeartbeat to a classic group with members gets
-//! GROUP_ID_NOT_FOUND ("not a consumer group", as Kafka answers), a classic
-//! JoinGroup to a consumer group with members INCONSISTENT_GROUP_PROTOCOL;
-//! an empty group of the other type is converted. Committed offsets stay
-//! in the classic coordinator's table, keyed by group id, whatever the
-//! type.
+//! members. Under `group.consumer.migration.policy` (Kafka 4.0's default,
+//! bidirectional) they convert online (see [`migrate`]): a
+//! ConsumerGroupHeartbeat joining a classic group of the consumer protocol
+//! upgrades it, and consumers of the classic protocol can be members of a
+//! consumer group (see [`classic_members`]); a consumer group left with
+//! only those becomes a classic group again. A conversion the policy
+//! forbids is refused as Kafka does: GROUP_ID_NOT_FOUND ("not a consumer
+//! group") to the heartbeat, INCONSISTENT_GROUP_PROTOCOL to a new classic
+//! member. An empty group of the other type is simply replaced. Committed
+//! offsets stay in the classic coordinator's table, keyed by group id,
+//! whatever the type.
 //!
 //! Code map: the group and member state, and their replay, in `group`;
-//! ConsumerGroupHeartbeat in `heartbeat`; what the classic coordinator,
+//! ConsumerGroupHeartbeat in `heartbeat`; classic members' JoinGroup,
+//! SyncGroup, Heartbeat and LeaveGroup in `classic_members`; upgrade and
+//! downgrade in `migrate`; what the classic coordinator,
 //! OffsetCommit/OffsetFetch, DeleteGroups, the tick and start-up ask of
 //! consumer groups in `hooks`; ConsumerGroupDescribe, DescribeGroups and
 //! ListGroups views in `describe`.
 
 pub mod assignor;
+mod classic_members;
 mod describe;
 mod group;
 mod heartbeat;
 mod hooks;
+mod migrate;
 pub mod reconcile;
 pub mod records;
 #[cfg(test)]
@@ -52,6 +61,8 @@ use std::sync::Mutex;
 
 use fjord_protocol::{ErrorCode, Uuid};
 
+pub use self::classic_members::ClassicEnv;
+pub(crate) use self::classic_members::Route;
 use self::group::Group;
 use self::reconcile::Assignment;
 
@@ -80,6 +91,56 @@ pub struct ConsumerGroupConfig {
     pub assignors: Vec<String>,
     /// `group.consumer.max.size`.
     pub max_size: usize,
+}
+
+/// `group.consumer.migration.policy`: which online conversions between a
+/// classic group and a consumer group are allowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MigrationPolicy {
+    Disabled,
+    Upgrade,
+    Downgrade,
+    Bidirectional,
+}
+
+impl MigrationPolicy {
+    /// Kafka's values, case-insensitively.
+    pub fn parse(value: &str) -> Result<MigrationPolicy, String> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "disabled" => Ok(MigrationPolicy::Disabled),
+            "upgrade" => Ok(MigrationPolicy::Upgrade),
+            "downgrade" => Ok(MigrationPolicy::Downgrade),
+            "bidirectional" => Ok(MigrationPolicy::Bidirectional),
+            _ => Err(format!(
+                "unknown migration policy {value:?} (one of: disabled, upgrade, downgrade, bidirectional)"
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            MigrationPolicy::Disabled => "disabled",
+            MigrationPolicy::Upgrade => "upgrade",
+            MigrationPolicy::Downgrade => "downgrade",
+            MigrationPolicy::Bidirectional => "bidirectional",
+        }
+    }
+
+    /// A classic group may become a consumer group.
+    pub fn upgrade(self) -> bool {
+        matches!(
+            self,
+            MigrationPolicy::Upgrade | MigrationPolicy::Bidirectional
+        )
+    }
+
+    /// A consumer group may become a classic group.
+    pub fn downgrade(self) -> bool {
+        matches!(
+            self,
+            MigrationPolicy::Downgrade | MigrationPolicy::Bidirectional
+        )
+    }
 }
 
 impl Default for ConsumerGroupConfig {

@@ -6,6 +6,9 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use fjord_protocol::messages::consumer_group_current_member_assignment_value::TopicPartitions as CurrentTopicPartitions;
+use fjord_protocol::messages::consumer_group_member_metadata_value::{
+    ClassicMemberMetadata, ClassicProtocol,
+};
 use fjord_protocol::messages::consumer_group_partition_metadata_value::TopicMetadata;
 use fjord_protocol::messages::consumer_group_target_assignment_member_value::TopicPartition as TargetTopicPartition;
 use fjord_protocol::messages::{
@@ -52,6 +55,17 @@ pub struct MemberMeta {
     pub subscribed_topic_regex: Option<String>,
     pub rebalance_timeout_ms: i32,
     pub server_assignor: Option<String>,
+    /// Set for a member that speaks the classic protocol (JoinGroup,
+    /// SyncGroup, Heartbeat) inside a consumer group.
+    pub classic: Option<ClassicMeta>,
+}
+
+/// What a classic member inside a consumer group joined with.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClassicMeta {
+    pub session_timeout_ms: i32,
+    /// (protocol name, subscription metadata), in the member's order.
+    pub protocols: Vec<(String, Bytes)>,
 }
 
 /// A decoded record: `None` payloads are tombstones.
@@ -186,7 +200,19 @@ pub fn member_metadata(
                 subscribed_topic_regex: m.subscribed_topic_regex.clone(),
                 rebalance_timeout_ms: m.rebalance_timeout_ms,
                 server_assignor: m.server_assignor.clone(),
-                classic_member_metadata: None,
+                classic_member_metadata: m.classic.as_ref().map(|c| ClassicMemberMetadata {
+                    session_timeout_ms: c.session_timeout_ms,
+                    supported_protocols: c
+                        .protocols
+                        .iter()
+                        .map(|(name, metadata)| ClassicProtocol {
+                            name: name.clone(),
+                            metadata: metadata.clone(),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                }),
                 ..Default::default()
             },
             0,
@@ -322,6 +348,14 @@ pub fn decode(key: &Bytes, value: Option<&Bytes>) -> Option<Record> {
                         subscribed_topic_regex: v.subscribed_topic_regex,
                         rebalance_timeout_ms: v.rebalance_timeout_ms,
                         server_assignor: v.server_assignor,
+                        classic: v.classic_member_metadata.map(|c| ClassicMeta {
+                            session_timeout_ms: c.session_timeout_ms,
+                            protocols: c
+                                .supported_protocols
+                                .into_iter()
+                                .map(|p| (p.name, p.metadata))
+                                .collect(),
+                        }),
                     })
                 }
                 None => None,

@@ -897,6 +897,7 @@ fn records_round_trip() {
         subscribed_topic_regex: None,
         rebalance_timeout_ms: 300_000,
         server_assignor: Some("uniform".into()),
+        classic: None,
     };
     let (k, v) = records::member_metadata("g", "m", Some(&meta));
     assert_eq!(
@@ -918,3 +919,5 @@ fn records_round_trip() {
     assert!(records::is_consumer_group_key(&k));
     assert!(records::decode(&bytes::Bytes::from_static(&[0, 8, 1]), None).is_none());
 }
+
+mod migration;
