@@ -420,7 +420,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         &mut self,
         committed: Option<LogId<NodeId>>,
     ) -> Result<(), StorageError> {
-        write_pointer(self.dir.join("committed.json"), committed, ErrorSubject::Store).await
+        write_pointer(
+            self.dir.join("committed.json"),
+            committed,
+            ErrorSubject::Store,
+        )
+        .await
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId<NodeId>>, StorageError> {
