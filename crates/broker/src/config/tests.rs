@@ -51,6 +51,7 @@ fn group_settings() {
     assert!(c.set("group.min.session.timeout.ms", "1000").unwrap());
     assert!(c.set("group.max.session.timeout.ms", "60000").unwrap());
     assert!(c.set("offset.metadata.max.bytes", "10").unwrap());
+    assert!(c.set("group.consumer.migration.policy", "UPGRADE").unwrap());
     assert_eq!(
         c.group,
         GroupConfig {
@@ -61,8 +62,12 @@ fn group_settings() {
             min_session_timeout_ms: 1000,
             max_session_timeout_ms: 60_000,
             offset_metadata_max_bytes: 10,
+            consumer_migration_policy: fjord_group_coordinator::consumer::MigrationPolicy::Upgrade,
         }
     );
+    assert!(c
+        .set("group.consumer.migration.policy", "sometimes")
+        .is_err());
     assert!(c.validate().is_ok());
     assert!(c.set("offsets.topic.num.partitions", "0").is_err());
     assert!(c.set("group.initial.rebalance.delay.ms", "-1").is_err());
