@@ -240,10 +240,20 @@ def test_describe_and_list_consumer_groups(shared_broker):
         c.close()
 
 
-def _classic_join_v1(bootstrap: str, group: str) -> int:
-    """A raw classic JoinGroup v1; returns its error code."""
+def wait_assigned(c, topic: str, timeout: float = 30) -> None:
+    """Subscribes `c` to `topic` and polls until it owns a partition."""
+    c.subscribe([topic])
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not c.assignment():
+        c.poll(0.2)
+    assert c.assignment()
+
+
+def classic_join_v1(bootstrap: str, group: str, metadata: bytes = b"") -> int:
+    """A raw classic JoinGroup v1 (protocol "range" with `metadata` as its
+    subscription); returns its error code."""
     body = (kw.string(group) + kw.int32(10000) + kw.int32(10000) + kw.string("") + kw.string("consumer")
-            + kw.int32(1) + kw.string("range") + kw.int32(0))
+            + kw.int32(1) + kw.string("range") + kw.int32(len(metadata)) + metadata)
     payload = kw.roundtrip(bootstrap, kw.encode_request(11, 1, 7, body))
     r = kw.Reader(payload)
     assert r.int32() == 7
@@ -258,12 +268,8 @@ def test_a_classic_join_without_a_readable_subscription_is_refused(shared_broker
     ck_create_topic(bs, topic, partitions=1)
     c = consumer(bs, group)
     try:
-        c.subscribe([topic])
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not c.assignment():
-            c.poll(0.2)
-        assert c.assignment()
-        assert _classic_join_v1(bs, group) == 23  # INCONSISTENT_GROUP_PROTOCOL
+        wait_assigned(c, topic)
+        assert classic_join_v1(bs, group) == 23  # INCONSISTENT_GROUP_PROTOCOL
     finally:
         c.close()
 

@@ -16,7 +16,8 @@ import pytest
 
 import kafka_wire as kw
 from helpers import ck_admin, ck_create_topic, kp_consumer
-from test_consumer_protocol import FAST, Poller, consumer, produce_keyed, uid
+from test_consumer_protocol import (FAST, Poller, classic_join_v1, consumer, produce_keyed, uid,
+                                    wait_assigned)
 
 pytestmark = pytest.mark.groups
 
@@ -149,17 +150,9 @@ def test_a_disabled_policy_refuses_classic_members(broker_factory):
     ck_create_topic(bs, topic, partitions=1)
     c = consumer(bs, group)
     try:
-        c.subscribe([topic])
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not c.assignment():
-            c.poll(0.2)
-        assert c.assignment()
+        wait_assigned(c, topic)
         # A readable v0 subscription: refused for the policy, not the bytes.
         sub = kw.int16(0) + kw.int32(1) + kw.string(topic) + kw.int32(-1)
-        body = (kw.string(group) + kw.int32(10000) + kw.int32(10000) + kw.string("") + kw.string("consumer")
-                + kw.int32(1) + kw.string("range") + kw.int32(len(sub)) + sub)
-        r = kw.Reader(kw.roundtrip(bs, kw.encode_request(11, 1, 7, body)))
-        assert r.int32() == 7
-        assert r.int16() == 23  # INCONSISTENT_GROUP_PROTOCOL
+        assert classic_join_v1(bs, group, sub) == 23  # INCONSISTENT_GROUP_PROTOCOL
     finally:
         c.close()
