@@ -212,6 +212,16 @@ impl Group {
             .collect()
     }
 
+    /// The record of the group's subscribed topics as they are now.
+    pub(super) fn partition_metadata_record(&self) -> (Bytes, Option<Bytes>) {
+        let list: Vec<(String, Uuid, i32)> = self
+            .topics
+            .iter()
+            .map(|(n, (id, p))| (n.clone(), *id, *p))
+            .collect();
+        records::partition_metadata(&self.id, Some(&list))
+    }
+
     /// Computes a new target assignment at the group epoch; returns its
     /// records.
     pub(super) fn compute_target(

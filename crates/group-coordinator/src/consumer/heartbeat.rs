@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
-use fjord_protocol::{ErrorCode, Uuid};
+use fjord_protocol::ErrorCode;
 
 use super::group::{compile_regex, Group, Member};
 use super::reconcile::{self, Assignment};
@@ -453,12 +453,7 @@ pub(super) fn consumer_update(
     let resolved = g.resolve_topics(topics);
     if resolved != g.topics {
         g.topics = resolved;
-        let list: Vec<(String, Uuid, i32)> = g
-            .topics
-            .iter()
-            .map(|(n, (id, p))| (n.clone(), *id, *p))
-            .collect();
-        recs.push(records::partition_metadata(&g.id, Some(&list)));
+        recs.push(g.partition_metadata_record());
         bump = true;
     }
     if bump {

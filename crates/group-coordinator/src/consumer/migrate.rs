@@ -252,12 +252,7 @@ impl GroupCoordinator {
 /// Every record of a consumer group as it is now (for a conversion).
 fn group_records(g: &Group) -> Vec<(Bytes, Option<Bytes>)> {
     let mut recs = Vec::new();
-    let list: Vec<(String, fjord_protocol::Uuid, i32)> = g
-        .topics
-        .iter()
-        .map(|(n, (id, p))| (n.clone(), *id, *p))
-        .collect();
-    recs.push(records::partition_metadata(&g.id, Some(&list)));
+    recs.push(g.partition_metadata_record());
     for m in g.members.values() {
         recs.push(records::member_metadata(&g.id, &m.id, Some(&m.meta)));
         if let Some(t) = g.target.get(&m.id) {
