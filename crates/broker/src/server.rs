@@ -128,6 +128,16 @@ pub async fn run(
             cluster.clone(),
             stop_rx.clone(),
         ));
+        tokio::spawn(crate::cluster::fetcher::run(
+            state.clone(),
+            cluster.clone(),
+            stop_rx.clone(),
+        ));
+        tokio::spawn(crate::cluster::isr::run(
+            state.clone(),
+            cluster.clone(),
+            stop_rx.clone(),
+        ));
         tokio::spawn(crate::cluster::liveness::run(cluster, stop_rx.clone()));
     }
     let mut registry = None;
