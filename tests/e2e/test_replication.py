@@ -107,19 +107,18 @@ def test_leader_killed_mid_stream_loses_no_acknowledged_record(cluster):
                 break
             except BufferError:
                 producer.poll(0.05)
-        producer.poll(0)
-        if killed_at is None and i == total // 3:
-            # Wait until some records are acknowledged, then kill the leader
-            # while more are in flight.
-            wait_until(lambda: producer.poll(0.05) is not None and len(acked) > 200, 30, 0.05,
-                       "acknowledged records before the kill")
+        # Paced, so that the kill finds records both acknowledged and in flight.
+        producer.poll(0.002)
+        if killed_at is None and len(acked) >= 500:
+            # Some records are acknowledged, more are in flight: kill the
+            # leader now.
             leader.kill9()
             killed_at = len(acked)
         assert time.monotonic() < deadline, "producing took too long"
     remaining = producer.flush(90)
     assert remaining == 0, f"{remaining} records never delivered"
     assert not errors, errors[:5]
-    assert killed_at is not None and killed_at < total
+    assert killed_at is not None and killed_at < total - 100, killed_at
     new_state = wait_until(lambda: (s := partition_state(others[0], topic)) and s[0] not in (-1, leader_id)
                            and s, 20, 0.2, "a new leader")
     print(f"leader {leader_id} killed after {killed_at} acks; new leader {new_state[0]}, isr {new_state[2]}")
