@@ -4,7 +4,8 @@ processes in cluster mode, topics with replication factor 3.
 Covers: acks=all records reach every replica, whose logs hold the leader's
 bytes verbatim (the segment files are compared); kill -9 of the leader while
 an idempotent acks=all producer runs loses no acknowledged record and
-duplicates none; a killed follower leaves the ISR, catches up after its
+duplicates none, and the old leader, restarted, truncates to the new
+leader's log and ends byte-identical; a killed follower leaves the ISR, catches up after its
 restart and rejoins the ISR (Metadata shows it); acks=all with fewer in-sync
 replicas than min.insync.replicas gets NOT_ENOUGH_REPLICAS.
 """
@@ -129,6 +130,16 @@ def test_leader_killed_mid_stream_loses_no_acknowledged_record(cluster):
     assert values == [f"k{i:05d}".encode() for i in range(total)]
     offsets = {m.value(): m.offset() for m in consumed.messages}
     assert all(offsets[v] == o for o, v in acked)
+    # The old leader comes back as a follower: whatever it had appended
+    # past the new leader's log in its epoch is truncated (OffsetForLeaderEpoch),
+    # it catches up, rejoins the ISR, and all three logs are the same bytes.
+    leader.start(timeout=60)
+    wait_until(lambda: partition_state(others[0], topic)[2] == [1, 2, 3], 30, 0.2,
+               "the old leader rejoins the ISR")
+    new_leader = next(n for n in cluster.nodes if n.node_id == partition_state(others[0], topic)[0])
+    for node in cluster.nodes:
+        wait_until(lambda n=node: segment_bytes(n, topic) == segment_bytes(new_leader, topic), 15, 0.2,
+                   f"{node.name}'s log equals the new leader's")
 
 
 def test_killed_follower_catches_up_and_rejoins_the_isr(cluster):

@@ -536,7 +536,7 @@ fn periodic_flush(state: &BrokerState) {
             // this to make acks=0 writes durable and checkpoint watermarks.
             match p.log.flush_if_due(now) {
                 Ok(_) => {
-                    if p.advance_high_watermark(p.log.durable_offset()) {
+                    if p.follow_durable() {
                         state.notify_data();
                     }
                 }

@@ -285,10 +285,7 @@ impl MetadataImage {
                     });
                 }
                 let fenced = |b: &i32| brokers.get(b).is_none_or(|r| r.fenced);
-                if let Some(b) = isr
-                    .iter()
-                    .find(|b| !current.isr.contains(b) && fenced(b))
-                {
+                if let Some(b) = isr.iter().find(|b| !current.isr.contains(b) && fenced(b)) {
                     return Err(ImageError::InvalidPartition(format!(
                         "broker {b} is fenced and cannot join the ISR"
                     )));

@@ -317,7 +317,10 @@ fn alter_partition_is_a_compare_and_set_on_the_partition_epoch() {
     // Shrink at the current epoch: applied, the partition epoch moves.
     image.apply(10, &alter(0, vec![1, 2])).unwrap();
     let p = &image.topic("t").unwrap().partitions[&0];
-    assert_eq!((p.isr.clone(), p.partition_epoch, p.leader_epoch), (vec![1, 2], 1, 0));
+    assert_eq!(
+        (p.isr.clone(), p.partition_epoch, p.leader_epoch),
+        (vec![1, 2], 1, 0)
+    );
     // A proposal made against the old epoch is stale.
     assert_eq!(
         image.apply(11, &alter(0, vec![1])),

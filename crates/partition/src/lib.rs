@@ -157,14 +157,20 @@ impl Partition {
     /// Takes the image's replica set, ISR and partition epoch (the leader
     /// epoch unchanged); true if the high watermark moved (an ISR member
     /// that held it back left).
-    pub fn update_replication(&self, replicas: Vec<i32>, isr: Vec<i32>, partition_epoch: i32) -> bool {
+    pub fn update_replication(
+        &self,
+        replicas: Vec<i32>,
+        isr: Vec<i32>,
+        partition_epoch: i32,
+    ) -> bool {
         let Some(r) = &self.replication else {
             return false;
         };
         let to = match r.lock() {
             Ok(mut r) => {
                 r.update(replicas, isr, partition_epoch);
-                r.is_leader().then(|| r.high_watermark(self.local_durable()))
+                r.is_leader()
+                    .then(|| r.high_watermark(self.local_durable()))
             }
             Err(_) => None,
         };
@@ -185,6 +191,21 @@ impl Partition {
                 r.high_watermark(self.local_durable())
             }
             Err(_) => return false,
+        };
+        self.advance_high_watermark(to)
+    }
+
+    /// Moves the high watermark over what became durable since (the
+    /// broker's periodic flush): single-node, to the log's durable offset;
+    /// replicated, only as far as the ISR allows, and only on the leader
+    /// (a follower takes its leader's). Returns whether it moved.
+    pub fn follow_durable(&self) -> bool {
+        let Some(r) = &self.replication else {
+            return self.advance_high_watermark(self.log.durable_offset());
+        };
+        let to = match r.lock() {
+            Ok(r) if r.is_leader() => r.high_watermark(self.local_durable()),
+            _ => return false,
         };
         self.advance_high_watermark(to)
     }
@@ -468,3 +489,6 @@ impl Partition {
         }
     }
 }
+
+#[cfg(test)]
+mod replication_tests;

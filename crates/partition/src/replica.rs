@@ -117,7 +117,10 @@ impl Replication {
             .iter()
             .filter(|r| **r != self.local)
             .filter(|r| {
-                let caught_up = self.followers.get(r).map_or(self.since_ms, |f| f.caught_up_ms);
+                let caught_up = self
+                    .followers
+                    .get(r)
+                    .map_or(self.since_ms, |f| f.caught_up_ms);
                 now_ms.saturating_sub(caught_up) > max_lag_ms
             })
             .copied()

@@ -113,7 +113,9 @@ pub fn truncation_offset(
 ) -> i64 {
     match leader {
         None => high_watermark.min(log_end),
-        Some((epoch, end)) => end.min(ours_for_epoch(epoch).unwrap_or(log_end)).min(log_end),
+        Some((epoch, end)) => end
+            .min(ours_for_epoch(epoch).unwrap_or(log_end))
+            .min(log_end),
     }
 }
 
@@ -286,7 +288,8 @@ fn apply_fetch(
                 continue;
             };
             if pd.error_code != ErrorCode::None.code() {
-                let code = ErrorCode::from_code(pd.error_code).unwrap_or(ErrorCode::UnknownServerError);
+                let code =
+                    ErrorCode::from_code(pd.error_code).unwrap_or(ErrorCode::UnknownServerError);
                 out.failed.push((t.topic_id, pd.partition_index, code));
                 continue;
             }
@@ -298,7 +301,8 @@ fn apply_fetch(
                 Ok(m) => moved |= m,
                 Err(e) => {
                     tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "follower append failed");
-                    out.failed.push((t.topic_id, pd.partition_index, ErrorCode::CorruptMessage));
+                    out.failed
+                        .push((t.topic_id, pd.partition_index, ErrorCode::CorruptMessage));
                 }
             }
         }
@@ -352,9 +356,12 @@ async fn truncate(
         topics,
         ..Default::default()
     });
-    let Response::OffsetForLeaderEpoch(resp) = conn.call(EPOCH_VERSION, &req, REQUEST_TIMEOUT).await?
+    let Response::OffsetForLeaderEpoch(resp) =
+        conn.call(EPOCH_VERSION, &req, REQUEST_TIMEOUT).await?
     else {
-        return Err(std::io::Error::other("unexpected response to OffsetForLeaderEpoch"));
+        return Err(std::io::Error::other(
+            "unexpected response to OffsetForLeaderEpoch",
+        ));
     };
     let mut cuts: Vec<(Arc<Partition>, i64, (String, i32), i32)> = Vec::new();
     for t in resp.topics {
@@ -367,7 +374,8 @@ async fn truncate(
                 continue;
             };
             let p = &f.partition;
-            let answer = (r.leader_epoch >= 0 && r.end_offset >= 0).then_some((r.leader_epoch, r.end_offset));
+            let answer = (r.leader_epoch >= 0 && r.end_offset >= 0)
+                .then_some((r.leader_epoch, r.end_offset));
             let to = truncation_offset(p.log.log_end_offset(), p.high_watermark(), answer, |e| {
                 p.log.end_offset_for_epoch(e).map(|(_, end)| end)
             });

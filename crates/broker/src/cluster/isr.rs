@@ -77,7 +77,12 @@ fn changes(
             if lagging.is_empty() && joining.is_empty() {
                 continue;
             }
-            let mut isr: Vec<i32> = r.isr.iter().filter(|b| !lagging.contains(b)).copied().collect();
+            let mut isr: Vec<i32> = r
+                .isr
+                .iter()
+                .filter(|b| !lagging.contains(b))
+                .copied()
+                .collect();
             isr.extend(joining.iter().filter(|b| image.is_alive(**b)));
             if isr == r.isr {
                 continue;

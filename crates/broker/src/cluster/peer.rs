@@ -21,10 +21,16 @@ pub struct Peer {
 }
 
 impl Peer {
-    pub async fn connect(addr: &str, client_id: String, timeout: Duration) -> std::io::Result<Peer> {
+    pub async fn connect(
+        addr: &str,
+        client_id: String,
+        timeout: Duration,
+    ) -> std::io::Result<Peer> {
         let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
             .await
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")
+            })??;
         let _ = stream.set_nodelay(true);
         Ok(Peer {
             stream,
@@ -62,9 +68,11 @@ impl Peer {
         };
         let body = tokio::time::timeout(timeout, exchange)
             .await
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "request timed out"))??;
-        let (got, resp) =
-            frame::parse_response(body, req.api_key(), version).map_err(|e| invalid(e.to_string()))?;
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "request timed out")
+            })??;
+        let (got, resp) = frame::parse_response(body, req.api_key(), version)
+            .map_err(|e| invalid(e.to_string()))?;
         if got != cid {
             return Err(invalid(format!("correlation id {got}, expected {cid}")));
         }

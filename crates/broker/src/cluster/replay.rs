@@ -70,7 +70,10 @@ fn follow_isr(state: &BrokerState, topic: &fjord_metadata::image::TopicImage) {
     };
     let mut moved = false;
     for (index, p) in &topic.partitions {
-        let Some(part) = usize::try_from(*index).ok().and_then(|i| local.partitions.get(i)) else {
+        let Some(part) = usize::try_from(*index)
+            .ok()
+            .and_then(|i| local.partitions.get(i))
+        else {
             continue;
         };
         moved |= part.update_replication(p.replicas.clone(), p.isr.clone(), p.partition_epoch);

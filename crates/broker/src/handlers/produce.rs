@@ -352,7 +352,11 @@ async fn handle(
                     ErrorCode::NotEnoughReplicas,
                     Some(format!(
                         "min.insync.replicas is {min_isr} but only {in_sync} {} in sync",
-                        if in_sync == 1 { "replica is" } else { "replicas are" }
+                        if in_sync == 1 {
+                            "replica is"
+                        } else {
+                            "replicas are"
+                        }
                     )),
                 ));
                 continue;
@@ -464,7 +468,13 @@ async fn handle(
         let partition = p.partition.clone();
         let st = state.clone();
         if acks == -1 && partition.is_replicated() {
-            replicated.push((p.topic_idx, p.part_idx, partition.clone(), p.next_offset, p.min_isr));
+            replicated.push((
+                p.topic_idx,
+                p.part_idx,
+                partition.clone(),
+                p.next_offset,
+                p.min_isr,
+            ));
         }
         let task = tokio::task::spawn_blocking(move || st.make_visible(&partition, p.next_offset));
         syncs.push((p.topic_idx, p.part_idx, task));
@@ -505,9 +515,14 @@ async fn handle(
         if r.error_code != ErrorCode::None.code() {
             continue;
         }
-        let waited =
-            crate::cluster::acks::wait_replicated(&state, &partition, next_offset, min_isr, deadline)
-                .await;
+        let waited = crate::cluster::acks::wait_replicated(
+            &state,
+            &partition,
+            next_offset,
+            min_isr,
+            deadline,
+        )
+        .await;
         if let Err(code) = waited {
             *r = part_error(r.index, code, None);
         }

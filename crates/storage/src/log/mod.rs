@@ -361,16 +361,19 @@ impl Log {
 
         if !new_epochs.is_empty() {
             let mut epochs = self.epochs.lock();
-            let mut updated = epochs.clone();
-            let mut changed = false;
-            for (epoch, start) in &new_epochs {
-                if updated.latest().map(|e| e.epoch) != Some(*epoch) {
-                    changed |= updated.assign(*epoch, *start);
+            let latest = epochs.latest().map(|e| e.epoch);
+            if new_epochs.iter().any(|(e, _)| Some(*e) != latest) {
+                let mut updated = (*epochs).clone();
+                let mut changed = false;
+                for (epoch, start) in &new_epochs {
+                    if updated.latest().map(|e| e.epoch) != Some(*epoch) {
+                        changed |= updated.assign(*epoch, *start);
+                    }
                 }
-            }
-            if changed {
-                updated.flush()?;
-                *epochs = updated;
+                if changed {
+                    updated.flush()?;
+                    *epochs = updated;
+                }
             }
         }
 
