@@ -47,6 +47,10 @@ fn the_high_watermark_waits_for_the_in_sync_follower() {
     // Durable on the leader, but the follower has not fetched it: hidden.
     leader.make_durable(info.last_offset + 1).unwrap();
     assert_eq!(leader.high_watermark(), 0);
+    // Nor does the broker's periodic flush expose it.
+    assert!(!leader.follow_durable());
+    assert!(!follower.follow_durable());
+    assert_eq!(leader.high_watermark(), 0);
     // The follower fetches from 0 and copies the batch verbatim.
     assert!(!leader.record_follower_fetch(2, 0, 1));
     follower
