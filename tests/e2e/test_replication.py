@@ -187,3 +187,35 @@ def test_min_insync_replicas_refuses_acks_all_when_the_isr_is_too_small(cluster)
     # acks=1 is not bound by min.insync.replicas.
     payload = kw.roundtrip(leader.bootstrap, kw.produce_request_v3(topic, 0, batch, acks=1))
     assert kw.parse_produce_response_v3(payload)[1][(topic, 0)][0] == 0
+
+
+def test_a_follower_that_stops_fetching_leaves_the_isr_then_rejoins(cluster_factory):
+    """replica.lag.time.max.ms, not fencing: the follower is paused (SIGSTOP)
+    for less than the session timeout, so it stays registered and unfenced,
+    and the leader alone takes it out of the ISR (AlterPartition)."""
+    import os
+    import signal
+
+    cluster = cluster_factory(3, config={"broker.session.timeout.ms": 20000, "replica.lag.time.max.ms": 1500})
+    topic = unique_topic("lag")
+    create_topic(cluster.nodes[0].bootstrap, topic)
+    leader_id = wait_full_isr(cluster, topic)[0]
+    leader = next(n for n in cluster.nodes if n.node_id == leader_id)
+    follower = next(n for n in cluster.nodes if n is not leader)
+    others = sorted(n.node_id for n in cluster.nodes if n is not follower)
+    os.kill(follower.proc.pid, signal.SIGSTOP)
+    try:
+        paused = time.monotonic()
+        wait_until(lambda: partition_state(leader, topic)[2] == others, 15, 0.2,
+                   "the paused follower leaves the ISR")
+        shrunk_after = time.monotonic() - paused
+        print(f"ISR shrank {shrunk_after:.2f} s after the follower stopped fetching (lag max 1.5 s)")
+        assert shrunk_after >= 1.0, shrunk_after
+        # Not fenced: the ISR shrank through the lag rule alone.
+        assert cluster.broker_ids(leader) == [1, 2, 3]
+        reports = ck_produce(leader.bootstrap, topic, [b"while-paused"], conf={"acks": "all"})
+        assert all(r.err is None for r in reports)
+    finally:
+        os.kill(follower.proc.pid, signal.SIGCONT)
+    wait_until(lambda: partition_state(leader, topic)[2] == [1, 2, 3], 20, 0.2,
+               "the resumed follower rejoins the ISR")
