@@ -284,7 +284,7 @@ impl MetadataImage {
                         given: *partition_epoch,
                     });
                 }
-                let fenced = |b: &i32| brokers.get(b).is_none_or(|r| r.fenced);
+                let fenced = |b: &i32| brokers.get(b).map_or(true, |r| r.fenced);
                 if let Some(b) = isr.iter().find(|b| !current.isr.contains(b) && fenced(b)) {
                     return Err(ImageError::InvalidPartition(format!(
                         "broker {b} is fenced and cannot join the ISR"

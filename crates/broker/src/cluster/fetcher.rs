@@ -313,6 +313,10 @@ fn apply_fetch(
     out
 }
 
+/// A truncation to make: the partition, the offset, its key and the
+/// leader epoch it validates.
+type Cut = (Arc<Partition>, i64, (String, i32), i32);
+
 /// Asks the leader where each partition's latest local epoch ends and
 /// truncates there; marks the partitions validated at their current
 /// leader epoch.
@@ -363,7 +367,7 @@ async fn truncate(
             "unexpected response to OffsetForLeaderEpoch",
         ));
     };
-    let mut cuts: Vec<(Arc<Partition>, i64, (String, i32), i32)> = Vec::new();
+    let mut cuts: Vec<Cut> = Vec::new();
     for t in resp.topics {
         for r in t.partitions {
             let k = (t.topic.clone(), r.partition);

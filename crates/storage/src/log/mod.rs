@@ -268,7 +268,8 @@ impl Log {
         let mut next = first_offset;
         let mut max_timestamp = -1i64;
         w.scratch.clear();
-        // (epoch, first offset) of each leader epoch the batches start.
+        // Replicated appends: (epoch, first offset) of each leader epoch
+        // the batches start (empty for a leader's append).
         let mut new_epochs: Vec<(i32, i64)> = Vec::new();
         let mut pos = 0usize;
         while pos < batches.len() {
@@ -313,9 +314,6 @@ impl Log {
             };
             set_base_offset(batch, next);
             set_partition_leader_epoch(batch, leader_epoch);
-            if leader_epoch >= 0 && new_epochs.is_empty() {
-                new_epochs.push((leader_epoch, first_offset));
-            }
             let ts = if log_append {
                 set_log_append_time(batch, now_ms).map_err(|e| invalid_batch(pos, e))?;
                 now_ms
@@ -359,6 +357,17 @@ impl Log {
             )));
         }
 
+        if let Some(leader_epoch) = leader_epoch.filter(|e| *e >= 0) {
+            let mut epochs = self.epochs.lock();
+            if epochs.latest().map(|e| e.epoch) != Some(leader_epoch) {
+                let mut updated = epochs.clone();
+                if updated.assign(leader_epoch, first_offset) {
+                    updated.flush()?;
+                    *epochs = updated;
+                }
+            }
+        }
+        // A replicated append: the cache follows the batches' epochs.
         if !new_epochs.is_empty() {
             let mut epochs = self.epochs.lock();
             let latest = epochs.latest().map(|e| e.epoch);
