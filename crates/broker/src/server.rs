@@ -128,6 +128,16 @@ pub async fn run(
             cluster.clone(),
             stop_rx.clone(),
         ));
+        tokio::spawn(crate::cluster::fetcher::run(
+            state.clone(),
+            cluster.clone(),
+            stop_rx.clone(),
+        ));
+        tokio::spawn(crate::cluster::isr::run(
+            state.clone(),
+            cluster.clone(),
+            stop_rx.clone(),
+        ));
         tokio::spawn(crate::cluster::liveness::run(cluster, stop_rx.clone()));
     }
     let mut registry = None;
@@ -533,7 +543,7 @@ fn periodic_flush(state: &BrokerState) {
             // this to make acks=0 writes durable and checkpoint watermarks.
             match p.log.flush_if_due(now) {
                 Ok(_) => {
-                    if p.advance_high_watermark(p.log.durable_offset()) {
+                    if p.follow_durable() {
                         state.notify_data();
                     }
                 }

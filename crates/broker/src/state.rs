@@ -483,7 +483,7 @@ impl BrokerState {
         for (i, epoch) in meta.epochs_at(self.generation).iter().enumerate() {
             let dir = fjord_storage::partition_dir(&self.config().data_dir, &meta.name, i as i32);
             let log = Log::open(&dir, log_config.clone())?;
-            partitions.push(Arc::new(Partition::new(
+            partitions.push(Arc::new(self.new_partition(
                 &meta.name,
                 i as i32,
                 Arc::new(log),
@@ -751,7 +751,8 @@ impl BrokerState {
         partition: &Partition,
         next_offset: i64,
     ) -> Result<(), fjord_storage::StorageError> {
-        if partition.make_durable(next_offset)? {
+        // Replicated: new data wakes the followers' long-poll fetches too.
+        if partition.make_durable(next_offset)? || partition.is_replicated() {
             self.notify_data();
         }
         Ok(())

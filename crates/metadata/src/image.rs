@@ -37,6 +37,8 @@ pub enum ImageError {
     PartitionExists { topic_id: Uuid, partition: i32 },
     #[error("unknown partition {partition} of topic {topic_id}")]
     UnknownPartition { topic_id: Uuid, partition: i32 },
+    #[error("partition epoch is {current}, the record names {given}")]
+    StalePartitionEpoch { current: i32, given: i32 },
     #[error("invalid partition state: {0}")]
     InvalidPartition(String),
     #[error("producer ids must move forward: next is {current}, the record gives {given}")]
@@ -254,6 +256,47 @@ impl MetadataImage {
                     }
                     next.leader = *leader;
                 }
+                next.partition_epoch = next.partition_epoch.saturating_add(1);
+                check_partition(&next)?;
+                *current = next;
+            }
+            MetadataRecord::AlterPartition {
+                topic_id,
+                partition,
+                leader_epoch,
+                partition_epoch,
+                isr,
+            } => {
+                let brokers = &self.brokers;
+                let current = self
+                    .topics
+                    .get_mut(topic_id)
+                    .and_then(|t| t.partitions.get_mut(partition))
+                    .ok_or(ImageError::UnknownPartition {
+                        topic_id: *topic_id,
+                        partition: *partition,
+                    })?;
+                if current.partition_epoch != *partition_epoch
+                    || current.leader_epoch != *leader_epoch
+                {
+                    return Err(ImageError::StalePartitionEpoch {
+                        current: current.partition_epoch,
+                        given: *partition_epoch,
+                    });
+                }
+                let fenced = |b: &i32| brokers.get(b).map_or(true, |r| r.fenced);
+                if let Some(b) = isr.iter().find(|b| !current.isr.contains(b) && fenced(b)) {
+                    return Err(ImageError::InvalidPartition(format!(
+                        "broker {b} is fenced and cannot join the ISR"
+                    )));
+                }
+                if !isr.contains(&current.leader) {
+                    return Err(ImageError::InvalidPartition(
+                        "the leader must stay in the ISR".into(),
+                    ));
+                }
+                let mut next = current.clone();
+                next.isr = isr.clone();
                 next.partition_epoch = next.partition_epoch.saturating_add(1);
                 check_partition(&next)?;
                 *current = next;

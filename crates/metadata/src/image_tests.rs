@@ -303,3 +303,45 @@ fn an_image_round_trips_through_json() {
     let back: MetadataImage = serde_json::from_slice(&json).unwrap();
     assert_eq!(back, image);
 }
+
+#[test]
+fn alter_partition_is_a_compare_and_set_on_the_partition_epoch() {
+    let mut image = with_topic();
+    let alter = |partition_epoch: i32, isr: Vec<i32>| MetadataRecord::AlterPartition {
+        topic_id: T,
+        partition: 0,
+        leader_epoch: 0,
+        partition_epoch,
+        isr,
+    };
+    // Shrink at the current epoch: applied, the partition epoch moves.
+    image.apply(10, &alter(0, vec![1, 2])).unwrap();
+    let p = &image.topic("t").unwrap().partitions[&0];
+    assert_eq!(
+        (p.isr.clone(), p.partition_epoch, p.leader_epoch),
+        (vec![1, 2], 1, 0)
+    );
+    // A proposal made against the old epoch is stale.
+    assert_eq!(
+        image.apply(11, &alter(0, vec![1])),
+        Err(ImageError::StalePartitionEpoch {
+            current: 1,
+            given: 0
+        })
+    );
+    // The leader cannot leave; a fenced broker (all are, never unfenced
+    // here) cannot join.
+    assert!(image.apply(11, &alter(1, vec![2])).is_err());
+    assert!(image.apply(11, &alter(1, vec![1, 2, 3])).is_err());
+    image
+        .apply(
+            11,
+            &MetadataRecord::UnfenceBroker {
+                broker_id: 3,
+                epoch: 12,
+            },
+        )
+        .unwrap();
+    image.apply(12, &alter(1, vec![1, 2, 3])).unwrap();
+    assert_eq!(image.topic("t").unwrap().partitions[&0].isr, vec![1, 2, 3]);
+}

@@ -165,6 +165,18 @@ pub enum MetadataRecord {
         leader: Option<i32>,
         replicas: Option<Vec<i32>>,
     },
+    /// A partition's leader changed its ISR (Kafka's AlterPartition,
+    /// KIP-497): applied only while the partition is still at
+    /// `partition_epoch` and `leader_epoch` (a compare-and-set; a stale
+    /// proposal is rejected whole), every member added unfenced
+    /// (KIP-841). Bumps the partition epoch.
+    AlterPartition {
+        topic_id: Uuid,
+        partition: i32,
+        leader_epoch: i32,
+        partition_epoch: i32,
+        isr: Vec<i32>,
+    },
     /// A topic and its partitions (and its configs) were deleted.
     RemoveTopic { topic_id: Uuid },
     /// A dynamic config was set (`value` Some) or deleted (`value` None).
@@ -194,6 +206,7 @@ impl MetadataRecord {
             MetadataRecord::Topic { .. } => "Topic",
             MetadataRecord::Partition { .. } => "Partition",
             MetadataRecord::PartitionChange { .. } => "PartitionChange",
+            MetadataRecord::AlterPartition { .. } => "AlterPartition",
             MetadataRecord::RemoveTopic { .. } => "RemoveTopic",
             MetadataRecord::Config { .. } => "Config",
             MetadataRecord::ProducerIds { .. } => "ProducerIds",

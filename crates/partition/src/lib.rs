@@ -18,6 +18,7 @@
 //! replicated partition needs them.
 
 pub mod producer_state;
+pub mod replica;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use fjord_storage::clock::now_ms;
 use fjord_storage::{AppendInfo, Log, StorageError};
 
 use crate::producer_state::{Check, ProducerStates};
+use crate::replica::Replication;
 
 /// What [`Partition::append`] did.
 #[derive(Debug)]
@@ -55,6 +57,10 @@ pub struct Partition {
     /// Idempotent producers' sequence state; appends of batches with a
     /// producer id hold this lock from check to record.
     pub producers: std::sync::Mutex<ProducerStates>,
+    /// Cluster mode: the replica set, ISR and followers' progress, which
+    /// bound the high watermark (see `replica.rs`). None while
+    /// single-node: the high watermark then follows the durable log end.
+    replication: Option<std::sync::Mutex<Replication>>,
 }
 
 impl Partition {
@@ -110,7 +116,169 @@ impl Partition {
             leader_epoch,
             high_watermark: AtomicI64::new(hw),
             producers: std::sync::Mutex::new(producers),
+            replication: None,
         }
+    }
+
+    /// A replica of a replicated partition (cluster mode). Its high
+    /// watermark starts at the log's checkpoint, never at the log end: a
+    /// replica's tail may not be on the other in-sync replicas yet.
+    pub fn new_replicated(
+        topic: &str,
+        index: i32,
+        log: Arc<Log>,
+        leader_epoch: i32,
+        replication: Replication,
+    ) -> Partition {
+        let hw = log.high_watermark();
+        let producers = ProducerStates::load(&log, now_ms());
+        Partition {
+            topic: topic.to_string(),
+            index,
+            log,
+            leader_epoch,
+            high_watermark: AtomicI64::new(hw),
+            producers: std::sync::Mutex::new(producers),
+            replication: Some(std::sync::Mutex::new(replication)),
+        }
+    }
+
+    /// Whether this is a replicated partition (cluster mode).
+    pub fn is_replicated(&self) -> bool {
+        self.replication.is_some()
+    }
+
+    /// A copy of the replication state (None while single-node).
+    pub fn replication(&self) -> Option<Replication> {
+        let r = self.replication.as_ref()?;
+        r.lock().ok().map(|r| r.clone())
+    }
+
+    /// Takes the image's replica set, ISR and partition epoch (the leader
+    /// epoch unchanged); true if the high watermark moved (an ISR member
+    /// that held it back left).
+    pub fn update_replication(
+        &self,
+        replicas: Vec<i32>,
+        isr: Vec<i32>,
+        partition_epoch: i32,
+    ) -> bool {
+        let Some(r) = &self.replication else {
+            return false;
+        };
+        let to = match r.lock() {
+            Ok(mut r) => {
+                r.update(replicas, isr, partition_epoch);
+                r.is_leader()
+                    .then(|| r.high_watermark(self.local_durable()))
+            }
+            Err(_) => None,
+        };
+        to.is_some_and(|to| self.advance_high_watermark(to))
+    }
+
+    /// A follower fetched from `fetch_offset` (so holds everything
+    /// below): recorded, and the high watermark moved if the ISR allows.
+    /// Returns whether it moved.
+    pub fn record_follower_fetch(&self, replica: i32, fetch_offset: i64, now: i64) -> bool {
+        let Some(r) = &self.replication else {
+            return false;
+        };
+        let leader_end = self.log.log_end_offset();
+        let to = match r.lock() {
+            Ok(mut r) => {
+                r.record_fetch(replica, fetch_offset, leader_end, now);
+                r.high_watermark(self.local_durable())
+            }
+            Err(_) => return false,
+        };
+        self.advance_high_watermark(to)
+    }
+
+    /// Moves the high watermark over what became durable since (the
+    /// broker's periodic flush): single-node, to the log's durable offset;
+    /// replicated, only as far as the ISR allows, and only on the leader
+    /// (a follower takes its leader's). Returns whether it moved.
+    pub fn follow_durable(&self) -> bool {
+        let Some(r) = &self.replication else {
+            return self.advance_high_watermark(self.log.durable_offset());
+        };
+        let to = match r.lock() {
+            Ok(r) if r.is_leader() => r.high_watermark(self.local_durable()),
+            _ => return false,
+        };
+        self.advance_high_watermark(to)
+    }
+
+    /// What this broker holds durably under the log's flush policy.
+    fn local_durable(&self) -> i64 {
+        match self.log.flush_policy() {
+            fjord_storage::FlushPolicy::SyncBeforeAck => self.log.durable_offset(),
+            fjord_storage::FlushPolicy::PageCache { .. } => self.log.log_end_offset(),
+        }
+    }
+
+    /// A follower's append of batches fetched from the leader, verbatim
+    /// (offsets, epochs and CRCs kept; see `Log::append_replicated`).
+    /// Batches wholly below the log end are skipped, a partial batch at
+    /// the end (a fetch cut by its byte limit) is left for the next fetch.
+    /// The producer state records them as the leader's did. Then the
+    /// appended data is made durable under the flush policy and the high
+    /// watermark follows the leader's, bounded by this log's end. Returns
+    /// whether the high watermark moved. Blocking.
+    pub fn append_as_follower(
+        &self,
+        data: &[u8],
+        leader_high_watermark: i64,
+        now: i64,
+    ) -> Result<bool, StorageError> {
+        let leo = self.log.log_end_offset();
+        let (mut start, mut end) = (None, 0usize);
+        let mut pos = 0usize;
+        for (h, raw) in BatchIter::new(data).flatten() {
+            if h.last_offset() >= leo && start.is_none() {
+                start = Some(pos);
+            }
+            pos += raw.len();
+            end = pos;
+        }
+        if let Some(start) = start.filter(|s| *s < end) {
+            let mut buf = data[start..end].to_vec();
+            let mut states = self
+                .producers
+                .lock()
+                .map_err(|_| StorageError::Offline("producer state lock poisoned".into()))?;
+            self.log.append_replicated(&mut buf, now)?;
+            for (h, raw) in BatchIter::new(&buf).flatten() {
+                states.record_batch(&h, raw);
+            }
+        }
+        let durable = match self.log.flush_policy() {
+            fjord_storage::FlushPolicy::SyncBeforeAck => {
+                self.log.sync_to(self.log.log_end_offset())?;
+                self.log.durable_offset()
+            }
+            fjord_storage::FlushPolicy::PageCache { .. } => {
+                self.log.flush_if_due(now)?;
+                self.log.log_end_offset()
+            }
+        };
+        Ok(self.advance_high_watermark(leader_high_watermark.min(durable)))
+    }
+
+    /// Cuts the log back to `offset` (a follower diverging from its new
+    /// leader; see `Log::truncate_to`), lowers the high watermark with it
+    /// and rebuilds the producer state from the log. Blocking.
+    pub fn truncate_to(&self, offset: i64, now: i64) -> Result<(), StorageError> {
+        let mut states = self
+            .producers
+            .lock()
+            .map_err(|_| StorageError::Offline("producer state lock poisoned".into()))?;
+        self.log.truncate_to(offset)?;
+        let end = self.log.log_end_offset();
+        self.high_watermark.fetch_min(end, Ordering::AcqRel);
+        *states = ProducerStates::load(&self.log, now);
+        Ok(())
     }
 
     /// Snapshots producer state, then syncs and closes the log.
@@ -143,9 +311,12 @@ impl Partition {
 
     /// Replicas and in-sync replicas of this partition, by node id. While
     /// single-node the hosting broker is the only replica, in sync unless
-    /// its log went offline after an I/O error; replication will keep
-    /// these sets here, and `/metrics` derives under-replication from them.
+    /// its log went offline after an I/O error; in cluster mode they are
+    /// the image's. `/metrics` derives under-replication from them.
     pub fn replica_sets(&self, local_node: i32) -> (Vec<i32>, Vec<i32>) {
+        if let Some(r) = self.replication() {
+            return (r.replicas, r.isr);
+        }
         let isr = if self.log.is_offline() {
             Vec::new()
         } else {
@@ -296,7 +467,15 @@ impl Partition {
                 log.log_end_offset()
             }
         };
-        Ok(self.advance_high_watermark(durable))
+        // Replicated: only as far as every in-sync replica holds too.
+        let to = match &self.replication {
+            None => durable,
+            Some(r) => match r.lock() {
+                Ok(r) => r.high_watermark(durable),
+                Err(_) => return Ok(false),
+            },
+        };
+        Ok(self.advance_high_watermark(to))
     }
 
     /// Moves the high watermark forward (never back); true if it moved.
@@ -310,3 +489,6 @@ impl Partition {
         }
     }
 }
+
+#[cfg(test)]
+mod replication_tests;

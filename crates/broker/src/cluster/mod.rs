@@ -24,8 +24,12 @@
 //! Architecture invariant: the handlers read the cluster only through
 //! [`Cluster`]'s answers; they never propose records themselves.
 
+pub mod acks;
 pub mod admin;
+pub mod fetcher;
+pub mod isr;
 pub mod liveness;
+pub mod peer;
 pub mod replay;
 pub mod start;
 

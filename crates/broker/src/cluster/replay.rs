@@ -61,6 +61,28 @@ fn epochs(topic: &fjord_metadata::image::TopicImage) -> Vec<i32> {
     topic.partitions.values().map(|p| p.leader_epoch).collect()
 }
 
+/// Gives each local partition of `topic` the image's replica set and
+/// ISR; wakes waiting fetches and produces where the high watermark moved
+/// (a member that held it back left the ISR).
+fn follow_isr(state: &BrokerState, topic: &fjord_metadata::image::TopicImage) {
+    let Some(local) = state.topic(&topic.name) else {
+        return;
+    };
+    let mut moved = false;
+    for (index, p) in &topic.partitions {
+        let Some(part) = usize::try_from(*index)
+            .ok()
+            .and_then(|i| local.partitions.get(i))
+        else {
+            continue;
+        };
+        moved |= part.update_replication(p.replicas.clone(), p.isr.clone(), p.partition_epoch);
+    }
+    if moved {
+        state.notify_data();
+    }
+}
+
 /// Applies one image to the local topics; false if a local change failed
 /// (logged), so the caller retries. A local topic is deleted only when
 /// `previous` (the image applied before, by this process) held it and
@@ -81,13 +103,14 @@ pub fn apply(state: &BrokerState, image: &MetadataImage, previous: Option<&Metad
                         .partitions
                         .iter()
                         .zip(&epochs)
-                        .all(|(p, e)| p.leader_epoch == *e);
+                        .all(|(p, e)| p.leader_epoch == *e && p.is_replicated());
                 if !same {
                     if let Err(e) = state.follow_epochs(local, &epochs) {
                         tracing::error!(topic = %topic.name, error = %e, "following the metadata image failed");
                         ok = false;
                     }
                 }
+                follow_isr(state, topic);
                 continue;
             }
             // Same name, another id: the old topic was deleted and
@@ -104,6 +127,7 @@ pub fn apply(state: &BrokerState, image: &MetadataImage, previous: Option<&Metad
             .unwrap_or_default();
         match state.adopt_topic(&topic.name, id, configs, epochs) {
             Ok(t) => {
+                follow_isr(state, topic);
                 tracing::info!(topic = %topic.name, partitions = t.partitions.len(), "opened topic from the metadata image")
             }
             Err(e) => {

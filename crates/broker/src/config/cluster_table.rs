@@ -31,6 +31,9 @@ pub struct ClusterSettings {
     /// `broker.session.timeout.ms`: a broker the active controller has not
     /// heard from for this long is fenced.
     pub session_timeout_ms: u64,
+    /// `replica.lag.time.max.ms`: a follower not caught up with its leader
+    /// for this long is removed from the ISR by the leader.
+    pub replica_lag_time_max_ms: u64,
 }
 
 impl ClusterSettings {
@@ -204,6 +207,22 @@ pub static CLUSTER_KEYS: &[BrokerKey] = &[
                 Ok(())
             },
             get: |c| Some(print_roles(c.cluster.broker_role, c.cluster.controller_role)),
+        },
+    },
+    BrokerKey {
+        name: "replica.lag.time.max.ms",
+        ty: ValueType::Long,
+        default: KeyDefault::Value("30000"),
+        mode: Mode::ReadOnly,
+        flag: None,
+        doc: "A follower that has not caught up with its leader's log for this long leaves the partition's \
+              in-sync replicas (cluster mode; the leader proposes the change).",
+        apply: Apply::Field {
+            set: |c, v| {
+                c.cluster.replica_lag_time_max_ms = parse_long(v, 1, i64::MAX)? as u64;
+                Ok(())
+            },
+            get: |c| Some(c.cluster.replica_lag_time_max_ms.to_string()),
         },
     },
 ];

@@ -8,6 +8,11 @@
 //! its partitions get TOPIC_AUTHORIZATION_FAILED), a follower (replica id
 //! 0 or more) CLUSTER_ACTION on the cluster (else every partition gets
 //! TOPIC_AUTHORIZATION_FAILED). Asked once per request, before polling.
+//!
+//! Cluster mode: a follower's fetch (replica id, or v15+'s replica state)
+//! of a replicated partition reads up to the log end, not the high
+//! watermark, and its fetch offset is recorded as the follower's log end
+//! (see `fjord_partition::replica`), which may move the high watermark.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,6 +65,8 @@ fn read_once(
     req: &FetchRequest,
     refused: &[bool],
 ) -> (Vec<FetchableTopicResponse>, usize, bool, Slices, Sent) {
+    let replica = req.replica_id.max(req.replica_state.replica_id);
+    let now = fjord_storage::clock::now_ms();
     let mut sent: Sent = Vec::new();
     let mut slices: Slices = VecDeque::new();
     let mut total = 0usize;
@@ -128,10 +135,23 @@ fn read_once(
                 slices.push_back(None);
                 continue;
             }
+            // A follower's fetch (cluster mode): it holds everything below
+            // its fetch offset, which may move the high watermark; it
+            // reads up to the log end.
+            let follower = replica >= 0 && p.is_replicated();
+            if follower && p.record_follower_fetch(replica, fp.fetch_offset, now) {
+                state.notify_data();
+            }
             let hw = p.high_watermark();
             let lso = p.last_stable_offset();
             // read_committed reads up to the last stable offset.
-            let upto = if req.isolation_level == 1 { lso } else { hw };
+            let upto = if follower {
+                p.log.log_end_offset()
+            } else if req.isolation_level == 1 {
+                lso
+            } else {
+                hw
+            };
             let log_start = p.log.log_start_offset();
             let mut pd = PartitionData {
                 partition_index: fp.partition,

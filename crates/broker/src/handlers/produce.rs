@@ -11,6 +11,11 @@
 //! TRANSACTIONAL_ID_AUTHORIZATION_FAILED), and each topic WRITE (else its
 //! partitions get TOPIC_AUTHORIZATION_FAILED, whether it exists or not),
 //! asked once per topic.
+//!
+//! Cluster mode: `acks=all` on a replicated partition is answered once the
+//! high watermark covers the batches (`cluster::acks`), and refused with
+//! NOT_ENOUGH_REPLICAS before the append when the image's ISR is smaller
+//! than `min.insync.replicas`.
 
 use std::sync::Arc;
 
@@ -43,6 +48,8 @@ struct Pending {
     part_idx: usize,
     partition: Arc<Partition>,
     next_offset: i64,
+    /// `min.insync.replicas` of the topic.
+    min_isr: usize,
 }
 
 fn part_error(index: i32, code: ErrorCode, msg: Option<String>) -> PartitionProduceResponse {
@@ -213,6 +220,8 @@ async fn handle(
     req: ProduceRequest,
 ) -> ProduceResponse {
     let acks = req.acks;
+    let deadline = tokio::time::Instant::now()
+        + std::time::Duration::from_millis(u64::try_from(req.timeout_ms).unwrap_or(0));
     let mut responses: Vec<TopicProduceResponse> = Vec::with_capacity(req.topic_data.len());
     let mut pending: Vec<Pending> = Vec::new();
     let now = now_ms();
@@ -271,9 +280,14 @@ async fn handle(
                 continue;
             }
             let mut image_epoch = None;
+            // Single-node: this broker is the one in-sync replica.
+            let mut in_sync = 1usize;
             if let Some(cluster) = state.cluster() {
                 match cluster.check_leader(&topic.name, pd.index, -1) {
-                    Ok(p) => image_epoch = Some(p.leader_epoch),
+                    Ok(p) => {
+                        image_epoch = Some(p.leader_epoch);
+                        in_sync = p.isr.len();
+                    }
                     Err(code) => {
                         let mut r = part_error(pd.index, code, None);
                         // KIP-951: tell the client where the leader is.
@@ -332,17 +346,22 @@ async fn handle(
                 .topic_value(&topic.configs, "min.insync.replicas")
                 .and_then(|v| v.trim().parse::<i32>().ok())
                 .unwrap_or(1);
-            if acks == -1 && min_isr > 1 {
-                // This partition has one in-sync replica: this broker.
+            if acks == -1 && usize::try_from(min_isr).unwrap_or(0) > in_sync {
                 parts.push(part_error(
                     pd.index,
                     ErrorCode::NotEnoughReplicas,
                     Some(format!(
-                        "min.insync.replicas is {min_isr} but only 1 replica is in sync"
+                        "min.insync.replicas is {min_isr} but only {in_sync} {} in sync",
+                        if in_sync == 1 {
+                            "replica is"
+                        } else {
+                            "replicas are"
+                        }
                     )),
                 ));
                 continue;
             }
+            let min_isr = usize::try_from(min_isr).unwrap_or(1);
             let Some(data) = pd.records else {
                 parts.push(part_error(
                     pd.index,
@@ -403,6 +422,7 @@ async fn handle(
                         part_idx: pi,
                         partition,
                         next_offset: info.last_offset + 1,
+                        min_isr,
                     });
                 }
                 Ok(Appended::Duplicate { base_offset }) => {
@@ -422,6 +442,7 @@ async fn handle(
                         part_idx: pi,
                         partition,
                         next_offset,
+                        min_isr,
                     });
                 }
                 Err((code, msg)) => {
@@ -442,9 +463,19 @@ async fn handle(
     }
 
     let mut syncs = Vec::new();
+    let mut replicated = Vec::new();
     for p in pending {
         let partition = p.partition.clone();
         let st = state.clone();
+        if acks == -1 && partition.is_replicated() {
+            replicated.push((
+                p.topic_idx,
+                p.part_idx,
+                partition.clone(),
+                p.next_offset,
+                p.min_isr,
+            ));
+        }
         let task = tokio::task::spawn_blocking(move || st.make_visible(&partition, p.next_offset));
         syncs.push((p.topic_idx, p.part_idx, task));
     }
@@ -470,6 +501,30 @@ async fn handle(
             {
                 *r = part_error(r.index, ErrorCode::KafkaStorageError, Some(e.to_string()));
             }
+        }
+    }
+    // acks=all on a replicated partition: answered once the high
+    // watermark covers the batches (every in-sync replica has them).
+    for (ti, pi, partition, next_offset, min_isr) in replicated {
+        let Some(r) = responses
+            .get_mut(ti)
+            .and_then(|t| t.partition_responses.get_mut(pi))
+        else {
+            continue;
+        };
+        if r.error_code != ErrorCode::None.code() {
+            continue;
+        }
+        let waited = crate::cluster::acks::wait_replicated(
+            &state,
+            &partition,
+            next_offset,
+            min_isr,
+            deadline,
+        )
+        .await;
+        if let Err(code) = waited {
+            *r = part_error(r.index, code, None);
         }
     }
     ProduceResponse {

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use fjord_partition::replica::Replication;
 use fjord_partition::Partition;
 use fjord_protocol::Uuid;
 use fjord_storage::Log;
@@ -68,8 +69,13 @@ impl BrokerState {
         for (i, epoch) in leader_epochs.iter().enumerate() {
             let index = i as i32;
             match t.partitions.get(i) {
-                Some(p) if p.leader_epoch == *epoch => parts.push(p.clone()),
-                Some(p) => parts.push(Arc::new(Partition::new(
+                Some(p)
+                    if p.leader_epoch == *epoch
+                        && (p.is_replicated() || !self.replicates(&t.name)) =>
+                {
+                    parts.push(p.clone())
+                }
+                Some(p) => parts.push(Arc::new(self.new_partition(
                     &t.name,
                     index,
                     p.log.clone(),
@@ -78,7 +84,7 @@ impl BrokerState {
                 None => {
                     let dir = fjord_storage::partition_dir(&self.config().data_dir, &t.name, index);
                     let log = Log::open(&dir, t.log_config.clone())?;
-                    parts.push(Arc::new(Partition::new(
+                    parts.push(Arc::new(self.new_partition(
                         &t.name,
                         index,
                         Arc::new(log),
@@ -98,5 +104,45 @@ impl BrokerState {
         };
         self.replace_topic(topic)?;
         Ok(())
+    }
+
+    /// Whether `topic`'s partitions are replicated: cluster mode, a topic
+    /// of the image (internal topics and `_schemas` stay local).
+    pub(crate) fn replicates(&self, topic: &str) -> bool {
+        self.cluster()
+            .is_some_and(|c| !is_internal_topic(topic) && c.image().topic(topic).is_some())
+    }
+
+    /// A partition over `log`: replicated (with the image's replica set
+    /// and ISR) when its topic is, else a single-node one.
+    pub(crate) fn new_partition(
+        &self,
+        topic: &str,
+        index: i32,
+        log: Arc<Log>,
+        leader_epoch: i32,
+    ) -> Partition {
+        let state = self.cluster().and_then(|c| {
+            if is_internal_topic(topic) {
+                return None;
+            }
+            let image = c.image();
+            let p = image.topic(topic)?.partitions.get(&index)?.clone();
+            Some((c.node_id, p))
+        });
+        match state {
+            Some((node, p)) => {
+                let r = Replication::new(
+                    node,
+                    p.leader,
+                    p.replicas,
+                    p.isr,
+                    p.partition_epoch,
+                    fjord_storage::clock::now_ms(),
+                );
+                Partition::new_replicated(topic, index, log, leader_epoch, r)
+            }
+            None => Partition::new(topic, index, log, leader_epoch),
+        }
     }
 }

@@ -239,6 +239,26 @@ impl Log {
     /// On a write error (ENOSPC, ...) the partial write is cut off again and
     /// the log is unchanged; `batches` may already have been rewritten.
     pub fn append(&self, batches: &mut [u8], leader_epoch: i32, now_ms: i64) -> Result<AppendInfo> {
+        self.append_with(batches, Some(leader_epoch), now_ms)
+    }
+
+    /// Appends batches copied from the partition leader (a follower's
+    /// append): offsets, leader epochs, timestamps and CRCs are kept
+    /// verbatim. The first batch must start at the log end offset and each
+    /// next one where the previous ended; every CRC is checked. The leader
+    /// epoch cache follows the batches' epochs.
+    pub fn append_replicated(&self, batches: &mut [u8], now_ms: i64) -> Result<AppendInfo> {
+        self.append_with(batches, None, now_ms)
+    }
+
+    /// `leader_epoch` None: a replicated append (see
+    /// [`Log::append_replicated`]).
+    fn append_with(
+        &self,
+        batches: &mut [u8],
+        leader_epoch: Option<i32>,
+        now_ms: i64,
+    ) -> Result<AppendInfo> {
         let config = self.config();
         let mut guard = self.writer.lock();
         self.check_writable()?;
@@ -248,6 +268,9 @@ impl Log {
         let mut next = first_offset;
         let mut max_timestamp = -1i64;
         w.scratch.clear();
+        // Replicated appends: (epoch, first offset) of each leader epoch
+        // the batches start (empty for a leader's append).
+        let mut new_epochs: Vec<(i32, i64)> = Vec::new();
         let mut pos = 0usize;
         while pos < batches.len() {
             let h = BatchHeader::parse(&batches[pos..]).map_err(|e| invalid_batch(pos, e))?;
@@ -265,6 +288,30 @@ impl Log {
                 return Err(invalid_batch(pos, "negative last offset delta"));
             }
             let batch = &mut batches[pos..pos + size];
+            let Some(leader_epoch) = leader_epoch else {
+                if h.base_offset != next {
+                    return Err(invalid_batch(
+                        pos,
+                        format!("replicated batch at {}, log end is {next}", h.base_offset),
+                    ));
+                }
+                fjord_protocol::records::validate(batch).map_err(|e| invalid_batch(pos, e))?;
+                if h.partition_leader_epoch >= 0
+                    && new_epochs.last().map(|(e, _)| *e) != Some(h.partition_leader_epoch)
+                {
+                    new_epochs.push((h.partition_leader_epoch, next));
+                }
+                max_timestamp = max_timestamp.max(h.max_timestamp);
+                w.scratch.push(BatchInfo {
+                    position: pos as u64,
+                    size: size as u64,
+                    base_offset: next,
+                    max_timestamp: h.max_timestamp,
+                });
+                next += i64::from(h.last_offset_delta) + 1;
+                pos += size;
+                continue;
+            };
             set_base_offset(batch, next);
             set_partition_leader_epoch(batch, leader_epoch);
             let ts = if log_append {
@@ -310,11 +357,29 @@ impl Log {
             )));
         }
 
-        if leader_epoch >= 0 {
+        if let Some(leader_epoch) = leader_epoch.filter(|e| *e >= 0) {
             let mut epochs = self.epochs.lock();
             if epochs.latest().map(|e| e.epoch) != Some(leader_epoch) {
                 let mut updated = epochs.clone();
                 if updated.assign(leader_epoch, first_offset) {
+                    updated.flush()?;
+                    *epochs = updated;
+                }
+            }
+        }
+        // A replicated append: the cache follows the batches' epochs.
+        if !new_epochs.is_empty() {
+            let mut epochs = self.epochs.lock();
+            let latest = epochs.latest().map(|e| e.epoch);
+            if new_epochs.iter().any(|(e, _)| Some(*e) != latest) {
+                let mut updated = (*epochs).clone();
+                let mut changed = false;
+                for (epoch, start) in &new_epochs {
+                    if updated.latest().map(|e| e.epoch) != Some(*epoch) {
+                        changed |= updated.assign(*epoch, *start);
+                    }
+                }
+                if changed {
                     updated.flush()?;
                     *epochs = updated;
                 }

@@ -56,3 +56,43 @@ fn open_is_idempotent_and_marker_is_removed_by_the_first_write() {
     assert!(!log.unchanged_since_open());
     assert_eq!(log.log_end_offset(), 3);
 }
+
+#[test]
+fn replicated_append_keeps_offsets_and_epochs_and_refuses_gaps() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let leader = Log::open(a.path(), LogConfig::default()).unwrap();
+    let follower = Log::open(b.path(), LogConfig::default()).unwrap();
+    leader.append(&mut simple_batch(2, 1, 10), 4, 0).unwrap();
+    leader.append(&mut simple_batch(3, 1, 10), 6, 0).unwrap();
+    let all = leader
+        .read(0, 1 << 20, i64::MAX, true)
+        .unwrap()
+        .to_bytes()
+        .unwrap();
+    // A batch that does not start at the follower's log end is refused.
+    let second = leader
+        .read(2, 1 << 20, i64::MAX, true)
+        .unwrap()
+        .to_bytes()
+        .unwrap();
+    assert!(follower.append_replicated(&mut second.to_vec(), 0).is_err());
+    assert_eq!(follower.log_end_offset(), 0);
+    // A corrupted CRC is refused.
+    let mut bad = all.to_vec();
+    let last = bad.len() - 1;
+    bad[last] ^= 0xff;
+    assert!(follower.append_replicated(&mut bad, 0).is_err());
+    let info = follower.append_replicated(&mut all.to_vec(), 0).unwrap();
+    assert_eq!((info.first_offset, info.last_offset), (0, 4));
+    let copied = follower
+        .read(0, 1 << 20, i64::MAX, true)
+        .unwrap()
+        .to_bytes()
+        .unwrap();
+    assert_eq!(
+        copied, all,
+        "the follower holds the leader's bytes verbatim"
+    );
+    assert_eq!(follower.epoch_entries(), leader.epoch_entries());
+    assert_eq!(follower.end_offset_for_epoch(4), Some((4, 2)));
+}
