@@ -134,6 +134,8 @@ class Broker:
             self.config_path = self.workdir / "fjord.toml"
             text = config if isinstance(config, str) else render_toml(config)
             self.config_path.write_text(text)
+        # A network namespace (netfaults.NetLab) the process runs in, if any.
+        self.netns: str | None = None
         self.proc: subprocess.Popen | None = None
         self.starts = 0
         self._expected_exit = True  # nothing running yet
@@ -158,7 +160,8 @@ class Broker:
 
     # ------------------------------------------------------------ process
     def command(self) -> list[str]:
-        cmd = [str(self.bin), "broker"]
+        # `ip netns exec` execs the broker in place: the pid stays the broker's.
+        cmd = (["ip", "netns", "exec", self.netns] if self.netns else []) + [str(self.bin), "broker"]
         if not self.use_env:
             cmd += ["--data-dir", str(self.data_dir),
                     "--listen", self.bootstrap,
@@ -400,10 +403,14 @@ def pytest_runtest_makereport(item, call):
 class Cluster:
     """n fjord nodes in cluster mode (combined broker+controller) on 127.0.0.1."""
 
-    def __init__(self, factory: BrokerFactory, n: int = 3, config=None, cluster_id: str | None = None):
+    def __init__(self, factory: BrokerFactory, n: int = 3, config=None, cluster_id: str | None = None,
+                 lab=None):
         import uuid
 
         self.cluster_id = cluster_id or f"e2e-{uuid.uuid4().hex[:16]}"
+        # netfaults.NetLab: each node in its own network namespace at its own
+        # address (links between nodes can then be cut); else all on 127.0.0.1.
+        self.lab = lab
         self.nodes: list[Broker] = [
             factory(name=f"node{i + 1}", node_id=i + 1, config=config, start=False, schema_registry="off")
             for i in range(n)
@@ -411,14 +418,18 @@ class Cluster:
         # The nodes bind only once all are launched: draw every port of every
         # node in one call so that no two of them are the same.
         drawn = free_ports(3 * n)
+        hosts = lab.addresses if lab else ["127.0.0.1"] * n
         for i, b in enumerate(self.nodes):
             b.kafka_port, b.http_port = drawn[3 * i], drawn[3 * i + 1]
+            b.host = hosts[i]
+            if lab:
+                b.netns = lab.namespaces[i]
         ports = [drawn[3 * i + 2] for i in range(n)]
         self.controller_ports = ports
-        self.voters = ",".join(f"{i + 1}@127.0.0.1:{p}" for i, p in enumerate(ports))
+        self.voters = ",".join(f"{i + 1}@{hosts[i]}:{p}" for i, p in enumerate(ports))
         for i, b in enumerate(self.nodes):
             b.extra_args += ["--controller-quorum", self.voters,
-                             "--controller-listen", f"127.0.0.1:{ports[i]}",
+                             "--controller-listen", f"{hosts[i]}:{ports[i]}",
                              "--cluster-id", self.cluster_id]
 
     @property
@@ -460,12 +471,30 @@ class Cluster:
 
 @pytest.fixture
 def cluster_factory(broker_factory):
-    def make(n: int = 3, config=None, cluster_id=None, start=True) -> Cluster:
-        c = Cluster(broker_factory, n, config=config, cluster_id=cluster_id)
+    labs = []
+
+    def make(n: int = 3, config=None, cluster_id=None, start=True, netns=False) -> Cluster:
+        lab = None
+        if netns:
+            import netfaults
+
+            why = netfaults.available()
+            if why:
+                pytest.skip(why)
+            lab = netfaults.NetLab(n)
+            labs.append(lab)
+        c = Cluster(broker_factory, n, config=config, cluster_id=cluster_id, lab=lab)
         if start:
             try:
                 c.start()
             except BrokerError as e:
                 pytest.fail(str(e) + "\n" + "\n".join(b.log_tail(60) for b in c.nodes), pytrace=False)
         return c
-    return make
+    yield make
+    for lab in labs:
+        lab.heal_all()
+        # The namespaces go once the nodes in them are gone.
+        for b in broker_factory.brokers:
+            if b.netns in lab.namespaces and b.proc is not None:
+                b.kill9()
+        lab.close()

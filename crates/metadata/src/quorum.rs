@@ -170,7 +170,8 @@ pub struct VoterInfo {
     /// Kafka's LogEndOffset, exclusive); None where this node cannot know
     /// it (followers know only their own).
     pub log_end_offset: Option<u64>,
-    /// When this voter last answered this node (its own entry: now).
+    /// When this node last heard from this voter: an answer to a call of
+    /// this node, or a call from it (its own entry: now).
     pub last_ack: Option<SystemTime>,
 }
 
@@ -252,6 +253,7 @@ impl Quorum {
             raft: raft.clone(),
             meta: Arc::clone(&meta),
             forward_timeout: config.propose_timeout,
+            peers: Arc::clone(&peers),
         });
         let server = tokio::spawn(server.serve(listener));
         let quorum = Quorum {

@@ -16,8 +16,15 @@ use tokio::sync::watch;
 
 use super::Cluster;
 
+/// How long a new quorum leader gives the previous one to answer its
+/// heartbeats before fencing it for its silence as a leader: a quarter of
+/// the session, at most 500 ms (a live node answers within milliseconds).
+pub fn previous_leader_grace(session_timeout: Duration) -> Duration {
+    (session_timeout / 4).min(Duration::from_millis(500))
+}
+
 /// How often the loop looks at the image and the quorum.
-const TICK: Duration = Duration::from_millis(500);
+const TICK: Duration = Duration::from_millis(200);
 
 /// How long to wait for this broker's own records to be applied locally.
 const APPLY_WAIT: Duration = Duration::from_secs(10);
@@ -38,13 +45,24 @@ pub fn next_epoch(image: &MetadataImage, broker_id: i32, now_ms: i64) -> i64 {
 }
 
 /// Which brokers the active controller fences now: unfenced brokers other
-/// than itself whose last answer (or, if later or missing, the moment this
-/// node became leader) is older than `timeout`.
+/// than itself whose last sign of life (or, if later or missing, the moment
+/// this node became leader) is older than `timeout`.
+///
+/// The previous quorum leader is the exception: this node followed it
+/// until the election and heard its heartbeats, so its silence is counted
+/// from its last heartbeat, not from the election. A leader that died is
+/// thus fenced as soon as its session has run out (but not before
+/// [`previous_leader_grace`] after the election), not a whole session after
+/// the election (Kafka's new controller waits the whole session for every
+/// broker). A previous leader that is alive (the election came from a
+/// glitch) answers this node's first heartbeats within the grace and is
+/// not fenced.
 pub fn silent_brokers(
     image: &MetadataImage,
     self_id: i32,
     last_heard: &BTreeMap<i32, SystemTime>,
     leader_since: SystemTime,
+    previous_leader: Option<i32>,
     now: SystemTime,
     timeout: Duration,
 ) -> Vec<i32> {
@@ -53,11 +71,16 @@ pub fn silent_brokers(
         .values()
         .filter(|b| !b.fenced && b.broker_id != self_id)
         .filter(|b| {
-            let heard = last_heard
-                .get(&b.broker_id)
-                .copied()
-                .map_or(leader_since, |t| t.max(leader_since));
-            now.duration_since(heard).unwrap_or_default() > timeout
+            let heard = last_heard.get(&b.broker_id).copied();
+            match heard {
+                Some(t) if previous_leader == Some(b.broker_id) => {
+                    now.duration_since(t).unwrap_or_default() > timeout
+                        && now.duration_since(leader_since).unwrap_or_default()
+                            > previous_leader_grace(timeout)
+                }
+                Some(t) => now.duration_since(t.max(leader_since)).unwrap_or_default() > timeout,
+                None => now.duration_since(leader_since).unwrap_or_default() > timeout,
+            }
         })
         .map(|b| b.broker_id)
         .collect()
@@ -65,9 +88,9 @@ pub fn silent_brokers(
 
 /// Runs until `stop`.
 pub async fn run(cluster: Arc<Cluster>, mut stop: watch::Receiver<bool>) {
-    let mut leader_since: Option<SystemTime> = None;
+    let mut leadership = Leadership::default();
     loop {
-        if let Err(e) = tick(&cluster, &mut leader_since).await {
+        if let Err(e) = tick(&cluster, &mut leadership).await {
             tracing::debug!(error = %e, "cluster liveness step failed; retrying");
         }
         tokio::select! {
@@ -77,12 +100,20 @@ pub async fn run(cluster: Arc<Cluster>, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// What the liveness loop remembers of the quorum's leadership.
+#[derive(Default)]
+struct Leadership {
+    /// When this node became the quorum leader (None: not leader).
+    since: Option<SystemTime>,
+    /// The leader this node last followed (another node).
+    followed: Option<i32>,
+    /// The leader before this node, while it is leader.
+    previous: Option<i32>,
+}
+
 /// One step: (re-)register or unfence this broker if needed, then, on the
 /// active controller, fence silent brokers.
-async fn tick(
-    cluster: &Cluster,
-    leader_since: &mut Option<SystemTime>,
-) -> Result<(), ProposeError> {
+async fn tick(cluster: &Cluster, leadership: &mut Leadership) -> Result<(), ProposeError> {
     let id = cluster.node_id;
     let image = cluster.image();
     match image.brokers.get(&id) {
@@ -97,11 +128,14 @@ async fn tick(
         }
         _ => register(cluster, &image).await?,
     }
+    let quorum = cluster.quorum.describe();
     if cluster.quorum.is_leader() {
-        let since = *leader_since.get_or_insert_with(SystemTime::now);
-        let heard: BTreeMap<i32, SystemTime> = cluster
-            .quorum
-            .describe()
+        if leadership.since.is_none() {
+            leadership.since = Some(SystemTime::now());
+            leadership.previous = leadership.followed;
+        }
+        let since = leadership.since.unwrap_or_else(SystemTime::now);
+        let heard: BTreeMap<i32, SystemTime> = quorum
             .voters
             .into_iter()
             .filter_map(|v| Some((i32::try_from(v.id).ok()?, v.last_ack?)))
@@ -111,6 +145,7 @@ async fn tick(
             id,
             &heard,
             since,
+            leadership.previous,
             SystemTime::now(),
             cluster.session_timeout,
         );
@@ -128,7 +163,13 @@ async fn tick(
             );
         }
     } else {
-        *leader_since = None;
+        leadership.since = None;
+        leadership.previous = None;
+        if let Some(leader) = quorum.leader_id.and_then(|l| i32::try_from(l).ok()) {
+            if leader != id {
+                leadership.followed = Some(leader);
+            }
+        }
     }
     Ok(())
 }

@@ -50,6 +50,9 @@ pub async fn quorum(config: &mut BrokerConfig) -> Result<Quorum, String> {
         .ok_or_else(|| format!("cannot resolve the controller listener {listen_text}"))?;
     let mut qc = QuorumConfig::new(node_id, listen, voters, config.data_dir.join(QUORUM_DIR));
     qc.cluster_id = c.cluster_id.clone();
+    qc.election_timeout = Duration::from_millis(c.election_timeout_ms);
+    qc.fetch_timeout = Duration::from_millis(c.fetch_timeout_ms.max(c.election_timeout_ms + 1));
+    qc.heartbeat_interval = Duration::from_millis((c.election_timeout_ms / 4).clamp(5, 250));
     let quorum = Quorum::start(qc).await.map_err(|e| e.to_string())?;
     let deadline = tokio::time::Instant::now() + CLUSTER_ID_WAIT;
     let cluster_id = loop {

@@ -131,16 +131,68 @@ fn the_controller_fences_brokers_it_has_not_heard_from() {
     let timeout = Duration::from_secs(9);
     let heard = BTreeMap::from([(2, t0 + Duration::from_secs(5))]);
     // Just became leader: nobody is fenced before a session timeout.
-    assert!(silent_brokers(&image, 1, &heard, t0, t0 + Duration::from_secs(8), timeout).is_empty());
+    assert!(silent_brokers(
+        &image,
+        1,
+        &heard,
+        t0,
+        None,
+        t0 + Duration::from_secs(8),
+        timeout
+    )
+    .is_empty());
     // 3 never answered since t0; 2 answered at t0+5.
     assert_eq!(
-        silent_brokers(&image, 1, &heard, t0, t0 + Duration::from_secs(10), timeout),
+        silent_brokers(
+            &image,
+            1,
+            &heard,
+            t0,
+            None,
+            t0 + Duration::from_secs(10),
+            timeout
+        ),
         vec![3]
     );
     assert_eq!(
-        silent_brokers(&image, 1, &heard, t0, t0 + Duration::from_secs(15), timeout),
+        silent_brokers(
+            &image,
+            1,
+            &heard,
+            t0,
+            None,
+            t0 + Duration::from_secs(15),
+            timeout
+        ),
         vec![2, 3]
     );
+}
+
+#[test]
+fn the_previous_quorum_leader_is_timed_from_its_last_heartbeat() {
+    let image = image_with_brokers(&[1, 2, 3]);
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+    let timeout = Duration::from_secs(1);
+    // Node 1 followed 3 (last heartbeat at t0) and 2 answered votes at
+    // t0 - 30 s; node 1 became leader at t0 + 1.5 s.
+    let heard = BTreeMap::from([(3, t0), (2, t0 - Duration::from_secs(30))]);
+    let since = t0 + Duration::from_millis(1500);
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    // 3 has been silent for 1.7 s, but the election was 0.2 s ago (within
+    // the grace, a quarter of the session): nobody yet.
+    assert!(silent_brokers(&image, 1, &heard, since, Some(3), at(1700), timeout).is_empty());
+    // After the grace 3 is fenced; 2, timed from the election, is not.
+    assert_eq!(
+        silent_brokers(&image, 1, &heard, since, Some(3), at(1800), timeout),
+        vec![3]
+    );
+    // Without knowing the previous leader, everyone gets a whole session
+    // from the election.
+    assert!(silent_brokers(&image, 1, &heard, since, None, at(2100), timeout).is_empty());
+    // The previous leader alive: it answered the new leader at t0 + 1.6 s.
+    let mut alive = heard.clone();
+    alive.insert(3, at(1600));
+    assert!(silent_brokers(&image, 1, &alive, since, Some(3), at(2500), timeout).is_empty());
 }
 
 #[test]

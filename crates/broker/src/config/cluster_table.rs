@@ -34,6 +34,13 @@ pub struct ClusterSettings {
     /// `replica.lag.time.max.ms`: a follower not caught up with its leader
     /// for this long is removed from the ISR by the leader.
     pub replica_lag_time_max_ms: u64,
+    /// `controller.quorum.election.timeout.ms`: the lower bound of the
+    /// quorum's randomised election timeout.
+    pub election_timeout_ms: u64,
+    /// `controller.quorum.fetch.timeout.ms`: the upper bound (a voter that
+    /// has not heard from the leader for a time drawn between the two
+    /// stands for election).
+    pub fetch_timeout_ms: u64,
 }
 
 impl ClusterSettings {
@@ -140,6 +147,39 @@ pub static CLUSTER_KEYS: &[BrokerKey] = &[
                 Ok(())
             },
             get: |c| c.cluster.cluster_id.clone(),
+        },
+    },
+    BrokerKey {
+        name: "controller.quorum.election.timeout.ms",
+        ty: ValueType::Int,
+        default: KeyDefault::Value("1000"),
+        mode: Mode::ReadOnly,
+        flag: None,
+        doc: "Lower bound of the metadata quorum's randomised election timeout: a voter that has not heard \
+              from the quorum leader for a time drawn between this and controller.quorum.fetch.timeout.ms \
+              stands for election (cluster mode). The leader heartbeats every min(250 ms, this / 4).",
+        apply: Apply::Field {
+            set: |c, v| {
+                c.cluster.election_timeout_ms = parse_long(v, 20, i64::from(i32::MAX))? as u64;
+                Ok(())
+            },
+            get: |c| Some(c.cluster.election_timeout_ms.to_string()),
+        },
+    },
+    BrokerKey {
+        name: "controller.quorum.fetch.timeout.ms",
+        ty: ValueType::Int,
+        default: KeyDefault::Value("2000"),
+        mode: Mode::ReadOnly,
+        flag: None,
+        doc: "Upper bound of the metadata quorum's randomised election timeout (see \
+              controller.quorum.election.timeout.ms; cluster mode).",
+        apply: Apply::Field {
+            set: |c, v| {
+                c.cluster.fetch_timeout_ms = parse_long(v, 20, i64::from(i32::MAX))? as u64;
+                Ok(())
+            },
+            get: |c| Some(c.cluster.fetch_timeout_ms.to_string()),
         },
     },
     BrokerKey {

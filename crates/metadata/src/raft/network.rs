@@ -64,7 +64,9 @@ pub struct Peers {
     node_id: NodeId,
     meta: Arc<ClusterMeta>,
     slots: Mutex<BTreeMap<(NodeId, Channel), Slot>>,
-    /// When each peer last answered a call (for DescribeQuorum).
+    /// When each peer was last heard from: it answered a call of this node,
+    /// or sent one (a leader's AppendEntries reaches its followers this
+    /// way). For DescribeQuorum and the controller's broker liveness.
     last_answer: Mutex<BTreeMap<NodeId, SystemTime>>,
 }
 
@@ -78,7 +80,15 @@ impl Peers {
         }
     }
 
-    /// When peer `id` last answered, if ever.
+    /// Records that peer `id` was heard from now.
+    pub fn heard(&self, id: NodeId) {
+        self.last_answer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, SystemTime::now());
+    }
+
+    /// When peer `id` was last heard from, if ever.
     pub fn last_answer(&self, id: NodeId) -> Option<SystemTime> {
         self.last_answer
             .lock()
@@ -125,10 +135,7 @@ impl Peers {
         write_frame(&mut stream, request).await?;
         let response: Response = read_frame(&mut stream).await?;
         *guard = Some(stream);
-        self.last_answer
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(target, SystemTime::now());
+        self.heard(target);
         Ok(response)
     }
 
@@ -325,6 +332,9 @@ pub struct Server {
     pub meta: Arc<ClusterMeta>,
     /// How long a forwarded proposal may take to commit.
     pub forward_timeout: Duration,
+    /// This node's connections, which also keep when each peer was last
+    /// heard from; a request from a peer counts.
+    pub peers: Arc<Peers>,
 }
 
 impl Server {
@@ -387,6 +397,7 @@ impl Server {
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
                 Err(e) => return Err(e),
             };
+            self.peers.heard(from);
             let response = match request {
                 Request::Vote(rpc) => Response::Vote(self.raft.vote(rpc).await),
                 Request::AppendEntries(rpc) => {
