@@ -203,6 +203,21 @@ pub async fn run(
             _ = &mut shutdown => break,
         }
     }
+    if let Some(cluster) = state.cluster() {
+        // Controlled shutdown: leadership moves away before this broker
+        // stops answering.
+        match crate::cluster::liveness::controlled_shutdown(&cluster, Duration::from_secs(5)).await
+        {
+            Ok(moved) => tracing::info!(
+                partitions_changed = moved,
+                "controlled shutdown: leadership moved to other replicas"
+            ),
+            Err(e) => tracing::warn!(
+                error = %e,
+                "controlled shutdown failed; the controller fences this broker after broker.session.timeout.ms"
+            ),
+        }
+    }
     tracing::info!("shutting down: answering in-flight requests");
     let _ = ready_tx.send(false);
     accept_loops.abort_all();

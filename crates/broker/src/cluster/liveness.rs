@@ -1,11 +1,13 @@
 //! Broker liveness in cluster mode (the design is in `cluster/mod.rs`):
 //! this broker registers (fenced), waits until its local topics follow
 //! the image holding its registration, unfences itself, and from then on
-//! checks every half second that it is still registered and unfenced at
+//! checks every 200 ms that it is still registered and unfenced at
 //! its epoch. On the active controller the same loop fences every broker
-//! it has not heard from for `broker.session.timeout.ms`.
+//! it has not heard from for `broker.session.timeout.ms`. A broker asked to
+//! stop moves its leadership away first ([`controlled_shutdown`]).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -116,7 +118,9 @@ struct Leadership {
 async fn tick(cluster: &Cluster, leadership: &mut Leadership) -> Result<(), ProposeError> {
     let id = cluster.node_id;
     let image = cluster.image();
+    let leaving = cluster.shutting_down.load(Ordering::Acquire);
     match image.brokers.get(&id) {
+        _ if leaving => {}
         Some(b) if b.epoch == cluster.epoch() && b.incarnation_id == cluster.incarnation => {
             if b.fenced && caught_up(cluster, &image).await {
                 let records = unfence_broker_records(&image, id);
@@ -172,6 +176,41 @@ async fn tick(cluster: &Cluster, leadership: &mut Leadership) -> Result<(), Prop
         }
     }
     Ok(())
+}
+
+/// Kafka's controlled shutdown, run when this broker is asked to stop
+/// (SIGTERM) in cluster mode: it fences itself through the quorum, which
+/// moves the leadership of every partition it leads to another in-sync
+/// replica and takes it out of every ISR, and waits (at most `timeout`)
+/// until this broker has applied that change, so clients are sent to the
+/// new leaders at once instead of after `broker.session.timeout.ms`. A
+/// partition whose only in-sync replica is this broker stays led by it
+/// until it stops (then offline, as in Kafka). Returns the number of
+/// partitions whose leader or ISR changed, or why it could not.
+pub async fn controlled_shutdown(cluster: &Cluster, timeout: Duration) -> Result<usize, String> {
+    cluster.shutting_down.store(true, Ordering::Release);
+    let image = cluster.image();
+    let Some(me) = image.brokers.get(&cluster.node_id) else {
+        return Ok(0);
+    };
+    if me.fenced {
+        return Ok(0);
+    }
+    let records = fence_broker_records(&image, cluster.node_id, false);
+    let moved = records.len().saturating_sub(1);
+    let offset = tokio::time::timeout(timeout, cluster.quorum.propose(records))
+        .await
+        .map_err(|_| {
+            format!(
+                "the quorum did not commit within {} ms",
+                timeout.as_millis()
+            )
+        })?
+        .map_err(|e| e.to_string())?;
+    if !cluster.wait_applied(offset, timeout).await {
+        return Err("the change committed but was not applied here in time".into());
+    }
+    Ok(moved)
 }
 
 /// Whether the local topics follow an image at least as new as `image`.

@@ -60,6 +60,9 @@ pub struct Cluster {
     pub rack: Option<String>,
     /// The offset of the last image the replay applied to local topics.
     pub(crate) applied: watch::Sender<Option<u64>>,
+    /// Set by a controlled shutdown: this broker neither registers nor
+    /// unfences itself any more.
+    pub(crate) shutting_down: std::sync::atomic::AtomicBool,
 }
 
 /// Kafka's security protocol id of a listener protocol name.
@@ -98,6 +101,7 @@ impl Cluster {
             endpoints,
             rack,
             applied: watch::channel(None).0,
+            shutting_down: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
