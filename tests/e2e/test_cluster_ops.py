@@ -76,3 +76,115 @@ def test_sigterm_moves_leadership_away_before_the_broker_stops(cluster_factory):
     victim.start(60)
     wait_until(lambda: (s := topic_state(observer, topic)) and all(isr == ids for _, _, isr in s.values()),
                30, 0.3, "the restarted broker back in every ISR")
+
+
+def test_elect_leaders_moves_leadership_back_to_the_preferred_replica(cluster_factory):
+    from confluent_kafka import ElectionType, TopicPartition
+
+    cluster = cluster_factory(3, config={"broker.session.timeout.ms": 3000})
+    topic = unique_topic("elect")
+    create_topic(cluster.bootstrap, topic, partitions=3)
+    ids = [1, 2, 3]
+    observer = cluster.nodes[0]
+    wait_until(lambda: (s := topic_state(observer, topic)) and len(s) == 3
+               and all(isr == ids for _, _, isr in s.values()), 20, 0.2, "full ISRs")
+    state = topic_state(observer, topic)
+    # Every partition is led by its preferred (first) replica after creation.
+    assert all(leader == replicas[0] for leader, replicas, _ in state.values()), state
+    # Stop a preferred leader (controlled: its partitions move at once) and
+    # bring it back: it rejoins the ISR but does not lead again by itself.
+    victim_id = state[0][0]
+    victim = next(n for n in cluster.nodes if n.node_id == victim_id)
+    observer = next(n for n in cluster.nodes if n is not victim)
+    victim.stop()
+    victim.start(60)
+    wait_until(lambda: (s := topic_state(observer, topic)) and all(isr == ids for _, _, isr in s.values()),
+               30, 0.3, "the restarted broker back in every ISR")
+    moved = [p for p, (leader, replicas, _) in topic_state(observer, topic).items() if leader != replicas[0]]
+    assert 0 in moved
+    admin = ck_admin(observer.bootstrap)
+    parts = [TopicPartition(topic, p) for p in range(3)]
+    result = admin.elect_leaders(ElectionType.PREFERRED, parts).result(20)
+    errors = {tp.partition: err for tp, err in result.items()}
+    for p in range(3):
+        if p in moved:
+            assert errors[p] is None, (p, errors[p])
+        else:
+            assert errors[p] is not None and errors[p].code() == 84, (p, errors[p])  # ELECTION_NOT_NEEDED
+    wait_until(lambda: all(leader == replicas[0] for leader, replicas, _ in topic_state(observer, topic).values()),
+               10, 0.2, "every partition led by its preferred replica")
+    # Asked again: nothing to do; an unknown partition is named as such.
+    again = admin.elect_leaders(ElectionType.PREFERRED, parts + [TopicPartition(topic, 7)]).result(20)
+    codes = {tp.partition: err.code() for tp, err in again.items()}
+    assert codes == {0: 84, 1: 84, 2: 84, 7: 3}, codes
+
+
+def describe_quorum_v2(node, topic: str = "__cluster_metadata", partition: int = 0):
+    """Raw DescribeQuorum v2: (error, partition dict, nodes {id: (host, port)})."""
+    body = (kw.uvarint(2) + kw.compact_string(topic) + kw.uvarint(2) + kw.int32(partition) + kw.uvarint(0)
+            + kw.uvarint(0) + kw.uvarint(0))
+    payload = kw.roundtrip(node.bootstrap, kw.encode_request(55, 2, 9, body, flexible=True))
+    assert payload is not None
+    r = kw.Reader(payload)
+    assert r.int32() == 9
+    r.tagged_fields()
+    error = r.int16()
+    r.compact_string()
+    out = None
+    for _ in range(r.uvarint() - 1):
+        r.compact_string()
+        for _ in range(r.uvarint() - 1):
+            p = {"index": r.int32(), "error": r.int16()}
+            r.compact_string()
+            p["leader"], p["epoch"], p["hw"] = r.int32(), r.int32(), r.int64()
+            for kind in ("voters", "observers"):
+                p[kind] = []
+                for _ in range(r.uvarint() - 1):
+                    rid = r.int32()
+                    r._take(16)
+                    p[kind].append({"id": rid, "leo": r.int64(), "fetch": r.int64(), "caught_up": r.int64()})
+                    r.tagged_fields()
+            r.tagged_fields()
+            out = p
+        r.tagged_fields()
+    nodes = {}
+    for _ in range(r.uvarint() - 1):
+        nid = r.int32()
+        for _ in range(r.uvarint() - 1):
+            r.compact_string()
+            host = r.compact_string()
+            port = int.from_bytes(r._take(2), "big")
+            r.tagged_fields()
+            nodes[nid] = (host, port)
+        r.tagged_fields()
+    return error, out, nodes
+
+
+def test_describe_quorum_shows_leader_voters_and_their_offsets(cluster_factory):
+    cluster = cluster_factory(3)
+    create_topic(cluster.bootstrap, unique_topic("dq"), partitions=1)
+
+    def leader_view():
+        for node in cluster.nodes:
+            error, p, nodes = describe_quorum_v2(node)
+            assert error == 0 and p["error"] == 0
+            if p["leader"] == node.node_id:
+                return node, p, nodes
+        return None
+
+    leader, p, nodes = wait_until(leader_view, 10, 0.2, "the quorum leader answering")
+    assert sorted(v["id"] for v in p["voters"]) == [1, 2, 3] and p["observers"] == []
+    assert p["epoch"] >= 1 and p["hw"] > 0
+    # The leader knows every voter's log end; all caught up, heard recently.
+    now_ms = time.time() * 1000
+    for v in p["voters"]:
+        assert 0 < v["leo"] <= p["hw"] + 10, v
+        assert now_ms - 10_000 < v["fetch"] <= now_ms + 1000, v
+    assert nodes == {i + 1: ("127.0.0.1", port) for i, port in enumerate(cluster.controller_ports)}
+    # Followers name the same leader and epoch.
+    for node in cluster.nodes:
+        _, q, _ = describe_quorum_v2(node)
+        assert (q["leader"], q["epoch"]) == (p["leader"], p["epoch"])
+    # Any other partition: UNKNOWN_TOPIC_OR_PARTITION.
+    assert describe_quorum_v2(leader, "__cluster_metadata", 1)[1]["error"] == 3
+    assert describe_quorum_v2(leader, "other", 0)[1]["error"] == 3

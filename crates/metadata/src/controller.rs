@@ -347,6 +347,83 @@ fn change(
     }
 }
 
+/// Kafka's ElectLeaders election types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ElectionType {
+    /// Move leadership to the first replica (the preferred leader) when it
+    /// is alive and in sync.
+    Preferred,
+    /// Give a leaderless partition a leader, from outside the ISR if need
+    /// be (possible loss of records the ISR had).
+    Unclean,
+}
+
+/// What [`elect_leader`] decided for one partition (Kafka's error code in
+/// brackets where it is one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Election {
+    /// A new leader (the record is returned alongside).
+    Elected(i32),
+    /// ELECTION_NOT_NEEDED (84): the preferred replica leads already, or
+    /// (unclean) the partition has a leader.
+    NotNeeded,
+    /// PREFERRED_LEADER_NOT_AVAILABLE (80): the preferred replica is fenced
+    /// or out of the ISR.
+    PreferredNotAvailable,
+    /// ELIGIBLE_LEADERS_NOT_AVAILABLE (83): no alive replica to elect.
+    NoEligibleLeader,
+    /// UNKNOWN_TOPIC_OR_PARTITION (3).
+    UnknownPartition,
+}
+
+/// The leader election ElectLeaders asks for on partition `partition` of
+/// `topic`, and the record that makes it.
+pub fn elect_leader(
+    image: &MetadataImage,
+    topic: &str,
+    partition: i32,
+    kind: ElectionType,
+) -> (Election, Option<MetadataRecord>) {
+    let Some(t) = image.topic(topic) else {
+        return (Election::UnknownPartition, None);
+    };
+    let Some(state) = t.partitions.get(&partition) else {
+        return (Election::UnknownPartition, None);
+    };
+    let alive = |id: i32| image.is_alive(id);
+    match kind {
+        ElectionType::Preferred => {
+            let Some(&preferred) = state.replicas.first() else {
+                return (Election::PreferredNotAvailable, None);
+            };
+            if state.leader == preferred {
+                return (Election::NotNeeded, None);
+            }
+            if !alive(preferred) || !state.isr.contains(&preferred) {
+                return (Election::PreferredNotAvailable, None);
+            }
+            let record = change(t.id, partition, state, state.isr.clone(), preferred);
+            (Election::Elected(preferred), Some(record))
+        }
+        ElectionType::Unclean => {
+            if state.leader >= 0 && alive(state.leader) {
+                return (Election::NotNeeded, None);
+            }
+            if let Some(leader) = elect(state, &state.isr, &alive) {
+                let record = change(t.id, partition, state, state.isr.clone(), leader);
+                return (Election::Elected(leader), Some(record));
+            }
+            match state.replicas.iter().copied().find(|r| alive(*r)) {
+                Some(leader) => {
+                    let record = change(t.id, partition, state, vec![leader], leader);
+                    (Election::Elected(leader), Some(record))
+                }
+                None => (Election::NoEligibleLeader, None),
+            }
+        }
+    }
+}
+
 /// The record that hands broker `broker_id` the next block of producer ids,
 /// and the block as (first id, count). None if the broker is not registered
 /// at `broker_epoch` or the ids ran out.

@@ -274,3 +274,72 @@ fn producer_id_blocks_follow_each_other() {
     assert!(allocate_producer_ids(&image, 1, 100).is_none());
     assert!(allocate_producer_ids(&image, 2, 101).is_none());
 }
+
+#[test]
+fn preferred_election_moves_leadership_back_to_the_first_replica() {
+    // p0: 2 leads, preferred 1 in sync; p1: preferred 1 leads; p2:
+    // preferred 3 out of the ISR.
+    let (mut image, id) = with_partitions(&[
+        (&[1, 2, 3], &[1, 2, 3], 2),
+        (&[1, 2, 3], &[1, 2, 3], 1),
+        (&[3, 2, 1], &[2, 1], 2),
+    ]);
+    let (e, record) = elect_leader(&image, "t", 0, ElectionType::Preferred);
+    assert_eq!(e, Election::Elected(1));
+    apply_all(&mut image, &[record.unwrap()]);
+    let p0 = image.partition(id, 0).unwrap();
+    assert_eq!(
+        (p0.leader, p0.leader_epoch, p0.isr.clone()),
+        (1, 5, vec![1, 2, 3])
+    );
+    assert_eq!(
+        elect_leader(&image, "t", 1, ElectionType::Preferred),
+        (Election::NotNeeded, None)
+    );
+    assert_eq!(
+        elect_leader(&image, "t", 2, ElectionType::Preferred),
+        (Election::PreferredNotAvailable, None)
+    );
+    assert_eq!(
+        elect_leader(&image, "t", 9, ElectionType::Preferred),
+        (Election::UnknownPartition, None)
+    );
+    assert_eq!(
+        elect_leader(&image, "nope", 0, ElectionType::Preferred),
+        (Election::UnknownPartition, None)
+    );
+    // A fenced preferred replica is not elected.
+    let records = fence_broker_records(&image, 1, false);
+    apply_all(&mut image, &records);
+    assert_eq!(
+        elect_leader(&image, "t", 0, ElectionType::Preferred).0,
+        Election::PreferredNotAvailable
+    );
+}
+
+#[test]
+fn unclean_election_gives_an_offline_partition_an_alive_replica() {
+    let (mut image, id) = with_partitions(&[(&[1, 2], &[1], 1), (&[2, 3], &[2, 3], 2)]);
+    let records = fence_broker_records(&image, 1, false);
+    apply_all(&mut image, &records);
+    assert_eq!(image.partition(id, 0).unwrap().leader, -1);
+    let (e, record) = elect_leader(&image, "t", 0, ElectionType::Unclean);
+    assert_eq!(e, Election::Elected(2));
+    apply_all(&mut image, &[record.unwrap()]);
+    let p0 = image.partition(id, 0).unwrap();
+    assert_eq!((p0.leader, p0.isr.clone()), (2, vec![2]));
+    // A partition with a live leader needs none.
+    assert_eq!(
+        elect_leader(&image, "t", 1, ElectionType::Unclean),
+        (Election::NotNeeded, None)
+    );
+    // Nobody alive: no eligible leader.
+    for b in [2, 3] {
+        let records = fence_broker_records(&image, b, false);
+        apply_all(&mut image, &records);
+    }
+    assert_eq!(
+        elect_leader(&image, "t", 1, ElectionType::Unclean),
+        (Election::NoEligibleLeader, None)
+    );
+}

@@ -313,6 +313,12 @@ impl Quorum {
         self.meta.cluster_id()
     }
 
+    /// Every voter's id and `host:port` (this node's own: its bound
+    /// address).
+    pub fn voters(&self) -> &BTreeMap<NodeId, String> {
+        &self.voters
+    }
+
     /// The address the controller listener is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr

@@ -64,6 +64,15 @@ async fn commit(cluster: &Cluster, records: Vec<MetadataRecord>) -> Result<(), A
     }
 }
 
+/// Proposes partition changes decided by a handler over the latest image
+/// (ElectLeaders) and waits until they are applied here.
+pub async fn commit_changes(
+    cluster: &Cluster,
+    records: Vec<MetadataRecord>,
+) -> Result<(), AdminError> {
+    commit(cluster, records).await
+}
+
 /// Creates a topic with replicas placed by the controller (`-1`: the
 /// default replication factor, 1 in this step).
 pub async fn create_topic(

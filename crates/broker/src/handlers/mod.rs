@@ -36,9 +36,11 @@ pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_log_dirs;
 pub mod describe_producers;
+pub mod describe_quorum;
 pub mod describe_topic_partitions;
 pub mod describe_transactions;
 pub mod describe_user_scram_credentials;
+pub mod elect_leaders;
 pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
@@ -138,6 +140,8 @@ pub const HANDLERS: &[Handler] = &[
     create_partitions::HANDLER,
     describe_log_dirs::HANDLER,
     describe_cluster::HANDLER,
+    describe_quorum::HANDLER,
+    elect_leaders::HANDLER,
     describe_topic_partitions::HANDLER,
     init_producer_id::HANDLER,
     find_coordinator::HANDLER,
