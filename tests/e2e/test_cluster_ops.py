@@ -188,3 +188,46 @@ def test_describe_quorum_shows_leader_voters_and_their_offsets(cluster_factory):
     # Any other partition: UNKNOWN_TOPIC_OR_PARTITION.
     assert describe_quorum_v2(leader, "__cluster_metadata", 1)[1]["error"] == 3
     assert describe_quorum_v2(leader, "other", 0)[1]["error"] == 3
+
+
+def test_cluster_metrics_follow_isr_changes_and_the_controller(cluster_factory):
+    import os
+    import signal
+
+    from test_metrics import metrics
+
+    # Fencing takes long (30 s session); a paused follower leaves the ISR
+    # through its leader after replica.lag.time.max.ms (1.5 s).
+    cluster = cluster_factory(3, config={"broker.session.timeout.ms": 30000, "replica.lag.time.max.ms": 1500})
+    topic = unique_topic("cm")
+    create_topic(cluster.bootstrap, topic, partitions=1, config={"min.insync.replicas": "3"})
+    ids = [1, 2, 3]
+    wait_until(lambda: (s := topic_state(cluster.nodes[0], topic)) and s[0][2] == ids, 20, 0.2, "full ISR")
+    leader_id = topic_state(cluster.nodes[0], topic)[0][0]
+    leader = next(n for n in cluster.nodes if n.node_id == leader_id)
+    follower = next(n for n in cluster.nodes if n.node_id != leader_id)
+    # Exactly one active controller; it reports no offline partition; all
+    # nodes agree on the quorum leader.
+    scraped = [metrics(n) for n in cluster.nodes]
+    assert sum(m.value("fjord_controller_active") for m in scraped) == 1
+    active = next(m for m in scraped if m.value("fjord_controller_active") == 1)
+    assert active.value("fjord_offline_partitions") == 0
+    assert len({m.value("fjord_quorum_leader") for m in scraped}) == 1
+    before = metrics(leader)
+    assert before.value("fjord_under_replicated_partitions") == 0
+    assert before.value("fjord_under_min_isr_partitions") == 0
+    shrinks0 = before.value("fjord_isr_shrinks_total")
+    expands0 = before.value("fjord_isr_expands_total")
+    os.kill(follower.proc.pid, signal.SIGSTOP)
+    try:
+        wait_until(lambda: metrics(leader).value("fjord_under_replicated_partitions") == 1, 20, 0.3,
+                   "the leader counts the partition under-replicated")
+        m = metrics(leader)
+        assert m.value("fjord_under_min_isr_partitions") == 1
+        assert m.value("fjord_isr_shrinks_total") == shrinks0 + 1
+        assert m.value('kafka_topic_partition_leader', topic=topic, partition=0) == leader_id
+    finally:
+        os.kill(follower.proc.pid, signal.SIGCONT)
+    wait_until(lambda: metrics(leader).value("fjord_under_replicated_partitions") == 0, 30, 0.3,
+               "back in sync")
+    assert metrics(leader).value("fjord_isr_expands_total") == expands0 + 1

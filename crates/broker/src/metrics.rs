@@ -335,6 +335,9 @@ pub struct Metrics {
     denials: Family<DenialLabel, Counter>,
     /// SASL exchanges decided, by listener, mechanism and outcome.
     authentications: Family<AuthLabel, Counter>,
+    /// ISR changes this broker made as a partition leader (cluster mode).
+    isr_shrinks: Counter,
+    isr_expands: Counter,
 }
 
 /// Labels of `fjord_authentication_total`. The listener comes from the
@@ -450,6 +453,18 @@ impl Metrics {
             "SASL authentications decided, by listener, mechanism and result (success or failure)",
             authentications.clone(),
         );
+        let isr_shrinks = Counter::default();
+        registry.register(
+            "fjord_isr_shrinks",
+            "In-sync replica sets this broker shrank as a partition leader (cluster mode)",
+            isr_shrinks.clone(),
+        );
+        let isr_expands = Counter::default();
+        registry.register(
+            "fjord_isr_expands",
+            "In-sync replica sets this broker expanded as a partition leader (cluster mode)",
+            isr_expands.clone(),
+        );
         registry.register(
             "fjord_connections_refused",
             "Connections closed at accept by a connection limit, by the limit",
@@ -486,6 +501,17 @@ impl Metrics {
             schema_registry,
             denials,
             authentications,
+            isr_shrinks,
+            isr_expands,
+        }
+    }
+
+    /// Counts one ISR change this broker committed as a leader.
+    pub fn isr_changed(&self, shrink: bool) {
+        if shrink {
+            self.isr_shrinks.inc();
+        } else {
+            self.isr_expands.inc();
         }
     }
 

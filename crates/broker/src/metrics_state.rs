@@ -56,6 +56,27 @@ pub struct StateSnapshot {
     /// (group, members).
     pub groups: Vec<(Arc<str>, usize)>,
     pub group_offsets: Vec<GroupOffsetRow>,
+    /// Cluster mode only.
+    pub cluster: Option<ClusterRow>,
+}
+
+/// The cluster gauges (cluster mode), Kafka's ReplicaManager and
+/// KafkaController/raft metrics under fjord names.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ClusterRow {
+    /// Partitions led here whose ISR is smaller than their replica set.
+    pub under_replicated: i64,
+    /// Partitions led here whose ISR is smaller than min.insync.replicas.
+    pub under_min_isr: i64,
+    /// 1 on the active controller.
+    pub controller_active: i64,
+    /// Partitions without a leader, as the active controller counts them
+    /// (None on other nodes, as Kafka reports it only there).
+    pub offline: Option<i64>,
+    /// The quorum leader's id (-1: none known), epoch and high watermark.
+    pub quorum_leader: i64,
+    pub quorum_epoch: i64,
+    pub quorum_high_watermark: i64,
 }
 
 /// Lag of a committed offset: high watermark − offset, never negative.
@@ -70,12 +91,42 @@ impl StateSnapshot {
             data_dir: state.config().data_dir.clone(),
             ..Default::default()
         };
+        if let Some(cluster) = state.cluster() {
+            let q = cluster.quorum.describe();
+            let active = cluster.quorum.is_leader();
+            snap.cluster = Some(ClusterRow {
+                controller_active: i64::from(active),
+                offline: active.then(|| {
+                    let image = cluster.image();
+                    image
+                        .topics
+                        .values()
+                        .flat_map(|t| t.partitions.values())
+                        .filter(|p| p.leader < 0)
+                        .count() as i64
+                }),
+                quorum_leader: q.leader_id.map_or(-1, |l| l as i64),
+                quorum_epoch: q.term as i64,
+                quorum_high_watermark: q.high_watermark.map_or(-1, |h| h as i64),
+                ..Default::default()
+            });
+        }
         let mut hw_of = std::collections::HashMap::new();
         for t in state.all_topics() {
             let name: Arc<str> = Arc::from(t.name.as_str());
             snap.topics.push((name.clone(), t.partitions.len()));
             for p in &t.partitions {
                 let (replicas, isr) = p.replica_sets(state.node_id);
+                let leader = p.replication().map_or(state.node_id, |r| r.leader);
+                if let Some(c) = snap.cluster.as_mut().filter(|_| leader == state.node_id) {
+                    let min_isr = state
+                        .config()
+                        .topic_value(&t.configs, "min.insync.replicas")
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(1);
+                    c.under_replicated += i64::from(isr.len() < replicas.len());
+                    c.under_min_isr += i64::from(isr.len() < min_isr);
+                }
                 let hw = p.high_watermark();
                 hw_of.insert((name.clone(), p.index), hw);
                 snap.partitions.push(PartitionRow {
@@ -85,7 +136,7 @@ impl StateSnapshot {
                     log_end: p.log.log_end_offset(),
                     high_watermark: hw,
                     size_bytes: p.log.size_bytes(),
-                    leader: state.node_id,
+                    leader,
                     replicas: replicas.len(),
                     in_sync: isr.iter().filter(|r| replicas.contains(r)).count(),
                 });
@@ -202,6 +253,60 @@ impl StateSnapshot {
                 .iter()
                 .map(|r| (part(r), i64::from(r.in_sync < r.replicas))),
         )?;
+        if let Some(c) = &self.cluster {
+            let one = |v: i64| std::iter::once((Vec::<(&str, &str)>::new(), v));
+            gauge_family(
+                encoder,
+                "fjord_under_replicated_partitions",
+                "Partitions led by this broker with fewer in-sync replicas than replicas (cluster mode).",
+                None,
+                one(c.under_replicated),
+            )?;
+            gauge_family(
+                encoder,
+                "fjord_under_min_isr_partitions",
+                "Partitions led by this broker with fewer in-sync replicas than min.insync.replicas (cluster mode).",
+                None,
+                one(c.under_min_isr),
+            )?;
+            gauge_family(
+                encoder,
+                "fjord_controller_active",
+                "1 if this node is the active controller (the metadata quorum's leader).",
+                None,
+                one(c.controller_active),
+            )?;
+            if let Some(offline) = c.offline {
+                gauge_family(
+                    encoder,
+                    "fjord_offline_partitions",
+                    "Partitions without a leader (reported by the active controller only).",
+                    None,
+                    one(offline),
+                )?;
+            }
+            gauge_family(
+                encoder,
+                "fjord_quorum_leader",
+                "Node id of the metadata quorum's leader as this node knows it (-1: none).",
+                None,
+                one(c.quorum_leader),
+            )?;
+            gauge_family(
+                encoder,
+                "fjord_quorum_epoch",
+                "The metadata quorum's epoch (Raft term).",
+                None,
+                one(c.quorum_epoch),
+            )?;
+            gauge_family(
+                encoder,
+                "fjord_quorum_high_watermark",
+                "Offset after the last metadata record applied on this node.",
+                None,
+                one(c.quorum_high_watermark),
+            )?;
+        }
         let dir = self.data_dir.display().to_string();
         let total: u64 = self.partitions.iter().map(|r| r.size_bytes).sum();
         gauge_family(

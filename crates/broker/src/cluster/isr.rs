@@ -26,8 +26,15 @@ pub async fn run(state: Arc<BrokerState>, cluster: Arc<Cluster>, mut stop: watch
         let lag = state.config().cluster.replica_lag_time_max_ms;
         let proposals = changes(&state, &cluster, i64::try_from(lag).unwrap_or(i64::MAX));
         for (record, topic, partition, isr) in proposals {
+            let before = state
+                .partition(&topic, partition)
+                .and_then(|p| p.replication())
+                .map_or(0, |r| r.isr.len());
             match cluster.quorum.propose(vec![record]).await {
-                Ok(_) => tracing::info!(topic, partition, ?isr, "ISR changed"),
+                Ok(_) => {
+                    state.metrics.isr_changed(isr.len() < before);
+                    tracing::info!(topic, partition, ?isr, "ISR changed")
+                }
                 Err(e) => tracing::debug!(topic, partition, error = %e, "ISR change not applied"),
             }
         }
