@@ -14,9 +14,10 @@
 #   noauthz  SASL_PLAINTEXT (PLAIN, user bench), no authorizer
 #   authz    the same listener and user, StandardAuthorizer on: bench is not
 #            a super user (only admin is); its access comes from prefixed
-#            topic ACLs (WRITE, READ, CREATE, DESCRIBE on bench-), with 40
-#            other ACLs of other users beside them, so each request takes
-#            the authorizer's full decision path
+#            topic ACLs (WRITE, READ, CREATE, DESCRIBE on bench-; READ on
+#            the group prefix fjord-bench-), with 40 ACLs of other users
+#            beside them, so each request takes the authorizer's full
+#            decision path
 # Each run produces 1 KiB records to 16 partitions (acks=all), then reads
 # the topic twice from the beginning (the second pass, hot page cache, is
 # the one reported). The order within each pair flips every round. Prints
@@ -84,6 +85,9 @@ start() {
         "$FJORD" acl create "${admin[@]}" --allow-principal User:bench \
             --operation Write --operation Read --operation Create --operation Describe \
             --topic bench- --resource-pattern-type prefixed >/dev/null
+        # The consumer's group.id (librdkafka looks up its coordinator).
+        "$FJORD" acl create "${admin[@]}" --allow-principal User:bench --operation Read \
+            --group fjord-bench- --resource-pattern-type prefixed >/dev/null
         local others=()
         for i in $(seq 1 10); do others+=(--allow-principal "User:other$i"); done
         "$FJORD" acl create "${admin[@]}" "${others[@]}" --operation Write --operation Read \

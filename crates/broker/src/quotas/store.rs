@@ -128,9 +128,11 @@ impl Entity {
         }
         if e.is_ip() {
             if e.user != Slot::Absent || e.client_id != Slot::Absent {
-                return Err("Invalid quota entity combination, IP entity should not be combined \
+                return Err(
+                    "Invalid quota entity combination, IP entity should not be combined \
                      with User or ClientId"
-                    .into());
+                        .into(),
+                );
             }
             if let Slot::Named(n) = &e.ip {
                 if n.parse::<IpAddr>().is_err() {
@@ -362,9 +364,11 @@ pub fn parse_filter(parts: &[(String, i8, Option<String>)]) -> Result<Vec<Compon
         if (ty == IP && out.iter().any(|c| c.entity_type != IP))
             || (ty != IP && out.iter().any(|c| c.entity_type == IP))
         {
-            return Err("Invalid entity filter component combination. IP filter component \
+            return Err(
+                "Invalid entity filter component combination. IP filter component \
                  should not be used with user or clientId filter component."
-                .into());
+                    .into(),
+            );
         }
         let kind = match (match_type, name) {
             (0, Some(n)) => Match::Exact(n.clone()),
@@ -459,14 +463,18 @@ mod tests {
         assert_eq!(e.ip, named("::1"));
         let err = Entity::parse(&[("ip".into(), Some("broker.example".into()))]).unwrap_err();
         assert!(err.contains("not a valid IP address"), "{err}");
-        let err = Entity::parse(&[("ip".into(), None), ("user".into(), Some("a".into()))])
-            .unwrap_err();
+        let err =
+            Entity::parse(&[("ip".into(), None), ("user".into(), Some("a".into()))]).unwrap_err();
         assert!(err.contains("should not be combined"), "{err}");
         assert!(Entity::parse(&[("ip".into(), None), ("ip".into(), None)]).is_err());
         // Filters: ip alone, never with user or client-id.
         let f = parse_filter(&[("ip".into(), 0, Some("::1".into()))]).unwrap();
         assert!(matches(&e, &f, true));
-        assert!(!matches(&Entity::client(named("a"), Slot::Absent), &f, false));
+        assert!(!matches(
+            &Entity::client(named("a"), Slot::Absent),
+            &f,
+            false
+        ));
         let f = parse_filter(&[("ip".into(), 2, None)]).unwrap();
         assert!(matches(&e, &f, true));
         assert!(parse_filter(&[("ip".into(), 2, None), ("user".into(), 2, None)]).is_err());
@@ -477,7 +485,10 @@ mod tests {
         assert!(matches(&e, &[], false));
         // The rates: an address's own, else the default.
         let mut q = Quotas::new();
-        q.insert(e.clone(), BTreeMap::from([(CONNECTION_CREATION_RATE.to_string(), 5.0)]));
+        q.insert(
+            e.clone(),
+            BTreeMap::from([(CONNECTION_CREATION_RATE.to_string(), 5.0)]),
+        );
         let rates = IpRates::of(&q);
         assert_eq!(rates.rate_for("::1".parse().unwrap()), Some(5));
         assert_eq!(rates.rate_for("127.0.0.1".parse().unwrap()), None);

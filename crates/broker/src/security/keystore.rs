@@ -273,11 +273,17 @@ fn decrypt_pkcs8(
     what: &str,
     place: &str,
 ) -> Result<PrivateKeyDer<'static>, String> {
-    use pkcs8::der::{Decode, DecodePem};
+    use pkcs8::der::Decode;
     use pkcs8::pkcs5::{self, EncryptionScheme};
-    let info = pkcs8::EncryptedPrivateKeyInfoOwned::from_pem(block).map_err(|e| {
-        format!("{what}: the encrypted private key in {place} cannot be parsed: {e}")
-    })?;
+    let unreadable = |e: &dyn std::fmt::Display| {
+        format!(
+            "{what}: the encrypted private key in {place} cannot be read ({e}): fjord reads \
+             PKCS#8 keys encrypted with PBES2 (PKCS#12-style PBE is not); re-encrypt it: \
+             openssl pkcs8 -topk8 -v2 aes-256-cbc"
+        )
+    };
+    let (_, der) = pkcs8::der::pem::decode_vec(block.as_bytes()).map_err(|e| unreadable(&e))?;
+    let info = pkcs8::EncryptedPrivateKeyInfoRef::from_der(&der).map_err(|e| unreadable(&e))?;
     if let EncryptionScheme::Pbes1(alg) = &info.encryption_algorithm {
         return Err(format!(
             "{what}: the private key in {place} is encrypted with PBES1 ({}), which fjord \
@@ -291,18 +297,16 @@ fn decrypt_pkcs8(
              (wrong password?)"
         )
     };
-    let doc = info
-        .decrypt(password.0.as_bytes())
-        .map_err(|e| match e {
-            pkcs8::Error::EncryptedPrivateKey(
-                e @ (pkcs5::Error::UnsupportedAlgorithm { .. }
-                | pkcs5::Error::AlgorithmParametersInvalid { .. }),
-            ) => format!(
-                "{what}: the private key in {place} is encrypted with an algorithm fjord does \
+    let doc = info.decrypt(password.0.as_bytes()).map_err(|e| match e {
+        pkcs8::Error::EncryptedPrivateKey(
+            e @ (pkcs5::Error::UnsupportedAlgorithm { .. }
+            | pkcs5::Error::AlgorithmParametersInvalid { .. }),
+        ) => format!(
+            "{what}: the private key in {place} is encrypted with an algorithm fjord does \
                  not read ({e}); re-encrypt it: openssl pkcs8 -topk8 -v2 aes-256-cbc"
-            ),
-            _ => wrong(),
-        })?;
+        ),
+        _ => wrong(),
+    })?;
     pkcs8::PrivateKeyInfoRef::from_der(doc.as_bytes()).map_err(|_| wrong())?;
     Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
         doc.as_bytes().to_vec(),

@@ -1,10 +1,10 @@
 //! Tests of `keystore`: encrypted PKCS#8 PEM keys (`ssl.key.password`)
 //! from a file and inline, and the errors of wrong or missing passwords,
-//! legacy OpenSSL encryption and PBES1. The fixtures are a throwaway P-256
+//! legacy OpenSSL encryption and non-PBES2 schemes. The fixtures are a throwaway P-256
 //! key and its self-signed certificate, encrypted by OpenSSL 3 with the
 //! password `s3cret-pw` (`openssl pkcs8 -topk8 -v2 aes-256-cbc`, `-scrypt`,
-//! `-v2 des3`, `-v1 PBE-SHA1-3DES`; `openssl ec -aes256` for the legacy
-//! one).
+//! `-v2 des3`, `-v1 PBE-SHA1-3DES` (PKCS#12-style PBE, refused); `openssl ec
+//! -aes256` for the legacy one).
 
 use super::*;
 
@@ -144,11 +144,17 @@ fn a_wrong_password_names_the_setting_and_file_never_the_password() {
     assert!(e.contains("ssl.keystore.location"), "{e}");
     assert!(e.contains(&path), "{e}");
     assert!(e.contains("wrong password"), "{e}");
-    assert!(!e.contains("not-the-pw-xyz") && !e.contains(PASSWORD), "{e}");
+    assert!(
+        !e.contains("not-the-pw-xyz") && !e.contains(PASSWORD),
+        "{e}"
+    );
     let e = inline(SCRYPT_KEY, Some("not-the-pw-xyz"))
         .map(|_| ())
         .unwrap_err();
-    assert!(e.contains("ssl.keystore.key") && e.contains("wrong password"), "{e}");
+    assert!(
+        e.contains("ssl.keystore.key") && e.contains("wrong password"),
+        "{e}"
+    );
     assert!(!e.contains("not-the-pw-xyz"), "{e}");
 }
 
@@ -165,14 +171,17 @@ fn passwords_must_match_whether_the_key_is_encrypted() {
 }
 
 #[test]
-fn legacy_and_pbes1_encryption_are_refused_with_the_conversion() {
+fn legacy_and_non_pbes2_encryption_are_refused_with_the_conversion() {
     let (r, path) = from_file(LEGACY_KEY, Some(PASSWORD));
     let e = r.map(|_| ()).unwrap_err();
     assert!(e.contains("Proc-Type: 4,ENCRYPTED"), "{e}");
     assert!(e.contains("openssl pkcs8 -topk8"), "{e}");
     assert!(e.contains(&path), "{e}");
     let e = inline(PBES1_KEY, Some(PASSWORD)).map(|_| ()).unwrap_err();
-    assert!(e.contains("PBES1") && e.contains("openssl pkcs8 -topk8"), "{e}");
+    assert!(
+        e.contains("PBES2") && e.contains("openssl pkcs8 -topk8"),
+        "{e}"
+    );
     let cut = &AES_KEY[..AES_KEY.find("-----END").unwrap()];
     let e = inline(cut, Some(PASSWORD)).map(|_| ()).unwrap_err();
     assert!(e.contains("no END line"), "{e}");
