@@ -136,7 +136,7 @@ def test_alter_and_describe_client_quotas(broker_factory):
         ([("user", "bob")], [("consumer_byte_rate", 0, False)]),
         ([("user", "bob")], [("retention.ms", 10, False)]),
         ([("user", "bob"), ("user", "carol")], [("producer_byte_rate", 10, False)]),
-        ([("ip", "127.0.0.1")], [("connection_creation_rate", 10, False)]),
+        ([("ip", "127.0.0.1"), ("user", "bob")], [("connection_creation_rate", 10, False)]),
         ([], [("producer_byte_rate", 10, False)]),
         ([("client-id", "ok")], [("producer_byte_rate", 1024, False)]),
     ])

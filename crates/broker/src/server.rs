@@ -384,6 +384,25 @@ async fn accept_loop(
         }
         match listener.accept().await {
             Ok((stream, peer)) => {
+                // KIP-612, before the per-address count as in Kafka.
+                if let crate::quotas::ConnectionVerdict::Throttle {
+                    throttle_ms,
+                    quota,
+                    log,
+                } = state.quotas.connection_created(peer.ip())
+                {
+                    if let Some(throttled) = log {
+                        tracing::info!(%peer, listener = %ctx.name, quota, throttle_ms, throttled, "connection throttled: over the connection_creation_rate quota of this address; closed after the throttle time");
+                    }
+                    state.metrics.connection_refused("connection_creation_rate");
+                    // Held unread for the throttle time, then closed, as
+                    // Kafka's acceptor does (at most one quota window).
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(throttle_ms)).await;
+                        drop(stream);
+                    });
+                    continue;
+                }
                 let slot = match state.connections.admit(peer.ip(), &limits) {
                     Ok(slot) => slot,
                     Err(crate::quotas::connections::Refused::PerIp { limit }) => {

@@ -277,9 +277,9 @@ pub const SECURITY_KEYS: &[BrokerKey] = &[
         "ssl.key.password",
         ValueType::Password,
         KeyDefault::None,
-        "The password of the private key in a PKCS12 keystore; fjord reads stores whose key has the \
-         store's password, so when set it must equal ssl.keystore.password. Not for PEM (encrypted PEM \
-         keys are not supported).",
+        "The password of the private key: with PEM, of an encrypted PKCS#8 key (ENCRYPTED PRIVATE \
+         KEY, PBES2) in ssl.keystore.location or ssl.keystore.key; with PKCS12, fjord reads stores \
+         whose key has the store's password, so when set it must equal ssl.keystore.password.",
         |c, v| {
             c.tls.key_password = optional(v).map(Secret);
             Ok(())

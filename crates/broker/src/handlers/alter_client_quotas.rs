@@ -1,5 +1,7 @@
 //! AlterClientQuotas (key 49): sets and removes client quotas of user and
-//! client-id entities (either may be `<default>`, a null name). Each entry
+//! client-id entities (either may be `<default>`, a null name), and the
+//! `connection_creation_rate` of `ip` entities (an address or `<default>`;
+//! enforced at accept, see `quotas`). Each entry
 //! is checked as Kafka's controller checks it (entity types, duplicates,
 //! empty names, known keys, values > 0, whole numbers for byte rates);
 //! a refused entry gets INVALID_REQUEST with the reason and changes
@@ -17,7 +19,7 @@ use fjord_protocol::ErrorCode;
 
 use super::RequestCtx;
 use crate::acl::AclOperation;
-use crate::quotas::store::{validate, Change, Entity};
+use crate::quotas::store::{check_key, validate, Change, Entity};
 use crate::state::BrokerState;
 
 crate::handler!(AlterClientQuotas, 0, 1);
@@ -71,16 +73,14 @@ async fn handle(
             let mut mine = Vec::new();
             for op in &entry.ops {
                 if op.remove {
-                    if !crate::quotas::store::KEYS.iter().any(|(k, _)| *k == op.key) {
-                        return Err(format!("Invalid configuration key {}", op.key));
-                    }
+                    check_key(&entity, &op.key)?;
                     mine.push(Change {
                         entity: entity.clone(),
                         key: op.key.clone(),
                         value: None,
                     });
                 } else {
-                    validate(&op.key, op.value)?;
+                    validate(&entity, &op.key, op.value)?;
                     mine.push(Change {
                         entity: entity.clone(),
                         key: op.key.clone(),

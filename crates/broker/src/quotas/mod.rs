@@ -18,6 +18,13 @@
 //! the delay in the response's `throttle_time_ms` and its connection reads
 //! nothing more for that long (KIP-219); the connection layer does that.
 //!
+//! `connection_creation_rate` of `ip` entities (KIP-612) is checked as
+//! Kafka's `ConnectionQuotas` does at accept: each new connection from an
+//! address with a quota is recorded in that address's rate (the same
+//! windows); one that takes it over the quota is taken back out and the
+//! connection is throttled: the listener holds it unread for the throttle
+//! time (at most one window), then closes it.
+//!
 //! With no quota set, every call returns at once without a lock.
 //! `store` persists the entities; `rate` is the arithmetic; `connections`
 //! is `max.connections` and its per-IP variants.
@@ -27,12 +34,13 @@ pub mod rate;
 pub mod store;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
 use rate::{SampledRate, TokenBucket};
-use store::{Entity, QuotaStore, Quotas, Slot};
+use store::{Entity, IpRates, QuotaStore, Quotas, Slot};
 
 use crate::security::Principal;
 use crate::state::StateError;
@@ -110,14 +118,49 @@ type SensorKey = (QuotaType, String, String);
 const IDLE_SENSOR_MS: u64 = 3_600_000;
 const SENSOR_SWEEP_AT: usize = 10_000;
 
+/// One address's connection creation rate.
+struct IpSensor {
+    rate: SampledRate,
+    last_used_ms: u64,
+    /// Throttled connections not yet logged, and when the last log line
+    /// was written (one line per address per second at most).
+    unlogged: u64,
+    logged_ms: Option<u64>,
+}
+
+/// What the accept loop does with a new connection.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ConnectionVerdict {
+    Accept,
+    /// Over the address's `connection_creation_rate`: hold the connection
+    /// unread for `throttle_ms`, then close it. `log` is the count of
+    /// throttled connections to report in a log line now (None: stay
+    /// quiet, a line was written less than a second ago).
+    Throttle {
+        throttle_ms: u64,
+        quota: u32,
+        log: Option<u64>,
+    },
+}
+
 /// Quota lookup and usage for the whole broker.
 pub struct QuotaManager {
     store: QuotaStore,
-    /// Whether any quota is set (the fast path reads only this).
+    /// Whether any user or client-id quota is set (the fast path reads
+    /// only this).
     any: AtomicBool,
+    /// Whether any `ip` quota is set (the accept loop reads only this).
+    any_ip: AtomicBool,
+    ip_rates: RwLock<Arc<IpRates>>,
     generation: AtomicU64,
     sensors: Mutex<HashMap<SensorKey, Sensor>>,
+    ip_sensors: Mutex<HashMap<IpAddr, IpSensor>>,
     settings: QuotaSettings,
+}
+
+/// Whether `quotas` has a user or client-id entity.
+fn any_client(quotas: &Quotas) -> bool {
+    quotas.keys().any(|e| !e.is_ip())
 }
 
 /// Who is asking: the principal's name and the client id.
@@ -142,12 +185,16 @@ impl QuotaManager {
         settings: QuotaSettings,
     ) -> Result<QuotaManager, StateError> {
         let store = QuotaStore::open(data_dir)?;
-        let any = !store.snapshot().is_empty();
+        let quotas = store.snapshot();
+        let ip_rates = IpRates::of(&quotas);
         Ok(QuotaManager {
             store,
-            any: AtomicBool::new(any),
+            any: AtomicBool::new(any_client(&quotas)),
+            any_ip: AtomicBool::new(!ip_rates.is_empty()),
+            ip_rates: RwLock::new(Arc::new(ip_rates)),
             generation: AtomicU64::new(0),
             sensors: Mutex::new(HashMap::new()),
+            ip_sensors: Mutex::new(HashMap::new()),
             settings,
         })
     }
@@ -184,9 +231,65 @@ impl QuotaManager {
     /// is kept and judged against the new values.
     pub fn apply(&self, changes: &[store::Change]) -> Result<(), StateError> {
         let next = self.store.apply(changes)?;
-        self.any.store(!next.is_empty(), Ordering::Release);
+        let ip_rates = IpRates::of(&next);
+        self.any_ip.store(!ip_rates.is_empty(), Ordering::Release);
+        *self.ip_rates.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ip_rates);
+        self.any.store(any_client(&next), Ordering::Release);
         self.generation.fetch_add(1, Ordering::AcqRel);
         Ok(())
+    }
+
+    /// Records a new connection from `ip` against its
+    /// `connection_creation_rate` (its own, else the `<default>` ip's), as
+    /// Kafka's `ConnectionQuotas` does: a connection that takes the rate
+    /// over the quota is not counted and gets a throttle time of
+    /// `(rate - quota) / quota × window`, at most one quota window.
+    pub fn connection_created(&self, ip: IpAddr) -> ConnectionVerdict {
+        self.connection_created_at(ip, now_ms())
+    }
+
+    fn connection_created_at(&self, ip: IpAddr, now: u64) -> ConnectionVerdict {
+        if !self.any_ip.load(Ordering::Acquire) {
+            return ConnectionVerdict::Accept;
+        }
+        let quota = {
+            let rates = self.ip_rates.read().unwrap_or_else(|p| p.into_inner());
+            rates.rate_for(ip)
+        };
+        let Some(quota) = quota else {
+            return ConnectionVerdict::Accept;
+        };
+        let s = &self.settings;
+        let mut sensors = self.ip_sensors.lock().unwrap_or_else(|p| p.into_inner());
+        if sensors.len() >= SENSOR_SWEEP_AT {
+            sensors.retain(|_, x| now.saturating_sub(x.last_used_ms) < IDLE_SENSOR_MS);
+        }
+        let sensor = sensors.entry(ip).or_insert_with(|| IpSensor {
+            rate: SampledRate::new(s.samples, s.window_ms),
+            last_used_ms: now,
+            unlogged: 0,
+            logged_ms: None,
+        });
+        sensor.last_used_ms = now;
+        sensor.rate.record(1.0, now);
+        let throttle_ms = sensor.rate.throttle_ms(f64::from(quota), now);
+        if throttle_ms == 0 {
+            return ConnectionVerdict::Accept;
+        }
+        sensor.rate.record(-1.0, now);
+        sensor.unlogged += 1;
+        let log = match sensor.logged_ms {
+            Some(at) if now.saturating_sub(at) < 1000 => None,
+            _ => {
+                sensor.logged_ms = Some(now);
+                Some(std::mem::take(&mut sensor.unlogged))
+            }
+        };
+        ConnectionVerdict::Throttle {
+            throttle_ms: throttle_ms.min(s.window_ms),
+            quota,
+            log,
+        }
     }
 
     /// The quota of `ty` for `client` and the tags its usage is kept under.
@@ -203,20 +306,14 @@ impl QuotaManager {
             (Slot::Default, Slot::Absent, false),
         ];
         for (u, cl, per_client) in levels {
-            let e = Entity {
-                user: u,
-                client_id: cl,
-            };
+            let e = Entity::client(u, cl);
             if let Some(v) = quotas.get(&e).and_then(|q| q.get(ty.key())) {
                 let client_tag = if per_client { c.client_id } else { "" };
                 return Some((*v, (ty, c.user.to_string(), client_tag.to_string())));
             }
         }
         for cl in [client(), Slot::Default] {
-            let e = Entity {
-                user: Slot::Absent,
-                client_id: cl,
-            };
+            let e = Entity::client(Slot::Absent, cl);
             if let Some(v) = quotas.get(&e).and_then(|q| q.get(ty.key())) {
                 return Some((*v, (ty, String::new(), c.client_id.to_string())));
             }

@@ -19,7 +19,7 @@ impl Drop for Dir {
 
 fn set(m: &QuotaManager, user: Slot, client_id: Slot, key: &str, v: f64) {
     m.apply(&[Change {
-        entity: Entity { user, client_id },
+        entity: Entity::client(user, client_id),
         key: key.into(),
         value: Some(v),
     }])
@@ -138,4 +138,90 @@ fn a_strict_mutation_quota_refuses_once_exhausted() {
     let mut o = m.mutations(client("ANONYMOUS", "x"), true);
     assert_eq!(o.try_take(1000), Ok(()));
     assert_eq!(o.throttle_ms(), 0);
+}
+
+fn set_ip(m: &QuotaManager, ip: Option<&str>, v: Option<f64>) {
+    let entity = Entity::parse(&[("ip".into(), ip.map(String::from))]).unwrap();
+    m.apply(&[Change {
+        entity,
+        key: "connection_creation_rate".into(),
+        value: v,
+    }])
+    .unwrap();
+}
+
+fn accepted(m: &QuotaManager, ip: &str, n: usize, at: u64) -> usize {
+    let ip = ip.parse().unwrap();
+    (0..n)
+        .filter(|_| m.connection_created_at(ip, at) == ConnectionVerdict::Accept)
+        .count()
+}
+
+#[test]
+fn the_ip_connection_rate_throttles_as_kafka_does() {
+    let d = Dir::new();
+    // Two 1 s windows: a rate is measured over at least one second.
+    let s = QuotaSettings {
+        samples: 2,
+        ..QuotaSettings::default()
+    };
+    let m = QuotaManager::open(&d.0, s).unwrap();
+    assert_eq!(accepted(&m, "127.0.0.1", 100, 10_000), 100);
+    set_ip(&m, Some("127.0.0.1"), Some(5.0));
+    // No user/client quota is active for an ip entity alone.
+    assert!(!m.active());
+    let t = 20_000;
+    assert_eq!(accepted(&m, "127.0.0.1", 5, t), 5);
+    // The 6th: (6 - 5) / 5 × 1000 ms, and not counted.
+    match m.connection_created_at("127.0.0.1".parse().unwrap(), t) {
+        ConnectionVerdict::Throttle {
+            throttle_ms,
+            quota,
+            log,
+        } => {
+            assert_eq!((throttle_ms, quota, log), (200, 5, Some(1)));
+        }
+        v => panic!("{v:?}"),
+    }
+    assert_eq!(accepted(&m, "127.0.0.1", 14, t + 10), 0);
+    // Another address is not limited, and not by 127.0.0.1's usage.
+    assert_eq!(accepted(&m, "127.0.0.2", 50, t), 50);
+    // Once the window has passed, new connections are accepted again.
+    assert_eq!(accepted(&m, "127.0.0.1", 5, t + 2_500), 5);
+    // The log line: once a second per address, with the count since.
+    match m.connection_created_at("127.0.0.1".parse().unwrap(), t + 2_600) {
+        ConnectionVerdict::Throttle { log, .. } => assert_eq!(log, Some(15)),
+        v => panic!("{v:?}"),
+    }
+    // (The window grows with the time since its start: 6 in 1.11 s is
+    // still over 5/s, 6 in 1.2 s would not be.)
+    match m.connection_created_at("127.0.0.1".parse().unwrap(), t + 2_610) {
+        ConnectionVerdict::Throttle { log, .. } => assert_eq!(log, None),
+        v => panic!("{v:?}"),
+    }
+    // The <default> ip entity limits every other address separately.
+    set_ip(&m, None, Some(3.0));
+    let t = 40_000;
+    assert_eq!(accepted(&m, "127.0.0.3", 10, t), 3);
+    assert_eq!(accepted(&m, "127.0.0.4", 10, t), 3);
+    assert_eq!(accepted(&m, "127.0.0.1", 10, t), 5);
+    // Removed: no limit.
+    set_ip(&m, None, None);
+    set_ip(&m, Some("127.0.0.1"), None);
+    assert_eq!(accepted(&m, "127.0.0.1", 100, t + 1), 100);
+}
+
+#[test]
+fn the_default_windows_let_a_fresh_address_burst_like_kafka() {
+    // quota.window.num = 11: the rate of a new address is measured over at
+    // least 10 s, so at 5/s the first 50 connections pass at once.
+    let d = Dir::new();
+    let m = QuotaManager::open(&d.0, QuotaSettings::default()).unwrap();
+    set_ip(&m, Some("::1"), Some(5.0));
+    assert_eq!(accepted(&m, "::1", 80, 5_000), 50);
+    match m.connection_created_at("::1".parse().unwrap(), 5_000) {
+        // (5.1 - 5) / 5 × 10 s.
+        ConnectionVerdict::Throttle { throttle_ms, .. } => assert_eq!(throttle_ms, 200),
+        v => panic!("{v:?}"),
+    }
 }

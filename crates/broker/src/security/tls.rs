@@ -8,8 +8,8 @@
 //! Only TLS 1.2 and 1.3 are offered. A client certificate's subject DN
 //! becomes `User:<name>` through `ssl.principal.mapping.rules`
 //! (`principal_mapping`). `TlsContext` holds the current config; the
-//! `tls_reload` task replaces it when the files change. Not yet: encrypted
-//! PEM keys, JKS.
+//! `tls_reload` task replaces it when the files change. Encrypted PKCS#8
+//! PEM keys are decrypted with `ssl.key.password`. Not offered: JKS.
 
 use std::sync::{Arc, RwLock};
 
@@ -57,7 +57,8 @@ pub struct TlsSettings {
     pub keystore_key: Option<Secret>,
     /// `ssl.keystore.password` (PKCS12).
     pub keystore_password: Option<Secret>,
-    /// `ssl.key.password` (PKCS12: must equal the store's).
+    /// `ssl.key.password`: decrypts an encrypted PKCS#8 PEM key (PKCS12:
+    /// must equal the store's password).
     pub key_password: Option<Secret>,
     /// `ssl.truststore.type`.
     pub truststore_type: StoreType,
