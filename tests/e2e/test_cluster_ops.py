@@ -231,3 +231,40 @@ def test_cluster_metrics_follow_isr_changes_and_the_controller(cluster_factory):
     wait_until(lambda: metrics(leader).value("fjord_under_replicated_partitions") == 0, 30, 0.3,
                "back in sync")
     assert metrics(leader).value("fjord_isr_expands_total") == expands0 + 1
+
+
+def test_cli_shows_the_quorum_and_elects_preferred_leaders(cluster_factory):
+    from test_cli import cli, cli_json
+
+    cluster = cluster_factory(3, config={"broker.session.timeout.ms": 3000})
+    topic = unique_topic("clielect")
+    create_topic(cluster.bootstrap, topic, partitions=3)
+    ids = [1, 2, 3]
+    observer = cluster.nodes[0]
+    wait_until(lambda: (s := topic_state(observer, topic)) and len(s) == 3
+               and all(isr == ids for _, _, isr in s.values()), 20, 0.2, "full ISRs")
+    info = cli_json(observer, "cluster", "info")
+    q = info["quorum"]
+    assert q["leader_id"] in ids and q["leader_epoch"] >= 1 and q["high_watermark"] > 0
+    assert sorted(v["id"] for v in q["voters"]) == ids
+    text = cli(observer, "cluster", "info").stdout
+    assert f"Metadata quorum: leader {q['leader_id']}" in text
+    # Nothing to elect yet.
+    out = cli(observer, "cluster", "elect-leaders", "--all").stdout
+    assert "No partition needed an election." in out
+    victim_id = topic_state(observer, topic)[0][0]
+    victim = next(n for n in cluster.nodes if n.node_id == victim_id)
+    observer = next(n for n in cluster.nodes if n is not victim)
+    victim.stop()
+    victim.start(60)
+    wait_until(lambda: (s := topic_state(observer, topic)) and all(isr == ids for _, _, isr in s.values()),
+               30, 0.3, "the restarted broker back in every ISR")
+    rows = cli_json(observer, "cluster", "elect-leaders", "--topic", topic)
+    by_part = {r["partition"]: r for r in rows}
+    assert by_part[0]["elected"] is True, rows
+    assert all(r["elected"] or r["result"] == "not needed" for r in rows), rows
+    wait_until(lambda: all(leader == replicas[0] for leader, replicas, _ in topic_state(observer, topic).values()),
+               10, 0.2, "every partition led by its preferred replica")
+    # An unknown partition fails the command with Kafka's error name.
+    cp = cli(observer, "cluster", "elect-leaders", "--topic", topic, "--partition", "9", check=False)
+    assert cp.returncode == 1 and "UNKNOWN_TOPIC_OR_PARTITION" in cp.stderr, (cp.stdout, cp.stderr)

@@ -34,6 +34,7 @@ pub use admin::{
     ListedGroup, NewTopic, OffsetSpec, PartitionInfo, QuotaEntity, QuotaEntry, QuotaMatch,
     ScramChange, ScramUser, TopicInfo,
 };
+pub use admin::{ElectionKind, ElectionResult, QuorumStatus, QuorumVoter};
 pub use client::{BrokerInfo, Client, ClientConfig};
 pub use conn::Connection;
 pub use error::{error_name, ClientError, Result};

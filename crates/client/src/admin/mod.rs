@@ -12,6 +12,7 @@
 //! - `acls`: CreateAcls, DescribeAcls, DeleteAcls.
 //! - `quotas`: DescribeClientQuotas and AlterClientQuotas.
 //! - `users`: AlterUserScramCredentials and DescribeUserScramCredentials.
+//! - `cluster`: DescribeQuorum and ElectLeaders.
 
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ use crate::error::{ClientError, Result};
 use crate::versions;
 
 mod acls;
+mod cluster;
 mod configs;
 mod groups;
 mod list_offsets;
@@ -32,6 +34,7 @@ mod topics;
 mod users;
 
 pub use acls::{AclEntry, AclFilter};
+pub use cluster::{ElectionKind, ElectionResult, QuorumStatus, QuorumVoter};
 pub use configs::{ConfigEntry, ConfigOp};
 pub(crate) use groups::decode_assignment;
 pub use groups::{DescribedGroup, GroupMemberInfo, GroupOffset, ListedGroup};

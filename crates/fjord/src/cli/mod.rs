@@ -307,8 +307,12 @@ pub struct ClusterArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum ClusterCmd {
-    /// Cluster id, controller, brokers and topics.
+    /// Cluster id, controller, brokers, the metadata quorum and topics.
     Info,
+    /// Elect partition leaders (as kafka-leader-election.sh): the
+    /// preferred replica where it is in sync, or (unclean) any alive
+    /// replica for a partition without a leader.
+    ElectLeaders(cluster::ElectArgs),
 }
 
 /// The CLI verbs, as `main` dispatches them.
