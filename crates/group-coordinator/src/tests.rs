@@ -737,7 +737,7 @@ fn tick_records_are_returned_to_be_made_durable() {
     let dir = std::env::temp_dir().join(format!("fjord-tick-{}", rand_suffix()));
     let now = fjord_storage::clock::now_ms();
     let (c, _parts) = on_disk(&dir, now);
-    let offsets = c.offsets_partition("g").unwrap();
+    let offsets = c.offsets_partition("g").unwrap().unwrap();
     // A member joins, syncs and commits: each answer waits for durability.
     let mut a = args("g", "", &["range"]);
     a.require_known_member_id = false;
