@@ -5,7 +5,8 @@ the leader of its partition (Kafka's `abs(hashCode) % partitions`).
 
 Covers: producer ids handed out by different brokers are distinct (raw
 InitProducerId on each broker); FindCoordinator names the leader of the
-group's `__consumer_offsets` partition; kill -9 of a group's coordinator: the
+group's `__consumer_offsets` partition and only that broker serves the
+group (raw Heartbeat: NOT_COORDINATOR from the others); kill -9 of a group's coordinator: the
 consumer re-finds the new one, committed offsets are intact and never go
 backwards, consumption continues; a transactional producer commits
 transactions over partitions led by all three brokers (markers sent with
@@ -248,3 +249,24 @@ def test_transaction_coordinator_killed_between_transactions(cluster):
     seen = read_committed(survivor.bootstrap, topic, 3, timeout=40)
     assert sorted(seen) == sorted(committed), (len(seen), len(committed))
     assert not set(seen) & set(aborted)
+
+
+def test_only_the_coordinator_serves_a_group(cluster):
+    """Heartbeat (raw v0) for a group: NOT_COORDINATOR from the two brokers that do
+    not lead its __consumer_offsets partition, UNKNOWN_MEMBER_ID (the group is
+    served) from the one that does."""
+    group = unique_topic("grp")
+    admin = ck_admin(cluster.bootstrap)  # FindCoordinator creates __consumer_offsets
+    admin.describe_consumer_groups([group], request_timeout=10)[group].result(15)
+    index = internal_partition(cluster.nodes[0], "__consumer_offsets", group)
+    leader = wait_until(lambda: (l := leader_of(cluster.nodes[0], "__consumer_offsets", index)) > 0 and l,
+                        10, 0.2, "a leader of the group's partition")
+    answers = {}
+    for node in cluster.nodes:
+        body = kw.string(group) + kw.int32(1) + kw.string("m-1")
+        payload = kw.roundtrip(node.bootstrap, kw.encode_request(12, 0, 5, body))
+        assert payload is not None, node.log_tail(20)
+        r = kw.Reader(payload)
+        assert r.int32() == 5
+        answers[node.node_id] = r.int16()
+    assert answers == {n.node_id: (25 if n.node_id == leader else 16) for n in cluster.nodes}, answers
