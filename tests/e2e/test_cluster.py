@@ -20,6 +20,7 @@ import pytest
 import kafka_wire as kw
 from conftest import BrokerError
 from helpers import ck_admin, ck_consume, ck_produce, unique_topic, wait_until
+from test_cluster_coordinators import partition_for
 
 # Short session timeout so the fencing test stays quick (Kafka's default is 9000).
 SESSION_TIMEOUT_MS = 3000
@@ -202,8 +203,9 @@ def test_node_with_another_cluster_id_refuses_to_start(cluster_factory, broker_f
     assert node.exit_codes[-1] != 0
 
 
-def test_consumer_group_is_coordinated_by_the_lowest_live_broker(cluster):
-    """This step's choice: broker 1 (the lowest live id) coordinates every group."""
+def test_consumer_group_is_coordinated_by_the_leader_of_its_offsets_partition(cluster):
+    """Kafka's rule: the leader of partition abs(hash(group)) % partitions of
+    __consumer_offsets coordinates the group (see test_cluster_coordinators.py)."""
     from confluent_kafka import Consumer
 
     topic = unique_topic("group")
@@ -226,7 +228,9 @@ def test_consumer_group_is_coordinated_by_the_lowest_live_broker(cluster):
         c.commit(asynchronous=False)
         admin = ck_admin(cluster.nodes[1].bootstrap)  # kept alive until the future resolves
         desc = admin.describe_consumer_groups([group], request_timeout=10)[group].result(15)
-        assert desc.coordinator.id == 1
+        offsets = admin.list_topics("__consumer_offsets", timeout=5).topics["__consumer_offsets"]
+        index = partition_for(group, len(offsets.partitions))
+        assert desc.coordinator.id == offsets.partitions[index].leader
         committed = c.committed([kw_tp(topic, p) for p in range(3)], timeout=10)
         assert sorted(tp.offset for tp in committed) == [3, 3, 3]
     finally:

@@ -13,15 +13,23 @@ use fjord_protocol::ErrorCode;
 use crate::state::BrokerState;
 
 /// Syncs appended coordinator records (per the partition's flush policy)
-/// and advances the high watermark.
+/// and advances the high watermark; in cluster mode also waits until the
+/// in-sync replicas hold them.
 pub async fn wait_durable(state: &Arc<BrokerState>, d: Durable) -> ErrorCode {
     let Some((p, next)) = d else {
         return ErrorCode::None;
     };
     let st = state.clone();
+    let partition = p.clone();
     let res = tokio::task::spawn_blocking(move || st.make_visible(&p, next)).await;
     match res {
-        Ok(Ok(())) => ErrorCode::None,
+        Ok(Ok(())) => {
+            // Cluster mode: acknowledged once the in-sync replicas hold it.
+            match crate::cluster::coordinators::wait_replicated(state, &partition, next).await {
+                Ok(()) => ErrorCode::None,
+                Err(code) => crate::cluster::coordinators::coordinator_error(code),
+            }
+        }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "syncing __consumer_offsets failed");
             fjord_protocol::ErrorCode::from(&e)

@@ -28,6 +28,8 @@ pub enum StateError {
     Corrupt(String, String),
     #[error("storage: {0}")]
     Storage(#[from] fjord_storage::StorageError),
+    #[error("cluster: {0}")]
+    Cluster(String),
 }
 
 impl StateError {
@@ -36,7 +38,7 @@ impl StateError {
         match self {
             StateError::Io { source, .. } => source.raw_os_error() == Some(28),
             StateError::Storage(e) => e.is_disk_full(),
-            StateError::Corrupt(..) => false,
+            StateError::Corrupt(..) | StateError::Cluster(_) => false,
         }
     }
 }
@@ -393,9 +395,14 @@ impl BrokerState {
         }
     }
 
-    /// Creates `__consumer_offsets` if missing and replays it.
+    /// Creates `__consumer_offsets` if missing and replays it. In cluster
+    /// mode the topic lives in the image and the coordinator loads the
+    /// partitions this broker leads (see `cluster/coordinators.rs`).
     fn open_group_coordinator(&self) -> Result<(), StateError> {
         use fjord_protocol::internal_topics::OFFSETS_TOPIC;
+        if self.config().cluster.enabled() {
+            return Ok(());
+        }
         let topic = match self.topic(OFFSETS_TOPIC) {
             Some(t) => t,
             None if self.read_only() => {
@@ -551,8 +558,13 @@ impl BrokerState {
     /// returned only once the block holding it is durable in `cluster.json`;
     /// the allocation lock is held while a new block is written, so no
     /// concurrent caller can take an id of a block that is not yet saved.
-    /// Blocking (fsync): call from a blocking context.
+    /// Blocking (fsync): call from a blocking context. In cluster mode the
+    /// ids come from blocks the quorum hands this broker (see
+    /// `cluster::producer_ids`).
     pub fn allocate_producer_id(&self) -> Result<i64, StateError> {
+        if let Some(cluster) = self.cluster() {
+            return cluster.allocate_producer_id().map_err(StateError::Cluster);
+        }
         let mut g = self
             .producer_ids
             .lock()

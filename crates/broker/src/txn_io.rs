@@ -35,6 +35,15 @@ impl TxnIo for BrokerIo<'_> {
             .txns
             .log_partition(&meta.transactional_id)
             .map_or(0, |p| p.leader_epoch);
+        if let Some(cluster) = self.state.cluster() {
+            return crate::cluster::markers::write(
+                self.state,
+                cluster,
+                meta,
+                commit,
+                coordinator_epoch,
+            );
+        }
         let now = now_ms();
         let storage = |e: fjord_storage::StorageError| fjord_protocol::ErrorCode::from(&e);
         for (topic, index) in &meta.partitions {
@@ -84,7 +93,8 @@ impl TxnIo for BrokerIo<'_> {
 
 impl BrokerIo<'_> {
     /// Appends one `__transaction_state` record (`None`: a tombstone) and
-    /// waits for durability.
+    /// waits for durability (in cluster mode: until every in-sync replica
+    /// holds it).
     fn append_record(&self, id: &str, meta: Option<&TxnMeta>) -> Result<(), ErrorCode> {
         let p = self
             .state
@@ -104,13 +114,20 @@ impl BrokerIo<'_> {
             .map_err(|e| fjord_protocol::ErrorCode::from(&e))?;
         self.state
             .make_visible(&p, info.last_offset + 1)
-            .map_err(|e| fjord_protocol::ErrorCode::from(&e))
+            .map_err(|e| fjord_protocol::ErrorCode::from(&e))?;
+        crate::cluster::coordinators::wait_replicated_blocking(self.state, &p, info.last_offset + 1)
+            .map_err(crate::cluster::coordinators::coordinator_error)
     }
 }
 
 /// Opens the coordinator at broker start if `__transaction_state`
 /// exists: replays it and completes or aborts what a crash left open.
+/// In cluster mode the coordinator loads partitions as this broker comes
+/// to lead them instead (see `cluster/coordinators.rs`).
 pub fn open(state: &BrokerState) {
+    if state.config().cluster.enabled() {
+        return;
+    }
     let Some(topic) = state.topic(TXN_TOPIC) else {
         return;
     };
@@ -125,8 +142,21 @@ pub fn open(state: &BrokerState) {
 }
 
 /// Creates `__transaction_state` on first use (as Kafka does) and opens
-/// the coordinator on it.
-pub async fn ensure_topic(state: &Arc<BrokerState>) -> Result<(), ErrorCode> {
+/// the coordinator on it. In cluster mode the topic lives in the image and
+/// this checks that this broker coordinates `transactional_id`.
+pub async fn ensure_topic(
+    state: &Arc<BrokerState>,
+    transactional_id: &str,
+) -> Result<(), ErrorCode> {
+    if state.cluster().is_some() {
+        return crate::cluster::coordinators::check_txn(state, transactional_id);
+    }
+    ensure_single_node_topic(state).await
+}
+
+/// One node: creates `__transaction_state` if missing and opens the
+/// coordinator on it.
+pub async fn ensure_single_node_topic(state: &Arc<BrokerState>) -> Result<(), ErrorCode> {
     if state.txns.is_ready() {
         return Ok(());
     }

@@ -28,6 +28,7 @@ mod classic;
 pub mod config;
 pub mod consumer;
 mod offsets;
+mod ownership;
 pub mod store;
 pub mod txn_offsets;
 
@@ -470,8 +471,9 @@ pub struct GroupCoordinator {
     groups: Mutex<HashMap<String, Group>>,
     /// KIP-848 consumer groups (`consumer/`); lock it before `groups`.
     consumer: consumer::ConsumerGroups,
-    /// `__consumer_offsets` partitions; empty = memory only (tests).
-    partitions: RwLock<Vec<Arc<Partition>>>,
+    /// `__consumer_offsets` partitions this coordinator owns; none at all
+    /// = memory only (tests).
+    partitions: RwLock<ownership::OffsetsPartitions>,
     last_expiry_check: Mutex<i64>,
     /// Offsets of open transactions (TxnOffsetCommit); lock after `groups`.
     txn_offsets: Mutex<txn_offsets::PendingTxnOffsets>,
@@ -497,18 +499,43 @@ impl GroupCoordinator {
         &self.config
     }
 
-    /// Replays `__consumer_offsets` (its partitions, in order) into memory.
+    /// Replays `__consumer_offsets` (its partitions, in order) into memory
+    /// and owns every partition (one node).
     pub fn load(&self, partitions: Vec<Arc<Partition>>, now: i64) {
         let mut groups = match self.groups.lock() {
             Ok(g) => g,
             Err(_) => return,
         };
+        let (loaded_offsets, consumer_records) = self.replay(&mut groups, &partitions, now);
+        // Groups with neither members nor offsets are gone.
+        groups.retain(|_, g| !g.members.is_empty() || !g.offsets.is_empty() || g.generation > 0);
+        tracing::info!(
+            groups = groups.len(),
+            offsets = loaded_offsets,
+            "loaded __consumer_offsets"
+        );
+        drop(groups);
+        self.consumer_load(consumer_records, now);
+        if let Ok(mut p) = self.partitions.write() {
+            *p = ownership::OffsetsPartitions::all(partitions);
+        }
+    }
+
+    /// Replays `partitions` into `groups`: returns the number of offsets
+    /// loaded and the consumer group records, for `consumer_load`.
+    #[allow(clippy::type_complexity)]
+    fn replay(
+        &self,
+        groups: &mut HashMap<String, Group>,
+        partitions: &[Arc<Partition>],
+        now: i64,
+    ) -> (usize, Vec<(Bytes, Option<Bytes>)>) {
         let mut loaded_offsets = 0usize;
         let mut consumer_records = Vec::new();
-        for p in &partitions {
+        for p in partitions {
             p.for_each_batch(|h, batch| {
                 if h.is_transactional() {
-                    self.replay_txn_batch(&mut groups, p.index, h, &batch);
+                    self.replay_txn_batch(groups, p.index, h, &batch);
                     return;
                 }
                 if h.is_control() {
@@ -567,27 +594,18 @@ impl GroupCoordinator {
                 }
             });
         }
-        // Groups with neither members nor offsets are gone.
-        groups.retain(|_, g| !g.members.is_empty() || !g.offsets.is_empty() || g.generation > 0);
-        tracing::info!(
-            groups = groups.len(),
-            offsets = loaded_offsets,
-            "loaded __consumer_offsets"
-        );
-        drop(groups);
-        self.consumer_load(consumer_records, now);
-        if let Ok(mut p) = self.partitions.write() {
-            *p = partitions;
-        }
+        (loaded_offsets, consumer_records)
     }
 
-    fn offsets_partition(&self, group_id: &str) -> Option<Arc<Partition>> {
-        let parts = self.partitions.read().ok()?;
-        if parts.is_empty() {
-            return None;
-        }
-        let idx = store::partition_for(group_id, parts.len() as i32);
-        parts.get(idx as usize).cloned()
+    /// The partition `group_id`'s records go to: Ok(None) when this
+    /// coordinator has no partitions at all (memory only), NOT_COORDINATOR
+    /// when it does not own that group's partition.
+    fn offsets_partition(&self, group_id: &str) -> Result<Option<Arc<Partition>>, ErrorCode> {
+        let parts = self
+            .partitions
+            .read()
+            .map_err(|_| ErrorCode::CoordinatorNotAvailable)?;
+        parts.for_group(group_id)
     }
 
     /// Appends records for `group_id`; the caller holds the groups lock so
@@ -601,7 +619,7 @@ impl GroupCoordinator {
         if records.is_empty() {
             return Ok(None);
         }
-        let Some(p) = self.offsets_partition(group_id) else {
+        let Some(p) = self.offsets_partition(group_id)? else {
             return Ok(None);
         };
         let mut b = BatchBuilder::default();

@@ -737,7 +737,7 @@ fn tick_records_are_returned_to_be_made_durable() {
     let dir = std::env::temp_dir().join(format!("fjord-tick-{}", rand_suffix()));
     let now = fjord_storage::clock::now_ms();
     let (c, _parts) = on_disk(&dir, now);
-    let offsets = c.offsets_partition("g").unwrap();
+    let offsets = c.offsets_partition("g").unwrap().unwrap();
     // A member joins, syncs and commits: each answer waits for durability.
     let mut a = args("g", "", &["range"]);
     a.require_known_member_id = false;
@@ -912,4 +912,42 @@ fn sync_args(group: &str, gen: i32, member: &str, assignments: &[(&str, &str)]) 
             .map(|(m, a)| (m.to_string(), Bytes::from(a.to_string())))
             .collect(),
     }
+}
+
+/// Cluster mode: the coordinator owns only the partitions it loaded; an
+/// unloaded partition's groups are gone (NOT_COORDINATOR for new writes)
+/// and loading it again restores them from its log.
+#[test]
+fn partitions_are_loaded_and_unloaded_one_by_one() {
+    let dir = std::env::temp_dir().join(format!("fjord-own-{}", rand_suffix()));
+    let now = fjord_storage::clock::now_ms();
+    let (c, parts) = on_disk(&dir, now);
+    let commit = |c: &GroupCoordinator, off: i64| {
+        let o = OffsetToCommit {
+            topic: "t".into(),
+            partition: 0,
+            offset: off,
+            leader_epoch: 0,
+            metadata: None,
+        };
+        let (errs, d) = c.commit_offsets("g", -1, "", None, &[o], now);
+        make_durable(d);
+        errs
+    };
+    assert_eq!(commit(&c, 7), vec![ErrorCode::None]);
+    let index = fjord_protocol::internal_topics::partition_for("g", 8);
+    assert!(c.owns("g"));
+    c.unload_partition(index);
+    assert!(!c.owns("g"));
+    assert_eq!(c.group_state("g"), None);
+    assert_eq!(commit(&c, 9), vec![ErrorCode::NotCoordinator]);
+    // Another broker's coordinator loads the same log: the offset is there.
+    let other = GroupCoordinator::new();
+    other.load_partition(parts[index as usize].clone(), 8, now);
+    assert!(other.owns("g"));
+    let offsets = other.fetch_offsets("g", None).unwrap();
+    assert_eq!(offsets[0].1[0].1.as_ref().map(|o| o.offset), Some(7));
+    c.load_partition(parts[index as usize].clone(), 8, now);
+    assert_eq!(commit(&c, 9), vec![ErrorCode::None]);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -33,6 +33,15 @@ pub struct PendingTxnOffsets {
 }
 
 impl PendingTxnOffsets {
+    /// Forgets the open transactions' offsets written to `log_partition`
+    /// (its coordinator moved to another broker).
+    pub(crate) fn drop_partition(&mut self, log_partition: i32) {
+        for list in self.by_producer.values_mut() {
+            list.retain(|o| o.log_partition != log_partition);
+        }
+        self.by_producer.retain(|_, l| !l.is_empty());
+    }
+
     fn complete(
         &mut self,
         groups: &mut HashMap<String, Group>,
@@ -112,8 +121,10 @@ impl GroupCoordinator {
                 return all(code);
             }
         }
-        let Some(p) = self.offsets_partition(group_id) else {
-            return all(ErrorCode::CoordinatorNotAvailable);
+        let p = match self.offsets_partition(group_id) {
+            Ok(Some(p)) => p,
+            Ok(None) => return all(ErrorCode::CoordinatorNotAvailable),
+            Err(code) => return all(code),
         };
         let mut errors = Vec::with_capacity(offsets.len());
         let mut b = BatchBuilder::default()
@@ -200,7 +211,7 @@ impl GroupCoordinator {
             .partitions
             .read()
             .ok()
-            .and_then(|ps| ps.get(usize::try_from(log_partition).ok()?).cloned());
+            .and_then(|ps| ps.get(log_partition));
         let durable = match p {
             Some(p) => {
                 let kind = if commit {

@@ -142,8 +142,10 @@ type OngoingIndex = HashMap<i64, (i16, Option<HashSet<(String, i32)>>)>;
 pub struct TxnCoordinator {
     txns: Mutex<HashMap<String, TxnMeta>>,
     ongoing: RwLock<OngoingIndex>,
-    /// `__transaction_state` partitions; empty until the topic exists.
-    partitions: RwLock<Vec<Arc<Partition>>>,
+    /// `__transaction_state` partitions by index (the topic's partition
+    /// count); empty until the topic exists. In a cluster only the
+    /// partitions this broker leads are Some (see `load_partition`).
+    partitions: RwLock<Vec<Option<Arc<Partition>>>>,
     max_timeout_ms: i32,
 }
 
@@ -174,25 +176,89 @@ impl TxnCoordinator {
         }
     }
 
-    /// Whether `__transaction_state` is open.
+    /// Whether `__transaction_state` is open (in a cluster: whether this
+    /// broker coordinates any of its partitions).
     pub fn is_ready(&self) -> bool {
         self.partitions
             .read()
-            .map(|p| !p.is_empty())
+            .map(|p| p.iter().any(Option::is_some))
             .unwrap_or(false)
     }
 
+    /// Owns every partition of the topic (one node).
     pub fn set_partitions(&self, parts: Vec<Arc<Partition>>) {
         if let Ok(mut p) = self.partitions.write() {
-            *p = parts;
+            *p = parts.into_iter().map(Some).collect();
         }
     }
 
-    /// The `__transaction_state` partition of a transactional id.
+    /// The `__transaction_state` partition of a transactional id, if this
+    /// coordinator owns it.
     pub fn log_partition(&self, transactional_id: &str) -> Option<Arc<Partition>> {
         let parts = self.partitions.read().ok()?;
         let i = partition_for(transactional_id, parts.len() as i32);
-        parts.get(usize::try_from(i).ok()?).cloned()
+        parts.get(usize::try_from(i).ok()?).cloned().flatten()
+    }
+
+    /// Becomes the coordinator of the transactional ids of `partition`
+    /// (one of `count`): takes the metadata replayed from it (see
+    /// [`replay_partition`]) and owns it. Transactions it finds in
+    /// PrepareCommit or PrepareAbort are completed by the next `tick`.
+    pub fn load_partition(
+        &self,
+        partition: Arc<Partition>,
+        count: i32,
+        metas: HashMap<String, TxnMeta>,
+    ) {
+        let Ok(index) = usize::try_from(partition.index) else {
+            return;
+        };
+        if let Ok(mut p) = self.partitions.write() {
+            let count = usize::try_from(count).unwrap_or(0).max(index + 1);
+            if p.len() != count {
+                p.resize(count, None);
+            }
+            p[index] = Some(partition);
+        }
+        if let Ok(mut t) = self.txns.lock() {
+            for m in metas.values() {
+                self.index(m.producer_id, m);
+            }
+            t.extend(metas);
+        }
+    }
+
+    /// Stops coordinating the transactional ids of partition `index`.
+    pub fn unload_partition(&self, index: i32) {
+        let count = match self.partitions.write() {
+            Ok(mut p) => {
+                if let Some(slot) = usize::try_from(index).ok().and_then(|i| p.get_mut(i)) {
+                    *slot = None;
+                }
+                p.len() as i32
+            }
+            Err(_) => return,
+        };
+        let Ok(mut txns) = self.txns.lock() else {
+            return;
+        };
+        let gone: Vec<String> = txns
+            .keys()
+            .filter(|id| partition_for(id, count) == index)
+            .cloned()
+            .collect();
+        if let Ok(mut idx) = self.ongoing.write() {
+            for id in &gone {
+                if let Some(m) = txns.remove(id) {
+                    idx.remove(&m.producer_id);
+                }
+            }
+        }
+        tracing::info!(
+            partition = index,
+            transactions = gone.len(),
+            "unloaded a __transaction_state partition"
+        );
     }
 
     fn index(&self, old_pid: i64, meta: &TxnMeta) {

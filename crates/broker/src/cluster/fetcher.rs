@@ -92,7 +92,7 @@ fn followed(state: &BrokerState, local: i32) -> HashMap<i32, Vec<Followed>> {
 }
 
 /// Where to reach broker `id`: its first PLAINTEXT endpoint.
-fn address(cluster: &Cluster, id: i32) -> Option<String> {
+pub(crate) fn address(cluster: &Cluster, id: i32) -> Option<String> {
     let image = cluster.image();
     let b = image.brokers.get(&id)?;
     let e = b.endpoints.iter().find(|e| e.security_protocol == 0)?;

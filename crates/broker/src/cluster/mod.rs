@@ -26,10 +26,13 @@
 
 pub mod acks;
 pub mod admin;
+pub mod coordinators;
 pub mod fetcher;
 pub mod isr;
 pub mod liveness;
+pub mod markers;
 pub mod peer;
+pub mod producer_ids;
 pub mod replay;
 pub mod start;
 
@@ -63,6 +66,10 @@ pub struct Cluster {
     /// Set by a controlled shutdown: this broker neither registers nor
     /// unfences itself any more.
     pub(crate) shutting_down: std::sync::atomic::AtomicBool,
+    /// The block of producer ids this broker hands out from.
+    producer_ids: producer_ids::ProducerIdBlock,
+    /// The internal partitions whose coordinator state is loaded here.
+    pub(crate) loaded: coordinators::Loaded,
 }
 
 /// Kafka's security protocol id of a listener protocol name.
@@ -102,6 +109,8 @@ impl Cluster {
             rack,
             applied: watch::channel(None).0,
             shutting_down: std::sync::atomic::AtomicBool::new(false),
+            producer_ids: producer_ids::ProducerIdBlock::default(),
+            loaded: coordinators::Loaded::default(),
         }
     }
 
@@ -139,12 +148,6 @@ impl Cluster {
     /// The unfenced brokers, by id, with their endpoint for `listener`.
     pub fn live_brokers(&self, listener: &str) -> Vec<LiveBroker> {
         live_brokers(&self.image(), listener)
-    }
-
-    /// The broker that coordinates every group and transaction in this
-    /// step: the live broker with the lowest id (see ARCHITECTURE.md).
-    pub fn coordinator(&self) -> Option<i32> {
-        coordinator(&self.image())
     }
 
     /// Whether this broker may serve (Produce, Fetch, ListOffsets) the
@@ -197,15 +200,6 @@ fn endpoint(b: &BrokerRegistration, listener: &str) -> Option<LiveBroker> {
         port: i32::from(e.port),
         rack: b.rack.clone(),
     })
-}
-
-/// See [`Cluster::coordinator`].
-pub fn coordinator(image: &MetadataImage) -> Option<i32> {
-    image
-        .brokers
-        .values()
-        .find(|b| !b.fenced)
-        .map(|b| b.broker_id)
 }
 
 /// See [`Cluster::check_leader`].

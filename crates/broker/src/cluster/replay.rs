@@ -3,8 +3,11 @@
 //! image is opened here with the image's id, partition count and leader
 //! epochs; one an image drops is closed and deleted (see [`apply`] for
 //! topics the cluster never had); a moved leader epoch replaces the
-//! partition's local state. Internal topics and
-//! `_schemas`, which live outside the image in this step, are left alone.
+//! partition's local state. The internal topics are image topics like the
+//! others once created; `_schemas`, which lives outside the image in this
+//! step, is left alone. Around each image the group and transaction
+//! coordinators resign and take over the internal partitions whose
+//! leadership moved (`coordinators.rs`).
 //!
 //! Every image is applied whole, in order, by this one task (the only
 //! writer of non-internal local topics in cluster mode, so it does not take
@@ -36,9 +39,19 @@ pub async fn run(state: Arc<BrokerState>, cluster: Arc<Cluster>, mut stop: watch
         let offset = image.offset;
         let st = state.clone();
         let (prev, next) = (previous.clone(), image.clone());
-        let ok = tokio::task::spawn_blocking(move || apply(&st, &next, prev.as_deref()))
-            .await
-            .unwrap_or(false);
+        let cl = cluster.clone();
+        let ok = tokio::task::spawn_blocking(move || {
+            // Coordinators first give up what this image takes away, and
+            // load what it gives once the local partitions follow it.
+            super::coordinators::resign(&st, &cl, &next);
+            let ok = apply(&st, &next, prev.as_deref());
+            if ok {
+                super::coordinators::elect(&st, &cl, &next);
+            }
+            ok
+        })
+        .await
+        .unwrap_or(false);
         if ok {
             previous = Some(image);
             cluster.applied.send_replace(offset);

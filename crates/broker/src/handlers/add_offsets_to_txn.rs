@@ -47,7 +47,7 @@ async fn handle(
     if req.group_id.is_empty() {
         return answer(ErrorCode::InvalidGroupId);
     }
-    if let Err(code) = crate::txn_io::ensure_topic(&state).await {
+    if let Err(code) = crate::txn_io::ensure_topic(&state, &req.transactional_id).await {
         return answer(code);
     }
     let Some(offsets) = state.topic(OFFSETS_TOPIC) else {

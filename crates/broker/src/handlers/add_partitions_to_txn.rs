@@ -71,6 +71,9 @@ async fn add_one(
     {
         return results(topics, |_, _| ErrorCode::TransactionalIdAuthorizationFailed);
     }
+    if let Err(code) = crate::txn_io::ensure_topic(state, txn_id).await {
+        return results(topics, |_, _| code);
+    }
     let refused: Vec<&str> = topics
         .iter()
         .map(|t| t.name.as_str())
@@ -87,8 +90,18 @@ async fn add_one(
             }
         });
     }
-    let exists =
-        |t: &str, p: i32| !crate::state::is_internal_topic(t) && state.partition(t, p).is_some();
+    // In cluster mode a partition exists when the image holds it (this
+    // broker may host no replica of it).
+    let exists = |t: &str, p: i32| {
+        !crate::state::is_internal_topic(t)
+            && match state.cluster() {
+                Some(c) => c
+                    .image()
+                    .topic(t)
+                    .is_some_and(|tp| tp.partitions.contains_key(&p)),
+                None => state.partition(t, p).is_some(),
+            }
+    };
     let wanted: Vec<(String, i32)> = topics
         .iter()
         .flat_map(|t| t.partitions.iter().map(|p| (t.name.clone(), *p)))
@@ -130,9 +143,6 @@ async fn handle(
     ctx: RequestCtx,
     req: AddPartitionsToTxnRequest,
 ) -> AddPartitionsToTxnResponse {
-    if crate::txn_io::ensure_topic(&state).await.is_err() {
-        tracing::warn!("AddPartitionsToTxn without __transaction_state");
-    }
     if ctx.api_version >= 4 {
         if !ctx.allowed_on_cluster(&state, AclOperation::ClusterAction) {
             return AddPartitionsToTxnResponse {

@@ -70,6 +70,12 @@ async fn handle(
             ..Default::default()
         };
     }
+    if let Err(code) = crate::cluster::coordinators::check_group(&state, &req.group_id) {
+        return ConsumerGroupHeartbeatResponse {
+            error_code: code.code(),
+            ..Default::default()
+        };
+    }
     let hidden: Vec<&str> = req
         .subscribed_topic_names
         .iter()

@@ -32,7 +32,7 @@ async fn handle(state: Arc<BrokerState>, ctx: RequestCtx, req: EndTxnRequest) ->
     ) {
         return answer(ErrorCode::TransactionalIdAuthorizationFailed);
     }
-    if let Err(code) = crate::txn_io::ensure_topic(&state).await {
+    if let Err(code) = crate::txn_io::ensure_topic(&state, &req.transactional_id).await {
         return answer(code);
     }
     let (id, pid, epoch, commit) = (

@@ -1,7 +1,9 @@
-//! FindCoordinator (key 10): this node coordinates every consumer group
-//! and every transactional id (key type 1; the first lookup creates
-//! `__transaction_state`, as in Kafka). In cluster mode the lowest live
-//! broker coordinates them all (see `cluster/mod.rs`).
+//! FindCoordinator (key 10): on one node this node coordinates every
+//! consumer group and every transactional id (key type 1; the first lookup
+//! creates `__transaction_state`, as in Kafka). In cluster mode the leader
+//! of the key's `__consumer_offsets` / `__transaction_state` partition
+//! does, and the first lookup creates the topic through the quorum (see
+//! `cluster/coordinators.rs`).
 //!
 //! With an authorizer, as Kafka: a group key needs DESCRIBE on the group
 //! (else GROUP_AUTHORIZATION_FAILED), a transactional id DESCRIBE on it
@@ -16,6 +18,7 @@ use fjord_protocol::ErrorCode;
 use super::metadata::broker_endpoint;
 use super::RequestCtx;
 use crate::acl::{AclOperation, ResourceType};
+use crate::cluster::coordinators;
 use crate::state::BrokerState;
 
 crate::handler!(FindCoordinator, 0, 6);
@@ -42,30 +45,24 @@ fn lookup(
         }
         _ => {}
     }
-    // Cluster mode, this step: the lowest live broker coordinates every
-    // group and transactional id, with its state local to it.
-    if let (Some(cluster), 0 | 1) = (state.cluster(), key_type) {
-        let image = cluster.image();
-        match crate::cluster::coordinator(&image) {
-            Some(id) if id == state.node_id => {}
-            Some(id) => {
-                if let Some(b) = crate::cluster::live_brokers(&image, &ctx.listener)
-                    .into_iter()
-                    .find(|b| b.id == id)
-                {
-                    return (ErrorCode::None, None, b.id, b.host, b.port);
-                }
-            }
-            None => {
-                return (
-                    ErrorCode::CoordinatorNotAvailable,
-                    Some("no live broker".into()),
-                    -1,
-                    String::new(),
-                    -1,
-                )
-            }
-        }
+    // Cluster mode: the leader of the key's internal partition.
+    if let (Some(cluster), Some(topic)) = (state.cluster(), coordinators::topic_of(key_type)) {
+        let leader = coordinators::coordinator_of(cluster, topic, key).and_then(|id| {
+            crate::cluster::live_brokers(&cluster.image(), &ctx.listener)
+                .into_iter()
+                .find(|b| b.id == id)
+                .ok_or(ErrorCode::CoordinatorNotAvailable)
+        });
+        return match leader {
+            Ok(b) => (ErrorCode::None, None, b.id, b.host, b.port),
+            Err(code) => (
+                code,
+                Some(format!("no live leader of the {topic} partition yet")),
+                -1,
+                String::new(),
+                -1,
+            ),
+        };
     }
     match key_type {
         0 | 1 if key_type == 0 || state.txns.is_ready() => {
@@ -94,19 +91,25 @@ async fn handle(
     ctx: RequestCtx,
     req: FindCoordinatorRequest,
 ) -> FindCoordinatorResponse {
-    let coordinating = state
-        .cluster()
-        .is_none_or(|c| c.coordinator() == Some(state.node_id));
-    if ctx.api_version >= 1 && req.key_type == 1 && coordinating {
-        // Failure shows as COORDINATOR_NOT_AVAILABLE below.
-        let _ = crate::txn_io::ensure_topic(&state).await;
+    let key_type = if ctx.api_version >= 1 {
+        req.key_type
+    } else {
+        0
+    };
+    // Failure shows as COORDINATOR_NOT_AVAILABLE below.
+    match (state.cluster(), coordinators::topic_of(key_type)) {
+        (Some(cluster), Some(topic)) => coordinators::ensure_topic(&state, cluster, topic).await,
+        (None, Some(_)) if key_type == 1 => {
+            let _ = crate::txn_io::ensure_single_node_topic(&state).await;
+        }
+        _ => {}
     }
     if ctx.api_version >= 4 {
         let coordinators = req
             .coordinator_keys
             .iter()
             .map(|key| {
-                let (code, msg, node_id, host, port) = lookup(&state, &ctx, req.key_type, key);
+                let (code, msg, node_id, host, port) = lookup(&state, &ctx, key_type, key);
                 Coordinator {
                     key: key.clone(),
                     node_id,
@@ -123,11 +126,6 @@ async fn handle(
             ..Default::default()
         };
     }
-    let key_type = if ctx.api_version >= 1 {
-        req.key_type
-    } else {
-        0
-    };
     let (code, msg, node_id, host, port) = lookup(&state, &ctx, key_type, &req.key);
     FindCoordinatorResponse {
         error_code: code.code(),

@@ -31,6 +31,12 @@ async fn handle(
             ..Default::default()
         };
     }
+    if let Err(code) = crate::cluster::coordinators::check_group(&state, &req.group_id) {
+        return HeartbeatResponse {
+            error_code: code.code(),
+            ..Default::default()
+        };
+    }
     let instance = if ctx.api_version >= 3 {
         req.group_instance_id.as_deref()
     } else {

@@ -40,7 +40,7 @@ async fn handle(
         ) {
             return fail(ErrorCode::TransactionalIdAuthorizationFailed);
         }
-        if let Err(code) = crate::txn_io::ensure_topic(&state).await {
+        if let Err(code) = crate::txn_io::ensure_topic(&state, &txn_id).await {
             return fail(code);
         }
         let timeout = req.transaction_timeout_ms;

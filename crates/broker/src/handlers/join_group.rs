@@ -39,6 +39,13 @@ async fn handle(
         }
         return resp;
     }
+    if let Err(code) = crate::cluster::coordinators::check_group(&state, &req.group_id) {
+        let mut resp = join_error(&member_id, code);
+        if ctx.api_version < 7 {
+            resp.protocol_name = Some(String::new());
+        }
+        return resp;
+    }
     let args = JoinArgs {
         group_id: req.group_id,
         member_id: req.member_id,

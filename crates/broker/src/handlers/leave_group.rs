@@ -47,6 +47,12 @@ async fn handle(
             ..Default::default()
         };
     }
+    if let Err(code) = crate::cluster::coordinators::check_group(&state, &req.group_id) {
+        return LeaveGroupResponse {
+            error_code: code.code(),
+            ..Default::default()
+        };
+    }
     let (top, errors, durable) = state.groups.leave(&req.group_id, &leaving, now_ms());
     let _ = wait_durable(&state, durable).await;
     if ctx.api_version < 3 {

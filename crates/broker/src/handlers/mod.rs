@@ -62,6 +62,7 @@ pub mod sasl_authenticate;
 pub mod sasl_handshake;
 pub mod sync_group;
 pub mod txn_offset_commit;
+pub mod write_txn_markers;
 
 /// What a handler knows about the request beyond its body.
 pub struct RequestCtx {
@@ -160,6 +161,7 @@ pub const HANDLERS: &[Handler] = &[
     add_partitions_to_txn::HANDLER,
     add_offsets_to_txn::HANDLER,
     end_txn::HANDLER,
+    write_txn_markers::HANDLER,
     txn_offset_commit::HANDLER,
     describe_producers::HANDLER,
     describe_transactions::HANDLER,

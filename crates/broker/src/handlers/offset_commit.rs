@@ -54,6 +54,8 @@ async fn handle(
         let topic = state.topic(&t.name);
         let refused = if !group_ok {
             Some(ErrorCode::GroupAuthorizationFailed)
+        } else if let Err(code) = crate::cluster::coordinators::check_group(&state, &req.group_id) {
+            Some(code)
         } else if !ctx.allowed(&state, AclOperation::Read, ResourceType::Topic, &t.name) {
             Some(ErrorCode::TopicAuthorizationFailed)
         } else {

@@ -26,7 +26,7 @@ crate::handler!(OffsetFetch, 0, 9);
 /// Whether the principal may fetch the group's offsets at all.
 fn group_allowed(state: &BrokerState, ctx: &RequestCtx, group: &str) -> Result<(), ErrorCode> {
     if ctx.allowed(state, AclOperation::Describe, ResourceType::Group, group) {
-        Ok(())
+        crate::cluster::coordinators::check_group(state, group)
     } else {
         Err(ErrorCode::GroupAuthorizationFailed)
     }

@@ -236,6 +236,15 @@ async fn handle(
             id,
         )
     });
+    // Cluster mode: a transactional batch is checked against the
+    // transaction's state only where this broker coordinates it; a leader
+    // elsewhere accepts it as Kafka did before KIP-890's verification (the
+    // coordinator's markers end it).
+    let verify_txn = state.cluster().is_none()
+        || req
+            .transactional_id
+            .as_deref()
+            .is_some_and(|id| crate::cluster::coordinators::check_txn(&state, id).is_ok());
     for (ti, td) in req.topic_data.into_iter().enumerate() {
         let mut parts = Vec::with_capacity(td.partition_data.len());
         let topic = state.topic(&td.name);
@@ -396,6 +405,9 @@ async fn handle(
                 },
             };
             let check_txn = |h: &fjord_protocol::records::BatchHeader| {
+                if !verify_txn {
+                    return Ok(());
+                }
                 state.txns.verify_produce(
                     &partition.topic,
                     partition.index,

@@ -32,6 +32,9 @@ async fn handle(
     ) {
         return sync_error(ErrorCode::GroupAuthorizationFailed);
     }
+    if let Err(code) = crate::cluster::coordinators::check_group(&state, &req.group_id) {
+        return sync_error(code);
+    }
     let args = SyncArgs {
         group_id: req.group_id,
         generation_id: req.generation_id,

@@ -48,7 +48,7 @@ async fn handle(
     ) {
         Some(ErrorCode::GroupAuthorizationFailed)
     } else {
-        None
+        crate::cluster::coordinators::check_group(&state, &req.group_id).err()
     };
     for t in &req.topics {
         let topic = state.topic(&t.name);

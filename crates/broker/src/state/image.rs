@@ -107,10 +107,10 @@ impl BrokerState {
     }
 
     /// Whether `topic`'s partitions are replicated: cluster mode, a topic
-    /// of the image (internal topics and `_schemas` stay local).
+    /// of the image (internal topics included; `_schemas` stays local).
     pub(crate) fn replicates(&self, topic: &str) -> bool {
         self.cluster()
-            .is_some_and(|c| !is_internal_topic(topic) && c.image().topic(topic).is_some())
+            .is_some_and(|c| c.image().topic(topic).is_some())
     }
 
     /// A partition over `log`: replicated (with the image's replica set
@@ -123,9 +123,6 @@ impl BrokerState {
         leader_epoch: i32,
     ) -> Partition {
         let state = self.cluster().and_then(|c| {
-            if is_internal_topic(topic) {
-                return None;
-            }
             let image = c.image();
             let p = image.topic(topic)?.partitions.get(&index)?.clone();
             Some((c.node_id, p))

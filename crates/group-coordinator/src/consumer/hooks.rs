@@ -227,6 +227,17 @@ impl GroupCoordinator {
     }
 
     /// Replays consumer group records (in log order) read at start.
+    /// Drops the consumer groups `gone` names (their partition moved to
+    /// another coordinator).
+    pub(crate) fn consumer_unload(&self, gone: impl Fn(&str) -> bool) -> usize {
+        let Ok(mut groups) = self.consumer.groups.lock() else {
+            return 0;
+        };
+        let before = groups.len();
+        groups.retain(|id, _| !gone(id));
+        before - groups.len()
+    }
+
     pub(crate) fn consumer_load(&self, recs: Vec<(Bytes, Option<Bytes>)>, now: i64) {
         let Ok(mut groups) = self.consumer.groups.lock() else {
             return;
