@@ -76,6 +76,46 @@ pub struct Client {
     brokers: BTreeMap<i32, BrokerInfo>,
     controller_id: i32,
     cluster_id: Option<String>,
+    /// Fetches in flight (`fetch.rs`), at most one per broker.
+    pub(crate) fetches: crate::fetch::Fetches,
+}
+
+/// A connection to hand to a task: one already open, or what it takes to
+/// open one there (so a broker that accepts TCP but does not answer
+/// delays only that task).
+pub(crate) enum Opener {
+    Ready(Connection),
+    Open {
+        addr: String,
+        client_id: String,
+        connect_timeout: Duration,
+        request_timeout: Duration,
+        security: SecurityContext,
+    },
+}
+
+impl Opener {
+    pub(crate) async fn open(self) -> Result<Connection> {
+        match self {
+            Opener::Ready(c) => Ok(c),
+            Opener::Open {
+                addr,
+                client_id,
+                connect_timeout,
+                request_timeout,
+                security,
+            } => {
+                Connection::connect(
+                    &addr,
+                    &client_id,
+                    connect_timeout,
+                    request_timeout,
+                    &security,
+                )
+                .await
+            }
+        }
+    }
 }
 
 impl Client {
@@ -93,6 +133,7 @@ impl Client {
             brokers: BTreeMap::new(),
             controller_id: -1,
             cluster_id: None,
+            fetches: crate::fetch::Fetches::default(),
         };
         client.bootstrap = Some(client.connect_bootstrap().await?);
         Ok(client)
@@ -161,6 +202,42 @@ impl Client {
                     .get_mut(&id)
                     .ok_or_else(|| ClientError::Other(format!("no connection to broker {id}")))
             }
+        }
+    }
+
+    /// The connection to broker `id`, taken out of the client for a task
+    /// (or what it takes to open one); [`give_back`](Self::give_back)
+    /// returns it.
+    pub(crate) async fn take_or_prepare(&mut self, id: i32) -> Result<Opener> {
+        if let Some(c) = self.nodes.remove(&id) {
+            if c.usable() {
+                return Ok(Opener::Ready(c));
+            }
+        }
+        if !self.brokers.contains_key(&id) {
+            self.metadata(Some(&[]), false).await?;
+        }
+        let addr = self.brokers.get(&id).map(|b| b.addr()).ok_or_else(|| {
+            ClientError::Other(format!("broker {id} is not in the cluster metadata"))
+        })?;
+        Ok(Opener::Open {
+            addr,
+            client_id: self.config.client_id.clone(),
+            connect_timeout: self.config.connect_timeout,
+            request_timeout: self.config.request_timeout,
+            security: self.security.clone(),
+        })
+    }
+
+    /// Puts back a connection a task used, unless it is out of step or
+    /// another one to the same broker was opened meanwhile.
+    pub(crate) fn give_back(&mut self, id: i32, conn: Connection) {
+        let same_addr = self
+            .brokers
+            .get(&id)
+            .is_some_and(|b| b.addr() == conn.addr());
+        if conn.usable() && same_addr && !self.nodes.contains_key(&id) {
+            self.nodes.insert(id, conn);
         }
     }
 
