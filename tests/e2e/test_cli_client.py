@@ -368,8 +368,14 @@ class LineConsumer:
 
     def joins(self) -> list[dict]:
         """The "joined group" events: generation, assignment and revoked as sets of partitions."""
+        return self.assignments("joined group")
+
+    def assignments(self, *messages: str) -> list[dict]:
+        """Log events with an assignment ("joined group", and "new assignment"
+        under the consumer protocol), oldest first."""
+        messages = messages or ("joined group", "new assignment")
         with self.lock:
-            evs = [e for e in self.events if e.get("message") == "joined group"]
+            evs = [e for e in self.events if e.get("message") in messages]
 
         def parts(s):
             return {int(x.rsplit("-", 1)[1]) for x in s.split(",") if x}
@@ -561,6 +567,57 @@ def test_static_member_killed_and_restarted_keeps_partitions_and_generation(shar
             if c is not None:
                 c.stop()
         a.stop(signal.SIGKILL)
+
+
+@pytest.mark.groups
+def test_consumer_protocol_members_split_and_hand_over_partitions(shared_broker):
+    """--group-protocol consumer (KIP-848): the first member gets every
+    partition from the broker's assignor; a second member joins, the first
+    gives up (after committing) only what the broker moves, and between
+    them every record is printed once."""
+    bs = shared_broker.bootstrap
+    topic, group = unique_topic("cli-kip848"), uid("cli-kip848-group")
+    cli(bs, "topic", "create", topic, "--partitions", "4")
+    produce_per_partition(bs, topic, 4, 5, "a")
+    args = ["--group", group, "--group-protocol", "consumer"]
+    a = LineConsumer(bs, topic, *args)
+    b = None
+    try:
+        wait_until(lambda: len(a.printed()) == 20, 30, 0.2, "the first member read all 20 records")
+        assert a.assignments()[-1]["assignment"] == {0, 1, 2, 3}
+        b = LineConsumer(bs, topic, *args)
+
+        def split():
+            ea, eb = a.assignments(), b.assignments()
+            if not ea or not eb:
+                return None
+            pa, pb = ea[-1]["assignment"], eb[-1]["assignment"]
+            return (pa, pb) if len(pa) == 2 and len(pb) == 2 and not pa & pb else None
+
+        pa, pb = wait_until(split, 40, 0.2, "two partitions each")
+        assert pa | pb == {0, 1, 2, 3}
+        # The first member only ever lost partitions that went to b.
+        assert all(e["revoked"] <= pb for e in a.assignments()), a.assignments()
+        produce_per_partition(bs, topic, 4, 5, "b")
+        wait_until(lambda: len(a.printed()) + len(b.printed()) >= 40, 30, 0.2, "40 records printed in all")
+        time.sleep(1)
+        got_a, got_b = a.printed(), b.printed()
+        assert len(got_a) + len(got_b) == 40, (got_a, got_b)
+        assert len(set(got_a + got_b)) == 40
+        assert {int(l.split(":")[0]) for l in got_a[20:]} == pa
+        assert {int(l.split(":")[0]) for l in got_b} == pb
+    finally:
+        if b is not None:
+            assert b.stop() == 0
+        assert a.stop() == 0
+
+
+def test_group_flags_that_do_not_go_together_are_usage_errors(shared_broker):
+    topic = unique_topic("cli-flags")
+    for args in (["--group-protocol", "consumer", "--assignor", "range"],
+                 ["--group-remote-assignor", "uniform"]):
+        cp = cli(shared_broker.bootstrap, "consume", topic, "--group", "g", *args, check=False)
+        assert cp.returncode == 2 and cp.stderr.startswith("fjord: "), (args, cp.returncode, cp.stderr)
 
 
 # ---------------------------------------------------------------- several leaders

@@ -393,6 +393,11 @@ impl Consumer {
 }
 
 pub async fn run(args: ConsumeArgs) -> CliResult {
+    // Flags that do not go together fail before anything is sent.
+    let member = match &args.group {
+        None => None,
+        Some(g) => Some(Membership::new(g, &args)?),
+    };
     let mut client = connect(&args.conn).await?;
     let topic = client.topic(&args.topic).await?;
     let mut consumer = Consumer {
@@ -402,14 +407,11 @@ pub async fn run(args: ConsumeArgs) -> CliResult {
         read_committed: args.read_committed,
         positions: BTreeMap::new(),
         consumed: BTreeMap::new(),
-        group: match &args.group {
-            None => None,
-            Some(g) => Some(Group {
-                member: Membership::new(g, &args)?,
-                committed: BTreeMap::new(),
-                last_commit: Instant::now(),
-            }),
-        },
+        group: member.map(|member| Group {
+            member,
+            committed: BTreeMap::new(),
+            last_commit: Instant::now(),
+        }),
     };
     if consumer.group.is_some() {
         consumer.join().await?;

@@ -630,6 +630,49 @@ mod tests {
         assert!(parse(&["consume", "t", "--group", "g", "--partitions", "1"]).is_err());
         assert!(parse(&["consume", "t", "--from", "yesterday"]).is_err());
         assert!(parse(&["consume", "t", "--format", "%q"]).is_err());
+        assert_eq!(c.assignor, None);
+        assert_eq!(c.group_protocol, GroupProtocolArg::Classic);
+        assert_eq!(c.session_timeout_ms, 30_000);
+        let Verb::Consume(c) = parse(&[
+            "consume",
+            "t",
+            "--group",
+            "g",
+            "--assignor",
+            "cooperative-sticky",
+            "--session-timeout-ms",
+            "6000",
+        ])
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(c.assignor, Some(AssignorArg::CooperativeSticky));
+        assert_eq!(c.session_timeout_ms, 6000);
+        let Verb::Consume(c) =
+            parse(&["consume", "t", "-g", "g", "--assignor", "roundrobin"]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(c.assignor, Some(AssignorArg::RoundRobin));
+        let Verb::Consume(c) = parse(&[
+            "consume",
+            "t",
+            "-g",
+            "g",
+            "--group-protocol",
+            "consumer",
+            "--group-remote-assignor",
+            "uniform",
+        ])
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(c.group_protocol, GroupProtocolArg::Consumer);
+        assert_eq!(c.group_remote_assignor.as_deref(), Some("uniform"));
+        // Group flags need a group.
+        assert!(parse(&["consume", "t", "--assignor", "range"]).is_err());
+        assert!(parse(&["consume", "t", "--group-protocol", "consumer"]).is_err());
+        assert!(parse(&["consume", "t", "-g", "g", "--assignor", "uniform"]).is_err());
     }
 
     #[test]
