@@ -682,3 +682,37 @@ def test_consume_fetches_from_three_leaders_at_once(cluster_factory):
         if victim.proc is not None and victim.proc.poll() is None:
             os.kill(victim.proc.pid, signal.SIGCONT)
         assert c.stop() == 0
+
+
+def test_consume_follows_a_leader_that_restarted(cluster_factory):
+    """kill -9 of a partition leader under a running `fjord consume`: its
+    fetches fail (connection lost, then the leader is fenced and comes
+    back with a new leader epoch); the consumer refreshes its metadata,
+    retries, and reads what is produced to those partitions afterwards,
+    while the other leaders' partitions keep flowing."""
+    cluster = cluster_factory(3)
+    first = cluster.nodes[0]
+    bs = cluster.bootstrap
+    topic = unique_topic("cli-restart")
+    cli(bs, "topic", "create", topic, "--partitions", "6", "--replicas", "1")
+    leaders = wait_until(lambda: (l := partition_leaders(first.bootstrap, topic)) and len(l) == 6
+                         and all(v >= 0 for v in l.values()) and l, 20, 0.2, "six leaders")
+    victim = next(n for n in cluster.nodes[1:] if n.node_id in leaders.values())
+    mine = sorted(p for p, l in leaders.items() if l == victim.node_id)
+    others = sorted(p for p, l in leaders.items() if l != victim.node_id)
+    c = LineConsumer(bs, topic, "--from", "end")
+    try:
+        time.sleep(2)  # positioned at the (empty) end of every partition
+        victim.crash_restart()
+        for p in others:
+            cli(first.bootstrap, "produce", topic, "--partition", str(p), input=f"o{p}\n")
+        wait_until(lambda: sum(1 for l in c.printed() if ":o" in l) == len(others), 20, 0.1,
+                   f"the live leaders' records (consumer: {c.other_stderr})")
+        wait_until(lambda: partition_leaders(first.bootstrap, topic) == leaders, 60, 0.3, "the victim leads again")
+        for p in mine:
+            cli(bs, "produce", topic, "--partition", str(p), input=f"r{p}\n")
+        wait_until(lambda: sum(1 for l in c.printed() if ":r" in l) == len(mine), 60, 0.2,
+                   "records of the restarted leader")
+        assert sorted(c.printed()) == sorted([f"{p}:0:o{p}" for p in others] + [f"{p}:0:r{p}" for p in mine])
+    finally:
+        assert c.stop() == 0

@@ -66,6 +66,16 @@ pub enum Target {
     Node(i32),
 }
 
+/// A broker id the metadata names (as a leader, say) without listing the
+/// broker: it is restarting or being fenced. Retriable, as Kafka's clients
+/// treat a leader they cannot reach: refresh the metadata and try again.
+fn unknown_broker(id: i32) -> ClientError {
+    ClientError::Connect {
+        addr: format!("broker {id}"),
+        reason: "not in the cluster metadata (restarting or fenced?)".into(),
+    }
+}
+
 pub struct Client {
     config: ClientConfig,
     /// `config.security` loaded once (certificates read, rustls config
@@ -192,9 +202,11 @@ impl Client {
                     if !self.brokers.contains_key(&id) {
                         Box::pin(self.metadata(Some(&[]), false)).await?;
                     }
-                    let addr = self.brokers.get(&id).map(|b| b.addr()).ok_or_else(|| {
-                        ClientError::Other(format!("broker {id} is not in the cluster metadata"))
-                    })?;
+                    let addr = self
+                        .brokers
+                        .get(&id)
+                        .map(|b| b.addr())
+                        .ok_or_else(|| unknown_broker(id))?;
                     let c = self.open(&addr).await?;
                     self.nodes.insert(id, c);
                 }
@@ -217,9 +229,11 @@ impl Client {
         if !self.brokers.contains_key(&id) {
             self.metadata(Some(&[]), false).await?;
         }
-        let addr = self.brokers.get(&id).map(|b| b.addr()).ok_or_else(|| {
-            ClientError::Other(format!("broker {id} is not in the cluster metadata"))
-        })?;
+        let addr = self
+            .brokers
+            .get(&id)
+            .map(|b| b.addr())
+            .ok_or_else(|| unknown_broker(id))?;
         Ok(Opener::Open {
             addr,
             client_id: self.config.client_id.clone(),

@@ -23,9 +23,33 @@ use super::spec::FromSpec;
 use super::{connect, CliError, CliResult, ConsumeArgs};
 
 const COMMIT_INTERVAL: Duration = Duration::from_secs(5);
-/// Consecutive failed fetch rounds (broker restarting, leader moving)
-/// before giving up.
-const MAX_FETCH_FAILURES: u32 = 20;
+/// How long a partition may keep failing with retriable errors (broker
+/// restarting, leader moving) before the command gives up.
+const MAX_FAILING: Duration = Duration::from_secs(60);
+/// The longest pause before a failed partition is fetched again (Kafka's
+/// `retry.backoff.max.ms` default).
+const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(1);
+
+/// A partition whose fetches fail: when to try it again.
+struct Failing {
+    since: Instant,
+    attempts: u32,
+    retry_at: Instant,
+}
+
+impl Failing {
+    fn note(entry: Option<Failing>) -> Failing {
+        let now = Instant::now();
+        let (since, attempts) = entry.map_or((now, 1), |f| (f.since, f.attempts + 1));
+        // 100 ms, doubling up to a second (Kafka's retry.backoff.ms).
+        let pause = Duration::from_millis(100 << attempts.min(4)).min(MAX_RETRY_BACKOFF);
+        Failing {
+            since,
+            attempts,
+            retry_at: now + pause,
+        }
+    }
+}
 
 /// Start offsets for `partitions` according to `from`.
 pub async fn start_offsets(
@@ -468,7 +492,11 @@ async fn consume_loop(c: &mut Consumer, args: &ConsumeArgs) -> CliResult {
         ..Default::default()
     };
     let mut delivered: u64 = 0;
-    let mut failures: u32 = 0;
+    // Partitions whose last fetch failed, backing off; the others go on.
+    let mut failing: BTreeMap<i32, Failing> = BTreeMap::new();
+    let mut last_refresh = Instant::now();
+    // Per partition: was it at its end when its broker last answered?
+    let mut ends: BTreeMap<i32, bool> = BTreeMap::new();
     let mut buf = Vec::with_capacity(64 << 10);
     let mut decoder = match args.value_format {
         Some(f) => Some(super::schema::Decoder::new(&args.schema_registry, f)?),
@@ -494,15 +522,25 @@ async fn consume_loop(c: &mut Consumer, args: &ConsumeArgs) -> CliResult {
                 _ = &mut interrupted => return out.flush(),
             }
         }
+        let now = Instant::now();
+        failing.retain(|p, _| c.positions.contains_key(p));
+        let ready: BTreeMap<i32, i64> = c
+            .positions
+            .iter()
+            .filter(|(p, _)| failing.get(p).is_none_or(|f| f.retry_at <= now))
+            .map(|(p, o)| (*p, *o))
+            .collect();
+        if ready.is_empty() {
+            let next = failing.values().map(|f| f.retry_at).min().unwrap_or(now);
+            tokio::select! {
+                _ = tokio::time::sleep_until(next.into()) => continue,
+                _ = &mut interrupted => return out.flush(),
+            }
+        }
         let fetched = tokio::select! {
-            r = c.client.fetch(&c.topic, &c.positions, &opts) => r?,
+            r = c.client.fetch(&c.topic, &ready, &opts) => r?,
             _ = &mut interrupted => return out.flush(),
         };
-        // A partition whose broker has not answered yet is not at its end.
-        let mut at_end = c
-            .positions
-            .keys()
-            .all(|p| fetched.iter().any(|f| f.partition == *p));
         let mut round_failed = None;
         for f in fetched {
             let p = f.partition;
@@ -510,7 +548,7 @@ async fn consume_loop(c: &mut Consumer, args: &ConsumeArgs) -> CliResult {
                 continue;
             };
             if let Some(e) = f.error {
-                at_end = false;
+                ends.insert(p, false);
                 match e.code() {
                     Some(ErrorCode::OffsetOutOfRange) => {
                         let end = if args.read_committed {
@@ -525,11 +563,20 @@ async fn consume_loop(c: &mut Consumer, args: &ConsumeArgs) -> CliResult {
                         );
                         c.positions.insert(p, to);
                     }
-                    _ if e.is_retriable() => round_failed = Some(e),
+                    _ if e.is_retriable() => {
+                        let f = Failing::note(failing.remove(&p));
+                        if f.since.elapsed() > MAX_FAILING {
+                            return Err(e.into());
+                        }
+                        tracing::debug!(partition = p, error = %e, attempts = f.attempts, "fetch failed; retrying");
+                        failing.insert(p, f);
+                        round_failed = Some(e);
+                    }
                     _ => return Err(e.into()),
                 }
                 continue;
             }
+            failing.remove(&p);
             let total = f.records.len();
             let mut printed = 0;
             for r in &f.records {
@@ -559,27 +606,27 @@ async fn consume_loop(c: &mut Consumer, args: &ConsumeArgs) -> CliResult {
             } else {
                 f.high_watermark
             };
-            if c.positions.get(&p).copied().unwrap_or(0) < end {
-                at_end = false;
-            }
+            ends.insert(p, c.positions.get(&p).copied().unwrap_or(0) >= end);
         }
         out.flush()?;
         if super::out::stdout_closed() {
             return Err(CliError::Quiet);
         }
-        if let Some(e) = round_failed {
-            failures += 1;
-            if failures >= MAX_FETCH_FAILURES {
-                return Err(e.into());
-            }
-            tracing::debug!(error = %e, failures, "fetch failed; refreshing metadata");
-            tokio::time::sleep(Duration::from_millis(200 * u64::from(failures.min(10)))).await;
-            if let Ok(t) = c.client.topic(&c.topic.name).await {
+        if round_failed.is_some() && last_refresh.elapsed() >= Duration::from_millis(200) {
+            // The leader may have moved: look again (not more than five
+            // times a second, whatever the number of failing partitions).
+            last_refresh = Instant::now();
+            // One Metadata request: partitions still without a leader keep
+            // backing off rather than holding up the others.
+            let names = [c.topic.name.clone()];
+            if let Ok(Some(t)) = c.client.topics(Some(&names)).await.map(|mut v| v.pop()) {
                 c.topic = t;
             }
-            continue;
         }
-        failures = 0;
+        // Each partition's last answer says whether it was read to its end
+        // (answers from different brokers come in different rounds).
+        ends.retain(|p, _| c.positions.contains_key(p));
+        let at_end = c.positions.keys().all(|p| ends.get(p) == Some(&true));
         if args.exit_at_end && at_end {
             return out.flush();
         }
