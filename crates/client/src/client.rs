@@ -217,12 +217,13 @@ impl Client {
         }
     }
 
-    /// The connection to broker `id`, taken out of the client for a task
-    /// (or what it takes to open one); [`give_back`](Self::give_back)
+    /// The fetch connection to broker `id`, taken out of the client for a
+    /// task (or what it takes to open one); [`give_back`](Self::give_back)
     /// returns it.
     pub(crate) async fn take_or_prepare(&mut self, id: i32) -> Result<Opener> {
-        if let Some(c) = self.nodes.remove(&id) {
-            if c.usable() {
+        let current = self.brokers.get(&id).map(|b| b.addr());
+        if let Some(c) = self.fetches.idle.remove(&id) {
+            if c.usable() && current.as_deref() == Some(c.addr()) {
                 return Ok(Opener::Ready(c));
             }
         }
@@ -243,15 +244,17 @@ impl Client {
         })
     }
 
-    /// Puts back a connection a task used, unless it is out of step or
-    /// another one to the same broker was opened meanwhile.
+    /// Keeps a connection a fetch task used for the next fetch to that
+    /// broker, unless it is out of step or the broker moved. Fetches have
+    /// connections of their own, so a long poll never holds up a
+    /// heartbeat or a commit to the same broker.
     pub(crate) fn give_back(&mut self, id: i32, conn: Connection) {
         let same_addr = self
             .brokers
             .get(&id)
             .is_some_and(|b| b.addr() == conn.addr());
-        if conn.usable() && same_addr && !self.nodes.contains_key(&id) {
-            self.nodes.insert(id, conn);
+        if conn.usable() && same_addr {
+            self.fetches.idle.insert(id, conn);
         }
     }
 

@@ -4,7 +4,7 @@
 //! skipped; under read_committed, batches of aborted transactions are too
 //! (from the response's aborted-transaction list, as Kafka's consumers do).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use bytes::Bytes;
 use fjord_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
@@ -188,6 +188,9 @@ pub(crate) struct Fetches {
     tx: mpsc::UnboundedSender<FetchDone>,
     rx: mpsc::UnboundedReceiver<FetchDone>,
     in_flight: HashSet<i32>,
+    /// Fetch connections between fetches, by broker (apart from the
+    /// client's other connections).
+    pub(crate) idle: HashMap<i32, Connection>,
 }
 
 impl Default for Fetches {
@@ -197,6 +200,7 @@ impl Default for Fetches {
             tx,
             rx,
             in_flight: HashSet::new(),
+            idle: HashMap::new(),
         }
     }
 }
