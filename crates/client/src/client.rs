@@ -66,6 +66,16 @@ pub enum Target {
     Node(i32),
 }
 
+/// A broker id the metadata names (as a leader, say) without listing the
+/// broker: it is restarting or being fenced. Retriable, as Kafka's clients
+/// treat a leader they cannot reach: refresh the metadata and try again.
+fn unknown_broker(id: i32) -> ClientError {
+    ClientError::Connect {
+        addr: format!("broker {id}"),
+        reason: "not in the cluster metadata (restarting or fenced?)".into(),
+    }
+}
+
 pub struct Client {
     config: ClientConfig,
     /// `config.security` loaded once (certificates read, rustls config
@@ -76,6 +86,46 @@ pub struct Client {
     brokers: BTreeMap<i32, BrokerInfo>,
     controller_id: i32,
     cluster_id: Option<String>,
+    /// Fetches in flight (`fetch.rs`), at most one per broker.
+    pub(crate) fetches: crate::fetch::Fetches,
+}
+
+/// A connection to hand to a task: one already open, or what it takes to
+/// open one there (so a broker that accepts TCP but does not answer
+/// delays only that task).
+pub(crate) enum Opener {
+    Ready(Connection),
+    Open {
+        addr: String,
+        client_id: String,
+        connect_timeout: Duration,
+        request_timeout: Duration,
+        security: SecurityContext,
+    },
+}
+
+impl Opener {
+    pub(crate) async fn open(self) -> Result<Connection> {
+        match self {
+            Opener::Ready(c) => Ok(c),
+            Opener::Open {
+                addr,
+                client_id,
+                connect_timeout,
+                request_timeout,
+                security,
+            } => {
+                Connection::connect(
+                    &addr,
+                    &client_id,
+                    connect_timeout,
+                    request_timeout,
+                    &security,
+                )
+                .await
+            }
+        }
+    }
 }
 
 impl Client {
@@ -93,6 +143,7 @@ impl Client {
             brokers: BTreeMap::new(),
             controller_id: -1,
             cluster_id: None,
+            fetches: crate::fetch::Fetches::default(),
         };
         client.bootstrap = Some(client.connect_bootstrap().await?);
         Ok(client)
@@ -151,9 +202,11 @@ impl Client {
                     if !self.brokers.contains_key(&id) {
                         Box::pin(self.metadata(Some(&[]), false)).await?;
                     }
-                    let addr = self.brokers.get(&id).map(|b| b.addr()).ok_or_else(|| {
-                        ClientError::Other(format!("broker {id} is not in the cluster metadata"))
-                    })?;
+                    let addr = self
+                        .brokers
+                        .get(&id)
+                        .map(|b| b.addr())
+                        .ok_or_else(|| unknown_broker(id))?;
                     let c = self.open(&addr).await?;
                     self.nodes.insert(id, c);
                 }
@@ -161,6 +214,47 @@ impl Client {
                     .get_mut(&id)
                     .ok_or_else(|| ClientError::Other(format!("no connection to broker {id}")))
             }
+        }
+    }
+
+    /// The fetch connection to broker `id`, taken out of the client for a
+    /// task (or what it takes to open one); [`give_back`](Self::give_back)
+    /// returns it.
+    pub(crate) async fn take_or_prepare(&mut self, id: i32) -> Result<Opener> {
+        let current = self.brokers.get(&id).map(|b| b.addr());
+        if let Some(c) = self.fetches.idle.remove(&id) {
+            if c.usable() && current.as_deref() == Some(c.addr()) {
+                return Ok(Opener::Ready(c));
+            }
+        }
+        if !self.brokers.contains_key(&id) {
+            self.metadata(Some(&[]), false).await?;
+        }
+        let addr = self
+            .brokers
+            .get(&id)
+            .map(|b| b.addr())
+            .ok_or_else(|| unknown_broker(id))?;
+        Ok(Opener::Open {
+            addr,
+            client_id: self.config.client_id.clone(),
+            connect_timeout: self.config.connect_timeout,
+            request_timeout: self.config.request_timeout,
+            security: self.security.clone(),
+        })
+    }
+
+    /// Keeps a connection a fetch task used for the next fetch to that
+    /// broker, unless it is out of step or the broker moved. Fetches have
+    /// connections of their own, so a long poll never holds up a
+    /// heartbeat or a commit to the same broker.
+    pub(crate) fn give_back(&mut self, id: i32, conn: Connection) {
+        let same_addr = self
+            .brokers
+            .get(&id)
+            .is_some_and(|b| b.addr() == conn.addr());
+        if conn.usable() && same_addr {
+            self.fetches.idle.insert(id, conn);
         }
     }
 

@@ -1,22 +1,25 @@
-//! Fetch: one sessionless Fetch request per leader, responses decoded into
-//! records with fjord-protocol's batch iteration. Control batches are
+//! Fetch: one sessionless Fetch request per leader, all leaders at once
+//! (one in flight per broker, each on its own task), responses decoded
+//! into records with fjord-protocol's batch iteration. Control batches are
 //! skipped; under read_committed, batches of aborted transactions are too
 //! (from the response's aborted-transaction list, as Kafka's consumers do).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use bytes::Bytes;
 use fjord_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use fjord_protocol::messages::FetchRequest;
+use fjord_protocol::messages::{FetchRequest, FetchResponse};
 use fjord_protocol::records::{
     records, validate, BatchHeader, Header, RecordsError, TimestampType,
 };
 use fjord_protocol::{ErrorCode, Request, Response};
 
 use crate::admin::TopicInfo;
-use crate::client::{Client, Target};
+use crate::client::Client;
+use crate::conn::Connection;
 use crate::error::{ClientError, Result};
 use crate::versions;
+use tokio::sync::mpsc;
 
 /// Most bytes one compressed batch may decompress to.
 const DECOMPRESS_LIMIT: usize = 128 << 20;
@@ -167,9 +170,50 @@ pub fn decode_records(
     Ok((out, next))
 }
 
+/// One broker's Fetch, answered on the client's fetch channel.
+pub(crate) struct FetchDone {
+    node: i32,
+    /// The connection, to be reused; `None` when it could not be opened.
+    conn: Option<Connection>,
+    topic: String,
+    /// (partition, fetch offset) as asked.
+    parts: Vec<(i32, i64)>,
+    result: Result<FetchResponse>,
+}
+
+/// The fetches in flight, at most one per broker (as Kafka's consumer
+/// keeps them): each runs in its own task on the connection it owns, and
+/// its answer comes back on `rx`.
+pub(crate) struct Fetches {
+    tx: mpsc::UnboundedSender<FetchDone>,
+    rx: mpsc::UnboundedReceiver<FetchDone>,
+    in_flight: HashSet<i32>,
+    /// Fetch connections between fetches, by broker (apart from the
+    /// client's other connections).
+    pub(crate) idle: HashMap<i32, Connection>,
+}
+
+impl Default for Fetches {
+    fn default() -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Fetches {
+            tx,
+            rx,
+            in_flight: HashSet::new(),
+            idle: HashMap::new(),
+        }
+    }
+}
+
 impl Client {
     /// Fetches `positions` (partition → offset) of `topic` from their
-    /// leaders. Errors that concern partitions come back per partition.
+    /// leaders. A Fetch goes to every leader that has none in flight, all
+    /// at once; the call returns as soon as at least one broker answered
+    /// (with what every broker that answered by then sent), so a slow or
+    /// stopped broker delays only its own partitions. Partitions whose
+    /// broker has not answered yet are missing from the result; answers
+    /// for positions that changed meanwhile are dropped. Errors that
+    /// concern partitions come back per partition.
     pub async fn fetch(
         &mut self,
         topic: &TopicInfo,
@@ -178,11 +222,14 @@ impl Client {
     ) -> Result<Vec<PartitionFetch>> {
         let name = &topic.name;
         let mut out = Vec::with_capacity(positions.len());
-        let mut by_leader: BTreeMap<i32, Vec<(i32, i64)>> = BTreeMap::new();
+        let mut by_leader: BTreeMap<i32, Vec<(i32, i64, i32)>> = BTreeMap::new();
         for (&p, &offset) in positions {
-            match topic.partition(p).map(|pi| pi.leader) {
-                Some(leader) if leader >= 0 => {
-                    by_leader.entry(leader).or_default().push((p, offset))
+            match topic.partition(p) {
+                Some(pi) if pi.leader >= 0 => {
+                    by_leader
+                        .entry(pi.leader)
+                        .or_default()
+                        .push((p, offset, pi.leader_epoch))
                 }
                 _ => out.push(PartitionFetch::failed(
                     p,
@@ -196,6 +243,9 @@ impl Client {
             }
         }
         for (leader, parts) in by_leader {
+            if self.fetches.in_flight.contains(&leader) {
+                continue;
+            }
             let req = FetchRequest {
                 replica_id: -1,
                 max_wait_ms: opts.max_wait_ms,
@@ -209,9 +259,12 @@ impl Client {
                     topic_id: topic.topic_id,
                     partitions: parts
                         .iter()
-                        .map(|&(p, offset)| FetchPartition {
+                        .map(|&(p, offset, epoch)| FetchPartition {
                             partition: p,
-                            current_leader_epoch: -1,
+                            // KIP-320: a leader of another epoch answers
+                            // FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH and
+                            // the caller refreshes its metadata.
+                            current_leader_epoch: epoch,
                             fetch_offset: offset,
                             log_start_offset: -1,
                             partition_max_bytes: opts.partition_max_bytes,
@@ -224,88 +277,151 @@ impl Client {
             };
             let timeout = self.config().request_timeout
                 + std::time::Duration::from_millis(u64::try_from(opts.max_wait_ms).unwrap_or(0));
-            let resp = match self
-                .send(
-                    Target::Node(leader),
-                    Request::Fetch(req),
-                    versions::FETCH,
-                    Some(timeout),
-                )
-                .await
-            {
-                Ok((_, Response::Fetch(r))) => r,
-                Ok((_, other)) => {
-                    return Err(ClientError::Other(format!(
-                        "expected a Fetch response, got {:?}",
-                        other.api_key()
-                    )))
-                }
+            let opener = match self.take_or_prepare(leader).await {
+                Ok(o) => o,
                 Err(e) if e.is_retriable() => {
-                    for (p, offset) in parts {
+                    for (p, offset, _) in parts {
                         out.push(PartitionFetch::failed(p, offset, e.clone()));
                     }
                     continue;
                 }
                 Err(e) => return Err(e),
             };
-            if let Some(e) =
-                ClientError::from_code(format!("fetch from broker {leader}"), resp.error_code, None)
-            {
-                for (p, offset) in parts {
-                    out.push(PartitionFetch::failed(p, offset, e.clone()));
-                }
-                continue;
-            }
-            let mut answers: BTreeMap<i32, _> = resp
-                .responses
-                .into_iter()
-                .filter(|t| &t.topic == name || t.topic.is_empty())
-                .flat_map(|t| t.partitions)
-                .map(|pd| (pd.partition_index, pd))
-                .collect();
-            for (p, offset) in parts {
-                let Some(pd) = answers.remove(&p) else {
-                    out.push(PartitionFetch::failed(
-                        p,
-                        offset,
-                        ClientError::Other(format!(
-                            "partition {name}-{p}: missing from the Fetch response"
-                        )),
-                    ));
-                    continue;
+            let tx = self.fetches.tx.clone();
+            let topic_name = name.clone();
+            let parts: Vec<(i32, i64)> = parts.iter().map(|&(p, o, _)| (p, o)).collect();
+            self.fetches.in_flight.insert(leader);
+            tokio::spawn(async move {
+                let (conn, result) = match opener.open().await {
+                    Err(e) => (None, Err(e)),
+                    Ok(mut conn) => {
+                        let r = conn
+                            .call(&Request::Fetch(req), versions::FETCH, Some(timeout))
+                            .await;
+                        let result = match r {
+                            Ok((_, Response::Fetch(r))) => Ok(r),
+                            Ok((_, other)) => Err(ClientError::Other(format!(
+                                "expected a Fetch response, got {:?}",
+                                other.api_key()
+                            ))),
+                            Err(e) => Err(e),
+                        };
+                        (Some(conn), result)
+                    }
                 };
-                if let Some(e) =
-                    ClientError::from_code(format!("partition {name}-{p}"), pd.error_code, None)
-                {
-                    let mut f = PartitionFetch::failed(p, offset, e);
-                    f.high_watermark = pd.high_watermark;
-                    f.last_stable_offset = pd.last_stable_offset;
-                    f.log_start_offset = pd.log_start_offset;
-                    out.push(f);
-                    continue;
-                }
-                let aborted: Vec<(i64, i64)> = pd
-                    .aborted_transactions
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|a| (a.producer_id, a.first_offset))
-                    .collect();
-                let data = pd.records.unwrap_or_default();
-                let (records, next_offset) =
-                    decode_records(p, offset, &data, &aborted, opts.read_committed)?;
-                out.push(PartitionFetch {
-                    partition: p,
-                    error: None,
-                    high_watermark: pd.high_watermark,
-                    last_stable_offset: pd.last_stable_offset,
-                    log_start_offset: pd.log_start_offset,
-                    records,
-                    next_offset,
+                // The receiver is gone only when the client is.
+                let _ = tx.send(FetchDone {
+                    node: leader,
+                    conn,
+                    topic: topic_name,
+                    parts,
+                    result,
                 });
+            });
+        }
+        if out.is_empty() && !self.fetches.in_flight.is_empty() {
+            // Cancel-safe: an answer not taken here stays in the channel.
+            if let Some(done) = self.fetches.rx.recv().await {
+                self.fetch_done(done, topic, positions, opts, &mut out)?;
             }
+        }
+        while let Ok(done) = self.fetches.rx.try_recv() {
+            self.fetch_done(done, topic, positions, opts, &mut out)?;
         }
         out.sort_by_key(|f| f.partition);
         Ok(out)
+    }
+
+    /// Decodes one broker's answer into `out`.
+    fn fetch_done(
+        &mut self,
+        done: FetchDone,
+        topic: &TopicInfo,
+        positions: &BTreeMap<i32, i64>,
+        opts: &FetchOptions,
+        out: &mut Vec<PartitionFetch>,
+    ) -> Result<()> {
+        self.fetches.in_flight.remove(&done.node);
+        if let Some(conn) = done.conn {
+            self.give_back(done.node, conn);
+        }
+        let name = &topic.name;
+        if done.topic != *name {
+            return Ok(());
+        }
+        // Answers for positions the caller has moved on from are stale.
+        let parts: Vec<(i32, i64)> = done
+            .parts
+            .into_iter()
+            .filter(|(p, o)| positions.get(p) == Some(o))
+            .collect();
+        let leader = done.node;
+        let resp = match done.result {
+            Ok(r) => r,
+            Err(e) if e.is_retriable() => {
+                for (p, offset) in parts {
+                    out.push(PartitionFetch::failed(p, offset, e.clone()));
+                }
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(e) =
+            ClientError::from_code(format!("fetch from broker {leader}"), resp.error_code, None)
+        {
+            for (p, offset) in parts {
+                out.push(PartitionFetch::failed(p, offset, e.clone()));
+            }
+            return Ok(());
+        }
+        let mut answers: BTreeMap<i32, _> = resp
+            .responses
+            .into_iter()
+            .filter(|t| &t.topic == name || t.topic.is_empty())
+            .flat_map(|t| t.partitions)
+            .map(|pd| (pd.partition_index, pd))
+            .collect();
+        for (p, offset) in parts {
+            let Some(pd) = answers.remove(&p) else {
+                out.push(PartitionFetch::failed(
+                    p,
+                    offset,
+                    ClientError::Other(format!(
+                        "partition {name}-{p}: missing from the Fetch response"
+                    )),
+                ));
+                continue;
+            };
+            if let Some(e) =
+                ClientError::from_code(format!("partition {name}-{p}"), pd.error_code, None)
+            {
+                let mut f = PartitionFetch::failed(p, offset, e);
+                f.high_watermark = pd.high_watermark;
+                f.last_stable_offset = pd.last_stable_offset;
+                f.log_start_offset = pd.log_start_offset;
+                out.push(f);
+                continue;
+            }
+            let aborted: Vec<(i64, i64)> = pd
+                .aborted_transactions
+                .unwrap_or_default()
+                .iter()
+                .map(|a| (a.producer_id, a.first_offset))
+                .collect();
+            let data = pd.records.unwrap_or_default();
+            let (records, next_offset) =
+                decode_records(p, offset, &data, &aborted, opts.read_committed)?;
+            out.push(PartitionFetch {
+                partition: p,
+                error: None,
+                high_watermark: pd.high_watermark,
+                last_stable_offset: pd.last_stable_offset,
+                log_start_offset: pd.log_start_offset,
+                records,
+                next_offset,
+            });
+        }
+        Ok(())
     }
 }
 

@@ -1,14 +1,30 @@
 //! One member of a classic consumer group (the JoinGroup/SyncGroup
-//! protocol, protocol type "consumer", the "range" assignor). The caller
-//! drives it: `join` until an assignment arrives, `heartbeat_if_due`
-//! between fetches, `commit` the positions it has handed out, `join` again
-//! when a heartbeat says the group is rebalancing, `leave` at the end.
+//! protocol, protocol type "consumer", one of the assignors of
+//! `assignor.rs`). The caller drives it: `join` until an assignment
+//! arrives, `heartbeat_if_due` between fetches, `commit` the positions it
+//! has handed out, `join` again when a heartbeat says the group is
+//! rebalancing or when [`GroupMember::needs_rejoin`] says so, `leave` at
+//! the end.
+//!
+//! With the eager assignors the member owns nothing when it joins (the
+//! caller has given up every partition). With `cooperative-sticky`
+//! (KIP-429) it keeps its partitions while it joins and names them in its
+//! subscription (ConsumerProtocolSubscription v3: owned partitions and
+//! their generation); a SyncGroup answer that leaves some of them out
+//! revokes just those, and the member rejoins at once so that the group's
+//! second round can hand them to their new owner.
+//!
+//! A static member (KIP-345, `group.instance.id`) that comes back within
+//! the session timeout is given its old assignment and the group's
+//! generation unchanged; when it was the leader the coordinator says so
+//! with `skip_assignment` and the member sends no new plan.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use fjord_protocol::messages::consumer_protocol_assignment::TopicPartition;
+use fjord_protocol::messages::consumer_protocol_subscription::TopicPartition as SubscriptionPartition;
 use fjord_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use fjord_protocol::messages::join_group_response::JoinGroupResponseMember;
 use fjord_protocol::messages::leave_group_request::MemberIdentity;
@@ -20,13 +36,16 @@ use fjord_protocol::messages::{
 use fjord_protocol::{ApiKey, Decode, Encode, ErrorCode, Request, Response};
 
 use crate::admin::{backoff, decode_assignment};
+use crate::assignor::{Assignor, MemberSubscription, RebalanceProtocol};
 use crate::client::{Client, Target};
 use crate::conn::is_coordinator_error;
 use crate::error::{ClientError, Result};
 use crate::versions;
 
 const PROTOCOL_TYPE: &str = "consumer";
-const ASSIGNOR: &str = "range";
+/// The subscription version sent: v3 carries owned partitions (v1), their
+/// generation (v2) and the rack (v3), as Kafka's clients send.
+const SUBSCRIPTION_VERSION: i16 = 3;
 const JOIN_ATTEMPTS: u32 = 30;
 
 #[derive(Clone, Debug)]
@@ -39,6 +58,8 @@ pub struct GroupOptions {
     /// timeout takes its old place without a rebalance, and leaving does
     /// not tell the coordinator (the session timeout removes it).
     pub group_instance_id: Option<String>,
+    /// The partition assignor (Kafka's `partition.assignment.strategy`).
+    pub assignor: Assignor,
 }
 
 impl Default for GroupOptions {
@@ -48,6 +69,7 @@ impl Default for GroupOptions {
             rebalance_timeout_ms: 60_000,
             heartbeat_interval: Duration::from_secs(3),
             group_instance_id: None,
+            assignor: Assignor::Range,
         }
     }
 }
@@ -68,49 +90,21 @@ pub struct GroupMember {
     generation: i32,
     coordinator: Option<i32>,
     last_heartbeat: Instant,
+    /// The partitions this member owns (its last assignment, less what it
+    /// revoked).
     assignment: Vec<(String, Vec<i32>)>,
+    /// The generation `assignment` was received in.
+    owned_generation: i32,
+    /// What the last SyncGroup took away (cooperative: rejoin at once).
+    revoked: Vec<(String, i32)>,
 }
 
-/// The range assignor: per topic, the members subscribed to it in member
-/// id order each take a contiguous run of partitions, the first ones one
-/// more when the count does not divide evenly. Every member gets an entry.
-pub fn range_assign(
-    subscriptions: &[(String, Vec<String>)],
-    partitions: &BTreeMap<String, i32>,
-) -> BTreeMap<String, Vec<(String, Vec<i32>)>> {
-    let mut plan: BTreeMap<String, Vec<(String, Vec<i32>)>> = subscriptions
-        .iter()
-        .map(|(m, _)| (m.clone(), Vec::new()))
-        .collect();
-    for (topic, &count) in partitions {
-        let mut members: Vec<&str> = subscriptions
-            .iter()
-            .filter(|(_, topics)| topics.iter().any(|t| t == topic))
-            .map(|(m, _)| m.as_str())
-            .collect();
-        members.sort_unstable();
-        members.dedup();
-        if members.is_empty() || count <= 0 {
-            continue;
-        }
-        let n = members.len() as i32;
-        let (each, extra) = (count / n, count % n);
-        let mut next = 0;
-        for (i, m) in members.iter().enumerate() {
-            let take = each + i32::from((i as i32) < extra);
-            if take > 0 {
-                if let Some(list) = plan.get_mut(*m) {
-                    list.push((topic.clone(), (next..next + take).collect()));
-                }
-            }
-            next += take;
-        }
-    }
-    plan
-}
-
-/// A member's subscribed topics from its JoinGroup metadata.
-fn decode_subscription(metadata: &Bytes) -> Option<Vec<String>> {
+/// A member's subscription from its JoinGroup metadata.
+fn decode_subscription(
+    member_id: &str,
+    instance: Option<&str>,
+    metadata: &Bytes,
+) -> Option<MemberSubscription> {
     if metadata.len() < 2 {
         return None;
     }
@@ -119,9 +113,29 @@ fn decode_subscription(metadata: &Bytes) -> Option<Vec<String>> {
         return None;
     }
     let mut body = metadata.slice(2..);
-    ConsumerProtocolSubscription::decode(&mut body, version.min(3))
-        .ok()
-        .map(|s| s.topics)
+    // Later versions only add fields at the end: read them as our newest.
+    let s = ConsumerProtocolSubscription::decode(&mut body, version.min(3)).ok()?;
+    Some(MemberSubscription {
+        member_id: member_id.to_string(),
+        group_instance_id: instance.map(str::to_string),
+        topics: s.topics,
+        owned: s
+            .owned_partitions
+            .into_iter()
+            .flat_map(|tp| {
+                let t = tp.topic;
+                tp.partitions.into_iter().map(move |p| (t.clone(), p))
+            })
+            .collect(),
+        generation: if version >= 2 { s.generation_id } else { -1 },
+    })
+}
+
+/// `t-0,t-1,u-3`, for logs.
+fn tp_list<'a>(tps: impl Iterator<Item = (&'a str, i32)>) -> String {
+    tps.map(|(t, p)| format!("{t}-{p}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn encode_assignment(assigned: &[(String, Vec<i32>)]) -> Result<Bytes> {
@@ -157,7 +171,33 @@ impl GroupMember {
             coordinator: None,
             last_heartbeat: Instant::now(),
             assignment: Vec::new(),
+            owned_generation: -1,
+            revoked: Vec::new(),
         }
+    }
+
+    pub fn protocol(&self) -> RebalanceProtocol {
+        self.opts.assignor.protocol()
+    }
+
+    /// Whether the last SyncGroup revoked partitions under the cooperative
+    /// protocol: the member must join again (after committing them) so
+    /// the group can finish the rebalance.
+    pub fn needs_rejoin(&self) -> bool {
+        self.protocol() == RebalanceProtocol::Cooperative && !self.revoked.is_empty()
+    }
+
+    /// The partitions the last SyncGroup took away from this member.
+    pub fn revoked(&self) -> &[(String, i32)] {
+        &self.revoked
+    }
+
+    /// The membership is gone (fenced, expired): every partition is lost.
+    fn lose_membership(&mut self) {
+        self.member_id.clear();
+        self.generation = -1;
+        self.assignment.clear();
+        self.owned_generation = -1;
     }
 
     pub fn group(&self) -> &str {
@@ -190,23 +230,46 @@ impl GroupMember {
     }
 
     fn subscription(&self) -> Result<Bytes> {
+        // Eager members have given up everything before joining.
+        let owned = match self.protocol() {
+            RebalanceProtocol::Eager => Vec::new(),
+            RebalanceProtocol::Cooperative => self
+                .assignment
+                .iter()
+                .map(|(t, ps)| SubscriptionPartition {
+                    topic: t.clone(),
+                    partitions: ps.clone(),
+                    ..Default::default()
+                })
+                .collect(),
+        };
         let s = ConsumerProtocolSubscription {
             topics: self.topics.clone(),
             user_data: None,
+            owned_partitions: owned,
+            generation_id: self.owned_generation,
+            rack_id: None,
             ..Default::default()
         };
         let mut buf = BytesMut::new();
-        buf.extend_from_slice(&0i16.to_be_bytes());
-        s.encode(&mut buf, 0).map_err(|e| ClientError::Encode {
-            api: "ConsumerProtocolSubscription".into(),
-            reason: e.to_string(),
-        })?;
+        buf.extend_from_slice(&SUBSCRIPTION_VERSION.to_be_bytes());
+        s.encode(&mut buf, SUBSCRIPTION_VERSION)
+            .map_err(|e| ClientError::Encode {
+                api: "ConsumerProtocolSubscription".into(),
+                reason: e.to_string(),
+            })?;
         Ok(buf.freeze())
     }
 
     /// Joins (or rejoins) the group and returns this member's assignment.
     pub async fn join(&mut self, client: &mut Client) -> Result<Vec<(String, Vec<i32>)>> {
+        if self.protocol() == RebalanceProtocol::Eager {
+            // The caller has given up every partition before joining.
+            self.assignment.clear();
+        }
+        self.revoked.clear();
         let metadata = self.subscription()?;
+        let assignor = self.opts.assignor.name();
         let join_timeout =
             Duration::from_millis(u64::try_from(self.opts.rebalance_timeout_ms).unwrap_or(0))
                 + client.config().request_timeout;
@@ -231,7 +294,7 @@ impl GroupMember {
                 group_instance_id: self.opts.group_instance_id.clone(),
                 protocol_type: PROTOCOL_TYPE.into(),
                 protocols: vec![JoinGroupRequestProtocol {
-                    name: ASSIGNOR.into(),
+                    name: assignor.into(),
                     metadata: metadata.clone(),
                     ..Default::default()
                 }],
@@ -270,7 +333,7 @@ impl GroupMember {
                     continue;
                 }
                 Some(ErrorCode::UnknownMemberId) | Some(ErrorCode::IllegalGeneration) => {
-                    self.member_id.clear();
+                    self.lose_membership();
                     last_error = ClientError::from_code(self.context(), code, None);
                     continue;
                 }
@@ -293,9 +356,11 @@ impl GroupMember {
             let protocol = resp
                 .protocol_name
                 .clone()
-                .unwrap_or_else(|| ASSIGNOR.into());
-            let assignments = if resp.leader == resp.member_id {
-                self.assign(client, &resp.members).await?
+                .unwrap_or_else(|| assignor.into());
+            // A static leader that rejoined a stable group is told to keep
+            // the current plan (skip_assignment).
+            let assignments = if resp.leader == resp.member_id && !resp.skip_assignment {
+                self.assign(client, &protocol, &resp.members).await?
             } else {
                 Vec::new()
             };
@@ -341,16 +406,35 @@ impl GroupMember {
                             self.context()
                         ))
                     })?;
+                    let now: BTreeSet<(&str, i32)> = assignment
+                        .iter()
+                        .flat_map(|(t, ps)| ps.iter().map(move |p| (t.as_str(), *p)))
+                        .collect();
+                    self.revoked = self
+                        .assignment
+                        .iter()
+                        .flat_map(|(t, ps)| ps.iter().map(move |p| (t.clone(), *p)))
+                        .filter(|(t, p)| !now.contains(&(t.as_str(), *p)))
+                        .collect();
                     self.assignment = assignment.clone();
+                    self.owned_generation = self.generation;
                     self.last_heartbeat = Instant::now();
-                    tracing::debug!(group = %self.group, member = %self.member_id, generation = self.generation, ?assignment, "joined");
+                    tracing::info!(
+                        group = %self.group,
+                        member = %self.member_id,
+                        generation = self.generation,
+                        protocol = %self.opts.assignor.name(),
+                        assignment = %tp_list(assignment.iter().flat_map(|(t, ps)| ps.iter().map(move |p| (t.as_str(), *p)))),
+                        revoked = %tp_list(self.revoked.iter().map(|(t, p)| (t.as_str(), *p))),
+                        "joined group"
+                    );
                     return Ok(assignment);
                 }
                 Some(ErrorCode::RebalanceInProgress) | Some(ErrorCode::IllegalGeneration) => {
                     last_error = ClientError::from_code(self.context(), code, None);
                 }
                 Some(ErrorCode::UnknownMemberId) => {
-                    self.member_id.clear();
+                    self.lose_membership();
                     last_error = ClientError::from_code(self.context(), code, None);
                 }
                 _ if is_coordinator_error(code) => {
@@ -371,30 +455,34 @@ impl GroupMember {
         }))
     }
 
-    /// As the leader: the range assignment for every member.
+    /// As the leader: every member's assignment by the group's assignor.
     async fn assign(
         &self,
         client: &mut Client,
+        protocol: &str,
         members: &[JoinGroupResponseMember],
     ) -> Result<Vec<SyncGroupRequestAssignment>> {
-        // Static members are ordered by their instance id, as Kafka's range
-        // assignor does, so one that rejoins under a new member id keeps
-        // its partitions.
-        let mut member_of: BTreeMap<String, String> = BTreeMap::new();
-        let subscriptions: Vec<(String, Vec<String>)> = members
+        let assignor = Assignor::from_name(protocol).ok_or_else(|| {
+            ClientError::Other(format!(
+                "{}: the group chose assignor {protocol:?}, which fjord does not have",
+                self.context()
+            ))
+        })?;
+        let subscriptions: Vec<MemberSubscription> = members
             .iter()
             .map(|m| {
-                let key = match &m.group_instance_id {
-                    Some(instance) => format!("0:{instance}"),
-                    None => format!("1:{}", m.member_id),
-                };
-                member_of.insert(key.clone(), m.member_id.clone());
-                (key, decode_subscription(&m.metadata).unwrap_or_default())
+                decode_subscription(&m.member_id, m.group_instance_id.as_deref(), &m.metadata)
+                    .unwrap_or_else(|| MemberSubscription {
+                        member_id: m.member_id.clone(),
+                        group_instance_id: m.group_instance_id.clone(),
+                        generation: -1,
+                        ..Default::default()
+                    })
             })
             .collect();
         let topics: BTreeSet<String> = subscriptions
             .iter()
-            .flat_map(|(_, ts)| ts.iter().cloned())
+            .flat_map(|s| s.topics.iter().cloned())
             .collect();
         let topics: Vec<String> = topics.into_iter().collect();
         let md = client.metadata(Some(&topics), false).await?;
@@ -407,11 +495,11 @@ impl GroupMember {
                 t.name.map(|name| (name, n))
             })
             .collect();
-        let plan = range_assign(&subscriptions, &counts);
+        let plan = assignor.assign(&subscriptions, &counts);
         plan.into_iter()
-            .map(|(key, assigned)| {
+            .map(|(member_id, assigned)| {
                 Ok(SyncGroupRequestAssignment {
-                    member_id: member_of.get(&key).cloned().unwrap_or(key),
+                    member_id,
                     assignment: encode_assignment(&assigned)?,
                     ..Default::default()
                 })
@@ -469,7 +557,7 @@ impl GroupMember {
                 Ok(HeartbeatOutcome::Rejoin)
             }
             Some(ErrorCode::UnknownMemberId) => {
-                self.member_id.clear();
+                self.lose_membership();
                 Ok(HeartbeatOutcome::Rejoin)
             }
             _ if is_coordinator_error(code) => {
@@ -570,36 +658,33 @@ impl GroupMember {
 mod tests {
     use super::*;
 
-    fn subs(list: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
-        list.iter()
-            .map(|(m, ts)| (m.to_string(), ts.iter().map(|t| t.to_string()).collect()))
-            .collect()
-    }
-
-    #[test]
-    fn range_assignor_splits_contiguously_with_the_remainder_first() {
-        let counts: BTreeMap<String, i32> = [("a".to_string(), 5), ("b".to_string(), 1)].into();
-        let plan = range_assign(&subs(&[("m2", &["a", "b"]), ("m1", &["a", "b"])]), &counts);
-        assert_eq!(
-            plan["m1"],
-            vec![("a".into(), vec![0, 1, 2]), ("b".into(), vec![0])]
-        );
-        assert_eq!(plan["m2"], vec![("a".into(), vec![3, 4])]);
-        // A member subscribed to nothing known still gets an (empty) entry.
-        let plan = range_assign(&subs(&[("m1", &["a"]), ("m3", &["zzz"])]), &counts);
-        assert_eq!(plan["m1"], vec![("a".into(), vec![0, 1, 2, 3, 4])]);
-        assert!(plan["m3"].is_empty());
-    }
-
     #[test]
     fn subscriptions_and_assignments_round_trip() {
-        let m = GroupMember::new("g", vec!["t1".into(), "t2".into()], GroupOptions::default());
+        let opts = GroupOptions {
+            assignor: Assignor::CooperativeSticky,
+            ..GroupOptions::default()
+        };
+        let mut m = GroupMember::new("g", vec!["t1".into(), "t2".into()], opts);
+        m.assignment = vec![("t1".into(), vec![0, 2])];
+        m.owned_generation = 7;
         let sub = m.subscription().unwrap();
+        let got = decode_subscription("m-1", Some("i-1"), &sub).unwrap();
+        assert_eq!(got.topics, vec!["t1".to_string(), "t2".to_string()]);
         assert_eq!(
-            decode_subscription(&sub),
-            Some(vec!["t1".into(), "t2".into()])
+            got.owned,
+            vec![("t1".to_string(), 0), ("t1".to_string(), 2)]
         );
-        assert_eq!(decode_subscription(&Bytes::from_static(&[0])), None);
+        assert_eq!(got.generation, 7);
+        assert_eq!(got.group_instance_id.as_deref(), Some("i-1"));
+        // An eager member owns nothing when it joins.
+        let mut m = GroupMember::new("g", vec!["t1".into()], GroupOptions::default());
+        m.assignment = vec![("t1".into(), vec![0])];
+        let got = decode_subscription("m", None, &m.subscription().unwrap()).unwrap();
+        assert!(got.owned.is_empty());
+        assert_eq!(
+            decode_subscription("m", None, &Bytes::from_static(&[0])),
+            None
+        );
         let a = vec![("t1".to_string(), vec![0, 3])];
         assert_eq!(decode_assignment(&encode_assignment(&a).unwrap()), Some(a));
     }

@@ -12,15 +12,24 @@
 //! - [`fetch`]: fetch requests decoded into records, read_committed
 //!   filtering of aborted transactions.
 //! - [`GroupMember`]: one member of a classic consumer group (join, sync
-//!   with the range assignor when leader, heartbeat, commit, leave).
+//!   with the group's [`assignor`] when leader — range, roundrobin,
+//!   sticky, cooperative-sticky — heartbeat, commit, leave; static
+//!   membership).
+//! - [`ConsumerMember`]: one member of a KIP-848 consumer group
+//!   (ConsumerGroupHeartbeat; the coordinator assigns, the member
+//!   reconciles).
 //!
 //! Requests are sequential per connection; the client is driven by one
-//! task. Every request has a timeout, and an interrupted request retires
-//! its connection (the next call reconnects).
+//! task, except fetches, which run one task per broker on a connection
+//! taken out of the client and put back when answered. Every request has
+//! a timeout, and an interrupted request retires its connection (the next
+//! call reconnects).
 
 mod admin;
+pub mod assignor;
 mod client;
 mod conn;
+mod consumer_group;
 mod error;
 pub mod fetch;
 mod group;
@@ -35,8 +44,10 @@ pub use admin::{
     ScramChange, ScramUser, TopicInfo,
 };
 pub use admin::{ElectionKind, ElectionResult, QuorumStatus, QuorumVoter};
+pub use assignor::{Assignor, RebalanceProtocol};
 pub use client::{BrokerInfo, Client, ClientConfig};
 pub use conn::Connection;
+pub use consumer_group::{ConsumerHeartbeat, ConsumerMember, ConsumerMemberOptions};
 pub use error::{error_name, ClientError, Result};
 pub use fetch::{ConsumedRecord, FetchOptions, PartitionFetch};
 pub use group::{GroupMember, GroupOptions, HeartbeatOutcome};

@@ -9,11 +9,23 @@
 //! With [`Producer::enable_idempotence`] (KIP-98) the producer takes a
 //! producer id from the broker (InitProducerId) and numbers each
 //! partition's batches; a retry resends the very same batch, so the
-//! broker stores it once. A batch that finally fails leaves a gap in its
-//! partition's sequence: the next `send` starts over with a new producer
-//! id, as Kafka's producer resets its epoch.
+//! broker stores it once. Errors are handled as Kafka's Java producer
+//! handles them without a transactional id (its `TransactionManager`):
+//! DUPLICATE_SEQUENCE_NUMBER is a delivery; UNKNOWN_PRODUCER_ID (the
+//! broker lost the producer's state) and OUT_OF_ORDER_SEQUENCE_NUMBER (a
+//! gap) bump the epoch, which restarts every partition's sequence at 0,
+//! and retry the batch; INVALID_PRODUCER_EPOCH and any other error that
+//! fails a batch for good leave a gap in its sequence, so the epoch is
+//! bumped before the next batch. The bump is local (same producer id,
+//! epoch + 1) until the epoch would overflow, then a new InitProducerId.
+//! One batch per partition is in flight at a time (Kafka allows up to
+//! five with idempotence), so sequences are never reordered.
+//!
+//! Retriable errors are retried until the delivery timeout (Kafka's
+//! `delivery.timeout.ms`, 120 s by default) has passed since the `send`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use fjord_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
@@ -28,6 +40,10 @@ use crate::partitioner::partition_for_key;
 use crate::{now_ms, versions};
 
 const RETRIES: u32 = 5;
+/// Kafka's `delivery.timeout.ms` default.
+pub const DEFAULT_DELIVERY_TIMEOUT: Duration = Duration::from_secs(120);
+/// Longest pause between two attempts of a send.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Acks {
@@ -78,6 +94,8 @@ pub struct Producer {
     auto_create: bool,
     sends: usize,
     idempotence: Option<Idempotence>,
+    /// How long a `send` keeps retrying retriable errors.
+    delivery_timeout: Duration,
 }
 
 /// The identity of an idempotent producer and its next sequence number
@@ -88,8 +106,37 @@ struct Idempotence {
     epoch: i16,
     next_sequence: HashMap<i32, i32>,
     /// A batch failed for good: its sequence numbers are lost, so the
-    /// partition's next batch would be out of order. Start over.
-    reset: bool,
+    /// partition's next batch would be out of order. Bump the epoch
+    /// before the next batch.
+    bump_needed: bool,
+}
+
+/// What an idempotent producer does with a partition's error code in a
+/// Produce response (Kafka's rules for a producer without transactional
+/// id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SeqAction {
+    /// The batch is stored (this one is a duplicate of a stored batch).
+    Delivered,
+    /// The broker has no (or a different) sequence for us: bump the epoch,
+    /// which restarts the sequences at 0, and send the batch again.
+    BumpAndRetry,
+    /// The batch fails; its sequence numbers are lost, bump the epoch.
+    FailAndBump,
+    /// Not about sequences: retry if retriable, else fail (and bump, as
+    /// for any batch that fails for good).
+    Other,
+}
+
+fn seq_action(code: Option<ErrorCode>) -> SeqAction {
+    match code {
+        Some(ErrorCode::DuplicateSequenceNumber) => SeqAction::Delivered,
+        Some(ErrorCode::UnknownProducerId | ErrorCode::OutOfOrderSequenceNumber) => {
+            SeqAction::BumpAndRetry
+        }
+        Some(ErrorCode::InvalidProducerEpoch) => SeqAction::FailAndBump,
+        _ => SeqAction::Other,
+    }
 }
 
 impl Idempotence {
@@ -105,6 +152,18 @@ impl Idempotence {
             first + count
         };
         first
+    }
+
+    /// A new epoch for the same producer id, every sequence back to 0.
+    /// `false` when the epoch cannot grow (a new producer id is needed).
+    fn bump_local(&mut self) -> bool {
+        self.bump_needed = false;
+        self.next_sequence.clear();
+        if self.epoch == i16::MAX {
+            return false;
+        }
+        self.epoch += 1;
+        true
     }
 }
 
@@ -127,7 +186,37 @@ impl Producer {
             auto_create,
             sends: 0,
             idempotence: None,
+            delivery_timeout: DEFAULT_DELIVERY_TIMEOUT,
         })
+    }
+
+    /// How long a `send` keeps retrying (Kafka's `delivery.timeout.ms`).
+    pub fn set_delivery_timeout(&mut self, timeout: Duration) {
+        self.delivery_timeout = timeout;
+    }
+
+    /// Bumps the epoch (see the module documentation); a new producer id
+    /// when the epoch is exhausted.
+    async fn bump_epoch(&mut self, client: &mut Client) -> Result<()> {
+        let Some(idem) = self.idempotence.as_mut() else {
+            return Ok(());
+        };
+        let (pid, old) = (idem.producer_id, idem.epoch);
+        if idem.bump_local() {
+            tracing::debug!(
+                producer_id = pid,
+                epoch = idem.epoch,
+                "idempotent producer: epoch bumped"
+            );
+            return Ok(());
+        }
+        tracing::debug!(
+            producer_id = pid,
+            epoch = old,
+            "idempotent producer: epoch exhausted, new producer id"
+        );
+        self.idempotence = None;
+        self.enable_idempotence(client).await
     }
 
     /// Makes every later `send` idempotent (KIP-98): asks the broker for
@@ -158,7 +247,7 @@ impl Producer {
                                 producer_id: r.producer_id,
                                 epoch: r.producer_epoch,
                                 next_sequence: HashMap::new(),
-                                reset: false,
+                                bump_needed: false,
                             });
                             return Ok(());
                         }
@@ -213,10 +302,10 @@ impl Producer {
         client: &mut Client,
         records: &[ProduceRecord],
     ) -> Result<Vec<Result<Delivered>>> {
-        if self.idempotence.as_ref().is_some_and(|i| i.reset) {
-            self.idempotence = None;
-            self.enable_idempotence(client).await?;
+        if self.idempotence.as_ref().is_some_and(|i| i.bump_needed) {
+            self.bump_epoch(client).await?;
         }
+        let deadline = Instant::now() + self.delivery_timeout;
         let mut results: Vec<Option<Result<Delivered>>> = vec![None; records.len()];
         // Each partition's batch is built once: a retry must resend the
         // same bytes (with an idempotent producer, the same sequence).
@@ -372,11 +461,35 @@ impl Producer {
                             .first()
                             .and_then(|r| r.batch_index_error_message.clone())
                     });
-                    match ClientError::from_code(
+                    let mut error = ClientError::from_code(
                         format!("partition {}-{p}", self.topic),
                         pr.error_code,
                         message,
-                    ) {
+                    );
+                    let idempotent = self.idempotence.is_some() && built.contains_key(&p);
+                    let action = if idempotent {
+                        seq_action(error.as_ref().and_then(ClientError::code))
+                    } else {
+                        SeqAction::Other
+                    };
+                    match action {
+                        SeqAction::Delivered => {
+                            tracing::debug!(partition = p, "produce: duplicate of a stored batch");
+                            error = None;
+                        }
+                        SeqAction::BumpAndRetry => {
+                            tracing::debug!(partition = p, error = ?error, "produce: sequence lost by the broker; bumping the epoch");
+                            self.bump_epoch(client).await?;
+                            // Rebuilt at the next attempt with the new epoch,
+                            // from sequence 0.
+                            built.remove(&p);
+                            retry.insert(p, idxs.clone());
+                            last_error = error;
+                            continue;
+                        }
+                        SeqAction::FailAndBump | SeqAction::Other => {}
+                    }
+                    match error {
                         None => {
                             for (k, &i) in idxs.iter().enumerate() {
                                 let timestamp = if pr.log_append_time_ms >= 0 {
@@ -386,7 +499,9 @@ impl Producer {
                                 };
                                 results[i] = Some(Ok(Delivered {
                                     partition: p,
-                                    offset: Some(pr.base_offset + k as i64),
+                                    // A duplicate may come without its offset.
+                                    offset: (pr.base_offset >= 0)
+                                        .then(|| pr.base_offset + k as i64),
                                     timestamp,
                                 }));
                             }
@@ -407,9 +522,14 @@ impl Producer {
                 break;
             }
             attempt += 1;
-            if attempt > RETRIES {
+            let pause = backoff(attempt).min(MAX_BACKOFF);
+            if Instant::now() + pause >= deadline {
                 let e = last_error
                     .unwrap_or_else(|| ClientError::Other("produce retries exhausted".into()));
+                let e = ClientError::Other(format!(
+                    "not delivered within the delivery timeout ({} ms): {e}",
+                    self.delivery_timeout.as_millis()
+                ));
                 for idxs in retry.values() {
                     for &i in idxs {
                         results[i] = Some(Err(e.clone()));
@@ -418,7 +538,7 @@ impl Producer {
                 break;
             }
             tracing::debug!(attempt, error = ?last_error, "produce: retrying");
-            tokio::time::sleep(backoff(attempt)).await;
+            tokio::time::sleep(pause).await;
             match client.topic_inner(&self.topic, self.auto_create).await {
                 Ok(info) => self.info = info,
                 Err(e) if e.is_retriable() => {}
@@ -436,7 +556,7 @@ impl Producer {
         if let Some(idem) = &mut self.idempotence {
             // A built batch whose records failed took sequence numbers the
             // broker never stored.
-            idem.reset |= assigned.iter().any(|(p, idxs)| {
+            idem.bump_needed |= assigned.iter().any(|(p, idxs)| {
                 built.contains_key(p) && idxs.iter().any(|&i| !matches!(results[i], Some(Ok(_))))
             });
         }
@@ -488,7 +608,7 @@ mod tests {
             producer_id: 7,
             epoch: 0,
             next_sequence: HashMap::new(),
-            reset: false,
+            bump_needed: false,
         };
         assert_eq!(idem.take(0, 3), 0);
         assert_eq!(idem.take(0, 2), 3);
@@ -497,5 +617,49 @@ mod tests {
         assert_eq!(idem.take(2, 3), i32::MAX - 1);
         // MAX-1, MAX, 0 were taken: the next batch starts at 1.
         assert_eq!(idem.take(2, 1), 1);
+    }
+
+    #[test]
+    fn a_bump_restarts_every_sequence_until_the_epoch_runs_out() {
+        let mut idem = Idempotence {
+            producer_id: 7,
+            epoch: 3,
+            next_sequence: HashMap::new(),
+            bump_needed: true,
+        };
+        idem.take(0, 5);
+        idem.take(1, 2);
+        assert!(idem.bump_local());
+        assert_eq!(
+            (idem.producer_id, idem.epoch, idem.bump_needed),
+            (7, 4, false)
+        );
+        assert_eq!(idem.take(0, 1), 0);
+        assert_eq!(idem.take(1, 1), 0);
+        idem.epoch = i16::MAX;
+        assert!(
+            !idem.bump_local(),
+            "an exhausted epoch needs a new producer id"
+        );
+    }
+
+    #[test]
+    fn sequence_errors_are_handled_as_kafkas_idempotent_producer_does() {
+        use ErrorCode::*;
+        assert_eq!(
+            seq_action(Some(DuplicateSequenceNumber)),
+            SeqAction::Delivered
+        );
+        assert_eq!(seq_action(Some(UnknownProducerId)), SeqAction::BumpAndRetry);
+        assert_eq!(
+            seq_action(Some(OutOfOrderSequenceNumber)),
+            SeqAction::BumpAndRetry
+        );
+        assert_eq!(
+            seq_action(Some(InvalidProducerEpoch)),
+            SeqAction::FailAndBump
+        );
+        assert_eq!(seq_action(Some(NotLeaderOrFollower)), SeqAction::Other);
+        assert_eq!(seq_action(Option::None), SeqAction::Other);
     }
 }

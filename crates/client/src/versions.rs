@@ -36,6 +36,8 @@ pub const FETCH: Range = (4, 12);
 pub const JOIN_GROUP: Range = (1, 9);
 pub const SYNC_GROUP: Range = (0, 5);
 pub const HEARTBEAT: Range = (0, 4);
+/// KIP-848; v1 (Kafka 4.0): the member makes its own id.
+pub const CONSUMER_GROUP_HEARTBEAT: Range = (0, 1);
 pub const LEAVE_GROUP: Range = (0, 5);
 pub const DESCRIBE_ACLS: Range = (1, 3);
 pub const CREATE_ACLS: Range = (1, 3);

@@ -2,26 +2,54 @@
 //! `--group`, from the partitions the group assigns) and print each record.
 //! As a group member it heartbeats between fetches, commits what it has
 //! printed every few seconds and when it stops (count reached, end reached,
-//! Ctrl-C, closed stdout), then leaves the group.
+//! Ctrl-C, closed stdout), then leaves the group (a static member does
+//! not: its place waits for it for the session timeout). With the
+//! cooperative-sticky assignor a rebalance takes away only the partitions
+//! that move; the others keep their positions.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use fjord_client::{
-    Client, ClientError, FetchOptions, GroupMember, GroupOptions, HeartbeatOutcome, OffsetSpec,
-    TopicInfo,
+    Client, ClientError, ConsumerHeartbeat, FetchOptions, HeartbeatOutcome, OffsetSpec,
+    RebalanceProtocol, TopicInfo,
 };
 use fjord_protocol::ErrorCode;
 
 use super::format::render_record;
+use super::membership::Membership;
 use super::out::Out;
 use super::spec::FromSpec;
 use super::{connect, CliError, CliResult, ConsumeArgs};
 
 const COMMIT_INTERVAL: Duration = Duration::from_secs(5);
-/// Consecutive failed fetch rounds (broker restarting, leader moving)
-/// before giving up.
-const MAX_FETCH_FAILURES: u32 = 20;
+/// How long a partition may keep failing with retriable errors (broker
+/// restarting, leader moving) before the command gives up.
+const MAX_FAILING: Duration = Duration::from_secs(60);
+/// The longest pause before a failed partition is fetched again (Kafka's
+/// `retry.backoff.max.ms` default).
+const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(1);
+
+/// A partition whose fetches fail: when to try it again.
+struct Failing {
+    since: Instant,
+    attempts: u32,
+    retry_at: Instant,
+}
+
+impl Failing {
+    fn note(entry: Option<Failing>) -> Failing {
+        let now = Instant::now();
+        let (since, attempts) = entry.map_or((now, 1), |f| (f.since, f.attempts + 1));
+        // 100 ms, doubling up to a second (Kafka's retry.backoff.ms).
+        let pause = Duration::from_millis(100 << attempts.min(4)).min(MAX_RETRY_BACKOFF);
+        Failing {
+            since,
+            attempts,
+            retry_at: now + pause,
+        }
+    }
+}
 
 /// Start offsets for `partitions` according to `from`.
 pub async fn start_offsets(
@@ -95,7 +123,7 @@ pub async fn start_offsets(
 }
 
 struct Group {
-    member: GroupMember,
+    member: Membership,
     /// What was last committed, to skip commits that change nothing.
     committed: BTreeMap<i32, i64>,
     last_commit: Instant,
@@ -116,11 +144,60 @@ struct Consumer {
 impl Consumer {
     /// Joins (or rejoins) the group and positions the assigned partitions
     /// at their committed offsets, or by `--from` where there is none.
+    /// Eager assignors: every partition was given up before the join, all
+    /// are positioned afresh. Cooperative: partitions kept keep their
+    /// position; revoked ones are committed and dropped, and the member
+    /// joins again at once for the rebalance's second round. KIP-848
+    /// (`--group-protocol consumer`): a join starts with nothing owned.
     async fn join(&mut self) -> Result<(), ClientError> {
-        let Some(g) = self.group.as_mut() else {
-            return Ok(());
-        };
-        let assignment = g.member.join(&mut self.client).await?;
+        // Two rounds finish a cooperative rebalance; a few more cover
+        // members coming and going meanwhile.
+        for _ in 0..10 {
+            let Some(g) = self.group.as_mut() else {
+                return Ok(());
+            };
+            let name = self.topic.name.clone();
+            let (assignment, eager, revoked, again) = match &mut g.member {
+                Membership::Classic(m) => {
+                    let a = m.join(&mut self.client).await?;
+                    let revoked: Vec<i32> = m
+                        .revoked()
+                        .iter()
+                        .filter(|(t, _)| *t == name)
+                        .map(|(_, p)| *p)
+                        .collect();
+                    (
+                        a,
+                        m.protocol() == RebalanceProtocol::Eager,
+                        revoked,
+                        m.needs_rejoin(),
+                    )
+                }
+                Membership::Consumer(m) => {
+                    (m.join(&mut self.client).await?, true, Vec::new(), false)
+                }
+            };
+            self.apply_assignment(&assignment, eager, &revoked).await?;
+            if let Some(Membership::Consumer(m)) = self.group.as_mut().map(|g| &mut g.member) {
+                m.owned(&assignment);
+            }
+            if !again {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes `assignment` the partitions this consumer reads. `eager`: all
+    /// positions are dropped first; else the partitions in `revoked` are
+    /// committed and dropped and the others keep their positions. New
+    /// partitions start at the committed offsets (or `--from`).
+    async fn apply_assignment(
+        &mut self,
+        assignment: &[(String, Vec<i32>)],
+        eager: bool,
+        revoked: &[i32],
+    ) -> Result<(), ClientError> {
         let name = self.topic.name.clone();
         let mut partitions: Vec<i32> = assignment
             .iter()
@@ -129,22 +206,51 @@ impl Consumer {
             .collect();
         partitions.sort_unstable();
         partitions.dedup();
-        self.positions.clear();
-        self.consumed.clear();
-        g.committed.clear();
+        if eager {
+            self.positions.clear();
+            self.consumed.clear();
+            if let Some(g) = self.group.as_mut() {
+                g.committed.clear();
+            }
+        } else {
+            // What was printed from a revoked partition is committed
+            // before its new owner reads the committed offset.
+            self.commit_only(revoked).await?;
+            self.positions.retain(|p, _| partitions.contains(p));
+            self.consumed.retain(|p, _| partitions.contains(p));
+            if let Some(g) = self.group.as_mut() {
+                g.committed.retain(|p, _| partitions.contains(p));
+            }
+        }
+        let fresh: Vec<i32> = partitions
+            .iter()
+            .copied()
+            .filter(|p| !self.positions.contains_key(p))
+            .collect();
+        self.position(&fresh).await
+    }
+
+    /// Positions newly assigned partitions at the group's committed
+    /// offsets, or by `--from` where there is none.
+    async fn position(&mut self, partitions: &[i32]) -> Result<(), ClientError> {
+        let Some(g) = self.group.as_mut() else {
+            return Ok(());
+        };
         if partitions.is_empty() {
             return Ok(());
         }
+        let name = self.topic.name.clone();
         let group_id = g.member.group().to_string();
         let committed = self
             .client
-            .committed_offsets(&group_id, Some(&[(name.clone(), partitions.clone())]))
+            .committed_offsets(&group_id, Some(&[(name.clone(), partitions.to_vec())]))
             .await?;
         let mut missing = Vec::new();
-        for &p in &partitions {
+        for &p in partitions {
             match committed.iter().find(|o| o.partition == p && o.offset >= 0) {
                 Some(o) => {
                     self.positions.insert(p, o.offset);
+                    self.consumed.insert(p, o.offset);
                     g.committed.insert(p, o.offset);
                 }
                 None => missing.push(p),
@@ -161,10 +267,28 @@ impl Consumer {
                 self.read_committed,
             )
             .await?;
-            self.positions.extend(starts);
+            for (p, o) in starts {
+                self.positions.insert(p, o);
+                self.consumed.insert(p, o);
+            }
         }
-        self.consumed = self.positions.clone();
         Ok(())
+    }
+
+    /// Commits the printed positions of `partitions` (revoked ones).
+    async fn commit_only(&mut self, partitions: &[i32]) -> Result<(), ClientError> {
+        if partitions.is_empty() {
+            return Ok(());
+        }
+        let all = std::mem::take(&mut self.consumed);
+        self.consumed = all
+            .iter()
+            .filter(|(p, _)| partitions.contains(p))
+            .map(|(p, o)| (*p, *o))
+            .collect();
+        let result = self.commit().await;
+        self.consumed = all;
+        result
     }
 
     /// Commits the printed positions if they moved. Errors that mean "the
@@ -197,6 +321,8 @@ impl Consumer {
                         ErrorCode::RebalanceInProgress
                             | ErrorCode::IllegalGeneration
                             | ErrorCode::UnknownMemberId
+                            | ErrorCode::StaleMemberEpoch
+                            | ErrorCode::FencedMemberEpoch
                     )
                 ) =>
             {
@@ -207,16 +333,52 @@ impl Consumer {
         }
     }
 
-    /// Heartbeats and periodic commits; rejoins when the group rebalances.
+    /// Heartbeats and periodic commits; rejoins when the group rebalances
+    /// (classic) or reconciles to a new target assignment (KIP-848).
     async fn group_upkeep(&mut self) -> Result<(), ClientError> {
         let Some(g) = self.group.as_mut() else {
             return Ok(());
         };
         let due = g.last_commit.elapsed() >= COMMIT_INTERVAL;
-        if g.member.heartbeat_if_due(&mut self.client).await? == HeartbeatOutcome::Rejoin {
-            self.commit().await?;
-            self.join().await?;
-        } else if due {
+        match &mut g.member {
+            Membership::Classic(m) => {
+                if m.heartbeat_if_due(&mut self.client).await? == HeartbeatOutcome::Rejoin {
+                    self.commit().await?;
+                    return self.join().await;
+                }
+            }
+            Membership::Consumer(m) => match m.heartbeat_if_due(&mut self.client).await? {
+                ConsumerHeartbeat::Unchanged => {}
+                ConsumerHeartbeat::Assignment(target) => {
+                    let name = self.topic.name.clone();
+                    let revoked: Vec<i32> = self
+                        .positions
+                        .keys()
+                        .copied()
+                        .filter(|p| !target.iter().any(|(t, ps)| *t == name && ps.contains(p)))
+                        .collect();
+                    self.apply_assignment(&target, false, &revoked).await?;
+                    if let Some(Membership::Consumer(m)) =
+                        self.group.as_mut().map(|g| &mut g.member)
+                    {
+                        m.owned(&target);
+                    }
+                    return Ok(());
+                }
+                ConsumerHeartbeat::Lost => {
+                    // Fenced: the partitions are gone, nothing is committed.
+                    let target = m.target();
+                    self.apply_assignment(&target, true, &[]).await?;
+                    if let Some(Membership::Consumer(m)) =
+                        self.group.as_mut().map(|g| &mut g.member)
+                    {
+                        m.owned(&target);
+                    }
+                    return Ok(());
+                }
+            },
+        }
+        if due {
             self.commit().await?;
         }
         Ok(())
@@ -255,6 +417,11 @@ impl Consumer {
 }
 
 pub async fn run(args: ConsumeArgs) -> CliResult {
+    // Flags that do not go together fail before anything is sent.
+    let member = match &args.group {
+        None => None,
+        Some(g) => Some(Membership::new(g, &args)?),
+    };
     let mut client = connect(&args.conn).await?;
     let topic = client.topic(&args.topic).await?;
     let mut consumer = Consumer {
@@ -264,15 +431,8 @@ pub async fn run(args: ConsumeArgs) -> CliResult {
         read_committed: args.read_committed,
         positions: BTreeMap::new(),
         consumed: BTreeMap::new(),
-        group: args.group.as_ref().map(|g| Group {
-            member: GroupMember::new(
-                g,
-                vec![args.topic.clone()],
-                GroupOptions {
-                    group_instance_id: args.group_instance_id.clone(),
-                    ..GroupOptions::default()
-                },
-            ),
+        group: member.map(|member| Group {
+            member,
             committed: BTreeMap::new(),
             last_commit: Instant::now(),
         }),
@@ -332,7 +492,11 @@ async fn consume_loop(c: &mut Consumer, args: &ConsumeArgs) -> CliResult {
         ..Default::default()
     };
     let mut delivered: u64 = 0;
-    let mut failures: u32 = 0;
+    // Partitions whose last fetch failed, backing off; the others go on.
+    let mut failing: BTreeMap<i32, Failing> = BTreeMap::new();
+    let mut last_refresh = Instant::now();
+    // Per partition: was it at its end when its broker last answered?
+    let mut ends: BTreeMap<i32, bool> = BTreeMap::new();
     let mut buf = Vec::with_capacity(64 << 10);
     let mut decoder = match args.value_format {
         Some(f) => Some(super::schema::Decoder::new(&args.schema_registry, f)?),
@@ -358,11 +522,25 @@ async fn consume_loop(c: &mut Consumer, args: &ConsumeArgs) -> CliResult {
                 _ = &mut interrupted => return out.flush(),
             }
         }
+        let now = Instant::now();
+        failing.retain(|p, _| c.positions.contains_key(p));
+        let ready: BTreeMap<i32, i64> = c
+            .positions
+            .iter()
+            .filter(|(p, _)| failing.get(p).is_none_or(|f| f.retry_at <= now))
+            .map(|(p, o)| (*p, *o))
+            .collect();
+        if ready.is_empty() {
+            let next = failing.values().map(|f| f.retry_at).min().unwrap_or(now);
+            tokio::select! {
+                _ = tokio::time::sleep_until(next.into()) => continue,
+                _ = &mut interrupted => return out.flush(),
+            }
+        }
         let fetched = tokio::select! {
-            r = c.client.fetch(&c.topic, &c.positions, &opts) => r?,
+            r = c.client.fetch(&c.topic, &ready, &opts) => r?,
             _ = &mut interrupted => return out.flush(),
         };
-        let mut at_end = true;
         let mut round_failed = None;
         for f in fetched {
             let p = f.partition;
@@ -370,7 +548,7 @@ async fn consume_loop(c: &mut Consumer, args: &ConsumeArgs) -> CliResult {
                 continue;
             };
             if let Some(e) = f.error {
-                at_end = false;
+                ends.insert(p, false);
                 match e.code() {
                     Some(ErrorCode::OffsetOutOfRange) => {
                         let end = if args.read_committed {
@@ -385,11 +563,20 @@ async fn consume_loop(c: &mut Consumer, args: &ConsumeArgs) -> CliResult {
                         );
                         c.positions.insert(p, to);
                     }
-                    _ if e.is_retriable() => round_failed = Some(e),
+                    _ if e.is_retriable() => {
+                        let f = Failing::note(failing.remove(&p));
+                        if f.since.elapsed() > MAX_FAILING {
+                            return Err(e.into());
+                        }
+                        tracing::debug!(partition = p, error = %e, attempts = f.attempts, "fetch failed; retrying");
+                        failing.insert(p, f);
+                        round_failed = Some(e);
+                    }
                     _ => return Err(e.into()),
                 }
                 continue;
             }
+            failing.remove(&p);
             let total = f.records.len();
             let mut printed = 0;
             for r in &f.records {
@@ -419,27 +606,27 @@ async fn consume_loop(c: &mut Consumer, args: &ConsumeArgs) -> CliResult {
             } else {
                 f.high_watermark
             };
-            if c.positions.get(&p).copied().unwrap_or(0) < end {
-                at_end = false;
-            }
+            ends.insert(p, c.positions.get(&p).copied().unwrap_or(0) >= end);
         }
         out.flush()?;
         if super::out::stdout_closed() {
             return Err(CliError::Quiet);
         }
-        if let Some(e) = round_failed {
-            failures += 1;
-            if failures >= MAX_FETCH_FAILURES {
-                return Err(e.into());
-            }
-            tracing::debug!(error = %e, failures, "fetch failed; refreshing metadata");
-            tokio::time::sleep(Duration::from_millis(200 * u64::from(failures.min(10)))).await;
-            if let Ok(t) = c.client.topic(&c.topic.name).await {
+        if round_failed.is_some() && last_refresh.elapsed() >= Duration::from_millis(200) {
+            // The leader may have moved: look again (not more than five
+            // times a second, whatever the number of failing partitions).
+            last_refresh = Instant::now();
+            // One Metadata request: partitions still without a leader keep
+            // backing off rather than holding up the others.
+            let names = [c.topic.name.clone()];
+            if let Ok(Some(t)) = c.client.topics(Some(&names)).await.map(|mut v| v.pop()) {
                 c.topic = t;
             }
-            continue;
         }
-        failures = 0;
+        // Each partition's last answer says whether it was read to its end
+        // (answers from different brokers come in different rounds).
+        ends.retain(|p, _| c.positions.contains_key(p));
+        let at_end = c.positions.keys().all(|p| ends.get(p) == Some(&true));
         if args.exit_at_end && at_end {
             return out.flush();
         }

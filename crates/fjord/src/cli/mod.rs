@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod consume;
 pub mod format;
 pub mod group;
+pub mod membership;
 pub mod out;
 pub mod produce;
 pub mod quota;
@@ -188,18 +189,62 @@ pub struct ProduceArgs {
     /// Batch compression codec.
     #[arg(long, short = 'z', value_enum, default_value_t = CompressionArg::None)]
     pub compression: CompressionArg,
-    /// Acknowledgements to wait for: 0, 1 or all.
-    #[arg(long, default_value = "all", value_parser = spec::parse_acks)]
-    pub acks: Acks,
-    /// Do not make the producer idempotent. By default (with acks=all)
-    /// it takes a producer id and numbers its batches, so a retried
-    /// batch is stored once (Kafka's `enable.idempotence=true`).
+    /// Acknowledgements to wait for: 0, 1 or all [default: all]. As in
+    /// Kafka, acks 0 or 1 turn idempotence off unless it is asked for
+    /// explicitly, which is then an error.
+    #[arg(long, value_parser = spec::parse_acks, value_name = "0|1|all")]
+    pub acks: Option<Acks>,
+    /// Kafka's `enable.idempotence` [default: true]: the producer takes a
+    /// producer id and numbers its batches, so a retried batch is stored
+    /// once; needs acks=all.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        conflicts_with = "no_idempotence"
+    )]
+    pub enable_idempotence: Option<bool>,
+    /// Same as --enable-idempotence=false.
     #[arg(long)]
     pub no_idempotence: bool,
+    /// Give up on a record this long after it was read (Kafka's
+    /// `delivery.timeout.ms`); retriable errors (a broker restarting, a
+    /// leader moving) are retried until then.
+    #[arg(long, default_value_t = 120_000, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub delivery_timeout_ms: u64,
     #[command(flatten)]
     pub conn: ConnArgs,
     #[command(flatten)]
     pub fmt: FormatArgs,
+}
+
+/// Kafka's `group.protocol` values.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupProtocolArg {
+    Classic,
+    Consumer,
+}
+
+/// Kafka's assignor names.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AssignorArg {
+    Range,
+    #[value(name = "roundrobin")]
+    RoundRobin,
+    Sticky,
+    CooperativeSticky,
+}
+
+impl From<AssignorArg> for fjord_client::Assignor {
+    fn from(a: AssignorArg) -> Self {
+        match a {
+            AssignorArg::Range => fjord_client::Assignor::Range,
+            AssignorArg::RoundRobin => fjord_client::Assignor::RoundRobin,
+            AssignorArg::Sticky => fjord_client::Assignor::Sticky,
+            AssignorArg::CooperativeSticky => fjord_client::Assignor::CooperativeSticky,
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -227,6 +272,28 @@ pub struct ConsumeArgs {
     /// partitions without a rebalance; exiting does not leave the group.
     #[arg(long, requires = "group", value_name = "ID")]
     pub group_instance_id: Option<String>,
+    /// The partition assignor the member offers (Kafka's
+    /// `partition.assignment.strategy`); cooperative-sticky rebalances
+    /// incrementally (KIP-429): only partitions that move are revoked.
+    /// [default: range]
+    #[arg(long, value_enum, requires = "group")]
+    pub assignor: Option<AssignorArg>,
+    /// Kafka's `group.protocol`: classic (JoinGroup/SyncGroup, the
+    /// assignor runs in the group's leader) or consumer (KIP-848:
+    /// ConsumerGroupHeartbeat, the broker assigns).
+    #[arg(long, value_enum, default_value_t = GroupProtocolArg::Classic, requires = "group")]
+    pub group_protocol: GroupProtocolArg,
+    /// With --group-protocol consumer: the broker-side assignor (Kafka's
+    /// `group.remote.assignor`, e.g. uniform or range; default: the
+    /// broker's first).
+    #[arg(long, value_name = "NAME", requires = "group")]
+    pub group_remote_assignor: Option<String>,
+    /// Kafka's `session.timeout.ms`: how long the coordinator waits for a
+    /// heartbeat (or, for a static member, a restart) before it drops the
+    /// member.
+    #[arg(long, default_value_t = 30_000, value_name = "MS", requires = "group",
+          value_parser = clap::value_parser!(i32).range(1..))]
+    pub session_timeout_ms: i32,
     /// Stop after this many records.
     #[arg(long, short = 'n')]
     pub count: Option<u64>,
@@ -511,14 +578,26 @@ mod tests {
         };
         assert_eq!(p.key_separator.as_deref(), Some(":"));
         assert_eq!(p.headers.len(), 2);
-        assert_eq!(p.acks, Acks::None);
+        assert_eq!(p.acks, Some(Acks::None));
         assert_eq!(p.compression, CompressionArg::Zstd);
         assert_eq!(p.partition, Some(2));
         let Verb::Produce(p) = parse(&["produce", "t"]).unwrap() else {
             panic!()
         };
-        assert_eq!(p.acks, Acks::All);
+        assert_eq!(p.acks, None);
+        assert_eq!(p.enable_idempotence, None);
+        assert_eq!(p.delivery_timeout_ms, 120_000);
         assert_eq!(p.compression, CompressionArg::None);
+        let Verb::Produce(p) = parse(&["produce", "t", "--enable-idempotence"]).unwrap() else {
+            panic!()
+        };
+        assert_eq!(p.enable_idempotence, Some(true));
+        let Verb::Produce(p) = parse(&["produce", "t", "--enable-idempotence=false"]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(p.enable_idempotence, Some(false));
+        assert!(parse(&["produce", "t", "--enable-idempotence", "--no-idempotence"]).is_err());
         assert!(parse(&["produce", "t", "--acks", "2"]).is_err());
         assert!(parse(&["produce", "t", "--compression", "brotli"]).is_err());
         assert!(parse(&["produce", "t", "--partition", "-1"]).is_err());
@@ -555,6 +634,49 @@ mod tests {
         assert!(parse(&["consume", "t", "--group", "g", "--partitions", "1"]).is_err());
         assert!(parse(&["consume", "t", "--from", "yesterday"]).is_err());
         assert!(parse(&["consume", "t", "--format", "%q"]).is_err());
+        assert_eq!(c.assignor, None);
+        assert_eq!(c.group_protocol, GroupProtocolArg::Classic);
+        assert_eq!(c.session_timeout_ms, 30_000);
+        let Verb::Consume(c) = parse(&[
+            "consume",
+            "t",
+            "--group",
+            "g",
+            "--assignor",
+            "cooperative-sticky",
+            "--session-timeout-ms",
+            "6000",
+        ])
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(c.assignor, Some(AssignorArg::CooperativeSticky));
+        assert_eq!(c.session_timeout_ms, 6000);
+        let Verb::Consume(c) =
+            parse(&["consume", "t", "-g", "g", "--assignor", "roundrobin"]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(c.assignor, Some(AssignorArg::RoundRobin));
+        let Verb::Consume(c) = parse(&[
+            "consume",
+            "t",
+            "-g",
+            "g",
+            "--group-protocol",
+            "consumer",
+            "--group-remote-assignor",
+            "uniform",
+        ])
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(c.group_protocol, GroupProtocolArg::Consumer);
+        assert_eq!(c.group_remote_assignor.as_deref(), Some("uniform"));
+        // Group flags need a group.
+        assert!(parse(&["consume", "t", "--assignor", "range"]).is_err());
+        assert!(parse(&["consume", "t", "--group-protocol", "consumer"]).is_err());
+        assert!(parse(&["consume", "t", "-g", "g", "--assignor", "uniform"]).is_err());
     }
 
     #[test]

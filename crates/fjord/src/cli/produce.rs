@@ -60,16 +60,41 @@ pub fn split_line(line: &[u8], separator: Option<&[u8]>) -> (Option<Bytes>, Byte
     (None, Bytes::copy_from_slice(line))
 }
 
+/// The acks and idempotence a producer runs with, by Kafka's rules
+/// (`ProducerConfig`): idempotence is on by default and needs acks=all;
+/// acks 0 or 1 set explicitly turn the default off, and an explicit
+/// `enable.idempotence=true` with them is a configuration error.
+pub fn producer_settings(
+    acks: Option<Acks>,
+    idempotence: Option<bool>,
+) -> Result<(Acks, bool), String> {
+    match (acks, idempotence) {
+        (Some(a), Some(true)) if a != Acks::All => Err(
+            "--enable-idempotence needs --acks all (an idempotent producer cannot guarantee anything with fewer acknowledgements)".into(),
+        ),
+        (Some(a), None) if a != Acks::All => Ok((a, false)),
+        (a, Some(false)) => Ok((a.unwrap_or(Acks::All), false)),
+        (a, _) => Ok((a.unwrap_or(Acks::All), true)),
+    }
+}
+
 pub async fn run(args: ProduceArgs) -> CliResult {
+    let explicit = if args.no_idempotence {
+        Some(false)
+    } else {
+        args.enable_idempotence
+    };
+    let (acks, idempotent) = producer_settings(args.acks, explicit).map_err(CliError::Usage)?;
     let mut client = connect(&args.conn).await?;
     let mut producer = Producer::new(
         &mut client,
         &args.topic,
-        args.acks,
+        acks,
         args.compression.codec(),
         true,
     )
     .await?;
+    producer.set_delivery_timeout(std::time::Duration::from_millis(args.delivery_timeout_ms));
     if let Some(p) = args.partition {
         if p as usize >= producer.partition_count() {
             return Err(CliError::Failed(format!(
@@ -79,9 +104,7 @@ pub async fn run(args: ProduceArgs) -> CliResult {
             )));
         }
     }
-    // As Kafka's producers since 3.0: idempotent unless acks say otherwise
-    // or it is switched off.
-    if args.acks == Acks::All && !args.no_idempotence {
+    if idempotent {
         producer.enable_idempotence(&mut client).await?;
     }
     let headers: Vec<(String, Option<Bytes>)> = args
@@ -129,7 +152,7 @@ pub async fn run(args: ProduceArgs) -> CliResult {
         for r in results {
             line_no += 1;
             match r {
-                Ok(d) => print_delivery(&mut out, args.fmt.format, &args.topic, args.acks, &d)?,
+                Ok(d) => print_delivery(&mut out, args.fmt.format, &args.topic, acks, &d)?,
                 Err(e) => {
                     out.flush()?;
                     return Err(CliError::Failed(format!("line {line_no}: {e}")));
@@ -172,6 +195,31 @@ fn print_delivery(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn idempotence_follows_kafkas_acks_rule() {
+        assert_eq!(producer_settings(None, None), Ok((Acks::All, true)));
+        assert_eq!(
+            producer_settings(Some(Acks::All), None),
+            Ok((Acks::All, true))
+        );
+        assert_eq!(
+            producer_settings(Some(Acks::Leader), None),
+            Ok((Acks::Leader, false))
+        );
+        assert_eq!(
+            producer_settings(Some(Acks::None), None),
+            Ok((Acks::None, false))
+        );
+        assert_eq!(producer_settings(None, Some(false)), Ok((Acks::All, false)));
+        assert_eq!(
+            producer_settings(Some(Acks::Leader), Some(false)),
+            Ok((Acks::Leader, false))
+        );
+        assert_eq!(producer_settings(None, Some(true)), Ok((Acks::All, true)));
+        assert!(producer_settings(Some(Acks::Leader), Some(true)).is_err());
+        assert!(producer_settings(Some(Acks::None), Some(true)).is_err());
+    }
 
     #[test]
     fn lines_split_at_the_first_separator() {
