@@ -14,7 +14,14 @@ and checks:
 - every replica's log is byte-identical (all caught up after healing);
 - a paused leader, resumed after losing leadership, acknowledged nothing
   that is not in the new leader's log (covered by the first check: every
-  acknowledgement is verified against the final log).
+  acknowledgement is verified against the final log);
+- a consumer group's committed offsets never go backwards: a member
+  commits as it consumes, and every offset fetch returns at least what
+  was acknowledged as committed before it (the group coordinator fails
+  over with its `__consumer_offsets` partition);
+- transactions: a transactional producer commits and aborts transactions
+  through the faults; a read_committed consumer afterwards sees every
+  record of every acknowledged commit and none of an acknowledged abort.
 
 Short form by default (CI): FJORD_FAULT_SECONDS (default 35) of faults.
 Longer on demand, e.g. FJORD_FAULT_SECONDS=600 FJORD_FAULT_SEED=7.
@@ -138,6 +145,134 @@ class Producers:
             assert not t.is_alive(), "a producer did not finish"
 
 
+class GroupMember:
+    """A consumer group member that commits as it goes and checks that the
+    committed offsets it reads back never fall below acknowledged commits."""
+
+    def __init__(self, bootstrap: str, topic: str):
+        self.bootstrap, self.topic = bootstrap, topic
+        self.group = unique_topic("faults-group")
+        self.acked: dict[int, int] = {}
+        self.commits = 0
+        self.checks = 0
+        self.backwards: list = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": self.group,
+                      "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                      "session.timeout.ms": 30000, "socket.timeout.ms": 5000})
+        c.subscribe([self.topic])
+        position: dict[int, int] = {}
+        n = 0
+        try:
+            while not self.stop.is_set():
+                m = c.poll(0.2)
+                if m is not None and not m.error():
+                    position[m.partition()] = m.offset() + 1
+                    n += 1
+                if n < 200 or not position:
+                    continue
+                n = 0
+                offsets = [TopicPartition(self.topic, p, o) for p, o in position.items()]
+                try:
+                    c.commit(offsets=offsets, asynchronous=False)
+                except KafkaException:
+                    continue  # not acknowledged: nothing to hold the broker to
+                for p, o in position.items():
+                    self.acked[p] = max(self.acked.get(p, 0), o)
+                self.commits += 1
+                floor = dict(self.acked)
+                try:
+                    got = c.committed([TopicPartition(self.topic, p) for p in floor], timeout=10)
+                except KafkaException:
+                    continue
+                self.checks += 1
+                for tp in got:
+                    if tp.error is None and tp.offset < floor[tp.partition]:
+                        self.backwards.append((tp.partition, tp.offset, floor[tp.partition]))
+        finally:
+            c.close()
+
+
+class Transactions:
+    """Commits and aborts transactions (3 records each) through the faults;
+    remembers which ones were acknowledged committed or aborted."""
+
+    def __init__(self, bootstrap: str, topic: str, rng: random.Random):
+        self.bootstrap, self.topic, self.rng = bootstrap, topic, rng
+        self.committed: list[int] = []
+        self.aborted: list[int] = []
+        self.unknown = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def producer(self):
+        from confluent_kafka import Producer
+
+        p = Producer({"bootstrap.servers": self.bootstrap, "transactional.id": unique_topic("faults-txn"),
+                      "transaction.timeout.ms": 20000, "message.timeout.ms": 20000,
+                      "socket.timeout.ms": 5000, "linger.ms": 2})
+        p.init_transactions(30)
+        return p
+
+    def run(self):
+        from confluent_kafka import KafkaException
+
+        p = None
+        txn = 0
+        while not self.stop.is_set():
+            try:
+                if p is None:
+                    p = self.producer()
+                txn += 1
+                p.begin_transaction()
+                for i in range(3):
+                    p.produce(self.topic, key=str(i).encode(), value=f"txn{txn:05d}-{i}".encode())
+                if self.rng.random() < 0.3:
+                    p.abort_transaction(20)
+                    self.aborted.append(txn)
+                else:
+                    p.commit_transaction(20)
+                    self.committed.append(txn)
+            except KafkaException:
+                self.unknown += 1
+                try:
+                    p.abort_transaction(20)
+                except Exception:  # noqa: BLE001 - start over with a new producer
+                    p = None
+            time.sleep(0.05)
+
+
+def read_committed(bootstrap: str, topic: str, partitions: int) -> list[bytes]:
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": unique_topic("rc"),
+                  "isolation.level": "read_committed", "enable.auto.commit": False,
+                  "auto.offset.reset": "earliest", "enable.partition.eof": True})
+    try:
+        c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+        out, eof = [], set()
+        deadline = time.monotonic() + 60
+        while len(eof) < partitions:
+            assert time.monotonic() < deadline, f"read_committed stalled ({len(eof)} partitions at the end)"
+            m = c.poll(1.0)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() == -191:  # _PARTITION_EOF
+                    eof.add(m.partition())
+                continue
+            eof.discard(m.partition())
+            out.append(m.value())
+        return out
+    finally:
+        c.close()
+
+
 def read_partition(bootstrap: str, topic: str, partition: int) -> dict[int, bytes]:
     """Every record of a partition up to its high watermark: {offset: value}."""
     from confluent_kafka import Consumer, TopicPartition
@@ -170,8 +305,14 @@ def test_faults_lose_no_acknowledged_record(cluster_factory):
     wait_until(lambda: healthy(cluster, topic, PARTITIONS), 30, 0.3, "a leader and a full ISR everywhere")
     rng = random.Random(SEED)
     print(f"fault seed {SEED}")
+    txn_topic = unique_topic("faults-txn")
+    create_topic(cluster.bootstrap, txn_topic, 3, {"min.insync.replicas": "2"})
     producers = Producers(cluster.bootstrap, topic, PRODUCERS)
     producers.start()
+    member = GroupMember(cluster.bootstrap, topic)
+    member.thread.start()
+    txns = Transactions(cluster.bootstrap, txn_topic, random.Random(SEED + 1))
+    txns.thread.start()
     faults = {"kill -9 leader": 0, "pause node": 0, "cut link": 0}
     paused: list = []
     try:
@@ -186,7 +327,8 @@ def test_faults_lose_no_acknowledged_record(cluster_factory):
                 if not leaders:
                     time.sleep(0.5)
                     continue
-                victim = next(n for n in cluster.nodes if n.node_id == rng.choice(leaders))
+                victim_id = rng.choice(leaders)
+                victim = next(n for n in cluster.nodes if n.node_id == victim_id)
                 victim.kill9()
                 time.sleep(hold)
                 victim.start(60)
@@ -212,6 +354,11 @@ def test_faults_lose_no_acknowledged_record(cluster_factory):
             os.kill(n.proc.pid, signal.SIGCONT)
         lab.heal_all()
         producers.finish()
+        member.stop.set()
+        txns.stop.set()
+        member.thread.join(60)
+        txns.thread.join(90)
+        assert not member.thread.is_alive() and not txns.thread.is_alive(), "a client thread hung"
 
     acked = producers.acked
     wait_until(lambda: healthy(cluster, topic, PARTITIONS), 60, 0.3, "a full ISR after the faults")
@@ -225,11 +372,28 @@ def test_faults_lose_no_acknowledged_record(cluster_factory):
     print(f"faults injected {sum(faults.values())} {faults}; records sent {sum(producers.sent)}, "
           f"acknowledged {len(acked)}, not acknowledged {producers.failed}, in the logs {len(seen)}; "
           f"lost {len(lost)}, duplicates {len(duplicates)}")
+    visible = read_committed(cluster.bootstrap, txn_topic, 3)
+    seen_txns: dict[int, int] = {}
+    for v in visible:
+        t = int(v.split(b"-")[0][3:])
+        seen_txns[t] = seen_txns.get(t, 0) + 1
+    aborted_seen = [t for t in txns.aborted if t in seen_txns]
+    committed_missing = [t for t in txns.committed if seen_txns.get(t) != 3]
+    print(f"group: {member.commits} commits acknowledged, {member.checks} offset fetches checked, "
+          f"{len(member.backwards)} went backwards; transactions: {len(txns.committed)} committed, "
+          f"{len(txns.aborted)} aborted, {txns.unknown} with an error; read_committed saw "
+          f"{len(seen_txns)} transactions, {len(aborted_seen)} aborted ones, {len(committed_missing)} "
+          f"committed ones incomplete")
     assert sum(faults.values()) >= 3, faults
     assert len(acked) > 1000, "too few records acknowledged to mean anything"
     assert producers.unflushed == [0] * PRODUCERS, producers.unflushed
     assert not lost, f"{len(lost)} acknowledged records lost or moved, e.g. {lost[:5]}"
     assert not duplicates, f"{len(duplicates)} records written twice, e.g. {duplicates[:5]}"
+    assert member.commits > 0 and member.checks > 0, "the group member never got a commit through"
+    assert not member.backwards, f"committed offsets went backwards: {member.backwards[:5]}"
+    assert txns.committed, "no transaction committed"
+    assert not aborted_seen, f"read_committed showed aborted transactions {aborted_seen[:5]}"
+    assert not committed_missing, f"committed transactions missing records: {committed_missing[:5]}"
     # Every replica ends byte-identical to the others.
     for p in range(PARTITIONS):
         wait_until(lambda p=p: len({segment_bytes(n, topic, p) for n in cluster.nodes}) == 1, 30, 0.3,

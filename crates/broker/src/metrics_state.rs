@@ -254,57 +254,56 @@ impl StateSnapshot {
                 .map(|r| (part(r), i64::from(r.in_sync < r.replicas))),
         )?;
         if let Some(c) = &self.cluster {
-            let one = |v: i64| std::iter::once((Vec::<(&str, &str)>::new(), v));
-            gauge_family(
+            gauge_value(
                 encoder,
                 "fjord_under_replicated_partitions",
                 "Partitions led by this broker with fewer in-sync replicas than replicas (cluster mode).",
                 None,
-                one(c.under_replicated),
+                c.under_replicated,
             )?;
-            gauge_family(
+            gauge_value(
                 encoder,
                 "fjord_under_min_isr_partitions",
                 "Partitions led by this broker with fewer in-sync replicas than min.insync.replicas (cluster mode).",
                 None,
-                one(c.under_min_isr),
+                c.under_min_isr,
             )?;
-            gauge_family(
+            gauge_value(
                 encoder,
                 "fjord_controller_active",
                 "1 if this node is the active controller (the metadata quorum's leader).",
                 None,
-                one(c.controller_active),
+                c.controller_active,
             )?;
             if let Some(offline) = c.offline {
-                gauge_family(
+                gauge_value(
                     encoder,
                     "fjord_offline_partitions",
                     "Partitions without a leader (reported by the active controller only).",
                     None,
-                    one(offline),
+                    offline,
                 )?;
             }
-            gauge_family(
+            gauge_value(
                 encoder,
                 "fjord_quorum_leader",
                 "Node id of the metadata quorum's leader as this node knows it (-1: none).",
                 None,
-                one(c.quorum_leader),
+                c.quorum_leader,
             )?;
-            gauge_family(
+            gauge_value(
                 encoder,
                 "fjord_quorum_epoch",
                 "The metadata quorum's epoch (Raft term).",
                 None,
-                one(c.quorum_epoch),
+                c.quorum_epoch,
             )?;
-            gauge_family(
+            gauge_value(
                 encoder,
                 "fjord_quorum_high_watermark",
                 "Offset after the last metadata record applied on this node.",
                 None,
-                one(c.quorum_high_watermark),
+                c.quorum_high_watermark,
             )?;
         }
         let dir = self.data_dir.display().to_string();

@@ -206,8 +206,7 @@ pub async fn run(
     if let Some(cluster) = state.cluster() {
         // Controlled shutdown: leadership moves away before this broker
         // stops answering.
-        match crate::cluster::liveness::controlled_shutdown(&cluster, Duration::from_secs(5)).await
-        {
+        match crate::cluster::liveness::controlled_shutdown(cluster, Duration::from_secs(5)).await {
             Ok(moved) => tracing::info!(
                 partitions_changed = moved,
                 "controlled shutdown: leadership moved to other replicas"

@@ -112,7 +112,7 @@ async fn handle(
             if !records.is_empty() {
                 let count = records.len();
                 if let Err((code, message)) =
-                    crate::cluster::admin::commit_changes(&cluster, records).await
+                    crate::cluster::admin::commit_changes(cluster, records).await
                 {
                     for (t, p) in elected {
                         let r: &mut PartitionResult = &mut results[t].partition_result[p];

@@ -66,6 +66,15 @@ fn state_snapshot_encodes_kafka_exporter_names() {
                 lag: None,
             },
         ],
+        cluster: Some(ClusterRow {
+            under_replicated: 2,
+            under_min_isr: 1,
+            controller_active: 1,
+            offline: Some(3),
+            quorum_leader: 1,
+            quorum_epoch: 7,
+            quorum_high_watermark: 42,
+        }),
     };
     let mut text = String::new();
     {
@@ -86,6 +95,12 @@ fn state_snapshot_encodes_kafka_exporter_names() {
     }
     let p = |s: &str| sample(&text, s);
     assert_eq!(p(r#"kafka_topic_partitions{topic="t"}"#), Some(2.0));
+    assert_eq!(p("fjord_under_replicated_partitions"), Some(2.0));
+    assert_eq!(p("fjord_under_min_isr_partitions"), Some(1.0));
+    assert_eq!(p("fjord_controller_active"), Some(1.0));
+    assert_eq!(p("fjord_offline_partitions"), Some(3.0));
+    assert_eq!(p("fjord_quorum_epoch"), Some(7.0));
+    assert_eq!(p("fjord_quorum_high_watermark"), Some(42.0));
     assert_eq!(
         p(r#"kafka_topic_partition_current_offset{topic="t",partition="0"}"#),
         Some(10.0)
