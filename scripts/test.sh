@@ -5,7 +5,7 @@
 #   ./scripts/test.sh -k kcat -x       # extra arguments go to pytest (e2e suite)
 #
 # Steps, each timed, stopping at the first failure:
-#   1. kcat            apt-get install kcat if missing (sudo only when not root)
+#   1. kcat, ip        apt-get install kcat and iproute2 if missing (sudo only when not root)
 #   2. python venv     .venv with the pinned packages of tests/e2e/requirements.txt
 #                      (skipped when the requirements and interpreter are unchanged)
 #   3. build           cargo build --release -p fjord (the broker and CLI binary; the
@@ -73,14 +73,19 @@ as_root() {
 }
 
 install_kcat() {
-    if command -v kcat >/dev/null 2>&1; then
-        log "kcat already installed: $(command -v kcat)"
+    local missing=()
+    command -v kcat >/dev/null 2>&1 || missing+=(kcat)
+    # `ip` (iproute2): the cluster fault tests put nodes in network namespaces.
+    command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+    if [ "${#missing[@]}" -eq 0 ]; then
+        log "kcat already installed: $(command -v kcat); ip: $(command -v ip)"
         return 0
     fi
-    command -v apt-get >/dev/null 2>&1 || die "kcat is missing and apt-get is not available; install kcat by hand"
+    command -v apt-get >/dev/null 2>&1 || die "${missing[*]} missing and apt-get is not available; install by hand"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends kcat
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
     command -v kcat >/dev/null 2>&1 || die "apt-get install kcat did not provide a kcat binary"
+    command -v ip >/dev/null 2>&1 || die "apt-get install iproute2 did not provide the ip tool"
     kcat -V | head -n 4
 }
 

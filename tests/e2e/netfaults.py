@@ -37,6 +37,14 @@ def available() -> str | None:
         ip("-V")
     except (OSError, RuntimeError) as e:
         return f"the ip tool is missing: {e}"
+    # A container without CAP_NET_ADMIN cannot make namespaces: probe once.
+    probe = f"fjn{os.getpid()}x0"
+    try:
+        ip("netns", "add", probe)
+    except RuntimeError as e:
+        return f"cannot create a network namespace here: {e}"
+    finally:
+        subprocess.run(["ip", "netns", "del", probe], capture_output=True)
     return None
 
 
