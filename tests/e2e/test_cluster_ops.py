@@ -32,6 +32,18 @@ def topic_state(node, topic: str):
     return {p: (m.leader, list(m.replicas), sorted(m.isrs)) for p, m in t.partitions.items()}
 
 
+def three_partitions_in_sync(cluster_factory, prefix: str):
+    """A 3-node cluster (3 s session) with a 3-partition RF 3 topic whose
+    ISRs are full: (cluster, topic, node 1)."""
+    cluster = cluster_factory(3, config={"broker.session.timeout.ms": 3000})
+    topic = unique_topic(prefix)
+    create_topic(cluster.bootstrap, topic, partitions=3)
+    observer = cluster.nodes[0]
+    wait_until(lambda: (s := topic_state(observer, topic)) and len(s) == 3
+               and all(isr == [1, 2, 3] for _, _, isr in s.values()), 20, 0.2, "full ISRs")
+    return cluster, topic, observer
+
+
 def produce_acks_all(node, topic: str, partition: int, value: bytes) -> int | None:
     batch = kw.encode_record_batch([value])
     payload = kw.roundtrip(node.bootstrap, kw.produce_request_v3(topic, partition, batch, acks=-1), 5)
@@ -81,13 +93,8 @@ def test_sigterm_moves_leadership_away_before_the_broker_stops(cluster_factory):
 def test_elect_leaders_moves_leadership_back_to_the_preferred_replica(cluster_factory):
     from confluent_kafka import ElectionType, TopicPartition
 
-    cluster = cluster_factory(3, config={"broker.session.timeout.ms": 3000})
-    topic = unique_topic("elect")
-    create_topic(cluster.bootstrap, topic, partitions=3)
+    cluster, topic, observer = three_partitions_in_sync(cluster_factory, "elect")
     ids = [1, 2, 3]
-    observer = cluster.nodes[0]
-    wait_until(lambda: (s := topic_state(observer, topic)) and len(s) == 3
-               and all(isr == ids for _, _, isr in s.values()), 20, 0.2, "full ISRs")
     state = topic_state(observer, topic)
     # Every partition is led by its preferred (first) replica after creation.
     assert all(leader == replicas[0] for leader, replicas, _ in state.values()), state
@@ -236,13 +243,8 @@ def test_cluster_metrics_follow_isr_changes_and_the_controller(cluster_factory):
 def test_cli_shows_the_quorum_and_elects_preferred_leaders(cluster_factory):
     from test_cli import cli, cli_json
 
-    cluster = cluster_factory(3, config={"broker.session.timeout.ms": 3000})
-    topic = unique_topic("clielect")
-    create_topic(cluster.bootstrap, topic, partitions=3)
+    cluster, topic, observer = three_partitions_in_sync(cluster_factory, "clielect")
     ids = [1, 2, 3]
-    observer = cluster.nodes[0]
-    wait_until(lambda: (s := topic_state(observer, topic)) and len(s) == 3
-               and all(isr == ids for _, _, isr in s.values()), 20, 0.2, "full ISRs")
     info = cli_json(observer, "cluster", "info")
     q = info["quorum"]
     assert q["leader_id"] in ids and q["leader_epoch"] >= 1 and q["high_watermark"] > 0

@@ -80,11 +80,14 @@ pub fn topic_of(key_type: i8) -> Option<&'static str> {
     }
 }
 
-/// The broker coordinating `key` in `topic`: the leader of its partition.
-/// COORDINATOR_NOT_AVAILABLE while the topic does not exist or the
-/// partition has no live leader.
-pub fn coordinator_of(cluster: &Cluster, topic: &str, key: &str) -> Result<i32, ErrorCode> {
-    let image = cluster.image();
+/// The partition of internal `topic` that `key` maps to (Kafka's hash),
+/// with its index; COORDINATOR_NOT_AVAILABLE while the topic or the
+/// partition does not exist.
+fn key_partition<'a>(
+    image: &'a fjord_metadata::MetadataImage,
+    topic: &str,
+    key: &str,
+) -> Result<(i32, &'a fjord_metadata::image::PartitionImage), ErrorCode> {
     let t = image
         .topic(topic)
         .ok_or(ErrorCode::CoordinatorNotAvailable)?;
@@ -93,6 +96,15 @@ pub fn coordinator_of(cluster: &Cluster, topic: &str, key: &str) -> Result<i32, 
         .partitions
         .get(&index)
         .ok_or(ErrorCode::CoordinatorNotAvailable)?;
+    Ok((index, p))
+}
+
+/// The broker coordinating `key` in `topic`: the leader of its partition.
+/// COORDINATOR_NOT_AVAILABLE while the topic does not exist or the
+/// partition has no live leader.
+pub fn coordinator_of(cluster: &Cluster, topic: &str, key: &str) -> Result<i32, ErrorCode> {
+    let image = cluster.image();
+    let (_, p) = key_partition(&image, topic, key)?;
     if p.leader < 0 || !image.is_alive(p.leader) {
         return Err(ErrorCode::CoordinatorNotAvailable);
     }
@@ -102,14 +114,7 @@ pub fn coordinator_of(cluster: &Cluster, topic: &str, key: &str) -> Result<i32, 
 /// Whether this broker serves requests for `key` of `topic` now.
 fn check(cluster: &Cluster, topic: &'static str, key: &str) -> Result<(), ErrorCode> {
     let image = cluster.image();
-    let t = image
-        .topic(topic)
-        .ok_or(ErrorCode::CoordinatorNotAvailable)?;
-    let index = partition_for(key, t.partitions.len() as i32);
-    let p = t
-        .partitions
-        .get(&index)
-        .ok_or(ErrorCode::CoordinatorNotAvailable)?;
+    let (index, p) = key_partition(&image, topic, key)?;
     if p.leader != cluster.node_id {
         return Err(ErrorCode::NotCoordinator);
     }
