@@ -61,9 +61,27 @@ pub struct Partition {
     /// bound the high watermark (see `replica.rs`). None while
     /// single-node: the high watermark then follows the durable log end.
     replication: Option<std::sync::Mutex<Replication>>,
+    /// Set once a newer `Partition` replaced this one over the same log
+    /// (cluster mode, a leader epoch change): appends through this object
+    /// are refused from then on, so the new object's producer state, loaded
+    /// from the log after [`Partition::retire`], misses no batch.
+    retired: std::sync::atomic::AtomicBool,
 }
 
 impl Partition {
+    /// Stops appends through this object (see `retired`) and waits for one
+    /// in flight to finish: call before opening a replacement over the log.
+    pub fn retire(&self) {
+        self.retired.store(true, Ordering::Release);
+        // Appends that touch producer state hold this lock from their
+        // check to their record: taking it waits for the one in flight.
+        drop(self.producers.lock());
+    }
+
+    /// Whether a newer object replaced this one.
+    pub fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::Acquire)
+    }
     /// Calls `f` with every batch of the log, from the log start to the log
     /// end, in order (the replay of an internal topic at start). A read
     /// error is logged and ends the replay of this partition.
@@ -117,6 +135,7 @@ impl Partition {
             high_watermark: AtomicI64::new(hw),
             producers: std::sync::Mutex::new(producers),
             replication: None,
+            retired: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -140,6 +159,7 @@ impl Partition {
             high_watermark: AtomicI64::new(hw),
             producers: std::sync::Mutex::new(producers),
             replication: Some(std::sync::Mutex::new(replication)),
+            retired: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -248,6 +268,11 @@ impl Partition {
                 .producers
                 .lock()
                 .map_err(|_| StorageError::Offline("producer state lock poisoned".into()))?;
+            if self.is_retired() {
+                // Replaced at a new leader epoch: the fetcher takes the
+                // current object next round.
+                return Err(StorageError::Closed);
+            }
             self.log.append_replicated(&mut buf, now)?;
             for (h, raw) in BatchIter::new(&buf).flatten() {
                 states.record_batch(&h, raw);
@@ -274,6 +299,9 @@ impl Partition {
             .producers
             .lock()
             .map_err(|_| StorageError::Offline("producer state lock poisoned".into()))?;
+        if self.is_retired() {
+            return Err(StorageError::Closed);
+        }
         self.log.truncate_to(offset)?;
         let end = self.log.log_end_offset();
         self.high_watermark.fetch_min(end, Ordering::AcqRel);
@@ -375,6 +403,14 @@ impl Partition {
                 "producer state lock poisoned".to_string(),
             )
         })?;
+        if self.is_retired() {
+            // A newer object (new leader epoch) serves this partition; its
+            // producer state may not hold what this one would record.
+            return Err((
+                ErrorCode::NotLeaderOrFollower,
+                "the partition's leadership changed".into(),
+            ));
+        }
         let batches = BatchIter::new(data).count();
         for item in BatchIter::new(data) {
             let (h, _) = item.map_err(|e| (ErrorCode::CorruptMessage, e.to_string()))?;

@@ -105,3 +105,33 @@ fn a_diverged_follower_truncates_and_follows_the_new_leader() {
     assert_eq!(read_all(&old), read_all(&new_leader));
     assert_eq!(old.log.epoch_entries(), new_leader.log.epoch_entries());
 }
+
+#[test]
+fn a_replaced_partition_appends_nothing_more() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let leader = replica(a.path(), 1, 1, 3);
+    leader.append(&batch(&["a"]), 0, |_| Ok(())).unwrap();
+    let follower = replica(b.path(), 2, 1, 3);
+    // The follower's object is replaced at a new epoch (it becomes the
+    // leader): the old object refuses the fetcher's late append and a
+    // truncation, so the new one's producer state (loaded after) is whole.
+    follower.retire();
+    assert!(follower.is_retired());
+    assert!(matches!(
+        follower.append_as_follower(&read_all(&leader), 0, 1),
+        Err(fjord_storage::StorageError::Closed)
+    ));
+    assert!(follower.truncate_to(0, 1).is_err());
+    assert_eq!(follower.log.log_end_offset(), 0);
+    let replacement = Partition::new_replicated(
+        "t",
+        0,
+        follower.log.clone(),
+        4,
+        Replication::new(2, 2, vec![1, 2], vec![1, 2], 1, 0),
+    );
+    replacement
+        .append_as_follower(&read_all(&leader), 0, 1)
+        .unwrap();
+    assert_eq!(replacement.log.log_end_offset(), 1);
+}

@@ -75,12 +75,19 @@ impl BrokerState {
                 {
                     parts.push(p.clone())
                 }
-                Some(p) => parts.push(Arc::new(self.new_partition(
-                    &t.name,
-                    index,
-                    p.log.clone(),
-                    *epoch,
-                ))),
+                Some(p) => {
+                    // The old object stops appending before the new one
+                    // loads its producer state from the log (else a
+                    // follower append racing the swap is missing from it,
+                    // and a retried batch is taken twice).
+                    p.retire();
+                    parts.push(Arc::new(self.new_partition(
+                        &t.name,
+                        index,
+                        p.log.clone(),
+                        *epoch,
+                    )))
+                }
                 None => {
                     let dir = fjord_storage::partition_dir(&self.config().data_dir, &t.name, index);
                     let log = Log::open(&dir, t.log_config.clone())?;
