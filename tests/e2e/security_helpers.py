@@ -73,17 +73,24 @@ def start_secure_broker(factory, pki: Pki, *, config=None, extra_args=(), env=No
     ssl_port, sasl_port, sasl_ssl_port = free_ports(3)
     ports = {"PLAINTEXT": b.kafka_port, "SSL": ssl_port, "SASL_PLAINTEXT": sasl_port, "SASL_SSL": sasl_ssl_port}
     listeners = ",".join(f"{n}://127.0.0.1:{p}" for n, p in ports.items())
+    set_listeners(b, listeners)
+    b.start()
+    return SecureBroker(b, ports)
+
+
+def set_listeners(b, listeners: str, advertised: str | None = None) -> None:
+    """Makes the not-yet-started broker `b` listen on `listeners` (Kafka's
+    `NAME://host:port,...`) instead of its one PLAINTEXT port, advertising
+    `advertised` (default: the same)."""
     plain_command = b.command
 
     def command():
         cmd = plain_command()
         cmd[cmd.index("--listen") + 1] = listeners
-        cmd[cmd.index("--advertise") + 1] = listeners
+        cmd[cmd.index("--advertise") + 1] = advertised or listeners
         return cmd
 
     b.command = command
-    b.start()
-    return SecureBroker(b, ports)
 
 
 def broker_log(sb: SecureBroker) -> str:

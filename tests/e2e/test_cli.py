@@ -12,7 +12,6 @@ and never a Rust panic.
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import socket
@@ -22,53 +21,13 @@ import uuid
 
 import pytest
 
+from cli_runner import cli, cli_env, cli_json, cli_json_lines
 from conftest import fjord_bin
 from helpers import ck_admin, ck_consumer, kp_admin, kp_consume, kp_consumer, kp_producer, unique_topic, wait_until
-
-TIMEOUT = 60
 
 
 def uid(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def cli_env(broker=None, extra: dict | None = None) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FJORD_")}
-    env.setdefault("RUST_BACKTRACE", "1")
-    if broker is not None:
-        env["FJORD_BROKERS"] = broker.bootstrap
-    env.update(extra or {})
-    return env
-
-
-def cli(broker, *args: str, input: str | bytes | None = None, check: bool = True, timeout: float = TIMEOUT,
-        env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run `fjord ARGS...` with FJORD_BROKERS pointing at `broker`; text stdout/stderr."""
-    if isinstance(input, str):
-        input = input.encode()
-    cmd = [str(fjord_bin()), *args]
-    try:
-        cp = subprocess.run(cmd, input=input, stdin=None if input is not None else subprocess.DEVNULL,
-                            capture_output=True, timeout=timeout, env=env or cli_env(broker))
-    except subprocess.TimeoutExpired as e:
-        pytest.fail(f"{' '.join(cmd)} timed out after {timeout}s\nstdout: {e.stdout!r}\nstderr: {e.stderr!r}",
-                    pytrace=False)
-    cp.stdout = cp.stdout.decode(errors="replace")
-    cp.stderr = cp.stderr.decode(errors="replace")
-    assert "panicked" not in cp.stderr, cp.stderr
-    if check and cp.returncode != 0:
-        pytest.fail(f"{' '.join(cmd)} failed (exit {cp.returncode})\nstdout: {cp.stdout[-3000:]}\n"
-                    f"stderr: {cp.stderr[-3000:]}", pytrace=False)
-    return cp
-
-
-def cli_json(broker, *args: str, **kw):
-    return json.loads(cli(broker, *args, "--format", "json", **kw).stdout)
-
-
-def cli_json_lines(broker, *args: str, **kw) -> list:
-    out = cli(broker, *args, "--format", "json", **kw).stdout
-    return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
 def assert_one_line_failure(cp: subprocess.CompletedProcess, *needles: str, code: int | None = None):

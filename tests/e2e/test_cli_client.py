@@ -26,40 +26,13 @@ from dataclasses import dataclass
 import pytest
 
 import kafka_wire as kw
+from cli_runner import cli, cli_env, cli_json
 from conftest import fjord_bin
 from helpers import unique_topic, wait_until
-
-TIMEOUT = 60
 
 
 def uid(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def cli_env(bootstrap: str, extra: dict | None = None) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FJORD_")}
-    env["FJORD_BROKERS"] = bootstrap
-    env.update(extra or {})
-    return env
-
-
-def cli(bootstrap: str, *args: str, input: str | None = None, check: bool = True,
-        timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
-    cmd = [str(fjord_bin()), *args]
-    cp = subprocess.run(cmd, input=input.encode() if input is not None else None,
-                        stdin=None if input is not None else subprocess.DEVNULL,
-                        capture_output=True, timeout=timeout, env=cli_env(bootstrap))
-    cp.stdout = cp.stdout.decode(errors="replace")
-    cp.stderr = cp.stderr.decode(errors="replace")
-    assert "panicked" not in cp.stderr, cp.stderr
-    if check and cp.returncode != 0:
-        pytest.fail(f"{' '.join(cmd)} failed (exit {cp.returncode})\nstdout: {cp.stdout[-3000:]}\n"
-                    f"stderr: {cp.stderr[-3000:]}", pytrace=False)
-    return cp
-
-
-def cli_json(bootstrap: str, *args: str, **kw_):
-    return json.loads(cli(bootstrap, *args, "--format", "json", **kw_).stdout)
 
 
 # ---------------------------------------------------------------- raw batches

@@ -44,6 +44,20 @@ def three_partitions_in_sync(cluster_factory, prefix: str):
     return cluster, topic, observer
 
 
+def restart_leader_of_partition_0(cluster, topic: str, observer):
+    """Stops (SIGTERM) and restarts the leader of partition 0 of `topic`
+    (led by its preferred replica) and waits until it is back in every ISR;
+    it then leads none of its partitions. Returns a node other than it."""
+    victim_id = topic_state(observer, topic)[0][0]
+    victim = next(n for n in cluster.nodes if n.node_id == victim_id)
+    observer = next(n for n in cluster.nodes if n is not victim)
+    victim.stop()
+    victim.start(60)
+    wait_until(lambda: (s := topic_state(observer, topic)) and all(isr == [1, 2, 3] for _, _, isr in s.values()),
+               30, 0.3, "the restarted broker back in every ISR")
+    return observer
+
+
 def produce_acks_all(node, topic: str, partition: int, value: bytes) -> int | None:
     batch = kw.encode_record_batch([value])
     payload = kw.roundtrip(node.bootstrap, kw.produce_request_v3(topic, partition, batch, acks=-1), 5)
@@ -94,19 +108,12 @@ def test_elect_leaders_moves_leadership_back_to_the_preferred_replica(cluster_fa
     from confluent_kafka import ElectionType, TopicPartition
 
     cluster, topic, observer = three_partitions_in_sync(cluster_factory, "elect")
-    ids = [1, 2, 3]
     state = topic_state(observer, topic)
     # Every partition is led by its preferred (first) replica after creation.
     assert all(leader == replicas[0] for leader, replicas, _ in state.values()), state
     # Stop a preferred leader (controlled: its partitions move at once) and
     # bring it back: it rejoins the ISR but does not lead again by itself.
-    victim_id = state[0][0]
-    victim = next(n for n in cluster.nodes if n.node_id == victim_id)
-    observer = next(n for n in cluster.nodes if n is not victim)
-    victim.stop()
-    victim.start(60)
-    wait_until(lambda: (s := topic_state(observer, topic)) and all(isr == ids for _, _, isr in s.values()),
-               30, 0.3, "the restarted broker back in every ISR")
+    observer = restart_leader_of_partition_0(cluster, topic, observer)
     moved = [p for p, (leader, replicas, _) in topic_state(observer, topic).items() if leader != replicas[0]]
     assert 0 in moved
     admin = ck_admin(observer.bootstrap)
@@ -241,7 +248,7 @@ def test_cluster_metrics_follow_isr_changes_and_the_controller(cluster_factory):
 
 
 def test_cli_shows_the_quorum_and_elects_preferred_leaders(cluster_factory):
-    from test_cli import cli, cli_json
+    from cli_runner import cli, cli_json
 
     cluster, topic, observer = three_partitions_in_sync(cluster_factory, "clielect")
     ids = [1, 2, 3]
@@ -254,13 +261,7 @@ def test_cli_shows_the_quorum_and_elects_preferred_leaders(cluster_factory):
     # Nothing to elect yet.
     out = cli(observer, "cluster", "elect-leaders", "--all").stdout
     assert "No partition needed an election." in out
-    victim_id = topic_state(observer, topic)[0][0]
-    victim = next(n for n in cluster.nodes if n.node_id == victim_id)
-    observer = next(n for n in cluster.nodes if n is not victim)
-    victim.stop()
-    victim.start(60)
-    wait_until(lambda: (s := topic_state(observer, topic)) and all(isr == ids for _, _, isr in s.values()),
-               30, 0.3, "the restarted broker back in every ISR")
+    observer = restart_leader_of_partition_0(cluster, topic, observer)
     rows = cli_json(observer, "cluster", "elect-leaders", "--topic", topic)
     by_part = {r["partition"]: r for r in rows}
     assert by_part[0]["elected"] is True, rows

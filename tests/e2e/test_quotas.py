@@ -382,7 +382,7 @@ def test_max_connections_waits_for_a_free_place(broker_factory):
 
 def test_cli_sets_and_describes_quotas(broker_factory):
     import json
-    from test_cli import cli
+    from cli_runner import cli
     b = broker_factory()
     cli(b, "quota", "set", "--user-default", "--producer-byte-rate", "2048")
     cli(b, "quota", "set", "--user", "alice", "--client-id", "app", "--consumer-byte-rate", "4096",

@@ -12,7 +12,7 @@ import pytest
 
 import kafka_wire as kw
 from helpers import ck_consume, ck_produce, kcat, unique_topic
-from security_helpers import broker_log, ck_conf, client_ssl_context, make_pki, start_secure_broker
+from security_helpers import broker_log, ck_conf, client_ssl_context, make_pki, set_listeners, start_secure_broker
 
 
 @pytest.fixture(scope="module")
@@ -108,14 +108,7 @@ def test_mtls_required_refuses_a_client_without_a_certificate(broker_factory, pk
 
 def test_a_tls_listener_without_a_keystore_is_a_clear_startup_error(broker_factory, pki):
     b = broker_factory(start=False, extra_args=[])
-    plain = b.command
-
-    def command():
-        cmd = plain()
-        cmd[cmd.index("--listen") + 1] = f"PLAINTEXT://{b.bootstrap},SSL://127.0.0.1:0"
-        cmd[cmd.index("--advertise") + 1] = f"PLAINTEXT://{b.bootstrap}"
-        return cmd
-    b.command = command
+    set_listeners(b, f"PLAINTEXT://{b.bootstrap},SSL://127.0.0.1:0", f"PLAINTEXT://{b.bootstrap}")
     with pytest.raises(Exception):
         b.start(timeout=10)
     assert "ssl.keystore.location" in b.log_text()

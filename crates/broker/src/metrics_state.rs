@@ -119,11 +119,7 @@ impl StateSnapshot {
                 let (replicas, isr) = p.replica_sets(state.node_id);
                 let leader = p.replication().map_or(state.node_id, |r| r.leader);
                 if let Some(c) = snap.cluster.as_mut().filter(|_| leader == state.node_id) {
-                    let min_isr = state
-                        .config()
-                        .topic_value(&t.configs, "min.insync.replicas")
-                        .and_then(|v| v.trim().parse::<usize>().ok())
-                        .unwrap_or(1);
+                    let min_isr = state.config().min_insync_replicas(&t.configs);
                     c.under_replicated += i64::from(isr.len() < replicas.len());
                     c.under_min_isr += i64::from(isr.len() < min_isr);
                 }

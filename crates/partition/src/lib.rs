@@ -126,17 +126,7 @@ impl Partition {
         // this broker is the whole ISR.
         let hw = log.log_end_offset();
         log.set_high_watermark(hw);
-        let producers = ProducerStates::load(&log, now_ms());
-        Partition {
-            topic: topic.to_string(),
-            index,
-            log,
-            leader_epoch,
-            high_watermark: AtomicI64::new(hw),
-            producers: std::sync::Mutex::new(producers),
-            replication: None,
-            retired: std::sync::atomic::AtomicBool::new(false),
-        }
+        Partition::build(topic, index, log, leader_epoch, hw, None)
     }
 
     /// A replica of a replicated partition (cluster mode). Its high
@@ -150,15 +140,26 @@ impl Partition {
         replication: Replication,
     ) -> Partition {
         let hw = log.high_watermark();
+        Partition::build(topic, index, log, leader_epoch, hw, Some(replication))
+    }
+
+    fn build(
+        topic: &str,
+        index: i32,
+        log: Arc<Log>,
+        leader_epoch: i32,
+        high_watermark: i64,
+        replication: Option<Replication>,
+    ) -> Partition {
         let producers = ProducerStates::load(&log, now_ms());
         Partition {
             topic: topic.to_string(),
             index,
             log,
             leader_epoch,
-            high_watermark: AtomicI64::new(hw),
+            high_watermark: AtomicI64::new(high_watermark),
             producers: std::sync::Mutex::new(producers),
-            replication: Some(std::sync::Mutex::new(replication)),
+            replication: replication.map(std::sync::Mutex::new),
             retired: std::sync::atomic::AtomicBool::new(false),
         }
     }

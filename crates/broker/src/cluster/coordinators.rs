@@ -280,12 +280,9 @@ pub async fn wait_replicated(
     if !partition.is_replicated() {
         return Ok(());
     }
-    let config = state.config();
     let min_isr = state
         .topic(&partition.topic)
-        .and_then(|t| config.topic_value(&t.configs, "min.insync.replicas"))
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .unwrap_or(1);
+        .map_or(1, |t| state.config().min_insync_replicas(&t.configs));
     let deadline = tokio::time::Instant::now() + REPLICATION_TIMEOUT;
     super::acks::wait_replicated(state, partition, next_offset, min_isr, deadline).await
 }

@@ -468,6 +468,15 @@ impl BrokerConfig {
             .or_else(|| self.topic_default(name))
     }
 
+    /// A topic's effective `min.insync.replicas` (at least 1; a value that
+    /// does not parse counts as 1, as validation refuses such values).
+    pub fn min_insync_replicas(&self, overrides: &BTreeMap<String, String>) -> usize {
+        self.topic_value(overrides, "min.insync.replicas")
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(1)
+            .max(1)
+    }
+
     /// The log config of a topic with `overrides` (already validated when
     /// they were set; a value that no longer parses keeps the default).
     pub fn topic_log_config(&self, overrides: &BTreeMap<String, String>) -> LogConfig {

@@ -351,11 +351,8 @@ async fn handle(
                 parts.push(part_error(pd.index, ErrorCode::NotLeaderOrFollower, None));
                 continue;
             }
-            let min_isr = broker
-                .topic_value(&topic.configs, "min.insync.replicas")
-                .and_then(|v| v.trim().parse::<i32>().ok())
-                .unwrap_or(1);
-            if acks == -1 && usize::try_from(min_isr).unwrap_or(0) > in_sync {
+            let min_isr = broker.min_insync_replicas(&topic.configs);
+            if acks == -1 && min_isr > in_sync {
                 parts.push(part_error(
                     pd.index,
                     ErrorCode::NotEnoughReplicas,
@@ -370,7 +367,6 @@ async fn handle(
                 ));
                 continue;
             }
-            let min_isr = usize::try_from(min_isr).unwrap_or(1);
             let Some(data) = pd.records else {
                 parts.push(part_error(
                     pd.index,
