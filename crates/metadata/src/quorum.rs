@@ -25,7 +25,7 @@ use crate::image::{ImageError, MetadataImage};
 use crate::raft::log_store::LogStore;
 use crate::raft::meta::{ClusterMeta, MetaError};
 use crate::raft::network::{write_local, CallError, Channel, NetworkFactory, Peers, Server};
-use crate::raft::state_machine::StateMachine;
+use crate::raft::state_machine::{SnapshotProgress, StateMachine};
 use crate::raft::wire::{ForwardResult, Request, Response};
 use crate::raft::{NodeId, Proposal, Raft};
 use crate::records::MetadataRecord;
@@ -63,6 +63,14 @@ pub struct QuorumConfig {
     pub propose_timeout: Duration,
     /// A snapshot is taken after this many entries since the last (10,000).
     pub snapshot_after_entries: u64,
+    /// A snapshot is taken once this many bytes of records were applied
+    /// since the last (`metadata.log.max.record.bytes.between.snapshots`,
+    /// 20 MiB).
+    pub snapshot_after_bytes: u64,
+    /// A snapshot is taken when records were applied and the last snapshot
+    /// is this old (`metadata.log.max.snapshot.interval.ms`, 1 hour; None
+    /// turns the time trigger off).
+    pub snapshot_interval: Option<Duration>,
     /// Entries kept in the log behind a snapshot, for followers that lag a
     /// little (1,000); older ones are purged.
     pub log_entries_behind_snapshot: u64,
@@ -89,6 +97,8 @@ impl QuorumConfig {
             heartbeat_interval: Duration::from_millis(250),
             propose_timeout: Duration::from_secs(5),
             snapshot_after_entries: 10_000,
+            snapshot_after_bytes: 20 << 20,
+            snapshot_interval: Some(Duration::from_secs(3600)),
             log_entries_behind_snapshot: 1_000,
             segment_bytes: 8 << 20,
         }
@@ -197,6 +207,8 @@ pub struct Quorum {
     images: watch::Receiver<Arc<MetadataImage>>,
     /// The controller listener's task, taken by `shutdown`.
     server: std::sync::Mutex<Option<JoinHandle<()>>>,
+    /// The byte- and time-based snapshot trigger's task.
+    snapshot_trigger: JoinHandle<()>,
     propose_timeout: Duration,
     shut_down: AtomicBool,
     /// `meta.properties`: the cluster id, stored or learned from a peer.
@@ -227,6 +239,7 @@ impl Quorum {
         )?);
         let log = LogStore::open(&config.dir, config.segment_bytes).map_err(storage)?;
         let (state_machine, images) = StateMachine::open(&config.dir).map_err(storage)?;
+        let progress = state_machine.progress();
         let listener = TcpListener::bind(config.controller_listen)
             .await
             .map_err(|source| StartError::Listen {
@@ -256,6 +269,12 @@ impl Quorum {
             peers: Arc::clone(&peers),
         });
         let server = tokio::spawn(server.serve(listener));
+        let snapshot_trigger = tokio::spawn(snapshot_trigger(
+            raft.clone(),
+            progress,
+            config.snapshot_after_bytes,
+            config.snapshot_interval,
+        ));
         let quorum = Quorum {
             node_id,
             local_addr,
@@ -264,6 +283,7 @@ impl Quorum {
             peers,
             images,
             server: std::sync::Mutex::new(Some(server)),
+            snapshot_trigger,
             propose_timeout: config.propose_timeout,
             shut_down: AtomicBool::new(false),
             meta,
@@ -504,6 +524,7 @@ impl Quorum {
     /// Stops Raft and the listener; pending proposals end with `Shutdown`.
     pub async fn shutdown(&self) {
         self.shut_down.store(true, Ordering::Release);
+        self.snapshot_trigger.abort();
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(error = %e, "metadata raft did not stop cleanly");
         }
@@ -518,8 +539,44 @@ impl Quorum {
 
 impl Drop for Quorum {
     fn drop(&mut self) {
+        self.snapshot_trigger.abort();
         if let Some(server) = self.server.lock().unwrap_or_else(|p| p.into_inner()).take() {
             server.abort();
+        }
+    }
+}
+
+/// Asks Raft for a snapshot once `after_bytes` of records were applied
+/// since the last one, or records were applied and the last snapshot (or
+/// the start) is `interval` old. openraft's own policy (entries since the
+/// last snapshot) stays on beside it.
+async fn snapshot_trigger(
+    raft: Raft,
+    progress: Arc<SnapshotProgress>,
+    after_bytes: u64,
+    interval: Option<Duration>,
+) {
+    let tick = interval
+        .map_or(Duration::from_secs(1), |i| i / 4)
+        .clamp(Duration::from_millis(50), Duration::from_secs(1));
+    let mut last = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep(tick).await;
+        let since = progress.bytes_since_snapshot();
+        let due =
+            since > 0 && (since >= after_bytes || interval.is_some_and(|i| last.elapsed() >= i));
+        if !due {
+            continue;
+        }
+        tracing::debug!(bytes_since = since, "asking for a metadata snapshot");
+        if raft.trigger().snapshot().await.is_err() {
+            return; // Raft stopped.
+        }
+        last = tokio::time::Instant::now();
+        // Give the build time to finish before judging the bytes again.
+        let deadline = last + Duration::from_secs(10);
+        while progress.bytes_since_snapshot() >= since && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(tick).await;
         }
     }
 }

@@ -559,3 +559,77 @@ async fn garbage_from_the_network_is_refused_without_harm() {
     cluster.node(1).wait_for_offset(offset, WAIT).await.unwrap();
     cluster.stop().await;
 }
+
+/// Waits until every node of `cluster` has written `snapshot.json`.
+async fn wait_for_snapshots(cluster: &Cluster, what: &str) {
+    let deadline = Instant::now() + WAIT;
+    while !cluster
+        .nodes
+        .keys()
+        .all(|id| cluster.dir(*id).join("snapshot.json").exists())
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no snapshot on every node: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_follow_the_applied_bytes_and_the_interval() {
+    init_tracing();
+    // Bytes: the entry-count policy is out of reach; ~40 bytes per record.
+    let mut cluster = Cluster::new("snapshot-bytes", 3, |c| {
+        fast(c);
+        c.snapshot_after_entries = 1_000_000;
+        c.snapshot_after_bytes = 600;
+        c.snapshot_interval = None;
+    });
+    cluster.start_all().await;
+    let leader = cluster.leader().await;
+    let mut last = 0;
+    for i in 0..3 {
+        last = cluster
+            .node(leader)
+            .propose(vec![config_record(&format!("k{i}"), "v")])
+            .await
+            .unwrap();
+    }
+    cluster.converge(last).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for id in cluster.nodes.keys() {
+        assert!(
+            !cluster.dir(*id).join("snapshot.json").exists(),
+            "a snapshot before 600 bytes of records on node {id}"
+        );
+    }
+    for i in 3..30 {
+        last = cluster
+            .node(leader)
+            .propose(vec![config_record(&format!("k{i}"), "v")])
+            .await
+            .unwrap();
+    }
+    cluster.converge(last).await;
+    wait_for_snapshots(&cluster, "after 30 records").await;
+    cluster.stop().await;
+
+    // Time: bytes out of reach, a 300 ms interval.
+    let mut cluster = Cluster::new("snapshot-time", 3, |c| {
+        fast(c);
+        c.snapshot_after_entries = 1_000_000;
+        c.snapshot_after_bytes = u64::MAX;
+        c.snapshot_interval = Some(Duration::from_millis(300));
+    });
+    cluster.start_all().await;
+    let leader = cluster.leader().await;
+    let last = cluster
+        .node(leader)
+        .propose(vec![config_record("k", "v")])
+        .await
+        .unwrap();
+    cluster.converge(last).await;
+    wait_for_snapshots(&cluster, "300 ms after one record").await;
+    cluster.stop().await;
+}

@@ -53,6 +53,9 @@ pub async fn quorum(config: &mut BrokerConfig) -> Result<Quorum, String> {
     qc.election_timeout = Duration::from_millis(c.election_timeout_ms);
     qc.fetch_timeout = Duration::from_millis(c.fetch_timeout_ms.max(c.election_timeout_ms + 1));
     qc.heartbeat_interval = Duration::from_millis((c.election_timeout_ms / 4).clamp(5, 250));
+    qc.snapshot_after_bytes = c.snapshot_after_bytes;
+    qc.snapshot_interval =
+        (c.snapshot_interval_ms > 0).then(|| Duration::from_millis(c.snapshot_interval_ms));
     let quorum = Quorum::start(qc).await.map_err(|e| e.to_string())?;
     let deadline = tokio::time::Instant::now() + CLUSTER_ID_WAIT;
     let cluster_id = loop {

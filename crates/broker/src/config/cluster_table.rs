@@ -41,6 +41,12 @@ pub struct ClusterSettings {
     /// has not heard from the leader for a time drawn between the two
     /// stands for election).
     pub fetch_timeout_ms: u64,
+    /// `metadata.log.max.record.bytes.between.snapshots`: bytes of metadata
+    /// records applied after which the quorum writes a snapshot.
+    pub snapshot_after_bytes: u64,
+    /// `metadata.log.max.snapshot.interval.ms`: the longest time between
+    /// snapshots while records are applied (0: no time trigger).
+    pub snapshot_interval_ms: u64,
 }
 
 impl ClusterSettings {
@@ -180,6 +186,39 @@ pub static CLUSTER_KEYS: &[BrokerKey] = &[
                 Ok(())
             },
             get: |c| Some(c.cluster.fetch_timeout_ms.to_string()),
+        },
+    },
+    BrokerKey {
+        name: "metadata.log.max.record.bytes.between.snapshots",
+        ty: ValueType::Long,
+        default: KeyDefault::Value("20971520"),
+        mode: Mode::ReadOnly,
+        flag: None,
+        doc: "Bytes of metadata records applied since the last snapshot after which a node writes a new \
+              snapshot of the metadata image (<data-dir>/__cluster_metadata/snapshot.json) and can drop the \
+              log before it (cluster mode).",
+        apply: Apply::Field {
+            set: |c, v| {
+                c.cluster.snapshot_after_bytes = parse_long(v, 1, i64::MAX)? as u64;
+                Ok(())
+            },
+            get: |c| Some(c.cluster.snapshot_after_bytes.to_string()),
+        },
+    },
+    BrokerKey {
+        name: "metadata.log.max.snapshot.interval.ms",
+        ty: ValueType::Long,
+        default: KeyDefault::Value("3600000"),
+        mode: Mode::ReadOnly,
+        flag: None,
+        doc: "Longest time between two metadata snapshots while new records are applied; 0 turns this trigger \
+              off (cluster mode).",
+        apply: Apply::Field {
+            set: |c, v| {
+                c.cluster.snapshot_interval_ms = parse_long(v, 0, i64::MAX)? as u64;
+                Ok(())
+            },
+            get: |c| Some(c.cluster.snapshot_interval_ms.to_string()),
         },
     },
     BrokerKey {

@@ -8,6 +8,11 @@
 //! A rejected proposal is committed but changes nothing; every node rejects
 //! it the same way, so images stay identical.
 //!
+//! [`SnapshotProgress`] counts the bytes of records applied since the last
+//! snapshot, for the quorum's byte- and time-based snapshot trigger
+//! (Kafka's `metadata.log.max.record.bytes.between.snapshots` and
+//! `metadata.log.max.snapshot.interval.ms`).
+//!
 //! The image itself is not persisted apart from snapshots: at start the
 //! last snapshot is loaded and openraft re-applies the committed log after
 //! it (the committed pointer is durable, see the log store).
@@ -42,6 +47,46 @@ struct AppliedState {
     last_applied: Option<LogId<NodeId>>,
     membership: StoredMembership<NodeId, BasicNode>,
     image: Arc<MetadataImage>,
+    /// Bytes of records (as JSON) applied by this process up to this state.
+    applied_bytes: u64,
+}
+
+/// How far the applied records are ahead of the last snapshot, in bytes
+/// (counted from the process start; the log replayed after the last
+/// snapshot at start counts too).
+#[derive(Default, Debug)]
+pub struct SnapshotProgress {
+    applied_bytes: AtomicU64,
+    snapshotted_bytes: AtomicU64,
+}
+
+impl SnapshotProgress {
+    /// Bytes of records applied since the last snapshot was written.
+    pub fn bytes_since_snapshot(&self) -> u64 {
+        let applied = self.applied_bytes.load(Ordering::Acquire);
+        applied.saturating_sub(self.snapshotted_bytes.load(Ordering::Acquire))
+    }
+
+    /// A snapshot covering everything up to `applied_bytes` was written or
+    /// installed.
+    fn snapshotted(&self, applied_bytes: u64) {
+        self.snapshotted_bytes
+            .fetch_max(applied_bytes, Ordering::AcqRel);
+    }
+}
+
+/// Counts what is written to it.
+struct ByteCount(u64);
+
+impl io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The metadata state machine.
@@ -51,6 +96,7 @@ pub struct StateMachine {
     publish: watch::Sender<Arc<MetadataImage>>,
     /// Makes snapshot ids unique within the process.
     snapshot_seq: Arc<AtomicU64>,
+    progress: Arc<SnapshotProgress>,
 }
 
 /// Builds a snapshot of the state as of when it was made.
@@ -58,6 +104,7 @@ pub struct SnapshotBuilder {
     dir: PathBuf,
     state: AppliedState,
     snapshot_seq: Arc<AtomicU64>,
+    progress: Arc<SnapshotProgress>,
 }
 
 fn snapshot_path(dir: &Path) -> PathBuf {
@@ -84,9 +131,16 @@ impl StateMachine {
                 state,
                 publish,
                 snapshot_seq: Arc::new(AtomicU64::new(0)),
+                progress: Arc::default(),
             },
             receiver,
         ))
+    }
+
+    /// The bytes applied since the last snapshot, shared with the quorum's
+    /// snapshot trigger.
+    pub fn progress(&self) -> Arc<SnapshotProgress> {
+        Arc::clone(&self.progress)
     }
 
     /// A receiver of every image this state machine publishes.
@@ -125,6 +179,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             bytes = bytes.len(),
             "metadata snapshot written"
         );
+        self.progress.snapshotted(self.state.applied_bytes);
         Ok(Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(bytes)),
@@ -158,6 +213,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     results.push(Applied::default());
                 }
                 EntryPayload::Normal(proposal) => {
+                    let mut size = ByteCount(0);
+                    if serde_json::to_writer(&mut size, &proposal.records).is_ok() {
+                        self.state.applied_bytes += size.0;
+                    }
                     let image = Arc::make_mut(&mut self.state.image);
                     let outcome = match proposal.records.as_slice() {
                         [] => Ok(()),
@@ -185,6 +244,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         if changed {
             self.publish.send_replace(Arc::clone(&self.state.image));
         }
+        self.progress
+            .applied_bytes
+            .store(self.state.applied_bytes, Ordering::Release);
         Ok(results)
     }
 
@@ -193,6 +255,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             dir: self.dir.clone(),
             state: self.state.clone(),
             snapshot_seq: Arc::clone(&self.snapshot_seq),
+            progress: Arc::clone(&self.progress),
         }
     }
 
@@ -231,7 +294,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             last_applied: meta.last_log_id,
             membership: meta.last_membership.clone(),
             image: Arc::new(stored.image),
+            applied_bytes: self.state.applied_bytes,
         };
+        self.progress.snapshotted(self.state.applied_bytes);
         self.publish.send_replace(Arc::clone(&self.state.image));
         Ok(())
     }
