@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fjord_metadata::records::{MetadataRecord, Uuid as MetaUuid};
+use fjord_metadata::ProposeError;
 use tokio::sync::watch;
 
 use super::Cluster;
@@ -20,23 +21,16 @@ use crate::state::BrokerState;
 /// How often the leaders look at their followers.
 const TICK: Duration = Duration::from_millis(500);
 
+/// Most ISR changes proposed together (one Raft entry).
+const BATCH: usize = 512;
+
 /// Proposes ISR changes until `stop`.
 pub async fn run(state: Arc<BrokerState>, cluster: Arc<Cluster>, mut stop: watch::Receiver<bool>) {
     loop {
         let lag = state.config().cluster.replica_lag_time_max_ms;
         let proposals = changes(&state, &cluster, i64::try_from(lag).unwrap_or(i64::MAX));
-        for (record, topic, partition, isr) in proposals {
-            let before = state
-                .partition(&topic, partition)
-                .and_then(|p| p.replication())
-                .map_or(0, |r| r.isr.len());
-            match cluster.quorum.propose(vec![record]).await {
-                Ok(_) => {
-                    state.metrics.isr_changed(isr.len() < before);
-                    tracing::info!(topic, partition, ?isr, "ISR changed")
-                }
-                Err(e) => tracing::debug!(topic, partition, error = %e, "ISR change not applied"),
-            }
+        for chunk in proposals.chunks(BATCH) {
+            propose(&state, &cluster, chunk).await;
         }
         tokio::select! {
             _ = tokio::time::sleep(TICK) => {}
@@ -45,12 +39,47 @@ pub async fn run(state: Arc<BrokerState>, cluster: Arc<Cluster>, mut stop: watch
     }
 }
 
+/// Proposes `changes` as one entry (a broker that just restarted rejoins
+/// thousands of ISRs at once: one commit each would take minutes). The
+/// records apply all or none, so when one of them is stale (its partition
+/// moved on meanwhile) the others are proposed again one by one.
+async fn propose(state: &BrokerState, cluster: &Cluster, changes: &[Change]) {
+    let before: Vec<usize> = changes
+        .iter()
+        .map(|(_, topic, partition, _)| {
+            state
+                .partition(topic, *partition)
+                .and_then(|p| p.replication())
+                .map_or(0, |r| r.isr.len())
+        })
+        .collect();
+    let applied = |i: usize| {
+        let (_, topic, partition, isr) = &changes[i];
+        state.metrics.isr_changed(isr.len() < before[i]);
+        tracing::info!(topic, partition, ?isr, "ISR changed");
+    };
+    let records = changes.iter().map(|c| c.0.clone()).collect();
+    match cluster.quorum.propose(records).await {
+        Ok(_) => (0..changes.len()).for_each(applied),
+        Err(e) if changes.len() > 1 && matches!(e, ProposeError::Rejected { .. }) => {
+            for (i, (record, topic, partition, _)) in changes.iter().enumerate() {
+                match cluster.quorum.propose(vec![record.clone()]).await {
+                    Ok(_) => applied(i),
+                    Err(e) => {
+                        tracing::debug!(topic, partition, error = %e, "ISR change not applied")
+                    }
+                }
+            }
+        }
+        Err(e) => tracing::debug!(changes = changes.len(), error = %e, "ISR changes not applied"),
+    }
+}
+
+/// An ISR change: (record, topic, partition, new ISR).
+type Change = (MetadataRecord, String, i32, Vec<i32>);
+
 /// The ISR changes due now: (record, topic, partition, new ISR).
-fn changes(
-    state: &BrokerState,
-    cluster: &Cluster,
-    lag_ms: i64,
-) -> Vec<(MetadataRecord, String, i32, Vec<i32>)> {
+fn changes(state: &BrokerState, cluster: &Cluster, lag_ms: i64) -> Vec<Change> {
     let now = fjord_storage::clock::now_ms();
     let image = cluster.image();
     let mut out = Vec::new();
