@@ -405,7 +405,7 @@ mod tests {
         );
         let image = applied(&records);
         assert_eq!(bindings_of(&image.security), [a.clone(), b.clone()].into());
-        assert!(create_acl_records(&image.security, &[a.clone()]).is_empty());
+        assert!(create_acl_records(&image.security, std::slice::from_ref(&a)).is_empty());
         let alice = AclFilter::from_wire(1, None, 1, Some("User:alice"), None, 1, 1).unwrap();
         let everything = AclFilter::from_wire(1, None, 1, None, None, 1, 1).unwrap();
         let (removed, records) = delete_acl_records(&image.security, &[alice, everything]);
@@ -425,7 +425,7 @@ mod tests {
     #[test]
     fn credentials_and_quotas_round_trip_through_records() {
         let add = AddScram::parse("SCRAM-SHA-512=[name=alice,password=wonderland]").unwrap();
-        let records = add_scram_records(&SecurityImage::default(), &[add.clone()]);
+        let records = add_scram_records(&SecurityImage::default(), std::slice::from_ref(&add));
         assert_eq!(records.len(), 1);
         let image = applied(&records);
         let users = users_of(&image.security);
