@@ -73,6 +73,14 @@ def start_secure_broker(factory, pki: Pki, *, config=None, extra_args=(), env=No
     ssl_port, sasl_port, sasl_ssl_port = free_ports(3)
     ports = {"PLAINTEXT": b.kafka_port, "SSL": ssl_port, "SASL_PLAINTEXT": sasl_port, "SASL_SSL": sasl_ssl_port}
     listeners = ",".join(f"{n}://127.0.0.1:{p}" for n, p in ports.items())
+    set_listeners(b, listeners)
+    b.start()
+    return SecureBroker(b, ports)
+
+
+def set_listeners(b, listeners: str) -> None:
+    """Makes broker `b` start with the listener list `listeners` in place of
+    its one --listen/--advertise address."""
     plain_command = b.command
 
     def command():
@@ -82,8 +90,6 @@ def start_secure_broker(factory, pki: Pki, *, config=None, extra_args=(), env=No
         return cmd
 
     b.command = command
-    b.start()
-    return SecureBroker(b, ports)
 
 
 def broker_log(sb: SecureBroker) -> str:

@@ -26,7 +26,7 @@ from confluent_kafka.admin import (AclBinding, AclBindingFilter, AclOperation, A
 import kafka_wire as kw
 import test_quotas as tq
 from conftest import free_ports
-from security_helpers import ADMIN, toml_text
+from security_helpers import ADMIN, set_listeners, toml_text
 
 STANDARD = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 ALICE = ("alice", "alice-in-the-cluster")
@@ -87,16 +87,7 @@ def secure_cluster(cluster_factory) -> SecureCluster:
     ports = free_ports(len(c.nodes))
     for b, sasl in zip(c.nodes, ports):
         b.extra_args += ["--add-scram", f"SCRAM-SHA-256=[name={ADMIN[0]},password={ADMIN[1]}]"]
-        listeners = f"PLAINTEXT://127.0.0.1:{b.kafka_port},SASL_PLAINTEXT://127.0.0.1:{sasl}"
-        plain_command = b.command
-
-        def command(plain_command=plain_command, listeners=listeners):
-            cmd = plain_command()
-            cmd[cmd.index("--listen") + 1] = listeners
-            cmd[cmd.index("--advertise") + 1] = listeners
-            return cmd
-
-        b.command = command
+        set_listeners(b, f"PLAINTEXT://127.0.0.1:{b.kafka_port},SASL_PLAINTEXT://127.0.0.1:{sasl}")
     c.start()
     sc = SecureCluster(c, ports)
     # --add-scram is proposed once the quorum has a leader: wait until

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import serialization
 import kafka_wire as kw
 from helpers import ck_consume, ck_produce, unique_topic
 from conftest import free_ports
-from security_helpers import SecureBroker, broker_log, make_pki, toml_text
+from security_helpers import SecureBroker, broker_log, make_pki, set_listeners, toml_text
 from test_quotas import alter, describe, metric_sum
 
 pytestmark = pytest.mark.timeout(180)
@@ -58,15 +58,7 @@ def start_ssl_broker(factory, cfg: dict) -> SecureBroker:
     b = factory(start=False, config=toml_text(cfg))
     (ssl_port,) = free_ports(1)
     listeners = f"PLAINTEXT://127.0.0.1:{b.kafka_port},SSL://127.0.0.1:{ssl_port}"
-    plain_command = b.command
-
-    def command():
-        cmd = plain_command()
-        cmd[cmd.index("--listen") + 1] = listeners
-        cmd[cmd.index("--advertise") + 1] = listeners
-        return cmd
-
-    b.command = command
+    set_listeners(b, listeners)
     b.start()
     return SecureBroker(b, {"PLAINTEXT": b.kafka_port, "SSL": ssl_port})
 

@@ -192,12 +192,17 @@ pub fn user_records(changes: &[UserChange]) -> Vec<MetadataRecord> {
         .collect()
 }
 
-/// Commits credential changes (all or none).
-pub async fn alter_users(cluster: &Cluster, changes: &[UserChange]) -> Result<(), AdminError> {
-    if changes.is_empty() {
+/// Commits `records` (all or none); nothing to commit is done at once.
+async fn commit(cluster: &Cluster, records: Vec<MetadataRecord>) -> Result<(), AdminError> {
+    if records.is_empty() {
         return Ok(());
     }
-    commit_changes(cluster, user_records(changes)).await
+    commit_changes(cluster, records).await
+}
+
+/// Commits credential changes (all or none).
+pub async fn alter_users(cluster: &Cluster, changes: &[UserChange]) -> Result<(), AdminError> {
+    commit(cluster, user_records(changes)).await
 }
 
 /// The records that add the `bindings` the image does not hold yet, each
@@ -216,11 +221,11 @@ pub fn create_acl_records(image: &SecurityImage, bindings: &[AclBinding]) -> Vec
 
 /// Commits the creation of `bindings`.
 pub async fn create_acls(cluster: &Cluster, bindings: &[AclBinding]) -> Result<(), AdminError> {
-    let records = create_acl_records(&cluster.image().security, bindings);
-    if records.is_empty() {
-        return Ok(());
-    }
-    commit_changes(cluster, records).await
+    commit(
+        cluster,
+        create_acl_records(&cluster.image().security, bindings),
+    )
+    .await
 }
 
 /// What DeleteAcls removes: per filter, the bindings it selects, and the
@@ -300,10 +305,7 @@ pub fn quota_records(changes: &[QuotaChange]) -> Vec<MetadataRecord> {
 
 /// Commits quota changes (all or none).
 pub async fn alter_quotas(cluster: &Cluster, changes: &[QuotaChange]) -> Result<(), AdminError> {
-    if changes.is_empty() {
-        return Ok(());
-    }
-    commit_changes(cluster, quota_records(changes)).await
+    commit(cluster, quota_records(changes)).await
 }
 
 /// The records `--add-scram` still needs over `image`: none for a
@@ -356,7 +358,7 @@ pub async fn add_scram(
             );
             return;
         }
-        match commit_changes(&cluster, records).await {
+        match commit(&cluster, records).await {
             Ok(()) => {
                 for a in &adds {
                     tracing::info!(user = %a.user, mechanism = a.mechanism.name(), "SCRAM credential set in the cluster metadata (--add-scram)");

@@ -184,18 +184,10 @@ async fn handle(
         // Cluster mode: committed to the metadata log, in force everywhere.
         Some(cluster) => crate::cluster::security_sync::alter_users(cluster, &changes).await,
         None => {
-            let st = state.clone();
-            tokio::task::spawn_blocking(move || st.users.apply(&changes))
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|r| r.map_err(|e| e.to_string()))
-                .map_err(|e| {
-                    tracing::error!(error = %e, "saving SCRAM credentials failed");
-                    (
-                        ErrorCode::UnknownServerError,
-                        "Saving the credentials failed".to_string(),
-                    )
-                })
+            super::meta_save::save_locally(&state, "credentials", move |st| {
+                st.users.apply(&changes)
+            })
+            .await
         }
     };
     if let Err((code, e)) = &applied {

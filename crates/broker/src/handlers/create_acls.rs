@@ -61,18 +61,8 @@ async fn handle(
         // Cluster mode: committed to the metadata log, enforced everywhere.
         Some(cluster) => crate::cluster::security_sync::create_acls(cluster, &valid).await,
         None => {
-            let st = state.clone();
-            tokio::task::spawn_blocking(move || st.authorizer.create(&valid))
+            super::meta_save::save_locally(&state, "ACLs", move |st| st.authorizer.create(&valid))
                 .await
-                .map_err(|e| e.to_string())
-                .and_then(|r| r.map_err(|e| e.to_string()))
-                .map_err(|e| {
-                    tracing::error!(error = %e, "saving ACLs failed");
-                    (
-                        ErrorCode::UnknownServerError,
-                        "Saving the ACLs failed".into(),
-                    )
-                })
         }
     };
     let results = checked

@@ -61,18 +61,8 @@ async fn handle(
         // Cluster mode: committed to the metadata log, in force everywhere.
         Some(cluster) => crate::cluster::security_sync::delete_acls(cluster, &valid).await,
         None => {
-            let st = state.clone();
-            tokio::task::spawn_blocking(move || st.authorizer.delete(&valid))
+            super::meta_save::save_locally(&state, "ACLs", move |st| st.authorizer.delete(&valid))
                 .await
-                .map_err(|e| e.to_string())
-                .and_then(|r| r.map_err(|e| e.to_string()))
-                .map_err(|e| {
-                    tracing::error!(error = %e, "saving ACLs failed");
-                    (
-                        ErrorCode::UnknownServerError,
-                        "Saving the ACLs failed".into(),
-                    )
-                })
         }
     };
     let mut removed = deleted.map(Vec::into_iter);
