@@ -13,15 +13,14 @@ the others."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 import time
 import uuid
 
 import pytest
 from confluent_kafka import KafkaError, Producer
-from confluent_kafka.admin import (AclBinding, AclBindingFilter, AclOperation, AclPermissionType,
-                                   AdminClient, NewTopic, ResourcePatternType, ResourceType,
-                                   ScramCredentialInfo, ScramMechanism, UserScramCredentialDeletion,
-                                   UserScramCredentialUpsertion)
+from confluent_kafka.admin import AclOperation, AclPermissionType, AdminClient, NewTopic, ScramMechanism
 
 import kafka_wire as kw
 import test_quotas as tq
@@ -31,6 +30,10 @@ from security_helpers import ADMIN, set_listeners, toml_text
 STANDARD = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 ALICE = ("alice", "alice-in-the-cluster")
 DESCRIBE_ACLS = 29
+CREATE_ACLS = 30
+DELETE_ACLS = 31
+ALTER_SCRAM = 51
+RESOURCE_NOT_FOUND = 91
 # The files a single node keeps these in; cluster mode never writes them.
 META_FILES = ("scram-credentials.json", "acls.json", "client-quotas.json")
 
@@ -84,7 +87,15 @@ def secure_cluster(cluster_factory) -> SecureCluster:
         "inter.broker.listener.name": "PLAINTEXT",
     })
     c = cluster_factory(3, config=cfg, start=False)
+    # The cluster's ports are drawn but not bound yet: draw the SASL ones
+    # apart from them.
+    taken = {p for b in c.nodes for p in (b.kafka_port, b.http_port)} | set(c.controller_ports)
     ports = free_ports(len(c.nodes))
+    for _ in range(20):
+        if not taken & set(ports):
+            break
+        ports = free_ports(len(c.nodes))
+    assert not taken & set(ports), "no free ports apart from the cluster's"
     for b, sasl in zip(c.nodes, ports):
         b.extra_args += ["--add-scram", f"SCRAM-SHA-256=[name={ADMIN[0]},password={ADMIN[1]}]"]
         set_listeners(b, f"PLAINTEXT://127.0.0.1:{b.kafka_port},SASL_PLAINTEXT://127.0.0.1:{sasl}")
@@ -104,10 +115,71 @@ def wait(predicate, timeout: float, what: str):
         time.sleep(0.2)
 
 
-def upsert(sc: SecureCluster, via: int, user, mechanism=ScramMechanism.SCRAM_SHA_256) -> None:
-    futures = sc.admin(via).alter_user_scram_credentials(
-        [UserScramCredentialUpsertion(user[0], ScramCredentialInfo(mechanism, 4096), user[1].encode())])
-    futures[user[0]].result(timeout=15)
+# The admin requests below are raw frames to one node's PLAINTEXT listener
+# (User:ANONYMOUS, a super user), so that "through broker N" holds: an
+# admin client may send them to any broker it knows.
+
+def call(node, api_key: int, version: int, body: bytes, flexible: bool) -> kw.Reader:
+    payload = kw.roundtrip(node.bootstrap, kw.encode_request(api_key, version, 7, body, client_id="sec-admin",
+                                                             flexible=flexible))
+    assert payload is not None, f"{node.name} closed the connection"
+    r = kw.Reader(payload)
+    assert r.int32() == 7
+    if flexible:
+        r.tagged_fields()
+    return r
+
+
+def alter_scram(node, upsert=None, delete=None, mechanism: int = 1) -> tuple[int, str | None]:
+    """AlterUserScramCredentials v0 with one upsertion (user, password) or
+    one deletion (user name): the user's (error code, message)."""
+    dels, ups = [], []
+    if delete:
+        dels.append(kw.compact_string(delete) + kw.int8(mechanism) + kw.uvarint(0))
+    if upsert:
+        salt = os.urandom(32)
+        digest = "sha256" if mechanism == 1 else "sha512"
+        salted = hashlib.pbkdf2_hmac(digest, upsert[1].encode(), salt, 4096)
+        ups.append(kw.compact_string(upsert[0]) + kw.int8(mechanism) + kw.int32(4096)
+                   + kw.uvarint(len(salt) + 1) + salt + kw.uvarint(len(salted) + 1) + salted + kw.uvarint(0))
+    body = tq.carr(dels) + tq.carr(ups) + kw.uvarint(0)
+    r = call(node, ALTER_SCRAM, 0, body, flexible=True)
+    r.int32()  # throttle
+    assert r.uvarint() - 1 == 1
+    r.compact_string()
+    return r.int16(), r.compact_string()
+
+
+def upsert(sc: SecureCluster, via: int, user, mechanism: int = 1) -> None:
+    assert alter_scram(sc.nodes[via - 1], upsert=user, mechanism=mechanism) == (0, None)
+
+
+def create_acl_raw(node, rt: int, name: str, pattern: int, principal: str, op: int, perm: int) -> int:
+    """CreateAcls v1 of one binding (host *): its error code."""
+    body = (kw.int32(1) + kw.int8(rt) + kw.string(name) + kw.int8(pattern) + kw.string(principal)
+            + kw.string("*") + kw.int8(op) + kw.int8(perm))
+    r = call(node, CREATE_ACLS, 1, body, flexible=False)
+    r.int32()
+    assert r.int32() == 1
+    return r.int16()
+
+
+def delete_acls_raw(node, name: str, principal: str) -> list[tuple]:
+    """DeleteAcls v1 of every binding of `principal` on the resource named
+    `name`: [(error code, resource name, operation)] of the bindings removed."""
+    body = (kw.int32(1) + kw.int8(1) + kw.string(name) + kw.int8(1) + kw.string(principal)
+            + kw.string(None) + kw.int8(1) + kw.int8(1))
+    r = call(node, DELETE_ACLS, 1, body, flexible=False)
+    r.int32()
+    assert r.int32() == 1
+    code, msg = r.int16(), r.string()
+    assert code == 0, msg
+    out = []
+    for _ in range(r.int32()):
+        err, _msg, _rt, rname, _pat, _pr, _host, op, _perm = (
+            r.int16(), r.string(), r.int8(), r.string(), r.int8(), r.string(), r.string(), r.int8(), r.int8())
+        out.append((err, rname, op))
+    return out
 
 
 def describe_acls_raw(node, principal: str) -> list[tuple]:
@@ -115,10 +187,7 @@ def describe_acls_raw(node, principal: str) -> list[tuple]:
     `principal`: [(resource type, name, pattern, principal, host, op, permission)]."""
     body = (kw.int8(1) + kw.string(None) + kw.int8(1) + kw.string(principal) + kw.string(None)
             + kw.int8(1) + kw.int8(1))
-    payload = kw.roundtrip(node.bootstrap, kw.encode_request(DESCRIBE_ACLS, 1, 7, body, client_id="acl-check"))
-    assert payload is not None, f"{node.name} closed the connection"
-    r = kw.Reader(payload)
-    assert r.int32() == 7
+    r = call(node, DESCRIBE_ACLS, 1, body, flexible=False)
     r.int32()  # throttle
     code, msg = r.int16(), r.string()
     assert code == 0, msg
@@ -153,16 +222,12 @@ def test_a_scram_user_made_through_one_broker_authenticates_on_all(secure_cluste
     assert [(i.mechanism, i.iterations) for i in described.scram_credential_infos] == [
         (ScramMechanism.SCRAM_SHA_256, 4096)]
 
-    sc.admin(2).alter_user_scram_credentials(
-        [UserScramCredentialDeletion(ALICE[0], ScramMechanism.SCRAM_SHA_256)])[ALICE[0]].result(timeout=15)
+    assert alter_scram(sc.nodes[1], delete=ALICE[0]) == (0, None)
     assert not sc.authenticates(2, ALICE)
     wait(lambda: not sc.authenticates(1, ALICE) and not sc.authenticates(3, ALICE), 10,
          "alice refused on brokers 1 and 3")
     # Deleting it again through another broker: RESOURCE_NOT_FOUND, as Kafka.
-    with pytest.raises(Exception) as gone:
-        sc.admin(3).alter_user_scram_credentials(
-            [UserScramCredentialDeletion(ALICE[0], ScramMechanism.SCRAM_SHA_256)])[ALICE[0]].result(timeout=15)
-    assert gone.value.args[0].code() == KafkaError.RESOURCE_NOT_FOUND
+    assert alter_scram(sc.nodes[2], delete=ALICE[0])[0] == RESOURCE_NOT_FOUND
     for b in sc.nodes:
         assert not any((b.data_dir / "meta" / f).exists() for f in META_FILES), b.name
 
@@ -176,23 +241,21 @@ def test_an_acl_made_on_one_broker_is_enforced_on_another_and_deleted_from_a_thi
     wait(lambda: any(pm.leader == 3 for pm in sc.admin(1).list_topics(topic, timeout=5)
                      .topics[topic].partitions.values()), 10, "a partition led by broker 3")
     p3 = sc.leader_of(topic, 3)
-    wait(lambda: sc.authenticates(3, ALICE), 10, "alice on broker 3")
+    wait(lambda: sc.authenticates(2, ALICE) and sc.authenticates(3, ALICE), 10, "alice on brokers 2 and 3")
     alice3 = sc.conf(3, ALICE)
     assert produce_one(alice3, topic, p3) == KafkaError.TOPIC_AUTHORIZATION_FAILED
 
-    grant = AclBinding(ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, "User:alice", "*",
-                       AclOperation.WRITE, AclPermissionType.ALLOW)
-    for f in sc.admin(2).create_acls([grant], request_timeout=20).values():
-        f.result()
+    assert create_acl_raw(sc.nodes[1], 2, topic, 3, "User:alice", AclOperation.WRITE.value,
+                          AclPermissionType.ALLOW.value) == 0
+    # Answered once applied on broker 2; the others apply it from the log.
+    assert produce_one(sc.conf(2, ALICE), topic, sc.leader_of(topic, 2)) is None
     want = [(2, topic, 3, "User:alice", "*", AclOperation.WRITE.value, AclPermissionType.ALLOW.value)]
     wait(lambda: all(describe_acls_raw(b, "User:alice") == want for b in sc.nodes), 10,
          "the ACL in DescribeAcls of every broker")
     assert produce_one(alice3, topic, p3) is None
 
-    deleted = sc.admin(1).delete_acls([AclBindingFilter(
-        ResourceType.TOPIC, topic, ResourcePatternType.ANY, "User:alice", None, AclOperation.ANY,
-        AclPermissionType.ANY)], request_timeout=20)
-    assert [len(f.result()) for f in deleted.values()] == [1]
+    assert delete_acls_raw(sc.nodes[0], topic, "User:alice") == [(0, topic, AclOperation.WRITE.value)]
+    assert describe_acls_raw(sc.nodes[0], "User:alice") == []
     wait(lambda: all(describe_acls_raw(b, "User:alice") == [] for b in sc.nodes), 10,
          "the ACL gone from every broker")
     assert produce_one(alice3, topic, p3) == KafkaError.TOPIC_AUTHORIZATION_FAILED
@@ -239,12 +302,10 @@ def test_a_client_quota_set_on_one_broker_shows_and_throttles_on_another(secure_
 
 def test_a_restarted_node_has_users_acls_and_quotas_from_the_metadata_log(secure_cluster):
     sc = secure_cluster
-    upsert(sc, 1, ALICE, ScramMechanism.SCRAM_SHA_512)
+    upsert(sc, 1, ALICE, mechanism=2)
     topic = uniq("kept")
-    grant = AclBinding(ResourceType.TOPIC, topic, ResourcePatternType.PREFIXED, "User:alice", "*",
-                       AclOperation.READ, AclPermissionType.ALLOW)
-    for f in sc.admin(2).create_acls([grant], request_timeout=20).values():
-        f.result()
+    assert create_acl_raw(sc.nodes[1], 2, topic, 4, "User:alice", AclOperation.READ.value,
+                          AclPermissionType.ALLOW.value) == 0
     entity = [("user", ALICE[0])]
     assert tq.alter(sc.nodes[2], [(entity, [("consumer_byte_rate", 123_456, False)])])[0][0] == 0
     want_acl = [(2, topic, 4, "User:alice", "*", AclOperation.READ.value, AclPermissionType.ALLOW.value)]
