@@ -311,7 +311,9 @@ def test_a_restarted_node_has_users_acls_and_quotas_from_the_metadata_log(secure
     want_acl = [(2, topic, 4, "User:alice", "*", AclOperation.READ.value, AclPermissionType.ALLOW.value)]
 
     n3 = sc.nodes[2]
+    pid = n3.proc.pid
     n3.restart()
+    assert n3.proc.pid != pid, "node 3 runs a new process"
     # A restarted broker is back once it has caught up with the metadata
     # log and unfenced itself.
     sc.cluster.wait_brokers([1, 2, 3], 30)
