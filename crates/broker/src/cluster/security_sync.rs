@@ -228,8 +228,8 @@ pub async fn create_acls(cluster: &Cluster, bindings: &[AclBinding]) -> Result<(
     .await
 }
 
-/// What DeleteAcls removes: per filter, the bindings it selects, and the
-/// records removing every selected entry once.
+/// What DeleteAcls removes: per filter, the bindings it selects (sorted),
+/// and the records removing every selected entry once.
 pub fn delete_acl_records(
     image: &SecurityImage,
     filters: &[AclFilter],
@@ -239,14 +239,17 @@ pub fn delete_acl_records(
     let removed = filters
         .iter()
         .map(|f| {
-            entries
+            let mut selected: Vec<AclBinding> = entries
                 .iter()
                 .filter(|(_, b)| f.matches(b))
                 .map(|(id, b)| {
                     ids.insert(*id);
                     b.clone()
                 })
-                .collect()
+                .collect();
+            // In binding order, as on one node (ids are random).
+            selected.sort();
+            selected
         })
         .collect();
     let records = ids
