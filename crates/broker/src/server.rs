@@ -123,6 +123,14 @@ pub async fn run(
             config.cluster.rack.clone(),
         ));
         state.set_cluster(cluster.clone());
+        // Users, ACLs and quotas come from the metadata image, never from
+        // this node's `meta/` files.
+        crate::cluster::security_sync::apply(&state, &cluster.image(), None);
+        tokio::spawn(crate::cluster::security_sync::add_scram(
+            cluster.clone(),
+            config.add_scram.clone(),
+            stop_rx.clone(),
+        ));
         tokio::spawn(crate::cluster::replay::run(
             state.clone(),
             cluster.clone(),

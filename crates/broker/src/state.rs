@@ -239,11 +239,15 @@ impl BrokerState {
         let generation = cluster.generation + 1;
         let (data_version, _) = watch::channel(0u64);
         let users = crate::security::users::UserStore::open(&config.data_dir)?;
-        // `--add-scram`: created or updated before any client connects.
-        let added: Vec<_> = config.add_scram.iter().map(|a| a.change()).collect();
-        users.apply(&added)?;
-        for a in &config.add_scram {
-            tracing::info!(user = %a.user, mechanism = a.mechanism.name(), "SCRAM credential set (--add-scram)");
+        // `--add-scram`: created or updated before any client connects (in
+        // cluster mode proposed to the metadata log instead, see
+        // `cluster::security_sync::add_scram`).
+        if !config.cluster.enabled() {
+            let added: Vec<_> = config.add_scram.iter().map(|a| a.change()).collect();
+            users.apply(&added)?;
+            for a in &config.add_scram {
+                tracing::info!(user = %a.user, mechanism = a.mechanism.name(), "SCRAM credential set (--add-scram)");
+            }
         }
         let authorizer = crate::security::authorizer::Authorizer::open(&config, metrics.clone())?;
         let quotas = crate::quotas::QuotaManager::open(&config.data_dir, config.quota)?;

@@ -45,6 +45,10 @@ pub enum ImageError {
     ProducerIdsBackwards { current: i64, given: i64 },
     #[error("invalid record: {0}")]
     Invalid(String),
+    /// A removal of a security entry (SCRAM credential, ACL) that is not
+    /// there.
+    #[error("{0} does not exist")]
+    NotFound(String),
 }
 
 /// A registered broker.
@@ -93,6 +97,10 @@ pub struct MetadataImage {
     pub configs: BTreeMap<ConfigResourceType, BTreeMap<String, BTreeMap<String, String>>>,
     /// The first producer id not yet handed out to any broker.
     pub next_producer_id: i64,
+    /// SCRAM users, ACLs and client quotas (absent in snapshots written
+    /// before they were kept here).
+    #[serde(default)]
+    pub security: crate::security::SecurityImage,
 }
 
 impl MetadataImage {
@@ -361,6 +369,11 @@ impl MetadataImage {
                 }
                 self.next_producer_id = *next_producer_id;
             }
+            security @ (MetadataRecord::UserScramCredential { .. }
+            | MetadataRecord::RemoveUserScramCredential { .. }
+            | MetadataRecord::AccessControlEntry { .. }
+            | MetadataRecord::RemoveAccessControlEntry { .. }
+            | MetadataRecord::ClientQuota { .. }) => self.security.apply(security)?,
         }
         self.offset = Some(offset);
         Ok(())

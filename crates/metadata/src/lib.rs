@@ -1,6 +1,7 @@
 //! fjord's cluster metadata, as Kafka's KRaft: the records of the metadata
 //! log ([`records`]), the image they build ([`image`]), the controller's
-//! decisions over an image ([`controller`]) and the Raft quorum that
+//! decisions over an image ([`controller`]), the users, ACLs and client
+//! quotas it keeps ([`security`]) and the Raft quorum that
 //! replicates the log between controllers.
 //!
 //! Architecture invariant: this crate knows no Kafka request, no partition
@@ -11,6 +12,7 @@ pub mod image;
 mod quorum;
 pub mod raft;
 pub mod records;
+pub mod security;
 
 pub use image::{ImageError, MetadataImage};
 pub use quorum::{

@@ -8,9 +8,9 @@
 //! and writes down the outcome, so replaying the same records always builds
 //! the same image.
 //!
-//! Later kinds of metadata (ACLs, SCRAM users, client quotas) are added as
-//! more variants of [`MetadataRecord`]; serde's externally tagged enums keep
-//! old logs readable when variants are added.
+//! SCRAM credentials, ACL entries and client quotas are records too (their
+//! payloads and image are in [`security`](crate::security)); serde's
+//! externally tagged enums keep old logs readable when variants are added.
 
 use std::fmt;
 
@@ -193,6 +193,30 @@ pub enum MetadataRecord {
         broker_epoch: i64,
         next_producer_id: i64,
     },
+    /// A user's SCRAM credential for one mechanism was created or replaced
+    /// (Kafka's `UserScramCredentialRecord`; never the password).
+    UserScramCredential {
+        user: String,
+        /// Kafka's mechanism code: 1 SCRAM-SHA-256, 2 SCRAM-SHA-512.
+        mechanism: i8,
+        credential: crate::security::ScramCredential,
+    },
+    /// A user's SCRAM credential for one mechanism was deleted.
+    RemoveUserScramCredential { user: String, mechanism: i8 },
+    /// An ACL was created, under a fresh id (`AccessControlEntryRecord`).
+    AccessControlEntry {
+        id: Uuid,
+        entry: crate::security::AclEntry,
+    },
+    /// The ACL with this id was deleted.
+    RemoveAccessControlEntry { id: Uuid },
+    /// A client quota of an entity was set (`value` Some) or removed
+    /// (Kafka's `ClientQuotaRecord`).
+    ClientQuota {
+        entity: Vec<crate::security::QuotaEntityPart>,
+        key: String,
+        value: Option<crate::security::QuotaValue>,
+    },
 }
 
 impl MetadataRecord {
@@ -210,6 +234,11 @@ impl MetadataRecord {
             MetadataRecord::RemoveTopic { .. } => "RemoveTopic",
             MetadataRecord::Config { .. } => "Config",
             MetadataRecord::ProducerIds { .. } => "ProducerIds",
+            MetadataRecord::UserScramCredential { .. } => "UserScramCredential",
+            MetadataRecord::RemoveUserScramCredential { .. } => "RemoveUserScramCredential",
+            MetadataRecord::AccessControlEntry { .. } => "AccessControlEntry",
+            MetadataRecord::RemoveAccessControlEntry { .. } => "RemoveAccessControlEntry",
+            MetadataRecord::ClientQuota { .. } => "ClientQuota",
         }
     }
 }

@@ -560,6 +560,7 @@ async fn garbage_from_the_network_is_refused_without_harm() {
     cluster.stop().await;
 }
 
+<<<<<<< HEAD
 /// Waits until every node of `cluster` has written `snapshot.json`.
 async fn wait_for_snapshots(cluster: &Cluster, what: &str) {
     let deadline = Instant::now() + WAIT;
@@ -631,5 +632,83 @@ async fn snapshots_follow_the_applied_bytes_and_the_interval() {
         .unwrap();
     cluster.converge(last).await;
     wait_for_snapshots(&cluster, "300 ms after one record").await;
+=======
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_records_commit_and_come_back_from_a_snapshot() {
+    use fjord_metadata::security::{AclEntry, Bytes, QuotaEntityPart, QuotaValue, ScramCredential};
+    init_tracing();
+    let mut cluster = Cluster::new("security", 1, fast);
+    cluster.start(1).await;
+    let acl_id = Uuid([5; 16]);
+    let records = vec![
+        MetadataRecord::UserScramCredential {
+            user: "alice".into(),
+            mechanism: 1,
+            credential: ScramCredential {
+                salt: Bytes(vec![1; 16]),
+                iterations: 4096,
+                stored_key: Bytes(vec![2; 32]),
+                server_key: Bytes(vec![3; 32]),
+            },
+        },
+        MetadataRecord::AccessControlEntry {
+            id: acl_id,
+            entry: AclEntry {
+                resource_type: 2,
+                resource_name: "orders".into(),
+                pattern_type: 3,
+                principal: "User:alice".into(),
+                host: "*".into(),
+                operation: 3,
+                permission_type: 3,
+            },
+        },
+        MetadataRecord::ClientQuota {
+            entity: vec![QuotaEntityPart {
+                entity_type: "client-id".into(),
+                name: Some("app".into()),
+            }],
+            key: "producer_byte_rate".into(),
+            value: Some(QuotaValue(1024.0)),
+        },
+    ];
+    let last = cluster.node(1).propose(records).await.unwrap();
+    // Removing an ACL that is not there is refused whole.
+    let refused = cluster
+        .node(1)
+        .propose(vec![MetadataRecord::RemoveAccessControlEntry {
+            id: Uuid([6; 16]),
+        }])
+        .await;
+    assert!(matches!(
+        refused,
+        Err(ProposeError::Rejected {
+            error: ImageError::NotFound(_),
+            ..
+        })
+    ));
+    let image = cluster.node(1).wait_for_offset(last, WAIT).await.unwrap();
+    assert_eq!(image.security.scram["alice"][&1].iterations, 4096);
+    assert!(image.security.acls.contains_key(&acl_id));
+    assert_eq!(image.security.client_quotas.len(), 1);
+    cluster.node(1).snapshot().await.unwrap();
+    let snapshot = cluster.dir(1).join("snapshot.json");
+    let deadline = Instant::now() + WAIT;
+    while !snapshot.exists() {
+        assert!(Instant::now() < deadline, "no snapshot written");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let text = fs::read_to_string(&snapshot).unwrap();
+    assert!(text.contains("\"security\"") && text.contains(&acl_id.to_string()));
+    let image = cluster.node(1).image();
+    cluster.kill(1).await;
+    cluster.start(1).await;
+    let restored = cluster
+        .node(1)
+        .wait_for_offset(image.offset.unwrap(), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(restored.security, image.security);
+>>>>>>> metasec
     cluster.stop().await;
 }

@@ -31,7 +31,7 @@ fn placement_error(e: PlacementError) -> AdminError {
     (code, e.to_string())
 }
 
-fn propose_error(e: ProposeError) -> AdminError {
+pub(crate) fn propose_error(e: ProposeError) -> AdminError {
     let code = match &e {
         ProposeError::NotLeader { .. } | ProposeError::Shutdown => ErrorCode::NotController,
         ProposeError::Timeout | ProposeError::Failed(_) => ErrorCode::RequestTimedOut,
@@ -41,6 +41,7 @@ fn propose_error(e: ProposeError) -> AdminError {
             }
             ImageError::UnknownTopic(_) => ErrorCode::UnknownTopicOrPartition,
             ImageError::PartitionExists { .. } => ErrorCode::InvalidPartitions,
+            ImageError::NotFound(_) => ErrorCode::ResourceNotFound,
             _ => ErrorCode::InvalidRequest,
         },
     };
@@ -54,6 +55,11 @@ async fn commit(cluster: &Cluster, records: Vec<MetadataRecord>) -> Result<(), A
         .propose(records)
         .await
         .map_err(propose_error)?;
+    applied_here(cluster, offset).await
+}
+
+/// Waits until the records committed at `offset` are applied here.
+pub(crate) async fn applied_here(cluster: &Cluster, offset: u64) -> Result<(), AdminError> {
     if cluster.wait_applied(offset, APPLY_WAIT).await {
         Ok(())
     } else {

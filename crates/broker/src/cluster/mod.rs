@@ -9,7 +9,9 @@
 //! image to the local partitions, `liveness.rs` registers this broker,
 //! unfences it once caught up and, on the active controller, fences
 //! brokers that went silent, and `admin.rs` turns CreateTopics,
-//! DeleteTopics and CreatePartitions into proposals.
+//! DeleteTopics and CreatePartitions into proposals, and `security_sync.rs`
+//! keeps SCRAM users, ACLs and client quotas in the metadata log (proposed
+//! by their handlers, installed into the local stores by the replay).
 //!
 //! Liveness (the choice of this step): in combined mode every broker is a
 //! quorum voter, and the active controller (the Raft leader) hears from
@@ -34,6 +36,7 @@ pub mod markers;
 pub mod peer;
 pub mod producer_ids;
 pub mod replay;
+pub mod security_sync;
 pub mod start;
 
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -44,6 +44,9 @@ pub async fn run(state: Arc<BrokerState>, cluster: Arc<Cluster>, mut stop: watch
             // Coordinators first give up what this image takes away, and
             // load what it gives once the local partitions follow it.
             super::coordinators::resign(&st, &cl, &next);
+            // Users, ACLs and quotas are in force before the offset is
+            // published (their proposers answer once it is).
+            super::security_sync::apply(&st, &next, prev.as_deref());
             let ok = apply(&st, &next, prev.as_deref());
             if ok {
                 super::coordinators::elect(&st, &cl, &next);

@@ -5,7 +5,8 @@
 //! is checked as Kafka's controller checks it (entity types, duplicates,
 //! empty names, known keys, values > 0, whole numbers for byte rates);
 //! a refused entry gets INVALID_REQUEST with the reason and changes
-//! nothing, the others are applied together and answered once durable.
+//! nothing, the others are applied together and answered once durable (in
+//! cluster mode: committed to the metadata log and applied here).
 //! `validate_only` checks without applying.
 //!
 //! With an authorizer, as Kafka: ALTER_CONFIGS on the cluster, else every
@@ -105,15 +106,23 @@ async fn handle(
         });
     }
     if !req.validate_only && !changes.is_empty() {
-        let quotas = state.quotas.clone();
-        let applied = tokio::task::spawn_blocking(move || quotas.apply(&changes)).await;
-        let failure = match applied {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "could not save client quotas");
-                Some((ErrorCode::KafkaStorageError, e.to_string()))
+        let failure = match state.cluster() {
+            // Cluster mode: committed to the metadata log, in force on
+            // every broker.
+            Some(cluster) => crate::cluster::security_sync::alter_quotas(cluster, &changes)
+                .await
+                .err(),
+            None => {
+                let quotas = state.quotas.clone();
+                match tokio::task::spawn_blocking(move || quotas.apply(&changes)).await {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "could not save client quotas");
+                        Some((ErrorCode::KafkaStorageError, e.to_string()))
+                    }
+                    Err(e) => Some((ErrorCode::UnknownServerError, e.to_string())),
+                }
             }
-            Err(e) => Some((ErrorCode::UnknownServerError, e.to_string())),
         };
         if let Some((code, msg)) = failure {
             for r in results.iter_mut().filter(|r| r.error_code == 0) {

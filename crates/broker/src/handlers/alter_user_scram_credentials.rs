@@ -8,7 +8,9 @@
 //! (UNSUPPORTED_SASL_MECHANISM), a user/mechanism twice in one request
 //! (DUPLICATE_RESOURCE), deleting a credential that does not exist
 //! (RESOURCE_NOT_FOUND). The accepted changes are applied together and
-//! answered only once durable.
+//! answered only once durable: on one node in `meta/`, in cluster mode
+//! once committed to the metadata log and applied on this broker
+//! (`cluster::security_sync`), so every broker authenticates with them.
 //!
 //! With an authorizer, as Kafka: ALTER on the cluster, else every user gets
 //! CLUSTER_AUTHORIZATION_FAILED.
@@ -178,13 +180,18 @@ async fn handle(
         .flatten()
         .cloned()
         .collect();
-    let st = state.clone();
-    let applied = tokio::task::spawn_blocking(move || st.users.apply(&changes))
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()));
-    if let Err(e) = &applied {
-        tracing::error!(error = %e, "saving SCRAM credentials failed");
+    let applied: Result<(), Refusal> = match state.cluster() {
+        // Cluster mode: committed to the metadata log, in force everywhere.
+        Some(cluster) => crate::cluster::security_sync::alter_users(cluster, &changes).await,
+        None => {
+            super::meta_save::save_locally(&state, "credentials", move |st| {
+                st.users.apply(&changes)
+            })
+            .await
+        }
+    };
+    if let Err((code, e)) = &applied {
+        tracing::warn!(?code, error = %e, "SCRAM credential changes not applied");
     }
     let results = checked
         .into_iter()
@@ -192,10 +199,7 @@ async fn handle(
             let (code, msg) = match (r, &applied) {
                 (Err((code, msg)), _) => (code, Some(msg)),
                 (Ok(_), Ok(())) => (ErrorCode::None, None),
-                (Ok(_), Err(_)) => (
-                    ErrorCode::UnknownServerError,
-                    Some("Saving the credentials failed".to_string()),
-                ),
+                (Ok(_), Err((code, msg))) => (*code, Some(msg.clone())),
             };
             AlterUserScramCredentialsResult {
                 user,

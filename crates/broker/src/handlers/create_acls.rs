@@ -1,4 +1,6 @@
-//! CreateAcls (key 30): adds ACL bindings, answered once they are durable.
+//! CreateAcls (key 30): adds ACL bindings, answered once they are durable
+//! (on one node in `meta/acls.json`; in cluster mode once committed to the
+//! metadata log and applied here, see `cluster::security_sync`).
 //! Needs ALTER on the cluster (CLUSTER_AUTHORIZATION_FAILED for every
 //! creation otherwise); SECURITY_DISABLED without an authorizer; a binding
 //! Kafka would refuse (ANY or UNKNOWN codes, MATCH pattern, empty name, a
@@ -55,14 +57,14 @@ async fn handle(
         })
         .collect();
     let valid: Vec<AclBinding> = checked.iter().filter_map(|r| r.clone().ok()).collect();
-    let st = state.clone();
-    let saved = tokio::task::spawn_blocking(move || st.authorizer.create(&valid))
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()));
-    if let Err(e) = &saved {
-        tracing::error!(error = %e, "saving ACLs failed");
-    }
+    let saved: Result<(), (ErrorCode, String)> = match state.cluster() {
+        // Cluster mode: committed to the metadata log, enforced everywhere.
+        Some(cluster) => crate::cluster::security_sync::create_acls(cluster, &valid).await,
+        None => {
+            super::meta_save::save_locally(&state, "ACLs", move |st| st.authorizer.create(&valid))
+                .await
+        }
+    };
     let results = checked
         .into_iter()
         .map(|r| match (r, &saved) {
@@ -71,7 +73,7 @@ async fn handle(
                 tracing::info!(target: "fjord::audit", by = %ctx.principal, acl = ?b, "ACL created");
                 AclCreationResult::default()
             }
-            (Ok(_), Err(_)) => failed(ErrorCode::UnknownServerError, "Saving the ACLs failed"),
+            (Ok(_), Err((code, msg))) => failed(*code, msg),
         })
         .collect();
     CreateAclsResponse {

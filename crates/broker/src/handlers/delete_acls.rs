@@ -1,5 +1,6 @@
 //! DeleteAcls (key 31): removes the ACL bindings each filter selects and
-//! returns them per filter, once the removal is durable. Needs ALTER on the
+//! returns them per filter, once the removal is durable (in cluster mode:
+//! committed to the metadata log and applied here). Needs ALTER on the
 //! cluster (CLUSTER_AUTHORIZATION_FAILED for every filter);
 //! SECURITY_DISABLED without an authorizer; INVALID_REQUEST for a filter
 //! with UNKNOWN codes (the other filters still apply). v0 was removed in
@@ -56,24 +57,21 @@ async fn handle(
         })
         .collect();
     let valid: Vec<AclFilter> = checked.iter().filter_map(|r| r.clone().ok()).collect();
-    let st = state.clone();
-    let deleted = tokio::task::spawn_blocking(move || st.authorizer.delete(&valid))
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()));
-    if let Err(e) = &deleted {
-        tracing::error!(error = %e, "saving ACLs failed");
-    }
-    let mut removed = match deleted {
-        Ok(r) => Some(r.into_iter()),
-        Err(_) => None,
+    let deleted: Result<_, (ErrorCode, String)> = match state.cluster() {
+        // Cluster mode: committed to the metadata log, in force everywhere.
+        Some(cluster) => crate::cluster::security_sync::delete_acls(cluster, &valid).await,
+        None => {
+            super::meta_save::save_locally(&state, "ACLs", move |st| st.authorizer.delete(&valid))
+                .await
+        }
     };
+    let mut removed = deleted.map(Vec::into_iter);
     let filter_results = checked
         .into_iter()
         .map(|r| match (r, removed.as_mut()) {
             (Err(msg), _) => failed(ErrorCode::InvalidRequest, &msg),
-            (Ok(_), None) => failed(ErrorCode::UnknownServerError, "Saving the ACLs failed"),
-            (Ok(_), Some(it)) => DeleteAclsFilterResult {
+            (Ok(_), Err((code, msg))) => failed(*code, msg),
+            (Ok(_), Ok(it)) => DeleteAclsFilterResult {
                 matching_acls: it
                     .next()
                     .unwrap_or_default()

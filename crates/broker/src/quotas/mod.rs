@@ -231,12 +231,24 @@ impl QuotaManager {
     /// is kept and judged against the new values.
     pub fn apply(&self, changes: &[store::Change]) -> Result<(), StateError> {
         let next = self.store.apply(changes)?;
-        let ip_rates = IpRates::of(&next);
+        self.installed(&next);
+        Ok(())
+    }
+
+    /// Replaces every quota (cluster mode: the committed image's) without
+    /// writing the file; usage already measured is kept.
+    pub fn replace(&self, quotas: Quotas) {
+        let next = self.store.replace(quotas);
+        self.installed(&next);
+    }
+
+    /// Makes `next` (now in the store) the quotas judged against.
+    fn installed(&self, next: &Quotas) {
+        let ip_rates = IpRates::of(next);
         self.any_ip.store(!ip_rates.is_empty(), Ordering::Release);
         *self.ip_rates.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ip_rates);
-        self.any.store(any_client(&next), Ordering::Release);
+        self.any.store(any_client(next), Ordering::Release);
         self.generation.fetch_add(1, Ordering::AcqRel);
-        Ok(())
     }
 
     /// Records a new connection from `ip` against its

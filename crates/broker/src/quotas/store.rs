@@ -1,8 +1,9 @@
 //! Client quota entities and their values, as AlterClientQuotas sets them
 //! and DescribeClientQuotas lists them, persisted in
 //! `meta/client-quotas.json` (replaced atomically and durably before a
-//! change is answered). With the cluster work they move into the metadata
-//! log; nothing outside this module knows where they are kept.
+//! change is answered) on one node; in cluster mode they live in the
+//! metadata log and the store holds the last committed image's quotas
+//! ([`QuotaStore::replace`]).
 //!
 //! An entity is a user, a client id, or both; either part may be the
 //! default (`<default>`, a null name on the wire). Or it is an `ip` alone
@@ -295,6 +296,16 @@ impl QuotaStore {
             .read()
             .map(|q| q.clone())
             .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Replaces every quota in memory, writing nothing (cluster mode: the
+    /// quotas live in the metadata image).
+    pub fn replace(&self, quotas: Quotas) -> Arc<Quotas> {
+        let _w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let next = Arc::new(quotas);
+        let mut q = self.quotas.write().unwrap_or_else(|p| p.into_inner());
+        *q = next.clone();
+        next
     }
 
     /// Applies `changes` together; returns once they are durable, with the

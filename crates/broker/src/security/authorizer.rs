@@ -398,6 +398,14 @@ impl Authorizer {
         Ok(removed)
     }
 
+    /// Replaces every binding in memory, writing nothing: in cluster mode
+    /// the ACLs live in the metadata image and each committed image is
+    /// installed here (`cluster::security_sync`).
+    pub fn replace(&self, bindings: BTreeSet<AclBinding>) {
+        let _w = self.store.lock();
+        self.swap(bindings);
+    }
+
     fn swap(&self, bindings: BTreeSet<AclBinding>) {
         let snap = Arc::new(Snapshot::new(bindings));
         let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());

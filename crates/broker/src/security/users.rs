@@ -1,6 +1,9 @@
-//! The user store: SCRAM credentials per user and mechanism, persisted in
-//! `<data-dir>/meta/scram-credentials.json` (salt, iterations, stored key,
-//! server key; never a password).
+//! The user store: SCRAM credentials per user and mechanism (salt,
+//! iterations, stored key, server key; never a password). On one node they
+//! are persisted in `<data-dir>/meta/scram-credentials.json`; in cluster
+//! mode they live in the metadata log and the store only holds the last
+//! committed image's users ([`UserStore::replace`]), never touching the
+//! file.
 //!
 //! One writer at a time: a change is applied to a copy, written to a
 //! uniquely named temp file, fsynced, renamed over the file and the
@@ -110,6 +113,15 @@ impl UserStore {
     pub fn fake_salt(&self, user: &str, mech: Mechanism) -> Vec<u8> {
         let salted = mech.salted_password(user.as_bytes(), &self.fake_salt_key, 1);
         salted[..32.min(salted.len())].to_vec()
+    }
+
+    /// Replaces every credential in memory, writing nothing: in cluster
+    /// mode the users live in the metadata image and each committed image
+    /// is installed here (`cluster::security_sync`).
+    pub fn replace(&self, users: Users) {
+        let _w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut u = self.users.write().unwrap_or_else(|p| p.into_inner());
+        *u = Arc::new(users);
     }
 
     /// Applies `changes` together and returns once they are durable.
