@@ -560,7 +560,6 @@ async fn garbage_from_the_network_is_refused_without_harm() {
     cluster.stop().await;
 }
 
-<<<<<<< HEAD
 /// Waits until every node of `cluster` has written `snapshot.json`.
 async fn wait_for_snapshots(cluster: &Cluster, what: &str) {
     let deadline = Instant::now() + WAIT;
@@ -632,7 +631,9 @@ async fn snapshots_follow_the_applied_bytes_and_the_interval() {
         .unwrap();
     cluster.converge(last).await;
     wait_for_snapshots(&cluster, "300 ms after one record").await;
-=======
+    cluster.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn security_records_commit_and_come_back_from_a_snapshot() {
     use fjord_metadata::security::{AclEntry, Bytes, QuotaEntityPart, QuotaValue, ScramCredential};
@@ -709,6 +710,5 @@ async fn security_records_commit_and_come_back_from_a_snapshot() {
         .await
         .unwrap();
     assert_eq!(restored.security, image.security);
->>>>>>> metasec
     cluster.stop().await;
 }
