@@ -69,6 +69,14 @@ pub struct PartitionImage {
     pub leader: i32,
     pub leader_epoch: i32,
     pub partition_epoch: i32,
+    /// Replicas a reassignment in progress adds (KIP-455); empty when none
+    /// is in progress.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adding_replicas: Vec<i32>,
+    /// Replicas a reassignment in progress removes once the added ones
+    /// are in sync.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removing_replicas: Vec<i32>,
 }
 
 /// A topic and its partitions.
@@ -224,6 +232,8 @@ impl MetadataImage {
                     leader: *leader,
                     leader_epoch: *leader_epoch,
                     partition_epoch: *partition_epoch,
+                    adding_replicas: Vec::new(),
+                    removing_replicas: Vec::new(),
                 };
                 check_partition(&state)?;
                 topic.partitions.insert(*partition, state);
@@ -361,6 +371,7 @@ impl MetadataImage {
                 }
                 self.next_producer_id = *next_producer_id;
             }
+            MetadataRecord::ReassignPartition { .. } => crate::reassign::apply(self, record)?,
         }
         self.offset = Some(offset);
         Ok(())
@@ -384,7 +395,7 @@ impl MetadataImage {
 }
 
 /// The invariants of one partition's state.
-fn check_partition(p: &PartitionImage) -> Result<(), ImageError> {
+pub(crate) fn check_partition(p: &PartitionImage) -> Result<(), ImageError> {
     let invalid = |why: String| Err(ImageError::InvalidPartition(why));
     if p.replicas.is_empty() {
         return invalid("no replicas".into());

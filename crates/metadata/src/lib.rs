@@ -10,6 +10,7 @@ pub mod controller;
 pub mod image;
 mod quorum;
 pub mod raft;
+pub mod reassign;
 pub mod records;
 
 pub use image::{ImageError, MetadataImage};
