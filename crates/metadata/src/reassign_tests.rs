@@ -75,7 +75,15 @@ fn a_move_adds_first_then_switches_once_the_new_replicas_are_in_sync() {
     // Target first, then the replicas leaving; the leader and its epoch stay.
     assert_eq!(
         state(&image, id),
-        (vec![3, 4, 5, 1, 2], vec![1, 2, 3], 1, vec![4, 5], vec![1, 2], 4, 10)
+        (
+            vec![3, 4, 5, 1, 2],
+            vec![1, 2, 3],
+            1,
+            vec![4, 5],
+            vec![1, 2],
+            4,
+            10
+        )
     );
     assert!(complete_reassignments(&image).is_empty(), "4 and 5 lag");
     // The leader adds 4 (not yet 5): still not complete.
@@ -133,7 +141,15 @@ fn cancelling_reverts_to_the_original_replicas() {
     apply_all(&mut image, &[record]);
     assert_eq!(
         state(&image, id),
-        (vec![1, 4, 2, 3], vec![1, 2, 3], 2, vec![4], vec![2, 3], 4, 10)
+        (
+            vec![1, 4, 2, 3],
+            vec![1, 2, 3],
+            2,
+            vec![4],
+            vec![2, 3],
+            4,
+            10
+        )
     );
     let cancel = reassign_records(&image, "t", 0, None).unwrap().unwrap();
     apply_all(&mut image, &[cancel]);
@@ -168,7 +184,8 @@ fn a_new_target_replaces_the_one_in_progress_from_the_original_replicas() {
 #[test]
 fn bad_targets_are_refused_as_kafka_does() {
     let (image, _) = image(&[(&[1, 2, 3], &[1, 2, 3], 1)]);
-    let invalid = |r: Result<_, ReassignError>| matches!(r, Err(ReassignError::InvalidAssignment(_)));
+    let invalid =
+        |r: Result<_, ReassignError>| matches!(r, Err(ReassignError::InvalidAssignment(_)));
     assert!(invalid(reassign_records(&image, "t", 0, Some(&[]))));
     assert!(invalid(reassign_records(&image, "t", 0, Some(&[1, 1]))));
     assert!(invalid(reassign_records(&image, "t", 0, Some(&[1, 9]))));

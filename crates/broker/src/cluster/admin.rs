@@ -31,7 +31,7 @@ fn placement_error(e: PlacementError) -> AdminError {
     (code, e.to_string())
 }
 
-fn propose_error(e: ProposeError) -> AdminError {
+pub(crate) fn propose_error(e: ProposeError) -> AdminError {
     let code = match &e {
         ProposeError::NotLeader { .. } | ProposeError::Shutdown => ErrorCode::NotController,
         ProposeError::Timeout | ProposeError::Failed(_) => ErrorCode::RequestTimedOut,

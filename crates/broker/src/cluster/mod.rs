@@ -33,6 +33,8 @@ pub mod liveness;
 pub mod markers;
 pub mod peer;
 pub mod producer_ids;
+pub mod reassign;
+pub mod rebalance;
 pub mod replay;
 pub mod start;
 

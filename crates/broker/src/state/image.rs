@@ -113,6 +113,36 @@ impl BrokerState {
         Ok(())
     }
 
+    /// Empties the local log of partition `index` of `t` (a replica the
+    /// image took away from this broker): the partition is retired, its
+    /// directory deleted and an empty log opened in its place at the same
+    /// leader epoch. Caller is the metadata replay.
+    pub fn reset_partition(&self, t: &Topic, index: i32) -> Result<(), StateError> {
+        let Some(old) = usize::try_from(index)
+            .ok()
+            .and_then(|i| t.partitions.get(i))
+        else {
+            return Ok(());
+        };
+        old.retire();
+        old.log.delete()?;
+        let dir = fjord_storage::partition_dir(&self.config().data_dir, &t.name, index);
+        let log = Log::open(&dir, t.log_config.clone())?;
+        let fresh = Arc::new(self.new_partition(&t.name, index, Arc::new(log), old.leader_epoch));
+        let mut parts = t.partitions.clone();
+        parts[index as usize] = fresh;
+        self.replace_topic(Topic {
+            name: t.name.clone(),
+            id: t.id,
+            metrics: t.metrics.clone(),
+            configs: t.configs.clone(),
+            log_config: t.log_config.clone(),
+            partitions: parts,
+            internal: is_internal_topic(&t.name),
+        })?;
+        Ok(())
+    }
+
     /// Whether `topic`'s partitions are replicated: cluster mode, a topic
     /// of the image (internal topics included; `_schemas` stays local).
     pub(crate) fn replicates(&self, topic: &str) -> bool {
