@@ -289,8 +289,10 @@ fn check_reassignment(p: &PartitionImage) -> Result<(), ImageError> {
 /// left alone, as Kafka's controller does.
 pub fn rebalance_records(image: &MetadataImage, imbalance_percentage: u32) -> Vec<MetadataRecord> {
     use std::collections::BTreeMap;
-    // Per preferred broker: (partitions it prefers, those it does not lead).
-    let mut counts: BTreeMap<i32, (usize, Vec<(&str, i32)>)> = BTreeMap::new();
+    /// A broker's preferred partitions: how many, and (topic, partition)
+    /// of those it does not lead.
+    type Preferred<'a> = (usize, Vec<(&'a str, i32)>);
+    let mut counts: BTreeMap<i32, Preferred> = BTreeMap::new();
     for topic in image.topics.values() {
         for (partition, state) in &topic.partitions {
             let Some(&preferred) = state.replicas.first() else {
