@@ -123,6 +123,21 @@ impl MetadataImage {
         self.configs.get(&resource_type)?.get(name)
     }
 
+    /// One partition, to change it; UnknownPartition if there is none.
+    pub(crate) fn partition_mut(
+        &mut self,
+        topic_id: Uuid,
+        partition: i32,
+    ) -> Result<&mut PartitionImage, ImageError> {
+        self.topics
+            .get_mut(&topic_id)
+            .and_then(|t| t.partitions.get_mut(&partition))
+            .ok_or(ImageError::UnknownPartition {
+                topic_id,
+                partition,
+            })
+    }
+
     /// Whether broker `id` is registered and unfenced.
     pub fn is_alive(&self, id: i32) -> bool {
         self.brokers.get(&id).is_some_and(|b| !b.fenced)
@@ -245,14 +260,7 @@ impl MetadataImage {
                 leader,
                 replicas,
             } => {
-                let current = self
-                    .topics
-                    .get_mut(topic_id)
-                    .and_then(|t| t.partitions.get_mut(partition))
-                    .ok_or(ImageError::UnknownPartition {
-                        topic_id: *topic_id,
-                        partition: *partition,
-                    })?;
+                let current = self.partition_mut(*topic_id, *partition)?;
                 let mut next = current.clone();
                 if let Some(replicas) = replicas {
                     next.replicas = replicas.clone();

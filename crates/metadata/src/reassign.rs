@@ -224,14 +224,7 @@ pub(crate) fn apply(image: &mut MetadataImage, record: &MetadataRecord) -> Resul
     else {
         return Ok(());
     };
-    let current = image
-        .topics
-        .get_mut(topic_id)
-        .and_then(|t| t.partitions.get_mut(partition))
-        .ok_or(ImageError::UnknownPartition {
-            topic_id: *topic_id,
-            partition: *partition,
-        })?;
+    let current = image.partition_mut(*topic_id, *partition)?;
     if current.partition_epoch != *partition_epoch {
         return Err(ImageError::StalePartitionEpoch {
             current: current.partition_epoch,

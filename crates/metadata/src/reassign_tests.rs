@@ -2,51 +2,16 @@
 //! hand-built images.
 
 use super::*;
+use crate::controller::tests::{add_topic, apply_all, cluster};
 use crate::image::MetadataImage;
 
-/// Brokers 1..=5 registered and unfenced, and topic `t` with the given
-/// partitions (replicas, isr, leader) at leader epoch 4, partition epoch 9.
+/// Brokers 1..=5 registered (at epoch 100 + id) and unfenced, and topic
+/// `t` with the given partitions (replicas, isr, leader) at leader epoch
+/// 4, partition epoch 9.
 fn image(parts: &[(&[i32], &[i32], i32)]) -> (MetadataImage, Uuid) {
-    let mut image = MetadataImage::default();
-    let id = Uuid([3; 16]);
-    let mut records = Vec::new();
-    for b in 1..=5 {
-        records.push(MetadataRecord::RegisterBroker {
-            broker_id: b,
-            incarnation_id: format!("i{b}"),
-            broker_epoch: 100,
-            endpoints: vec![],
-            rack: None,
-        });
-        records.push(MetadataRecord::UnfenceBroker {
-            broker_id: b,
-            epoch: 100,
-        });
-    }
-    records.push(MetadataRecord::Topic {
-        name: "t".into(),
-        topic_id: id,
-    });
-    for (i, (replicas, isr, leader)) in parts.iter().enumerate() {
-        records.push(MetadataRecord::Partition {
-            topic_id: id,
-            partition: i as i32,
-            replicas: replicas.to_vec(),
-            isr: isr.to_vec(),
-            leader: *leader,
-            leader_epoch: 4,
-            partition_epoch: 9,
-        });
-    }
-    apply_all(&mut image, &records);
+    let mut image = cluster(&[(1, None), (2, None), (3, None), (4, None), (5, None)]);
+    let id = add_topic(&mut image, parts);
     (image, id)
-}
-
-fn apply_all(image: &mut MetadataImage, records: &[MetadataRecord]) {
-    let first = image.offset.map_or(0, |o| o + 1);
-    for (offset, record) in (first..).zip(records) {
-        image.apply(offset, record).unwrap();
-    }
 }
 
 /// (replicas, isr, leader, adding, removing, leader epoch, partition epoch)
@@ -256,7 +221,7 @@ fn rebalancing_skips_a_preferred_replica_out_of_the_isr_or_fenced() {
         &mut image,
         &[MetadataRecord::FenceBroker {
             broker_id: 3,
-            epoch: 100,
+            epoch: 103,
         }],
     );
     assert!(rebalance_records(&image, 0).is_empty());

@@ -15,6 +15,22 @@ use fjord_storage::Log;
 use super::{is_internal_topic, uuid_hex, BrokerState, StateError, Topic, TopicMeta};
 use crate::cluster::Cluster;
 
+impl Topic {
+    /// This topic with other partition objects (same name, id, configs
+    /// and counters).
+    pub(crate) fn with_partitions(&self, partitions: Vec<Arc<Partition>>) -> Topic {
+        Topic {
+            name: self.name.clone(),
+            id: self.id,
+            metrics: self.metrics.clone(),
+            configs: self.configs.clone(),
+            log_config: self.log_config.clone(),
+            partitions,
+            internal: self.internal,
+        }
+    }
+}
+
 impl BrokerState {
     /// The cluster this broker belongs to; None in single-node mode.
     pub fn cluster(&self) -> Option<&Arc<Cluster>> {
@@ -100,16 +116,7 @@ impl BrokerState {
                 }
             }
         }
-        let topic = Topic {
-            name: t.name.clone(),
-            id: t.id,
-            metrics: t.metrics.clone(),
-            configs: t.configs.clone(),
-            log_config: t.log_config.clone(),
-            partitions: parts,
-            internal: is_internal_topic(&t.name),
-        };
-        self.replace_topic(topic)?;
+        self.replace_topic(t.with_partitions(parts))?;
         Ok(())
     }
 
@@ -131,15 +138,7 @@ impl BrokerState {
         let fresh = Arc::new(self.new_partition(&t.name, index, Arc::new(log), old.leader_epoch));
         let mut parts = t.partitions.clone();
         parts[index as usize] = fresh;
-        self.replace_topic(Topic {
-            name: t.name.clone(),
-            id: t.id,
-            metrics: t.metrics.clone(),
-            configs: t.configs.clone(),
-            log_config: t.log_config.clone(),
-            partitions: parts,
-            internal: is_internal_topic(&t.name),
-        })?;
+        self.replace_topic(t.with_partitions(parts))?;
         Ok(())
     }
 
