@@ -12,7 +12,7 @@ use fjord_partition::Partition;
 use fjord_protocol::Uuid;
 use fjord_storage::Log;
 
-use super::{is_internal_topic, uuid_hex, BrokerState, StateError, Topic, TopicMeta};
+use super::{uuid_hex, BrokerState, StateError, Topic, TopicMeta};
 use crate::cluster::Cluster;
 
 impl Topic {
