@@ -146,6 +146,15 @@ pub async fn run(
             cluster.clone(),
             stop_rx.clone(),
         ));
+        tokio::spawn(crate::cluster::reassign::run(
+            cluster.clone(),
+            stop_rx.clone(),
+        ));
+        tokio::spawn(crate::cluster::rebalance::run(
+            state.clone(),
+            cluster.clone(),
+            stop_rx.clone(),
+        ));
         tokio::spawn(crate::cluster::liveness::run(cluster, stop_rx.clone()));
     }
     let mut registry = None;

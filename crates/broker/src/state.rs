@@ -726,15 +726,7 @@ impl BrokerState {
                 }
             }
         }
-        Ok(Topic {
-            name: t.name.clone(),
-            id: t.id,
-            metrics: t.metrics.clone(),
-            configs: t.configs.clone(),
-            log_config: t.log_config.clone(),
-            partitions: parts,
-            internal: t.internal,
-        })
+        Ok(t.with_partitions(parts))
     }
 
     /// Removes a topic and deletes its data; caller holds `admin_lock`.

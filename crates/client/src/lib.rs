@@ -43,7 +43,9 @@ pub use admin::{
     ListedGroup, NewTopic, OffsetSpec, PartitionInfo, QuotaEntity, QuotaEntry, QuotaMatch,
     ScramChange, ScramUser, TopicInfo,
 };
-pub use admin::{ElectionKind, ElectionResult, QuorumStatus, QuorumVoter};
+pub use admin::{
+    ElectionKind, ElectionResult, QuorumStatus, QuorumVoter, ReassignRequest, Reassignment,
+};
 pub use assignor::{Assignor, RebalanceProtocol};
 pub use client::{BrokerInfo, Client, ClientConfig};
 pub use conn::Connection;

@@ -451,4 +451,4 @@ pub fn allocate_producer_ids(
 
 #[cfg(test)]
 #[path = "controller_tests.rs"]
-mod tests;
+pub(crate) mod tests;

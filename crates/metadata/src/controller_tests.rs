@@ -5,7 +5,7 @@ use crate::image::MetadataImage;
 
 /// An image with brokers `(id, rack)`, all registered at epoch 100 + id and
 /// unfenced.
-fn cluster(brokers: &[(i32, Option<&str>)]) -> MetadataImage {
+pub(crate) fn cluster(brokers: &[(i32, Option<&str>)]) -> MetadataImage {
     let mut image = MetadataImage::default();
     let mut offset = 0;
     for (id, rack) in brokers {
@@ -30,7 +30,7 @@ fn cluster(brokers: &[(i32, Option<&str>)]) -> MetadataImage {
     image
 }
 
-fn apply_all(image: &mut MetadataImage, records: &[MetadataRecord]) {
+pub(crate) fn apply_all(image: &mut MetadataImage, records: &[MetadataRecord]) {
     let first = image.offset.map_or(0, |o| o + 1);
     for (offset, record) in (first..).zip(records) {
         image.apply(offset, record).unwrap();
@@ -157,6 +157,13 @@ fn create_topic_records_build_the_topic() {
 /// (replicas, isr, leader).
 fn with_partitions(parts: &[(&[i32], &[i32], i32)]) -> (MetadataImage, Uuid) {
     let mut image = cluster(&[(1, None), (2, None), (3, None)]);
+    let id = add_topic(&mut image, parts);
+    (image, id)
+}
+
+/// Adds topic `t` with the given partitions (replicas, isr, leader) at
+/// leader epoch 4, partition epoch 9; returns its id.
+pub(crate) fn add_topic(image: &mut MetadataImage, parts: &[(&[i32], &[i32], i32)]) -> Uuid {
     let id = Uuid([3; 16]);
     let mut records = vec![MetadataRecord::Topic {
         name: "t".into(),
@@ -173,8 +180,8 @@ fn with_partitions(parts: &[(&[i32], &[i32], i32)]) -> (MetadataImage, Uuid) {
             partition_epoch: 9,
         });
     }
-    apply_all(&mut image, &records);
-    (image, id)
+    apply_all(image, &records);
+    id
 }
 
 #[test]

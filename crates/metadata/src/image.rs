@@ -73,6 +73,14 @@ pub struct PartitionImage {
     pub leader: i32,
     pub leader_epoch: i32,
     pub partition_epoch: i32,
+    /// Replicas a reassignment in progress adds (KIP-455); empty when none
+    /// is in progress.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adding_replicas: Vec<i32>,
+    /// Replicas a reassignment in progress removes once the added ones
+    /// are in sync.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removing_replicas: Vec<i32>,
 }
 
 /// A topic and its partitions.
@@ -121,6 +129,21 @@ impl MetadataImage {
         name: &str,
     ) -> Option<&BTreeMap<String, String>> {
         self.configs.get(&resource_type)?.get(name)
+    }
+
+    /// One partition, to change it; UnknownPartition if there is none.
+    pub(crate) fn partition_mut(
+        &mut self,
+        topic_id: Uuid,
+        partition: i32,
+    ) -> Result<&mut PartitionImage, ImageError> {
+        self.topics
+            .get_mut(&topic_id)
+            .and_then(|t| t.partitions.get_mut(&partition))
+            .ok_or(ImageError::UnknownPartition {
+                topic_id,
+                partition,
+            })
     }
 
     /// Whether broker `id` is registered and unfenced.
@@ -232,6 +255,8 @@ impl MetadataImage {
                     leader: *leader,
                     leader_epoch: *leader_epoch,
                     partition_epoch: *partition_epoch,
+                    adding_replicas: Vec::new(),
+                    removing_replicas: Vec::new(),
                 };
                 check_partition(&state)?;
                 topic.partitions.insert(*partition, state);
@@ -243,14 +268,7 @@ impl MetadataImage {
                 leader,
                 replicas,
             } => {
-                let current = self
-                    .topics
-                    .get_mut(topic_id)
-                    .and_then(|t| t.partitions.get_mut(partition))
-                    .ok_or(ImageError::UnknownPartition {
-                        topic_id: *topic_id,
-                        partition: *partition,
-                    })?;
+                let current = self.partition_mut(*topic_id, *partition)?;
                 let mut next = current.clone();
                 if let Some(replicas) = replicas {
                     next.replicas = replicas.clone();
@@ -374,6 +392,7 @@ impl MetadataImage {
             | MetadataRecord::AccessControlEntry { .. }
             | MetadataRecord::RemoveAccessControlEntry { .. }
             | MetadataRecord::ClientQuota { .. }) => self.security.apply(security)?,
+            MetadataRecord::ReassignPartition { .. } => crate::reassign::apply(self, record)?,
         }
         self.offset = Some(offset);
         Ok(())
@@ -397,7 +416,7 @@ impl MetadataImage {
 }
 
 /// The invariants of one partition's state.
-fn check_partition(p: &PartitionImage) -> Result<(), ImageError> {
+pub(crate) fn check_partition(p: &PartitionImage) -> Result<(), ImageError> {
     let invalid = |why: String| Err(ImageError::InvalidPartition(why));
     if p.replicas.is_empty() {
         return invalid("no replicas".into());

@@ -11,6 +11,7 @@ pub mod controller;
 pub mod image;
 mod quorum;
 pub mod raft;
+pub mod reassign;
 pub mod records;
 pub mod security;
 

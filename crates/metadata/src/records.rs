@@ -217,6 +217,28 @@ pub enum MetadataRecord {
         key: String,
         value: Option<crate::security::QuotaValue>,
     },
+    /// A partition's replica set moved (KIP-455 reassignment: started,
+    /// completed or cancelled), written as the partition's whole new
+    /// replica state, as Kafka's PartitionChangeRecord with
+    /// `addingReplicas`/`removingReplicas`. Applied only while the
+    /// partition is still at `partition_epoch` (a compare-and-set, so a
+    /// decision over a stale image is rejected whole). While a
+    /// reassignment is in progress `replicas` is the target followed by
+    /// the original replicas leaving, `adding_replicas` the target
+    /// replicas not in the original set and `removing_replicas` the
+    /// original ones not in the target. Bumps the partition epoch, and
+    /// the leader epoch when the leader changes or a replica leaves the
+    /// set (so a removed replica is fenced).
+    ReassignPartition {
+        topic_id: Uuid,
+        partition: i32,
+        partition_epoch: i32,
+        replicas: Vec<i32>,
+        isr: Vec<i32>,
+        leader: i32,
+        adding_replicas: Vec<i32>,
+        removing_replicas: Vec<i32>,
+    },
 }
 
 impl MetadataRecord {
@@ -239,6 +261,7 @@ impl MetadataRecord {
             MetadataRecord::AccessControlEntry { .. } => "AccessControlEntry",
             MetadataRecord::RemoveAccessControlEntry { .. } => "RemoveAccessControlEntry",
             MetadataRecord::ClientQuota { .. } => "ClientQuota",
+            MetadataRecord::ReassignPartition { .. } => "ReassignPartition",
         }
     }
 }

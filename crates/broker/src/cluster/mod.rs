@@ -35,6 +35,8 @@ pub mod liveness;
 pub mod markers;
 pub mod peer;
 pub mod producer_ids;
+pub mod reassign;
+pub mod rebalance;
 pub mod replay;
 pub mod security_sync;
 pub mod start;

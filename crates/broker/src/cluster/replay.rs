@@ -108,6 +108,7 @@ fn follow_isr(state: &BrokerState, topic: &fjord_metadata::image::TopicImage) {
 /// unserved, with a warning, never deleted on a guess.
 pub fn apply(state: &BrokerState, image: &MetadataImage, previous: Option<&MetadataImage>) -> bool {
     let mut ok = true;
+    let node = state.cluster().map_or(-1, |c| c.node_id);
     for topic in image.topics.values() {
         let id = fjord_protocol::Uuid(topic.id.0);
         let epochs = epochs(topic);
@@ -127,6 +128,7 @@ pub fn apply(state: &BrokerState, image: &MetadataImage, previous: Option<&Metad
                     }
                 }
                 follow_isr(state, topic);
+                ok &= super::reassign::drop_removed_replicas(state, node, topic, image, previous);
                 continue;
             }
             // Same name, another id: the old topic was deleted and

@@ -4,7 +4,7 @@
 //! of these change anything: fjord runs as one node on its own metadata
 //! files. Joined with the other tables by `keys::broker_keys`.
 
-use fjord_storage::config::parse_long;
+use fjord_storage::config::{parse_bool, parse_long};
 use fjord_storage::ValueType;
 
 use super::keys::{Apply, BrokerKey, Flag, KeyDefault, Mode};
@@ -47,6 +47,14 @@ pub struct ClusterSettings {
     /// `metadata.log.max.snapshot.interval.ms`: the longest time between
     /// snapshots while records are applied (0: no time trigger).
     pub snapshot_interval_ms: u64,
+    /// `auto.leader.rebalance.enable`: the active controller moves
+    /// leadership back to preferred replicas (`cluster/rebalance.rs`).
+    pub auto_leader_rebalance: bool,
+    /// `leader.imbalance.check.interval.seconds`: how often it looks.
+    pub leader_imbalance_check_interval_s: u64,
+    /// `leader.imbalance.per.broker.percentage`: the share of a broker's
+    /// preferred partitions led elsewhere above which it acts.
+    pub leader_imbalance_per_broker_pct: u32,
 }
 
 impl ClusterSettings {
@@ -302,6 +310,55 @@ pub static CLUSTER_KEYS: &[BrokerKey] = &[
                 Ok(())
             },
             get: |c| Some(c.cluster.replica_lag_time_max_ms.to_string()),
+        },
+    },
+    BrokerKey {
+        name: "auto.leader.rebalance.enable",
+        ty: ValueType::Boolean,
+        default: KeyDefault::Value("true"),
+        mode: Mode::ReadOnly,
+        flag: None,
+        doc: "Whether the active controller moves partition leadership back to each partition's preferred \
+              (first) replica when it is alive and in sync and its broker's imbalance is above \
+              leader.imbalance.per.broker.percentage, every leader.imbalance.check.interval.seconds (cluster mode).",
+        apply: Apply::Field {
+            set: |c, v| {
+                c.cluster.auto_leader_rebalance = parse_bool(v)?;
+                Ok(())
+            },
+            get: |c| Some(c.cluster.auto_leader_rebalance.to_string()),
+        },
+    },
+    BrokerKey {
+        name: "leader.imbalance.check.interval.seconds",
+        ty: ValueType::Long,
+        default: KeyDefault::Value("300"),
+        mode: Mode::ReadOnly,
+        flag: None,
+        doc: "How often the active controller checks whether partition leadership needs rebalancing \
+              (auto.leader.rebalance.enable; cluster mode).",
+        apply: Apply::Field {
+            set: |c, v| {
+                c.cluster.leader_imbalance_check_interval_s = parse_long(v, 1, i64::from(i32::MAX))? as u64;
+                Ok(())
+            },
+            get: |c| Some(c.cluster.leader_imbalance_check_interval_s.to_string()),
+        },
+    },
+    BrokerKey {
+        name: "leader.imbalance.per.broker.percentage",
+        ty: ValueType::Int,
+        default: KeyDefault::Value("10"),
+        mode: Mode::ReadOnly,
+        flag: None,
+        doc: "The share (percent) of a broker's preferred partitions led by other brokers above which the \
+              active controller moves their leadership back to it (auto.leader.rebalance.enable; cluster mode).",
+        apply: Apply::Field {
+            set: |c, v| {
+                c.cluster.leader_imbalance_per_broker_pct = parse_long(v, 0, 100)? as u32;
+                Ok(())
+            },
+            get: |c| Some(c.cluster.leader_imbalance_per_broker_pct.to_string()),
         },
     },
 ];

@@ -16,6 +16,7 @@ pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod alter_client_quotas;
 pub mod alter_configs;
+pub mod alter_partition_reassignments;
 pub mod alter_user_scram_credentials;
 pub mod api_versions;
 pub mod authz;
@@ -51,6 +52,7 @@ pub mod join_group;
 pub mod leave_group;
 pub mod list_groups;
 pub mod list_offsets;
+pub mod list_partition_reassignments;
 pub mod list_transactions;
 pub mod meta_save;
 pub mod metadata;
@@ -63,6 +65,7 @@ pub mod sasl_authenticate;
 pub mod sasl_handshake;
 pub mod sync_group;
 pub mod txn_offset_commit;
+pub mod unregister_broker;
 pub mod write_txn_markers;
 
 /// What a handler knows about the request beyond its body.
@@ -176,6 +179,9 @@ pub const HANDLERS: &[Handler] = &[
     delete_acls::HANDLER,
     describe_client_quotas::HANDLER,
     alter_client_quotas::HANDLER,
+    alter_partition_reassignments::HANDLER,
+    list_partition_reassignments::HANDLER,
+    unregister_broker::HANDLER,
 ];
 
 /// The handler for `key` if `version` is in its served range.

@@ -12,8 +12,24 @@ use fjord_partition::Partition;
 use fjord_protocol::Uuid;
 use fjord_storage::Log;
 
-use super::{is_internal_topic, uuid_hex, BrokerState, StateError, Topic, TopicMeta};
+use super::{uuid_hex, BrokerState, StateError, Topic, TopicMeta};
 use crate::cluster::Cluster;
+
+impl Topic {
+    /// This topic with other partition objects (same name, id, configs
+    /// and counters).
+    pub(crate) fn with_partitions(&self, partitions: Vec<Arc<Partition>>) -> Topic {
+        Topic {
+            name: self.name.clone(),
+            id: self.id,
+            metrics: self.metrics.clone(),
+            configs: self.configs.clone(),
+            log_config: self.log_config.clone(),
+            partitions,
+            internal: self.internal,
+        }
+    }
+}
 
 impl BrokerState {
     /// The cluster this broker belongs to; None in single-node mode.
@@ -100,16 +116,29 @@ impl BrokerState {
                 }
             }
         }
-        let topic = Topic {
-            name: t.name.clone(),
-            id: t.id,
-            metrics: t.metrics.clone(),
-            configs: t.configs.clone(),
-            log_config: t.log_config.clone(),
-            partitions: parts,
-            internal: is_internal_topic(&t.name),
+        self.replace_topic(t.with_partitions(parts))?;
+        Ok(())
+    }
+
+    /// Empties the local log of partition `index` of `t` (a replica the
+    /// image took away from this broker): the partition is retired, its
+    /// directory deleted and an empty log opened in its place at the same
+    /// leader epoch. Caller is the metadata replay.
+    pub fn reset_partition(&self, t: &Topic, index: i32) -> Result<(), StateError> {
+        let Some(old) = usize::try_from(index)
+            .ok()
+            .and_then(|i| t.partitions.get(i))
+        else {
+            return Ok(());
         };
-        self.replace_topic(topic)?;
+        old.retire();
+        old.log.delete()?;
+        let dir = fjord_storage::partition_dir(&self.config().data_dir, &t.name, index);
+        let log = Log::open(&dir, t.log_config.clone())?;
+        let fresh = Arc::new(self.new_partition(&t.name, index, Arc::new(log), old.leader_epoch));
+        let mut parts = t.partitions.clone();
+        parts[index as usize] = fresh;
+        self.replace_topic(t.with_partitions(parts))?;
         Ok(())
     }
 

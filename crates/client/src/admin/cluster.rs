@@ -1,5 +1,7 @@
 //! The cluster: DescribeQuorum (the metadata quorum's leader, epoch and
-//! voters) and ElectLeaders (preferred or unclean leader election).
+//! voters), ElectLeaders (preferred or unclean leader election),
+//! partition reassignment (AlterPartitionReassignments,
+//! ListPartitionReassignments) and UnregisterBroker.
 
 use fjord_protocol::messages::describe_quorum_request::{
     PartitionData as QuorumPartition, TopicData as QuorumTopic,
@@ -145,5 +147,153 @@ impl Client {
                 })
             })
             .collect())
+    }
+}
+
+/// AlterPartitionReassignments, ListPartitionReassignments and
+/// UnregisterBroker versions this client speaks (v0 is the only one).
+const REASSIGN: versions::Range = (0, 0);
+
+/// One partition's reassignment request: the target replicas, `None` to
+/// cancel the one in progress.
+pub type ReassignRequest = (String, i32, Option<Vec<i32>>);
+
+/// One partition's reassignment in progress.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reassignment {
+    pub topic: String,
+    pub partition: i32,
+    /// The target replicas followed by those leaving.
+    pub replicas: Vec<i32>,
+    pub adding: Vec<i32>,
+    pub removing: Vec<i32>,
+}
+
+impl Client {
+    /// Starts, replaces or cancels (`None`) partition reassignments; one
+    /// result per partition (`None` when accepted).
+    pub async fn alter_partition_reassignments(
+        &mut self,
+        moves: Vec<ReassignRequest>,
+    ) -> Result<Vec<ElectionResult>> {
+        use fjord_protocol::messages::alter_partition_reassignments_request::{
+            ReassignablePartition, ReassignableTopic,
+        };
+        let mut topics: Vec<ReassignableTopic> = Vec::new();
+        for (topic, partition, replicas) in moves {
+            let p = ReassignablePartition {
+                partition_index: partition,
+                replicas,
+                ..Default::default()
+            };
+            match topics.iter_mut().find(|t| t.name == topic) {
+                Some(t) => t.partitions.push(p),
+                None => topics.push(ReassignableTopic {
+                    name: topic,
+                    partitions: vec![p],
+                    ..Default::default()
+                }),
+            }
+        }
+        let req = fjord_protocol::messages::AlterPartitionReassignmentsRequest {
+            timeout_ms: self.timeout_ms(),
+            topics,
+            ..Default::default()
+        };
+        let (_, resp) = self
+            .send(
+                Target::Any,
+                Request::AlterPartitionReassignments(req),
+                REASSIGN,
+                None,
+            )
+            .await?;
+        let resp = expect_response!(resp, AlterPartitionReassignments);
+        if let Some(e) = ClientError::from_code("reassignment", resp.error_code, resp.error_message)
+        {
+            return Err(e);
+        }
+        Ok(resp
+            .responses
+            .into_iter()
+            .flat_map(|t| {
+                let topic = t.name;
+                t.partitions.into_iter().map(move |p| {
+                    let err = ClientError::from_code(
+                        format!("{topic}-{}", p.partition_index),
+                        p.error_code,
+                        p.error_message,
+                    );
+                    (topic.clone(), p.partition_index, err)
+                })
+            })
+            .collect())
+    }
+
+    /// The reassignments in progress (`None`: of every partition).
+    pub async fn list_partition_reassignments(
+        &mut self,
+        partitions: Option<Vec<(String, Vec<i32>)>>,
+    ) -> Result<Vec<Reassignment>> {
+        use fjord_protocol::messages::list_partition_reassignments_request::ListPartitionReassignmentsTopics;
+        let req = fjord_protocol::messages::ListPartitionReassignmentsRequest {
+            timeout_ms: self.timeout_ms(),
+            topics: partitions.map(|list| {
+                list.into_iter()
+                    .map(
+                        |(name, partition_indexes)| ListPartitionReassignmentsTopics {
+                            name,
+                            partition_indexes,
+                            ..Default::default()
+                        },
+                    )
+                    .collect()
+            }),
+            ..Default::default()
+        };
+        let (_, resp) = self
+            .send(
+                Target::Any,
+                Request::ListPartitionReassignments(req),
+                REASSIGN,
+                None,
+            )
+            .await?;
+        let resp = expect_response!(resp, ListPartitionReassignments);
+        if let Some(e) =
+            ClientError::from_code("reassignments", resp.error_code, resp.error_message)
+        {
+            return Err(e);
+        }
+        Ok(resp
+            .topics
+            .into_iter()
+            .flat_map(|t| {
+                let topic = t.name;
+                t.partitions.into_iter().map(move |p| Reassignment {
+                    topic: topic.clone(),
+                    partition: p.partition_index,
+                    replicas: p.replicas,
+                    adding: p.adding_replicas,
+                    removing: p.removing_replicas,
+                })
+            })
+            .collect())
+    }
+
+    /// Removes broker `id`'s registration from the cluster.
+    pub async fn unregister_broker(&mut self, id: i32) -> Result<()> {
+        let req = fjord_protocol::messages::UnregisterBrokerRequest {
+            broker_id: id,
+            ..Default::default()
+        };
+        let (_, resp) = self
+            .send(Target::Any, Request::UnregisterBroker(req), REASSIGN, None)
+            .await?;
+        let resp = expect_response!(resp, UnregisterBroker);
+        match ClientError::from_code(format!("broker {id}"), resp.error_code, resp.error_message) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 }

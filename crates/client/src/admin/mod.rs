@@ -34,7 +34,9 @@ mod topics;
 mod users;
 
 pub use acls::{AclEntry, AclFilter};
-pub use cluster::{ElectionKind, ElectionResult, QuorumStatus, QuorumVoter};
+pub use cluster::{
+    ElectionKind, ElectionResult, QuorumStatus, QuorumVoter, ReassignRequest, Reassignment,
+};
 pub use configs::{ConfigEntry, ConfigOp};
 pub(crate) use groups::decode_assignment;
 pub use groups::{DescribedGroup, GroupMemberInfo, GroupOffset, ListedGroup};

@@ -1,6 +1,6 @@
 //! `fjord cluster info`: cluster id, controller, brokers, the metadata
 //! quorum (DescribeQuorum) and topics; `fjord cluster elect-leaders`
-//! (ElectLeaders).
+//! (ElectLeaders); `reassign` and `unregister` are in `reassign.rs`.
 
 use clap::{Args, ValueEnum};
 use fjord_client::{Client, ElectionKind, QuorumStatus};
@@ -153,6 +153,12 @@ pub async fn run(args: ClusterArgs) -> CliResult {
     match args.cmd {
         ClusterCmd::ElectLeaders(a) => {
             return elect(&mut client, a, args.fmt.format, &mut out).await
+        }
+        ClusterCmd::Reassign(a) => {
+            return super::reassign::reassign(&mut client, a, args.fmt.format, &mut out).await
+        }
+        ClusterCmd::Unregister(a) => {
+            return super::reassign::unregister(&mut client, a, args.fmt.format, &mut out).await
         }
         ClusterCmd::Info => {
             let topics = client.topics(None).await?;

@@ -14,6 +14,7 @@ pub mod membership;
 pub mod out;
 pub mod produce;
 pub mod quota;
+pub mod reassign;
 pub mod schema;
 pub mod security;
 pub mod spec;
@@ -380,6 +381,12 @@ pub enum ClusterCmd {
     /// preferred replica where it is in sync, or (unclean) any alive
     /// replica for a partition without a leader.
     ElectLeaders(cluster::ElectArgs),
+    /// Move partitions to other replicas (as kafka-reassign-partitions.sh):
+    /// start (--topic/--partition/--replicas or --reassignment-json-file),
+    /// --cancel, --list those in progress, --wait until done.
+    Reassign(reassign::ReassignArgs),
+    /// Remove a (stopped) broker's registration from the cluster.
+    Unregister(reassign::UnregisterArgs),
 }
 
 /// The CLI verbs, as `main` dispatches them.
