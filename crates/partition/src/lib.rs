@@ -504,15 +504,49 @@ impl Partition {
                 log.log_end_offset()
             }
         };
+        Ok(self.follow(durable))
+    }
+
+    /// [`Partition::make_durable`] when that needs no I/O: in page-cache
+    /// mode with no flush due, or with everything below `next_offset`
+    /// already fsynced. Then it never blocks, so an async caller saves the
+    /// hand-off to a blocking thread: `Some(whether the high watermark
+    /// moved)`. `None`: an fsync or a file write is due; call
+    /// `make_durable` from a blocking context. (An append by someone else
+    /// that makes a flush due after this check is flushed by that
+    /// appender's own call, which sees it due.)
+    pub fn make_durable_now(&self, next_offset: i64) -> Option<bool> {
+        let log = &self.log;
+        let durable = match log.flush_policy() {
+            fjord_storage::FlushPolicy::SyncBeforeAck => {
+                let durable = log.durable_offset();
+                if durable < next_offset.min(log.log_end_offset()) {
+                    return None;
+                }
+                durable
+            }
+            fjord_storage::FlushPolicy::PageCache { .. } => {
+                if log.flush_pending(now_ms()) {
+                    return None;
+                }
+                log.log_end_offset()
+            }
+        };
+        Some(self.follow(durable))
+    }
+
+    /// Moves the high watermark over `durable` (what this broker holds
+    /// durably), as far as the in-sync replicas allow; true if it moved.
+    fn follow(&self, durable: i64) -> bool {
         // Replicated: only as far as every in-sync replica holds too.
         let to = match &self.replication {
             None => durable,
             Some(r) => match r.lock() {
                 Ok(r) => r.high_watermark(durable),
-                Err(_) => return Ok(false),
+                Err(_) => return false,
             },
         };
-        Ok(self.advance_high_watermark(to))
+        self.advance_high_watermark(to)
     }
 
     /// Moves the high watermark forward (never back); true if it moved.
