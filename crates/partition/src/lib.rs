@@ -563,3 +563,43 @@ impl Partition {
 
 #[cfg(test)]
 mod replication_tests;
+
+#[cfg(test)]
+mod durable_tests {
+    use super::*;
+    use fjord_protocol::records::{BatchBuilder, Compression};
+    use fjord_storage::LogConfig;
+
+    fn append_one(p: &Partition) -> i64 {
+        let mut b = BatchBuilder::new(Compression::None);
+        b.append(1, None, Some(b"v"), &[]).unwrap();
+        match p.append(&b.build().unwrap(), 1, |_| Ok(())).unwrap() {
+            Appended::New(info) => info.last_offset + 1,
+            Appended::Duplicate { .. } => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn make_durable_now_only_when_no_io_is_due() {
+        let d = tempfile::tempdir().unwrap();
+        // fsync mode: not before the fsync, and then without one.
+        let log = Arc::new(Log::open(d.path().join("a"), LogConfig::default()).unwrap());
+        let p = Partition::new("t", 0, log, 0);
+        let next = append_one(&p);
+        assert_eq!(p.make_durable_now(next), None);
+        assert_eq!(p.high_watermark(), 0);
+        assert!(p.make_durable(next).unwrap());
+        assert_eq!(p.make_durable_now(next), Some(false));
+        // Page-cache mode (flushing left to the OS): visible at once.
+        let config = LogConfig {
+            flush_before_ack: false,
+            ..LogConfig::default()
+        };
+        let log = Arc::new(Log::open(d.path().join("b"), config).unwrap());
+        let p = Partition::new("t", 0, log, 0);
+        let next = append_one(&p);
+        assert_eq!(p.make_durable_now(next), Some(true));
+        assert_eq!(p.high_watermark(), next);
+        assert_eq!(p.log.durable_offset(), 0);
+    }
+}
