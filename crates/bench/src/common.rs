@@ -68,6 +68,10 @@ pub struct ConnArgs {
     /// applied last, so it overrides the tool's own settings.
     #[arg(long = "property", short = 'X', value_parser = parse_kv)]
     pub properties: Vec<(String, String)>,
+    /// Process id of the broker (on this machine): report its CPU time
+    /// (user + system from /proc/PID/stat) per request, record and GB.
+    #[arg(long, env = "FJORD_BENCH_BROKER_PID")]
+    pub broker_pid: Option<u32>,
 }
 
 impl ConnArgs {
@@ -390,6 +394,11 @@ pub struct DeliveryStats {
     pub errors: AtomicU64,
     pub first_error: Mutex<Option<String>>,
     pub latency_us: Mutex<Histogram<u64>>,
+    /// Produce requests sent to all brokers, from librdkafka's latest
+    /// statistics (`statistics.interval.ms`), and how many statistics
+    /// reports arrived.
+    pub produce_requests: AtomicU64,
+    pub stats_reports: AtomicU64,
 }
 
 impl DeliveryStats {
@@ -401,6 +410,8 @@ impl DeliveryStats {
             errors: AtomicU64::new(0),
             first_error: Mutex::new(None),
             latency_us: Mutex::new(new_histogram()),
+            produce_requests: AtomicU64::new(0),
+            stats_reports: AtomicU64::new(0),
         }
     }
 
@@ -421,6 +432,12 @@ impl DeliveryStats {
 impl ClientContext for DeliveryStats {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, msg: &str) {
         print_log(level, fac, msg);
+    }
+    fn stats_raw(&self, statistics: &[u8]) {
+        if let Some(n) = produce_requests(statistics) {
+            self.produce_requests.store(n, Ordering::Relaxed);
+        }
+        self.stats_reports.fetch_add(1, Ordering::Relaxed);
     }
     fn error(&self, error: KafkaError, reason: &str) {
         eprintln!("librdkafka error: {error}: {reason}");
@@ -463,6 +480,19 @@ impl ProducerContext for DeliveryStats {
     }
 }
 
+/// Produce requests sent to all brokers, summed over librdkafka's
+/// statistics JSON (`brokers.*.req.Produce`).
+pub fn produce_requests(statistics: &[u8]) -> Option<u64> {
+    let v: serde_json::Value = serde_json::from_slice(statistics).ok()?;
+    let brokers = v.get("brokers")?.as_object()?;
+    Some(
+        brokers
+            .values()
+            .filter_map(|b| b.get("req")?.get("Produce")?.as_u64())
+            .sum(),
+    )
+}
+
 pub fn rate(n: u64, secs: f64) -> f64 {
     if secs > 0.0 {
         n as f64 / secs
@@ -474,6 +504,13 @@ pub fn rate(n: u64, secs: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn produce_requests_from_statistics() {
+        let json = br#"{"brokers":{"a:1/1":{"req":{"Produce":7,"Fetch":2}},"b:2/2":{"req":{"Produce":5}},"GroupCoordinator":{"req":{}}}}"#;
+        assert_eq!(produce_requests(json), Some(12));
+        assert_eq!(produce_requests(b"not json"), None);
+    }
 
     #[test]
     fn kv_pairs_parse() {

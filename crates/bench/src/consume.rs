@@ -12,6 +12,7 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
 
+use crate::broker_cpu::{BrokerCpu, CpuMeter};
 use crate::common::{partition_count, rate, ConnArgs, LogContext, Output, Result, MB};
 
 #[derive(Args, Debug)]
@@ -60,6 +61,8 @@ struct ConsumeReport<'a> {
     elapsed_s: f64,
     msgs_per_sec: f64,
     mb_per_sec: f64,
+    /// With `--broker-pid`: the broker's CPU while consuming.
+    broker_cpu: Option<BrokerCpu>,
 }
 
 pub fn run(args: ConsumeArgs, out: &Output) -> Result<bool> {
@@ -99,6 +102,7 @@ pub fn run(args: ConsumeArgs, out: &Output) -> Result<bool> {
     // Warm this client's metadata cache so that assign() finds the leaders
     // at once (otherwise librdkafka retries the offset lookup ~500 ms later).
     consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    let meter = CpuMeter::start(args.conn.broker_pid)?;
     let start = Instant::now();
     consumer.assign(&tpl)?;
     let mut consumed: u64 = 0;
@@ -178,6 +182,10 @@ pub fn run(args: ConsumeArgs, out: &Output) -> Result<bool> {
         elapsed = idle.duration_since(start);
     }
     let elapsed = elapsed.as_secs_f64();
+    let broker_cpu = match &meter {
+        Some(m) => Some(m.finish(elapsed)?.per_unit(consumed, bytes, None)),
+        None => None,
+    };
     let report = ConsumeReport {
         mode: "consume",
         brokers: &args.conn.brokers,
@@ -192,6 +200,7 @@ pub fn run(args: ConsumeArgs, out: &Output) -> Result<bool> {
         elapsed_s: elapsed,
         msgs_per_sec: rate(consumed, elapsed),
         mb_per_sec: rate(bytes, elapsed) / MB,
+        broker_cpu,
     };
     let mut human = format!(
         "consume: {} records ({:.1} MB) from {:?} ({} partitions) in {:.3} s{}\n  throughput: {:.0} msgs/s, {:.2} MB/s\n",
@@ -210,6 +219,9 @@ pub fn run(args: ConsumeArgs, out: &Output) -> Result<bool> {
     );
     if let Some(ms) = report.first_record_ms {
         human += &format!("  first record after {ms:.1} ms\n");
+    }
+    if let Some(cpu) = &report.broker_cpu {
+        human += &cpu.human();
     }
     if let Some(e) = &report.first_error {
         human += &format!("  {} errors, first: {e}\n", report.errors);

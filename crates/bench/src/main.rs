@@ -12,6 +12,7 @@
 //! Every subcommand prints human-readable lines, or one JSON object on
 //! stdout with `--json`. MB means 2^20 bytes (as in Kafka's perf tools).
 
+mod broker_cpu;
 mod common;
 mod consume;
 mod e2e;

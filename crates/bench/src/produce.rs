@@ -12,6 +12,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde::Serialize;
 
+use crate::broker_cpu::{BrokerCpu, CpuMeter};
 use crate::common::{
     ensure_topic, rate, ConnArgs, DeliveryStats, Latency, Output, PartitionerKind, PayloadPool,
     ProducerOpts, Result, TopicArgs, MB,
@@ -58,14 +59,24 @@ struct ProduceReport<'a> {
     msgs_per_sec: f64,
     mb_per_sec: f64,
     latency: Latency,
+    /// With `--broker-pid`: the broker's CPU over the run.
+    broker_cpu: Option<BrokerCpu>,
 }
+
+/// How often librdkafka reports statistics (the produce request count)
+/// while the broker's CPU is measured.
+const STATS_INTERVAL_MS: u64 = 100;
 
 pub fn run(args: ProduceArgs, out: &Output) -> Result<bool> {
     let partitions = ensure_topic(&args.conn, &args.topic, out)?;
     let opts = &args.producer;
+    let mut tuned = opts.tuned_config();
+    if args.conn.broker_pid.is_some() {
+        tuned.push(("statistics.interval.ms", STATS_INTERVAL_MS.to_string()));
+    }
     let producer: BaseProducer<DeliveryStats> = args
         .conn
-        .client_config(&opts.tuned_config())
+        .client_config(&tuned)
         .create_with_context(DeliveryStats::new(Instant::now()))?;
     // Connect and fetch the topic's metadata before the clock starts.
     producer
@@ -80,6 +91,7 @@ pub fn run(args: ProduceArgs, out: &Output) -> Result<bool> {
     let pool = PayloadPool::new(opts.record_size);
     let stats = Arc::clone(producer.context());
     let topic = args.conn.topic.as_str();
+    let meter = CpuMeter::start(args.conn.broker_pid)?;
     let start = Instant::now();
     let deadline = args.duration.map(|d| start + Duration::from_secs_f64(d));
     let mut next_progress = start + Duration::from_secs(1);
@@ -146,12 +158,24 @@ pub fn run(args: ProduceArgs, out: &Output) -> Result<bool> {
             producer.in_flight_count()
         ));
     }
+    let cpu_end = meter.as_ref().map(|m| m.finish(elapsed)).transpose()?;
     producer.poll(Duration::ZERO);
+    if cpu_end.is_some() {
+        // The request count comes with the next statistics report.
+        let seen = stats.stats_reports.load(Ordering::Relaxed);
+        let wait_until = Instant::now() + Duration::from_millis(STATS_INTERVAL_MS * 10);
+        while stats.stats_reports.load(Ordering::Relaxed) == seen && Instant::now() < wait_until {
+            producer.poll(Duration::from_millis(10));
+        }
+    }
 
     let delivered = stats.delivered.load(Ordering::Relaxed);
     let bytes = stats.delivered_bytes.load(Ordering::Relaxed);
     let errors = stats.errors.load(Ordering::Relaxed);
     let latency = Latency::from_histogram(&stats.latency_us.lock().unwrap());
+    let requests = stats.produce_requests.load(Ordering::Relaxed);
+    let broker_cpu =
+        cpu_end.map(|c| c.per_unit(delivered, bytes, Some(requests).filter(|n| *n > 0)));
     let report = ProduceReport {
         mode: "produce",
         brokers: &args.conn.brokers,
@@ -172,6 +196,7 @@ pub fn run(args: ProduceArgs, out: &Output) -> Result<bool> {
         msgs_per_sec: rate(delivered, elapsed),
         mb_per_sec: rate(bytes, elapsed) / MB,
         latency,
+        broker_cpu,
     };
     let mut human = format!(
         "produce: {} x {} B records to {:?} ({} partitions, acks={}, compression={}, linger.ms={}, batch.size={}, {:?})\n",
@@ -194,6 +219,9 @@ pub fn run(args: ProduceArgs, out: &Output) -> Result<bool> {
         report.mb_per_sec,
         report.latency.human()
     );
+    if let Some(cpu) = &report.broker_cpu {
+        human += &cpu.human();
+    }
     if let Some(e) = &report.first_error {
         human += &format!("  first error: {e}\n");
     }

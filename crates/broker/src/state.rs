@@ -759,11 +759,29 @@ impl BrokerState {
         partition: &Partition,
         next_offset: i64,
     ) -> Result<(), fjord_storage::StorageError> {
+        let moved = partition.make_durable(next_offset)?;
+        self.made_visible(partition, moved);
+        Ok(())
+    }
+
+    /// [`BrokerState::make_visible`] without blocking, when no I/O is due
+    /// (see `Partition::make_durable_now`); false: call `make_visible`
+    /// from a blocking context.
+    pub fn make_visible_now(&self, partition: &Partition, next_offset: i64) -> bool {
+        match partition.make_durable_now(next_offset) {
+            Some(moved) => {
+                self.made_visible(partition, moved);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn made_visible(&self, partition: &Partition, hw_moved: bool) {
         // Replicated: new data wakes the followers' long-poll fetches too.
-        if partition.make_durable(next_offset)? || partition.is_replicated() {
+        if hw_moved || partition.is_replicated() {
             self.notify_data();
         }
-        Ok(())
     }
 
     /// What is persisted about `t` now.

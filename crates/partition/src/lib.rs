@@ -504,15 +504,49 @@ impl Partition {
                 log.log_end_offset()
             }
         };
+        Ok(self.follow(durable))
+    }
+
+    /// [`Partition::make_durable`] when that needs no I/O: in page-cache
+    /// mode with no flush due, or with everything below `next_offset`
+    /// already fsynced. Then it never blocks, so an async caller saves the
+    /// hand-off to a blocking thread: `Some(whether the high watermark
+    /// moved)`. `None`: an fsync or a file write is due; call
+    /// `make_durable` from a blocking context. (An append by someone else
+    /// that makes a flush due after this check is flushed by that
+    /// appender's own call, which sees it due.)
+    pub fn make_durable_now(&self, next_offset: i64) -> Option<bool> {
+        let log = &self.log;
+        let durable = match log.flush_policy() {
+            fjord_storage::FlushPolicy::SyncBeforeAck => {
+                let durable = log.durable_offset();
+                if durable < next_offset.min(log.log_end_offset()) {
+                    return None;
+                }
+                durable
+            }
+            fjord_storage::FlushPolicy::PageCache { .. } => {
+                if log.flush_pending(now_ms()) {
+                    return None;
+                }
+                log.log_end_offset()
+            }
+        };
+        Some(self.follow(durable))
+    }
+
+    /// Moves the high watermark over `durable` (what this broker holds
+    /// durably), as far as the in-sync replicas allow; true if it moved.
+    fn follow(&self, durable: i64) -> bool {
         // Replicated: only as far as every in-sync replica holds too.
         let to = match &self.replication {
             None => durable,
             Some(r) => match r.lock() {
                 Ok(r) => r.high_watermark(durable),
-                Err(_) => return Ok(false),
+                Err(_) => return false,
             },
         };
-        Ok(self.advance_high_watermark(to))
+        self.advance_high_watermark(to)
     }
 
     /// Moves the high watermark forward (never back); true if it moved.
@@ -529,3 +563,43 @@ impl Partition {
 
 #[cfg(test)]
 mod replication_tests;
+
+#[cfg(test)]
+mod durable_tests {
+    use super::*;
+    use fjord_protocol::records::{BatchBuilder, Compression};
+    use fjord_storage::LogConfig;
+
+    fn append_one(p: &Partition) -> i64 {
+        let mut b = BatchBuilder::new(Compression::None);
+        b.append(1, None, Some(b"v"), &[]).unwrap();
+        match p.append(&b.build().unwrap(), 1, |_| Ok(())).unwrap() {
+            Appended::New(info) => info.last_offset + 1,
+            Appended::Duplicate { .. } => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn make_durable_now_only_when_no_io_is_due() {
+        let d = tempfile::tempdir().unwrap();
+        // fsync mode: not before the fsync, and then without one.
+        let log = Arc::new(Log::open(d.path().join("a"), LogConfig::default()).unwrap());
+        let p = Partition::new("t", 0, log, 0);
+        let next = append_one(&p);
+        assert_eq!(p.make_durable_now(next), None);
+        assert_eq!(p.high_watermark(), 0);
+        assert!(p.make_durable(next).unwrap());
+        assert_eq!(p.make_durable_now(next), Some(false));
+        // Page-cache mode (flushing left to the OS): visible at once.
+        let config = LogConfig {
+            flush_before_ack: false,
+            ..LogConfig::default()
+        };
+        let log = Arc::new(Log::open(d.path().join("b"), config).unwrap());
+        let p = Partition::new("t", 0, log, 0);
+        let next = append_one(&p);
+        assert_eq!(p.make_durable_now(next), Some(true));
+        assert_eq!(p.high_watermark(), next);
+        assert_eq!(p.log.durable_offset(), 0);
+    }
+}

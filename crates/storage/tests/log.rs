@@ -742,11 +742,14 @@ fn page_cache_mode_flushes_when_due() {
         }
     );
     log.append(&mut simple_batch(5, 0, 10), 0, 0).unwrap();
+    assert!(!log.flush_pending(0));
     assert!(!log.flush_if_due(0).unwrap());
     assert_eq!(log.durable_offset(), 0);
     log.append(&mut simple_batch(5, 0, 10), 0, 0).unwrap();
+    assert!(log.flush_pending(0));
     assert!(log.flush_if_due(0).unwrap());
     assert_eq!(log.durable_offset(), 10);
+    assert!(!log.flush_pending(0));
 }
 
 #[test]

@@ -484,6 +484,11 @@ async fn handle(
                 p.min_isr,
             ));
         }
+        // Page-cache mode (no flush due) or already durable: no blocking
+        // work, so no hand-off to a blocking thread.
+        if st.make_visible_now(&partition, p.next_offset) {
+            continue;
+        }
         let task = tokio::task::spawn_blocking(move || st.make_visible(&partition, p.next_offset));
         syncs.push((p.topic_idx, p.part_idx, task));
     }

@@ -586,8 +586,35 @@ impl Log {
         }
         let leo = self.log_end_offset();
         let unflushed = leo - self.durable_offset();
+        let due = self.sync_due(unflushed, now_ms);
+        if due {
+            self.sync_to(leo)?;
+            self.last_flush_ms.store(now_ms, Ordering::Release);
+        } else if unflushed == 0 {
+            self.last_flush_ms.store(now_ms, Ordering::Release);
+        }
+        if self.hw_checkpoint_due(now_ms) {
+            self.checkpoint_high_watermark()?;
+        }
+        Ok(due)
+    }
+
+    /// Whether [`Log::flush_if_due`] at `now_ms` would sync or write a
+    /// file (else it only reads atomics and may be called where blocking
+    /// is not allowed, e.g. on an async runtime's worker thread).
+    pub fn flush_pending(&self, now_ms: i64) -> bool {
+        if self.is_closed() {
+            return false;
+        }
+        let unflushed = self.log_end_offset() - self.durable_offset();
+        self.sync_due(unflushed, now_ms) || self.hw_checkpoint_due(now_ms)
+    }
+
+    /// Whether `unflushed` offsets are due for a sync under the flush
+    /// policy at `now_ms`.
+    fn sync_due(&self, unflushed: i64, now_ms: i64) -> bool {
         let since = now_ms.saturating_sub(self.last_flush_ms.load(Ordering::Acquire));
-        let due = unflushed > 0
+        unflushed > 0
             && match self.flush_policy() {
                 FlushPolicy::SyncBeforeAck => since >= UNACKED_FLUSH_INTERVAL_MS,
                 FlushPolicy::PageCache {
@@ -597,20 +624,14 @@ impl Log {
                     messages.is_some_and(|m| unflushed as u64 >= m)
                         || interval_ms.is_some_and(|ms| since >= ms as i64)
                 }
-            };
-        if due {
-            self.sync_to(leo)?;
-            self.last_flush_ms.store(now_ms, Ordering::Release);
-        } else if unflushed == 0 {
-            self.last_flush_ms.store(now_ms, Ordering::Release);
-        }
+            }
+    }
+
+    /// Whether the high-watermark checkpoint is stale and old enough to
+    /// be rewritten.
+    fn hw_checkpoint_due(&self, now_ms: i64) -> bool {
         let (written, at) = *self.hw_checkpoint.lock();
-        if written != self.high_watermark()
-            && now_ms.saturating_sub(at) >= HW_CHECKPOINT_INTERVAL_MS
-        {
-            self.checkpoint_high_watermark()?;
-        }
-        Ok(due)
+        written != self.high_watermark() && now_ms.saturating_sub(at) >= HW_CHECKPOINT_INTERVAL_MS
     }
 
     /// Writes the `high-watermark` checkpoint now.
