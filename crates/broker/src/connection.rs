@@ -32,7 +32,7 @@ use fjord_protocol::frame::{self, FrameError};
 use fjord_protocol::{ApiKey, Request, Response};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::request_memory::RequestMemory;
 use crate::sequencer::Sequencer;
@@ -68,23 +68,93 @@ fn ready(correlation_id: i32, api_key: ApiKey, version: i16, resp: &Response) ->
 }
 
 /// Queues `out` to be written after `delay` (a failed authentication's).
-async fn queue(tx: &mpsc::Sender<Reply>, out: Option<Outgoing>, delay: Duration) -> bool {
-    let (otx, orx) = oneshot::channel();
+async fn queue(replies: &mut Replies, out: Option<Outgoing>, delay: Duration) -> bool {
+    let Some(slot) = replies.slot().await else {
+        return false;
+    };
+    let reply = out.map_or(Reply::Skip, Reply::Send);
     if delay.is_zero() {
-        let _ = otx.send(out);
+        slot.send(reply);
     } else {
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            let _ = otx.send(out);
+            slot.send(reply);
         });
     }
-    tx.send(orx).await.is_ok()
+    !replies.closed()
 }
 
 /// Most requests one connection may have in flight before we stop reading.
 const MAX_IN_FLIGHT: usize = 128;
 
-type Reply = oneshot::Receiver<Option<Outgoing>>;
+/// What the writer does in one place of the response order.
+enum Reply {
+    Send(Outgoing),
+    /// Nothing to write (acks=0, or an answer that could not be encoded).
+    Skip,
+    /// Close the connection here (a response that could not be encoded,
+    /// or a handler that never answered).
+    Close,
+}
+
+/// A reply in its place, with the in-flight permit it releases once written.
+type Placed = (u64, Reply, OwnedSemaphorePermit);
+
+/// Hands replies to the connection's writer task, which writes them in
+/// the order their slots were taken. A finished request sends its reply
+/// straight to the writer (one wake-up per response, none per request
+/// read); at most [`MAX_IN_FLIGHT`] replies are outstanding.
+struct Replies {
+    tx: mpsc::UnboundedSender<Placed>,
+    next: u64,
+    permits: Arc<Semaphore>,
+}
+
+impl Replies {
+    /// The next place in the order; waits while [`MAX_IN_FLIGHT`] replies
+    /// are outstanding. None once the writer is gone.
+    async fn slot(&mut self) -> Option<ReplySlot> {
+        let permit = self.permits.clone().acquire_owned().await.ok()?;
+        let seq = self.next;
+        self.next += 1;
+        Some(ReplySlot {
+            seq,
+            tx: self.tx.clone(),
+            permit: Some(permit),
+        })
+    }
+
+    /// Whether the writer stopped (a write failed or a reply closed).
+    fn closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+/// One reply's place in the write order. Dropped unsent (a handler that
+/// panicked) it closes the connection: nothing after it may be written.
+struct ReplySlot {
+    seq: u64,
+    tx: mpsc::UnboundedSender<Placed>,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl ReplySlot {
+    fn send(mut self, reply: Reply) {
+        self.place(reply);
+    }
+
+    fn place(&mut self, reply: Reply) {
+        if let Some(permit) = self.permit.take() {
+            let _ = self.tx.send((self.seq, reply, permit));
+        }
+    }
+}
+
+impl Drop for ReplySlot {
+    fn drop(&mut self) {
+        self.place(Reply::Close);
+    }
+}
 
 /// Why the reader stopped reading requests.
 enum ReadEnd {
@@ -279,21 +349,39 @@ pub async fn serve(
     });
     // Clients send one client id on every request: share it between them.
     let mut client: Arc<str> = Arc::from("");
-    let (tx, mut rx) = mpsc::channel::<Reply>(MAX_IN_FLIGHT);
+    let (tx, mut rx) = mpsc::unbounded_channel::<Placed>();
+    let mut replies = Replies {
+        tx,
+        next: 0,
+        permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+    };
 
     let writer_activity = activity.clone();
     let writer = tokio::spawn(async move {
-        while let Some(reply) = rx.recv().await {
-            match reply.await {
-                Ok(Some(out)) => {
-                    if let Err(e) = wr.write_outgoing(&out).await {
-                        tracing::debug!(%peer, error = %e, "write failed");
-                        break;
-                    }
-                    writer_activity.wrote();
+        // Replies that arrived before an earlier one, by place.
+        let mut early: std::collections::BTreeMap<u64, (Reply, OwnedSemaphorePermit)> =
+            Default::default();
+        let mut next = 0u64;
+        'run: while let Some(first) = rx.recv().await {
+            let mut item = Some(first);
+            while let Some((seq, reply, _permit)) = item.take() {
+                if seq != next {
+                    early.insert(seq, (reply, _permit));
+                    break;
                 }
-                Ok(None) => {}
-                Err(_) => break,
+                next += 1;
+                match reply {
+                    Reply::Send(out) => {
+                        if let Err(e) = wr.write_outgoing(&out).await {
+                            tracing::debug!(%peer, error = %e, "write failed");
+                            break 'run;
+                        }
+                        writer_activity.wrote();
+                    }
+                    Reply::Skip => {}
+                    Reply::Close => break 'run,
+                }
+                item = early.remove(&next).map(|(r, p)| (next, r, p));
             }
         }
         let _ = wr.shutdown().await;
@@ -365,7 +453,7 @@ pub async fn serve(
                         buf,
                         holes: Vec::new(),
                     };
-                    if !queue(&tx, Some(out), Duration::ZERO).await {
+                    if !queue(&mut replies, Some(out), Duration::ZERO).await {
                         break;
                     }
                     if let Some(p) = a.principal() {
@@ -391,7 +479,7 @@ pub async fn serve(
                 tracing::info!(%peer, api_version, "ApiVersions version too new; answering with v0 and our ranges");
                 let resp = api_versions::unsupported_version_response();
                 let out = ready(correlation_id, ApiKey::ApiVersions, 0, &resp);
-                if !queue(&tx, out, Duration::ZERO).await {
+                if !queue(&mut replies, out, Duration::ZERO).await {
                     break;
                 }
                 continue;
@@ -427,14 +515,14 @@ pub async fn serve(
                 Verdict::Pass => {}
                 Verdict::Answer(resp) => {
                     let out = ready(correlation_id, api_key, api_version, &resp);
-                    if !queue(&tx, out, Duration::ZERO).await {
+                    if !queue(&mut replies, out, Duration::ZERO).await {
                         break;
                     }
                     continue;
                 }
                 Verdict::AnswerAndClose(resp, delay) => {
                     let out = ready(correlation_id, api_key, api_version, &resp);
-                    let _ = queue(&tx, out, delay).await;
+                    let _ = queue(&mut replies, out, delay).await;
                     break;
                 }
                 Verdict::Close(delay) => {
@@ -484,7 +572,9 @@ pub async fn serve(
             listener: listener.name.clone(),
             principal: principal_arc.clone(),
         };
-        let (otx, orx) = oneshot::channel();
+        let Some(slot) = replies.slot().await else {
+            break;
+        };
         let st = state.clone();
         let principal_of_request = principal_arc.clone();
         let muted = muted_until.clone();
@@ -530,7 +620,7 @@ pub async fn serve(
                 tracing::warn!(%peer, api = api_key.name(), api_version, client_id = %client_id, ms = elapsed.as_millis() as u64, "slow request");
             }
             if no_response {
-                let _ = otx.send(None);
+                slot.send(Reply::Skip);
                 return;
             }
             let slices = records_out
@@ -556,19 +646,17 @@ pub async fn serve(
                 tokio::time::sleep(late).await;
             }
             match encoded {
-                Ok(()) => {
-                    let _ = otx.send(Some(Outgoing {
-                        buf: out,
-                        holes: writer.holes,
-                    }));
-                }
+                Ok(()) => slot.send(Reply::Send(Outgoing {
+                    buf: out,
+                    holes: writer.holes,
+                })),
                 Err(e) => {
                     tracing::error!(%peer, api = ?api_key, api_version, error = %e, "could not encode response");
-                    drop(otx);
+                    slot.send(Reply::Close);
                 }
             }
         });
-        if tx.send(orx).await.is_err() {
+        if replies.closed() {
             break;
         }
         if let Some(done) = done_rx {
@@ -578,7 +666,7 @@ pub async fn serve(
             }
         }
     }
-    drop(tx);
+    drop(replies);
     let _ = writer.await;
     tracing::debug!(%peer, "connection closed");
 }
