@@ -1,6 +1,7 @@
-//! `fjord quota set|describe`: client quotas of users and client ids
-//! (AlterClientQuotas / DescribeClientQuotas), as `kafka-configs
-//! --entity-type users|clients` manages them.
+//! `fjord quota set|describe`: client quotas of users and client ids, and
+//! connection creation rates of client IPs (AlterClientQuotas /
+//! DescribeClientQuotas), as `kafka-configs --entity-type
+//! users|clients|ips` manages them.
 
 use clap::{Args, Subcommand};
 use fjord_client::{QuotaEntity, QuotaMatch};
@@ -20,7 +21,8 @@ pub struct QuotaArgs {
     pub cmd: QuotaCmd,
 }
 
-/// Which entity: a user and/or a client id, each named or `<default>`.
+/// Which entity: a user and/or a client id, or a client IP, each named or
+/// `<default>`.
 #[derive(Args, Debug, Clone, Default)]
 pub struct EntityArgs {
     /// The user (principal name without `User:`).
@@ -35,6 +37,13 @@ pub struct EntityArgs {
     /// The default quota of every client id without one of its own.
     #[arg(long)]
     pub client_id_default: bool,
+    /// A client IP address (only `connection_creation_rate`; not with a
+    /// user or client id, as in Kafka).
+    #[arg(long, conflicts_with_all = ["ip_default", "user", "user_default", "client_id", "client_id_default"])]
+    pub ip: Option<String>,
+    /// The default connection creation rate of every IP without its own.
+    #[arg(long, conflicts_with_all = ["user", "user_default", "client_id", "client_id_default"])]
+    pub ip_default: bool,
 }
 
 impl EntityArgs {
@@ -45,6 +54,9 @@ impl EntityArgs {
         }
         if self.client_id.is_some() || self.client_id_default {
             e.push(("client-id".to_string(), self.client_id.clone()));
+        }
+        if self.ip.is_some() || self.ip_default {
+            e.push(("ip".to_string(), self.ip.clone()));
         }
         e
     }
@@ -68,11 +80,14 @@ pub enum QuotaCmd {
         /// Partitions created or deleted per second.
         #[arg(long)]
         controller_mutation_rate: Option<f64>,
+        /// New connections per second from an IP (with --ip/--ip-default).
+        #[arg(long)]
+        connection_creation_rate: Option<f64>,
         /// Remove a quota key (repeatable).
         #[arg(long, value_name = "KEY")]
         delete: Vec<String>,
     },
-    /// List quotas (all, or those of the given user/client id).
+    /// List quotas (all, or those of the given user/client id or IP).
     Describe {
         #[command(flatten)]
         entity: EntityArgs,
@@ -94,12 +109,14 @@ pub async fn run(args: QuotaArgs) -> CliResult {
             consumer_byte_rate,
             request_percentage,
             controller_mutation_rate,
+            connection_creation_rate,
             delete,
         } => {
             let e = entity.entity();
             if e.is_empty() {
                 return Err(CliError::Usage(
-                    "quota set needs --user/--user-default and/or --client-id/--client-id-default"
+                    "quota set needs --user/--user-default and/or --client-id/--client-id-default, \
+                     or --ip/--ip-default"
                         .into(),
                 ));
             }
@@ -109,6 +126,7 @@ pub async fn run(args: QuotaArgs) -> CliResult {
                 ("consumer_byte_rate", consumer_byte_rate.map(|v| v as f64)),
                 ("request_percentage", request_percentage),
                 ("controller_mutation_rate", controller_mutation_rate),
+                ("connection_creation_rate", connection_creation_rate),
             ];
             for (k, v) in sets {
                 if let Some(v) = v {
