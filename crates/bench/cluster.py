@@ -152,6 +152,19 @@ def dir_bytes(path: Path) -> int:
     return total
 
 
+def toml_value(v) -> str:
+    """A TOML value: numbers and booleans as they are (also when given as
+    text on the command line), anything else a string."""
+    if isinstance(v, str) and v in ("true", "false"):
+        return v
+    if isinstance(v, str):
+        try:
+            return str(int(v))
+        except ValueError:
+            return json.dumps(v)
+    return json.dumps(v)
+
+
 class Node:
     def __init__(self, binary: Path, workdir: Path, node_id: int | None, config: dict):
         self.binary = binary
@@ -165,7 +178,7 @@ class Node:
         self.http = f"127.0.0.1:{http}"
         self.controller = f"127.0.0.1:{ctrl}"
         self.config = self.dir / "fjord.toml"
-        self.config.write_text("".join(f'"{k}" = {json.dumps(v)}\n' for k, v in config.items()))
+        self.config.write_text("".join(f'"{k}" = {toml_value(v)}\n' for k, v in config.items()))
         self.cluster_args: list[str] = []
         self.proc: subprocess.Popen | None = None
 
@@ -343,7 +356,7 @@ def cmd_throughput(args, binary: Path, work: Path) -> dict:
         order = list(shapes) if r % 2 == 0 else list(reversed(shapes))
         for shape in order:
             n, rf = shapes[shape]
-            fleet = Fleet(binary, work / f"r{r}-{shape}", n, {}, args.timeout)
+            fleet = Fleet(binary, work / f"r{r}-{shape}", n, dict(args.broker_config), args.timeout)
             try:
                 fleet.start()
                 topic = f"bench-{shape}-{r}"
@@ -500,6 +513,9 @@ def main() -> None:
     t.add_argument("--record-size", type=int, default=1024)
     t.add_argument("--partitions", type=int, default=16)
     t.add_argument("--half-seconds", type=float, default=10)
+    t.add_argument("--broker-config", metavar="KEY=VALUE", action="append", default=[],
+                   type=lambda kv: tuple(kv.split("=", 1)),
+                   help="a broker config for every node (repeatable), e.g. fjord.log.flush.before.ack=false")
     p = sub.add_parser("propagation")
     p.add_argument("--topics", type=int, default=20)
     s = sub.add_parser("scale")
