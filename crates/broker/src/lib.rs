@@ -3,12 +3,8 @@
 //!
 //! Architecture invariant: the broker translates between Kafka requests
 //! and storage calls; it never parses segment files itself, and storage
-//! never sees a request. Its modules import one way: `security::{listeners,
-//! tls, scram}` → `acl`, `config`, `metrics`, `sequencer`, `request_memory`,
-//! `zero_copy`, `recompress` → `security::users`, `quotas`, `cluster` (all
-//! but `cluster::replay`) → `state` → `cluster::replay`, `groups`,
-//! `txn_io`, `metrics_state`, `schemas` → `handlers` → `throttle` →
-//! `security::sasl` → `connection` → `server`.
+//! never sees a request. Its modules import one way; the order is kept in
+//! one place, ARCHITECTURE.md's invariants (the broker's module order).
 
 pub mod acl;
 pub mod cluster;
