@@ -424,14 +424,7 @@ async fn a_node_down_past_the_purge_catches_up_by_snapshot() {
     let lagging = *cluster.nodes.keys().find(|id| **id != leader).unwrap();
     cluster.kill(lagging).await;
     let _ = fs::remove_file(cluster.dir(lagging).join("snapshot.json"));
-    let mut last = 0;
-    for i in 0..30 {
-        last = cluster
-            .node(leader)
-            .propose(vec![config_record(&format!("k{i}"), "v")])
-            .await
-            .unwrap();
-    }
+    let last = cluster.propose_configs(leader, 0..30).await;
     cluster.converge(last).await;
     // The leader snapshotted and purged its log behind the snapshot: the
     // first segment is gone.
@@ -469,14 +462,7 @@ async fn a_whole_cluster_restart_keeps_the_metadata() {
     let mut cluster = Cluster::new("full-restart", 3, fast);
     cluster.start_all().await;
     let leader = cluster.leader().await;
-    let mut last = 0;
-    for i in 0..5 {
-        last = cluster
-            .node(leader)
-            .propose(vec![config_record(&format!("k{i}"), "v")])
-            .await
-            .unwrap();
-    }
+    let last = cluster.propose_configs(leader, 0..5).await;
     let image = cluster.converge(last).await;
     let term = cluster.node(leader).describe().term;
     for id in [1, 2, 3] {
@@ -588,14 +574,7 @@ async fn snapshots_follow_the_applied_bytes_and_the_interval() {
     });
     cluster.start_all().await;
     let leader = cluster.leader().await;
-    let mut last = 0;
-    for i in 0..3 {
-        last = cluster
-            .node(leader)
-            .propose(vec![config_record(&format!("k{i}"), "v")])
-            .await
-            .unwrap();
-    }
+    let mut last = cluster.propose_configs(leader, 0..3).await;
     cluster.converge(last).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     for id in cluster.nodes.keys() {
@@ -604,13 +583,7 @@ async fn snapshots_follow_the_applied_bytes_and_the_interval() {
             "a snapshot before 600 bytes of records on node {id}"
         );
     }
-    for i in 3..30 {
-        last = cluster
-            .node(leader)
-            .propose(vec![config_record(&format!("k{i}"), "v")])
-            .await
-            .unwrap();
-    }
+    last = cluster.propose_configs(leader, 3..30).await;
     cluster.converge(last).await;
     wait_for_snapshots(&cluster, "after 30 records").await;
     cluster.stop().await;

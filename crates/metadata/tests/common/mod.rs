@@ -139,6 +139,20 @@ impl Cluster {
         }
     }
 
+    /// Proposes the broker configs `k{i}` = `v` for every `i` in `keys`
+    /// through node `id`, one proposal each; returns the last offset.
+    pub async fn propose_configs(&self, id: u64, keys: std::ops::Range<usize>) -> u64 {
+        let mut last = 0;
+        for i in keys {
+            last = self
+                .node(id)
+                .propose(vec![config_record(&format!("k{i}"), "v")])
+                .await
+                .unwrap();
+        }
+        last
+    }
+
     /// Waits until every running node's image has reached `offset` and all
     /// images are identical; returns that image.
     pub async fn converge(&self, offset: u64) -> Arc<MetadataImage> {
