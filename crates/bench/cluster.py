@@ -323,11 +323,6 @@ def all_led_in_sync(node: Node, topics: list[str] | None, partitions: int | None
     return True
 
 
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
-
-
 # ------------------------------------------------------------ throughput
 
 
