@@ -33,6 +33,7 @@ pub mod fetcher;
 pub mod isr;
 pub mod liveness;
 pub mod markers;
+pub mod migrate;
 pub mod peer;
 pub mod producer_ids;
 pub mod reassign;
