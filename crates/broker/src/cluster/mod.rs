@@ -30,6 +30,7 @@ pub mod acks;
 pub mod admin;
 pub mod coordinators;
 pub mod fetcher;
+pub mod follower_reads;
 pub mod isr;
 pub mod liveness;
 pub mod markers;
