@@ -14,6 +14,10 @@ use tokio::sync::watch;
 use crate::config::BrokerConfig;
 use crate::state::BrokerState;
 
+/// How long one attempt at the initial metadata catch-up may take before
+/// it is logged and tried again (cluster mode).
+const CATCH_UP_ATTEMPT: Duration = Duration::from_secs(10);
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error("cannot listen on {addr}: {source}")]
@@ -172,6 +176,30 @@ pub async fn run(
             .map_err(ServerError::SchemaRegistry)?;
         registry = Some(started);
     }
+    tokio::pin!(shutdown);
+    // Cluster mode: clients are served only once this broker caught up
+    // with the metadata (Kafka's initial catch-up), so a restarted broker
+    // never authenticates or answers from the image of its last snapshot.
+    let mut stopped = false;
+    if let Some(cluster) = state.cluster() {
+        let began = std::time::Instant::now();
+        loop {
+            let deadline = tokio::time::Instant::now() + CATCH_UP_ATTEMPT;
+            tokio::select! {
+                caught = crate::cluster::catch_up::replay(cluster, deadline) => match caught {
+                    Ok(()) => {
+                        tracing::info!(elapsed_ms = began.elapsed().as_millis() as u64, "caught up with the cluster metadata");
+                        break;
+                    }
+                    Err(e) => tracing::warn!(error = %e, waited_s = began.elapsed().as_secs(), "not serving clients until this broker has caught up with the cluster metadata"),
+                },
+                _ = &mut shutdown => {
+                    stopped = true;
+                    break;
+                }
+            }
+        }
+    }
     let _ = ready_tx.send(true);
 
     let started = Started {
@@ -207,26 +235,27 @@ pub async fn run(
         ));
     }
     drop(accepted_tx);
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            Some((stream, peer, ctx, slot)) = accepted_rx.recv() => {
-                let serve = crate::connection::serve(
-                    state.clone(),
-                    stream,
-                    peer,
-                    ctx,
-                    stop_rx.clone(),
-                    request_memory.clone(),
-                );
-                connections.spawn(async move {
-                    // The connection counts against the limits until closed.
-                    let _slot = slot;
-                    serve.await
-                });
+    if !stopped {
+        loop {
+            tokio::select! {
+                Some((stream, peer, ctx, slot)) = accepted_rx.recv() => {
+                    let serve = crate::connection::serve(
+                        state.clone(),
+                        stream,
+                        peer,
+                        ctx,
+                        stop_rx.clone(),
+                        request_memory.clone(),
+                    );
+                    connections.spawn(async move {
+                        // The connection counts against the limits until closed.
+                        let _slot = slot;
+                        serve.await
+                    });
+                }
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                _ = &mut shutdown => break,
             }
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            _ = &mut shutdown => break,
         }
     }
     if let Some(cluster) = state.cluster() {

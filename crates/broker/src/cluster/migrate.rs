@@ -291,53 +291,22 @@ fn batches(groups: Vec<Vec<MetadataRecord>>) -> Vec<Vec<MetadataRecord>> {
     out
 }
 
-/// Proposes `records` until committed, waiting out elections; gives up
-/// at `deadline`. Returns the entry's offset.
+/// Commits `records`, waiting out elections until `deadline`.
 async fn commit(
     cluster: &Cluster,
     records: Vec<MetadataRecord>,
     deadline: tokio::time::Instant,
-) -> Result<u64, String> {
-    loop {
-        match cluster.quorum.propose(records.clone()).await {
-            Ok(offset) => return Ok(offset),
-            Err(ProposeError::Rejected { error, .. }) => {
-                return Err(format!(
-                    "the cluster refused the migrated metadata: {error}"
-                ))
-            }
-            Err(ProposeError::Shutdown) => return Err("the metadata quorum shut down".into()),
-            Err(e) => {
-                if tokio::time::Instant::now() >= deadline {
-                    return Err(format!(
-                        "the metadata quorum took no records for {} s ({e}): start the other voters",
-                        QUORUM_WAIT.as_secs()
-                    ));
-                }
-                tracing::info!(error = %e, "waiting for the metadata quorum to take the migrated metadata");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-        }
+) -> Result<(), String> {
+    match super::catch_up::propose_until(cluster, records, deadline).await {
+        Ok(_) => Ok(()),
+        Err(ProposeError::Rejected { error, .. }) => Err(format!(
+            "the cluster refused the migrated metadata: {error}"
+        )),
+        Err(e) => Err(format!(
+            "the metadata quorum took no records for {} s ({e}): start the other voters",
+            QUORUM_WAIT.as_secs()
+        )),
     }
-}
-
-/// Waits until this node has applied everything the quorum committed
-/// before now (an empty entry is committed and waited for), so the plan
-/// sees the cluster's topics and security entries, not a lagging image.
-async fn catch_up(cluster: &Cluster, deadline: tokio::time::Instant) -> Result<(), String> {
-    let offset = commit(cluster, Vec::new(), deadline).await?;
-    while cluster
-        .quorum
-        .describe()
-        .high_watermark
-        .is_none_or(|applied| applied <= offset)
-    {
-        if tokio::time::Instant::now() >= deadline {
-            return Err("this node did not catch up with the metadata quorum".into());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Ok(())
 }
 
 /// Proposes this single-node directory's metadata (see the module doc)
@@ -352,7 +321,7 @@ pub async fn run(state: &BrokerState, cluster: &Cluster) -> Result<(), String> {
     // plans over the fresher image.
     let mut attempts = 0;
     let (plan, records) = loop {
-        catch_up(cluster, deadline).await?;
+        super::catch_up::quorum(cluster, deadline).await?;
         let image = cluster.image();
         let plan = topic_plan(&image, cluster.node_id, &locals)?;
         let security = security_records(state, &image);
@@ -364,7 +333,7 @@ pub async fn run(state: &BrokerState, cluster: &Cluster) -> Result<(), String> {
         }
         for batch in batches(groups) {
             records += batch.len();
-            if let Err(e) = commit(cluster, batch, deadline).await.map(drop) {
+            if let Err(e) = commit(cluster, batch, deadline).await {
                 failed = Some(e);
                 break;
             }

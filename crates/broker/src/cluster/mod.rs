@@ -28,6 +28,7 @@
 
 pub mod acks;
 pub mod admin;
+pub mod catch_up;
 pub mod coordinators;
 pub mod fetcher;
 pub mod follower_reads;
