@@ -41,8 +41,9 @@ pub enum ServerError {
 /// Bound addresses, reported once the broker is serving.
 #[derive(Clone, Debug)]
 pub struct Started {
-    /// The first Kafka listener's bound address.
-    pub kafka: std::net::SocketAddr,
+    /// The first Kafka listener's bound address (None on a
+    /// controller-only node, which has none).
+    pub kafka: Option<std::net::SocketAddr>,
     /// Every Kafka listener: (name, security protocol, bound address).
     pub listeners: Vec<(String, &'static str, std::net::SocketAddr)>,
     pub http: std::net::SocketAddr,
@@ -71,8 +72,17 @@ pub async fn run(
     } else {
         None
     };
+    let role = config
+        .cluster
+        .role(config.node_id)
+        .map_err(ServerError::Cluster)?;
     let http_addr = config.http.clone();
-    let kafka = bind_listeners(&config).await?;
+    // A controller-only node serves no Kafka client: no Kafka listener.
+    let kafka = if role.is_broker() {
+        bind_listeners(&config).await?
+    } else {
+        Vec::new()
+    };
     let http_listener =
         TcpListener::bind(&http_addr)
             .await
@@ -80,9 +90,13 @@ pub async fn run(
                 addr: http_addr.clone(),
                 source,
             })?;
-    let registry_listener = crate::schemas::bind(&config.schema_registry)
-        .await
-        .map_err(|(addr, source)| ServerError::Bind { addr, source })?;
+    let registry_listener = if role.is_broker() {
+        crate::schemas::bind(&config.schema_registry)
+            .await
+            .map_err(|(addr, source)| ServerError::Bind { addr, source })?
+    } else {
+        None
+    };
     let (ready_tx, ready_rx) = watch::channel(false);
     let metrics = Arc::new(crate::metrics::Metrics::new(
         &crate::handlers::served_versions(),
@@ -123,39 +137,12 @@ pub async fn run(
             config.cluster.rack.clone(),
         ));
         state.set_cluster(cluster.clone());
-        // Users, ACLs and quotas come from the metadata image, never from
-        // this node's `meta/` files.
-        crate::cluster::security_sync::apply(&state, &cluster.image(), None);
-        tokio::spawn(crate::cluster::security_sync::add_scram(
-            cluster.clone(),
-            config.add_scram.clone(),
-            stop_rx.clone(),
-        ));
-        tokio::spawn(crate::cluster::replay::run(
-            state.clone(),
-            cluster.clone(),
-            stop_rx.clone(),
-        ));
-        tokio::spawn(crate::cluster::fetcher::run(
-            state.clone(),
-            cluster.clone(),
-            stop_rx.clone(),
-        ));
-        tokio::spawn(crate::cluster::isr::run(
-            state.clone(),
-            cluster.clone(),
-            stop_rx.clone(),
-        ));
-        tokio::spawn(crate::cluster::reassign::run(
-            cluster.clone(),
-            stop_rx.clone(),
-        ));
-        tokio::spawn(crate::cluster::rebalance::run(
-            state.clone(),
-            cluster.clone(),
-            stop_rx.clone(),
-        ));
-        tokio::spawn(crate::cluster::liveness::run(cluster, stop_rx.clone()));
+        if role.is_broker() {
+            spawn_broker_duties(&state, &cluster, stop_rx.clone());
+        }
+        if role.is_controller() {
+            spawn_controller_duties(&state, &cluster, stop_rx.clone());
+        }
     }
     let mut registry = None;
     if let Some(l) = registry_listener {
@@ -165,11 +152,11 @@ pub async fn run(
     }
     let _ = ready_tx.send(true);
 
+    if role.is_broker() && kafka.is_empty() {
+        return Err(ServerError::Security("no listener".into()));
+    }
     let started = Started {
-        kafka: kafka
-            .first()
-            .map(|(_, _, a)| *a)
-            .ok_or_else(|| ServerError::Security("no listener".into()))?,
+        kafka: kafka.first().map(|(_, _, a)| *a),
         listeners: kafka
             .iter()
             .map(|(_, ctx, a)| (ctx.name.to_string(), ctx.protocol.name(), *a))
@@ -275,6 +262,60 @@ pub async fn run(
     }
     tracing::info!("clean shutdown complete");
     Ok(())
+}
+
+/// Starts what every broker of a cluster runs: users, ACLs and quotas
+/// from the image, the replay of the image into local topics, replica
+/// fetching, ISR upkeep and its own registration (`liveness::run_broker`).
+fn spawn_broker_duties(
+    state: &Arc<BrokerState>,
+    cluster: &Arc<crate::cluster::Cluster>,
+    stop: watch::Receiver<bool>,
+) {
+    // Users, ACLs and quotas come from the metadata image, never from
+    // this node's `meta/` files.
+    crate::cluster::security_sync::apply(state, &cluster.image(), None);
+    tokio::spawn(crate::cluster::security_sync::add_scram(
+        cluster.clone(),
+        state.config().add_scram.clone(),
+        stop.clone(),
+    ));
+    tokio::spawn(crate::cluster::replay::run(
+        state.clone(),
+        cluster.clone(),
+        stop.clone(),
+    ));
+    tokio::spawn(crate::cluster::fetcher::run(
+        state.clone(),
+        cluster.clone(),
+        stop.clone(),
+    ));
+    tokio::spawn(crate::cluster::isr::run(
+        state.clone(),
+        cluster.clone(),
+        stop.clone(),
+    ));
+    tokio::spawn(crate::cluster::liveness::run_broker(cluster.clone(), stop));
+}
+
+/// Starts what every voter runs and acts on only while it is the active
+/// controller (the quorum leader): fencing silent brokers, completing
+/// reassignments and rebalancing leadership.
+fn spawn_controller_duties(
+    state: &Arc<BrokerState>,
+    cluster: &Arc<crate::cluster::Cluster>,
+    stop: watch::Receiver<bool>,
+) {
+    tokio::spawn(crate::cluster::liveness::run_controller(
+        cluster.clone(),
+        stop.clone(),
+    ));
+    tokio::spawn(crate::cluster::reassign::run(cluster.clone(), stop.clone()));
+    tokio::spawn(crate::cluster::rebalance::run(
+        state.clone(),
+        cluster.clone(),
+        stop,
+    ));
 }
 
 /// One sentence on what a stop could not flush (a few partitions named).
