@@ -207,3 +207,14 @@ def test_bad_roles_stop_at_startup_with_a_clear_error(cluster_factory, broker_fa
         voter.start(20)
     assert "node.id 2 is one of controller.quorum.voters" in str(e.value)
     assert "must have the controller role" in str(e.value)
+
+
+def test_a_broker_only_node_of_another_cluster_is_refused(cluster_factory, broker_factory):
+    cluster = cluster_factory(3)
+    stranger = add_broker(cluster, broker_factory, 7)
+    stranger.extra_args += ["--cluster-id", "another-cluster"]
+    with pytest.raises(BrokerError) as e:
+        stranger.start(30)
+    assert "the metadata quorum refused this node: cluster id mismatch" in str(e.value), str(e.value)[-2000:]
+    cluster.nodes.remove(stranger)
+    cluster.wait_brokers([1, 2, 3], 10)

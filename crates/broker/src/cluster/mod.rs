@@ -13,9 +13,10 @@
 //! keeps SCRAM users, ACLs and client quotas in the metadata log (proposed
 //! by their handlers, installed into the local stores by the replay).
 //!
-//! Liveness (the choice of this step): in combined mode every broker is a
-//! quorum voter, and the active controller (the Raft leader) hears from
-//! each voter at every Raft heartbeat (250 ms). Those answers are the
+//! Liveness (the choice of this step): every broker is a quorum voter
+//! (combined mode) or observer (broker-only, an openraft learner), and the
+//! active controller (the Raft leader) hears from each at every Raft
+//! heartbeat (250 ms). Those answers are the
 //! broker's heartbeats: a broker the leader has not heard from for
 //! `broker.session.timeout.ms` (Kafka's default 9000) is fenced, its
 //! partitions get a new leader from the ISR or go offline (leader -1).
