@@ -60,6 +60,8 @@ def test_a_broker_only_node_joins_hosts_replicas_and_fails_over(cluster_factory,
     info = cli_json(node4, "cluster", "info")
     assert info["cluster_id"] == cluster.cluster_id
     assert sorted(b["node_id"] for b in info["brokers"]) == [1, 2, 3, 4]
+    roles = {m["id"]: m["roles"] for m in info["quorum"]["voters"] + info["quorum"]["observers"]}
+    assert roles == {1: "broker,controller", 2: "broker,controller", 3: "broker,controller", 4: "broker"}, info
 
     # Topics created afterwards place replicas (and preferred leaders) on it.
     topic = unique_topic("roles")
@@ -144,6 +146,9 @@ def test_controller_only_quorum_with_broker_only_nodes(cluster_factory, broker_f
     # Clients are told a live broker as controller (they cannot reach one).
     info = cli_json(brokers[0], "cluster", "info")
     assert info["controller_id"] in ids, info
+    roles = {m["id"]: m["roles"] for m in info["quorum"]["voters"] + info["quorum"]["observers"]}
+    assert roles == {1: "controller", 2: "controller", 3: "controller", 10: "broker", 11: "broker",
+                     12: "broker"}, info
     # Exactly one active controller, on a controller-only node.
     def active() -> list[int]:
         out = []
