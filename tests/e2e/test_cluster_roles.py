@@ -117,6 +117,14 @@ def test_a_broker_only_node_joins_hosts_replicas_and_fails_over(cluster_factory,
     assert quorum_from(lead if lead.is_running() else first)[2] == [4]
     got = ck_consume(node4.bootstrap, topic, len(values) + len(moved))
     assert len(got.messages) == len(values) + len(moved)
+
+    # Removed for good: stopped and unregistered, it leaves the observers.
+    assert node4.stop() == 0
+    assert cli_json(first, "cluster", "unregister", "--broker", "4") == {"unregistered": 4}
+    cluster.nodes.remove(node4)
+    cluster.wait_brokers([1, 2, 3], 10)
+    wait_until(lambda: (q := quorum_from(first)) and q[0] in (1, 2, 3)
+               and quorum_from(cluster.nodes[q[0] - 1])[2] == [], 10, 0.2, "no observer left")
     print(f"broker-only node joined in {joined_in:.2f} s; fenced {fenced_in:.2f} s after kill -9 "
           f"(session {SESSION_MS} ms); {len(moved)} partitions moved")
 
