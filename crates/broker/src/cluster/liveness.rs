@@ -94,39 +94,46 @@ pub fn silent_brokers(
 /// broker and unfences it once caught up, again whenever the image shows
 /// it fenced or registered by another incarnation.
 pub async fn run_broker(cluster: Arc<Cluster>, stop: watch::Receiver<bool>) {
-    every_tick(stop, || broker_tick(&cluster)).await;
+    let mut ticks = Ticks(stop);
+    loop {
+        retry_later(broker_tick(&cluster).await);
+        if !ticks.next().await {
+            return;
+        }
+    }
 }
 
 /// The controller's duty, run until `stop` on every voter: while this node
 /// is the active controller, fences every broker it has not heard from for
 /// `broker.session.timeout.ms`.
 pub async fn run_controller(cluster: Arc<Cluster>, stop: watch::Receiver<bool>) {
-    let leadership = std::sync::Mutex::new(Leadership::default());
-    every_tick(stop, || async {
-        // Taken out for the step and put back: the step awaits proposals.
-        let mut state = std::mem::take(&mut *leadership.lock().unwrap_or_else(|p| p.into_inner()));
-        let result = controller_tick(&cluster, &mut state).await;
-        *leadership.lock().unwrap_or_else(|p| p.into_inner()) = state;
-        result
-    })
-    .await;
+    let mut leadership = Leadership::default();
+    let mut ticks = Ticks(stop);
+    loop {
+        retry_later(controller_tick(&cluster, &mut leadership).await);
+        if !ticks.next().await {
+            return;
+        }
+    }
 }
 
-/// Runs `step` every [`TICK`] until `stop`; a failed step is retried at
-/// the next tick.
-async fn every_tick<F, Fut>(mut stop: watch::Receiver<bool>, mut step: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<(), ProposeError>>,
-{
-    loop {
-        if let Err(e) = step().await {
-            tracing::debug!(error = %e, "cluster liveness step failed; retrying");
-        }
+/// The loops' pace: one step every [`TICK`] until the stop signal.
+struct Ticks(watch::Receiver<bool>);
+
+impl Ticks {
+    /// Waits for the next tick; false once asked to stop.
+    async fn next(&mut self) -> bool {
         tokio::select! {
-            _ = tokio::time::sleep(TICK) => {}
-            _ = stop.changed() => return,
+            _ = tokio::time::sleep(TICK) => true,
+            _ = self.0.changed() => false,
         }
+    }
+}
+
+/// A failed step is logged and retried at the next tick.
+fn retry_later(result: Result<(), ProposeError>) {
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "cluster liveness step failed; retrying");
     }
 }
 
