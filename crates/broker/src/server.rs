@@ -45,8 +45,9 @@ pub enum ServerError {
 /// Bound addresses, reported once the broker is serving.
 #[derive(Clone, Debug)]
 pub struct Started {
-    /// The first Kafka listener's bound address.
-    pub kafka: std::net::SocketAddr,
+    /// The first Kafka listener's bound address (None on a
+    /// controller-only node, which has none).
+    pub kafka: Option<std::net::SocketAddr>,
     /// Every Kafka listener: (name, security protocol, bound address).
     pub listeners: Vec<(String, &'static str, std::net::SocketAddr)>,
     pub http: std::net::SocketAddr,
@@ -64,12 +65,13 @@ pub async fn run(
     on_started: impl FnOnce(&Started),
 ) -> Result<(), ServerError> {
     let mut config = config;
+    // A single-node directory entering cluster mode (as a broker) is noted
+    // before the quorum directory appears (`cluster/migrate.rs`).
+    let migrating = config.cluster.enabled()
+        && config.cluster.broker_role
+        && crate::cluster::migrate::prepare(&config).map_err(ServerError::Cluster)?;
     // Cluster mode: join the quorum first, so a node of another cluster
     // stops before anything is opened.
-    // A single-node directory entering cluster mode is noted before the
-    // quorum directory appears (`cluster/migrate.rs`).
-    let migrating = config.cluster.enabled()
-        && crate::cluster::migrate::prepare(&config).map_err(ServerError::Cluster)?;
     let quorum = if config.cluster.enabled() {
         Some(
             crate::cluster::start::quorum(&mut config)
@@ -79,8 +81,17 @@ pub async fn run(
     } else {
         None
     };
+    let role = config
+        .cluster
+        .role(config.node_id)
+        .map_err(ServerError::Cluster)?;
     let http_addr = config.http.clone();
-    let kafka = bind_listeners(&config).await?;
+    // A controller-only node serves no Kafka client: no Kafka listener.
+    let kafka = if role.is_broker() {
+        bind_listeners(&config).await?
+    } else {
+        Vec::new()
+    };
     let http_listener =
         TcpListener::bind(&http_addr)
             .await
@@ -88,9 +99,13 @@ pub async fn run(
                 addr: http_addr.clone(),
                 source,
             })?;
-    let registry_listener = crate::schemas::bind(&config.schema_registry)
-        .await
-        .map_err(|(addr, source)| ServerError::Bind { addr, source })?;
+    let registry_listener = if role.is_broker() {
+        crate::schemas::bind(&config.schema_registry)
+            .await
+            .map_err(|(addr, source)| ServerError::Bind { addr, source })?
+    } else {
+        None
+    };
     let (ready_tx, ready_rx) = watch::channel(false);
     let metrics = Arc::new(crate::metrics::Metrics::new(
         &crate::handlers::served_versions(),
@@ -136,39 +151,12 @@ pub async fn run(
                 .await
                 .map_err(ServerError::Cluster)?;
         }
-        // Users, ACLs and quotas come from the metadata image, never from
-        // this node's `meta/` files.
-        crate::cluster::security_sync::apply(&state, &cluster.image(), None);
-        tokio::spawn(crate::cluster::security_sync::add_scram(
-            cluster.clone(),
-            config.add_scram.clone(),
-            stop_rx.clone(),
-        ));
-        tokio::spawn(crate::cluster::replay::run(
-            state.clone(),
-            cluster.clone(),
-            stop_rx.clone(),
-        ));
-        tokio::spawn(crate::cluster::fetcher::run(
-            state.clone(),
-            cluster.clone(),
-            stop_rx.clone(),
-        ));
-        tokio::spawn(crate::cluster::isr::run(
-            state.clone(),
-            cluster.clone(),
-            stop_rx.clone(),
-        ));
-        tokio::spawn(crate::cluster::reassign::run(
-            cluster.clone(),
-            stop_rx.clone(),
-        ));
-        tokio::spawn(crate::cluster::rebalance::run(
-            state.clone(),
-            cluster.clone(),
-            stop_rx.clone(),
-        ));
-        tokio::spawn(crate::cluster::liveness::run(cluster, stop_rx.clone()));
+        if role.is_broker() {
+            spawn_broker_duties(&state, &cluster, stop_rx.clone());
+        }
+        if role.is_controller() {
+            spawn_controller_duties(&state, &cluster, stop_rx.clone());
+        }
     }
     let mut registry = None;
     if let Some(l) = registry_listener {
@@ -185,8 +173,17 @@ pub async fn run(
         let began = std::time::Instant::now();
         loop {
             let deadline = tokio::time::Instant::now() + CATCH_UP_ATTEMPT;
+            // A broker waits for its replay too; a controller-only node
+            // (no replay) for its quorum member.
+            let caught_up = async {
+                if role.is_broker() {
+                    crate::cluster::catch_up::replay(cluster, deadline).await
+                } else {
+                    crate::cluster::catch_up::quorum(cluster, deadline).await
+                }
+            };
             tokio::select! {
-                caught = crate::cluster::catch_up::replay(cluster, deadline) => match caught {
+                caught = caught_up => match caught {
                     Ok(()) => {
                         tracing::info!(elapsed_ms = began.elapsed().as_millis() as u64, "caught up with the cluster metadata");
                         break;
@@ -202,11 +199,11 @@ pub async fn run(
     }
     let _ = ready_tx.send(true);
 
+    if role.is_broker() && kafka.is_empty() {
+        return Err(ServerError::Security("no listener".into()));
+    }
     let started = Started {
-        kafka: kafka
-            .first()
-            .map(|(_, _, a)| *a)
-            .ok_or_else(|| ServerError::Security("no listener".into()))?,
+        kafka: kafka.first().map(|(_, _, a)| *a),
         listeners: kafka
             .iter()
             .map(|(_, ctx, a)| (ctx.name.to_string(), ctx.protocol.name(), *a))
@@ -313,6 +310,60 @@ pub async fn run(
     }
     tracing::info!("clean shutdown complete");
     Ok(())
+}
+
+/// Starts what every broker of a cluster runs: users, ACLs and quotas
+/// from the image, the replay of the image into local topics, replica
+/// fetching, ISR upkeep and its own registration (`liveness::run_broker`).
+fn spawn_broker_duties(
+    state: &Arc<BrokerState>,
+    cluster: &Arc<crate::cluster::Cluster>,
+    stop: watch::Receiver<bool>,
+) {
+    // Users, ACLs and quotas come from the metadata image, never from
+    // this node's `meta/` files.
+    crate::cluster::security_sync::apply(state, &cluster.image(), None);
+    tokio::spawn(crate::cluster::security_sync::add_scram(
+        cluster.clone(),
+        state.config().add_scram.clone(),
+        stop.clone(),
+    ));
+    tokio::spawn(crate::cluster::replay::run(
+        state.clone(),
+        cluster.clone(),
+        stop.clone(),
+    ));
+    tokio::spawn(crate::cluster::fetcher::run(
+        state.clone(),
+        cluster.clone(),
+        stop.clone(),
+    ));
+    tokio::spawn(crate::cluster::isr::run(
+        state.clone(),
+        cluster.clone(),
+        stop.clone(),
+    ));
+    tokio::spawn(crate::cluster::liveness::run_broker(cluster.clone(), stop));
+}
+
+/// Starts what every voter runs and acts on only while it is the active
+/// controller (the quorum leader): fencing silent brokers, completing
+/// reassignments and rebalancing leadership.
+fn spawn_controller_duties(
+    state: &Arc<BrokerState>,
+    cluster: &Arc<crate::cluster::Cluster>,
+    stop: watch::Receiver<bool>,
+) {
+    tokio::spawn(crate::cluster::liveness::run_controller(
+        cluster.clone(),
+        stop.clone(),
+    ));
+    tokio::spawn(crate::cluster::reassign::run(cluster.clone(), stop.clone()));
+    tokio::spawn(crate::cluster::rebalance::run(
+        state.clone(),
+        cluster.clone(),
+        stop,
+    ));
 }
 
 /// One sentence on what a stop could not flush (a few partitions named).

@@ -401,7 +401,7 @@ fn run_broker(log_format: &str, args: BrokerArgs) -> ExitCode {
             .schema_registry
             .map_or_else(|| "off".to_string(), |a| format!("http://{a}"));
         tracing::info!(
-            kafka = %s.kafka,
+            kafka = %s.kafka.map_or_else(|| "none (controller only)".to_string(), |a| a.to_string()),
             http = %s.http,
             schema_registry = %registry,
             node_id = s.node_id,
@@ -411,7 +411,7 @@ fn run_broker(log_format: &str, args: BrokerArgs) -> ExitCode {
         );
         eprintln!(
             "\nfjord broker ready\n  kafka:     {}\n  http:      http://{}/health\n  registry:  {registry}\n  data dir:  {}\n  fd limit:  {fd_line}\n  try:       echo hello | kcat -b {advertised} -P -t demo && kcat -b {advertised} -C -t demo -e\n",
-            listeners.join(", "),
+            if s.kafka.is_some() { listeners.join(", ") } else { "none (process.roles=controller)".to_string() },
             s.http,
             s.data_dir.display()
         );

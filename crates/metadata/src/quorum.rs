@@ -24,9 +24,11 @@ use tokio::task::JoinHandle;
 use crate::image::{ImageError, MetadataImage};
 use crate::raft::log_store::LogStore;
 use crate::raft::meta::{ClusterMeta, MetaError};
-use crate::raft::network::{write_local, CallError, Channel, NetworkFactory, Peers, Server};
+use crate::raft::network::{
+    change_observers, write_local, CallError, Channel, NetworkFactory, Peers, Server,
+};
 use crate::raft::state_machine::{SnapshotProgress, StateMachine};
-use crate::raft::wire::{ForwardResult, Request, Response};
+use crate::raft::wire::{ForwardResult, ObserverChange, Request, Response};
 use crate::raft::{NodeId, Proposal, Raft};
 use crate::records::MetadataRecord;
 
@@ -34,8 +36,13 @@ use crate::records::MetadataRecord;
 /// defaults.
 #[derive(Clone, Debug)]
 pub struct QuorumConfig {
-    /// This node's id (Kafka's `node.id`); must be one of the voters.
+    /// This node's id (Kafka's `node.id`); one of the voters, unless
+    /// `observer`.
     pub node_id: NodeId,
+    /// A broker-only node (Kafka's `process.roles=broker`): it replicates
+    /// the log as an openraft learner, never votes, and must not be one of
+    /// the voters. It asks the voters to add it ([`Quorum::wait_joined`]).
+    pub observer: bool,
     /// Where to listen for the other voters (the CONTROLLER listener); port
     /// 0 picks a free port, see [`Quorum::local_addr`].
     pub controller_listen: SocketAddr,
@@ -88,6 +95,7 @@ impl QuorumConfig {
     ) -> QuorumConfig {
         QuorumConfig {
             node_id,
+            observer: false,
             controller_listen,
             voters,
             dir,
@@ -138,6 +146,8 @@ pub fn parse_voters(text: &str) -> Result<BTreeMap<NodeId, String>, String> {
 pub enum StartError {
     #[error("node {0} is not one of the voters {1:?}")]
     NotAVoter(NodeId, Vec<NodeId>),
+    #[error("node {0} is one of the voters, so it cannot be an observer (a broker-only node)")]
+    ObserverIsVoter(NodeId),
     #[error(transparent)]
     Meta(#[from] MetaError),
     #[error("invalid quorum settings: {0}")]
@@ -195,6 +205,43 @@ pub struct QuorumInfo {
     /// high watermark); None before anything was applied.
     pub high_watermark: Option<u64>,
     pub voters: Vec<VoterInfo>,
+    /// The observers (broker-only nodes, openraft learners), as voters are
+    /// described; Kafka's DescribeQuorum `Observers`.
+    pub observers: Vec<VoterInfo>,
+}
+
+/// Where a broker-only node's joining stands (see [`Quorum::wait_joined`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum JoinState {
+    Pending,
+    Joined,
+    /// A voter refused the connection (another cluster, a wrong node id).
+    Refused(String),
+}
+
+/// What a node submits through the leader: records, or a change of the
+/// observers.
+enum Submission {
+    Records(Proposal),
+    Observers(ObserverChange),
+}
+
+impl Submission {
+    /// Commits it through this node's Raft (the leader).
+    async fn local(&self, raft: &Raft, timeout: Duration) -> ForwardResult {
+        match self {
+            Submission::Records(p) => write_local(raft, p.clone(), timeout).await,
+            Submission::Observers(c) => change_observers(raft, c, timeout).await,
+        }
+    }
+
+    /// The request asking the leader to commit it.
+    fn request(&self) -> Request {
+        match self {
+            Submission::Records(p) => Request::Forward(p.clone()),
+            Submission::Observers(c) => Request::Observers(c.clone()),
+        }
+    }
 }
 
 /// One running node of the metadata quorum.
@@ -213,13 +260,20 @@ pub struct Quorum {
     shut_down: AtomicBool,
     /// `meta.properties`: the cluster id, stored or learned from a peer.
     meta: Arc<ClusterMeta>,
+    /// An observer's joining ([`keep_joined`]); always `Joined` on a voter.
+    joined: watch::Receiver<JoinState>,
+    /// An observer's task keeping it in the membership.
+    joiner: Option<JoinHandle<()>>,
 }
 
 impl Quorum {
     /// Opens the directory, binds the controller listener and starts Raft.
     pub async fn start(config: QuorumConfig) -> Result<Quorum, StartError> {
         let node_id = config.node_id;
-        if !config.voters.contains_key(&node_id) {
+        if config.observer && config.voters.contains_key(&node_id) {
+            return Err(StartError::ObserverIsVoter(node_id));
+        }
+        if !config.observer && !config.voters.contains_key(&node_id) {
             return Err(StartError::NotAVoter(
                 node_id,
                 config.voters.keys().copied().collect(),
@@ -230,7 +284,7 @@ impl Quorum {
             source,
         };
         std::fs::create_dir_all(&config.dir).map_err(storage)?;
-        let initialiser = config.voters.keys().next() == Some(&node_id);
+        let initialiser = !config.observer && config.voters.keys().next() == Some(&node_id);
         let meta = Arc::new(ClusterMeta::open(
             &config.dir,
             node_id,
@@ -251,7 +305,9 @@ impl Quorum {
             source,
         })?;
         let mut voters = config.voters.clone();
-        voters.insert(node_id, local_addr.to_string());
+        if !config.observer {
+            voters.insert(node_id, local_addr.to_string());
+        }
         let raft_config = raft_config(&config)?;
         let peers = Arc::new(Peers::new(node_id, Arc::clone(&meta)));
         let network = NetworkFactory {
@@ -275,6 +331,25 @@ impl Quorum {
             config.snapshot_after_bytes,
             config.snapshot_interval,
         ));
+        let (joined_tx, joined) = watch::channel(if config.observer {
+            JoinState::Pending
+        } else {
+            JoinState::Joined
+        });
+        let joiner = config.observer.then(|| {
+            tokio::spawn(keep_joined(
+                Joiner {
+                    raft: raft.clone(),
+                    peers: Arc::clone(&peers),
+                    node_id,
+                    addr: local_addr.to_string(),
+                    voters: voters.clone(),
+                    stale_after: config.fetch_timeout,
+                    call_timeout: config.propose_timeout,
+                },
+                joined_tx,
+            ))
+        });
         let quorum = Quorum {
             node_id,
             local_addr,
@@ -287,6 +362,8 @@ impl Quorum {
             propose_timeout: config.propose_timeout,
             shut_down: AtomicBool::new(false),
             meta,
+            joined,
+            joiner,
         };
         if initialiser {
             quorum.initialise_if_fresh().await?;
@@ -368,7 +445,19 @@ impl Quorum {
     /// (forwarded if this node is not it), and returns its offset once it
     /// is committed. The image at that offset holds the records.
     pub async fn propose(&self, records: Vec<MetadataRecord>) -> Result<u64, ProposeError> {
-        let proposal = Proposal { records };
+        self.submit(Submission::Records(Proposal { records })).await
+    }
+
+    /// Removes node `id` from the observers (its broker was unregistered),
+    /// through the leader; nothing to do if it is not one. A voter is
+    /// refused (`Failed`).
+    pub async fn remove_observer(&self, id: NodeId) -> Result<u64, ProposeError> {
+        self.submit(Submission::Observers(ObserverChange::Leave { id }))
+            .await
+    }
+
+    /// Commits `submission` through the leader, see [`Quorum::propose`].
+    async fn submit(&self, submission: Submission) -> Result<u64, ProposeError> {
         let deadline = Instant::now() + self.propose_timeout;
         let mut metrics = self.raft.metrics();
         let mut last_leader = None;
@@ -393,10 +482,8 @@ impl Quorum {
                     }
                     continue;
                 }
-                Some(id) if id == self.node_id => {
-                    write_local(&self.raft, proposal.clone(), remaining).await
-                }
-                Some(id) => self.forward(id, &proposal, remaining).await,
+                Some(id) if id == self.node_id => submission.local(&self.raft, remaining).await,
+                Some(id) => self.forward(id, &submission, remaining).await,
             };
             match outcome {
                 ForwardResult::Committed {
@@ -427,25 +514,25 @@ impl Quorum {
         }
     }
 
-    /// Sends a proposal to the leader `leader`. A leader that cannot be
+    /// Sends a submission to the leader `leader`. A leader that cannot be
     /// reached (nothing was sent) is reported as not leading, so the caller
     /// tries again; a connection lost mid-call is a failure.
     async fn forward(
         &self,
         leader: NodeId,
-        proposal: &Proposal,
+        submission: &Submission,
         timeout: Duration,
     ) -> ForwardResult {
         let Some(addr) = self.voters.get(&leader) else {
             return ForwardResult::NotLeader { leader: None };
         };
-        let request = Request::Forward(proposal.clone());
+        let request = submission.request();
         match self
             .peers
             .call(Channel::Forward, leader, addr, &request, timeout)
             .await
         {
-            Ok(Response::Forward(result)) => result,
+            Ok(Response::Forward(result) | Response::Observers(result)) => result,
             Ok(_) => ForwardResult::Failed("unexpected answer kind".into()),
             Err(CallError::Timeout(_)) => ForwardResult::Timeout,
             Err(CallError::NotSent(e)) => {
@@ -461,36 +548,55 @@ impl Quorum {
     pub fn describe(&self) -> QuorumInfo {
         let metrics = self.raft.metrics().borrow().clone();
         let now = SystemTime::now();
-        let voters = metrics
-            .membership_config
-            .membership()
-            .voter_ids()
-            .map(|id| {
-                let log_end_offset = if id == self.node_id {
-                    metrics.last_log_index.map(|i| i + 1)
+        let membership = metrics.membership_config.membership();
+        let replica = |id: NodeId| {
+            let log_end_offset = if id == self.node_id {
+                metrics.last_log_index.map(|i| i + 1)
+            } else {
+                metrics
+                    .replication
+                    .as_ref()
+                    .and_then(|r| r.get(&id))
+                    .and_then(|matched| matched.map(|m| m.index + 1))
+            };
+            VoterInfo {
+                id,
+                log_end_offset,
+                last_ack: if id == self.node_id {
+                    Some(now)
                 } else {
-                    metrics
-                        .replication
-                        .as_ref()
-                        .and_then(|r| r.get(&id))
-                        .and_then(|matched| matched.map(|m| m.index + 1))
-                };
-                VoterInfo {
-                    id,
-                    log_end_offset,
-                    last_ack: if id == self.node_id {
-                        Some(now)
-                    } else {
-                        self.peers.last_answer(id)
-                    },
-                }
-            })
-            .collect();
+                    self.peers.last_answer(id)
+                },
+            }
+        };
         QuorumInfo {
             leader_id: metrics.current_leader,
             term: metrics.current_term,
             high_watermark: metrics.last_applied.map(|l| l.index + 1),
-            voters,
+            voters: membership.voter_ids().map(replica).collect(),
+            observers: membership.learner_ids().map(replica).collect(),
+        }
+    }
+
+    /// Waits until an observer was added to the quorum (at once on a
+    /// voter); the error says why not: a voter refused it (another
+    /// cluster), or no voter answered within `timeout`.
+    pub async fn wait_joined(&self, timeout: Duration) -> Result<(), String> {
+        let mut joined = self.joined.clone();
+        let settled =
+            tokio::time::timeout(timeout, joined.wait_for(|j| *j != JoinState::Pending)).await;
+        match settled {
+            Ok(Ok(state)) => match &*state {
+                JoinState::Refused(why) => {
+                    Err(format!("the metadata quorum refused this node: {why}"))
+                }
+                _ => Ok(()),
+            },
+            Ok(Err(_)) => Err("the metadata quorum stopped".into()),
+            Err(_) => Err(format!(
+                "no voter of controller.quorum.voters added this node as an observer within {} s",
+                timeout.as_secs()
+            )),
         }
     }
 
@@ -525,6 +631,9 @@ impl Quorum {
     pub async fn shutdown(&self) {
         self.shut_down.store(true, Ordering::Release);
         self.snapshot_trigger.abort();
+        if let Some(joiner) = &self.joiner {
+            joiner.abort();
+        }
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(error = %e, "metadata raft did not stop cleanly");
         }
@@ -540,10 +649,116 @@ impl Quorum {
 impl Drop for Quorum {
     fn drop(&mut self) {
         self.snapshot_trigger.abort();
+        if let Some(joiner) = &self.joiner {
+            joiner.abort();
+        }
         if let Some(server) = self.server.lock().unwrap_or_else(|p| p.into_inner()).take() {
             server.abort();
         }
     }
+}
+
+/// What an observer's [`keep_joined`] task needs.
+struct Joiner {
+    raft: Raft,
+    peers: Arc<Peers>,
+    node_id: NodeId,
+    /// This node's bound quorum address, which the leader replicates to.
+    addr: String,
+    voters: BTreeMap<NodeId, String>,
+    /// An observer not called by its leader for this long asks again.
+    stale_after: Duration,
+    /// How long one request may take (a membership change commits).
+    call_timeout: Duration,
+}
+
+/// Keeps an observer in the quorum's membership: asks the voters to add it
+/// (with backoff, 100 ms doubling to 2 s, until one answers), and asks
+/// again whenever its leader has not been heard from for `stale_after`
+/// (the leader changed, or removed this node). Asking when already there
+/// at the same address changes nothing.
+async fn keep_joined(joiner: Joiner, state: watch::Sender<JoinState>) {
+    const FIRST: Duration = Duration::from_millis(100);
+    const MOST: Duration = Duration::from_secs(2);
+    let mut backoff = FIRST;
+    loop {
+        let leader = joiner.raft.metrics().borrow().current_leader;
+        let fresh = leader
+            .and_then(|l| joiner.peers.last_answer(l))
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|e| e < joiner.stale_after);
+        if fresh && *state.borrow() == JoinState::Joined {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            continue;
+        }
+        match join_once(&joiner, leader).await {
+            Ok(()) => {
+                if *state.borrow() != JoinState::Joined {
+                    tracing::info!(node_id = joiner.node_id, addr = %joiner.addr, "joined the metadata quorum as an observer");
+                }
+                state.send_replace(JoinState::Joined);
+                backoff = FIRST;
+                // Give the leader time to start replicating here.
+                tokio::time::sleep(joiner.stale_after).await;
+                continue;
+            }
+            Err(JoinError::Refused(why)) => {
+                tracing::warn!(why, "a metadata voter refused this observer");
+                if *state.borrow() == JoinState::Pending {
+                    state.send_replace(JoinState::Refused(why));
+                }
+            }
+            Err(JoinError::Unanswered(why)) => {
+                tracing::debug!(why, "no metadata voter added this observer yet; retrying");
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MOST);
+    }
+}
+
+/// Why one round of [`join_once`] failed.
+enum JoinError {
+    Refused(String),
+    Unanswered(String),
+}
+
+/// Asks the leader (the known one, else each voter in turn, following
+/// their `NotLeader` hints) to add this node as an observer.
+async fn join_once(joiner: &Joiner, leader: Option<NodeId>) -> Result<(), JoinError> {
+    let request = Request::Observers(ObserverChange::Join {
+        id: joiner.node_id,
+        addr: joiner.addr.clone(),
+    });
+    let mut queue: Vec<NodeId> = joiner.voters.keys().rev().copied().collect();
+    queue.extend(leader);
+    let mut asked = Vec::new();
+    let mut last = String::from("no voter");
+    while let Some(id) = queue.pop() {
+        if asked.contains(&id) {
+            continue;
+        }
+        asked.push(id);
+        let Some(addr) = joiner.voters.get(&id) else {
+            continue;
+        };
+        let answer = joiner
+            .peers
+            .call(Channel::Forward, id, addr, &request, joiner.call_timeout)
+            .await;
+        match answer {
+            Ok(Response::Observers(ForwardResult::Committed { .. })) => return Ok(()),
+            Ok(Response::Observers(ForwardResult::NotLeader { leader })) => {
+                queue.extend(leader);
+                last = format!("voter {id} is not the leader");
+            }
+            Ok(Response::Observers(other)) => last = format!("voter {id}: {other:?}"),
+            Ok(_) => last = format!("voter {id} answered another kind"),
+            Err(CallError::Refused(why)) => return Err(JoinError::Refused(why)),
+            Err(e) => last = format!("voter {id}: {e}"),
+        }
+    }
+    Err(JoinError::Unanswered(last))
 }
 
 /// Asks Raft for a snapshot once `after_bytes` of records were applied

@@ -2,9 +2,11 @@
 //! this broker registers (fenced), waits until its local topics follow
 //! the image holding its registration, unfences itself, and from then on
 //! checks every 200 ms that it is still registered and unfenced at
-//! its epoch. On the active controller the same loop fences every broker
-//! it has not heard from for `broker.session.timeout.ms`. A broker asked to
-//! stop moves its leadership away first ([`controlled_shutdown`]).
+//! its epoch ([`run_broker`], a broker's duty). On the active controller
+//! a loop of its own fences every broker it has not heard from for
+//! `broker.session.timeout.ms` ([`run_controller`], a controller's duty).
+//! A broker asked to stop moves its leadership away first
+//! ([`controlled_shutdown`]).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -88,17 +90,50 @@ pub fn silent_brokers(
         .collect()
 }
 
-/// Runs until `stop`.
-pub async fn run(cluster: Arc<Cluster>, mut stop: watch::Receiver<bool>) {
-    let mut leadership = Leadership::default();
+/// The broker's duty, run until `stop` on every broker: registers this
+/// broker and unfences it once caught up, again whenever the image shows
+/// it fenced or registered by another incarnation.
+pub async fn run_broker(cluster: Arc<Cluster>, stop: watch::Receiver<bool>) {
+    let mut ticks = Ticks(stop);
     loop {
-        if let Err(e) = tick(&cluster, &mut leadership).await {
-            tracing::debug!(error = %e, "cluster liveness step failed; retrying");
+        retry_later(broker_tick(&cluster).await);
+        if !ticks.next().await {
+            return;
         }
+    }
+}
+
+/// The controller's duty, run until `stop` on every voter: while this node
+/// is the active controller, fences every broker it has not heard from for
+/// `broker.session.timeout.ms`.
+pub async fn run_controller(cluster: Arc<Cluster>, stop: watch::Receiver<bool>) {
+    let mut leadership = Leadership::default();
+    let mut ticks = Ticks(stop);
+    loop {
+        retry_later(controller_tick(&cluster, &mut leadership).await);
+        if !ticks.next().await {
+            return;
+        }
+    }
+}
+
+/// The loops' pace: one step every [`TICK`] until the stop signal.
+struct Ticks(watch::Receiver<bool>);
+
+impl Ticks {
+    /// Waits for the next tick; false once asked to stop.
+    async fn next(&mut self) -> bool {
         tokio::select! {
-            _ = tokio::time::sleep(TICK) => {}
-            _ = stop.changed() => return,
+            _ = tokio::time::sleep(TICK) => true,
+            _ = self.0.changed() => false,
         }
+    }
+}
+
+/// A failed step is logged and retried at the next tick.
+fn retry_later(result: Result<(), ProposeError>) {
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "cluster liveness step failed; retrying");
     }
 }
 
@@ -113,9 +148,8 @@ struct Leadership {
     previous: Option<i32>,
 }
 
-/// One step: (re-)register or unfence this broker if needed, then, on the
-/// active controller, fence silent brokers.
-async fn tick(cluster: &Cluster, leadership: &mut Leadership) -> Result<(), ProposeError> {
+/// One broker step: (re-)register or unfence this broker if needed.
+async fn broker_tick(cluster: &Cluster) -> Result<(), ProposeError> {
     let id = cluster.node_id;
     let image = cluster.image();
     let leaving = cluster.shutting_down.load(Ordering::Acquire);
@@ -132,6 +166,18 @@ async fn tick(cluster: &Cluster, leadership: &mut Leadership) -> Result<(), Prop
         }
         _ => register(cluster, &image).await?,
     }
+    Ok(())
+}
+
+/// One controller step: on the active controller, fence silent brokers.
+/// Voters and observers (broker-only nodes) alike are heard from through
+/// their answers to the leader's replication.
+async fn controller_tick(
+    cluster: &Cluster,
+    leadership: &mut Leadership,
+) -> Result<(), ProposeError> {
+    let id = cluster.node_id;
+    let image = cluster.image();
     let quorum = cluster.quorum.describe();
     if cluster.quorum.is_leader() {
         if leadership.since.is_none() {
@@ -142,6 +188,7 @@ async fn tick(cluster: &Cluster, leadership: &mut Leadership) -> Result<(), Prop
         let heard: BTreeMap<i32, SystemTime> = quorum
             .voters
             .into_iter()
+            .chain(quorum.observers)
             .filter_map(|v| Some((i32::try_from(v.id).ok()?, v.last_ack?)))
             .collect();
         let silent = silent_brokers(

@@ -13,9 +13,10 @@
 //! keeps SCRAM users, ACLs and client quotas in the metadata log (proposed
 //! by their handlers, installed into the local stores by the replay).
 //!
-//! Liveness (the choice of this step): in combined mode every broker is a
-//! quorum voter, and the active controller (the Raft leader) hears from
-//! each voter at every Raft heartbeat (250 ms). Those answers are the
+//! Liveness (the choice of this step): every broker is a quorum voter
+//! (combined mode) or observer (broker-only, an openraft learner), and the
+//! active controller (the Raft leader) hears from each at every Raft
+//! heartbeat (250 ms). Those answers are the
 //! broker's heartbeats: a broker the leader has not heard from for
 //! `broker.session.timeout.ms` (Kafka's default 9000) is fenced, its
 //! partitions get a new leader from the ISR or go offline (leader -1).
@@ -148,9 +149,12 @@ impl Cluster {
         self.epoch.store(epoch, Ordering::Release);
     }
 
-    /// The active controller's id, if one is known.
+    /// The controller id Metadata and DescribeCluster give clients, see
+    /// [`controller_for_clients`].
     pub fn controller_id(&self) -> Option<i32> {
-        self.quorum.leader().and_then(|id| i32::try_from(id).ok())
+        let leader = self.quorum.leader().and_then(|id| i32::try_from(id).ok());
+        let pick = uuid::Uuid::new_v4().as_u128() as usize;
+        controller_for_clients(&self.image(), leader, pick)
     }
 
     /// The unfenced brokers, by id, with their endpoint for `listener`.
@@ -183,6 +187,31 @@ pub fn leader_hint(
     let state = image.topic(topic)?.partitions.get(&partition)?;
     let leader = image.brokers.get(&state.leader).filter(|b| !b.fenced)?;
     Some((state.leader_epoch, endpoint(leader, listener)?))
+}
+
+/// The controller id clients are told: the active controller (quorum
+/// `leader`) when it is a live broker (combined mode), else the live
+/// broker at `pick` modulo their number. Clients send admin requests to
+/// that id and cannot reach a controller-only node; Kafka's KRaft brokers
+/// answer with a random live broker for the same reason (they forward
+/// what needs the controller, as fjord's brokers propose through the
+/// quorum). None when no broker is live.
+pub fn controller_for_clients(
+    image: &MetadataImage,
+    leader: Option<i32>,
+    pick: usize,
+) -> Option<i32> {
+    let live: Vec<i32> = image
+        .brokers
+        .values()
+        .filter(|b| !b.fenced)
+        .map(|b| b.broker_id)
+        .collect();
+    match leader {
+        Some(id) if live.contains(&id) => Some(id),
+        _ if live.is_empty() => None,
+        _ => Some(live[pick % live.len()]),
+    }
 }
 
 /// See [`Cluster::live_brokers`].

@@ -11,6 +11,7 @@ use fjord_metadata::records::Endpoint;
 use fjord_metadata::{Quorum, QuorumConfig};
 
 use super::security_protocol_id;
+use crate::config::cluster_table::Role;
 use crate::config::BrokerConfig;
 
 /// The quorum's directory inside the data directory.
@@ -20,35 +21,27 @@ pub const QUORUM_DIR: &str = "__cluster_metadata";
 /// that initialises the quorum.
 const CLUSTER_ID_WAIT: Duration = Duration::from_secs(60);
 
-/// Starts this node's quorum member and records the cluster id it belongs
-/// to in `config.cluster.cluster_id`.
+/// Starts this node's quorum member (a voter, or an observer for a
+/// broker-only node) and records the cluster id it belongs to in
+/// `config.cluster.cluster_id`.
 pub async fn quorum(config: &mut BrokerConfig) -> Result<Quorum, String> {
+    let role = config.cluster.role(config.node_id)?;
     let c = &config.cluster;
-    if !(c.broker_role && c.controller_role) {
-        return Err(
-            "process.roles must be broker,controller in cluster mode for now (dedicated brokers and controllers come later)"
-                .into(),
-        );
-    }
     let node_id = u64::try_from(config.node_id).map_err(|_| "node.id must not be negative")?;
     let voters: BTreeMap<u64, String> = c.voters.iter().cloned().collect();
-    let own = voters.get(&node_id).ok_or_else(|| {
-        format!(
-            "node.id {node_id} is not one of the voters in controller.quorum.voters ({})",
-            voters
-                .keys()
-                .map(u64::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    })?;
-    let listen_text = c.controller_listen.clone().unwrap_or_else(|| own.clone());
+    let observer = role == Role::Broker;
+    let listen_text = match (&c.controller_listen, voters.get(&node_id)) {
+        (Some(listen), _) => listen.clone(),
+        (None, Some(own)) => own.clone(),
+        (None, None) => observer_listen(config)?,
+    };
     let listen: SocketAddr = tokio::net::lookup_host(&listen_text)
         .await
         .ok()
         .and_then(|mut a| a.next())
         .ok_or_else(|| format!("cannot resolve the controller listener {listen_text}"))?;
     let mut qc = QuorumConfig::new(node_id, listen, voters, config.data_dir.join(QUORUM_DIR));
+    qc.observer = observer;
     qc.cluster_id = c.cluster_id.clone();
     qc.election_timeout = Duration::from_millis(c.election_timeout_ms);
     qc.fetch_timeout = Duration::from_millis(c.fetch_timeout_ms.max(c.election_timeout_ms + 1));
@@ -57,6 +50,12 @@ pub async fn quorum(config: &mut BrokerConfig) -> Result<Quorum, String> {
     qc.snapshot_interval =
         (c.snapshot_interval_ms > 0).then(|| Duration::from_millis(c.snapshot_interval_ms));
     let quorum = Quorum::start(qc).await.map_err(|e| e.to_string())?;
+    // An observer learns the cluster id from the voter that adds it, and
+    // stops here if a voter refuses it (another cluster's quorum).
+    if let Err(e) = quorum.wait_joined(CLUSTER_ID_WAIT).await {
+        quorum.shutdown().await;
+        return Err(e);
+    }
     let deadline = tokio::time::Instant::now() + CLUSTER_ID_WAIT;
     let cluster_id = loop {
         if let Some(id) = quorum.cluster_id() {
@@ -71,9 +70,27 @@ pub async fn quorum(config: &mut BrokerConfig) -> Result<Quorum, String> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    tracing::info!(node_id, cluster_id = %cluster_id, controller = %quorum.local_addr(), "joined the metadata quorum");
+    tracing::info!(node_id, ?role, cluster_id = %cluster_id, controller = %quorum.local_addr(), "joined the metadata quorum");
     config.cluster.cluster_id = Some(cluster_id);
     Ok(quorum)
+}
+
+/// Where a broker-only node without `--controller-listen` listens for the
+/// leader's replication: the host of its first Kafka listener, any port
+/// (the bound address is what it announces when it joins).
+fn observer_listen(config: &BrokerConfig) -> Result<String, String> {
+    let first = config
+        .listeners_resolved()?
+        .into_iter()
+        .next()
+        .ok_or("no Kafka listener to take the controller listener's host from")?;
+    let (host, _) = crate::config::split_host_port(&first.addr)
+        .ok_or_else(|| format!("listener {} is not HOST:PORT", first.addr))?;
+    Ok(if host.contains(':') {
+        format!("[{host}]:0")
+    } else {
+        format!("{host}:0")
+    })
 }
 
 /// The endpoints this broker registers: each bound listener's advertised

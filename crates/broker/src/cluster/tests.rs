@@ -209,3 +209,18 @@ fn the_leader_hint_names_a_live_leader_and_its_epoch() {
     assert!(leader_hint(&image, "t", 1, "PLAINTEXT").is_none());
     assert!(leader_hint(&image, "other", 0, "PLAINTEXT").is_none());
 }
+
+#[test]
+fn clients_are_given_a_live_broker_as_controller() {
+    let image = image_with_brokers(&[4, 5]);
+    // Combined mode: the active controller is a live broker.
+    assert_eq!(controller_for_clients(&image, Some(5), 0), Some(5));
+    // A controller-only leader (not a broker): some live broker.
+    assert_eq!(controller_for_clients(&image, Some(1), 0), Some(4));
+    assert_eq!(controller_for_clients(&image, Some(1), 3), Some(5));
+    assert_eq!(controller_for_clients(&image, None, 2), Some(4));
+    assert_eq!(
+        controller_for_clients(&MetadataImage::default(), Some(1), 0),
+        None
+    );
+}

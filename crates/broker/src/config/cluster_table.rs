@@ -60,10 +60,75 @@ pub struct ClusterSettings {
     pub leader_imbalance_per_broker_pct: u32,
 }
 
+/// What a node is, from `process.roles` and `controller.quorum.voters`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// No quorum configured: one node on its own metadata files.
+    Single,
+    /// `broker,controller` (the default): a voter of the quorum and a
+    /// broker.
+    Combined,
+    /// `broker`: a broker that replicates the metadata log as an observer
+    /// (openraft learner) and never votes; not one of the voters.
+    Broker,
+    /// `controller`: a voter that is no broker (binds no Kafka listener,
+    /// hosts no replica).
+    Controller,
+}
+
+impl Role {
+    /// Whether this node serves Kafka clients and hosts replicas.
+    pub fn is_broker(self) -> bool {
+        matches!(self, Role::Single | Role::Combined | Role::Broker)
+    }
+
+    /// Whether this node votes in the quorum and may become the active
+    /// controller.
+    pub fn is_controller(self) -> bool {
+        matches!(self, Role::Combined | Role::Controller)
+    }
+}
+
 impl ClusterSettings {
     /// Whether this node runs in cluster mode (a quorum is configured).
     pub fn enabled(&self) -> bool {
         !self.voters.is_empty()
+    }
+
+    /// This node's role, checked against the voters as Kafka checks
+    /// `process.roles`: a controller must be one of the voters, a
+    /// broker-only node must not be, and a single node (no quorum) is
+    /// always both.
+    pub fn role(&self, node_id: i32) -> Result<Role, String> {
+        let voter = self
+            .voters
+            .iter()
+            .any(|(id, _)| i64::try_from(*id) == Ok(i64::from(node_id)));
+        let ids = || {
+            self.voters
+                .iter()
+                .map(|(id, _)| id.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match (self.enabled(), self.broker_role, self.controller_role) {
+            (false, true, true) => Ok(Role::Single),
+            (false, _, _) => Err(format!(
+                "process.roles={} needs controller.quorum.voters (--controller-quorum): the quorum this node joins",
+                print_roles(self.broker_role, self.controller_role)
+            )),
+            (true, true, false) if voter => Err(format!(
+                "node.id {node_id} is one of controller.quorum.voters ({}), so it must have the controller role: a broker-only node (process.roles=broker) observes the quorum and never votes",
+                ids()
+            )),
+            (true, true, false) => Ok(Role::Broker),
+            (true, _, true) if !voter => Err(format!(
+                "node.id {node_id} has the controller role but is not one of controller.quorum.voters ({})",
+                ids()
+            )),
+            (true, true, true) => Ok(Role::Combined),
+            (true, false, _) => Ok(Role::Controller),
+        }
     }
 }
 
@@ -309,8 +374,9 @@ pub static CLUSTER_KEYS: &[BrokerKey] = &[
             long: "roles",
             env: "FJORD_ROLES",
         }),
-        doc: "This node's roles in a cluster: broker, controller, or both (combined, the only mode cluster \
-              mode supports so far).",
+        doc: "This node's roles in a cluster: broker,controller (combined, a voter of the metadata quorum \
+              and a broker), broker (observes the quorum, must not be in controller.quorum.voters) or \
+              controller (a voter that serves no Kafka client). Needs controller.quorum.voters unless both.",
         apply: Apply::Field {
             set: |c, v| {
                 let (broker, controller) = parse_roles(v)?;
@@ -391,6 +457,37 @@ pub static CLUSTER_KEYS: &[BrokerKey] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn roles_are_checked_against_the_voters() {
+        let settings = |voters: &[u64], roles: &str| {
+            let (broker_role, controller_role) = parse_roles(roles).unwrap();
+            ClusterSettings {
+                voters: voters.iter().map(|id| (*id, format!("h:{id}"))).collect(),
+                broker_role,
+                controller_role,
+                ..Default::default()
+            }
+        };
+        assert_eq!(settings(&[], "broker,controller").role(1), Ok(Role::Single));
+        assert_eq!(
+            settings(&[1, 2], "broker,controller").role(1),
+            Ok(Role::Combined)
+        );
+        assert_eq!(settings(&[1, 2], "broker").role(4), Ok(Role::Broker));
+        assert_eq!(
+            settings(&[1, 2], "controller").role(2),
+            Ok(Role::Controller)
+        );
+        let err = settings(&[], "broker").role(1).unwrap_err();
+        assert!(err.contains("needs controller.quorum.voters"), "{err}");
+        let err = settings(&[1, 2], "broker").role(2).unwrap_err();
+        assert!(err.contains("must have the controller role"), "{err}");
+        assert!(settings(&[1, 2], "controller").role(3).is_err());
+        assert!(settings(&[1, 2], "broker,controller").role(3).is_err());
+        assert!(Role::Broker.is_broker() && !Role::Broker.is_controller());
+        assert!(Role::Controller.is_controller() && !Role::Controller.is_broker());
+    }
 
     #[test]
     fn roles_parse_as_kafkas_process_roles() {

@@ -382,6 +382,12 @@ impl BrokerConfig {
                 key: "listeners".into(),
                 msg,
             })?;
+        self.cluster
+            .role(self.node_id)
+            .map_err(|msg| ConfigError::Invalid {
+                key: "process.roles".into(),
+                msg,
+            })?;
         self.log.validate().map_err(|e| ConfigError::Invalid {
             key: "log defaults".into(),
             msg: e.to_string(),

@@ -8,7 +8,8 @@
 //! Kafka forwards the request to the active controller; here every node
 //! answers from its own view: the leader knows every voter's log end,
 //! a follower only its own (the others are -1, as Kafka reports unknown
-//! offsets). Observers: none (every node is a voter in combined mode).
+//! offsets). Observers are the broker-only nodes (`process.roles=broker`),
+//! which replicate the log without voting.
 //! One node (no quorum): this node is the only voter and the leader, at
 //! epoch 0, with the offsets unknown (-1).
 
@@ -75,25 +76,21 @@ fn describe(state: &BrokerState) -> (PartitionData, Vec<Node>) {
         .iter()
         .find(|v| Some(v.id) == info.leader_id)
         .and_then(|v| v.log_end_offset);
-    let voters = info
-        .voters
-        .iter()
-        .map(|v| {
-            let end = v.log_end_offset.and_then(|o| i64::try_from(o).ok());
-            let heard = millis(v.last_ack);
-            ReplicaState {
-                replica_id: i32::try_from(v.id).unwrap_or(-1),
-                log_end_offset: end.unwrap_or(-1),
-                last_fetch_timestamp: heard,
-                // Caught up: it holds everything the leader has.
-                last_caught_up_timestamp: match (v.log_end_offset, leader_end) {
-                    (Some(e), Some(l)) if e >= l => heard,
-                    _ => -1,
-                },
-                ..Default::default()
-            }
-        })
-        .collect();
+    let replica = |v: &fjord_metadata::VoterInfo| {
+        let end = v.log_end_offset.and_then(|o| i64::try_from(o).ok());
+        let heard = millis(v.last_ack);
+        ReplicaState {
+            replica_id: i32::try_from(v.id).unwrap_or(-1),
+            log_end_offset: end.unwrap_or(-1),
+            last_fetch_timestamp: heard,
+            // Caught up: it holds everything the leader has.
+            last_caught_up_timestamp: match (v.log_end_offset, leader_end) {
+                (Some(e), Some(l)) if e >= l => heard,
+                _ => -1,
+            },
+            ..Default::default()
+        }
+    };
     let data = PartitionData {
         partition_index: 0,
         error_code: ErrorCode::None.code(),
@@ -106,7 +103,8 @@ fn describe(state: &BrokerState) -> (PartitionData, Vec<Node>) {
             .high_watermark
             .and_then(|h| i64::try_from(h).ok())
             .unwrap_or(-1),
-        current_voters: voters,
+        current_voters: info.voters.iter().map(replica).collect(),
+        observers: info.observers.iter().map(replica).collect(),
         ..Default::default()
     };
     let nodes = cluster

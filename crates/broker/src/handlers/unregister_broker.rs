@@ -6,7 +6,9 @@
 //! broker may be unregistered too (it registers again, as with Kafka).
 //! Needs ALTER on the cluster (else CLUSTER_AUTHORIZATION_FAILED); an
 //! unknown id is BROKER_ID_NOT_REGISTERED. One node: the only broker
-//! cannot be removed from itself (INVALID_REQUEST).
+//! cannot be removed from itself (INVALID_REQUEST). A broker-only node
+//! also leaves the metadata quorum's observers (it stops replicating the
+//! log; one still running asks to join again, as it registers again).
 
 use std::sync::Arc;
 
@@ -59,8 +61,24 @@ async fn handle(
     match crate::cluster::admin::commit_changes(cluster, records).await {
         Ok(()) => {
             tracing::info!(broker = id, "broker unregistered");
+            remove_observer(cluster, id).await;
             answer(ErrorCode::None, String::new())
         }
         Err((code, message)) => answer(code, message),
+    }
+}
+
+/// Takes a broker-only node out of the quorum's observers (a voter stays:
+/// its membership follows `controller.quorum.voters`). A failure is only
+/// logged: the registration is gone either way.
+async fn remove_observer(cluster: &crate::cluster::Cluster, id: i32) {
+    let Ok(node) = u64::try_from(id) else {
+        return;
+    };
+    if cluster.quorum.voters().contains_key(&node) {
+        return;
+    }
+    if let Err(e) = cluster.quorum.remove_observer(node).await {
+        tracing::warn!(broker = id, error = %e, "could not remove the unregistered broker from the metadata quorum's observers");
     }
 }

@@ -3,7 +3,7 @@
 //! (ElectLeaders); `reassign` and `unregister` are in `reassign.rs`.
 
 use clap::{Args, ValueEnum};
-use fjord_client::{Client, ElectionKind, QuorumStatus};
+use fjord_client::{Client, ElectionKind, QuorumStatus, QuorumVoter};
 use fjord_protocol::ErrorCode;
 use serde_json::json;
 
@@ -41,7 +41,18 @@ async fn quorum(client: &mut Client) -> Result<QuorumStatus, String> {
     client.describe_quorum().await.map_err(|e| e.to_string())
 }
 
-fn quorum_text(q: &Result<QuorumStatus, String>) -> String {
+/// A quorum member's roles, as `process.roles` spells them: a voter is a
+/// controller (and a broker too when it is registered as one), an
+/// observer a broker only.
+fn roles(id: i32, voter: bool, brokers: &[i32]) -> &'static str {
+    match (voter, brokers.contains(&id)) {
+        (true, true) => "broker,controller",
+        (true, false) => "controller",
+        (false, _) => "broker",
+    }
+}
+
+fn quorum_text(q: &Result<QuorumStatus, String>, brokers: &[i32]) -> String {
     let q = match q {
         Ok(q) => q,
         Err(e) => return format!("\nMetadata quorum: unavailable ({e})\n"),
@@ -53,8 +64,9 @@ fn quorum_text(q: &Result<QuorumStatus, String>) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
-    let mut t = Table::new(&["VOTER", "LOG END", "LAG", "LAST CONTACT"]);
-    for v in &q.voters {
+    let mut t = Table::new(&["NODE", "ROLES", "LOG END", "LAG", "LAST CONTACT"]);
+    let members = q.voters.iter().map(|v| (v, true));
+    for (v, voter) in members.chain(q.observers.iter().map(|o| (o, false))) {
         let known = v.log_end_offset >= 0 && q.high_watermark >= 0;
         t.row(vec![
             if v.id == q.leader_id {
@@ -62,6 +74,7 @@ fn quorum_text(q: &Result<QuorumStatus, String>) -> String {
             } else {
                 v.id.to_string()
             },
+            roles(v.id, voter, brokers).to_string(),
             if v.log_end_offset >= 0 {
                 v.log_end_offset.to_string()
             } else {
@@ -85,6 +98,17 @@ fn quorum_text(q: &Result<QuorumStatus, String>) -> String {
         s.push('\n');
     }
     s
+}
+
+/// One quorum member in `cluster info --format json`.
+fn member_json(v: &QuorumVoter, voter: bool, brokers: &[i32]) -> serde_json::Value {
+    json!({
+        "id": v.id,
+        "roles": roles(v.id, voter, brokers),
+        "log_end_offset": v.log_end_offset,
+        "last_fetch_ms": v.last_fetch_ms,
+        "last_caught_up_ms": v.last_caught_up_ms,
+    })
 }
 
 async fn elect(client: &mut Client, args: ElectArgs, format: Format, out: &mut Out) -> CliResult {
@@ -165,6 +189,7 @@ pub async fn run(args: ClusterArgs) -> CliResult {
             let quorum = quorum(&mut client).await;
             let brokers = client.brokers();
             let controller = client.controller_id();
+            let broker_ids: Vec<i32> = brokers.iter().map(|b| b.node_id).collect();
             let cluster_id = client.cluster_id().map(str::to_string);
             match args.fmt.format {
                 Format::Json => out.json(&json!({
@@ -181,12 +206,8 @@ pub async fn run(args: ClusterArgs) -> CliResult {
                             "leader_id": q.leader_id,
                             "leader_epoch": q.leader_epoch,
                             "high_watermark": q.high_watermark,
-                            "voters": q.voters.iter().map(|v| json!({
-                                "id": v.id,
-                                "log_end_offset": v.log_end_offset,
-                                "last_fetch_ms": v.last_fetch_ms,
-                                "last_caught_up_ms": v.last_caught_up_ms,
-                            })).collect::<Vec<_>>(),
+                            "voters": q.voters.iter().map(|v| member_json(v, true, &broker_ids)).collect::<Vec<_>>(),
+                            "observers": q.observers.iter().map(|v| member_json(v, false, &broker_ids)).collect::<Vec<_>>(),
                         }),
                         Err(e) => json!({"error": e}),
                     },
@@ -225,7 +246,7 @@ pub async fn run(args: ClusterArgs) -> CliResult {
                         s.push_str(line);
                         s.push('\n');
                     }
-                    s.push_str(&quorum_text(&quorum));
+                    s.push_str(&quorum_text(&quorum, &broker_ids));
                     let partitions: usize = topics.iter().map(|t| t.partitions.len()).sum();
                     s.push_str(&format!(
                         "\nTopics: {} ({partitions} partitions)\n",

@@ -9,7 +9,7 @@
 //! the next call reconnects. Every call is bounded by a timeout covering
 //! the wait for the slot, the connect, the handshake and the exchange.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -19,16 +19,17 @@ use openraft::error::{
     Timeout, Unreachable,
 };
 use openraft::network::{RPCOption, RPCTypes, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::ClientWriteResponse;
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
-use openraft::BasicNode;
+use openraft::{BasicNode, ChangeMembers, Membership, ServerState};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
 use super::meta::ClusterMeta;
-use super::wire::{read_frame, write_frame, ForwardResult, Request, Response};
+use super::wire::{read_frame, write_frame, ForwardResult, ObserverChange, Request, Response};
 use super::{NodeId, Proposal, Raft, TypeConfig};
 
 /// Why a call to a peer failed.
@@ -309,7 +310,17 @@ impl RaftNetwork<TypeConfig> for PeerClient {
 
 /// Commits `proposal` through this node's Raft, which must be the leader.
 pub async fn write_local(raft: &Raft, proposal: Proposal, timeout: Duration) -> ForwardResult {
-    match tokio::time::timeout(timeout, raft.client_write(proposal)).await {
+    written(tokio::time::timeout(timeout, raft.client_write(proposal)).await)
+}
+
+/// What openraft answers to a write (a proposal or a membership change).
+type WriteResult =
+    Result<ClientWriteResponse<TypeConfig>, RaftError<NodeId, ClientWriteError<NodeId, BasicNode>>>;
+
+/// What a write to this node's Raft (a proposal or a membership change)
+/// gave, within its timeout.
+fn written(outcome: Result<WriteResult, tokio::time::error::Elapsed>) -> ForwardResult {
+    match outcome {
         Err(_) => ForwardResult::Timeout,
         Ok(Ok(written)) => ForwardResult::Committed {
             offset: written.log_id.index,
@@ -323,6 +334,71 @@ pub async fn write_local(raft: &Raft, proposal: Proposal, timeout: Duration) -> 
         Ok(Err(RaftError::APIError(e))) => ForwardResult::Failed(e.to_string()),
         Ok(Err(RaftError::Fatal(e))) => ForwardResult::Failed(e.to_string()),
     }
+}
+
+/// The membership change `change` needs, given the current `membership`:
+/// None when there is nothing to do (the observer is there at that address,
+/// or already gone). A voter can be neither added as an observer nor
+/// removed as one.
+pub fn observer_changes(
+    membership: &Membership<NodeId, BasicNode>,
+    change: &ObserverChange,
+) -> Result<Option<ChangeMembers<NodeId, BasicNode>>, String> {
+    let (ObserverChange::Join { id, .. } | ObserverChange::Leave { id }) = change;
+    if membership.voter_ids().any(|v| v == *id) {
+        return Err(format!(
+            "node {id} is a voter of the metadata quorum, not an observer (a broker-only node must not be in controller.quorum.voters)"
+        ));
+    }
+    let known = membership.get_node(id);
+    Ok(match change {
+        ObserverChange::Join { addr, .. } => match known {
+            Some(node) if node.addr == *addr => None,
+            Some(_) => Some(ChangeMembers::SetNodes(BTreeMap::from([(
+                *id,
+                BasicNode::new(addr),
+            )]))),
+            None => Some(ChangeMembers::AddNodes(BTreeMap::from([(
+                *id,
+                BasicNode::new(addr),
+            )]))),
+        },
+        ObserverChange::Leave { .. } => {
+            known.map(|_| ChangeMembers::RemoveNodes(BTreeSet::from([*id])))
+        }
+    })
+}
+
+/// Commits an observer change through this node's Raft, which must be the
+/// leader (else `NotLeader` with the leader it knows). A change with
+/// nothing to do answers at once with the last applied offset.
+pub async fn change_observers(
+    raft: &Raft,
+    change: &ObserverChange,
+    timeout: Duration,
+) -> ForwardResult {
+    let metrics = raft.metrics().borrow().clone();
+    if metrics.state != ServerState::Leader {
+        return ForwardResult::NotLeader {
+            leader: metrics.current_leader,
+        };
+    }
+    let changes = match observer_changes(metrics.membership_config.membership(), change) {
+        Ok(Some(changes)) => changes,
+        Ok(None) => {
+            return ForwardResult::Committed {
+                offset: metrics.last_applied.map_or(0, |l| l.index),
+                error: None,
+            }
+        }
+        Err(why) => return ForwardResult::Failed(why),
+    };
+    let outcome =
+        written(tokio::time::timeout(timeout, raft.change_membership(changes, true)).await);
+    if matches!(outcome, ForwardResult::Committed { .. }) {
+        tracing::info!(?change, "metadata quorum observers changed");
+    }
+    outcome
 }
 
 /// What the controller listener needs to answer peers.
@@ -409,6 +485,13 @@ impl Server {
                 Request::Forward(proposal) => {
                     Response::Forward(write_local(&self.raft, proposal, self.forward_timeout).await)
                 }
+                Request::Observers(change) => Response::Observers(match change {
+                    // A node joins as itself only.
+                    ObserverChange::Join { id, .. } if id != from => ForwardResult::Failed(
+                        format!("node {from} cannot join the quorum as node {id}"),
+                    ),
+                    _ => change_observers(&self.raft, &change, self.forward_timeout).await,
+                }),
                 Request::Hello { .. } => {
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidData,
@@ -418,5 +501,58 @@ impl Server {
             };
             write_frame(&mut stream, &response).await?;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn membership() -> Membership<NodeId, BasicNode> {
+        Membership::new(
+            vec![BTreeSet::from([1, 2, 3])],
+            BTreeMap::from([
+                (1, BasicNode::new("h:1")),
+                (2, BasicNode::new("h:2")),
+                (3, BasicNode::new("h:3")),
+                (4, BasicNode::new("h:4")),
+            ]),
+        )
+    }
+
+    #[test]
+    fn observers_join_move_and_leave_but_voters_are_refused() {
+        let m = membership();
+        let join = |id, addr: &str| ObserverChange::Join {
+            id,
+            addr: addr.into(),
+        };
+        assert_eq!(
+            observer_changes(&m, &join(5, "h:5")),
+            Ok(Some(ChangeMembers::AddNodes(BTreeMap::from([(
+                5,
+                BasicNode::new("h:5")
+            )]))))
+        );
+        // A known observer at the same address: nothing to do; at another
+        // (restarted on another port): its address is replaced.
+        assert_eq!(observer_changes(&m, &join(4, "h:4")), Ok(None));
+        assert_eq!(
+            observer_changes(&m, &join(4, "h:44")),
+            Ok(Some(ChangeMembers::SetNodes(BTreeMap::from([(
+                4,
+                BasicNode::new("h:44")
+            )]))))
+        );
+        assert_eq!(
+            observer_changes(&m, &ObserverChange::Leave { id: 4 }),
+            Ok(Some(ChangeMembers::RemoveNodes(BTreeSet::from([4]))))
+        );
+        assert_eq!(
+            observer_changes(&m, &ObserverChange::Leave { id: 9 }),
+            Ok(None)
+        );
+        assert!(observer_changes(&m, &join(2, "h:9")).is_err());
+        assert!(observer_changes(&m, &ObserverChange::Leave { id: 1 }).is_err());
     }
 }

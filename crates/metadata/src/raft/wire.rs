@@ -35,6 +35,10 @@ pub enum Request {
     InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
     /// Records for the leader to commit (from a node that is not leader).
     Forward(Proposal),
+    /// A change of the observers (broker-only nodes, openraft learners)
+    /// for the leader to commit; a node that is not leader answers
+    /// `NotLeader` with the leader it knows.
+    Observers(ObserverChange),
 }
 
 /// The answer to a [`Request`] of the same kind.
@@ -48,6 +52,20 @@ pub enum Response {
         Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>,
     ),
     Forward(ForwardResult),
+    Observers(ForwardResult),
+}
+
+/// A change of the quorum's observers: Kafka's brokers that are not
+/// controllers, which replicate the metadata log but never vote (openraft
+/// learners).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ObserverChange {
+    /// Node `id` (the caller itself) replicates the log at `addr`: added as
+    /// an observer, or its address updated (a restart may bind another
+    /// port).
+    Join { id: NodeId, addr: String },
+    /// Node `id` stops replicating the log (its broker was unregistered).
+    Leave { id: NodeId },
 }
 
 /// What the node asked to commit a forwarded proposal did.
