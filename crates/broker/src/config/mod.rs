@@ -311,12 +311,19 @@ impl BrokerConfig {
     /// Builds the typed config from its layers (unknown names in them are
     /// ignored; the loader warns about them).
     pub fn from_layers(layers: Layers) -> Result<BrokerConfig, ConfigError> {
+        let c = Self::from_layers_unchecked(layers)?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// [`BrokerConfig::from_layers`] without the checks of settings that
+    /// constrain each other (each value is still parsed).
+    fn from_layers_unchecked(layers: Layers) -> Result<BrokerConfig, ConfigError> {
         let mut c = BrokerConfig::default();
         apply_layer(&mut c, &layers.statics)?;
         apply_layer(&mut c, &layers.cluster_default)?;
         apply_layer(&mut c, &layers.per_broker)?;
         c.layers = layers;
-        c.validate()?;
         Ok(c)
     }
 
@@ -350,7 +357,10 @@ impl BrokerConfig {
     }
 
     /// Loads a TOML file of `"kafka.name" = value` pairs (nested tables are
-    /// flattened with dots). Returns the keys fjord does not know.
+    /// flattened with dots). Returns the keys fjord does not know. Settings
+    /// that constrain each other are not checked here (flags may complete
+    /// them, `--listen` the listeners an `inter.broker.listener.name`
+    /// names): call [`BrokerConfig::validate`] once everything is set.
     pub fn load_toml(&mut self, path: &std::path::Path) -> Result<Vec<String>, ConfigError> {
         let file_err = |msg: String| ConfigError::File {
             path: path.display().to_string(),
@@ -371,7 +381,7 @@ impl BrokerConfig {
                 unknown.push(k);
             }
         }
-        *self = BrokerConfig::from_layers(Layers {
+        *self = BrokerConfig::from_layers_unchecked(Layers {
             statics: layer,
             ..self.layers.clone()
         })?;
