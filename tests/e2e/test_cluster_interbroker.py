@@ -125,11 +125,34 @@ def own_log(node) -> str:
     return "\n".join(l for l in text.splitlines() if not l.startswith("===== fjord e2e"))
 
 
+def stores(pki) -> dict:
+    """The broker's PEM keystore and truststore: served on its TLS
+    listeners, and used by its own connections to the other brokers."""
+    return {"ssl.keystore.location": str(pki.keystore), "ssl.truststore.location": str(pki.ca_pem)}
+
+
+def sasl_only_cluster(cluster_factory, cfg: dict, users, per_node=None):
+    """Three nodes whose only listener is SASL_PLAINTEXT (SCRAM-SHA-256,
+    `users` created with --add-scram), started and listing each other;
+    `per_node(node)` may change a node's config file before the start.
+    Returns the cluster and an admin client config."""
+    c = cluster_factory(3, config=toml_text(cfg), start=False)
+    add_scram(c, "SCRAM-SHA-256", users)
+    for b in c.nodes:
+        set_listeners(b, f"SASL_PLAINTEXT://127.0.0.1:{b.kafka_port}")
+        if per_node:
+            per_node(b)
+    launch(c)
+    conf = {"bootstrap.servers": c.bootstrap, "security.protocol": "SASL_PLAINTEXT",
+            "sasl.mechanism": "SCRAM-SHA-256", "sasl.username": ADMIN[0], "sasl.password": ADMIN[1]}
+    wait_until(lambda: brokers_seen(conf) == [1, 2, 3], 40, 0.3, "all three brokers")
+    return c, conf
+
+
 def test_a_sasl_ssl_only_cluster_replicates_and_survives_a_killed_leader(cluster_factory, tmp_path):
     pki = make_pki(tmp_path / "pki")
     cfg = {
-        "ssl.keystore.location": str(pki.keystore),
-        "ssl.truststore.location": str(pki.ca_pem),
+        **stores(pki),
         "sasl.enabled.mechanisms": "SCRAM-SHA-512",
         "authorizer.class.name": STANDARD,
         "super.users": f"User:{BROKER_USER[0]};User:{ADMIN[0]}",
@@ -179,8 +202,7 @@ def test_a_sasl_ssl_only_cluster_replicates_and_survives_a_killed_leader(cluster
 def test_an_mtls_internal_listener_carries_replication_next_to_a_sasl_client_listener(cluster_factory, tmp_path):
     pki = make_pki(tmp_path / "pki")
     cfg = {
-        "ssl.keystore.location": str(pki.keystore),
-        "ssl.truststore.location": str(pki.ca_pem),
+        **stores(pki),
         "ssl.client.auth": "required",
         "listener.security.protocol.map": "INTERNAL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT",
         "inter.broker.listener.name": "INTERNAL",
@@ -221,17 +243,14 @@ def test_a_broker_with_a_wrong_inter_broker_password_stays_out_of_the_isr(cluste
         "replica.lag.time.max.ms": LAG_MS,
         **inter_broker_sasl("SASL_PLAINTEXT", "SCRAM-SHA-256", BROKER_USER),
     }
-    c = cluster_factory(3, config=toml_text(base), start=False)
-    add_scram(c, "SCRAM-SHA-256", [BROKER_USER, ADMIN])
+    bad_config = toml_text({**base, **inter_broker_sasl("SASL_PLAINTEXT", "SCRAM-SHA-256", (BROKER_USER[0], wrong))})
+
+    def per_node(b):
+        if b.node_id == 3:
+            b.config_path.write_text(bad_config)
+
+    c, conf = sasl_only_cluster(cluster_factory, base, [BROKER_USER, ADMIN], per_node)
     bad = c.nodes[2]
-    bad.config_path.write_text(toml_text({**base, **inter_broker_sasl("SASL_PLAINTEXT", "SCRAM-SHA-256",
-                                                                      (BROKER_USER[0], wrong))}))
-    for b in c.nodes:
-        set_listeners(b, f"SASL_PLAINTEXT://127.0.0.1:{b.kafka_port}")
-    launch(c)
-    conf = {"bootstrap.servers": c.bootstrap, "security.protocol": "SASL_PLAINTEXT",
-            "sasl.mechanism": "SCRAM-SHA-256", "sasl.username": ADMIN[0], "sasl.password": ADMIN[1]}
-    wait_until(lambda: brokers_seen(conf) == [1, 2, 3], 40, 0.3, "all three brokers")
     topic = unique_topic("wrong-pw")
     create_topic(conf, topic, 6, {"min.insync.replicas": "2"})
 
@@ -280,3 +299,36 @@ def test_startup_refuses_an_unknown_or_doubly_given_inter_broker_listener(cluste
     c = cluster_factory(1, config={"inter.broker.listener.name": "SASL_PLAINTEXT"}, start=False)
     set_listeners(c.nodes[0], f"SASL_PLAINTEXT://127.0.0.1:{c.nodes[0].kafka_port}")
     start_fails(c.nodes[0], "set sasl.mechanism.inter.broker.protocol")
+
+
+def test_a_broker_principal_without_cluster_action_is_refused_until_granted(cluster_factory):
+    """With the authorizer on and the brokers' user not a super user, the
+    leaders refuse replica fetches (TOPIC_AUTHORIZATION_FAILED per
+    partition, as Kafka answers a follower without CLUSTER_ACTION): the
+    followers leave the ISR and say why. CLUSTER_ACTION granted through
+    CreateAcls lets them back in."""
+    from confluent_kafka.admin import AclBinding, AclOperation, AclPermissionType, ResourcePatternType, ResourceType
+
+    cfg = {
+        "sasl.enabled.mechanisms": "SCRAM-SHA-256",
+        "authorizer.class.name": STANDARD,
+        "super.users": f"User:{ADMIN[0]}",
+        "replica.lag.time.max.ms": LAG_MS,
+        **inter_broker_sasl("SASL_PLAINTEXT", "SCRAM-SHA-256", BROKER_USER),
+    }
+    c, conf = sasl_only_cluster(cluster_factory, cfg, [BROKER_USER, ADMIN])
+    topic = unique_topic("no-cluster-action")
+    create_topic(conf, topic, 3)
+    wait_until(lambda: all(len(p.isrs) == 1 for p in partitions(conf, topic).values()), LAG_MS / 1000 + 15, 0.3,
+               "every ISR down to its leader")
+    refusal = "a leader refused this broker's replica requests (authorization)"
+    wait_until(lambda: any(refusal in own_log(b) for b in c.nodes), 10, 0.3, "the refusal logged")
+
+    admin = AdminClient(conf)
+    grant = AclBinding(ResourceType.BROKER, "kafka-cluster", ResourcePatternType.LITERAL, f"User:{BROKER_USER[0]}",
+                       "*", AclOperation.CLUSTER_ACTION, AclPermissionType.ALLOW)
+    for f in admin.create_acls([grant]).values():
+        f.result(10)
+    wait_until(lambda: full_isr(conf, topic, 3), 30, 0.3, "every ISR full once CLUSTER_ACTION is granted")
+    acked = produce_all(conf, topic, [f"g-{i}".encode() for i in range(60)], 3)
+    assert len(acked) == 60

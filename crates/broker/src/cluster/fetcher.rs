@@ -20,6 +20,7 @@
 //! re-validates the partition (truncation again).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,6 +42,8 @@ use crate::state::{BrokerState, Topic};
 const TICK: Duration = Duration::from_millis(250);
 /// Pause after a failed round.
 const BACKOFF: Duration = Duration::from_millis(300);
+/// The least time between two log lines about refused replica requests.
+const REFUSAL_LOG_INTERVAL_MS: u64 = 10_000;
 /// The longest pause between connection attempts to a leader.
 const MAX_CONNECT_BACKOFF: Duration = Duration::from_secs(5);
 /// Fetch long-poll and limits.
@@ -181,6 +184,36 @@ fn backoff(failures: u32) -> Duration {
         .min(MAX_CONNECT_BACKOFF)
 }
 
+/// Whether a leader's answer means this broker's principal may not act
+/// as a replica (Kafka answers a follower without CLUSTER_ACTION with
+/// TOPIC_AUTHORIZATION_FAILED per partition).
+fn refused(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::TopicAuthorizationFailed | ErrorCode::ClusterAuthorizationFailed
+    )
+}
+
+/// Logs a leader's refusal, at most every [`REFUSAL_LOG_INTERVAL_MS`]
+/// (every fetcher task retries every few hundred milliseconds).
+fn warn_refused(api: &'static str) {
+    static LAST_MS: AtomicU64 = AtomicU64::new(0);
+    let now = u64::try_from(fjord_storage::clock::now_ms()).unwrap_or(0);
+    let last = LAST_MS.load(Ordering::Relaxed);
+    if now.saturating_sub(last) < REFUSAL_LOG_INTERVAL_MS
+        || LAST_MS
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+    {
+        return;
+    }
+    tracing::warn!(
+        api,
+        "a leader refused this broker's replica requests (authorization): its principal on the \
+         inter-broker listener needs CLUSTER_ACTION on the cluster (or to be a super user)"
+    );
+}
+
 fn key(f: &Followed) -> (String, i32) {
     (f.topic.name.clone(), f.partition.index)
 }
@@ -257,16 +290,8 @@ async fn round(
     let applied = tokio::task::spawn_blocking(move || apply_fetch(&st, resp, &index))
         .await
         .map_err(std::io::Error::other)?;
-    if applied
-        .failed
-        .iter()
-        .any(|(_, _, c)| *c == ErrorCode::TopicAuthorizationFailed)
-    {
-        tracing::warn!(
-            "the leader refused this broker's replica fetch (TOPIC_AUTHORIZATION_FAILED): its \
-             principal on the inter-broker listener needs CLUSTER_ACTION on the cluster (or to be \
-             a super user)"
-        );
+    if applied.failed.iter().any(|(_, _, c)| refused(*c)) {
+        warn_refused("Fetch");
     }
     let mut progress = true;
     for (topic_id, index, code) in applied.failed {
@@ -391,6 +416,9 @@ async fn truncate(
     for t in resp.topics {
         for r in t.partitions {
             let k = (t.topic.clone(), r.partition);
+            if ErrorCode::from_code(r.error_code).is_some_and(refused) {
+                warn_refused("OffsetForLeaderEpoch");
+            }
             if !asked.contains(&k) || r.error_code != ErrorCode::None.code() {
                 continue;
             }
