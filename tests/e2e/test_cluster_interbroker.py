@@ -125,6 +125,13 @@ def own_log(node) -> str:
     return "\n".join(l for l in text.splitlines() if not l.startswith("===== fjord e2e"))
 
 
+def out_where_others_lead(conf: dict, topic: str, node_id: int) -> bool:
+    """Whether `node_id` is out of the ISR of every partition another
+    broker leads, and the other two are in it."""
+    others = [p for p in partitions(conf, topic).values() if p.leader not in (-1, node_id)]
+    return bool(others) and all(node_id not in p.isrs and len(p.isrs) == 2 for p in others)
+
+
 def stores(pki) -> dict:
     """The broker's PEM keystore and truststore: served on its TLS
     listeners, and used by its own connections to the other brokers."""
@@ -235,6 +242,37 @@ def test_an_mtls_internal_listener_carries_replication_next_to_a_sasl_client_lis
     assert metric(c.nodes[0], "fjord_inter_broker_connection_failures", reason="tls") == 0
 
 
+def test_a_broker_with_certificates_of_another_ca_is_refused_both_ways(cluster_factory, tmp_path):
+    pki, foreign = make_pki(tmp_path / "pki"), make_pki(tmp_path / "foreign")
+    cfg = {
+        **stores(pki),
+        "replica.lag.time.max.ms": LAG_MS,
+        "listener.security.protocol.map": "INTERNAL:SSL,PLAINTEXT:PLAINTEXT",
+        "inter.broker.listener.name": "INTERNAL",
+    }
+    c = cluster_factory(3, config=toml_text(cfg), start=False)
+    internal = ports_apart(c, 3)
+    for b, p in zip(c.nodes, internal):
+        set_listeners(b, f"PLAINTEXT://127.0.0.1:{b.kafka_port},INTERNAL://127.0.0.1:{p}")
+    odd = c.nodes[2]
+    odd.config_path.write_text(toml_text({**cfg, **stores(foreign)}))
+    launch(c)
+    conf = {"bootstrap.servers": c.bootstrap}
+    wait_until(lambda: brokers_seen(conf) == [1, 2, 3], 40, 0.3, "all three brokers")
+    topic = unique_topic("foreign-ca")
+    create_topic(conf, topic, 6)
+    wait_until(lambda: out_where_others_lead(conf, topic, odd.node_id), LAG_MS / 1000 + 15, 0.3,
+               "node 3 out of the ISRs nodes 1 and 2 lead")
+    # Node 3 trusts neither of the others' certificates, and they refuse its.
+    wait_until(lambda: metric(odd, "fjord_inter_broker_connection_failures", reason="tls") > 0
+               and metric(c.nodes[0], "fjord_inter_broker_connection_failures", reason="tls") > 0
+               and metric(c.nodes[1], "fjord_inter_broker_connection_failures", reason="tls") > 0,
+               10, 0.3, "TLS failures counted on every node")
+    log = own_log(odd)
+    assert "inter-broker connection refused" in log and "not signed by a trusted CA" in log, log[-3000:]
+    assert all(b.is_running() for b in c.nodes)
+
+
 def test_a_broker_with_a_wrong_inter_broker_password_stays_out_of_the_isr(cluster_factory):
     wrong = "not-the-broker-password-42"
     base = {
@@ -255,9 +293,7 @@ def test_a_broker_with_a_wrong_inter_broker_password_stays_out_of_the_isr(cluste
     create_topic(conf, topic, 6, {"min.insync.replicas": "2"})
 
     def bad_out_where_others_lead() -> bool:
-        parts = partitions(conf, topic).values()
-        others = [p for p in parts if p.leader in (1, 2)]
-        return bool(others) and all(bad.node_id not in p.isrs and len(p.isrs) == 2 for p in others)
+        return out_where_others_lead(conf, topic, bad.node_id)
 
     wait_until(bad_out_where_others_lead, LAG_MS / 1000 + 15, 0.3, "node 3 out of the ISRs nodes 1 and 2 lead")
     acked = produce_all(conf, topic, [f"w-{i}".encode() for i in range(120)], 6)
