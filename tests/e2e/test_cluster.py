@@ -300,7 +300,9 @@ def test_delete_topic_through_any_broker_removes_it_everywhere(cluster):
     wait_until(lambda: sorted(partition_leaders(cluster.nodes[0], topic)) == [0, 1], 10, 0.2, "re-created")
 
 
-def test_topics_of_a_single_node_directory_are_kept_but_not_served_in_cluster_mode(broker_factory):
+def test_a_single_node_directory_is_served_by_a_one_voter_quorum(broker_factory):
+    """The in-place upgrade (test_cluster_upgrade.py has the 3-node one):
+    the same directory started with a quorum of itself serves its topic."""
     from conftest import free_ports
 
     node = broker_factory(name="solo", node_id=1, schema_registry="off")
@@ -311,8 +313,7 @@ def test_topics_of_a_single_node_directory_are_kept_but_not_served_in_cluster_mo
     (port,) = free_ports(1)
     node.extra_args += ["--controller-quorum", f"1@127.0.0.1:{port}", "--cluster-id", "legacy-cluster"]
     node.start(timeout=30)
-    wait_until(lambda: ck_admin(node.bootstrap).list_topics(timeout=5).brokers, 10, 0.2, "the broker registered")
-    time.sleep(1)  # a few metadata images applied
-    assert topic not in ck_admin(node.bootstrap).list_topics(timeout=5).topics
-    assert (node.data_dir / f"{topic}-0").exists(), "the single-node topic's data must not be deleted"
-    assert "not in the cluster metadata" in node.log_text()
+    wait_until(lambda: topic in ck_admin(node.bootstrap).list_topics(timeout=5).topics, 10, 0.2,
+               "the migrated topic listed")
+    assert ck_consume(node.bootstrap, topic, 1).values() == [b"kept"]
+    assert "migrated the single-node data directory" in node.log_text()

@@ -290,7 +290,8 @@ fn sync_dir(dir: &Path) -> Result<(), StateError> {
 /// files of the single-file layout, of `dynamic-configs.json`
 /// (`config::dynamic`), of `scram-credentials.json`
 /// (`security::users`) and of `client-quotas.json` (`quotas::store`), and of
-/// `acls.json` (`security::acls`).
+/// `acls.json` (`security::acls`), and of the cluster-migration marker
+/// (`cluster::migrate`).
 fn remove_temp_files(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -302,7 +303,8 @@ fn remove_temp_files(dir: &Path) {
         let dynamic_tmp = crate::config::dynamic::is_stale_temp(&name);
         let users_tmp = crate::security::users::UserStore::is_stale_temp(&name)
             || crate::security::acls::AclStore::is_stale_temp(&name);
-        let quotas_tmp = crate::quotas::store::QuotaStore::is_stale_temp(&name);
+        let quotas_tmp = crate::quotas::store::QuotaStore::is_stale_temp(&name)
+            || is_meta_temp(&name, crate::cluster::migrate::MARKER);
         if name.starts_with(TEMP_PREFIX) || legacy_tmp || dynamic_tmp || users_tmp || quotas_tmp {
             let _ = std::fs::remove_file(e.path());
         }

@@ -62,6 +62,10 @@ pub async fn run(
     let mut config = config;
     // Cluster mode: join the quorum first, so a node of another cluster
     // stops before anything is opened.
+    // A single-node directory entering cluster mode is noted before the
+    // quorum directory appears (`cluster/migrate.rs`).
+    let migrating = config.cluster.enabled()
+        && crate::cluster::migrate::prepare(&config).map_err(ServerError::Cluster)?;
     let quorum = if config.cluster.enabled() {
         Some(
             crate::cluster::start::quorum(&mut config)
@@ -127,6 +131,11 @@ pub async fn run(
             inter_broker,
         ));
         state.set_cluster(cluster.clone());
+        if migrating {
+            crate::cluster::migrate::run(&state, &cluster)
+                .await
+                .map_err(ServerError::Cluster)?;
+        }
         // Users, ACLs and quotas come from the metadata image, never from
         // this node's `meta/` files.
         crate::cluster::security_sync::apply(&state, &cluster.image(), None);

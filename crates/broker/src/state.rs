@@ -550,6 +550,13 @@ impl BrokerState {
         self.meta.write_topic(meta)
     }
 
+    /// The end of the producer ids this node reserved in single-node mode
+    /// (`cluster.json`): every id below it may be in a log here.
+    pub fn reserved_producer_ids(&self) -> i64 {
+        self.producer_id_reserved
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Test hook: makes every later metadata write fail (or succeed
     /// again), as a broken disk would.
     pub fn inject_meta_write_failure(&self, fail: bool) {

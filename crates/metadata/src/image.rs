@@ -393,6 +393,14 @@ impl MetadataImage {
             | MetadataRecord::RemoveAccessControlEntry { .. }
             | MetadataRecord::ClientQuota { .. }) => self.security.apply(security)?,
             MetadataRecord::ReassignPartition { .. } => crate::reassign::apply(self, record)?,
+            MetadataRecord::ReserveProducerIds { next_producer_id } => {
+                if *next_producer_id < 0 {
+                    return Err(ImageError::Invalid(format!(
+                        "negative next producer id {next_producer_id}"
+                    )));
+                }
+                self.next_producer_id = self.next_producer_id.max(*next_producer_id);
+            }
         }
         self.offset = Some(offset);
         Ok(())

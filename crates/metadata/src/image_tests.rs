@@ -286,6 +286,32 @@ fn producer_ids_only_move_forward() {
 }
 
 #[test]
+fn reserved_producer_ids_raise_the_next_id_and_never_lower_it() {
+    let mut image = with_topic();
+    let reserve = |next| MetadataRecord::ReserveProducerIds {
+        next_producer_id: next,
+    };
+    image.apply(5, &reserve(5000)).unwrap();
+    assert_eq!(image.next_producer_id, 5000);
+    // A lower floor (a retried migration after a block was handed out)
+    // changes nothing.
+    image.apply(6, &reserve(10)).unwrap();
+    assert_eq!(image.next_producer_id, 5000);
+    assert!(matches!(
+        image.apply(7, &reserve(-1)),
+        Err(ImageError::Invalid(_))
+    ));
+    // A broker's next block starts above the reserved ids.
+    let block = MetadataRecord::ProducerIds {
+        broker_id: 1,
+        broker_epoch: 10,
+        next_producer_id: 6000,
+    };
+    image.apply(8, &block).unwrap();
+    assert_eq!(image.next_producer_id, 6000);
+}
+
+#[test]
 fn an_image_round_trips_through_json() {
     let mut image = with_topic();
     image

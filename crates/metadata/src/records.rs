@@ -239,6 +239,11 @@ pub enum MetadataRecord {
         adding_replicas: Vec<i32>,
         removing_replicas: Vec<i32>,
     },
+    /// Every producer id below `next_producer_id` is taken, by no broker
+    /// of the cluster: the ids a single-node data directory handed out
+    /// before it was upgraded to cluster mode (`cluster/migrate.rs` in the
+    /// broker). Raises the image's next producer id, never lowers it.
+    ReserveProducerIds { next_producer_id: i64 },
 }
 
 impl MetadataRecord {
@@ -262,6 +267,7 @@ impl MetadataRecord {
             MetadataRecord::RemoveAccessControlEntry { .. } => "RemoveAccessControlEntry",
             MetadataRecord::ClientQuota { .. } => "ClientQuota",
             MetadataRecord::ReassignPartition { .. } => "ReassignPartition",
+            MetadataRecord::ReserveProducerIds { .. } => "ReserveProducerIds",
         }
     }
 }

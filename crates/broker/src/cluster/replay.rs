@@ -103,9 +103,10 @@ fn follow_isr(state: &BrokerState, topic: &fjord_metadata::image::TopicImage) {
 /// (logged), so the caller retries. A local topic is deleted only when
 /// `previous` (the image applied before, by this process) held it and
 /// `image` does not: a topic found on disk that the cluster never had in
-/// this process's sight (a single-node data directory switched to cluster
-/// mode, or a topic deleted while this broker was down) is left on disk,
-/// unserved, with a warning, never deleted on a guess.
+/// this process's sight (a topic deleted while this broker was down; a
+/// single-node directory's topics are migrated into the image before the
+/// replay starts, `migrate.rs`) is left on disk, unserved, with a
+/// warning, never deleted on a guess.
 pub fn apply(state: &BrokerState, image: &MetadataImage, previous: Option<&MetadataImage>) -> bool {
     let mut ok = true;
     let node = state.cluster().map_or(-1, |c| c.node_id);

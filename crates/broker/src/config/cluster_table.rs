@@ -28,6 +28,9 @@ pub struct ClusterSettings {
     pub cluster_id: Option<String>,
     /// `broker.rack`: used by rack-aware replica placement.
     pub rack: Option<String>,
+    /// `replica.selector.class`: whether leaders point consumers to an
+    /// in-sync replica in their rack (KIP-392, `cluster/follower_reads.rs`).
+    pub rack_aware_reads: bool,
     /// `broker.session.timeout.ms`: a broker the active controller has not
     /// heard from for this long is fenced.
     pub session_timeout_ms: u64,
@@ -125,6 +128,28 @@ pub static CLUSTER_KEYS: &[BrokerKey] = &[
                 Ok(())
             },
             get: |c| c.cluster.rack.clone(),
+        },
+    },
+    BrokerKey {
+        name: "replica.selector.class",
+        ty: ValueType::String,
+        default: KeyDefault::None,
+        mode: Mode::ReadOnly,
+        flag: None,
+        doc: "Fetch from the closest replica (KIP-392, cluster mode): org.apache.kafka.common.replica.RackAwareReplicaSelector \
+              (or rack-aware) makes a leader send a consumer that names its client.rack to an in-sync replica of that rack \
+              (preferred_read_replica); unset (or LeaderSelector) keeps consumers on the leader. Followers serve consumers' \
+              Fetch v11+ either way, up to their high watermark.",
+        apply: Apply::Field {
+            set: |c, v| {
+                c.cluster.rack_aware_reads = crate::cluster::follower_reads::parse_selector(v)?;
+                Ok(())
+            },
+            get: |c| {
+                c.cluster
+                    .rack_aware_reads
+                    .then(|| crate::cluster::follower_reads::RACK_AWARE.to_string())
+            },
         },
     },
     BrokerKey {

@@ -13,6 +13,9 @@
 //! of a replicated partition reads up to the log end, not the high
 //! watermark, and its fetch offset is recorded as the follower's log end
 //! (see `fjord_partition::replica`), which may move the high watermark.
+//! A consumer's Fetch v11+ may also be served by a follower, and a leader
+//! may point it to a replica of its rack (KIP-392,
+//! `cluster/follower_reads.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +33,7 @@ use crate::zero_copy::MIN_ZERO_COPY;
 
 use super::RequestCtx;
 use crate::acl::{AclOperation, ResourceType};
+use crate::cluster::follower_reads::{self, ReadRole};
 use crate::quotas::QuotaType;
 use crate::state::BrokerState;
 
@@ -73,6 +77,13 @@ fn read_once(
     let mut any_error = false;
     let response_limit = usize::try_from(req.max_bytes).unwrap_or(0).max(1);
     let mut topics = Vec::with_capacity(req.topics.len());
+    // Cluster mode: the image the leadership checks use, and whether
+    // consumers are sent to a replica of their rack (KIP-392).
+    let cluster = state.cluster().map(|c| (c.node_id, c.image()));
+    let rack_aware = replica < 0
+        && ctx_version >= follower_reads::MIN_VERSION
+        && !req.rack_id.is_empty()
+        && state.config().cluster.rack_aware_reads;
     for (ti, ft) in req.topics.iter().enumerate() {
         let topic = if ctx_version >= 13 {
             state.topic_by_id(&ft.topic_id)
@@ -114,14 +125,42 @@ fn read_once(
                 slices.push_back(None);
                 continue;
             };
-            if let Some(cluster) = state.cluster() {
-                if let Err(code) =
-                    cluster.check_leader(&topic.name, fp.partition, fp.current_leader_epoch)
-                {
-                    any_error = true;
-                    parts.push(partition_error(fp.partition, code));
-                    slices.push_back(None);
-                    continue;
+            // Who serves this fetch: the leader; for a consumer's Fetch
+            // v11+ also a follower (up to its own high watermark).
+            let mut leading = None;
+            let mut following = None;
+            if let Some((node, image)) = &cluster {
+                let role = if replica >= 0 {
+                    crate::cluster::check_leader(
+                        image,
+                        *node,
+                        &topic.name,
+                        fp.partition,
+                        fp.current_leader_epoch,
+                    )
+                    .map(ReadRole::Leader)
+                } else {
+                    follower_reads::read_role(
+                        image,
+                        *node,
+                        &topic.name,
+                        fp.partition,
+                        fp.current_leader_epoch,
+                        ctx_version,
+                    )
+                };
+                match role {
+                    Ok(ReadRole::Leader(s)) => leading = Some(s),
+                    Ok(ReadRole::Follower {
+                        leader,
+                        leader_epoch,
+                    }) => following = Some((leader, leader_epoch)),
+                    Err(code) => {
+                        any_error = true;
+                        parts.push(partition_error(fp.partition, code));
+                        slices.push_back(None);
+                        continue;
+                    }
                 }
             }
             if fp.current_leader_epoch >= 0 && fp.current_leader_epoch != p.leader_epoch {
@@ -161,8 +200,8 @@ fn read_once(
                 log_start_offset: log_start,
                 preferred_read_replica: -1,
                 current_leader: LeaderIdAndEpoch {
-                    leader_id: state.node_id,
-                    leader_epoch: p.leader_epoch,
+                    leader_id: following.map_or(state.node_id, |(leader, _)| leader),
+                    leader_epoch: following.map_or(p.leader_epoch, |(_, epoch)| epoch),
                     ..Default::default()
                 },
                 aborted_transactions: if req.isolation_level == 1 {
@@ -173,12 +212,29 @@ fn read_once(
                 records: Some(Bytes::new()),
                 ..Default::default()
             };
-            if fp.fetch_offset < log_start || fp.fetch_offset > p.log.log_end_offset() {
+            // A follower behind the consumer's position (the consumer read
+            // it from the leader) answers empty until it catches up, as
+            // Kafka's followers do, rather than OFFSET_OUT_OF_RANGE.
+            let beyond_end = fp.fetch_offset > p.log.log_end_offset() && following.is_none();
+            if fp.fetch_offset < log_start || beyond_end {
                 any_error = true;
                 pd.error_code = ErrorCode::OffsetOutOfRange.code();
                 parts.push(pd);
                 slices.push_back(None);
                 continue;
+            }
+            // KIP-392: a consumer of another rack is sent to an in-sync
+            // replica of its own (no records from here).
+            if let (true, Some(s), Some((_, image))) = (rack_aware, &leading, &cluster) {
+                let preferred = p.replication().and_then(|r| {
+                    follower_reads::preferred_replica(image, s, &r, &req.rack_id, fp.fetch_offset)
+                });
+                if let Some(id) = preferred {
+                    pd.preferred_read_replica = id;
+                    parts.push(pd);
+                    slices.push_back(None);
+                    continue;
+                }
             }
             let room = response_limit.saturating_sub(total);
             let part_limit = usize::try_from(fp.partition_max_bytes).unwrap_or(0);
