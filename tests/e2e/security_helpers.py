@@ -100,12 +100,32 @@ def broker_log(sb: SecureBroker) -> str:
     return "\n".join(l for l in text.splitlines() if not l.startswith("===== fjord e2e"))
 
 
+def jaas(mechanism: str, user: tuple[str, str]) -> str:
+    """Kafka's sasl.jaas.config value for PLAIN or SCRAM."""
+    module = ("org.apache.kafka.common.security.plain.PlainLoginModule" if mechanism == "PLAIN"
+              else "org.apache.kafka.common.security.scram.ScramLoginModule")
+    return f'{module} required username="{user[0]}" password="{user[1]}";'
+
+
+def inter_broker_sasl(listener: str, mechanism: str, user: tuple[str, str]) -> dict:
+    """The settings of a broker that authenticates to the others as `user`
+    over `listener` with `mechanism` (Kafka's names)."""
+    return {
+        "inter.broker.listener.name": listener,
+        "sasl.mechanism.inter.broker.protocol": mechanism,
+        f"listener.name.{listener.lower()}.{mechanism.lower()}.sasl.jaas.config": jaas(mechanism, user),
+    }
+
+
 def toml_text(config: dict) -> str:
     """TOML of string/int settings; multi-line strings (inline PEM) as literals."""
     out = []
     for k, v in config.items():
         if isinstance(v, str) and "\n" in v:
             out.append(f'"{k}" = \'\'\'{v}\'\'\'')
+        elif isinstance(v, str) and '"' in v:
+            # A JAAS login (username="x" password="y"): a literal string.
+            out.append(f'"{k}" = \'{v}\'')
         elif isinstance(v, str):
             out.append(f'"{k}" = "{v}"')
         else:

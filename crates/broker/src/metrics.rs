@@ -338,6 +338,9 @@ pub struct Metrics {
     /// ISR changes this broker made as a partition leader (cluster mode).
     isr_shrinks: Counter,
     isr_expands: Counter,
+    /// Connections to other brokers that failed, by kind (connect, tls,
+    /// auth).
+    inter_broker_failures: Family<ReasonLabel, Counter>,
 }
 
 /// Labels of `fjord_authentication_total`. The listener comes from the
@@ -453,6 +456,12 @@ impl Metrics {
             "SASL authentications decided, by listener, mechanism and result (success or failure)",
             authentications.clone(),
         );
+        let inter_broker_failures = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "fjord_inter_broker_connection_failures",
+            "Connections to other brokers that failed, by kind: connect (unreachable), tls (handshake, certificate), auth (SASL)",
+            inter_broker_failures.clone(),
+        );
         let isr_shrinks = Counter::default();
         registry.register(
             "fjord_isr_shrinks",
@@ -503,7 +512,15 @@ impl Metrics {
             authentications,
             isr_shrinks,
             isr_expands,
+            inter_broker_failures,
         }
+    }
+
+    /// Counts one failed connection to another broker.
+    pub fn inter_broker_failure(&self, kind: &'static str) {
+        self.inter_broker_failures
+            .get_or_create(&ReasonLabel { reason: kind })
+            .inc();
     }
 
     /// Counts one ISR change this broker committed as a leader.

@@ -138,12 +138,16 @@ pub async fn run(
             .map(|(_, ctx, a)| (ctx.name.to_string(), ctx.protocol.name(), *a))
             .collect();
         let config = state.config();
+        let inter_broker = crate::cluster::peer::InterBroker::from_config(&config, metrics.clone())
+            .map_err(ServerError::Cluster)?;
+        tracing::info!(listener = %inter_broker.listener, protocol = inter_broker.protocol.name(), "inter-broker listener");
         let cluster = Arc::new(crate::cluster::Cluster::new(
             quorum,
             state.node_id,
             Duration::from_millis(config.cluster.session_timeout_ms),
             crate::cluster::start::endpoints(&config, &bound),
             config.cluster.rack.clone(),
+            inter_broker,
         ));
         state.set_cluster(cluster.clone());
         if migrating {

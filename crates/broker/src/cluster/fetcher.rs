@@ -20,6 +20,7 @@
 //! re-validates the partition (truncation again).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,6 +42,10 @@ use crate::state::{BrokerState, Topic};
 const TICK: Duration = Duration::from_millis(250);
 /// Pause after a failed round.
 const BACKOFF: Duration = Duration::from_millis(300);
+/// The least time between two log lines about refused replica requests.
+const REFUSAL_LOG_INTERVAL_MS: u64 = 10_000;
+/// The longest pause between connection attempts to a leader.
+const MAX_CONNECT_BACKOFF: Duration = Duration::from_secs(5);
 /// Fetch long-poll and limits.
 const FETCH_MAX_WAIT_MS: i32 = 500;
 const FETCH_MAX_BYTES: i32 = 16 << 20;
@@ -91,14 +96,6 @@ fn followed(state: &BrokerState, local: i32) -> HashMap<i32, Vec<Followed>> {
     by_leader
 }
 
-/// Where to reach broker `id`: its first PLAINTEXT endpoint.
-pub(crate) fn address(cluster: &Cluster, id: i32) -> Option<String> {
-    let image = cluster.image();
-    let b = image.brokers.get(&id)?;
-    let e = b.endpoints.iter().find(|e| e.security_protocol == 0)?;
-    Some(format!("{}:{}", e.host, e.port))
-}
-
 /// Where a follower's log must be cut before it fetches from a new
 /// leader. `leader` is the leader's answer to OffsetForLeaderEpoch for
 /// the follower's latest epoch: (the largest epoch it has at or below
@@ -131,6 +128,8 @@ async fn follow(
     // Partitions truncated for their current leader epoch: (topic, index)
     // -> leader epoch.
     let mut validated: HashMap<(String, i32), i32> = HashMap::new();
+    // Connection attempts failed in a row.
+    let mut failures: u32 = 0;
     tracing::info!(leader, "replica fetcher started");
     loop {
         if *stop.borrow() {
@@ -144,16 +143,20 @@ async fn follow(
         let conn = match peer.as_mut() {
             Some(c) => c,
             None => {
-                let Some(addr) = address(&cluster, leader) else {
-                    tokio::time::sleep(BACKOFF).await;
-                    continue;
-                };
-                match Peer::connect(&addr, format!("fjord-replica-{local}"), REQUEST_TIMEOUT).await
+                let client_id = format!("fjord-replica-{local}");
+                match cluster
+                    .connect_peer(leader, &client_id, REQUEST_TIMEOUT)
+                    .await
                 {
-                    Ok(c) => peer.insert(c),
-                    Err(e) => {
-                        tracing::debug!(leader, addr, error = %e, "cannot reach the leader");
-                        tokio::time::sleep(BACKOFF).await;
+                    Ok(c) => {
+                        failures = 0;
+                        peer.insert(c)
+                    }
+                    Err(_) => {
+                        // Logged and counted by connect_peer; back off
+                        // further after each failure in a row.
+                        tokio::time::sleep(backoff(failures)).await;
+                        failures = failures.saturating_add(1);
                         continue;
                     }
                 }
@@ -170,6 +173,45 @@ async fn follow(
             }
         }
     }
+}
+
+/// The pause before the next connection attempt after `failures`
+/// failed ones in a row: doubling from [`BACKOFF`] up to
+/// [`MAX_CONNECT_BACKOFF`].
+fn backoff(failures: u32) -> Duration {
+    BACKOFF
+        .saturating_mul(1 << failures.min(8))
+        .min(MAX_CONNECT_BACKOFF)
+}
+
+/// Whether a leader's answer means this broker's principal may not act
+/// as a replica (Kafka answers a follower without CLUSTER_ACTION with
+/// TOPIC_AUTHORIZATION_FAILED per partition).
+fn refused(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::TopicAuthorizationFailed | ErrorCode::ClusterAuthorizationFailed
+    )
+}
+
+/// Logs a leader's refusal, at most every [`REFUSAL_LOG_INTERVAL_MS`]
+/// (every fetcher task retries every few hundred milliseconds).
+fn warn_refused(api: &'static str) {
+    static LAST_MS: AtomicU64 = AtomicU64::new(0);
+    let now = u64::try_from(fjord_storage::clock::now_ms()).unwrap_or(0);
+    let last = LAST_MS.load(Ordering::Relaxed);
+    if now.saturating_sub(last) < REFUSAL_LOG_INTERVAL_MS
+        || LAST_MS
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+    {
+        return;
+    }
+    tracing::warn!(
+        api,
+        "a leader refused this broker's replica requests (authorization): its principal on the \
+         inter-broker listener needs CLUSTER_ACTION on the cluster (or to be a super user)"
+    );
 }
 
 fn key(f: &Followed) -> (String, i32) {
@@ -248,6 +290,9 @@ async fn round(
     let applied = tokio::task::spawn_blocking(move || apply_fetch(&st, resp, &index))
         .await
         .map_err(std::io::Error::other)?;
+    if applied.failed.iter().any(|(_, _, c)| refused(*c)) {
+        warn_refused("Fetch");
+    }
     let mut progress = true;
     for (topic_id, index, code) in applied.failed {
         if let Some(f) = ready
@@ -371,6 +416,9 @@ async fn truncate(
     for t in resp.topics {
         for r in t.partitions {
             let k = (t.topic.clone(), r.partition);
+            if ErrorCode::from_code(r.error_code).is_some_and(refused) {
+                warn_refused("OffsetForLeaderEpoch");
+            }
             if !asked.contains(&k) || r.error_code != ErrorCode::None.code() {
                 continue;
             }
@@ -415,7 +463,16 @@ async fn truncate(
 
 #[cfg(test)]
 mod tests {
-    use super::truncation_offset;
+    use super::{backoff, truncation_offset, BACKOFF, MAX_CONNECT_BACKOFF};
+
+    #[test]
+    fn connection_backoff_doubles_up_to_its_cap() {
+        assert_eq!(backoff(0), BACKOFF);
+        assert_eq!(backoff(1), BACKOFF * 2);
+        assert_eq!(backoff(4), BACKOFF * 16);
+        assert_eq!(backoff(5), MAX_CONNECT_BACKOFF);
+        assert_eq!(backoff(u32::MAX), MAX_CONNECT_BACKOFF);
+    }
 
     #[test]
     fn truncation_point() {

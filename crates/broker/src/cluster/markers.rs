@@ -23,7 +23,7 @@ use fjord_storage::clock::now_ms;
 use fjord_txn_coordinator::TxnMeta;
 
 use super::coordinators::wait_replicated_blocking;
-use super::peer::Peer;
+use super::peer::PeerError;
 use super::Cluster;
 use crate::state::BrokerState;
 
@@ -111,16 +111,11 @@ async fn send(
     marker: Marker,
     topics: &BTreeMap<String, Vec<i32>>,
 ) -> ErrorCode {
-    let Some(addr) = super::fetcher::address(cluster, leader) else {
-        return ErrorCode::NotLeaderOrFollower;
-    };
     let client_id = format!("fjord-txn-markers-{}", cluster.node_id);
-    let mut peer = match Peer::connect(&addr, client_id, TIMEOUT).await {
+    let mut peer = match cluster.connect_peer(leader, &client_id, TIMEOUT).await {
         Ok(p) => p,
-        Err(e) => {
-            tracing::debug!(leader, error = %e, "cannot reach a partition leader for markers");
-            return ErrorCode::NetworkException;
-        }
+        Err(PeerError::NoAddress) => return ErrorCode::NotLeaderOrFollower,
+        Err(PeerError::Failed(_)) => return ErrorCode::NetworkException,
     };
     let req = Request::WriteTxnMarkers(WriteTxnMarkersRequest {
         markers: vec![WritableTxnMarker {

@@ -79,6 +79,8 @@ pub struct Cluster {
     producer_ids: producer_ids::ProducerIdBlock,
     /// The internal partitions whose coordinator state is loaded here.
     pub(crate) loaded: coordinators::Loaded,
+    /// How other brokers are reached (`inter.broker.listener.name`).
+    pub inter_broker: peer::InterBroker,
 }
 
 /// Kafka's security protocol id of a listener protocol name.
@@ -107,6 +109,7 @@ impl Cluster {
         session_timeout: Duration,
         endpoints: Vec<fjord_metadata::records::Endpoint>,
         rack: Option<String>,
+        inter_broker: peer::InterBroker,
     ) -> Cluster {
         Cluster {
             quorum,
@@ -120,6 +123,7 @@ impl Cluster {
             shutting_down: std::sync::atomic::AtomicBool::new(false),
             producer_ids: producer_ids::ProducerIdBlock::default(),
             loaded: coordinators::Loaded::default(),
+            inter_broker,
         }
     }
 

@@ -12,6 +12,7 @@
 pub mod cluster_table;
 pub mod dynamic;
 pub mod keys;
+pub mod listener_keys;
 mod quota_table;
 mod security_table;
 mod table;
@@ -56,7 +57,8 @@ impl std::fmt::Debug for Layers {
             layer
                 .iter()
                 .map(|(k, v)| {
-                    let secret = keys::broker_def(k).is_some_and(|d| d.sensitive());
+                    let secret = keys::broker_def(k).is_some_and(|d| d.sensitive())
+                        || listener_keys::parse_name(k).is_some();
                     (
                         k.clone(),
                         if secret { "[hidden]".into() } else { v.clone() },
@@ -97,7 +99,8 @@ pub struct BrokerConfig {
     pub advertised_listeners: Vec<Endpoint>,
     /// `listener.security.protocol.map`: each listener name's protocol.
     pub protocol_map: Vec<(String, SecurityProtocol)>,
-    /// `inter.broker.listener.name` (accepted for the cluster work).
+    /// `inter.broker.listener.name`: the listener other brokers are
+    /// reached on (see [`BrokerConfig::inter_broker`]).
     pub inter_broker_listener: Option<String>,
     /// The `ssl.*` settings of TLS listeners.
     pub tls: crate::security::tls::TlsSettings,
@@ -179,6 +182,13 @@ pub struct BrokerConfig {
     pub max_broker_partitions: i64,
     /// The metadata quorum and roles of cluster mode (`cluster_table.rs`).
     pub cluster: cluster_table::ClusterSettings,
+    /// `security.inter.broker.protocol` (None: not set, PLAINTEXT).
+    pub inter_broker_protocol: Option<SecurityProtocol>,
+    /// `sasl.mechanism.inter.broker.protocol`.
+    pub inter_broker_sasl_mechanism: Option<String>,
+    /// `listener.name.<listener>.<mechanism>.sasl.jaas.config`, by
+    /// (LISTENER, MECHANISM) in upper case (`listener_keys.rs`).
+    pub listener_jaas: BTreeMap<(String, String), crate::security::Secret>,
 }
 
 impl Default for BrokerConfig {
@@ -228,6 +238,9 @@ impl Default for BrokerConfig {
             queued_max_request_bytes: 0,
             max_broker_partitions: 0,
             cluster: Default::default(),
+            inter_broker_protocol: None,
+            inter_broker_sasl_mechanism: None,
+            listener_jaas: BTreeMap::new(),
         };
         for k in keys::broker_keys() {
             if let (keys::KeyDefault::Value(d), Apply::Field { set, .. }) = (k.default, &k.apply) {
@@ -246,6 +259,14 @@ fn apply_key(c: &mut BrokerConfig, key: &str, value: &str) -> Result<bool, Confi
         key: key.to_string(),
         msg: format!("{value:?}: {msg}"),
     };
+    if let Some(applied) = listener_keys::apply(c, key, value) {
+        // The value is a secret: the error names the key only.
+        applied.map_err(|msg| ConfigError::Invalid {
+            key: key.to_string(),
+            msg,
+        })?;
+        return Ok(true);
+    }
     let Some(def) = keys::broker_def(key) else {
         return Ok(false);
     };
@@ -290,12 +311,19 @@ impl BrokerConfig {
     /// Builds the typed config from its layers (unknown names in them are
     /// ignored; the loader warns about them).
     pub fn from_layers(layers: Layers) -> Result<BrokerConfig, ConfigError> {
+        let c = Self::from_layers_unchecked(layers)?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// [`BrokerConfig::from_layers`] without the checks of settings that
+    /// constrain each other (each value is still parsed).
+    fn from_layers_unchecked(layers: Layers) -> Result<BrokerConfig, ConfigError> {
         let mut c = BrokerConfig::default();
         apply_layer(&mut c, &layers.statics)?;
         apply_layer(&mut c, &layers.cluster_default)?;
         apply_layer(&mut c, &layers.per_broker)?;
         c.layers = layers;
-        c.validate()?;
         Ok(c)
     }
 
@@ -329,7 +357,10 @@ impl BrokerConfig {
     }
 
     /// Loads a TOML file of `"kafka.name" = value` pairs (nested tables are
-    /// flattened with dots). Returns the keys fjord does not know.
+    /// flattened with dots). Returns the keys fjord does not know. Settings
+    /// that constrain each other are not checked here (flags may complete
+    /// them, `--listen` the listeners an `inter.broker.listener.name`
+    /// names): call [`BrokerConfig::validate`] once everything is set.
     pub fn load_toml(&mut self, path: &std::path::Path) -> Result<Vec<String>, ConfigError> {
         let file_err = |msg: String| ConfigError::File {
             path: path.display().to_string(),
@@ -344,13 +375,13 @@ impl BrokerConfig {
         let mut unknown = Vec::new();
         let mut layer = self.layers.statics.clone();
         for (k, v) in flat {
-            if keys::broker_def(&k).is_some() {
+            if keys::broker_def(&k).is_some() || listener_keys::parse_name(&k).is_some() {
                 layer.insert(k, v);
             } else {
                 unknown.push(k);
             }
         }
-        *self = BrokerConfig::from_layers(Layers {
+        *self = BrokerConfig::from_layers_unchecked(Layers {
             statics: layer,
             ..self.layers.clone()
         })?;
@@ -388,6 +419,10 @@ impl BrokerConfig {
                 key: "process.roles".into(),
                 msg,
             })?;
+        self.inter_broker().map_err(|msg| ConfigError::Invalid {
+            key: "inter.broker.listener.name".into(),
+            msg,
+        })?;
         self.log.validate().map_err(|e| ConfigError::Invalid {
             key: "log defaults".into(),
             msg: e.to_string(),
@@ -403,6 +438,62 @@ impl BrokerConfig {
             &self.protocol_map,
             self.inter_broker_listener.as_deref(),
         )
+    }
+
+    /// The inter-broker listener, by Kafka's rules: `inter.broker.listener.name`,
+    /// else the listener named as `security.inter.broker.protocol`
+    /// (default PLAINTEXT); giving both is an error. Returns its name and,
+    /// when it is one of `listeners`, its protocol. In cluster mode the
+    /// listener must exist, and a SASL one needs
+    /// `sasl.mechanism.inter.broker.protocol` (enabled) and that mechanism's
+    /// `listener.name.<l>.<m>.sasl.jaas.config`.
+    pub fn inter_broker(&self) -> Result<(String, Option<SecurityProtocol>), String> {
+        let name =
+            match (&self.inter_broker_listener, self.inter_broker_protocol) {
+                (Some(_), Some(_)) => return Err(
+                    "only one of inter.broker.listener.name and security.inter.broker.protocol \
+                     may be set"
+                        .into(),
+                ),
+                (Some(n), None) => n.clone(),
+                (None, p) => p.unwrap_or(SecurityProtocol::Plaintext).name().to_string(),
+            };
+        let protocol = self
+            .listeners_resolved()?
+            .into_iter()
+            .find(|l| l.name == name)
+            .map(|l| l.protocol);
+        if !self.cluster.enabled() {
+            return Ok((name, protocol));
+        }
+        let Some(p) = protocol else {
+            return Err(format!(
+                "the inter-broker listener {name} is not in listeners (set \
+                 inter.broker.listener.name to one of them)"
+            ));
+        };
+        if p.sasl() {
+            let Some(m) = &self.inter_broker_sasl_mechanism else {
+                return Err(format!(
+                    "the inter-broker listener {name} is {}: set \
+                     sasl.mechanism.inter.broker.protocol (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)",
+                    p.name()
+                ));
+            };
+            if !self.sasl_mechanisms.contains(m) {
+                return Err(format!(
+                    "sasl.mechanism.inter.broker.protocol {m} is not in sasl.enabled.mechanisms"
+                ));
+            }
+            if !self.listener_jaas.contains_key(&(name.clone(), m.clone())) {
+                return Err(format!(
+                    "no login for the inter-broker listener: set listener.name.{}.{}.sasl.jaas.config",
+                    name.to_ascii_lowercase(),
+                    m.to_ascii_lowercase()
+                ));
+            }
+        }
+        Ok((name, Some(p)))
     }
 
     /// What clients of listener `name` are told to connect to.

@@ -48,6 +48,9 @@ fn optional(v: &str) -> Option<String> {
 /// The SASL mechanisms fjord implements.
 pub const MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"];
 
+/// The SASL mechanisms a broker can authenticate with to another one.
+pub const INTER_BROKER_MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
+
 /// Security keys, sorted by name.
 pub const SECURITY_KEYS: &[BrokerKey] = &[
     key!(
@@ -121,8 +124,10 @@ pub const SECURITY_KEYS: &[BrokerKey] = &[
         "inter.broker.listener.name",
         ValueType::String,
         KeyDefault::None,
-        "The listener brokers use between themselves (accepted and checked against listeners; fjord is \
-         one node).",
+        "The listener brokers use between themselves in cluster mode (replica fetches, transaction \
+         markers): other brokers are dialled at their registered endpoint of this name, with its \
+         security protocol. Unset: the listener named as security.inter.broker.protocol. Setting both \
+         is an error.",
         |c, v| {
             c.inter_broker_listener = optional(v).map(|s| s.to_ascii_uppercase());
             Ok(())
@@ -160,6 +165,32 @@ pub const SECURITY_KEYS: &[BrokerKey] = &[
             Ok(())
         },
         |c| Some(c.sasl_mechanisms.join(","))
+    ),
+    key!(
+        "sasl.mechanism.inter.broker.protocol",
+        ValueType::String,
+        KeyDefault::None,
+        "The SASL mechanism this broker authenticates with to other brokers when the inter-broker \
+         listener is SASL_PLAINTEXT or SASL_SSL: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, one of \
+         sasl.enabled.mechanisms; required then (Kafka's default GSSAPI is not supported). The user \
+         and password come from listener.name.<listener>.<mechanism>.sasl.jaas.config.",
+        |c, v| {
+            c.inter_broker_sasl_mechanism = match optional(v) {
+                None => None,
+                Some(m) => {
+                    let m = m.to_ascii_uppercase();
+                    if !INTER_BROKER_MECHANISMS.contains(&m.as_str()) {
+                        return Err(format!(
+                            "{m:?} is not one of {}",
+                            INTER_BROKER_MECHANISMS.join(", ")
+                        ));
+                    }
+                    Some(m)
+                }
+            };
+            Ok(())
+        },
+        |c| c.inter_broker_sasl_mechanism.clone()
     ),
     key!(
         "sasl.oauthbearer.clock.skew.seconds",
@@ -249,6 +280,24 @@ pub const SECURITY_KEYS: &[BrokerKey] = &[
             Ok(())
         },
         |c| Some(c.sasl_max_receive_size.to_string())
+    ),
+    key!(
+        "security.inter.broker.protocol",
+        ValueType::String,
+        KeyDefault::None,
+        "The security protocol between brokers when inter.broker.listener.name is not set: the \
+         listener of that name is used. Unset: PLAINTEXT (Kafka's default). Setting both is an error.",
+        |c, v| {
+            c.inter_broker_protocol = match optional(v) {
+                None => None,
+                Some(p) => Some(
+                    listeners::SecurityProtocol::parse(&p)
+                        .ok_or_else(|| format!("{p:?} is not PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"))?,
+                ),
+            };
+            Ok(())
+        },
+        |c| c.inter_broker_protocol.map(|p| p.name().to_string())
     ),
     key!(
         "ssl.client.auth",

@@ -301,3 +301,73 @@ fn listeners_and_security_settings_parse_with_kafka_names() {
     assert!(!format!("{c2:?}").contains("store-secret"));
     assert_eq!(c2.tls.truststore_type.name(), "PKCS12");
 }
+
+#[test]
+fn the_inter_broker_listener_follows_kafkas_rules() {
+    let cluster = || {
+        let mut c = BrokerConfig::default();
+        c.set("controller.quorum.voters", "1@127.0.0.1:9093")
+            .unwrap();
+        c.set(
+            "listeners",
+            "PLAINTEXT://127.0.0.1:9092,SASL_SSL://127.0.0.1:9094",
+        )
+        .unwrap();
+        c
+    };
+    // Unset: the listener named as security.inter.broker.protocol
+    // (PLAINTEXT by default).
+    let c = cluster();
+    assert_eq!(
+        c.inter_broker().unwrap(),
+        ("PLAINTEXT".to_string(), Some(SecurityProtocol::Plaintext))
+    );
+    // Both set: refused, whatever they say.
+    let mut c = cluster();
+    c.set("inter.broker.listener.name", "PLAINTEXT").unwrap();
+    c.set("security.inter.broker.protocol", "PLAINTEXT")
+        .unwrap();
+    assert!(c.inter_broker().unwrap_err().contains("only one of"));
+    // Derived from the protocol: that listener must exist in cluster mode.
+    let mut c = cluster();
+    c.set("security.inter.broker.protocol", "SSL").unwrap();
+    assert!(c
+        .inter_broker()
+        .unwrap_err()
+        .contains("SSL is not in listeners"));
+    // A SASL listener needs an enabled mechanism and its login.
+    let mut c = cluster();
+    c.set("inter.broker.listener.name", "SASL_SSL").unwrap();
+    assert!(c
+        .inter_broker()
+        .unwrap_err()
+        .contains("sasl.mechanism.inter.broker.protocol"));
+    assert!(c
+        .set("sasl.mechanism.inter.broker.protocol", "GSSAPI")
+        .is_err());
+    c.set("sasl.mechanism.inter.broker.protocol", "scram-sha-512")
+        .unwrap();
+    assert!(c
+        .inter_broker()
+        .unwrap_err()
+        .contains("listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config"));
+    c.set(
+        "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config",
+        r#"org.apache.kafka.common.security.scram.ScramLoginModule required username="b" password="pw-123";"#,
+    )
+    .unwrap();
+    assert_eq!(
+        c.inter_broker().unwrap(),
+        ("SASL_SSL".to_string(), Some(SecurityProtocol::SaslSsl))
+    );
+    assert!(!format!("{:?}", c.layers).contains("pw-123"));
+    c.set("sasl.enabled.mechanisms", "PLAIN").unwrap();
+    assert!(c
+        .inter_broker()
+        .unwrap_err()
+        .contains("not in sasl.enabled.mechanisms"));
+    // One node: a missing derived listener is no error (nothing dials it).
+    let mut one = BrokerConfig::default();
+    one.set("listeners", "SSL://127.0.0.1:9093").unwrap();
+    assert_eq!(one.inter_broker().unwrap(), ("PLAINTEXT".to_string(), None));
+}

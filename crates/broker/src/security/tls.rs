@@ -13,6 +13,7 @@
 
 use std::sync::{Arc, RwLock};
 
+use rustls::pki_types::CertificateDer;
 use rustls::server::WebPkiClientVerifier;
 use rustls::ServerConfig;
 
@@ -98,6 +99,30 @@ impl Default for TlsSettings {
     }
 }
 
+impl TlsSettings {
+    /// The keystore's key and chain, read now.
+    pub fn keystore(&self) -> Result<KeyMaterial, String> {
+        keystore::load_keystore(
+            self.keystore_type,
+            self.keystore_location.as_deref(),
+            self.keystore_certificate_chain.as_ref(),
+            self.keystore_key.as_ref(),
+            self.keystore_password.as_ref(),
+            self.key_password.as_ref(),
+        )
+    }
+
+    /// The truststore's CA certificates, read now (None: none configured).
+    pub fn truststore(&self) -> Result<Option<Vec<CertificateDer<'static>>>, String> {
+        keystore::load_truststore(
+            self.truststore_type,
+            self.truststore_location.as_deref(),
+            self.truststore_certificates.as_ref(),
+            self.truststore_password.as_ref(),
+        )
+    }
+}
+
 /// `fjord.ssl.reload.interval.ms`'s default.
 pub const DEFAULT_RELOAD_INTERVAL_MS: u64 = 5_000;
 
@@ -119,20 +144,8 @@ pub fn parse_protocols(v: &str) -> Result<Vec<String>, String> {
 /// Builds the server config of TLS listeners from the stores the settings
 /// name (read now). Errors name the setting, never a key's content.
 pub fn server_config(s: &TlsSettings) -> Result<(Arc<ServerConfig>, KeyMaterial), String> {
-    let keys = keystore::load_keystore(
-        s.keystore_type,
-        s.keystore_location.as_deref(),
-        s.keystore_certificate_chain.as_ref(),
-        s.keystore_key.as_ref(),
-        s.keystore_password.as_ref(),
-        s.key_password.as_ref(),
-    )?;
-    let trust = keystore::load_truststore(
-        s.truststore_type,
-        s.truststore_location.as_deref(),
-        s.truststore_certificates.as_ref(),
-        s.truststore_password.as_ref(),
-    )?;
+    let keys = s.keystore()?;
+    let trust = s.truststore()?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut versions: Vec<&'static rustls::SupportedProtocolVersion> = Vec::new();
     if s.enabled_protocols.iter().any(|p| p == "TLSv1.3") {

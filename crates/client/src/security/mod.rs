@@ -174,26 +174,73 @@ impl Security {
         } else {
             None
         };
-        let sasl = if self.protocol.sasl() {
-            let Some(s) = &self.sasl else {
+        let sasl = checked_sasl(self.protocol, self.sasl.as_ref())?;
+        Ok(SecurityContext { tls, sasl })
+    }
+}
+
+/// The SASL settings `protocol` needs: required (and complete) for the
+/// SASL protocols, ignored for the others.
+fn checked_sasl(
+    protocol: SecurityProtocol,
+    sasl: Option<&SaslSettings>,
+) -> Result<Option<SaslSettings>> {
+    if !protocol.sasl() {
+        return Ok(None);
+    }
+    let Some(s) = sasl else {
+        return Err(ClientError::Other(format!(
+            "security.protocol {} needs sasl.mechanism, sasl.username and sasl.password",
+            protocol.name()
+        )));
+    };
+    if s.username.is_empty() {
+        return Err(ClientError::Other("sasl.username is empty".into()));
+    }
+    if s.password.0.is_empty() {
+        return Err(ClientError::Other(format!(
+            "no password for SASL user {:?} (sasl.password)",
+            s.username
+        )));
+    }
+    Ok(Some(s.clone()))
+}
+
+/// TLS key material already in memory, for a caller that reads its own
+/// stores (a broker's truststore and keystore for its connections to
+/// other brokers).
+pub struct TlsMaterial {
+    /// The CA certificates the server's chain must lead to.
+    pub roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// The certificate chain and key presented when the server asks for
+    /// a client certificate (mTLS).
+    pub client_cert: Option<(
+        Vec<rustls::pki_types::CertificateDer<'static>>,
+        rustls::pki_types::PrivateKeyDer<'static>,
+    )>,
+    /// Whether the server's certificate must name the host connected to.
+    pub verify_hostname: bool,
+}
+
+impl SecurityContext {
+    /// A context from material already loaded: `tls` is required when
+    /// `protocol` is SSL or SASL_SSL, `sasl` when it is a SASL protocol.
+    pub fn from_material(
+        protocol: SecurityProtocol,
+        tls: Option<TlsMaterial>,
+        sasl: Option<&SaslSettings>,
+    ) -> Result<SecurityContext> {
+        let tls = match (protocol.tls(), tls) {
+            (false, _) => None,
+            (true, Some(m)) => Some(Arc::new(tls::material_config(m)?)),
+            (true, None) => {
                 return Err(ClientError::Other(format!(
-                    "security.protocol {} needs sasl.mechanism, sasl.username and sasl.password",
-                    self.protocol.name()
-                )));
-            };
-            if s.username.is_empty() {
-                return Err(ClientError::Other("sasl.username is empty".into()));
+                    "security.protocol {} needs a truststore",
+                    protocol.name()
+                )))
             }
-            if s.password.0.is_empty() {
-                return Err(ClientError::Other(format!(
-                    "no password for SASL user {:?} (sasl.password)",
-                    s.username
-                )));
-            }
-            Some(s.clone())
-        } else {
-            None
         };
+        let sasl = checked_sasl(protocol, sasl)?;
         Ok(SecurityContext { tls, sasl })
     }
 }
@@ -212,6 +259,78 @@ impl std::fmt::Debug for SecurityContext {
             .field("sasl", &self.sasl.as_ref().map(|s| s.mechanism))
             .finish()
     }
+}
+
+/// The user and password of a `sasl.jaas.config` for the PLAIN or SCRAM
+/// login module: `<module> required username="x" password="y";`.
+pub fn parse_jaas(value: &str) -> Result<(Option<String>, Option<String>), String> {
+    let v = value.trim();
+    let module = v.split_whitespace().next().unwrap_or("");
+    let supported = [
+        "org.apache.kafka.common.security.plain.PlainLoginModule",
+        "org.apache.kafka.common.security.scram.ScramLoginModule",
+    ];
+    if !supported.contains(&module) {
+        return Err(format!(
+            "sasl.jaas.config: login module {module:?} is not supported (PlainLoginModule or ScramLoginModule)"
+        ));
+    }
+    let mut rest = v[module.len()..].trim_start();
+    for flag in ["required", "requisite", "sufficient", "optional"] {
+        if let Some(r) = rest.strip_prefix(flag) {
+            rest = r;
+            break;
+        }
+    }
+    let (mut user, mut password) = (None, None);
+    loop {
+        rest = rest.trim_start();
+        if rest.is_empty() || rest.starts_with(';') {
+            break;
+        }
+        let Some((key, after)) = rest.split_once('=') else {
+            return Err("sasl.jaas.config: expected key=\"value\" options".into());
+        };
+        let key = key.trim();
+        let after = after.trim_start();
+        let (val, next) = if let Some(q) = after.strip_prefix('"') {
+            let mut val = String::new();
+            let mut chars = q.char_indices();
+            let mut end = None;
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => {
+                        if let Some((_, e)) = chars.next() {
+                            val.push(e);
+                        }
+                    }
+                    '"' => {
+                        end = Some(i + 1);
+                        break;
+                    }
+                    c => val.push(c),
+                }
+            }
+            let Some(end) = end else {
+                return Err(format!(
+                    "sasl.jaas.config: the value of {key} has no closing quote"
+                ));
+            };
+            (val, &q[end..])
+        } else {
+            let end = after
+                .find(|c: char| c.is_whitespace() || c == ';')
+                .unwrap_or(after.len());
+            (after[..end].to_string(), &after[end..])
+        };
+        match key {
+            "username" => user = Some(val),
+            "password" => password = Some(val),
+            _ => {}
+        }
+        rest = next;
+    }
+    Ok((user, password))
 }
 
 #[cfg(test)]

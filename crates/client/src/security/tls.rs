@@ -80,23 +80,9 @@ fn roots(ca: Option<&PathBuf>) -> Result<RootCertStore> {
 
 /// Builds the client config of `s`.
 pub(super) fn client_config(s: &TlsSettings) -> Result<rustls::ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let roots = Arc::new(roots(s.ca.as_ref())?);
-    let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
-        .build()
-        .map_err(|e| config_err(format!("CA bundle: {e}")))?;
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| config_err(format!("TLS setup: {e}")))?;
-    let builder = if s.verify_hostname {
-        builder.with_webpki_verifier(webpki)
-    } else {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(ChainOnly { inner: webpki }))
-    };
-    match (&s.cert, &s.key) {
-        (None, None) => Ok(builder.with_no_client_auth()),
+    let roots = roots(s.ca.as_ref())?;
+    let client_cert = match (&s.cert, &s.key) {
+        (None, None) => None,
         (Some(cert), Some(key)) => {
             let chain = read_certs(cert, "ssl.certificate.location")?;
             let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| {
@@ -105,16 +91,62 @@ pub(super) fn client_config(s: &TlsSettings) -> Result<rustls::ClientConfig> {
                     key.display()
                 ))
             })?;
-            builder
-                .with_client_auth_cert(chain, key_der)
-                .map_err(|e| config_err(format!("client certificate and key: {e}")))
+            Some((chain, key_der))
         }
-        (Some(_), None) => Err(config_err(
-            "ssl.certificate.location needs ssl.key.location".into(),
-        )),
-        (None, Some(_)) => Err(config_err(
-            "ssl.key.location needs ssl.certificate.location".into(),
-        )),
+        (Some(_), None) => {
+            return Err(config_err(
+                "ssl.certificate.location needs ssl.key.location".into(),
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(config_err(
+                "ssl.key.location needs ssl.certificate.location".into(),
+            ))
+        }
+    };
+    config_of(roots, client_cert, s.verify_hostname)
+}
+
+/// Builds the client config of material already in memory (a broker's
+/// own truststore and keystore, for its connections to other brokers).
+pub(super) fn material_config(m: super::TlsMaterial) -> Result<rustls::ClientConfig> {
+    let mut store = RootCertStore::empty();
+    let (added, _ignored) = store.add_parsable_certificates(m.roots);
+    if added == 0 {
+        return Err(config_err(
+            "the truststore holds no usable CA certificate".into(),
+        ));
+    }
+    config_of(store, m.client_cert, m.verify_hostname)
+}
+
+/// The rustls config: TLS 1.3 and 1.2, the broker's chain verified
+/// against `roots` (and its name, when `verify_hostname`), `client_cert`
+/// presented when the broker asks for one.
+fn config_of(
+    roots: RootCertStore,
+    client_cert: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+    verify_hostname: bool,
+) -> Result<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|e| config_err(format!("CA bundle: {e}")))?;
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| config_err(format!("TLS setup: {e}")))?;
+    let builder = if verify_hostname {
+        builder.with_webpki_verifier(webpki)
+    } else {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(ChainOnly { inner: webpki }))
+    };
+    match client_cert {
+        None => Ok(builder.with_no_client_auth()),
+        Some((chain, key)) => builder
+            .with_client_auth_cert(chain, key)
+            .map_err(|e| config_err(format!("client certificate and key: {e}"))),
     }
 }
 

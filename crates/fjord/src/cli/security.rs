@@ -181,77 +181,7 @@ fn unescape(s: &str) -> String {
     out
 }
 
-/// The user and password of a `sasl.jaas.config` for the PLAIN or SCRAM
-/// login module: `<module> required username="x" password="y";`.
-pub fn parse_jaas(value: &str) -> Result<(Option<String>, Option<String>), String> {
-    let v = value.trim();
-    let module = v.split_whitespace().next().unwrap_or("");
-    let supported = [
-        "org.apache.kafka.common.security.plain.PlainLoginModule",
-        "org.apache.kafka.common.security.scram.ScramLoginModule",
-    ];
-    if !supported.contains(&module) {
-        return Err(format!(
-            "sasl.jaas.config: login module {module:?} is not supported (PlainLoginModule or ScramLoginModule)"
-        ));
-    }
-    let mut rest = v[module.len()..].trim_start();
-    for flag in ["required", "requisite", "sufficient", "optional"] {
-        if let Some(r) = rest.strip_prefix(flag) {
-            rest = r;
-            break;
-        }
-    }
-    let (mut user, mut password) = (None, None);
-    loop {
-        rest = rest.trim_start();
-        if rest.is_empty() || rest.starts_with(';') {
-            break;
-        }
-        let Some((key, after)) = rest.split_once('=') else {
-            return Err("sasl.jaas.config: expected key=\"value\" options".into());
-        };
-        let key = key.trim();
-        let after = after.trim_start();
-        let (val, next) = if let Some(q) = after.strip_prefix('"') {
-            let mut val = String::new();
-            let mut chars = q.char_indices();
-            let mut end = None;
-            while let Some((i, c)) = chars.next() {
-                match c {
-                    '\\' => {
-                        if let Some((_, e)) = chars.next() {
-                            val.push(e);
-                        }
-                    }
-                    '"' => {
-                        end = Some(i + 1);
-                        break;
-                    }
-                    c => val.push(c),
-                }
-            }
-            let Some(end) = end else {
-                return Err(format!(
-                    "sasl.jaas.config: the value of {key} has no closing quote"
-                ));
-            };
-            (val, &q[end..])
-        } else {
-            let end = after
-                .find(|c: char| c.is_whitespace() || c == ';')
-                .unwrap_or(after.len());
-            (after[..end].to_string(), &after[end..])
-        };
-        match key {
-            "username" => user = Some(val),
-            "password" => password = Some(val),
-            _ => {}
-        }
-        rest = next;
-    }
-    Ok((user, password))
-}
+pub use fjord_client::security::parse_jaas;
 
 /// Settings gathered from the file, then overridden by flags.
 #[derive(Default)]
