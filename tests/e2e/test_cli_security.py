@@ -312,3 +312,36 @@ def test_mtls_handshakes_are_counted_on_the_ssl_listener(sb, pki, tmp_path):
     cli(*base)
     wait_until(lambda: auth_counts(sb, "SSL", "SSL") == (ok0 + 1, bad0 + 1), 5, 0.1,
                "mTLS counters moved by one each")
+
+
+def test_an_encrypted_client_key_with_ssl_key_password(sb, pki, tmp_path):
+    """ssl.key.password opens an encrypted PKCS#8 client key (PBES2, as
+    Python's cryptography and `openssl pkcs8 -topk8 -v2` write it): the
+    mTLS handshake succeeds (the broker counts it); a wrong or missing
+    password is a clear error that never shows the password."""
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(pki.client_key.read_bytes(), password=None)
+    encrypted = tmp_path / "client-encrypted.key"
+    encrypted.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                            serialization.BestAvailableEncryption(b"key-secret-42")))
+    assert b"ENCRYPTED PRIVATE KEY" in encrypted.read_bytes()
+
+    def props(name: str, password: str | None) -> Path:
+        lines = [f"security.protocol=SSL", f"ssl.ca.location={pki.ca_pem}",
+                 f"ssl.certificate.location={pki.client_cert}", f"ssl.key.location={encrypted}"]
+        if password is not None:
+            lines.append(f"ssl.key.password={password}")
+        return write(tmp_path / name, "\n".join(lines) + "\n")
+
+    ok0, bad0 = auth_counts(sb, "SSL", "SSL")
+    cli("topic", "list", "-b", sb.addr("SSL"), "--command-config", str(props("good.properties", "key-secret-42")))
+    wait_until(lambda: auth_counts(sb, "SSL", "SSL")[0] == ok0 + 1, 5, 0.1, "the mTLS handshake counted")
+    wrong = cli("topic", "list", "-b", sb.addr("SSL"), "--command-config", str(props("bad.properties", "nope")),
+                check=False)
+    failure(wrong, "cannot decrypt the private key", str(encrypted))
+    assert "nope" not in wrong.stderr
+    missing = cli("topic", "list", "-b", sb.addr("SSL"), "--command-config", str(props("none.properties", None)),
+                  check=False)
+    failure(missing, "is encrypted: set ssl.key.password")
+    assert auth_counts(sb, "SSL", "SSL") == (ok0 + 1, bad0), "no handshake was tried with an unreadable key"

@@ -56,8 +56,8 @@ pub use group::{GroupMember, GroupOptions, HeartbeatOutcome};
 pub use partitioner::{murmur2, partition_for_key};
 pub use produce::{Acks, Delivered, ProduceRecord, Producer};
 pub use security::{
-    SaslMechanism, SaslSettings, Secret, Security, SecurityContext, SecurityProtocol, TlsMaterial,
-    TlsSettings,
+    pem_private_key, SaslMechanism, SaslSettings, Secret, Security, SecurityContext,
+    SecurityProtocol, TlsMaterial, TlsSettings,
 };
 
 /// Unwraps the expected response variant, or returns an error naming what

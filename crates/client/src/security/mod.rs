@@ -19,8 +19,11 @@ use std::sync::Arc;
 
 use crate::error::{ClientError, Result};
 
+mod key;
 pub mod scram;
 mod tls;
+
+pub use key::pem_private_key;
 
 pub(crate) use tls::{describe_handshake_error, server_name};
 
@@ -134,6 +137,9 @@ pub struct TlsSettings {
     /// (`ssl.endpoint.identification.algorithm=https`, the default; `none`
     /// turns it off, the chain is still verified).
     pub verify_hostname: bool,
+    /// The password of an encrypted (PKCS#8, PBES2) `key`
+    /// (`ssl.key.password`).
+    pub key_password: Option<Secret>,
 }
 
 impl Default for TlsSettings {
@@ -143,6 +149,7 @@ impl Default for TlsSettings {
             cert: None,
             key: None,
             verify_hostname: true,
+            key_password: None,
         }
     }
 }

@@ -85,12 +85,20 @@ pub(super) fn client_config(s: &TlsSettings) -> Result<rustls::ClientConfig> {
         (None, None) => None,
         (Some(cert), Some(key)) => {
             let chain = read_certs(cert, "ssl.certificate.location")?;
-            let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+            let pem = std::fs::read(key).map_err(|e| {
                 config_err(format!(
-                    "ssl.key.location {}: no readable PEM private key ({e})",
-                    key.display()
+                    "cannot read ssl.key.location {}: {}",
+                    key.display(),
+                    crate::conn::describe_io(&e)
                 ))
             })?;
+            let key_der = super::key::pem_private_key(
+                &pem,
+                s.key_password.as_ref().map(|p| p.0.as_str()),
+                "ssl.key.location",
+                &key.display().to_string(),
+            )
+            .map_err(config_err)?;
             Some((chain, key_der))
         }
         (Some(_), None) => {

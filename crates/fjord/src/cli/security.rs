@@ -9,6 +9,8 @@
 //! `ssl.ca.location` (or `ssl.truststore.location` with
 //! `ssl.truststore.type=PEM`), `ssl.certificate.location`,
 //! `ssl.key.location` (or a PEM `ssl.keystore.location` holding both),
+//! `ssl.key.password` (for an encrypted PKCS#8 key, as
+//! `openssl pkcs8 -topk8 -v2 aes-256-cbc` writes it),
 //! `ssl.endpoint.identification.algorithm` (`https`, or `none`/empty to
 //! skip the hostname check).
 //!
@@ -193,6 +195,7 @@ struct Gathered {
     ca: Option<PathBuf>,
     cert: Option<PathBuf>,
     key: Option<PathBuf>,
+    key_password: Option<String>,
     verify_hostname: Option<bool>,
 }
 
@@ -263,11 +266,7 @@ fn from_file(path: &Path, g: &mut Gathered, warnings: &mut Vec<String>) -> Resul
                     }
                 })
             }
-            "ssl.key.password" => {
-                return Err(CliError::Usage(
-                    "ssl.key.password: encrypted private keys are not supported; give an unencrypted PEM key (ssl.key.location)".into(),
-                ))
-            }
+            "ssl.key.password" => g.key_password = Some(v.clone()),
             k if IGNORED_KEYS.contains(&k) => warnings.push(format!(
                 "ignoring {k} from --command-config (it does not apply to the fjord CLI)"
             )),
@@ -374,6 +373,7 @@ fn resolve_with_env(
         cert: g.cert,
         key: g.key,
         verify_hostname: g.verify_hostname.unwrap_or(true),
+        key_password: g.key_password.map(Secret),
     };
     Ok((
         Security {
