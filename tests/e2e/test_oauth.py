@@ -214,3 +214,70 @@ def test_jwks_from_an_http_url_and_a_missing_key_set(broker_factory, tmp_path, k
     logs = [b.log_text() for b in broker_factory.brokers[-2:]]
     assert "sasl.oauthbearer.jwks.endpoint.url" in logs[0]
     assert "/nonexistent/jwks.json" in logs[1]
+
+
+def test_the_cli_gets_its_token_from_an_oidc_endpoint(broker_factory, tmp_path, keys):
+    """`fjord --command-config` with sasl.mechanism=OAUTHBEARER and
+    librdkafka's oidc settings: the CLI asks a token endpoint (a local
+    HTTP server of this test: client-credentials grant, Basic auth) and
+    authenticates with the JWT it answers; a wrong client secret, or a
+    token the broker does not trust, fails clearly without secrets."""
+    from cli_runner import cli
+
+    issued = []
+    signer = {"key": keys["good"], "kid": "k1"}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            length = int(self.headers.get("Content-Length", "0"))
+            form = dict(p.split("=", 1) for p in self.rfile.read(length).decode().split("&") if "=" in p)
+            auth = self.headers.get("Authorization", "")
+            ok = auth == "Basic " + base64.b64encode(b"fjord-cli:cli-secret-7").decode()
+            if not ok or form.get("grant_type") != "client_credentials":
+                self.send_response(401)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b'{"error":"invalid_client"}')
+                return
+            token = sign(signer["key"], signer["kid"], claims(sub="cli-user"))
+            issued.append(form.get("scope"))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(json.dumps({"access_token": token, "token_type": "bearer",
+                                         "expires_in": 600}).encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        sb = oauth_broker(broker_factory, tmp_path / "cli", keys)
+        url = f"http://127.0.0.1:{server.server_address[1]}/token"
+
+        def props(secret: str):
+            p = tmp_path / f"oauth-{secret}.properties"
+            p.write_text("security.protocol=SASL_PLAINTEXT\nsasl.mechanism=OAUTHBEARER\n"
+                         "sasl.oauthbearer.method=oidc\n"
+                         f"sasl.oauthbearer.token.endpoint.url={url}\n"
+                         "sasl.oauthbearer.client.id=fjord-cli\n"
+                         f"sasl.oauthbearer.client.secret={secret}\n"
+                         "sasl.oauthbearer.scope=kafka\n")
+            return ["--command-config", str(p), "-b", sb.addr("SASL_PLAINTEXT")]
+
+        topic = unique_topic("oauthcli")
+        cli(None, "topic", "create", topic, *props("cli-secret-7"))
+        assert topic in cli(None, "topic", "list", *props("cli-secret-7")).stdout
+        assert issued and issued[-1] == "kafka"
+
+        bad = cli(None, "topic", "list", *props("wrong-secret"), check=False)
+        assert bad.returncode != 0 and "HTTP 401" in bad.stderr and "invalid_client" in bad.stderr, bad.stderr
+        assert "wrong-secret" not in bad.stderr
+
+        signer.update(key=keys["foreign"], kid="k2")
+        refused = cli(None, "topic", "list", *props("cli-secret-7"), check=False)
+        assert refused.returncode != 0 and "authentication with" in refused.stderr, refused.stderr
+        assert "eyJ" not in refused.stderr, "the token must not be printed"
+    finally:
+        server.shutdown()

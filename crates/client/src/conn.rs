@@ -195,6 +195,12 @@ impl Connection {
             )));
         }
         match sasl.mechanism.scram() {
+            None if sasl.mechanism == SaslMechanism::OAuthBearer => {
+                // RFC 7628's initial response: GS2 header, then the
+                // bearer token; the broker answers or fails the exchange.
+                let token = format!("n,,\x01auth=Bearer {}\x01\x01", sasl.password.0);
+                self.sasl_token(token.into_bytes(), timeout).await?;
+            }
             None => {
                 debug_assert_eq!(sasl.mechanism, SaslMechanism::Plain);
                 let mut token = Vec::new();

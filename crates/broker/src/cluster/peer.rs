@@ -89,6 +89,7 @@ impl InterBroker {
         let sasl = match (&config.inter_broker_sasl_mechanism, protocol.sasl()) {
             (Some(m), true) => {
                 let mechanism = SaslMechanism::from_name(m)
+                    .filter(|m| *m != SaslMechanism::OAuthBearer)
                     .ok_or_else(|| format!("cannot authenticate to other brokers with {m}"))?;
                 let key = (listener.clone(), m.clone());
                 let jaas = config.listener_jaas.get(&key).ok_or_else(|| {

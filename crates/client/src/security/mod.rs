@@ -80,13 +80,17 @@ pub enum SaslMechanism {
     Plain,
     ScramSha256,
     ScramSha512,
+    /// RFC 7628: the password of [`SaslSettings`] is the bearer token (a
+    /// JWT the caller obtained), the user name only names it in errors.
+    OAuthBearer,
 }
 
 impl SaslMechanism {
-    pub const ALL: [SaslMechanism; 3] = [
+    pub const ALL: [SaslMechanism; 4] = [
         SaslMechanism::Plain,
         SaslMechanism::ScramSha256,
         SaslMechanism::ScramSha512,
+        SaslMechanism::OAuthBearer,
     ];
 
     pub fn name(self) -> &'static str {
@@ -94,6 +98,7 @@ impl SaslMechanism {
             SaslMechanism::Plain => "PLAIN",
             SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
             SaslMechanism::ScramSha512 => "SCRAM-SHA-512",
+            SaslMechanism::OAuthBearer => "OAUTHBEARER",
         }
     }
 
@@ -106,7 +111,7 @@ impl SaslMechanism {
     /// The SCRAM hash, for the SCRAM mechanisms.
     pub fn scram(self) -> Option<scram::ScramHash> {
         match self {
-            SaslMechanism::Plain => None,
+            SaslMechanism::Plain | SaslMechanism::OAuthBearer => None,
             SaslMechanism::ScramSha256 => Some(scram::ScramHash::Sha256),
             SaslMechanism::ScramSha512 => Some(scram::ScramHash::Sha512),
         }
@@ -201,6 +206,12 @@ fn checked_sasl(
             protocol.name()
         )));
     };
+    if s.mechanism == SaslMechanism::OAuthBearer {
+        if s.password.0.is_empty() {
+            return Err(ClientError::Other("OAUTHBEARER without a token".into()));
+        }
+        return Ok(Some(s.clone()));
+    }
     if s.username.is_empty() {
         return Err(ClientError::Other("sasl.username is empty".into()));
     }

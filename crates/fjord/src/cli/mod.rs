@@ -11,6 +11,7 @@ pub mod consume;
 pub mod format;
 pub mod group;
 pub mod membership;
+pub mod oauth;
 pub mod out;
 pub mod produce;
 pub mod quota;

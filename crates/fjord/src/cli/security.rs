@@ -9,6 +9,9 @@
 //! `ssl.ca.location` (or `ssl.truststore.location` with
 //! `ssl.truststore.type=PEM`), `ssl.certificate.location`,
 //! `ssl.key.location` (or a PEM `ssl.keystore.location` holding both),
+//! `sasl.oauthbearer.method=oidc` with `sasl.oauthbearer.token.endpoint.url`,
+//! `sasl.oauthbearer.client.id`, `sasl.oauthbearer.client.secret` and
+//! `sasl.oauthbearer.scope` (OAUTHBEARER, token from the endpoint),
 //! `ssl.key.password` (for an encrypted PKCS#8 key, as
 //! `openssl pkcs8 -topk8 -v2 aes-256-cbc` writes it),
 //! `ssl.endpoint.identification.algorithm` (`https`, or `none`/empty to
@@ -45,7 +48,8 @@ pub struct SecurityArgs {
     /// PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
     #[arg(long, value_name = "PROTOCOL", global = true)]
     pub security_protocol: Option<String>,
-    /// PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+    /// PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER (its token
+    /// settings come from --command-config).
     #[arg(long, value_name = "MECHANISM", global = true)]
     pub sasl_mechanism: Option<String>,
     /// SASL user name.
@@ -197,6 +201,12 @@ struct Gathered {
     key: Option<PathBuf>,
     key_password: Option<String>,
     verify_hostname: Option<bool>,
+    /// OAUTHBEARER (`sasl.oauthbearer.*`, librdkafka's names).
+    oauth_method: Option<String>,
+    token_endpoint: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    scope: Option<String>,
 }
 
 fn from_file(path: &Path, g: &mut Gathered, warnings: &mut Vec<String>) -> Result<(), CliError> {
@@ -267,6 +277,11 @@ fn from_file(path: &Path, g: &mut Gathered, warnings: &mut Vec<String>) -> Resul
                 })
             }
             "ssl.key.password" => g.key_password = Some(v.clone()),
+            "sasl.oauthbearer.method" => g.oauth_method = Some(v.clone()),
+            "sasl.oauthbearer.token.endpoint.url" => g.token_endpoint = Some(v.clone()),
+            "sasl.oauthbearer.client.id" => g.client_id = Some(v.clone()),
+            "sasl.oauthbearer.client.secret" => g.client_secret = Some(v.clone()),
+            "sasl.oauthbearer.scope" => g.scope = Some(v.clone()),
             k if IGNORED_KEYS.contains(&k) => warnings.push(format!(
                 "ignoring {k} from --command-config (it does not apply to the fjord CLI)"
             )),
@@ -335,24 +350,28 @@ fn resolve_with_env(
         };
         let mechanism = SaslMechanism::from_name(m).ok_or_else(|| {
             CliError::Usage(format!(
-                "sasl.mechanism {m:?} is not supported (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)"
+                "sasl.mechanism {m:?} is not supported (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER)"
             ))
         })?;
-        let Some(username) = g.username.clone() else {
-            return Err(CliError::Usage(
-                "SASL needs a user: sasl.username (--sasl-username) or sasl.jaas.config".into(),
-            ));
-        };
-        let Some(password) = g.password.clone() else {
-            return Err(CliError::Usage(format!(
-                "SASL user {username:?} has no password: sasl.password, --sasl-password or {PASSWORD_ENV}"
-            )));
-        };
-        Some(SaslSettings {
-            mechanism,
-            username,
-            password: Secret(password),
-        })
+        if mechanism == SaslMechanism::OAuthBearer {
+            Some(oauth_settings(&g)?)
+        } else {
+            let Some(username) = g.username.clone() else {
+                return Err(CliError::Usage(
+                    "SASL needs a user: sasl.username (--sasl-username) or sasl.jaas.config".into(),
+                ));
+            };
+            let Some(password) = g.password.clone() else {
+                return Err(CliError::Usage(format!(
+                    "SASL user {username:?} has no password: sasl.password, --sasl-password or {PASSWORD_ENV}"
+                )));
+            };
+            Some(SaslSettings {
+                mechanism,
+                username,
+                password: Secret(password),
+            })
+        }
     } else {
         if g.mechanism.is_some() || g.username.is_some() {
             return Err(CliError::Usage(format!(
@@ -383,6 +402,42 @@ fn resolve_with_env(
         },
         warnings,
     ))
+}
+
+/// OAUTHBEARER's settings: a token from the OIDC token endpoint
+/// (`sasl.oauthbearer.method=oidc`, librdkafka's names; the broker takes
+/// no unsecured token, so `default` is refused).
+fn oauth_settings(g: &Gathered) -> Result<SaslSettings, CliError> {
+    match g.oauth_method.as_deref().map(str::trim) {
+        Some(m) if m.eq_ignore_ascii_case("oidc") => {}
+        other => {
+            return Err(CliError::Usage(format!(
+                "OAUTHBEARER needs sasl.oauthbearer.method=oidc with sasl.oauthbearer.token.endpoint.url, \
+                 sasl.oauthbearer.client.id and sasl.oauthbearer.client.secret (got method {:?}; unsecured \
+                 tokens are not accepted by fjord brokers)",
+                other.unwrap_or("default")
+            )))
+        }
+    }
+    let need = |v: &Option<String>, key: &str| {
+        v.clone()
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| CliError::Usage(format!("OAUTHBEARER (oidc) needs {key}")))
+    };
+    let endpoint = need(&g.token_endpoint, "sasl.oauthbearer.token.endpoint.url")?;
+    let client_id = need(&g.client_id, "sasl.oauthbearer.client.id")?;
+    let client_secret = need(&g.client_secret, "sasl.oauthbearer.client.secret")?;
+    let token = super::oauth::fetch_token(&super::oauth::TokenRequest {
+        endpoint: &endpoint,
+        client_id: &client_id,
+        client_secret: &client_secret,
+        scope: g.scope.as_deref(),
+    })?;
+    Ok(SaslSettings {
+        mechanism: SaslMechanism::OAuthBearer,
+        username: client_id,
+        password: Secret(token),
+    })
 }
 
 #[cfg(test)]

@@ -186,3 +186,28 @@ fn a_pem_keystore_is_certificate_and_key() {
     );
     assert!(s.tls.verify_hostname);
 }
+
+#[test]
+fn oauthbearer_needs_the_oidc_method_and_its_three_settings() {
+    let err = |text: &str| match resolve_with_env(&with_file(&file(text).0), None) {
+        Err(CliError::Usage(m)) => m,
+        other => panic!("expected a usage error, got {other:?}"),
+    };
+    let base = "security.protocol=SASL_SSL\nsasl.mechanism=OAUTHBEARER\n";
+    let m = err(base);
+    assert!(
+        m.contains("sasl.oauthbearer.method=oidc") && m.contains("unsecured"),
+        "{m}"
+    );
+    let m = err(&format!("{base}sasl.oauthbearer.method=oidc\n"));
+    assert!(m.contains("sasl.oauthbearer.token.endpoint.url"), "{m}");
+    let m = err(&format!(
+        "{base}sasl.oauthbearer.method=oidc\nsasl.oauthbearer.token.endpoint.url=http://127.0.0.1:1/t\nsasl.oauthbearer.client.id=c\n"
+    ));
+    assert!(m.contains("sasl.oauthbearer.client.secret"), "{m}");
+    // Not a URL the CLI asks: refused before any request, the secret unsaid.
+    let m = err(&format!(
+        "{base}sasl.oauthbearer.method=oidc\nsasl.oauthbearer.token.endpoint.url=file:///etc/passwd\nsasl.oauthbearer.client.id=c\nsasl.oauthbearer.client.secret=s3cr3t\n"
+    ));
+    assert!(m.contains("not an http") && !m.contains("s3cr3t"), "{m}");
+}
