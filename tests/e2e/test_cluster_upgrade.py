@@ -198,3 +198,49 @@ def test_a_directory_whose_topic_the_cluster_has_under_another_id_is_refused(clu
     assert f"topic {topic} of this single-node data directory" in text, text[-2000:]
     # Nothing was deleted: the single-node records are still on disk.
     assert any(f.stat().st_size > 0 for f in (late.data_dir / f"{topic}-0").glob("*.log"))
+
+
+def test_a_migration_killed_after_its_records_resumes_without_duplicates(broker_factory):
+    """A crash point (FJORD_CRASH_AT, an abort as kill -9) between the
+    committed migration records and the marker: the next start finds the
+    marker pending, plans again over the image that holds everything, and
+    adds nothing twice."""
+    from conftest import free_ports
+
+    node = broker_factory(name="solo", node_id=1, schema_registry="off", config=CONFIG)
+    topic = unique_topic("resume")
+    admin = ck_admin(node.bootstrap)
+    admin.create_topics([NewTopic(topic, 2, 1)])[topic].result(20)
+    acked = produce(node.bootstrap, topic, 40)
+    binding = AclBinding(ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, "User:dave", "*",
+                         AclOperation.WRITE, AclPermissionType.ALLOW)
+    admin.create_acls([binding])[binding].result(20)
+    upsert = UserScramCredentialUpsertion("dave", ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 4096),
+                                          b"dave-pw")
+    admin.alter_user_scram_credentials([upsert])["dave"].result(20)
+    assert node.stop() == 0
+
+    (port,) = free_ports(1)
+    node.extra_args += ["--controller-quorum", f"1@127.0.0.1:{port}", "--cluster-id", "resume-cluster"]
+    node.extra_env["FJORD_CRASH_AT"] = "migration-before-marker"
+    node.launch()
+    try:
+        node.proc.wait(60)
+    finally:
+        node._expected_exit = True
+    assert node.proc.returncode not in (0, None)
+    assert "crash point reached" in node.log_text()
+    marker = node.data_dir / "meta" / "cluster-migration.json"
+    assert json.loads(marker.read_text())["state"] == "pending"
+
+    del node.extra_env["FJORD_CRASH_AT"]
+    node.start(60)
+    wait_until(lambda: json.loads(marker.read_text())["state"] == "done", 30, 0.2, "the migration done")
+    again = ck_admin(node.bootstrap)
+    wait_until(lambda: again.list_topics(timeout=5).brokers, 20, 0.2, "the broker registered")
+    acls = again.describe_acls(AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, None, None,
+                                                AclOperation.ANY, AclPermissionType.ANY)).result(20)
+    assert [(a.name, a.principal) for a in acls] == [(topic, "User:dave")], acls
+    dave = again.describe_user_scram_credentials(["dave"])["dave"].result(20)
+    assert [c.mechanism for c in dave.scram_credential_infos] == [ScramMechanism.SCRAM_SHA_512]
+    assert read_back(node.bootstrap, topic, 40) == acked

@@ -10,6 +10,7 @@ pub mod acl;
 pub mod cluster;
 pub mod config;
 pub mod connection;
+pub mod crash_point;
 pub mod groups;
 pub mod handlers;
 pub mod http;

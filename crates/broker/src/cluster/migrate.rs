@@ -337,6 +337,7 @@ pub async fn run(state: &BrokerState, cluster: &Cluster) -> Result<(), String> {
                 failed = Some(e);
                 break;
             }
+            crate::crash_point::reached("migration-batch-committed");
         }
         match failed {
             None => break (plan, records),
@@ -348,6 +349,7 @@ pub async fn run(state: &BrokerState, cluster: &Cluster) -> Result<(), String> {
             Some(e) => return Err(e),
         }
     };
+    crate::crash_point::reached("migration-before-marker");
     write_marker(
         &state.config().data_dir,
         &Marker {
