@@ -46,6 +46,17 @@ def produce(bootstrap: str, topic: str, n: int, **conf) -> dict[bytes, tuple[int
     return acked
 
 
+def failed_start(node, timeout: float = 60) -> int | None:
+    """Launches `node` and waits for it to exit (the Kafka port opens before
+    the migration runs, so a failing start is seen by its exit): the code."""
+    node.launch()
+    try:
+        node.proc.wait(timeout)
+    finally:
+        node._expected_exit = True
+    return node.proc.returncode
+
+
 def read_back(bootstrap: str, topic: str, want: int) -> dict[bytes, tuple[int, int]]:
     c = ck_consumer(bootstrap)
     c.assign([TopicPartition(topic, p, 0) for p in (0, 1)])
@@ -187,13 +198,7 @@ def test_a_directory_whose_topic_the_cluster_has_under_another_id_is_refused(clu
     first_admin = ck_admin(cluster.nodes[0].bootstrap)
     first_admin.create_topics([NewTopic(topic, 1, 2)])[topic].result(20)
     late.extra_args = cluster_args
-    # The Kafka port opens before the migration runs: wait for the exit.
-    late.launch()
-    try:
-        late.proc.wait(60)
-    finally:
-        late._expected_exit = True
-    assert late.proc.returncode not in (0, None)
+    assert failed_start(late) not in (0, None)
     text = late.log_text()
     assert f"topic {topic} of this single-node data directory" in text, text[-2000:]
     # Nothing was deleted: the single-node records are still on disk.
@@ -223,12 +228,7 @@ def test_a_migration_killed_after_its_records_resumes_without_duplicates(broker_
     (port,) = free_ports(1)
     node.extra_args += ["--controller-quorum", f"1@127.0.0.1:{port}", "--cluster-id", "resume-cluster"]
     node.extra_env["FJORD_CRASH_AT"] = "migration-before-marker"
-    node.launch()
-    try:
-        node.proc.wait(60)
-    finally:
-        node._expected_exit = True
-    assert node.proc.returncode not in (0, None)
+    assert failed_start(node) not in (0, None)
     assert "crash point reached" in node.log_text()
     marker = node.data_dir / "meta" / "cluster-migration.json"
     assert json.loads(marker.read_text())["state"] == "pending"

@@ -116,50 +116,15 @@ pub fn preferred_replica(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fjord_metadata::records::{Endpoint, MetadataRecord, Uuid};
+    use fjord_metadata::records::Uuid;
 
     const T: Uuid = Uuid([7; 16]);
 
     fn image(racks: &[(i32, &str)]) -> MetadataImage {
-        let mut image = MetadataImage::default();
-        let mut offset = 0;
-        let mut apply = |image: &mut MetadataImage, r: MetadataRecord| {
-            offset += 1;
-            image.apply(offset, &r).unwrap();
-        };
-        for (id, rack) in racks {
-            apply(
-                &mut image,
-                MetadataRecord::RegisterBroker {
-                    broker_id: *id,
-                    incarnation_id: format!("i{id}"),
-                    broker_epoch: 1,
-                    endpoints: vec![Endpoint {
-                        listener: "PLAINTEXT".into(),
-                        host: "127.0.0.1".into(),
-                        port: 9000 + *id as u16,
-                        security_protocol: 0,
-                    }],
-                    rack: Some(rack.to_string()),
-                },
-            );
-            apply(
-                &mut image,
-                MetadataRecord::UnfenceBroker {
-                    broker_id: *id,
-                    epoch: 1,
-                },
-            );
-        }
-        for r in fjord_metadata::controller::topic_records(
-            "t",
-            T,
-            vec![vec![1, 2, 3, 4]],
-            &Default::default(),
-        ) {
-            apply(&mut image, r);
-        }
-        image
+        let brokers: Vec<(i32, Option<&str>)> =
+            racks.iter().map(|(id, r)| (*id, Some(*r))).collect();
+        let image = crate::cluster::tests::image_with_racks(&brokers);
+        crate::cluster::tests::with_topic(image, vec![vec![1, 2, 3, 4]])
     }
 
     fn replication(log_ends: &[(i32, i64)]) -> Replication {

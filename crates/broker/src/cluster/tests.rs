@@ -13,9 +13,15 @@ use super::liveness::{next_epoch, silent_brokers};
 use super::*;
 
 fn image_with_brokers(ids: &[i32]) -> MetadataImage {
+    let brokers: Vec<(i32, Option<&str>)> = ids.iter().map(|id| (*id, None)).collect();
+    image_with_racks(&brokers)
+}
+
+/// Registered, unfenced brokers, each with its rack (or none).
+pub(super) fn image_with_racks(brokers: &[(i32, Option<&str>)]) -> MetadataImage {
     let mut image = MetadataImage::default();
     let mut offset = 0;
-    for id in ids {
+    for (id, rack) in brokers {
         let register = MetadataRecord::RegisterBroker {
             broker_id: *id,
             incarnation_id: format!("inc-{id}"),
@@ -26,7 +32,7 @@ fn image_with_brokers(ids: &[i32]) -> MetadataImage {
                 port: 9000 + *id as u16,
                 security_protocol: 0,
             }],
-            rack: None,
+            rack: rack.map(str::to_string),
         };
         image.apply(offset, &register).unwrap();
         offset += 1;
@@ -40,7 +46,8 @@ fn image_with_brokers(ids: &[i32]) -> MetadataImage {
     image
 }
 
-fn with_topic(mut image: MetadataImage, assignment: Vec<Vec<i32>>) -> MetadataImage {
+/// `image` with topic "t" (id 7s) of the given assignment.
+pub(super) fn with_topic(mut image: MetadataImage, assignment: Vec<Vec<i32>>) -> MetadataImage {
     let first = image.offset.unwrap_or(0) + 1;
     let records = topic_records("t", Uuid([7; 16]), assignment, &BTreeMap::new());
     for (offset, r) in (first..).zip(records) {
