@@ -29,14 +29,19 @@ fn config_err(msg: String) -> ClientError {
     ClientError::Other(msg)
 }
 
-fn read_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>> {
-    let bytes = std::fs::read(path).map_err(|e| {
+/// Reads the file of setting `what`, naming both in the error.
+fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| {
         config_err(format!(
             "cannot read {what} {}: {}",
             path.display(),
             crate::conn::describe_io(&e)
         ))
-    })?;
+    })
+}
+
+fn read_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>> {
+    let bytes = read_file(path, what)?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| config_err(format!("{what} {}: {e}", path.display())))?;
@@ -85,13 +90,7 @@ pub(super) fn client_config(s: &TlsSettings) -> Result<rustls::ClientConfig> {
         (None, None) => None,
         (Some(cert), Some(key)) => {
             let chain = read_certs(cert, "ssl.certificate.location")?;
-            let pem = std::fs::read(key).map_err(|e| {
-                config_err(format!(
-                    "cannot read ssl.key.location {}: {}",
-                    key.display(),
-                    crate::conn::describe_io(&e)
-                ))
-            })?;
+            let pem = read_file(key, "ssl.key.location")?;
             let key_der = super::key::pem_private_key(
                 &pem,
                 s.key_password.as_ref().map(|p| p.0.as_str()),
