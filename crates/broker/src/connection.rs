@@ -2,8 +2,10 @@
 //! its handler, and writes responses back in request order.
 //!
 //! Requests take effect in the order they were sent, as in Kafka, while
-//! the reader keeps reading and decoding ahead and a writer task sends
-//! responses strictly in order. The [`Sequencer`] gives each request its
+//! the reader keeps reading and decoding ahead; responses go out strictly
+//! in order ([`crate::replies`]). A request whose handler finishes without
+//! waiting is answered inline by the reader; one that waits (an fsync, a
+//! long poll, its turn) continues as a task of its own. The [`Sequencer`] gives each request its
 //! turn: a request other than Produce starts only once every earlier one
 //! has finished, so an OffsetFetch sees the OffsetCommit sent before it
 //! and a ListOffsets the Produce before it. Two relaxations keep
@@ -32,8 +34,9 @@ use fjord_protocol::frame::{self, FrameError};
 use fjord_protocol::{ApiKey, Request, Response};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{oneshot, watch};
 
+use crate::replies::{poll_now, run_or_spawn, Replies, Reply};
 use crate::request_memory::RequestMemory;
 use crate::sequencer::Sequencer;
 
@@ -73,87 +76,13 @@ async fn queue(replies: &mut Replies, out: Option<Outgoing>, delay: Duration) ->
         return false;
     };
     let reply = out.map_or(Reply::Skip, Reply::Send);
-    if delay.is_zero() {
-        slot.send(reply);
-    } else {
-        tokio::spawn(async move {
+    run_or_spawn(async move {
+        if !delay.is_zero() {
             tokio::time::sleep(delay).await;
-            slot.send(reply);
-        });
-    }
-    !replies.closed()
-}
-
-/// Most requests one connection may have in flight before we stop reading.
-const MAX_IN_FLIGHT: usize = 128;
-
-/// What the writer does in one place of the response order.
-enum Reply {
-    Send(Outgoing),
-    /// Nothing to write (acks=0, or an answer that could not be encoded).
-    Skip,
-    /// Close the connection here (a response that could not be encoded,
-    /// or a handler that never answered).
-    Close,
-}
-
-/// A reply in its place, with the in-flight permit it releases once written.
-type Placed = (u64, Reply, OwnedSemaphorePermit);
-
-/// Hands replies to the connection's writer task, which writes them in
-/// the order their slots were taken. A finished request sends its reply
-/// straight to the writer (one wake-up per response, none per request
-/// read); at most [`MAX_IN_FLIGHT`] replies are outstanding.
-struct Replies {
-    tx: mpsc::UnboundedSender<Placed>,
-    next: u64,
-    permits: Arc<Semaphore>,
-}
-
-impl Replies {
-    /// The next place in the order; waits while [`MAX_IN_FLIGHT`] replies
-    /// are outstanding. None once the writer is gone.
-    async fn slot(&mut self) -> Option<ReplySlot> {
-        let permit = self.permits.clone().acquire_owned().await.ok()?;
-        let seq = self.next;
-        self.next += 1;
-        Some(ReplySlot {
-            seq,
-            tx: self.tx.clone(),
-            permit: Some(permit),
-        })
-    }
-
-    /// Whether the writer stopped (a write failed or a reply closed).
-    fn closed(&self) -> bool {
-        self.tx.is_closed()
-    }
-}
-
-/// One reply's place in the write order. Dropped unsent (a handler that
-/// panicked) it closes the connection: nothing after it may be written.
-struct ReplySlot {
-    seq: u64,
-    tx: mpsc::UnboundedSender<Placed>,
-    permit: Option<OwnedSemaphorePermit>,
-}
-
-impl ReplySlot {
-    fn send(mut self, reply: Reply) {
-        self.place(reply);
-    }
-
-    fn place(&mut self, reply: Reply) {
-        if let Some(permit) = self.permit.take() {
-            let _ = self.tx.send((self.seq, reply, permit));
         }
-    }
-}
-
-impl Drop for ReplySlot {
-    fn drop(&mut self) {
-        self.place(Reply::Close);
-    }
+        slot.deliver(reply).await;
+    });
+    !replies.closed()
 }
 
 /// Why the reader stopped reading requests.
@@ -195,6 +124,12 @@ async fn read_length(
 ) -> Result<[u8; 4], ReadEnd> {
     let mut len_buf = [0u8; 4];
     let mut got = 0;
+    // The length is usually there already: no timer for that.
+    match poll_now(&mut std::pin::pin!(rd.read(&mut len_buf))) {
+        Some(Ok(0) | Err(_)) => return Err(ReadEnd::Closed),
+        Some(Ok(n)) => got = n,
+        None => {}
+    }
     let mut last_read = Instant::now();
     while got < 4 {
         let idle_at = last_read.max(activity.last_write()) + idle;
@@ -262,6 +197,11 @@ async fn read_body(
         }
         Ok(buf)
     };
+    // A body that has fully arrived needs no deadline timer.
+    let mut read = std::pin::pin!(read);
+    if let Some(r) = poll_now(&mut read) {
+        return r;
+    }
     match tokio::time::timeout(deadline, read).await {
         Ok(r) => r,
         Err(_) => {
@@ -285,7 +225,7 @@ pub async fn serve(
     let slow_threshold = std::time::Duration::from_millis(config.slow_request_ms);
     let idle = Duration::from_millis(config.connections_max_idle_ms);
     let read_deadline = Duration::from_millis(config.request_read_timeout_ms);
-    let (mut rd, mut wr, mut principal): (Source, Sink, Principal) = match &listener.tls {
+    let (mut rd, wr, mut principal): (Source, Sink, Principal) = match &listener.tls {
         None => {
             let (r, w) = stream.into_split();
             (Box::new(r), Sink::Plain(w), Principal::anonymous())
@@ -349,43 +289,8 @@ pub async fn serve(
     });
     // Clients send one client id on every request: share it between them.
     let mut client: Arc<str> = Arc::from("");
-    let (tx, mut rx) = mpsc::unbounded_channel::<Placed>();
-    let mut replies = Replies {
-        tx,
-        next: 0,
-        permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
-    };
-
     let writer_activity = activity.clone();
-    let writer = tokio::spawn(async move {
-        // Replies that arrived before an earlier one, by place.
-        let mut early: std::collections::BTreeMap<u64, (Reply, OwnedSemaphorePermit)> =
-            Default::default();
-        let mut next = 0u64;
-        'run: while let Some(first) = rx.recv().await {
-            let mut item = Some(first);
-            while let Some((seq, reply, _permit)) = item.take() {
-                if seq != next {
-                    early.insert(seq, (reply, _permit));
-                    break;
-                }
-                next += 1;
-                match reply {
-                    Reply::Send(out) => {
-                        if let Err(e) = wr.write_outgoing(&out).await {
-                            tracing::debug!(%peer, error = %e, "write failed");
-                            break 'run;
-                        }
-                        writer_activity.wrote();
-                    }
-                    Reply::Skip => {}
-                    Reply::Close => break 'run,
-                }
-                item = early.remove(&next).map(|(r, p)| (next, r, p));
-            }
-        }
-        let _ = wr.shutdown().await;
-    });
+    let mut replies = Replies::new(wr, peer, move || writer_activity.wrote());
 
     // Quotas: the connection reads nothing until this instant (KIP-219).
     // (Milliseconds after `muted_since`; 0: not muted.)
@@ -581,7 +486,9 @@ pub async fn serve(
         let request_bytes = len;
         let metrics = state.metrics.clone();
         let sequencer = sequencer.clone();
-        tokio::spawn(async move {
+        // Answered inline when nothing needs waiting for (the common
+        // produce in page-cache mode): no task, no wake-up.
+        run_or_spawn(async move {
             // The request's bytes count against the budget until answered.
             let _reservation = reservation;
             sequencer.wait_turn(seq, api_key == ApiKey::Produce).await;
@@ -620,7 +527,7 @@ pub async fn serve(
                 tracing::warn!(%peer, api = api_key.name(), api_version, client_id = %client_id, ms = elapsed.as_millis() as u64, "slow request");
             }
             if no_response {
-                slot.send(Reply::Skip);
+                slot.deliver(Reply::Skip).await;
                 return;
             }
             let slices = records_out
@@ -645,16 +552,17 @@ pub async fn serve(
             if !late.is_zero() {
                 tokio::time::sleep(late).await;
             }
-            match encoded {
-                Ok(()) => slot.send(Reply::Send(Outgoing {
+            let reply = match encoded {
+                Ok(()) => Reply::Send(Outgoing {
                     buf: out,
                     holes: writer.holes,
-                })),
+                }),
                 Err(e) => {
                     tracing::error!(%peer, api = ?api_key, api_version, error = %e, "could not encode response");
-                    slot.send(Reply::Close);
+                    Reply::Close
                 }
-            }
+            };
+            slot.deliver(reply).await;
         });
         if replies.closed() {
             break;
@@ -666,7 +574,6 @@ pub async fn serve(
             }
         }
     }
-    drop(replies);
-    let _ = writer.await;
+    replies.finish().await;
     tracing::debug!(%peer, "connection closed");
 }

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod metrics_state;
 pub mod quotas;
 pub mod recompress;
+pub mod replies;
 pub mod request_memory;
 pub mod schemas;
 pub mod security;

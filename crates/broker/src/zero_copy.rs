@@ -54,6 +54,20 @@ impl Sink {
         }
     }
 
+    /// Writes hole-free response frames back to back: one vectored write
+    /// on a plain socket (as many as the kernel takes per call).
+    pub async fn write_many(&mut self, outs: &[Outgoing]) -> io::Result<()> {
+        match self {
+            Sink::Plain(wr) => write_vectored_all(wr, outs).await,
+            Sink::Tls(wr) => {
+                for out in outs {
+                    wr.write_all(&out.buf).await?;
+                }
+                wr.flush().await
+            }
+        }
+    }
+
     pub async fn shutdown(&mut self) -> io::Result<()> {
         match self {
             Sink::Plain(wr) => wr.shutdown().await,
@@ -102,6 +116,47 @@ impl RecordsWriter for HoleWriter {
         }
     }
 }
+
+/// Writes every buffer of `outs`, in order, with as few `writev` calls
+/// as the socket allows.
+async fn write_vectored_all(wr: &mut OwnedWriteHalf, outs: &[Outgoing]) -> io::Result<()> {
+    if let [one] = outs {
+        return wr.write_all(&one.buf).await;
+    }
+    let mut at = 0usize; // first buffer not fully written
+    let mut skip = 0usize; // bytes of it already written
+    while at < outs.len() {
+        let iov: Vec<io::IoSlice<'_>> = outs[at..]
+            .iter()
+            .enumerate()
+            .map(|(i, o)| io::IoSlice::new(if i == 0 { &o.buf[skip..] } else { &o.buf[..] }))
+            .take(MAX_IOV)
+            .collect();
+        let mut n = wr.write_vectored(&iov).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        while n > 0 && at < outs.len() {
+            let left = outs[at].buf.len() - skip;
+            if n >= left {
+                n -= left;
+                at += 1;
+                skip = 0;
+            } else {
+                skip += n;
+                n = 0;
+            }
+        }
+        while at < outs.len() && outs[at].buf.len() == skip {
+            at += 1;
+            skip = 0;
+        }
+    }
+    Ok(())
+}
+
+/// Buffers per `writev` (Linux's IOV_MAX is 1024).
+const MAX_IOV: usize = 64;
 
 /// Writes a frame, filling its holes with `sendfile`.
 pub async fn write_outgoing(wr: &mut OwnedWriteHalf, out: &Outgoing) -> io::Result<()> {
