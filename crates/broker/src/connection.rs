@@ -85,6 +85,9 @@ async fn queue(replies: &mut Replies, out: Option<Outgoing>, delay: Duration) ->
     !replies.closed()
 }
 
+/// Requests up to this size are tried inline by the reader (see `serve`).
+const INLINE_MAX_BYTES: usize = 64 * 1024;
+
 /// Why the reader stopped reading requests.
 enum ReadEnd {
     /// EOF, a read error or a broker shutdown: nothing to log above debug.
@@ -486,9 +489,7 @@ pub async fn serve(
         let request_bytes = len;
         let metrics = state.metrics.clone();
         let sequencer = sequencer.clone();
-        // Answered inline when nothing needs waiting for (the common
-        // produce in page-cache mode): no task, no wake-up.
-        run_or_spawn(async move {
+        let fut = async move {
             // The request's bytes count against the budget until answered.
             let _reservation = reservation;
             sequencer.wait_turn(seq, api_key == ApiKey::Produce).await;
@@ -563,7 +564,15 @@ pub async fn serve(
                 }
             };
             slot.deliver(reply).await;
-        });
+        };
+        // A small request that needs no wait (the common produce in
+        // page-cache mode) is answered inline: no task, no wake-up. A large
+        // one runs as its own task, so the next is read meanwhile.
+        if len <= INLINE_MAX_BYTES {
+            run_or_spawn(fut);
+        } else {
+            tokio::spawn(fut);
+        }
         if replies.closed() {
             break;
         }

@@ -386,7 +386,6 @@ impl Partition {
             .and_then(|r| r.ok())
             .map(|(h, _)| h)
             .ok_or((ErrorCode::CorruptMessage, "no record batch".to_string()))?;
-        let mut buf = BytesMut::from(&data[..]);
         let storage_err = |e: StorageError| {
             tracing::error!(topic = %self.topic, partition = self.index, error = %e, "append failed");
             (ErrorCode::from(&e), e.to_string())
@@ -394,7 +393,7 @@ impl Partition {
         if !first.has_producer_id() {
             return self
                 .log
-                .append(&mut buf, self.leader_epoch, now)
+                .append_shared(data, self.leader_epoch, now)
                 .map(Appended::New)
                 .map_err(storage_err);
         }
@@ -440,9 +439,17 @@ impl Partition {
         }
         let info = self
             .log
-            .append(&mut buf, self.leader_epoch, now)
+            .append_shared(data, self.leader_epoch, now)
             .map_err(storage_err)?;
-        for (h, _) in BatchIter::new(&buf).flatten() {
+        // The batches as written: consecutive offsets from the first.
+        let mut next = info.first_offset;
+        for (mut h, _) in BatchIter::new(data).flatten() {
+            h.base_offset = next;
+            h.partition_leader_epoch = self.leader_epoch;
+            if info.log_append_time >= 0 {
+                h.max_timestamp = info.log_append_time;
+            }
+            next += i64::from(h.last_offset_delta) + 1;
             states.record(&h);
         }
         Ok(Appended::New(info))

@@ -132,6 +132,7 @@ pub mod config;
 mod epoch;
 mod error;
 mod file_cache;
+mod file_io;
 mod index;
 mod log;
 mod offset_index;

@@ -73,6 +73,26 @@ struct BatchInfo {
     max_timestamp: i64,
 }
 
+/// Bytes of a batch's head that a leader's append rewrites: base offset,
+/// batch length (kept) and partition leader epoch.
+const PATCHED_HEAD: usize = 16;
+
+/// The batches an append writes: a buffer it may rewrite in place, or a
+/// shared one it must leave untouched.
+enum Batches<'a> {
+    Owned(&'a mut [u8]),
+    Shared(&'a [u8]),
+}
+
+impl Batches<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Batches::Owned(b) => b,
+            Batches::Shared(b) => b,
+        }
+    }
+}
+
 /// State owned by the append path.
 pub(crate) struct Writer {
     pub(crate) active: Arc<Segment>,
@@ -239,7 +259,26 @@ impl Log {
     /// On a write error (ENOSPC, ...) the partial write is cut off again and
     /// the log is unchanged; `batches` may already have been rewritten.
     pub fn append(&self, batches: &mut [u8], leader_epoch: i32, now_ms: i64) -> Result<AppendInfo> {
-        self.append_with(batches, Some(leader_epoch), now_ms)
+        self.append_with(Batches::Owned(batches), Some(leader_epoch), now_ms)
+    }
+
+    /// [`Log::append`] without touching `batches`: each batch's first 16
+    /// bytes (base offset, length, partition leader epoch) are written
+    /// from a patched copy and the rest straight from `batches`, in one
+    /// vectored write, so a produce payload is never copied in memory.
+    /// A LogAppendTime topic rewrites timestamps and CRCs, so there the
+    /// payload is copied once and appended as by [`Log::append`].
+    pub fn append_shared(
+        &self,
+        batches: &[u8],
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo> {
+        if self.config().message_timestamp_type == TimestampType::LogAppendTime {
+            let mut copy = batches.to_vec();
+            return self.append(&mut copy, leader_epoch, now_ms);
+        }
+        self.append_with(Batches::Shared(batches), Some(leader_epoch), now_ms)
     }
 
     /// Appends batches copied from the partition leader (a follower's
@@ -248,18 +287,19 @@ impl Log {
     /// next one where the previous ended; every CRC is checked. The leader
     /// epoch cache follows the batches' epochs.
     pub fn append_replicated(&self, batches: &mut [u8], now_ms: i64) -> Result<AppendInfo> {
-        self.append_with(batches, None, now_ms)
+        self.append_with(Batches::Owned(batches), None, now_ms)
     }
 
     /// `leader_epoch` None: a replicated append (see
     /// [`Log::append_replicated`]).
     fn append_with(
         &self,
-        batches: &mut [u8],
+        mut batches: Batches<'_>,
         leader_epoch: Option<i32>,
         now_ms: i64,
     ) -> Result<AppendInfo> {
         let config = self.config();
+        let len = batches.bytes().len();
         let mut guard = self.writer.lock();
         self.check_writable()?;
         let w = &mut *guard;
@@ -272,10 +312,11 @@ impl Log {
         // the batches start (empty for a leader's append).
         let mut new_epochs: Vec<(i32, i64)> = Vec::new();
         let mut pos = 0usize;
-        while pos < batches.len() {
-            let h = BatchHeader::parse(&batches[pos..]).map_err(|e| invalid_batch(pos, e))?;
+        while pos < len {
+            let h =
+                BatchHeader::parse(&batches.bytes()[pos..]).map_err(|e| invalid_batch(pos, e))?;
             let size = h.total_size();
-            if batches.len() - pos < size {
+            if len - pos < size {
                 return Err(invalid_batch(pos, "batch is truncated"));
             }
             if size > config.max_message_bytes {
@@ -287,8 +328,8 @@ impl Log {
             if h.last_offset_delta < 0 {
                 return Err(invalid_batch(pos, "negative last offset delta"));
             }
-            let batch = &mut batches[pos..pos + size];
             let Some(leader_epoch) = leader_epoch else {
+                let batch = &batches.bytes()[pos..pos + size];
                 if h.base_offset != next {
                     return Err(invalid_batch(
                         pos,
@@ -312,13 +353,20 @@ impl Log {
                 pos += size;
                 continue;
             };
-            set_base_offset(batch, next);
-            set_partition_leader_epoch(batch, leader_epoch);
-            let ts = if log_append {
-                set_log_append_time(batch, now_ms).map_err(|e| invalid_batch(pos, e))?;
-                now_ms
-            } else {
-                h.max_timestamp
+            let ts = match &mut batches {
+                Batches::Owned(b) => {
+                    let batch = &mut b[pos..pos + size];
+                    set_base_offset(batch, next);
+                    set_partition_leader_epoch(batch, leader_epoch);
+                    if log_append {
+                        set_log_append_time(batch, now_ms).map_err(|e| invalid_batch(pos, e))?;
+                        now_ms
+                    } else {
+                        h.max_timestamp
+                    }
+                }
+                // `append_shared` never takes LogAppendTime batches.
+                Batches::Shared(_) => h.max_timestamp,
             };
             max_timestamp = max_timestamp.max(ts);
             w.scratch.push(BatchInfo {
@@ -334,7 +382,7 @@ impl Log {
             return Err(StorageError::InvalidBatch("no record batches".into()));
         }
         let last_offset = next - 1;
-        let total = batches.len() as u64;
+        let total = len as u64;
 
         let active = w.active.clone();
         let size = active.size();
@@ -386,7 +434,17 @@ impl Log {
             }
         }
 
-        if let Err(e) = self.write_at(&active, batches, write_pos) {
+        let written = match &batches {
+            Batches::Owned(b) => self.write_at(&active, b, write_pos),
+            Batches::Shared(b) => self.write_patched(
+                &active,
+                b,
+                &w.scratch,
+                leader_epoch.unwrap_or(-1),
+                write_pos,
+            ),
+        };
+        if let Err(e) = written {
             if let Err(e2) = active.file().and_then(|f| {
                 f.set_len(write_pos)
                     .ctx(|| format!("truncate {}", active.log_path.display()))
@@ -452,6 +510,54 @@ impl Log {
             ));
         }
         seg.file()?.write_all_at(buf, pos).ctx(context)
+    }
+
+    /// Writes `batches` at `pos` with each batch's first 16 bytes patched
+    /// (base offset from `infos`, leader epoch), in vectored writes.
+    fn write_patched(
+        &self,
+        seg: &Segment,
+        batches: &[u8],
+        infos: &[BatchInfo],
+        leader_epoch: i32,
+        pos: u64,
+    ) -> Result<()> {
+        let context = || {
+            format!(
+                "write {} bytes at {pos} to {}",
+                batches.len(),
+                seg.log_path.display()
+            )
+        };
+        let heads: Vec<[u8; PATCHED_HEAD]> = infos
+            .iter()
+            .map(|b| {
+                let at = b.position as usize;
+                let mut head = [0u8; PATCHED_HEAD];
+                head.copy_from_slice(&batches[at..at + PATCHED_HEAD]);
+                set_base_offset(&mut head, b.base_offset);
+                set_partition_leader_epoch(&mut head, leader_epoch);
+                head
+            })
+            .collect();
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(2 * infos.len());
+        for (b, head) in infos.iter().zip(&heads) {
+            let at = b.position as usize;
+            parts.push(head);
+            parts.push(&batches[at + PATCHED_HEAD..at + b.size as usize]);
+        }
+        #[cfg(test)]
+        if let Some(n) = self.fail_write_after.lock().take() {
+            let joined = parts.concat();
+            let n = n.min(joined.len());
+            seg.file()?.write_all_at(&joined[..n], pos).ctx(context)?;
+            return Err(StorageError::io(
+                context(),
+                std::io::Error::from_raw_os_error(28),
+            ));
+        }
+        let file = seg.file()?;
+        crate::file_io::write_all_vectored_at(&file, &parts, pos).ctx(context)
     }
 
     /// Seals the active segment and starts a new one at `base`.

@@ -96,3 +96,41 @@ fn replicated_append_keeps_offsets_and_epochs_and_refuses_gaps() {
     assert_eq!(follower.epoch_entries(), leader.epoch_entries());
     assert_eq!(follower.end_offset_for_epoch(4), Some((4, 2)));
 }
+
+#[test]
+fn a_shared_append_writes_what_an_in_place_append_writes_and_leaves_its_input() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let owned = Log::open(a.path(), LogConfig::default()).unwrap();
+    let shared = Log::open(b.path(), LogConfig::default()).unwrap();
+    // Two appends, the second of two batches back to back.
+    let first = simple_batch(3, 7, 20);
+    let mut second = simple_batch(2, 8, 5);
+    second.extend(simple_batch(4, 9, 40));
+    for (data, epoch) in [(&first, 4), (&second, 5)] {
+        let original = data.clone();
+        let x = owned.append(&mut data.clone(), epoch, 100).unwrap();
+        let y = shared.append_shared(data, epoch, 100).unwrap();
+        assert_eq!(data, &original, "append_shared must not touch its input");
+        assert_eq!(
+            (x.first_offset, x.last_offset),
+            (y.first_offset, y.last_offset)
+        );
+    }
+    let read = |log: &Log| {
+        let r = log.read(0, 1 << 20, i64::MAX, true).unwrap();
+        (r.next_offset, r.records.map(|s| s.read_to_bytes().unwrap()))
+    };
+    let (x, y) = (read(&owned), read(&shared));
+    assert_eq!(x.0, 9);
+    assert_eq!(x, y);
+    // A failed vectored write is cut off as a plain one is.
+    let size = shared.size_bytes();
+    *shared.fail_write_after.lock() = Some(30);
+    let err = shared.append_shared(&first, 5, 0).unwrap_err();
+    assert!(err.is_disk_full(), "{err}");
+    assert_eq!((shared.log_end_offset(), shared.size_bytes()), (9, size));
+    drop(shared);
+    let reopened = Log::open(b.path(), LogConfig::default()).unwrap();
+    assert_eq!(read(&reopened), y);
+}
