@@ -784,6 +784,41 @@ impl BrokerState {
         }
     }
 
+    /// Starts making `partition` durable up to `next_offset` without
+    /// blocking the caller; await the result with [`Visible::wait`].
+    /// Under fsync-before-ack the offset joins the log's group commit
+    /// (`Log::sync_to_then`): one blocking task runs the fsync rounds for
+    /// every producer waiting on the log, instead of one per request.
+    pub fn start_visible(
+        self: &Arc<Self>,
+        partition: &Arc<Partition>,
+        next_offset: i64,
+    ) -> Visible {
+        if self.make_visible_now(partition, next_offset) {
+            return Visible::Now;
+        }
+        match partition.log.flush_policy() {
+            fjord_storage::FlushPolicy::SyncBeforeAck => {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                let done: fjord_storage::SyncDone = Box::new(move |r| {
+                    let _ = tx.send(r);
+                });
+                if partition.log.sync_to_then(next_offset, done) {
+                    let log = partition.log.clone();
+                    tokio::task::spawn_blocking(move || log.run_syncs());
+                }
+                Visible::Synced(rx, self.clone(), partition.clone())
+            }
+            // A page-cache flush is due: it runs on a blocking thread.
+            fjord_storage::FlushPolicy::PageCache { .. } => {
+                let (st, p) = (self.clone(), partition.clone());
+                Visible::Blocking(tokio::task::spawn_blocking(move || {
+                    st.make_visible(&p, next_offset).map_err(|e| e.to_string())
+                }))
+            }
+        }
+    }
+
     fn made_visible(&self, partition: &Partition, hw_moved: bool) {
         // Replicated: new data wakes the followers' long-poll fetches too.
         if hw_moved || partition.is_replicated() {
@@ -896,3 +931,32 @@ mod image;
 
 #[cfg(test)]
 mod tests;
+
+/// A partition on its way to durable (see [`BrokerState::start_visible`]).
+pub enum Visible {
+    Now,
+    Synced(
+        tokio::sync::oneshot::Receiver<Result<(), String>>,
+        Arc<BrokerState>,
+        Arc<Partition>,
+    ),
+    Blocking(tokio::task::JoinHandle<Result<(), String>>),
+}
+
+impl Visible {
+    /// Waits until the data is durable and the high watermark moved over
+    /// it; the error says why it cannot be.
+    pub async fn wait(self) -> Result<(), String> {
+        match self {
+            Visible::Now => Ok(()),
+            Visible::Synced(rx, state, partition) => {
+                rx.await
+                    .map_err(|_| "the log's sync was abandoned".to_string())??;
+                let moved = partition.follow_durable();
+                state.made_visible(&partition, moved);
+                Ok(())
+            }
+            Visible::Blocking(task) => task.await.map_err(|e| e.to_string())?,
+        }
+    }
+}

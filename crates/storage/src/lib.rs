@@ -155,7 +155,7 @@ pub use epoch::{EpochEntry, LeaderEpochCache};
 pub use error::{Result, StorageError};
 pub use file_cache::{open_file_misses, open_files, open_files_limit, set_open_files_limit};
 pub use log::read::{FileSlice, ReadResult};
-pub use log::{AppendInfo, Log};
+pub use log::{AppendInfo, Log, SyncDone};
 
 /// Config names, for callers that build configs from key/values.
 pub mod config_names {

@@ -484,35 +484,29 @@ async fn handle(
                 p.min_isr,
             ));
         }
-        // Page-cache mode (no flush due) or already durable: no blocking
-        // work, so no hand-off to a blocking thread.
-        if st.make_visible_now(&partition, p.next_offset) {
-            continue;
+        // Every partition's sync starts now; they are awaited below.
+        let visible = st.start_visible(&partition, p.next_offset);
+        if !matches!(visible, crate::state::Visible::Now) {
+            syncs.push((p.topic_idx, p.part_idx, visible));
         }
-        let task = tokio::task::spawn_blocking(move || st.make_visible(&partition, p.next_offset));
-        syncs.push((p.topic_idx, p.part_idx, task));
     }
     if acks == 0 {
         // Nobody waits for the answer, but the data must still become durable.
         tokio::spawn(async move {
-            for (_, _, t) in syncs {
-                let _ = t.await;
+            for (_, _, v) in syncs {
+                let _ = v.wait().await;
             }
         });
         return ProduceResponse::default();
     }
-    for (ti, pi, task) in syncs {
-        let result = match task.await {
-            Ok(r) => r,
-            Err(e) => Err(fjord_storage::StorageError::Offline(e.to_string())),
-        };
-        if let Err(e) = result {
+    for (ti, pi, visible) in syncs {
+        if let Err(e) = visible.wait().await {
             tracing::error!(error = %e, "making produced data durable failed");
             if let Some(r) = responses
                 .get_mut(ti)
                 .and_then(|t| t.partition_responses.get_mut(pi))
             {
-                *r = part_error(r.index, ErrorCode::KafkaStorageError, Some(e.to_string()));
+                *r = part_error(r.index, ErrorCode::KafkaStorageError, Some(e));
             }
         }
     }

@@ -43,6 +43,9 @@ pub(crate) mod read;
 #[cfg(test)]
 mod tests;
 mod truncate;
+mod waiters;
+
+pub use waiters::SyncDone;
 
 /// In SyncBeforeAck mode, `flush_if_due` still syncs writes nobody waited
 /// for (acks=0) this often.
@@ -113,6 +116,8 @@ pub(crate) struct Writer {
 
 struct SyncState {
     in_progress: bool,
+    /// Callers of `sync_to_then` waiting for (offset, callback).
+    waiters: Vec<(i64, SyncDone)>,
 }
 
 /// One partition's log in its own directory. Share it as `Arc<Log>`; all
@@ -610,10 +615,7 @@ impl Log {
         st.in_progress = true;
         drop(st);
         let result = self.sync_round();
-        let mut st = self.sync_state.lock();
-        st.in_progress = false;
-        self.sync_cond.notify_all();
-        drop(st);
+        self.release_sync(result.as_ref().err().map(|e| e.to_string()));
         result
     }
 

@@ -206,7 +206,10 @@ impl Log {
             high_watermark: AtomicI64::new(log_start),
             durable: AtomicI64::new(next_offset),
             recovery_point: AtomicI64::new(if clean { i64::MAX } else { recovery_point }),
-            sync_state: Mutex::new(SyncState { in_progress: false }),
+            sync_state: Mutex::new(SyncState {
+                in_progress: false,
+                waiters: Vec::new(),
+            }),
             sync_cond: Condvar::new(),
             sync_count: AtomicU64::new(0),
             closed: AtomicBool::new(false),

@@ -30,10 +30,7 @@ impl Log {
         st.in_progress = true;
         drop(st);
         let result = self.truncate_inner(offset);
-        let mut st = self.sync_state.lock();
-        st.in_progress = false;
-        self.sync_cond.notify_all();
-        drop(st);
+        self.release_sync(None);
         result
     }
 
