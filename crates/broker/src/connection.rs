@@ -177,10 +177,11 @@ async fn read_body(
     len: usize,
     deadline: Duration,
     peer: SocketAddr,
+    memory: &RequestMemory,
 ) -> Result<BytesMut, ReadEnd> {
     const CHUNK: usize = 1 << 20;
     let read = async {
-        let mut buf = BytesMut::with_capacity(len.min(CHUNK));
+        let mut buf = memory.buffer(len, CHUNK);
         while buf.len() < len {
             let remaining = len - buf.len();
             if buf.capacity() == buf.len() {
@@ -344,7 +345,7 @@ pub async fn serve(
             r = memory.reserve(len) => r,
             _ = shutdown.changed() => break,
         };
-        let frame_buf = match read_body(&mut rd, len, read_deadline, peer).await {
+        let frame_buf = match read_body(&mut rd, len, read_deadline, peer, &memory).await {
             Ok(b) => b,
             Err(_) => break,
         };
@@ -376,6 +377,8 @@ pub async fn serve(
                 Verdict::Pass | Verdict::Answer(_) => break,
             }
         }
+        // Kept to hand the buffer back once the request is answered.
+        let frame_keep = frame_bytes.clone();
         let parsed = match frame::parse_request(frame_bytes) {
             Ok(f) => f,
             Err(FrameError::UnsupportedVersion {
@@ -469,11 +472,20 @@ pub async fn serve(
         let timed = quotas.active();
         let seq = next_seq;
         next_seq += 1;
+        // Nothing of the frame may outlive the request but what the
+        // handler keeps (then its buffer is not reused).
+        let frame::RequestFrame {
+            client_id: frame_client,
+            body,
+            header_tagged_fields,
+            ..
+        } = parsed;
+        drop((body, header_tagged_fields));
         let records_out = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
         let ctx = RequestCtx {
             api_version,
             correlation_id,
-            client_id: parsed.client_id,
+            client_id: frame_client,
             peer,
             apply_turn: Some(sequencer.turn(seq)),
             records_out: records_out.clone(),
@@ -489,6 +501,7 @@ pub async fn serve(
         let request_bytes = len;
         let metrics = state.metrics.clone();
         let sequencer = sequencer.clone();
+        let buffers = memory.clone();
         let fut = async move {
             // The request's bytes count against the budget until answered.
             let _reservation = reservation;
@@ -500,6 +513,7 @@ pub async fn serve(
                 (handling.await, Duration::ZERO)
             };
             sequencer.mark_completed(seq);
+            buffers.recycle(frame_keep);
             let usage = crate::throttle::Usage {
                 api: api_key,
                 principal: &principal_of_request,

@@ -15,8 +15,9 @@
 //! of requests in flight, so their memory is bounded too).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use bytes::{Bytes, BytesMut};
 use tokio::sync::Notify;
 
 /// Requests up to this size are admitted even when the budget is used up.
@@ -29,7 +30,27 @@ pub struct RequestMemory {
     used: AtomicUsize,
     /// Woken when bytes are given back.
     freed: Notify,
+    /// Request buffers kept for reuse (see [`RequestMemory::buffer`]).
+    spare: Mutex<Spare>,
 }
+
+/// Answered requests' buffers, kept so the next large request is read
+/// into memory that is already mapped: a fresh large allocation costs a
+/// page fault and a page clear per 4 KiB, more than reading into it.
+#[derive(Default)]
+struct Spare {
+    buffers: Vec<BytesMut>,
+    /// Sum of the kept buffers' capacities, at most [`SPARE_TOTAL`].
+    bytes: usize,
+}
+
+/// Buffers from this size up are worth keeping (smaller ones come from
+/// the allocator's own free lists).
+const SPARE_MIN: usize = 64 * 1024;
+/// Larger buffers are not kept.
+const SPARE_MAX: usize = 4 << 20;
+/// What all kept buffers may hold together.
+const SPARE_TOTAL: usize = 8 << 20;
 
 /// A share of the budget; given back on drop.
 pub struct Reservation {
@@ -44,7 +65,43 @@ impl RequestMemory {
             limit: usize::try_from(limit).unwrap_or(usize::MAX),
             used: AtomicUsize::new(0),
             freed: Notify::new(),
+            spare: Mutex::default(),
         })
+    }
+
+    /// An empty buffer for a request body of `len` bytes: a kept one
+    /// that holds `len` if there is one, else a new one with room for
+    /// `len` or `chunk`, whichever is smaller (memory then grows with what
+    /// actually arrives).
+    pub fn buffer(&self, len: usize, chunk: usize) -> BytesMut {
+        if len >= SPARE_MIN {
+            let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+            let fits = spare.buffers.iter().position(|b| b.capacity() >= len);
+            if let Some(i) = fits {
+                let buf = spare.buffers.swap_remove(i);
+                spare.bytes -= buf.capacity();
+                return buf;
+            }
+        }
+        BytesMut::with_capacity(len.min(chunk))
+    }
+
+    /// Keeps an answered request's buffer for reuse, if nothing else
+    /// holds a part of it and the kept buffers have room.
+    pub fn recycle(&self, frame: Bytes) {
+        let Ok(mut buf) = frame.try_into_mut() else {
+            return;
+        };
+        let cap = buf.capacity();
+        if !(SPARE_MIN..=SPARE_MAX).contains(&cap) {
+            return;
+        }
+        buf.clear();
+        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        if spare.bytes + cap <= SPARE_TOTAL {
+            spare.bytes += cap;
+            spare.buffers.push(buf);
+        }
     }
 
     /// Bytes currently held by requests.
@@ -120,6 +177,34 @@ mod tests {
         assert_eq!(pool.used(), 60 * mib + SMALL_REQUEST + 1);
         drop((b, c));
         assert_eq!(pool.used(), 0);
+    }
+
+    #[test]
+    fn answered_buffers_are_reused_within_bounds() {
+        let pool = RequestMemory::new(-1);
+        let mut a = pool.buffer(200_000, 1 << 20);
+        a.extend_from_slice(&[7u8; 200_000]);
+        let ptr = a.as_ptr();
+        let frame = a.freeze();
+        // Still shared (a slice is held): not kept.
+        let slice = frame.slice(10..20);
+        pool.recycle(frame.clone());
+        assert_eq!(pool.spare.lock().unwrap().bytes, 0);
+        drop(slice);
+        pool.recycle(frame);
+        let b = pool.buffer(150_000, 1 << 20);
+        assert_eq!((b.as_ptr(), b.len()), (ptr, 0), "the same memory, emptied");
+        assert!(b.capacity() >= 200_000);
+        // Small requests and over-large buffers are not pooled.
+        assert!(pool.buffer(1000, 1 << 20).capacity() < SPARE_MIN);
+        pool.recycle(BytesMut::with_capacity(SPARE_MAX + 1).freeze());
+        // At most SPARE_TOTAL is kept.
+        for _ in 0..(SPARE_TOTAL / SPARE_MAX + 2) {
+            let mut big = BytesMut::with_capacity(SPARE_MAX);
+            big.extend_from_slice(&[1]);
+            pool.recycle(big.freeze());
+        }
+        assert!(pool.spare.lock().unwrap().bytes <= SPARE_TOTAL);
     }
 
     #[tokio::test]
