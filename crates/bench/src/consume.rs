@@ -66,6 +66,7 @@ struct ConsumeReport<'a> {
 }
 
 pub fn run(args: ConsumeArgs, out: &Output) -> Result<bool> {
+    args.conn.refuse_mock("consume")?;
     let partitions = partition_count(&args.conn, Duration::from_secs(10))?;
     let tuned = vec![
         ("group.id", format!("fjord-bench-{}", std::process::id())),

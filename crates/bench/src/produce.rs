@@ -14,8 +14,8 @@ use serde::Serialize;
 
 use crate::broker_cpu::{BrokerCpu, CpuMeter};
 use crate::common::{
-    ensure_topic, rate, ConnArgs, DeliveryStats, Latency, Output, PartitionerKind, PayloadPool,
-    ProducerOpts, Result, TopicArgs, MB,
+    create_mock_topic, ensure_topic, rate, ConnArgs, DeliveryStats, Latency, Output,
+    PartitionerKind, PayloadPool, ProducerOpts, Result, TopicArgs, MB,
 };
 
 #[derive(Args, Debug)]
@@ -68,7 +68,13 @@ struct ProduceReport<'a> {
 const STATS_INTERVAL_MS: u64 = 100;
 
 pub fn run(args: ProduceArgs, out: &Output) -> Result<bool> {
-    let partitions = ensure_topic(&args.conn, &args.topic, out)?;
+    let mock = args.conn.mock_brokers().is_some();
+    let partitions = if mock {
+        // Created below, in the producer's own mock cluster.
+        args.topic.partitions
+    } else {
+        ensure_topic(&args.conn, &args.topic, out)?
+    };
     let opts = &args.producer;
     let mut tuned = opts.tuned_config();
     if args.conn.broker_pid.is_some() {
@@ -78,6 +84,9 @@ pub fn run(args: ProduceArgs, out: &Output) -> Result<bool> {
         .conn
         .client_config(&tuned)
         .create_with_context(DeliveryStats::new(Instant::now()))?;
+    if mock {
+        create_mock_topic(producer.client(), &args.conn, &args.topic, out)?;
+    }
     // Connect and fetch the topic's metadata before the clock starts.
     producer
         .client()
@@ -227,4 +236,70 @@ pub fn run(args: ProduceArgs, out: &Output) -> Result<bool> {
     }
     out.report(&report, &human);
     Ok(report.errors == 0 && report.delivered == report.sent)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use rdkafka::producer::BaseProducer;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ProduceArgs,
+    }
+
+    fn args(extra: &[&str]) -> ProduceArgs {
+        let mut argv = vec!["produce", "-X", "test.mock.num.brokers=1"];
+        argv.extend_from_slice(extra);
+        Cli::try_parse_from(argv).unwrap().args
+    }
+
+    const QUIET: Output = Output {
+        json: false,
+        quiet: true,
+    };
+
+    /// The partition count the producer's own metadata shows.
+    fn partitions_seen(producer: &BaseProducer, topic: &str) -> usize {
+        let md = producer
+            .client()
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .unwrap();
+        md.topics()[0].partitions().len()
+    }
+
+    #[test]
+    fn mock_topic_has_the_partitions_asked_for() {
+        let a = args(&["-t", "m16", "-p", "16"]);
+        assert_eq!(a.conn.mock_brokers(), Some(1));
+        let producer: BaseProducer = a.conn.client_config(&[]).create().unwrap();
+        assert_eq!(
+            create_mock_topic(producer.client(), &a.conn, &a.topic, &QUIET).unwrap(),
+            16
+        );
+        assert_eq!(partitions_seen(&producer, "m16"), 16);
+        // Without it the mock would auto-create the topic with its default
+        // partition count, whatever -p says.
+        assert_eq!(partitions_seen(&producer, "auto"), 4);
+    }
+
+    #[test]
+    fn produce_runs_against_the_mock() {
+        let a = args(&["-t", "m", "-p", "3", "-n", "2000", "-s", "10"]);
+        assert!(run(a, &QUIET).unwrap());
+    }
+
+    #[test]
+    fn consume_refuses_the_mock() {
+        let a = args(&["-t", "m"]);
+        let e = a.conn.refuse_mock("consume").unwrap_err().to_string();
+        assert!(e.contains("mock"), "{e}");
+        assert!(args(&["-t", "m", "-X", "test.mock.num.brokers=0"])
+            .conn
+            .refuse_mock("consume")
+            .is_ok());
+    }
 }
