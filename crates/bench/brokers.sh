@@ -123,12 +123,13 @@ start() {
                 --schema-registry off "${config[@]}" >"$dir/broker.log" 2>&1 &
             ;;
         tansu)
-            # In DIR, so that Tansu's .env lookup finds nothing of ours.
-            (cd "$dir" && exec "$TANSU_BIN" broker --storage-engine memory://tansu/ \
-                --kafka-cluster-id fjord-bench --kafka-node-id 1 \
-                --kafka-listener-url "tcp://127.0.0.1:$port" \
-                --kafka-advertised-listener-url "tcp://127.0.0.1:$port" \
-                --prometheus-listener-url "tcp://127.0.0.1:$(free_port)" >"$dir/broker.log" 2>&1) &
+            # In DIR, so that Tansu's .env lookup finds nothing of ours;
+            # without the environment variables that would add a schema
+            # registry, a data lake or an OTLP exporter.
+            (cd "$dir" && exec env -u SCHEMA_REGISTRY -u DATA_LAKE -u OTEL_EXPORTER_OTLP_ENDPOINT \
+                "$TANSU_BIN" broker --storage-engine memory://tansu/ --cluster-id fjord-bench \
+                --listener-url "tcp://127.0.0.1:$port" \
+                --advertised-listener-url "tcp://127.0.0.1:$port" >"$dir/broker.log" 2>&1) &
             ;;
     esac
     PID=$!
