@@ -216,11 +216,20 @@ for r in $(seq 1 "$ROUNDS"); do
         if step s3 produce -t s3 -p 1 -s 100 --linger-ms 0 --rate "$RATE" -d "$RATE_SECS" -n $((RATE * RATE_SECS)) --acks all; then
             read -r p3 l50 l99 cpu3 < <(fields msgs_per_sec latency.p50_ms latency.p99_ms broker_cpu.us_per_request <"$RUN_DIR/s3.json")
         fi
-        [[ -n $PID ]] && peak=$(awk '/^VmHWM/{print $2}' "/proc/$PID/status")
+        if [[ -n $PID ]]; then
+            if kill -0 "$PID" 2>/dev/null; then
+                peak=$(awk '/^VmHWM/{print $2}' "/proc/$PID/status" 2>/dev/null) || peak=-
+            else
+                FAILED=$((FAILED + 1))
+                echo "brokers.sh: $RUN_NAME: the broker exited during the runs; its log:" >&2
+                tail -n 20 "$RUN_DIR/broker.log" >&2
+            fi
+        fi
         stop_broker
         rm -rf "$RUN_DIR/data"
         echo "$RUN_NAME: 100B-1p $p1 msgs/s (broker $cpu1s CPU-s, $cpu1 CPU-us/record) | 1KiB-16p $p2 MB/s ($cpu2 CPU-s/GB) | consume $c2 MB/s | ${RATE}/s linger 0: $p3/s, p50 $l50 p99 $l99 ms, $cpu3 CPU-us/request | RSS idle $RSS_IDLE kB, peak $peak kB"
-        for kv in "p1 $p1" "cpu1s $cpu1s" "cpu1 $cpu1" "p2 $p2" "cpu2 $cpu2" "c2 $c2" "p3 $p3" "l50 $l50" "l99 $l99" "cpu3 $cpu3" "rss $RSS_IDLE" "peak $peak"; do
+        for kv in "p1 ${p1:--}" "cpu1s ${cpu1s:--}" "cpu1 ${cpu1:--}" "p2 ${p2:--}" "cpu2 ${cpu2:--}" "c2 ${c2:--}" \
+            "p3 ${p3:--}" "l50 ${l50:--}" "l99 ${l99:--}" "cpu3 ${cpu3:--}" "rss ${RSS_IDLE:--}" "peak ${peak:--}"; do
             echo "$kind $kv" >>"$RESULTS"
         done
     done
