@@ -466,6 +466,9 @@ pub struct DeliveryStats {
     /// reports arrived.
     pub produce_requests: AtomicU64,
     pub stats_reports: AtomicU64,
+    /// When the latest delivery report arrived, nanoseconds since `start`
+    /// (0: none yet).
+    last_report_ns: AtomicU64,
 }
 
 impl DeliveryStats {
@@ -479,7 +482,23 @@ impl DeliveryStats {
             latency_us: Mutex::new(new_histogram()),
             produce_requests: AtomicU64::new(0),
             stats_reports: AtomicU64::new(0),
+            last_report_ns: AtomicU64::new(0),
         }
+    }
+
+    /// When the latest delivery report arrived. A run ends there, not when
+    /// `flush` returns: rdkafka's `BaseProducer::flush` polls in steps of
+    /// up to 100 ms, so it returns up to 100 ms after the last report.
+    pub fn last_report(&self) -> Option<Instant> {
+        match self.last_report_ns.load(Ordering::Relaxed) {
+            0 => None,
+            ns => Some(self.start + Duration::from_nanos(ns)),
+        }
+    }
+
+    fn note_report(&self, now_ns: usize) {
+        self.last_report_ns
+            .fetch_max(now_ns as u64, Ordering::Relaxed);
     }
 
     /// Nanoseconds since `start`, the delivery opaque of a record.
@@ -532,9 +551,10 @@ impl ProducerContext for DeliveryStats {
     type DeliveryOpaque = usize;
 
     fn delivery(&self, result: &DeliveryResult<'_>, sent_ns: usize) {
+        let now = self.now_ns();
+        self.note_report(now);
         match result {
             Ok(msg) => {
-                let now = self.now_ns();
                 let us = (now.saturating_sub(sent_ns) / 1000) as u64;
                 self.delivered.fetch_add(1, Ordering::Relaxed);
                 let len = msg.payload_len() + msg.key().map_or(0, <[u8]>::len);

@@ -67,7 +67,8 @@ struct ProduceReport<'a> {
 /// while the broker's CPU is measured.
 const STATS_INTERVAL_MS: u64 = 100;
 
-pub fn run(args: ProduceArgs, out: &Output) -> Result<bool> {
+/// Runs the producer and measures it.
+fn measure<'a>(args: &'a ProduceArgs, out: &Output) -> Result<ProduceReport<'a>> {
     let mock = args.conn.mock_brokers().is_some();
     let partitions = if mock {
         // Created below, in the producer's own mock cluster.
@@ -160,7 +161,11 @@ pub fn run(args: ProduceArgs, out: &Output) -> Result<bool> {
         }
     }
     let flush_result = producer.flush(Duration::from_secs(120));
-    let elapsed = start.elapsed().as_secs_f64();
+    let flushed = start.elapsed();
+    let elapsed = stats
+        .last_report()
+        .map_or(flushed, |t| t.saturating_duration_since(start))
+        .as_secs_f64();
     if let Err(e) = flush_result {
         stats.note_error(format!(
             "flush: {e} ({} still queued)",
@@ -207,6 +212,11 @@ pub fn run(args: ProduceArgs, out: &Output) -> Result<bool> {
         latency,
         broker_cpu,
     };
+    Ok(report)
+}
+
+pub fn run(args: ProduceArgs, out: &Output) -> Result<bool> {
+    let report = measure(&args, out)?;
     let mut human = format!(
         "produce: {} x {} B records to {:?} ({} partitions, acks={}, compression={}, linger.ms={}, batch.size={}, {:?})\n",
         report.sent,
@@ -290,6 +300,24 @@ mod tests {
     fn produce_runs_against_the_mock() {
         let a = args(&["-t", "m", "-p", "3", "-n", "2000", "-s", "10"]);
         assert!(run(a, &QUIET).unwrap());
+    }
+
+    #[test]
+    fn a_run_ends_at_its_last_delivery_report() {
+        // 600 records at 2,000/s take 0.3 s to send; each is acknowledged
+        // within a millisecond or so. Ending the run when flush returns
+        // would add the 100 ms flush poll step.
+        let a = args(&["-t", "r", "-n", "600", "--rate", "2000", "--linger-ms", "0"]);
+        let report = measure(&a, &QUIET).unwrap();
+        assert_eq!(
+            (report.sent, report.delivered, report.errors),
+            (600, 600, 0)
+        );
+        assert!(
+            (0.299..0.39).contains(&report.elapsed_s),
+            "elapsed {} s",
+            report.elapsed_s
+        );
     }
 
     #[test]
