@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 use hdrhistogram::Histogram;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::ClientContext;
+use rdkafka::client::{Client, ClientContext};
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
@@ -94,6 +94,38 @@ impl ConnArgs {
             cfg.set(k, v);
         }
         cfg
+    }
+}
+
+/// librdkafka's property that replaces the bootstrap servers with a mock
+/// cluster running inside that one client instance.
+pub const MOCK_BROKERS_PROPERTY: &str = "test.mock.num.brokers";
+
+impl ConnArgs {
+    /// With `-X test.mock.num.brokers=N` (N > 0) every client this tool
+    /// creates gets its own mock cluster of N brokers inside the client
+    /// (librdkafka's, no broker process): returns N.
+    pub fn mock_brokers(&self) -> Option<i32> {
+        self.properties
+            .iter()
+            .rev()
+            .find(|(k, _)| k == MOCK_BROKERS_PROPERTY)
+            .and_then(|(_, v)| v.parse::<i32>().ok())
+            .filter(|n| *n > 0)
+    }
+
+    /// Refuses a subcommand that cannot work against a mock cluster: the
+    /// mock lives inside one client instance, so a second client (a
+    /// consumer, an admin client) would see a new, empty cluster.
+    pub fn refuse_mock(&self, subcommand: &str) -> Result<()> {
+        match self.mock_brokers() {
+            Some(_) => Err(format!(
+                "{subcommand} cannot run against librdkafka's mock cluster ({MOCK_BROKERS_PROPERTY}): \
+                 the mock lives inside one client, so this run's clients would not share it"
+            )
+            .into()),
+            None => Ok(()),
+        }
     }
 }
 
@@ -285,6 +317,41 @@ pub fn ensure_topic(conn: &ConnArgs, topic: &TopicArgs, out: &Output) -> Result<
     Ok(found)
 }
 
+/// Creates `conn.topic` in the mock cluster inside `client` (made with
+/// `-X test.mock.num.brokers=N`) and returns its partition count. The
+/// mock answers no CreateTopics request, and an AdminClient would get a
+/// mock cluster of its own, so the topic is made through the mock API of
+/// the client that will use it (before that client asks for the topic's
+/// metadata, which would auto-create it with the mock's default of 4
+/// partitions). Topic configs do not apply to the mock.
+pub fn create_mock_topic<C: ClientContext>(
+    client: &Client<C>,
+    conn: &ConnArgs,
+    topic: &TopicArgs,
+    out: &Output,
+) -> Result<i32> {
+    let mock = client.mock_cluster().ok_or_else(|| {
+        format!("{MOCK_BROKERS_PROPERTY} is set but the client has no mock cluster")
+    })?;
+    if !topic.topic_configs.is_empty() {
+        out.progress(format_args!(
+            "warning: topic configs are ignored by the mock cluster"
+        ));
+    }
+    match mock.create_topic(&conn.topic, topic.partitions, topic.replication_factor) {
+        Ok(()) => {}
+        Err(KafkaError::MockCluster(RDKafkaErrorCode::TopicAlreadyExists)) => {}
+        Err(e) => return Err(format!("creating mock topic {:?}: {e}", conn.topic).into()),
+    }
+    out.progress(format_args!(
+        "created topic {:?} with {} partitions in librdkafka's mock cluster ({})",
+        conn.topic,
+        topic.partitions,
+        mock.bootstrap_servers()
+    ));
+    Ok(topic.partitions)
+}
+
 /// The number of partitions of `conn.topic`, waiting (up to `wait`) for
 /// metadata to show it with leaders.
 pub fn partition_count(conn: &ConnArgs, wait: Duration) -> Result<i32> {
@@ -399,6 +466,9 @@ pub struct DeliveryStats {
     /// reports arrived.
     pub produce_requests: AtomicU64,
     pub stats_reports: AtomicU64,
+    /// When the latest delivery report arrived, nanoseconds since `start`
+    /// (0: none yet).
+    last_report_ns: AtomicU64,
 }
 
 impl DeliveryStats {
@@ -412,7 +482,23 @@ impl DeliveryStats {
             latency_us: Mutex::new(new_histogram()),
             produce_requests: AtomicU64::new(0),
             stats_reports: AtomicU64::new(0),
+            last_report_ns: AtomicU64::new(0),
         }
+    }
+
+    /// When the latest delivery report arrived. A run ends there, not when
+    /// `flush` returns: rdkafka's `BaseProducer::flush` polls in steps of
+    /// up to 100 ms, so it returns up to 100 ms after the last report.
+    pub fn last_report(&self) -> Option<Instant> {
+        match self.last_report_ns.load(Ordering::Relaxed) {
+            0 => None,
+            ns => Some(self.start + Duration::from_nanos(ns)),
+        }
+    }
+
+    fn note_report(&self, now_ns: usize) {
+        self.last_report_ns
+            .fetch_max(now_ns as u64, Ordering::Relaxed);
     }
 
     /// Nanoseconds since `start`, the delivery opaque of a record.
@@ -465,9 +551,10 @@ impl ProducerContext for DeliveryStats {
     type DeliveryOpaque = usize;
 
     fn delivery(&self, result: &DeliveryResult<'_>, sent_ns: usize) {
+        let now = self.now_ns();
+        self.note_report(now);
         match result {
             Ok(msg) => {
-                let now = self.now_ns();
                 let us = (now.saturating_sub(sent_ns) / 1000) as u64;
                 self.delivered.fetch_add(1, Ordering::Relaxed);
                 let len = msg.payload_len() + msg.key().map_or(0, <[u8]>::len);

@@ -75,6 +75,7 @@ struct ConsumerResult {
 }
 
 pub fn run(args: E2eArgs, out: &Output) -> Result<bool> {
+    args.conn.refuse_mock("e2e")?;
     let opts = &args.producer;
     if opts.record_size < 8 {
         return Err("e2e needs --record-size of at least 8 (the send timestamp)".into());

@@ -14,8 +14,8 @@ use serde::Serialize;
 
 use crate::broker_cpu::{BrokerCpu, CpuMeter};
 use crate::common::{
-    ensure_topic, rate, ConnArgs, DeliveryStats, Latency, Output, PartitionerKind, PayloadPool,
-    ProducerOpts, Result, TopicArgs, MB,
+    create_mock_topic, ensure_topic, rate, ConnArgs, DeliveryStats, Latency, Output,
+    PartitionerKind, PayloadPool, ProducerOpts, Result, TopicArgs, MB,
 };
 
 #[derive(Args, Debug)]
@@ -67,8 +67,15 @@ struct ProduceReport<'a> {
 /// while the broker's CPU is measured.
 const STATS_INTERVAL_MS: u64 = 100;
 
-pub fn run(args: ProduceArgs, out: &Output) -> Result<bool> {
-    let partitions = ensure_topic(&args.conn, &args.topic, out)?;
+/// Runs the producer and measures it.
+fn measure<'a>(args: &'a ProduceArgs, out: &Output) -> Result<ProduceReport<'a>> {
+    let mock = args.conn.mock_brokers().is_some();
+    let partitions = if mock {
+        // Created below, in the producer's own mock cluster.
+        args.topic.partitions
+    } else {
+        ensure_topic(&args.conn, &args.topic, out)?
+    };
     let opts = &args.producer;
     let mut tuned = opts.tuned_config();
     if args.conn.broker_pid.is_some() {
@@ -78,6 +85,9 @@ pub fn run(args: ProduceArgs, out: &Output) -> Result<bool> {
         .conn
         .client_config(&tuned)
         .create_with_context(DeliveryStats::new(Instant::now()))?;
+    if mock {
+        create_mock_topic(producer.client(), &args.conn, &args.topic, out)?;
+    }
     // Connect and fetch the topic's metadata before the clock starts.
     producer
         .client()
@@ -151,7 +161,11 @@ pub fn run(args: ProduceArgs, out: &Output) -> Result<bool> {
         }
     }
     let flush_result = producer.flush(Duration::from_secs(120));
-    let elapsed = start.elapsed().as_secs_f64();
+    let flushed = start.elapsed();
+    let elapsed = stats
+        .last_report()
+        .map_or(flushed, |t| t.saturating_duration_since(start))
+        .as_secs_f64();
     if let Err(e) = flush_result {
         stats.note_error(format!(
             "flush: {e} ({} still queued)",
@@ -198,6 +212,11 @@ pub fn run(args: ProduceArgs, out: &Output) -> Result<bool> {
         latency,
         broker_cpu,
     };
+    Ok(report)
+}
+
+pub fn run(args: ProduceArgs, out: &Output) -> Result<bool> {
+    let report = measure(&args, out)?;
     let mut human = format!(
         "produce: {} x {} B records to {:?} ({} partitions, acks={}, compression={}, linger.ms={}, batch.size={}, {:?})\n",
         report.sent,
@@ -227,4 +246,88 @@ pub fn run(args: ProduceArgs, out: &Output) -> Result<bool> {
     }
     out.report(&report, &human);
     Ok(report.errors == 0 && report.delivered == report.sent)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use rdkafka::producer::BaseProducer;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ProduceArgs,
+    }
+
+    fn args(extra: &[&str]) -> ProduceArgs {
+        let mut argv = vec!["produce", "-X", "test.mock.num.brokers=1"];
+        argv.extend_from_slice(extra);
+        Cli::try_parse_from(argv).unwrap().args
+    }
+
+    const QUIET: Output = Output {
+        json: false,
+        quiet: true,
+    };
+
+    /// The partition count the producer's own metadata shows.
+    fn partitions_seen(producer: &BaseProducer, topic: &str) -> usize {
+        let md = producer
+            .client()
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .unwrap();
+        md.topics()[0].partitions().len()
+    }
+
+    #[test]
+    fn mock_topic_has_the_partitions_asked_for() {
+        let a = args(&["-t", "m16", "-p", "16"]);
+        assert_eq!(a.conn.mock_brokers(), Some(1));
+        let producer: BaseProducer = a.conn.client_config(&[]).create().unwrap();
+        assert_eq!(
+            create_mock_topic(producer.client(), &a.conn, &a.topic, &QUIET).unwrap(),
+            16
+        );
+        assert_eq!(partitions_seen(&producer, "m16"), 16);
+        // Without it the mock would auto-create the topic with its default
+        // partition count, whatever -p says.
+        assert_eq!(partitions_seen(&producer, "auto"), 4);
+    }
+
+    #[test]
+    fn produce_runs_against_the_mock() {
+        let a = args(&["-t", "m", "-p", "3", "-n", "2000", "-s", "10"]);
+        assert!(run(a, &QUIET).unwrap());
+    }
+
+    #[test]
+    fn a_run_ends_at_its_last_delivery_report() {
+        // 600 records at 2,000/s take 0.3 s to send; each is acknowledged
+        // within a millisecond or so. Ending the run when flush returns
+        // would add the 100 ms flush poll step.
+        let a = args(&["-t", "r", "-n", "600", "--rate", "2000", "--linger-ms", "0"]);
+        let report = measure(&a, &QUIET).unwrap();
+        assert_eq!(
+            (report.sent, report.delivered, report.errors),
+            (600, 600, 0)
+        );
+        assert!(
+            (0.299..0.39).contains(&report.elapsed_s),
+            "elapsed {} s",
+            report.elapsed_s
+        );
+    }
+
+    #[test]
+    fn consume_refuses_the_mock() {
+        let a = args(&["-t", "m"]);
+        let e = a.conn.refuse_mock("consume").unwrap_err().to_string();
+        assert!(e.contains("mock"), "{e}");
+        assert!(args(&["-t", "m", "-X", "test.mock.num.brokers=0"])
+            .conn
+            .refuse_mock("consume")
+            .is_ok());
+    }
 }
