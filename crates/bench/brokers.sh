@@ -28,6 +28,9 @@
 #                    ack (fjord's default);
 #   fjord-pagecache  the same binary with fjord.log.flush.before.ack = false
 #                    (acks from the page cache, Kafka's behaviour);
+#   before, before-pagecache
+#                    the same two with BEFORE_BIN, an older fjord build: a
+#                    change's before/after ratios from the same run;
 #   tansu            TANSU_BIN, Tansu with its in-memory storage engine
 #                    (nothing durable); skipped when TANSU_BIN is unset;
 #   mock             librdkafka's mock cluster inside the benchmark client
@@ -37,7 +40,7 @@
 # The fjord kinds run without the schema registry (--schema-registry off).
 #
 # Environment: ROUNDS (3), S1_COUNT (2000000), S2_COUNT (1000000),
-# RATE (10000), RATE_SECS (5), KINDS, FJORD_BIN, TANSU_BIN, BENCH_BIN
+# RATE (10000), RATE_SECS (5), KINDS, FJORD_BIN, BEFORE_BIN, TANSU_BIN, BENCH_BIN
 # (target/release/fjord-bench), STEP_SECS (each fjord-bench run is stopped
 # after this many seconds, default 300), BENCH_TMP (where the temporary
 # work directory is made; needs about S2_COUNT KiB + S1_COUNT x 150 B free),
@@ -64,13 +67,15 @@ for kind in "${ASKED[@]}"; do
     case $kind in
         fjord | fjord-pagecache)
             [[ -x $FJORD_BIN ]] || die "$FJORD_BIN not found (FJORD_BIN); build it: cargo build --release -p fjord" ;;
+        before | before-pagecache)
+            [[ -n $BEFORE_BIN && -x $BEFORE_BIN ]] || die "kind $kind needs BEFORE_BIN, an older fjord binary" ;;
         tansu)
             if [[ -z $TANSU_BIN || ! -x $TANSU_BIN ]]; then
                 echo "brokers.sh: skipping tansu: TANSU_BIN is unset or not executable (${TANSU_BIN:-unset}); see BENCHMARKS.md" >&2
                 continue
             fi ;;
         mock) ;;
-        *) die "unknown broker kind '$kind' (fjord, fjord-pagecache, tansu, mock)" ;;
+        *) die "unknown broker kind '$kind' (fjord, fjord-pagecache, before, before-pagecache, tansu, mock)" ;;
     esac
     KIND_LIST+=("$kind")
 done
@@ -116,10 +121,11 @@ start() {
     [[ $kind == mock ]] && return 0
     port=$(free_port)
     case $kind in
-        fjord | fjord-pagecache)
-            local config=()
-            [[ $kind == fjord-pagecache ]] && config=(--config "$WORK/pagecache.toml")
-            "$FJORD_BIN" broker --data-dir "$dir/data" --listen "127.0.0.1:$port" --http "127.0.0.1:$(free_port)" \
+        fjord | fjord-pagecache | before | before-pagecache)
+            local config=() bin=$FJORD_BIN
+            [[ $kind == *pagecache ]] && config=(--config "$WORK/pagecache.toml")
+            [[ $kind == before* ]] && bin=$BEFORE_BIN
+            "$bin" broker --data-dir "$dir/data" --listen "127.0.0.1:$port" --http "127.0.0.1:$(free_port)" \
                 --schema-registry off "${config[@]}" >"$dir/broker.log" 2>&1 &
             ;;
         tansu)

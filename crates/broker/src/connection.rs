@@ -3,12 +3,13 @@
 //!
 //! Requests take effect in the order they were sent, as in Kafka, while
 //! the reader keeps reading and decoding ahead; responses go out strictly
-//! in order ([`crate::replies`]). A request whose handler finishes without
-//! waiting is answered inline by the reader; one that waits (an fsync, a
-//! long poll, its turn) continues as a task of its own. The [`Sequencer`] gives each request its
-//! turn: a request other than Produce starts only once every earlier one
-//! has finished, so an OffsetFetch sees the OffsetCommit sent before it
-//! and a ListOffsets the Produce before it. Two relaxations keep
+//! in order ([`crate::replies`]). A small request whose handler finishes
+//! without waiting is answered inline by the reader; one that waits (an
+//! fsync, a long poll, its turn) or a large one runs as a task of its own.
+//! The [`Sequencer`] gives each request its turn: a request other than
+//! Produce starts only once every earlier one has finished, so an
+//! OffsetFetch sees the OffsetCommit sent before it and a ListOffsets the
+//! Produce before it. Two relaxations keep
 //! pipelining's throughput without changing what a client can observe:
 //! a Produce starts as soon as the request before it has *applied* its
 //! effects (for a Produce: its batches are in the logs), so pipelined

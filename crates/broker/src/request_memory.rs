@@ -28,8 +28,10 @@ pub struct RequestMemory {
     limit: usize,
     /// Bytes of requests read or being read and not yet answered.
     used: AtomicUsize,
-    /// Woken when bytes are given back.
+    /// Woken when bytes are given back, if anyone waits.
     freed: Notify,
+    /// Reservations waiting for room.
+    waiting: AtomicUsize,
     /// Request buffers kept for reuse (see [`RequestMemory::buffer`]).
     spare: Mutex<Spare>,
 }
@@ -65,6 +67,7 @@ impl RequestMemory {
             limit: usize::try_from(limit).unwrap_or(usize::MAX),
             used: AtomicUsize::new(0),
             freed: Notify::new(),
+            waiting: AtomicUsize::new(0),
             spare: Mutex::default(),
         })
     }
@@ -111,42 +114,64 @@ impl RequestMemory {
 
     /// Takes `bytes` of the budget, waiting while none is left.
     pub async fn reserve(self: &Arc<Self>, bytes: usize) -> Reservation {
+        if let Some(r) = self.try_reserve(bytes) {
+            return r;
+        }
+        // Counted before the check below, and a release is stored before
+        // it reads the count (both SeqCst): either the release sees this
+        // waiter and wakes it, or the check sees the release.
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(&self.waiting);
         loop {
-            // Register for a wake-up before checking, so a release between
-            // the check and the wait is not missed.
             let freed = self.freed.notified();
             tokio::pin!(freed);
             freed.as_mut().enable();
-            let cur = self.used.load(Ordering::Acquire);
-            let admit = cur < self.limit || bytes <= SMALL_REQUEST;
-            if admit
-                && self
-                    .used
-                    .compare_exchange(
-                        cur,
-                        cur.saturating_add(bytes),
-                        Ordering::AcqRel,
-                        Ordering::Acquire,
-                    )
-                    .is_ok()
-            {
-                return Reservation {
-                    bytes,
-                    pool: self.clone(),
-                };
-            }
-            if admit {
-                continue; // lost a race with another reservation: retry
+            if let Some(r) = self.try_reserve(bytes) {
+                return r;
             }
             freed.await;
         }
+    }
+
+    /// Takes `bytes` of the budget if it admits them now.
+    fn try_reserve(self: &Arc<Self>, bytes: usize) -> Option<Reservation> {
+        loop {
+            let cur = self.used.load(Ordering::SeqCst);
+            if cur >= self.limit && bytes > SMALL_REQUEST {
+                return None;
+            }
+            let taken = self.used.compare_exchange(
+                cur,
+                cur.saturating_add(bytes),
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            );
+            if taken.is_ok() {
+                return Some(Reservation {
+                    bytes,
+                    pool: self.clone(),
+                });
+            }
+            // Lost a race with another reservation or a release: retry.
+        }
+    }
+}
+
+/// Counts a waiter in and out, also when its wait is cancelled.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        self.pool.used.fetch_sub(self.bytes, Ordering::AcqRel);
-        self.pool.freed.notify_waiters();
+        self.pool.used.fetch_sub(self.bytes, Ordering::SeqCst);
+        if self.pool.waiting.load(Ordering::SeqCst) > 0 {
+            self.pool.freed.notify_waiters();
+        }
     }
 }
 

@@ -8,52 +8,96 @@
 //! sees the OffsetCommit sent before it, a ListOffsets the Produce before
 //! it, and pipelined produces still overlap their fsync waits.
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 /// Orders one connection's requests. Requests are numbered from 0 in the
 /// order read; request `n` has *applied* once its effects are visible to
 /// later requests, and *completed* once its response is ready.
+///
+/// The counts are atomics, so a request whose turn has come (the common
+/// case) passes without a lock; only while some request waits does a
+/// change wake the waiters.
 pub struct Sequencer {
     /// One past the highest request number that has applied. Requests
     /// apply in order, so this is also how many have applied.
-    applied: watch::Sender<u64>,
+    applied: AtomicU64,
     /// How many requests have completed.
-    completed: watch::Sender<u64>,
+    completed: AtomicU64,
+    /// Requests waiting in [`Sequencer::wait_turn`].
+    waiting: AtomicUsize,
+    changed: Notify,
+}
+
+/// Counts a waiter in and out, also when its wait is cancelled.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Sequencer {
     pub fn new() -> Arc<Sequencer> {
         Arc::new(Sequencer {
-            applied: watch::channel(0).0,
-            completed: watch::channel(0).0,
+            applied: AtomicU64::new(0),
+            completed: AtomicU64::new(0),
+            waiting: AtomicUsize::new(0),
+            changed: Notify::new(),
         })
+    }
+
+    fn turn_has_come(&self, seq: u64, produce: bool) -> bool {
+        let done = if produce {
+            &self.applied
+        } else {
+            &self.completed
+        };
+        done.load(Ordering::SeqCst) >= seq
     }
 
     /// Waits for request `seq`'s turn: every earlier request applied (a
     /// Produce) or completed (anything else). Only requests before `seq`
     /// can have started while it waits, so a count is enough.
     pub async fn wait_turn(&self, seq: u64, produce: bool) {
-        let mut rx = if produce {
-            self.applied.subscribe()
-        } else {
-            self.completed.subscribe()
-        };
-        let _ = rx.wait_for(|n| *n >= seq).await;
+        if self.turn_has_come(seq, produce) {
+            return;
+        }
+        // Counted before the check below, and a change is stored before
+        // its waker reads the count (both SeqCst): either the waker sees
+        // this waiter or the check sees the change.
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(&self.waiting);
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if self.turn_has_come(seq, produce) {
+                return;
+            }
+            changed.await;
+        }
+    }
+
+    fn wake(&self) {
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            self.changed.notify_waiters();
+        }
     }
 
     pub fn mark_applied(&self, seq: u64) {
-        self.applied.send_if_modified(|n| {
-            let moved = *n < seq + 1;
-            *n = (*n).max(seq + 1);
-            moved
-        });
+        if self.applied.fetch_max(seq + 1, Ordering::SeqCst) < seq + 1 {
+            self.wake();
+        }
     }
 
     pub fn mark_completed(&self, seq: u64) {
-        self.mark_applied(seq);
-        self.completed.send_modify(|n| *n += 1);
+        self.applied.fetch_max(seq + 1, Ordering::SeqCst);
+        self.completed.fetch_add(1, Ordering::SeqCst);
+        self.wake();
     }
 }
 
@@ -76,7 +120,7 @@ impl Sequencer {
 
     /// Whether requests before `next_seq` are still being handled.
     pub fn in_flight(&self, next_seq: u64) -> bool {
-        *self.completed.borrow() < next_seq
+        self.completed.load(Ordering::SeqCst) < next_seq
     }
 }
 
@@ -88,5 +132,47 @@ impl ApplyTurn {
 impl Drop for ApplyTurn {
     fn drop(&mut self) {
         self.sequencer.mark_applied(self.seq);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn turns_follow_applied_and_completed_requests() {
+        let s = Sequencer::new();
+        // Request 0's turn is there at once.
+        s.wait_turn(0, false).await;
+        let (s1, s2) = (s.clone(), s.clone());
+        let produce = tokio::spawn(async move { s1.wait_turn(1, true).await });
+        let other = tokio::spawn(async move { s2.wait_turn(1, false).await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!produce.is_finished() && !other.is_finished());
+        assert!(s.in_flight(1));
+        // Request 0 applied: a Produce may start, anything else not yet.
+        drop(s.turn(0));
+        tokio::time::timeout(Duration::from_secs(5), produce)
+            .await
+            .expect("produce woken once request 0 applied")
+            .expect("task");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!other.is_finished());
+        s.mark_completed(0);
+        tokio::time::timeout(Duration::from_secs(5), other)
+            .await
+            .expect("woken once request 0 completed")
+            .expect("task");
+        assert!(!s.in_flight(1));
+        assert_eq!(s.waiting.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_wait_is_counted_out() {
+        let s = Sequencer::new();
+        let waited = tokio::time::timeout(Duration::from_millis(10), s.wait_turn(3, false)).await;
+        assert!(waited.is_err());
+        assert_eq!(s.waiting.load(Ordering::SeqCst), 0);
     }
 }
