@@ -125,6 +125,7 @@ async fn write_vectored_all(wr: &mut OwnedWriteHalf, outs: &[Outgoing]) -> io::R
     }
     let mut at = 0usize; // first buffer not fully written
     let mut skip = 0usize; // bytes of it already written
+    fjord_storage::advance_written(|i| outs[i].buf.len(), outs.len(), &mut at, &mut skip, 0);
     while at < outs.len() {
         let iov: Vec<io::IoSlice<'_>> = outs[at..]
             .iter()
@@ -132,25 +133,11 @@ async fn write_vectored_all(wr: &mut OwnedWriteHalf, outs: &[Outgoing]) -> io::R
             .map(|(i, o)| io::IoSlice::new(if i == 0 { &o.buf[skip..] } else { &o.buf[..] }))
             .take(MAX_IOV)
             .collect();
-        let mut n = wr.write_vectored(&iov).await?;
+        let n = wr.write_vectored(&iov).await?;
         if n == 0 {
             return Err(io::ErrorKind::WriteZero.into());
         }
-        while n > 0 && at < outs.len() {
-            let left = outs[at].buf.len() - skip;
-            if n >= left {
-                n -= left;
-                at += 1;
-                skip = 0;
-            } else {
-                skip += n;
-                n = 0;
-            }
-        }
-        while at < outs.len() && outs[at].buf.len() == skip {
-            at += 1;
-            skip = 0;
-        }
+        fjord_storage::advance_written(|i| outs[i].buf.len(), outs.len(), &mut at, &mut skip, n);
     }
     Ok(())
 }

@@ -12,12 +12,8 @@ pub(crate) fn write_all_vectored_at(file: &File, parts: &[&[u8]], pos: u64) -> i
     let mut pos = pos;
     let mut at = 0usize; // first part not fully written
     let mut skip = 0usize; // bytes of it already written
+    advance_written(|i| parts[i].len(), parts.len(), &mut at, &mut skip, 0);
     while at < parts.len() {
-        if parts[at].len() == skip {
-            at += 1;
-            skip = 0;
-            continue;
-        }
         let iov: Vec<libc::iovec> = parts[at..]
             .iter()
             .take(MAX_IOV)
@@ -42,24 +38,38 @@ pub(crate) fn write_all_vectored_at(file: &File, parts: &[&[u8]], pos: u64) -> i
             }
             return Err(e);
         }
-        let mut n = n as usize;
+        let n = n as usize;
         if n == 0 {
             return Err(io::ErrorKind::WriteZero.into());
         }
         pos += n as u64;
-        while n > 0 && at < parts.len() {
-            let left = parts[at].len() - skip;
-            if n >= left {
-                n -= left;
-                at += 1;
-                skip = 0;
-            } else {
-                skip += n;
-                n = 0;
-            }
-        }
+        advance_written(|i| parts[i].len(), parts.len(), &mut at, &mut skip, n);
     }
     Ok(())
+}
+
+/// After a vectored write of `n` bytes that began at byte `skip` of part
+/// `at` (of `count` parts, part `i` being `len_of(i)` bytes long), moves
+/// `at` and `skip` past what was written and past any empty parts after
+/// it. Shared by every writer of vectored buffers (files here, sockets in
+/// the broker).
+pub fn advance_written(
+    len_of: impl Fn(usize) -> usize,
+    count: usize,
+    at: &mut usize,
+    skip: &mut usize,
+    mut n: usize,
+) {
+    while *at < count {
+        let left = len_of(*at) - *skip;
+        if n < left {
+            *skip += n;
+            return;
+        }
+        n -= left;
+        *at += 1;
+        *skip = 0;
+    }
 }
 
 #[cfg(test)]

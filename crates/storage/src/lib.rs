@@ -133,6 +133,7 @@ mod epoch;
 mod error;
 mod file_cache;
 mod file_io;
+pub use file_io::advance_written;
 mod index;
 mod log;
 mod offset_index;
