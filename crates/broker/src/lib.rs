@@ -25,6 +25,7 @@ pub mod schemas;
 pub mod security;
 pub mod sequencer;
 pub mod server;
+pub mod signal;
 pub mod state;
 pub mod throttle;
 pub mod txn_io;

@@ -18,7 +18,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
-use tokio::sync::Notify;
+
+use crate::signal::Signal;
 
 /// Requests up to this size are admitted even when the budget is used up.
 pub const SMALL_REQUEST: usize = 64 * 1024;
@@ -29,9 +30,7 @@ pub struct RequestMemory {
     /// Bytes of requests read or being read and not yet answered.
     used: AtomicUsize,
     /// Woken when bytes are given back, if anyone waits.
-    freed: Notify,
-    /// Reservations waiting for room.
-    waiting: AtomicUsize,
+    freed: Signal,
     /// Request buffers kept for reuse (see [`RequestMemory::buffer`]).
     spare: Mutex<Spare>,
 }
@@ -66,8 +65,7 @@ impl RequestMemory {
         Arc::new(RequestMemory {
             limit: usize::try_from(limit).unwrap_or(usize::MAX),
             used: AtomicUsize::new(0),
-            freed: Notify::new(),
-            waiting: AtomicUsize::new(0),
+            freed: Signal::default(),
             spare: Mutex::default(),
         })
     }
@@ -114,23 +112,7 @@ impl RequestMemory {
 
     /// Takes `bytes` of the budget, waiting while none is left.
     pub async fn reserve(self: &Arc<Self>, bytes: usize) -> Reservation {
-        if let Some(r) = self.try_reserve(bytes) {
-            return r;
-        }
-        // Counted before the check below, and a release is stored before
-        // it reads the count (both SeqCst): either the release sees this
-        // waiter and wakes it, or the check sees the release.
-        self.waiting.fetch_add(1, Ordering::SeqCst);
-        let _waiting = Waiting(&self.waiting);
-        loop {
-            let freed = self.freed.notified();
-            tokio::pin!(freed);
-            freed.as_mut().enable();
-            if let Some(r) = self.try_reserve(bytes) {
-                return r;
-            }
-            freed.await;
-        }
+        self.freed.wait_until(|| self.try_reserve(bytes)).await
     }
 
     /// Takes `bytes` of the budget if it admits them now.
@@ -157,21 +139,10 @@ impl RequestMemory {
     }
 }
 
-/// Counts a waiter in and out, also when its wait is cancelled.
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
 impl Drop for Reservation {
     fn drop(&mut self) {
         self.pool.used.fetch_sub(self.bytes, Ordering::SeqCst);
-        if self.pool.waiting.load(Ordering::SeqCst) > 0 {
-            self.pool.freed.notify_waiters();
-        }
+        self.pool.freed.wake();
     }
 }
 

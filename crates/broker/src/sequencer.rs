@@ -8,10 +8,10 @@
 //! sees the OffsetCommit sent before it, a ListOffsets the Produce before
 //! it, and pipelined produces still overlap their fsync waits.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::Notify;
+use crate::signal::Signal;
 
 /// Orders one connection's requests. Requests are numbered from 0 in the
 /// order read; request `n` has *applied* once its effects are visible to
@@ -26,18 +26,8 @@ pub struct Sequencer {
     applied: AtomicU64,
     /// How many requests have completed.
     completed: AtomicU64,
-    /// Requests waiting in [`Sequencer::wait_turn`].
-    waiting: AtomicUsize,
-    changed: Notify,
-}
-
-/// Counts a waiter in and out, also when its wait is cancelled.
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
+    /// Woken when either count moves while a request waits.
+    changed: Signal,
 }
 
 impl Sequencer {
@@ -45,8 +35,7 @@ impl Sequencer {
         Arc::new(Sequencer {
             applied: AtomicU64::new(0),
             completed: AtomicU64::new(0),
-            waiting: AtomicUsize::new(0),
-            changed: Notify::new(),
+            changed: Signal::default(),
         })
     }
 
@@ -63,41 +52,21 @@ impl Sequencer {
     /// Produce) or completed (anything else). Only requests before `seq`
     /// can have started while it waits, so a count is enough.
     pub async fn wait_turn(&self, seq: u64, produce: bool) {
-        if self.turn_has_come(seq, produce) {
-            return;
-        }
-        // Counted before the check below, and a change is stored before
-        // its waker reads the count (both SeqCst): either the waker sees
-        // this waiter or the check sees the change.
-        self.waiting.fetch_add(1, Ordering::SeqCst);
-        let _waiting = Waiting(&self.waiting);
-        loop {
-            let changed = self.changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            if self.turn_has_come(seq, produce) {
-                return;
-            }
-            changed.await;
-        }
-    }
-
-    fn wake(&self) {
-        if self.waiting.load(Ordering::SeqCst) > 0 {
-            self.changed.notify_waiters();
-        }
+        self.changed
+            .wait_until(|| self.turn_has_come(seq, produce).then_some(()))
+            .await
     }
 
     pub fn mark_applied(&self, seq: u64) {
         if self.applied.fetch_max(seq + 1, Ordering::SeqCst) < seq + 1 {
-            self.wake();
+            self.changed.wake();
         }
     }
 
     pub fn mark_completed(&self, seq: u64) {
         self.applied.fetch_max(seq + 1, Ordering::SeqCst);
         self.completed.fetch_add(1, Ordering::SeqCst);
-        self.wake();
+        self.changed.wake();
     }
 }
 
@@ -165,7 +134,7 @@ mod tests {
             .expect("woken once request 0 completed")
             .expect("task");
         assert!(!s.in_flight(1));
-        assert_eq!(s.waiting.load(Ordering::SeqCst), 0);
+        assert_eq!(s.changed.waiters(), 0);
     }
 
     #[tokio::test]
@@ -173,6 +142,6 @@ mod tests {
         let s = Sequencer::new();
         let waited = tokio::time::timeout(Duration::from_millis(10), s.wait_turn(3, false)).await;
         assert!(waited.is_err());
-        assert_eq!(s.waiting.load(Ordering::SeqCst), 0);
+        assert_eq!(s.changed.waiters(), 0);
     }
 }
