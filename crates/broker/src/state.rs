@@ -804,8 +804,8 @@ impl BrokerState {
                     let _ = tx.send(r);
                 });
                 if partition.log.sync_to_then(next_offset, done) {
-                    let log = partition.log.clone();
-                    tokio::task::spawn_blocking(move || log.run_syncs());
+                    let job = RunSyncs(Some(partition.log.clone()));
+                    tokio::task::spawn_blocking(move || job.run());
                 }
                 Visible::Synced(rx, self.clone(), partition.clone())
             }
@@ -931,6 +931,29 @@ mod image;
 
 #[cfg(test)]
 mod tests;
+
+/// The fsync rounds one caller of `Log::sync_to_then` must run. Run on a
+/// blocking thread; dropped unrun (a runtime that is shutting down runs
+/// no more blocking tasks) it runs them where it is dropped, since
+/// otherwise the log's queued waiters, and every later `sync_to`, would
+/// wait forever.
+struct RunSyncs(Option<Arc<fjord_storage::Log>>);
+
+impl RunSyncs {
+    fn run(mut self) {
+        if let Some(log) = self.0.take() {
+            log.run_syncs();
+        }
+    }
+}
+
+impl Drop for RunSyncs {
+    fn drop(&mut self) {
+        if let Some(log) = self.0.take() {
+            log.run_syncs();
+        }
+    }
+}
 
 /// A partition on its way to durable (see [`BrokerState::start_visible`]).
 pub enum Visible {
