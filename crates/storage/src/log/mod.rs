@@ -114,8 +114,13 @@ pub(crate) struct Writer {
     scratch: Vec<BatchInfo>,
 }
 
-struct SyncState {
+pub(crate) struct SyncState {
+    /// Someone (a round, a truncation) holds the sync.
     in_progress: bool,
+    /// A `run_syncs` runner is active or about to be.
+    runner: bool,
+    /// Blocking callers waiting to take the sync.
+    blocked: usize,
     /// Callers of `sync_to_then` waiting for (offset, callback).
     waiters: Vec<(i64, SyncDone)>,
 }
@@ -599,23 +604,19 @@ impl Log {
         if self.durable.load(Ordering::Acquire) >= target {
             return Ok(());
         }
-        let mut st = self.sync_state.lock();
-        loop {
-            if self.durable.load(Ordering::Acquire) >= target {
-                return Ok(());
+        let satisfied = |log: &Log| {
+            if log.durable.load(Ordering::Acquire) >= target {
+                return Some(Ok(()));
             }
-            if let Some(reason) = &*self.offline.lock() {
-                return Err(StorageError::Offline(reason.clone()));
-            }
-            if !st.in_progress {
-                break;
-            }
-            self.sync_cond.wait(&mut st);
+            let offline = log.offline.lock().clone();
+            offline.map(|reason| Err(StorageError::Offline(reason)))
+        };
+        if let Some(done) = self.take_sync_hold(satisfied) {
+            return done;
         }
-        st.in_progress = true;
-        drop(st);
         let result = self.sync_round();
-        self.release_sync(result.as_ref().err().map(|e| e.to_string()));
+        let st = self.sync_state.lock();
+        drop(self.end_sync_hold(st, result.as_ref().err().map(|e| e.to_string())));
         result
     }
 

@@ -208,6 +208,8 @@ impl Log {
             recovery_point: AtomicI64::new(if clean { i64::MAX } else { recovery_point }),
             sync_state: Mutex::new(SyncState {
                 in_progress: false,
+                runner: false,
+                blocked: 0,
                 waiters: Vec::new(),
             }),
             sync_cond: Condvar::new(),

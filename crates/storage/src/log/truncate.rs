@@ -23,14 +23,10 @@ impl Log {
     pub fn truncate_to(&self, offset: i64) -> Result<()> {
         // Keep syncs out: one in flight would publish a durable offset past
         // the new end.
-        let mut st = self.sync_state.lock();
-        while st.in_progress {
-            self.sync_cond.wait(&mut st);
-        }
-        st.in_progress = true;
-        drop(st);
+        let _ = self.take_sync_hold(|_| None);
         let result = self.truncate_inner(offset);
-        self.release_sync(None);
+        let st = self.sync_state.lock();
+        drop(self.end_sync_hold(st, None));
         result
     }
 

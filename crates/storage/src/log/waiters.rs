@@ -1,12 +1,17 @@
 //! Group commit for callers that must not block: [`Log::sync_to_then`]
 //! queues a callback for an offset instead of waiting in `sync_to`, and
-//! at most one blocking caller runs fsync rounds ([`Log::run_syncs`])
-//! until every queued offset is durable. Each waiter is called once, with
-//! no lock held, so waking it costs one hand-off, not a thread per waiter.
+//! one dedicated runner ([`Log::run_syncs`], on a blocking thread) does
+//! fsync rounds until no callback is left. Each waiter is called once,
+//! with no lock held. Blocking callers (`sync_to`, `truncate_to`) take
+//! the sync between the runner's rounds and never run rounds for anyone
+//! else, so a stream of producers cannot hold them up; the runner lets
+//! them go first.
 
 use std::sync::atomic::Ordering;
 
-use super::Log;
+use parking_lot::MutexGuard;
+
+use super::{Log, SyncState};
 
 /// Called once the offset it waits for is durable, or with the reason it
 /// cannot become so (an fsync failed, the log is offline or closed).
@@ -16,8 +21,8 @@ impl Log {
     /// Calls `done` once every offset below `offset` (clamped to the log
     /// end) is durable: at once if it already is, else after a sync round.
     /// Returns true when the caller must call [`Log::run_syncs`] from a
-    /// blocking context (nobody else is syncing); false when `done` was
-    /// called or a running sync will call it.
+    /// blocking context (no runner is active); false when `done` was
+    /// called or the active runner will call it.
     pub fn sync_to_then(&self, offset: i64, done: SyncDone) -> bool {
         let target = offset.min(self.log_end_offset());
         if self.durable.load(Ordering::Acquire) >= target {
@@ -37,59 +42,91 @@ impl Log {
             return false;
         }
         st.waiters.push((target, done));
-        if st.in_progress {
+        if st.runner {
             return false;
         }
-        st.in_progress = true;
+        st.runner = true;
         true
     }
 
-    /// Runs fsync rounds until no queued waiter is left (see
-    /// [`Log::sync_to_then`]). Blocking.
+    /// The runner of the queued waiters (see [`Log::sync_to_then`]): fsync
+    /// rounds until none is left, each after any blocking caller waiting
+    /// for the sync has had it. Blocking.
     pub fn run_syncs(&self) {
-        let failed = self.sync_round().err().map(|e| e.to_string());
-        self.release_sync(failed);
+        let mut st = self.sync_state.lock();
+        loop {
+            while st.in_progress || st.blocked > 0 {
+                self.sync_cond.wait(&mut st);
+            }
+            if st.waiters.is_empty() {
+                st.runner = false;
+                return;
+            }
+            st.in_progress = true;
+            drop(st);
+            let failed = self.sync_round().err().map(|e| e.to_string());
+            st = self.sync_state.lock();
+            st = self.end_sync_hold(st, failed);
+        }
     }
 
-    /// Ends the sync-state hold of a caller that set `in_progress` (a
-    /// sync round, a truncation): calls the waiters now served (all of
-    /// them with `failed`'s reason if set), and runs further rounds while
-    /// any wait beyond what is durable, so no waiter is left without a
-    /// syncer. Blocking.
-    pub(crate) fn release_sync(&self, mut failed: Option<String>) {
-        loop {
-            let mut st = self.sync_state.lock();
-            // Blocking `sync_to` callers recheck after every round, so a
-            // stream of queued waiters never starves them.
-            self.sync_cond.notify_all();
-            if st.waiters.is_empty() {
-                st.in_progress = false;
-                return;
-            }
-            let durable = self.durable.load(Ordering::Acquire);
-            let end = self.log_end_offset();
-            let offline = self.offline.lock().clone();
-            let failure = failed.take().or(offline);
-            let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut st.waiters)
-                .into_iter()
-                .partition(|(target, _)| failure.is_some() || (*target).min(end) <= durable);
-            st.waiters = waiting;
-            let more = !st.waiters.is_empty();
-            if !more {
-                st.in_progress = false;
-            }
-            drop(st);
-            for (_, done) in ready {
-                done(match &failure {
-                    None => Ok(()),
-                    Some(reason) => Err(reason.clone()),
-                });
-            }
-            if !more {
-                return;
-            }
-            failed = self.sync_round().err().map(|e| e.to_string());
+    /// Ends a hold of the sync (a round or a truncation): lets the next
+    /// holder in, and calls the waiters now served (all of them with
+    /// `failed`'s reason if set), without the lock. Returns the lock.
+    pub(crate) fn end_sync_hold<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, SyncState>,
+        failed: Option<String>,
+    ) -> MutexGuard<'a, SyncState> {
+        st.in_progress = false;
+        self.sync_cond.notify_all();
+        if st.waiters.is_empty() {
+            return st;
         }
+        let durable = self.durable.load(Ordering::Acquire);
+        let end = self.log_end_offset();
+        let offline = self.offline.lock().clone();
+        let failure = failed.or(offline);
+        let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut st.waiters)
+            .into_iter()
+            .partition(|(target, _)| failure.is_some() || (*target).min(end) <= durable);
+        st.waiters = waiting;
+        if ready.is_empty() {
+            return st;
+        }
+        drop(st);
+        for (_, done) in ready {
+            done(match &failure {
+                None => Ok(()),
+                Some(reason) => Err(reason.clone()),
+            });
+        }
+        self.sync_state.lock()
+    }
+
+    /// Waits until no one holds the sync, then takes it, for a blocking
+    /// caller; counted as waiting meanwhile so the runner lets it go
+    /// first. Returns None (sync not taken) once `satisfied` holds.
+    pub(crate) fn take_sync_hold(
+        &self,
+        satisfied: impl Fn(&Log) -> Option<super::Result<()>>,
+    ) -> Option<super::Result<()>> {
+        let mut st = self.sync_state.lock();
+        st.blocked += 1;
+        let outcome = loop {
+            if let Some(r) = satisfied(self) {
+                break Some(r);
+            }
+            if !st.in_progress {
+                st.in_progress = true;
+                break None;
+            }
+            self.sync_cond.wait(&mut st);
+        };
+        st.blocked -= 1;
+        // The runner waits for no blocked caller; tell it.
+        self.sync_cond.notify_all();
+        outcome
     }
 }
 
@@ -135,25 +172,78 @@ mod tests {
     }
 
     #[test]
-    fn a_blocking_sync_serves_the_waiters_queued_during_it() {
+    fn the_runner_waits_for_a_blocking_holder_and_then_serves_the_waiters() {
         let d = tempfile::tempdir().expect("tempdir");
         let log = std::sync::Arc::new(Log::open(d.path(), LogConfig::default()).expect("open"));
         log.append(&mut simple_batch(2, 1, 10), 0, 0)
             .expect("append");
-        // Hold the sync like a blocking sync_to in flight would.
+        // Hold the sync as a blocking sync_to in flight would.
         log.sync_state.lock().in_progress = true;
         let (tx, rx) = mpsc::channel();
-        assert!(!log.sync_to_then(
+        // No runner yet: this waiter must start one.
+        assert!(log.sync_to_then(
             2,
             Box::new(move |r| {
                 let _ = tx.send(r);
             })
         ));
-        assert!(rx.try_recv().is_err());
-        // The holder ends its round: the waiter must not be stranded.
-        log.release_sync(None);
+        let runner = {
+            let log = log.clone();
+            std::thread::spawn(move || log.run_syncs())
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(rx.try_recv().is_err(), "no round while the sync is held");
+        // The holder ends its hold: the runner takes over.
+        let st = log.sync_state.lock();
+        drop(log.end_sync_hold(st, None));
+        runner.join().expect("runner");
         assert_eq!(rx.try_recv().expect("served"), Ok(()));
         assert_eq!(log.durable_offset(), 2);
-        assert!(!log.sync_state.lock().in_progress);
+        let st = log.sync_state.lock();
+        assert!(!st.in_progress && !st.runner && st.waiters.is_empty());
+    }
+
+    #[test]
+    fn a_blocking_sync_returns_while_producers_keep_queueing() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        use std::time::{Duration, Instant};
+        let d = tempfile::tempdir().expect("tempdir");
+        let log = Arc::new(Log::open(d.path(), LogConfig::default()).expect("open"));
+        let stop = Arc::new(AtomicBool::new(false));
+        // A producer that appends and queues a waiter as fast as it can,
+        // starting a runner thread whenever it is told to.
+        let producer = {
+            let (log, stop) = (log.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut runners = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    log.append(&mut simple_batch(1, 1, 10), 0, 0)
+                        .expect("append");
+                    let next = log.log_end_offset();
+                    if log.sync_to_then(next, Box::new(|_| {})) {
+                        let log = log.clone();
+                        runners.push(std::thread::spawn(move || log.run_syncs()));
+                    }
+                }
+                for r in runners {
+                    r.join().expect("runner");
+                }
+            })
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        for _ in 0..20 {
+            let started = Instant::now();
+            log.sync_to(log.log_end_offset()).expect("sync");
+            assert!(
+                started.elapsed() < Duration::from_secs(2),
+                "a blocking sync waited {:?} behind the producers",
+                started.elapsed()
+            );
+        }
+        stop.store(true, Ordering::Relaxed);
+        producer.join().expect("producer");
+        let st = log.sync_state.lock();
+        assert!(!st.in_progress && st.blocked == 0);
     }
 }
