@@ -209,3 +209,28 @@ def test_pipelined_produces_are_stored_in_order(shared_broker):
         bases.append(base)
     assert bases == list(range(50))
     print(f"50 pipelined acks=all produces answered in {elapsed * 1000:.1f} ms")
+
+
+def test_large_and_small_requests_in_one_write_keep_their_order(shared_broker):
+    """Requests over 64 KiB run as tasks of their own while small ones are
+    answered inline by the connection's reader: mixed in one write, every
+    answer still comes in request order, each produce lands at the next
+    offset, and each ListOffsets sees the produce before it."""
+    topic = unique_topic("order-mixed")
+    ck_create_topic(shared_broker.bootstrap, topic)
+    frames, sizes = [], []
+    for i in range(12):
+        size = 100_000 if i % 3 == 0 else 10
+        sizes.append(size)
+        batch = kw.encode_record_batch([bytes([65 + i]) * size])
+        frames.append(kw.produce_request_v3(topic, 0, batch, acks=-1, correlation_id=2 * i))
+        frames.append(list_offsets_v1(2 * i + 1, topic, 0, -1))
+    assert any(len(f) > 64 * 1024 for f in frames) and any(len(f) < 1024 for f in frames)
+    with kw.connect(shared_broker.bootstrap) as sock:
+        responses = send_all(sock, frames)
+    for i in range(12):
+        corr, parts = kw.parse_produce_response_v3(responses[2 * i])
+        assert corr == 2 * i, f"answer {2 * i} out of order: correlation id {corr}"
+        assert parts[(topic, 0)] == (0, i)
+        lcorr, lerr, latest = parse_list_offsets_v1(responses[2 * i + 1])
+        assert (lcorr, lerr, latest) == (2 * i + 1, 0, i + 1), f"request {2 * i + 1} ({sizes[i]} B produce before it)"
