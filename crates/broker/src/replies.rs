@@ -217,9 +217,14 @@ impl Replies {
         self.output.closed.load(Ordering::Acquire)
     }
 
-    /// Waits until every reply handed out has been written (or dropped
-    /// with a closed output), then closes the writing side.
+    /// Waits until every reply handed out has been written, then closes
+    /// the writing side.
     pub async fn finish(self) {
+        // Closed already (a failed write, a close in place): nothing more
+        // will be written, so the replies still out are not waited for.
+        if self.closed() {
+            return;
+        }
         let all = u32::try_from(MAX_IN_FLIGHT).unwrap_or(u32::MAX);
         let _all = self.permits.acquire_many(all).await;
         let mut st = self.output.state.lock().await;
