@@ -66,15 +66,33 @@ def fjord_bin() -> Path:
     return path
 
 
+# Ports free_ports handed out in this test process: a port is released as
+# soon as it is picked, so a later call could otherwise pick it again for
+# another listener of the same, not yet started broker.
+_HANDED_OUT: set[int] = set()
+
+
 def free_ports(n: int) -> list[int]:
-    """n distinct free TCP ports on 127.0.0.1 (held open together so they differ)."""
+    """n free TCP ports on 127.0.0.1, distinct from each other and from every
+    port handed out before in this process."""
+    if len(_HANDED_OUT) > 10_000:
+        _HANDED_OUT.clear()
     socks = []
+    ports: list[int] = []
     try:
-        for _ in range(n):
+        for _ in range(n + 1000):
+            if len(ports) == n:
+                break
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.bind(("127.0.0.1", 0))
             socks.append(s)
-        return [s.getsockname()[1] for s in socks]
+            port = s.getsockname()[1]
+            if port not in _HANDED_OUT:
+                ports.append(port)
+        if len(ports) < n:
+            raise RuntimeError(f"no {n} fresh free ports on 127.0.0.1")
+        _HANDED_OUT.update(ports)
+        return ports
     finally:
         for s in socks:
             s.close()
