@@ -61,6 +61,11 @@ pub struct ListenerCtx {
 /// The reading side of a connection, plain or TLS.
 type Source = Box<dyn AsyncRead + Unpin + Send>;
 
+/// The read-ahead buffer of a plaintext connection (TLS buffers in
+/// rustls). Bodies larger than this are read straight into their own
+/// buffer.
+const READ_AHEAD_BYTES: usize = 4096;
+
 /// A response that is ready now (answered by the connection itself).
 fn ready(correlation_id: i32, api_key: ApiKey, version: i16, resp: &Response) -> Option<Outgoing> {
     let mut out = BytesMut::new();
@@ -115,45 +120,73 @@ impl Activity {
     }
 }
 
+/// The idle deadline of a connection (`connections.max.idle.ms`), kept
+/// as one timer for its whole life: requests only move `last_read`, and
+/// the timer is re-armed only when it fires early (at most once per idle
+/// period), so a request registers no timer of its own.
+struct IdleTimer {
+    limit: Duration,
+    last_read: Instant,
+    timer: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl IdleTimer {
+    fn new(limit: Duration) -> Self {
+        // Bounded so that deadlines never overflow `Instant`.
+        let limit = limit.min(Duration::from_secs(100 * 365 * 24 * 3600));
+        let now = Instant::now();
+        IdleTimer {
+            limit,
+            last_read: now,
+            timer: Box::pin(tokio::time::sleep_until((now + limit).into())),
+        }
+    }
+}
+
 /// Reads the 4-byte length prefix of the next request. The connection is
 /// closed once it has been idle (`connections.max.idle.ms`: no byte read
-/// or written and no request in flight) for `idle`.
+/// or written and no request in flight) for `idle.limit`; it is closed
+/// quietly once `stop` (the broker's shutdown) resolves.
 async fn read_length(
     rd: &mut Source,
-    shutdown: &mut watch::Receiver<bool>,
-    idle: Duration,
+    stop: &mut std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+    idle: &mut IdleTimer,
     activity: &Activity,
     in_flight: impl Fn() -> bool,
     peer: SocketAddr,
 ) -> Result<[u8; 4], ReadEnd> {
     let mut len_buf = [0u8; 4];
     let mut got = 0;
-    // The length is usually there already: no timer for that.
+    // The length is usually there already (or in the read-ahead buffer).
     match poll_now(&mut std::pin::pin!(rd.read(&mut len_buf))) {
         Some(Ok(0) | Err(_)) => return Err(ReadEnd::Closed),
         Some(Ok(n)) => got = n,
         None => {}
     }
-    let mut last_read = Instant::now();
+    idle.last_read = Instant::now();
     while got < 4 {
-        let idle_at = last_read.max(activity.last_write()) + idle;
         tokio::select! {
+            biased;
             r = rd.read(&mut len_buf[got..]) => match r {
                 Ok(0) | Err(_) => return Err(ReadEnd::Closed),
                 Ok(n) => {
                     got += n;
-                    last_read = Instant::now();
+                    idle.last_read = Instant::now();
                 }
             },
-            _ = shutdown.changed() => return Err(ReadEnd::Closed),
-            _ = tokio::time::sleep_until(idle_at.into()) => {
+            _ = stop.as_mut() => return Err(ReadEnd::Closed),
+            _ = idle.timer.as_mut() => {
+                let now = Instant::now();
                 if in_flight() {
                     // Waiting on our own answer is not idleness.
-                    last_read = Instant::now();
-                } else if last_read.max(activity.last_write()) + idle <= Instant::now() {
-                    tracing::info!(%peer, idle_ms = idle.as_millis() as u64, partial_length_bytes = got, "closing idle connection (connections.max.idle.ms)");
+                    idle.last_read = now;
+                }
+                let due = idle.last_read.max(activity.last_write()) + idle.limit;
+                if due <= now {
+                    tracing::info!(%peer, idle_ms = idle.limit.as_millis() as u64, partial_length_bytes = got, "closing idle connection (connections.max.idle.ms)");
                     return Err(ReadEnd::Refused);
                 }
+                idle.timer.as_mut().reset(due.into());
             }
         }
     }
@@ -233,6 +266,9 @@ pub async fn serve(
     let (mut rd, wr, mut principal): (Source, Sink, Principal) = match &listener.tls {
         None => {
             let (r, w) = stream.into_split();
+            // Read ahead: a small request's length and body (and any
+            // request pipelined behind it) come in one `recv`.
+            let r = tokio::io::BufReader::with_capacity(READ_AHEAD_BYTES, r);
             (Box::new(r), Sink::Plain(w), Principal::anonymous())
         }
         Some(ctx) => {
@@ -288,6 +324,14 @@ pub async fn serve(
         )
     });
     let mut principal_arc = Arc::new(principal.clone());
+    // The broker's shutdown: one future for the connection's life (a fresh
+    // `changed()` per wait would register with the shared Notify, under
+    // its lock, for every request).
+    let stop = async move {
+        let _ = shutdown.changed().await;
+    };
+    let mut stop = std::pin::pin!(stop);
+    let mut idle = IdleTimer::new(idle);
     let activity = Arc::new(Activity {
         opened: Instant::now(),
         last_write_ms: AtomicU64::new(0),
@@ -316,13 +360,13 @@ pub async fn serve(
             if until > tokio::time::Instant::now() {
                 tokio::select! {
                     _ = tokio::time::sleep_until(until) => {}
-                    _ = shutdown.changed() => break,
+                    _ = stop.as_mut() => break,
                 }
             }
         }
         let in_flight = || sequencer.in_flight(next_seq);
         let len_buf =
-            match read_length(&mut rd, &mut shutdown, idle, &activity, in_flight, peer).await {
+            match read_length(&mut rd, &mut stop, &mut idle, &activity, in_flight, peer).await {
                 Ok(b) => b,
                 Err(_) => break,
             };
@@ -343,8 +387,9 @@ pub async fn serve(
         // Back-pressure: wait for room in the broker-wide request budget
         // before reading (and allocating) the body.
         let reservation = tokio::select! {
+            biased;
             r = memory.reserve(len) => r,
-            _ = shutdown.changed() => break,
+            _ = stop.as_mut() => break,
         };
         let frame_buf = match read_body(&mut rd, len, read_deadline, peer, &memory).await {
             Ok(b) => b,
@@ -593,8 +638,9 @@ pub async fn serve(
         }
         if let Some(done) = done_rx {
             tokio::select! {
+                biased;
                 _ = done => {}
-                _ = shutdown.changed() => break,
+                _ = stop.as_mut() => break,
             }
         }
     }
