@@ -11,7 +11,7 @@ import time
 import pytest
 
 import kafka_wire as kw
-from helpers import ck_consume, ck_produce, kcat, unique_topic
+from helpers import ck_consume, ck_produce, kcat, unique_topic, wait_until
 from security_helpers import broker_log, ck_conf, client_ssl_context, make_pki, set_listeners, start_secure_broker
 
 
@@ -56,7 +56,9 @@ def test_plaintext_bytes_on_the_tls_port_are_refused_and_the_broker_still_serves
     with kw.connect(secure.addr("SSL")) as s:
         s.sendall(kw.api_versions_request(3))
         assert kw.wait_closed(s, 10), "broker kept a plaintext connection on its TLS port open"
-    assert "TLS handshake failed" in broker_log(secure)
+    # The failed handshake drops the socket before the broker logs it.
+    wait_until(lambda: "TLS handshake failed" in broker_log(secure), timeout=5,
+               desc="the failed handshake in the broker's log")
     # Still serving TLS.
     with socket.create_connection(("127.0.0.1", secure.ports["SSL"]), timeout=5) as raw:
         with client_ssl_context(pki).wrap_socket(raw, server_hostname="127.0.0.1") as s:
@@ -71,7 +73,8 @@ def test_a_tls_client_hello_on_the_plaintext_port_is_refused(secure, pki):
     with pytest.raises((ssl.SSLError, OSError)):
         ctx.wrap_socket(raw, server_hostname="127.0.0.1")
     raw.close()
-    assert "TLS handshake on a listener without TLS" in broker_log(secure)
+    wait_until(lambda: "TLS handshake on a listener without TLS" in broker_log(secure), timeout=5,
+               desc="the refused ClientHello in the broker's log")
     assert kw.api_versions(secure.addr("PLAINTEXT")).error_code == 0
 
 

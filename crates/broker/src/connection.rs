@@ -58,8 +58,37 @@ pub struct ListenerCtx {
     pub oauth: Option<Arc<crate::security::oauth::OAuthValidator>>,
 }
 
-/// The reading side of a connection, plain or TLS.
-type Source = Box<dyn AsyncRead + Unpin + Send>;
+/// The reading side of a connection: plaintext through a read-ahead
+/// buffer, or TLS (which rustls buffers).
+enum Source {
+    Plain(tokio::io::BufReader<tokio::net::tcp::OwnedReadHalf>),
+    Tls(Box<dyn AsyncRead + Unpin + Send>),
+}
+
+impl Source {
+    /// Whether bytes of a later request are already read ahead, so a
+    /// request is known to be waiting behind this one. False when this
+    /// cannot be known (TLS).
+    fn more_queued(&self) -> Option<bool> {
+        match self {
+            Source::Plain(r) => Some(!r.buffer().is_empty()),
+            Source::Tls(_) => None,
+        }
+    }
+}
+
+impl AsyncRead for Source {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Source::Plain(r) => std::pin::Pin::new(r).poll_read(cx, buf),
+            Source::Tls(r) => std::pin::Pin::new(r).poll_read(cx, buf),
+        }
+    }
+}
 
 /// The read-ahead buffer of a plaintext connection (TLS buffers in
 /// rustls). Bodies larger than this are read straight into their own
@@ -269,7 +298,7 @@ pub async fn serve(
             // Read ahead: a small request's length and body (and any
             // request pipelined behind it) come in one `recv`.
             let r = tokio::io::BufReader::with_capacity(READ_AHEAD_BYTES, r);
-            (Box::new(r), Sink::Plain(w), Principal::anonymous())
+            (Source::Plain(r), Sink::Plain(w), Principal::anonymous())
         }
         Some(ctx) => {
             match tokio::time::timeout(read_deadline, ctx.acceptor().accept(stream)).await {
@@ -293,7 +322,7 @@ pub async fn serve(
                         state.metrics.authentication(&listener.name, "SSL", true);
                     }
                     let (r, w) = tokio::io::split(tls);
-                    (Box::new(r), Sink::Tls(w), principal)
+                    (Source::Tls(Box::new(r)), Sink::Tls(w), principal)
                 }
                 Ok(Err(e)) => {
                     tracing::info!(%peer, listener = %listener.name, error = %e, "TLS handshake failed; closing connection");
@@ -537,6 +566,8 @@ pub async fn serve(
             records_out: records_out.clone(),
             listener: listener.name.clone(),
             principal: principal_arc.clone(),
+            // Unknown (TLS) counts as queued: nothing may hold the reader.
+            more_queued: rd.more_queued().unwrap_or(true),
         };
         let Some(slot) = replies.slot().await else {
             break;

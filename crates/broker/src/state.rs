@@ -175,6 +175,9 @@ pub struct BrokerState {
     pub connections: Arc<crate::quotas::connections::ConnectionTracker>,
     /// Cluster mode's handle (see `state/image.rs`); unset on one node.
     cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
+    /// An async worker is running an fsync round itself (at most one at
+    /// a time, so the others keep serving; see `start_visible`).
+    inline_sync: std::sync::atomic::AtomicBool,
 }
 
 pub fn uuid_hex(u: &Uuid) -> String {
@@ -281,6 +284,7 @@ impl BrokerState {
             metrics,
             config: RwLock::new(Arc::new(config)),
             static_config,
+            inline_sync: std::sync::atomic::AtomicBool::new(false),
         };
         let started = std::time::Instant::now();
         let loaded = state.open_topics(&topic_metas)?;
@@ -789,10 +793,15 @@ impl BrokerState {
     /// Under fsync-before-ack the offset joins the log's group commit
     /// (`Log::sync_to_then`): one blocking task runs the fsync rounds for
     /// every producer waiting on the log, instead of one per request.
+    /// With `inline` (a small request with one partition to sync) the
+    /// caller runs one round itself when the log's fsyncs are quick (see
+    /// [`INLINE_SYNC_QUICK`]) and no other worker is running one, so the
+    /// answer needs no other thread.
     pub fn start_visible(
         self: &Arc<Self>,
         partition: &Arc<Partition>,
         next_offset: i64,
+        inline: bool,
     ) -> Visible {
         if self.make_visible_now(partition, next_offset) {
             return Visible::Now;
@@ -803,7 +812,9 @@ impl BrokerState {
                 let done: fjord_storage::SyncDone = Box::new(move |r| {
                     let _ = tx.send(r);
                 });
-                if partition.log.sync_to_then(next_offset, done) {
+                if partition.log.sync_to_then(next_offset, done)
+                    && (!inline || self.sync_here(&partition.log))
+                {
                     let job = RunSyncs(Some(partition.log.clone()));
                     tokio::task::spawn_blocking(move || job.run());
                 }
@@ -817,6 +828,19 @@ impl BrokerState {
                 }))
             }
         }
+    }
+
+    /// Runs the log's next fsync round on this (async) thread if it is
+    /// quick and no other worker is doing so (`Log::run_sync_inline`).
+    /// True when rounds are left for a blocking runner.
+    fn sync_here(&self, log: &fjord_storage::Log) -> bool {
+        use std::sync::atomic::Ordering;
+        if self.inline_sync.swap(true, Ordering::Acquire) {
+            return true;
+        }
+        let left = log.run_sync_inline(INLINE_SYNC_QUICK);
+        self.inline_sync.store(false, Ordering::Release);
+        left
     }
 
     fn made_visible(&self, partition: &Partition, hw_moved: bool) {
@@ -931,6 +955,12 @@ mod image;
 
 #[cfg(test)]
 mod tests;
+
+/// How quick a log's recent fsync rounds must have been for a small
+/// produce to run its round on the async worker that handles it (see
+/// [`BrokerState::start_visible`]): the most a worker is expected to be
+/// held up. Slower disks get every round on a blocking thread.
+pub const INLINE_SYNC_QUICK: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// The fsync rounds one caller of `Log::sync_to_then` must run. Run on a
 /// blocking thread; dropped unrun (a runtime that is shutting down runs

@@ -91,6 +91,10 @@ pub struct RequestCtx {
     /// Who sent it (`User:ANONYMOUS` on listeners without authentication):
     /// what the authorizer decides for (`authz.rs`).
     pub principal: Arc<crate::security::Principal>,
+    /// A later request of the same connection was already read when this
+    /// one was (or that cannot be known): a handler must not hold up the
+    /// reader, e.g. a Produce leaves its fsync to the log's group commit.
+    pub more_queued: bool,
 }
 
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Response> + Send>>;

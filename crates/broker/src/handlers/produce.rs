@@ -43,6 +43,12 @@ pub const ADVERTISED_MIN_VERSION: i16 = 0;
 /// Bound on a batch's decompressed size while validating it.
 const DECOMPRESS_LIMIT: usize = 256 * 1024 * 1024;
 
+/// Up to this many appended bytes, a request with one partition to sync
+/// runs its fsync round on its own worker when the disk is quick
+/// (`BrokerState::start_visible`); a larger one keeps the reader free to
+/// read the next request while a blocking thread syncs.
+const INLINE_SYNC_MAX_BYTES: usize = 64 * 1024;
+
 struct Pending {
     topic_idx: usize,
     part_idx: usize,
@@ -224,6 +230,7 @@ async fn handle(
         + std::time::Duration::from_millis(u64::try_from(req.timeout_ms).unwrap_or(0));
     let mut responses: Vec<TopicProduceResponse> = Vec::with_capacity(req.topic_data.len());
     let mut pending: Vec<Pending> = Vec::new();
+    let mut appended_bytes = 0usize;
     let now = now_ms();
     let broker = state.config();
     // Cluster mode: the leaders named in NOT_LEADER_OR_FOLLOWER answers.
@@ -413,6 +420,7 @@ async fn handle(
             };
             match partition.append(&data, now, check_txn) {
                 Ok(Appended::New(info)) => {
+                    appended_bytes += data.len();
                     topic.metrics.produced(
                         u64::try_from(info.last_offset - info.first_offset + 1).unwrap_or(0),
                         data.len() as u64,
@@ -472,6 +480,10 @@ async fn handle(
 
     let mut syncs = Vec::new();
     let mut replicated = Vec::new();
+    // A small request with one partition, and none queued behind it on
+    // its connection, may run its fsync round itself (with requests
+    // queued, the group commit of a blocking runner serves them better).
+    let inline = !ctx.more_queued && pending.len() == 1 && appended_bytes <= INLINE_SYNC_MAX_BYTES;
     for p in pending {
         let partition = p.partition.clone();
         let st = state.clone();
@@ -485,7 +497,7 @@ async fn handle(
             ));
         }
         // Every partition's sync starts now; they are awaited below.
-        let visible = st.start_visible(&partition, p.next_offset);
+        let visible = st.start_visible(&partition, p.next_offset, inline);
         if !matches!(visible, crate::state::Visible::Now) {
             syncs.push((p.topic_idx, p.part_idx, visible));
         }

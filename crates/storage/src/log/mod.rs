@@ -141,6 +141,9 @@ pub struct Log {
     sync_state: Mutex<SyncState>,
     sync_cond: Condvar,
     sync_count: AtomicU64,
+    /// How long fsync rounds take lately, in µs: a decaying maximum (a
+    /// slow round counts at once, and fades by an eighth per round).
+    sync_micros: AtomicU64,
     pub(crate) closed: AtomicBool,
     /// The clean-shutdown marker is on disk (opened clean or created, and
     /// nothing written since); `marker_lock` serializes its removal.
@@ -621,6 +624,16 @@ impl Log {
     }
 
     fn sync_round(&self) -> Result<()> {
+        let started = std::time::Instant::now();
+        let result = self.sync_round_timed();
+        let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let before = self.sync_micros.load(Ordering::Relaxed);
+        self.sync_micros
+            .store(took.max(before - before / 8), Ordering::Relaxed);
+        result
+    }
+
+    fn sync_round_timed(&self) -> Result<()> {
         let (files, dir_dirty, parent_dirty, sealed, leo, active_base) = {
             let mut w = self.writer.lock();
             w.active_unsynced = false;
@@ -767,6 +780,12 @@ impl Log {
     /// How many fsync rounds `sync_to` ran (each covers all waiting callers).
     pub fn sync_count(&self) -> u64 {
         self.sync_count.load(Ordering::Acquire)
+    }
+
+    /// How long this log's fsync rounds take lately: a maximum that
+    /// forgets an eighth per round (zero before the first round).
+    pub fn recent_sync_time(&self) -> std::time::Duration {
+        std::time::Duration::from_micros(self.sync_micros.load(Ordering::Relaxed))
     }
 
     pub fn log_start_offset(&self) -> i64 {

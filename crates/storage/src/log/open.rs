@@ -214,6 +214,7 @@ impl Log {
             }),
             sync_cond: Condvar::new(),
             sync_count: AtomicU64::new(0),
+            sync_micros: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             close_prepared: AtomicBool::new(false),
             marker_present: AtomicBool::new(false),

@@ -70,6 +70,36 @@ impl Log {
         }
     }
 
+    /// The runner's work from a thread that must not wait long (an async
+    /// worker, answering a small request): at most one fsync round, and
+    /// only if the sync is free and this log's rounds have been quick
+    /// lately (no longer than `quick`). Returns true when the caller is
+    /// still the runner and must hand the rest to [`Log::run_syncs`] on a
+    /// blocking thread; false when no waiter is left.
+    pub fn run_sync_inline(&self, quick: std::time::Duration) -> bool {
+        if self.recent_sync_time() > quick {
+            return true;
+        }
+        let mut st = self.sync_state.lock();
+        if st.in_progress || st.blocked > 0 {
+            return true;
+        }
+        if st.waiters.is_empty() {
+            st.runner = false;
+            return false;
+        }
+        st.in_progress = true;
+        drop(st);
+        let failed = self.sync_round().err().map(|e| e.to_string());
+        st = self.sync_state.lock();
+        st = self.end_sync_hold(st, failed);
+        if st.waiters.is_empty() {
+            st.runner = false;
+            return false;
+        }
+        true
+    }
+
     /// Ends a hold of the sync (a round or a truncation): lets the next
     /// holder in, and calls the waiters now served (all of them with
     /// `failed`'s reason if set), without the lock. Returns the lock.
@@ -169,6 +199,68 @@ mod tests {
         log.sync_to(5).expect("sync");
         assert!(!log.sync_to_then(5, waiter("c")));
         assert_eq!(rx.try_recv().expect("called"), ("c", Ok(())));
+    }
+
+    #[test]
+    fn an_inline_round_runs_only_when_the_sync_is_free_and_quick() {
+        use std::sync::atomic::Ordering;
+        use std::time::Duration;
+        let d = tempfile::tempdir().expect("tempdir");
+        let log = Log::open(d.path(), LogConfig::default()).expect("open");
+        let (tx, rx) = mpsc::channel();
+        let waiter = |tag: &'static str| {
+            let tx = tx.clone();
+            Box::new(move |r: Result<(), String>| {
+                let _ = tx.send((tag, r));
+            }) as super::SyncDone
+        };
+        assert_eq!(log.recent_sync_time(), Duration::ZERO);
+        // Quick disk, free sync: one round here serves the waiter.
+        log.append(&mut simple_batch(2, 1, 10), 0, 0)
+            .expect("append");
+        assert!(log.sync_to_then(2, waiter("a")));
+        assert!(!log.run_sync_inline(Duration::from_secs(1)));
+        assert_eq!(rx.try_recv().expect("served"), ("a", Ok(())));
+        assert_eq!(log.durable_offset(), 2);
+        assert!(!log.sync_state.lock().runner);
+        // Slow rounds lately: the caller must hand the work on.
+        log.sync_micros.store(5_000, Ordering::Relaxed);
+        log.append(&mut simple_batch(1, 1, 10), 0, 0)
+            .expect("append");
+        assert!(log.sync_to_then(3, waiter("b")));
+        assert!(log.run_sync_inline(Duration::from_millis(1)));
+        assert!(rx.try_recv().is_err(), "no round for a slow disk");
+        assert_eq!(log.durable_offset(), 2);
+        // Held sync (a blocking sync_to in flight): hand on, no waiting.
+        log.sync_micros.store(0, Ordering::Relaxed);
+        log.sync_state.lock().in_progress = true;
+        assert!(log.run_sync_inline(Duration::from_secs(1)));
+        assert!(rx.try_recv().is_err(), "no round while the sync is held");
+        log.sync_state.lock().in_progress = false;
+        // The blocking runner finishes it; a round records its time.
+        log.run_syncs();
+        assert_eq!(rx.try_recv().expect("served"), ("b", Ok(())));
+        assert_eq!(log.durable_offset(), 3);
+        assert!(!log.sync_state.lock().runner);
+    }
+
+    #[test]
+    fn recent_sync_time_keeps_a_slow_round_and_forgets_it_by_an_eighth() {
+        use std::sync::atomic::Ordering;
+        use std::time::Duration;
+        let d = tempfile::tempdir().expect("tempdir");
+        let log = Log::open(d.path(), LogConfig::default()).expect("open");
+        log.append(&mut simple_batch(1, 1, 10), 0, 0)
+            .expect("append");
+        log.sync_micros.store(8_000_000, Ordering::Relaxed);
+        log.sync_to(1).expect("sync");
+        // An fsync of one small batch takes far less than 7 s, so the
+        // figure is the old maximum less an eighth.
+        assert_eq!(log.recent_sync_time(), Duration::from_secs(7));
+        log.append(&mut simple_batch(1, 1, 10), 0, 0)
+            .expect("append");
+        log.sync_to(2).expect("sync");
+        assert_eq!(log.recent_sync_time(), Duration::from_micros(6_125_000));
     }
 
     #[test]
