@@ -62,12 +62,19 @@ impl Log {
                 st.runner = false;
                 return;
             }
-            st.in_progress = true;
-            drop(st);
-            let failed = self.sync_round().err().map(|e| e.to_string());
-            st = self.sync_state.lock();
-            st = self.end_sync_hold(st, failed);
+            st = self.held_round(st);
         }
+    }
+
+    /// One fsync round by the runner, the sync being free: takes it, runs
+    /// the round without the lock, and ends the hold (serving the
+    /// waiters the round covered). Returns the lock.
+    fn held_round<'a>(&'a self, mut st: MutexGuard<'a, SyncState>) -> MutexGuard<'a, SyncState> {
+        st.in_progress = true;
+        drop(st);
+        let failed = self.sync_round().err().map(|e| e.to_string());
+        let st = self.sync_state.lock();
+        self.end_sync_hold(st, failed)
     }
 
     /// The runner's work from a thread that must not wait long (an async
@@ -88,11 +95,7 @@ impl Log {
             st.runner = false;
             return false;
         }
-        st.in_progress = true;
-        drop(st);
-        let failed = self.sync_round().err().map(|e| e.to_string());
-        st = self.sync_state.lock();
-        st = self.end_sync_hold(st, failed);
+        st = self.held_round(st);
         if st.waiters.is_empty() {
             st.runner = false;
             return false;
@@ -167,17 +170,29 @@ mod tests {
     use crate::test_util::simple_batch;
     use crate::{Log, LogConfig};
 
-    #[test]
-    fn queued_waiters_are_called_once_their_offsets_are_durable() {
-        let d = tempfile::tempdir().expect("tempdir");
-        let log = Log::open(d.path(), LogConfig::default()).expect("open");
+    /// What a recorded waiter reports: its tag and the outcome.
+    type Called = (&'static str, Result<(), String>);
+
+    /// Waiters that report what they were called with on the receiver.
+    fn recorder() -> (
+        impl Fn(&'static str) -> super::SyncDone,
+        mpsc::Receiver<Called>,
+    ) {
         let (tx, rx) = mpsc::channel();
-        let waiter = |tag: &'static str| {
+        let waiter = move |tag: &'static str| {
             let tx = tx.clone();
             Box::new(move |r: Result<(), String>| {
                 let _ = tx.send((tag, r));
             }) as super::SyncDone
         };
+        (waiter, rx)
+    }
+
+    #[test]
+    fn queued_waiters_are_called_once_their_offsets_are_durable() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let log = Log::open(d.path(), LogConfig::default()).expect("open");
+        let (waiter, rx) = recorder();
         // Nothing to sync: called at once, nobody needs to run syncs.
         assert!(!log.sync_to_then(0, waiter("empty")));
         assert_eq!(rx.try_recv().expect("called"), ("empty", Ok(())));
@@ -207,13 +222,7 @@ mod tests {
         use std::time::Duration;
         let d = tempfile::tempdir().expect("tempdir");
         let log = Log::open(d.path(), LogConfig::default()).expect("open");
-        let (tx, rx) = mpsc::channel();
-        let waiter = |tag: &'static str| {
-            let tx = tx.clone();
-            Box::new(move |r: Result<(), String>| {
-                let _ = tx.send((tag, r));
-            }) as super::SyncDone
-        };
+        let (waiter, rx) = recorder();
         assert_eq!(log.recent_sync_time(), Duration::ZERO);
         // Quick disk, free sync: one round here serves the waiter.
         log.append(&mut simple_batch(2, 1, 10), 0, 0)
