@@ -66,13 +66,13 @@ enum Source {
 }
 
 impl Source {
-    /// Whether bytes of a later request are already read ahead, so a
-    /// request is known to be waiting behind this one. False when this
-    /// cannot be known (TLS).
-    fn more_queued(&self) -> Option<bool> {
+    /// Whether a later request may be waiting behind this one: bytes of
+    /// it are already read ahead, or (TLS) this cannot be known, which
+    /// counts as queued so that nothing holds the reader up.
+    fn more_queued(&self) -> bool {
         match self {
-            Source::Plain(r) => Some(!r.buffer().is_empty()),
-            Source::Tls(_) => None,
+            Source::Plain(r) => !r.buffer().is_empty(),
+            Source::Tls(_) => true,
         }
     }
 }
@@ -566,8 +566,7 @@ pub async fn serve(
             records_out: records_out.clone(),
             listener: listener.name.clone(),
             principal: principal_arc.clone(),
-            // Unknown (TLS) counts as queued: nothing may hold the reader.
-            more_queued: rd.more_queued().unwrap_or(true),
+            more_queued: rd.more_queued(),
         };
         let Some(slot) = replies.slot().await else {
             break;
